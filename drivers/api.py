@@ -1,0 +1,567 @@
+"""The interface between pyvirsh's commands and its drivers.
+
+It mirrors libvirt's public API in Python form so that a command never needs to
+know which driver it talks to: ``conn.lookup_domain_by_name('x').suspend()``.
+Drivers raise :class:`DriverError` carrying libvirt's own error words; the
+commands add virsh's context line in front of them.
+
+Nothing here imports click, lxml or prints: this module is on every command's
+import path and must stay cheap.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ErrorCode(enum.Enum):
+    """libvirt error codes that pyvirsh reports, each with libvirt's message prefix."""
+
+    INTERNAL_ERROR = "internal error: "
+    NO_SUPPORT = "this function is not supported by the connection driver: "
+    INVALID_ARG = "invalid argument: "
+    ARGUMENT_UNSUPPORTED = "argument unsupported: "
+    OPERATION_FAILED = "operation failed: "
+    OPERATION_INVALID = "Requested operation is not valid: "
+    OPERATION_DENIED = "operation forbidden: "
+    OPERATION_UNSUPPORTED = "Operation not supported: "
+    OPERATION_TIMEOUT = "Timed out during operation: "
+    OPERATION_ABORTED = "operation aborted: "
+    CONFIG_UNSUPPORTED = "unsupported configuration: "
+    XML_ERROR = "XML error: "
+    XML_DETAIL = ""          # libxml2 parse errors are shown as they are
+    SYSTEM_ERROR = ""        # "<what>: <strerror>" messages
+    RAW = ""                 # messages libvirt reports without a prefix
+    NO_DOMAIN = "Domain not found: "
+    NO_DOMAIN_SNAPSHOT = "Domain snapshot not found: "
+    INVALID_DOMAIN_SNAPSHOT = "Invalid snapshot: "
+    SNAPSHOT_REVERT_RISKY = "revert requires force: "
+    NO_STORAGE_POOL = "Storage pool not found: "
+    NO_STORAGE_VOL = "Storage volume not found: "
+    NO_NETWORK = "Network not found: "
+    BLOCK_COPY_ACTIVE = "block copy still active: "
+    AGENT_UNRESPONSIVE = "Guest agent is not responding: "
+    NO_CONNECT = "no connection driver available for "
+    CONNECT_FAILED = ""
+
+    # Enum members with equal values would be aliases of each other; give every
+    # member its own identity while keeping the prefix as the value's payload.
+    def __new__(cls, prefix):
+        obj = object.__new__(cls)
+        obj._value_ = len(cls.__members__)
+        obj.prefix = prefix
+        return obj
+
+
+class DriverError(Exception):
+    """A failure reported by a driver, worded as libvirt words it."""
+
+    def __init__(self, code: ErrorCode, message: str, preamble: str = ""):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        # Text libvirt's libraries print on stderr before the error itself
+        # (libxml2's "I/O warning : ..." lines); shown raw, ahead of 'error:' lines.
+        self.preamble = preamble
+
+    def __str__(self) -> str:
+        return self.code.prefix + self.message
+
+
+def unsupported_flags(flags: int, function: str) -> DriverError:
+    """libvirt's virCheckFlags failure, e.g. for --disk-only on the test driver."""
+    return DriverError(ErrorCode.RAW, "unsupported flags (0x%x) in function %s" % (flags, function))
+
+
+def no_support(api_name: str) -> DriverError:
+    return DriverError(ErrorCode.NO_SUPPORT, api_name)
+
+
+# --------------------------------------------------------------------------
+# Domain states and reasons, with the words virsh prints for them
+# --------------------------------------------------------------------------
+
+class DomainState(enum.IntEnum):
+    NOSTATE = 0
+    RUNNING = 1
+    BLOCKED = 2
+    PAUSED = 3
+    SHUTDOWN = 4
+    SHUTOFF = 5
+    CRASHED = 6
+    PMSUSPENDED = 7
+
+    @property
+    def label(self) -> str:
+        return _STATE_LABELS[self]
+
+
+_STATE_LABELS = {
+    DomainState.NOSTATE: "no state",
+    DomainState.RUNNING: "running",
+    DomainState.BLOCKED: "idle",
+    DomainState.PAUSED: "paused",
+    DomainState.SHUTDOWN: "in shutdown",
+    DomainState.SHUTOFF: "shut off",
+    DomainState.CRASHED: "crashed",
+    DomainState.PMSUSPENDED: "pmsuspended",
+}
+
+# Reason numbers are libvirt's (virDomainRunningReason etc.); the words are virsh's.
+REASON_LABELS = {
+    DomainState.NOSTATE: ["unknown"],
+    DomainState.RUNNING: ["unknown", "booted", "migrated", "restored", "from snapshot",
+                          "unpaused", "migration canceled", "save canceled", "event wakeup",
+                          "crashed", "post-copy", "post-copy failed"],
+    DomainState.BLOCKED: ["unknown"],
+    DomainState.PAUSED: ["unknown", "user", "migrating", "saving", "dumping", "I/O error",
+                         "watchdog", "from snapshot", "shutting down", "creating snapshot",
+                         "starting up", "post-copy", "post-copy failed", "api error"],
+    DomainState.SHUTDOWN: ["unknown", "user"],
+    DomainState.SHUTOFF: ["unknown", "shutdown", "destroyed", "crashed", "migrated", "saved",
+                          "failed", "from snapshot", "daemon"],
+    DomainState.CRASHED: ["unknown", "panicked"],
+    DomainState.PMSUSPENDED: ["unknown"],
+}
+
+
+class Reason:
+    """Named reason numbers used by the drivers (libvirt's values)."""
+    RUNNING_UNKNOWN = 0
+    RUNNING_BOOTED = 1
+    RUNNING_RESTORED = 3
+    RUNNING_FROM_SNAPSHOT = 4
+    RUNNING_UNPAUSED = 5
+    PAUSED_UNKNOWN = 0
+    PAUSED_USER = 1
+    PAUSED_FROM_SNAPSHOT = 7
+    PAUSED_STARTING_UP = 10
+    SHUTOFF_UNKNOWN = 0
+    SHUTOFF_SHUTDOWN = 1
+    SHUTOFF_DESTROYED = 2
+    SHUTOFF_CRASHED = 3
+    SHUTOFF_FAILED = 6
+    SHUTOFF_FROM_SNAPSHOT = 7
+    SHUTDOWN_USER = 1
+
+
+def reason_label(state: DomainState, reason: int) -> str:
+    labels = REASON_LABELS.get(state, ["unknown"])
+    return labels[reason] if 0 <= reason < len(labels) else "unknown"
+
+
+# --------------------------------------------------------------------------
+# Flags, with libvirt's numeric values (they appear in "unsupported flags" errors)
+# --------------------------------------------------------------------------
+
+class StartFlags(enum.IntFlag):
+    PAUSED = 1 << 0
+    AUTODESTROY = 1 << 1
+    BYPASS_CACHE = 1 << 2
+    FORCE_BOOT = 1 << 3
+    VALIDATE = 1 << 4
+    RESET_NVRAM = 1 << 5
+
+
+class DefineFlags(enum.IntFlag):
+    VALIDATE = 1 << 0
+
+
+class UndefineFlags(enum.IntFlag):
+    MANAGED_SAVE = 1 << 0
+    SNAPSHOTS_METADATA = 1 << 1
+    NVRAM = 1 << 2
+    KEEP_NVRAM = 1 << 3
+    CHECKPOINTS_METADATA = 1 << 4
+    TPM = 1 << 5
+    KEEP_TPM = 1 << 6
+
+
+class XMLFlags(enum.IntFlag):
+    SECURE = 1 << 0
+    INACTIVE = 1 << 1
+    UPDATE_CPU = 1 << 2
+    MIGRATABLE = 1 << 3
+
+
+class ShutdownMode(enum.IntFlag):
+    DEFAULT = 0
+    ACPI_POWER_BTN = 1 << 0
+    GUEST_AGENT = 1 << 1
+    INITCTL = 1 << 2
+    SIGNAL = 1 << 3
+    PARAVIRT = 1 << 4
+
+
+class DestroyFlags(enum.IntFlag):
+    GRACEFUL = 1 << 0
+    REMOVE_LOGS = 1 << 1
+
+
+class SnapshotCreateFlags(enum.IntFlag):
+    REDEFINE = 1 << 0
+    CURRENT = 1 << 1
+    NO_METADATA = 1 << 2
+    HALT = 1 << 3
+    DISK_ONLY = 1 << 4
+    REUSE_EXT = 1 << 5
+    QUIESCE = 1 << 6
+    ATOMIC = 1 << 7
+    LIVE = 1 << 8
+    VALIDATE = 1 << 9
+
+
+class SnapshotListFlags(enum.IntFlag):
+    DESCENDANTS = 1 << 0
+    ROOTS = 1 << 0          # same bit: ROOTS for whole-domain lists, DESCENDANTS for children
+    METADATA = 1 << 1
+    LEAVES = 1 << 2
+    NO_LEAVES = 1 << 3
+    NO_METADATA = 1 << 4
+    INACTIVE = 1 << 5
+    ACTIVE = 1 << 6
+    DISK_ONLY = 1 << 7
+    INTERNAL = 1 << 8
+    EXTERNAL = 1 << 9
+    TOPOLOGICAL = 1 << 10
+
+
+class SnapshotDeleteFlags(enum.IntFlag):
+    CHILDREN = 1 << 0
+    METADATA_ONLY = 1 << 1
+    CHILDREN_ONLY = 1 << 2
+
+
+class SnapshotRevertFlags(enum.IntFlag):
+    RUNNING = 1 << 0
+    PAUSED = 1 << 1
+    FORCE = 1 << 2
+    RESET_NVRAM = 1 << 3
+
+
+class BlockJobType(enum.IntEnum):
+    UNKNOWN = 0
+    PULL = 1
+    COPY = 2
+    COMMIT = 3
+    ACTIVE_COMMIT = 4
+    BACKUP = 5
+
+    @property
+    def label(self) -> str:
+        return ("Unknown job", "Block Pull", "Block Copy", "Block Commit",
+                "Active Block Commit", "Backup")[self]
+
+
+class BlockCommitFlags(enum.IntFlag):
+    SHALLOW = 1 << 0
+    DELETE = 1 << 1
+    ACTIVE = 1 << 2
+    RELATIVE = 1 << 3
+    BANDWIDTH_BYTES = 1 << 4
+
+
+class BlockRebaseFlags(enum.IntFlag):
+    SHALLOW = 1 << 0
+    REUSE_EXT = 1 << 1
+    COPY_RAW = 1 << 2
+    COPY = 1 << 3
+    RELATIVE = 1 << 4
+    COPY_DEV = 1 << 5
+    BANDWIDTH_BYTES = 1 << 6
+
+
+class BlockCopyFlags(enum.IntFlag):
+    SHALLOW = 1 << 0
+    REUSE_EXT = 1 << 1
+    TRANSIENT_JOB = 1 << 2
+    SYNCHRONOUS_WRITES = 1 << 3
+
+
+class BlockJobAbortFlags(enum.IntFlag):
+    ASYNC = 1 << 0
+    PIVOT = 1 << 1
+
+
+class BlockJobInfoFlags(enum.IntFlag):
+    BANDWIDTH_BYTES = 1 << 0
+
+
+# --------------------------------------------------------------------------
+# Plain records returned by drivers
+# --------------------------------------------------------------------------
+
+class NodeInfo:
+    __slots__ = ("model", "memory_kib", "cpus", "mhz", "nodes", "sockets", "cores", "threads")
+
+    def __init__(self, model, memory_kib, cpus, mhz, nodes, sockets, cores, threads):
+        self.model = model
+        self.memory_kib = memory_kib
+        self.cpus = cpus
+        self.mhz = mhz
+        self.nodes = nodes
+        self.sockets = sockets
+        self.cores = cores
+        self.threads = threads
+
+
+class DomainInfo:
+    __slots__ = ("state", "max_mem_kib", "memory_kib", "nr_virt_cpu", "cpu_time_ns")
+
+    def __init__(self, state, max_mem_kib, memory_kib, nr_virt_cpu, cpu_time_ns):
+        self.state = state
+        self.max_mem_kib = max_mem_kib
+        self.memory_kib = memory_kib
+        self.nr_virt_cpu = nr_virt_cpu
+        self.cpu_time_ns = cpu_time_ns
+
+
+class BlockInfo:
+    __slots__ = ("capacity", "allocation", "physical")
+
+    def __init__(self, capacity, allocation, physical):
+        self.capacity = capacity
+        self.allocation = allocation
+        self.physical = physical
+
+
+class BlockJobInfo:
+    """What virDomainGetBlockJobInfo returns: job type, bandwidth, progress."""
+    __slots__ = ("type", "bandwidth", "cur", "end", "ready")
+
+    def __init__(self, type, bandwidth, cur, end, ready=False):
+        self.type = type
+        self.bandwidth = bandwidth
+        self.cur = cur
+        self.end = end
+        self.ready = ready
+
+
+class SecurityLabel:
+    __slots__ = ("model", "doi", "label", "enforcing")
+
+    def __init__(self, model, doi, label, enforcing):
+        self.model = model
+        self.doi = doi
+        self.label = label
+        self.enforcing = enforcing
+
+
+# --------------------------------------------------------------------------
+# The interfaces. Default method bodies answer "not supported" in libvirt's
+# words, so a driver implements only what it can do.
+# --------------------------------------------------------------------------
+
+class Connection:
+    """An open hypervisor connection (virConnect)."""
+
+    uri: str = ""
+    readonly: bool = False
+
+    def connection(self) -> "Connection":
+        return self
+
+    def close(self) -> None:
+        pass
+
+    # host
+    def get_uri(self) -> str:
+        return self.uri
+
+    def get_hostname(self) -> str:
+        raise no_support("virConnectGetHostname")
+
+    def get_type(self) -> str:
+        raise no_support("virConnectGetType")
+
+    def get_version(self) -> int:
+        """Hypervisor version as libvirt's packed integer (major*1e6 + minor*1e3 + micro)."""
+        raise no_support("virConnectGetVersion")
+
+    def get_node_info(self) -> NodeInfo:
+        raise no_support("virNodeGetInfo")
+
+    # domains
+    def list_all_domains(self) -> list["Domain"]:
+        raise no_support("virConnectListAllDomains")
+
+    def list_domain_names(self) -> list[str]:
+        """Cheap listing for completion: never talks to a hypervisor process."""
+        return [d.name for d in self.list_all_domains()]
+
+    def lookup_domain_by_id(self, domid: int) -> "Domain":
+        raise no_support("virDomainLookupByID")
+
+    def lookup_domain_by_uuid(self, uuid: str) -> "Domain":
+        raise no_support("virDomainLookupByUUIDString")
+
+    def lookup_domain_by_name(self, name: str) -> "Domain":
+        raise no_support("virDomainLookupByName")
+
+    def define_xml(self, xml: str, flags: int = 0) -> "Domain":
+        raise no_support("virDomainDefineXMLFlags")
+
+    def create_xml(self, xml: str, flags: int = 0) -> "Domain":
+        raise no_support("virDomainCreateXML")
+
+    # storage (test driver twin)
+    def list_all_storage_pools(self) -> list:
+        raise no_support("virConnectListAllStoragePools")
+
+
+class Domain:
+    """A domain handle (virDomain)."""
+
+    name: str = ""
+    uuid: str = ""
+
+    def get_id(self) -> int:
+        """-1 when the domain is not running."""
+        raise no_support("virDomainGetID")
+
+    def get_info(self) -> DomainInfo:
+        raise no_support("virDomainGetInfo")
+
+    def get_state(self) -> tuple[DomainState, int]:
+        raise no_support("virDomainGetState")
+
+    def get_os_type(self) -> str:
+        raise no_support("virDomainGetOSType")
+
+    def is_active(self) -> bool:
+        return self.get_id() != -1
+
+    def is_persistent(self) -> bool:
+        raise no_support("virDomainIsPersistent")
+
+    def get_autostart(self) -> bool:
+        raise no_support("virDomainGetAutostart")
+
+    def has_managed_save(self) -> bool:
+        raise no_support("virDomainHasManagedSaveImage")
+
+    def get_security_label(self) -> SecurityLabel | None:
+        raise no_support("virDomainGetSecurityLabel")
+
+    def get_messages(self) -> list[str]:
+        return []
+
+    def get_title(self) -> str:
+        return ""
+
+    def get_xml_desc(self, flags: int = 0) -> str:
+        raise no_support("virDomainGetXMLDesc")
+
+    # lifecycle
+    def create(self, flags: int = 0) -> None:
+        raise no_support("virDomainCreateWithFlags")
+
+    def destroy(self, flags: int = 0) -> None:
+        raise no_support("virDomainDestroyFlags")
+
+    def shutdown(self, flags: int = 0) -> None:
+        raise no_support("virDomainShutdownFlags")
+
+    def reboot(self, flags: int = 0) -> None:
+        raise no_support("virDomainReboot")
+
+    def suspend(self) -> None:
+        raise no_support("virDomainSuspend")
+
+    def resume(self) -> None:
+        raise no_support("virDomainResume")
+
+    def undefine(self, flags: int = 0) -> None:
+        raise no_support("virDomainUndefineFlags")
+
+    # disks and block jobs
+    def get_block_info(self, disk: str) -> BlockInfo:
+        raise no_support("virDomainGetBlockInfo")
+
+    def block_pull(self, disk: str, bandwidth: int, flags: int = 0) -> None:
+        raise no_support("virDomainBlockPull")
+
+    def block_rebase(self, disk: str, base: str | None, bandwidth: int, flags: int = 0) -> None:
+        raise no_support("virDomainBlockRebase")
+
+    def block_commit(self, disk: str, base: str | None, top: str | None,
+                     bandwidth: int, flags: int = 0) -> None:
+        raise no_support("virDomainBlockCommit")
+
+    def block_copy(self, disk: str, dest_xml: str, params: dict, flags: int = 0) -> None:
+        raise no_support("virDomainBlockCopy")
+
+    def get_block_job_info(self, disk: str, flags: int = 0) -> BlockJobInfo | None:
+        raise no_support("virDomainGetBlockJobInfo")
+
+    def block_job_abort(self, disk: str, flags: int = 0) -> None:
+        raise no_support("virDomainBlockJobAbort")
+
+    def block_job_set_speed(self, disk: str, bandwidth: int, flags: int = 0) -> None:
+        raise no_support("virDomainBlockJobSetSpeed")
+
+    def block_resize(self, disk: str, size: int, flags: int = 0) -> None:
+        raise no_support("virDomainBlockResize")
+
+    # snapshots
+    def snapshot_create_xml(self, xml: str, flags: int = 0) -> "Snapshot":
+        raise no_support("virDomainSnapshotCreateXML")
+
+    def list_all_snapshots(self, flags: int = 0) -> list["Snapshot"]:
+        raise no_support("virDomainListAllSnapshots")
+
+    def snapshot_lookup_by_name(self, name: str) -> "Snapshot":
+        raise no_support("virDomainSnapshotLookupByName")
+
+    def has_current_snapshot(self) -> bool:
+        raise no_support("virDomainHasCurrentSnapshot")
+
+    def snapshot_current(self) -> "Snapshot":
+        raise no_support("virDomainSnapshotCurrent")
+
+
+class Snapshot:
+    """A domain snapshot handle (virDomainSnapshot)."""
+
+    name: str = ""
+
+    def get_xml_desc(self, flags: int = 0) -> str:
+        raise no_support("virDomainSnapshotGetXMLDesc")
+
+    def get_parent(self) -> "Snapshot":
+        raise no_support("virDomainSnapshotGetParent")
+
+    def is_current(self) -> bool:
+        raise no_support("virDomainSnapshotIsCurrent")
+
+    def has_metadata(self) -> bool:
+        raise no_support("virDomainSnapshotHasMetadata")
+
+    def list_all_children(self, flags: int = 0) -> list["Snapshot"]:
+        raise no_support("virDomainSnapshotListAllChildren")
+
+    def delete(self, flags: int = 0) -> None:
+        raise no_support("virDomainSnapshotDelete")
+
+    def revert(self, flags: int = 0) -> None:
+        raise no_support("virDomainRevertToSnapshot")
+
+    def set_current(self) -> None:
+        """Make this the current snapshot (snapshot-create --redefine --current in virsh)."""
+        raise no_support("virDomainSnapshotCreateXML")
+
+
+def writes(api_name: str):
+    """Mark a driver method that changes state: refused on a read-only connection
+    with libvirt's words, before the driver looks at anything else."""
+
+    def decorate(method):
+        def checked(self, *args, **kwargs):
+            if self.connection().readonly:
+                raise DriverError(ErrorCode.OPERATION_DENIED, "read only access prevents %s" % api_name)
+            return method(self, *args, **kwargs)
+        checked.__name__ = method.__name__
+        checked.__doc__ = method.__doc__
+        return checked
+
+    return decorate

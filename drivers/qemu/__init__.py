@@ -1,0 +1,1 @@
+"""The QEMU driver: real QEMU processes driven over QMP, daemonless."""

@@ -1,0 +1,1 @@
+"""Image header probing and the backing-chain model."""

@@ -1,0 +1,1 @@
+"""Twin of libvirt's test driver (test:///default and test:///PATH.xml)."""

@@ -1,0 +1,61 @@
+"""The built-in state of test:///default, as libvirt's test driver has it."""
+
+# The default domain, already in libvirt's canonical form. It is parsed only
+# when a command needs the document (dumpxml, domblklist, snapshots...);
+# list/dominfo/domstate use DEFAULT_DOMAIN_FACTS and never import lxml.
+DEFAULT_DOMAIN_XML = """\
+<domain type='test'>
+  <name>test</name>
+  <uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>
+  <memory unit='KiB'>8388608</memory>
+  <currentMemory unit='KiB'>2097152</currentMemory>
+  <vcpu placement='static'>2</vcpu>
+  <os>
+    <type arch='i686'>hvm</type>
+    <boot dev='hd'/>
+  </os>
+  <clock offset='utc'/>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <disk type='file' device='disk'>
+      <source file='/guest/diskimage1'/>
+      <target dev='vda' bus='virtio'/>
+      <address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>
+    </disk>
+    <interface type='network'>
+      <mac address='aa:bb:cc:dd:ee:ff'/>
+      <source network='default'/>
+      <target dev='testnet0'/>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x01' function='0x0'/>
+    </interface>
+    <memballoon model='virtio'>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='0x0'/>
+    </memballoon>
+  </devices>
+</domain>
+"""
+
+DEFAULT_DOMAIN_FACTS = {
+    "name": "test",
+    "uuid": "6695eb01-f6a4-8304-79aa-97f2502e193f",
+    "os_type": "hvm",
+    "memory_kib": 8388608,
+    "current_memory_kib": 2097152,
+    "vcpus": 2,
+    "title": "",
+}
+
+# virNodeInfo of the default node: model, memory KiB, cpus, MHz, nodes, sockets, cores, threads
+DEFAULT_NODE = ("i686", 3145728, 16, 1400, 2, 2, 2, 2)
+
+DEFAULT_POOL = {
+    "name": "default-pool",
+    "uuid": "dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566",
+    "type": "dir",
+    "path": "/default-pool",
+    "capacity": 107374182400,
+    "allocation": 0,
+    "available": 107374182400,
+}

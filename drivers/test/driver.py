@@ -1,0 +1,600 @@
+"""pyvirsh's twin of libvirt's test driver: an in-memory hypervisor.
+
+test:///default starts from libvirt's built-in node (domain 'test' running as
+id 1, pool 'default-pool', network 'default'); its state is fresh in every
+process and shared by every connection within one process. test:///PATH.xml
+loads a libvirt test-driver node file into a private state per connection.
+
+It is a product feature (scripts and tutorials can run against it without any
+hypervisor) and the reference pyvirsh is compared with: every behaviour here is
+checked against virsh 9.0 on test:///default by the differential tests.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+from ..api import (BlockInfo, Connection, DestroyFlags, Domain, DomainInfo, DomainState, DriverError,
+                   ErrorCode, NodeInfo, Reason, SecurityLabel, Snapshot, SnapshotCreateFlags,
+                   SnapshotDeleteFlags, SnapshotRevertFlags, StartFlags, UndefineFlags, XMLFlags,
+                   unsupported_flags, writes)
+from .defaults import DEFAULT_DOMAIN_FACTS, DEFAULT_DOMAIN_XML, DEFAULT_NODE, DEFAULT_POOL
+
+TEST_NS = "http://libvirt.org/schemas/domain/test/1.0"
+
+
+class TestDomainObj:
+    """One domain's state (libvirt's virDomainObj)."""
+
+    def __init__(self, definition=None, xml_text=None, facts=None):
+        self._def = definition          # DomainDef, parsed lazily from xml_text when None
+        self._xml_text = xml_text
+        self._facts = facts
+        if definition is not None:
+            self.name, self.uuid = definition.name, definition.uuid
+        else:
+            self.name, self.uuid = facts["name"], facts["uuid"]
+        self.id = -1
+        self.state = DomainState.SHUTOFF
+        self.reason = Reason.SHUTOFF_UNKNOWN
+        self.persistent = True
+        self.autostart = False
+        self.managed_save = False
+        self.new_def = None             # persistent definition waiting for the next shutdown
+        self.snapshots = None           # SnapshotTree, created on first use
+
+    @property
+    def definition(self):
+        if self._def is None:
+            from ..domxml import DomainDef
+            self._def = DomainDef.from_trusted_xml(self._xml_text)
+        return self._def
+
+    @definition.setter
+    def definition(self, value):
+        self._def = value
+        self._facts = None
+        self.name, self.uuid = value.name, value.uuid
+
+    def facts(self) -> dict:
+        if self._facts is not None:
+            return self._facts
+        d = self.definition
+        return {"os_type": d.os_type, "memory_kib": d.memory_kib,
+                "current_memory_kib": d.current_memory_kib, "vcpus": d.vcpus, "title": d.title}
+
+    @property
+    def active(self) -> bool:
+        return self.id != -1
+
+    def snapshot_tree(self):
+        if self.snapshots is None:
+            from ..snapshots import SnapshotTree
+            self.snapshots = SnapshotTree()
+        return self.snapshots
+
+    def snapshot_count(self) -> int:
+        return len(self.snapshots) if self.snapshots is not None else 0
+
+
+class TestState:
+    """Everything one test connection sees."""
+
+    def __init__(self):
+        self.domains: list[TestDomainObj] = []
+        self.next_id = 1
+        self.node = NodeInfo(*DEFAULT_NODE)
+        self.pools: list[dict] = []
+        self.hostname = None
+
+    def start(self, obj: TestDomainObj, reason: int) -> None:
+        obj.id = self.next_id
+        self.next_id += 1
+        obj.state = DomainState.RUNNING
+        obj.reason = reason
+
+    def stop(self, obj: TestDomainObj, reason: int) -> None:
+        obj.id = -1
+        obj.state = DomainState.SHUTOFF
+        obj.reason = reason
+        if obj.new_def is not None:
+            obj.definition = obj.new_def
+            obj.new_def = None
+        if not obj.persistent:
+            self.domains.remove(obj)
+
+
+_default_state: TestState | None = None
+
+
+def _build_default_state() -> TestState:
+    state = TestState()
+    obj = TestDomainObj(xml_text=DEFAULT_DOMAIN_XML, facts=DEFAULT_DOMAIN_FACTS)
+    state.domains.append(obj)
+    state.start(obj, Reason.RUNNING_UNKNOWN)
+    state.pools.append(dict(DEFAULT_POOL, volumes=[], active=True, persistent=True, autostart=False))
+    return state
+
+
+def open_test(uri: str, path: str, readonly: bool) -> "TestConnection":
+    global _default_state
+    if path == "/default":
+        if _default_state is None:
+            _default_state = _build_default_state()
+        state = _default_state
+    else:
+        from .nodefile import load_node_file
+        state = load_node_file(path)
+    return TestConnection(uri, state, readonly)
+
+
+def _no_domain(what: str) -> DriverError:
+    return DriverError(ErrorCode.NO_DOMAIN, what)
+
+
+class TestConnection(Connection):
+    def __init__(self, uri: str, state: TestState, readonly: bool):
+        self.uri = uri
+        self.state = state
+        self.readonly = readonly
+
+    # host -------------------------------------------------------------
+
+    def get_hostname(self) -> str:
+        return socket.gethostname()
+
+    def get_type(self) -> str:
+        return "TEST"
+
+    def get_version(self) -> int:
+        return 2
+
+    def get_node_info(self) -> NodeInfo:
+        return self.state.node
+
+    def get_security_model(self) -> tuple[str, str]:
+        return ("testSecurity", "")
+
+    # domains ----------------------------------------------------------
+
+    def _handle(self, obj: TestDomainObj) -> "TestDomain":
+        return TestDomain(self, obj)
+
+    def list_all_domains(self):
+        return [self._handle(o) for o in self.state.domains]
+
+    def list_domain_names(self):
+        return [o.name for o in self.state.domains]
+
+    def lookup_domain_by_id(self, domid: int):
+        for obj in self.state.domains:
+            if obj.id == domid and obj.active:
+                return self._handle(obj)
+        raise _no_domain("no domain with matching id %d" % domid)
+
+    def lookup_domain_by_uuid(self, uuid: str):
+        from ..domxml import parse_uuid
+        canonical = parse_uuid(uuid)
+        for obj in self.state.domains:
+            if canonical is not None and obj.uuid == canonical:
+                return self._handle(obj)
+        raise _no_domain("no domain with matching uuid '%s'" % uuid)
+
+    def lookup_domain_by_name(self, name: str):
+        for obj in self.state.domains:
+            if obj.name == name:
+                return self._handle(obj)
+        raise _no_domain("no domain with matching name '%s'" % name)
+
+    def _parse_definition(self, xml: str):
+        from ..domxml import DomainDef, DomainDefaults
+
+        class TestDefaults(DomainDefaults):
+            interface_target_prefix = "testnet"
+
+        return DomainDef.from_xml(xml, TestDefaults())
+
+    def _find_conflict(self, definition, allow_same: bool):
+        """libvirt's virDomainObjListAddLocked name/uuid checks."""
+        for obj in self.state.domains:
+            if obj.uuid == definition.uuid:
+                if obj.name != definition.name:
+                    raise DriverError(ErrorCode.OPERATION_FAILED, "domain '%s' is already defined with uuid %s"
+                                      % (obj.name, obj.uuid))
+                if not allow_same and obj.active:
+                    raise DriverError(ErrorCode.OPERATION_INVALID, "domain '%s' is already active" % obj.name)
+                return obj
+            if obj.name == definition.name:
+                raise DriverError(ErrorCode.OPERATION_FAILED, "domain '%s' already exists with uuid %s"
+                                  % (obj.name, obj.uuid))
+        return None
+
+    @writes("virDomainDefineXMLFlags")
+    def define_xml(self, xml: str, flags: int = 0):
+        definition = self._parse_definition(xml)
+        obj = self._find_conflict(definition, allow_same=True)
+        if obj is None:
+            obj = TestDomainObj(definition)
+            self.state.domains.append(obj)
+        elif obj.active:
+            obj.new_def = definition
+        else:
+            obj.definition = definition
+        obj.persistent = True
+        return self._handle(obj)
+
+    @writes("virDomainCreateXML")
+    def create_xml(self, xml: str, flags: int = 0):
+        if flags & ~StartFlags.VALIDATE:
+            raise unsupported_flags(flags & ~StartFlags.VALIDATE, "testDomainCreateXML")
+        definition = self._parse_definition(xml)
+        obj = self._find_conflict(definition, allow_same=False)
+        if obj is None:
+            obj = TestDomainObj(definition)
+            obj.persistent = False
+            self.state.domains.append(obj)
+        else:
+            obj.definition = definition
+        self.state.start(obj, Reason.RUNNING_BOOTED)
+        return self._handle(obj)
+
+    # storage ----------------------------------------------------------
+
+    def list_all_storage_pools(self):
+        return self.state.pools
+
+
+class TestDomain(Domain):
+    def __init__(self, conn: TestConnection, obj: TestDomainObj):
+        self.conn = conn
+        self.obj = obj
+        self.name = obj.name
+        self.uuid = obj.uuid
+
+    def connection(self):
+        return self.conn
+
+    def _live(self) -> TestDomainObj:
+        if self.obj not in self.conn.state.domains:
+            raise _no_domain("no domain with matching uuid '%s' (%s)" % (self.uuid, self.name))
+        return self.obj
+
+    # information ------------------------------------------------------
+
+    def get_id(self) -> int:
+        return self._live().id
+
+    def get_info(self) -> DomainInfo:
+        obj = self._live()
+        facts = obj.facts()
+        now_ns = time.time_ns() // 1000 * 1000
+        return DomainInfo(obj.state, facts["memory_kib"], facts["current_memory_kib"], facts["vcpus"],
+                          now_ns)
+
+    def get_state(self):
+        obj = self._live()
+        return obj.state, obj.reason
+
+    def get_os_type(self) -> str:
+        self._live()
+        return "linux"
+
+    def is_persistent(self) -> bool:
+        return self._live().persistent
+
+    def get_autostart(self) -> bool:
+        return self._live().autostart
+
+    def has_managed_save(self) -> bool:
+        return self._live().managed_save
+
+    def get_title(self) -> str:
+        return self._live().facts().get("title") or ""
+
+    def get_security_label(self):
+        obj = self._live()
+        if not obj.active:
+            return SecurityLabel("", "", "", False)
+        return SecurityLabel("testSecurity", "", "libvirt-test", True)
+
+    def get_messages(self) -> list[str]:
+        obj = self._live()
+        if not obj.active:
+            return []
+        return _taints(obj.definition)
+
+    def get_xml_desc(self, flags: int = 0) -> str:
+        obj = self._live()
+        if flags & XMLFlags.INACTIVE:
+            definition = obj.new_def or obj.definition
+            return definition.to_xml()
+        if obj._def is None and obj._facts is not None and obj.active and obj.id == 1:
+            # The untouched default domain: no need to parse it to print it.
+            return DEFAULT_DOMAIN_XML.replace("<domain type='test'>", "<domain type='test' id='1'>", 1)
+        return obj.definition.to_xml(obj.id if obj.active else None)
+
+    def get_definition(self, inactive: bool = False):
+        obj = self._live()
+        return (obj.new_def or obj.definition) if inactive else obj.definition
+
+    def get_block_info(self, disk: str) -> BlockInfo:
+        obj = self._live()
+        found = obj.definition.find_disk(disk)
+        if found is None:
+            raise DriverError(ErrorCode.INVALID_ARG, "invalid path %s not assigned to domain" % disk)
+        if found.source is None:
+            raise DriverError(ErrorCode.INVALID_ARG,
+                              "disk '%s' does not currently have a source assigned" % disk)
+        return BlockInfo(1099506450432, 1099511627776, 1099511627776)
+
+    # lifecycle --------------------------------------------------------
+
+    @writes("virDomainCreateWithFlags")
+    def create(self, flags: int = 0) -> None:
+        obj = self._live()
+        allowed = StartFlags.FORCE_BOOT | StartFlags.VALIDATE
+        if flags & ~allowed:
+            raise unsupported_flags(flags & ~allowed, "testDomainCreateWithFlags")
+        if obj.active:
+            raise DriverError(ErrorCode.OPERATION_INVALID, "Domain '%s' is already running" % obj.name)
+        self.conn.state.start(obj, Reason.RUNNING_BOOTED)
+
+    @writes("virDomainDestroyFlags")
+    def destroy(self, flags: int = 0) -> None:
+        obj = self._live()
+        if flags & ~DestroyFlags.GRACEFUL:
+            raise unsupported_flags(flags & ~DestroyFlags.GRACEFUL, "testDomainDestroyFlags")
+        if not obj.active:
+            raise DriverError(ErrorCode.OPERATION_INVALID, "domain is not running")
+        self.conn.state.stop(obj, Reason.SHUTOFF_DESTROYED)
+
+    @writes("virDomainShutdownFlags")
+    def shutdown(self, flags: int = 0) -> None:
+        obj = self._live()
+        if flags:
+            raise unsupported_flags(flags, "testDomainShutdownFlags")
+        if not obj.active:
+            raise DriverError(ErrorCode.INTERNAL_ERROR, "domain '%s' not running" % obj.name)
+        self.conn.state.stop(obj, Reason.SHUTOFF_SHUTDOWN)
+
+    @writes("virDomainReboot")
+    def reboot(self, flags: int = 0) -> None:
+        obj = self._live()
+        if not obj.active:
+            raise DriverError(ErrorCode.OPERATION_INVALID, "domain is not running")
+        obj.state = DomainState.RUNNING
+        obj.reason = Reason.RUNNING_BOOTED
+
+    @writes("virDomainSuspend")
+    def suspend(self) -> None:
+        obj = self._live()
+        if obj.state != DomainState.RUNNING:
+            raise DriverError(ErrorCode.INTERNAL_ERROR, "domain '%s' not running" % obj.name)
+        obj.state = DomainState.PAUSED
+        obj.reason = Reason.PAUSED_USER
+
+    @writes("virDomainResume")
+    def resume(self) -> None:
+        obj = self._live()
+        if obj.state != DomainState.PAUSED:
+            raise DriverError(ErrorCode.INTERNAL_ERROR, "domain '%s' not paused" % obj.name)
+        obj.state = DomainState.RUNNING
+        obj.reason = Reason.RUNNING_UNPAUSED
+
+    @writes("virDomainUndefineFlags")
+    def undefine(self, flags: int = 0) -> None:
+        obj = self._live()
+        allowed = (UndefineFlags.MANAGED_SAVE | UndefineFlags.SNAPSHOTS_METADATA |
+                   UndefineFlags.CHECKPOINTS_METADATA | UndefineFlags.KEEP_NVRAM |
+                   UndefineFlags.TPM | UndefineFlags.KEEP_TPM)
+        if flags & ~allowed:
+            raise unsupported_flags(flags & ~allowed, "testDomainUndefineFlags")
+        if not obj.persistent:
+            raise DriverError(ErrorCode.OPERATION_INVALID, "cannot undefine transient domain")
+        if obj.managed_save and not flags & UndefineFlags.MANAGED_SAVE:
+            raise DriverError(ErrorCode.OPERATION_INVALID,
+                              "Refusing to undefine while domain managed save image exists")
+        count = obj.snapshot_count()
+        if count and not obj.active and not flags & UndefineFlags.SNAPSHOTS_METADATA:
+            raise DriverError(ErrorCode.OPERATION_INVALID,
+                              "cannot delete inactive domain with %d snapshots" % count)
+        obj.managed_save = False
+        if obj.active:
+            obj.persistent = False
+            obj.new_def = None
+        else:
+            self.conn.state.domains.remove(obj)
+
+    # snapshots --------------------------------------------------------
+
+    @writes("virDomainSnapshotCreateXML")
+    def snapshot_create_xml(self, xml: str, flags: int = 0):
+        from ..snapshots import SnapshotDef
+        F = SnapshotCreateFlags
+        allowed = F.REDEFINE | F.CURRENT | F.HALT | F.QUIESCE | F.ATOMIC | F.LIVE | F.VALIDATE
+        if flags & ~allowed:
+            raise unsupported_flags(flags & ~allowed, "testDomainSnapshotCreateXML")
+        obj = self._live()
+        redefine = bool(flags & F.REDEFINE)
+        if not obj.persistent and flags & F.HALT:
+            raise DriverError(ErrorCode.OPERATION_INVALID, "cannot halt after transient domain snapshot")
+        snap = SnapshotDef.parse(xml, redefine=redefine)
+        tree = obj.snapshot_tree()
+        if redefine:
+            _redefine_prep(tree, snap, obj)
+            tree.add(snap)
+            if flags & F.CURRENT:
+                tree.current = snap.name
+            return TestSnapshot(self, snap.name)
+        if snap.name in tree:
+            raise DriverError(ErrorCode.OPERATION_FAILED, "domain moment %s already exists" % snap.name)
+        snap.set_domain(obj.definition)
+        state = obj.state
+        snap.state = {DomainState.RUNNING: "running", DomainState.PAUSED: "paused"}.get(state, "shutoff")
+        if snap.memory_location == "external":
+            location = "external"
+        else:
+            snap.memory_location = "no" if snap.state == "shutoff" else "internal"
+            location = "internal"
+        snap.align_disks(obj.definition, location, True)
+        snap.parent = tree.current
+        tree.add(snap)
+        tree.current = snap.name
+        if flags & F.HALT and obj.active:
+            self.conn.state.stop(obj, Reason.SHUTOFF_FROM_SNAPSHOT)
+        return TestSnapshot(self, snap.name)
+
+    def list_all_snapshots(self, flags: int = 0):
+        tree = self._live().snapshot_tree()
+        return [TestSnapshot(self, s.name) for s in tree.filtered(None, flags)]
+
+    def snapshot_lookup_by_name(self, name: str):
+        self._live().snapshot_tree().get(name)
+        return TestSnapshot(self, name)
+
+    def has_current_snapshot(self) -> bool:
+        return self._live().snapshot_tree().current is not None
+
+    def snapshot_current(self):
+        tree = self._live().snapshot_tree()
+        if tree.current is None:
+            raise DriverError(ErrorCode.NO_DOMAIN_SNAPSHOT, "the domain does not have a current snapshot")
+        return TestSnapshot(self, tree.current)
+
+
+def _redefine_prep(tree, snap, obj) -> None:
+    """libvirt's checks when snapshot metadata is redefined."""
+    parent = snap.parent
+    if parent is not None and parent not in tree:
+        raise DriverError(ErrorCode.INVALID_ARG, "parent %s for snapshot %s not found"
+                          % (parent, snap.name))
+    dom = snap.domain
+    if dom is not None and dom.uuid and dom.uuid != obj.uuid:
+        raise DriverError(ErrorCode.INVALID_ARG, "definition for snapshot %s must use uuid %s"
+                          % (snap.name, obj.uuid))
+
+
+def _taints(definition) -> list[str]:
+    """The taint and deprecation messages libvirt's test driver reports for a running domain."""
+    messages = []
+    root = definition.root
+    if any(d.get("rawio") == "yes" for d in root.iterfind("devices/disk")):
+        messages.append("tainted: running with undesirable elevated privileges")
+    if any(i.find("script") is not None for i in root.iterfind("devices/interface")):
+        messages.append("tainted: network configuration using opaque shell scripts")
+    if any(d.get("type") == "block" and d.get("device") == "cdrom" and d.find("source") is not None
+           for d in root.iterfind("devices/disk")):
+        messages.append("tainted: use of host cdrom passthrough")
+    if root.find("os/dtb") is not None:
+        messages.append("tainted: custom device tree blob used")
+    model = root.find("cpu/model")
+    if model is not None and model.text == "Deprecated-Test":
+        messages.append("tainted: use of deprecated configuration settings")
+        messages.append("deprecated configuration: CPU model Deprecated-Test")
+    return messages
+
+
+class TestSnapshot(Snapshot):
+    def __init__(self, dom: TestDomain, name: str):
+        self.dom = dom
+        self.name = name
+
+    def connection(self):
+        return self.dom.conn
+
+    def _def(self):
+        return self.dom._live().snapshot_tree().get(self.name)
+
+    def get_xml_desc(self, flags: int = 0) -> str:
+        return self._def().to_xml()
+
+    def get_parent(self):
+        snap = self._def()
+        if snap.parent is None:
+            raise DriverError(ErrorCode.NO_DOMAIN_SNAPSHOT, "snapshot '%s' does not have a parent" % self.name)
+        return TestSnapshot(self.dom, snap.parent)
+
+    def is_current(self) -> bool:
+        self._def()
+        return self.dom._live().snapshot_tree().current == self.name
+
+    def has_metadata(self) -> bool:
+        self._def()
+        return True
+
+    def list_all_children(self, flags: int = 0):
+        self._def()
+        tree = self.dom._live().snapshot_tree()
+        return [TestSnapshot(self.dom, s.name) for s in tree.filtered(self.name, flags)]
+
+    @writes("virDomainSnapshotCreateXML")
+    def set_current(self) -> None:
+        self._def()
+        self.dom._live().snapshot_tree().current = self.name
+
+    @writes("virDomainSnapshotDelete")
+    def delete(self, flags: int = 0) -> None:
+        F = SnapshotDeleteFlags
+        if flags & F.METADATA_ONLY:
+            # The test driver keeps metadata only, so deleting "just the metadata" is a delete.
+            flags &= ~F.METADATA_ONLY
+        snap = self._def()
+        tree = self.dom._live().snapshot_tree()
+        if flags & (F.CHILDREN | F.CHILDREN_ONLY):
+            moved_current = False
+            for child in tree.descendants(self.name):
+                if tree.current == child.name:
+                    moved_current = True
+                del tree.snaps[child.name]
+            if moved_current:
+                tree.current = self.name
+        if not flags & F.CHILDREN_ONLY:
+            tree.remove(snap.name)
+
+    @writes("virDomainRevertToSnapshot")
+    def revert(self, flags: int = 0) -> None:
+        F = SnapshotRevertFlags
+        allowed = F.RUNNING | F.PAUSED | F.FORCE
+        if flags & ~allowed:
+            raise unsupported_flags(flags & ~allowed, "testDomainRevertToSnapshot")
+        if flags & F.RUNNING and flags & F.PAUSED:
+            raise DriverError(ErrorCode.RAW, "Flags 'VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING' and "
+                              "'VIR_DOMAIN_SNAPSHOT_REVERT_PAUSED' are mutually exclusive")
+        obj = self.dom._live()
+        state = self.dom.conn.state
+        snap = self._def()
+        running_snapshot = snap.state in ("running", "paused")
+        if not obj.persistent and not running_snapshot and not flags & (F.RUNNING | F.PAUSED):
+            raise DriverError(ErrorCode.OPERATION_INVALID,
+                              "transient domain needs to request run or pause to revert to inactive snapshot")
+        if not flags & F.FORCE:
+            if snap.domain is None:
+                raise DriverError(ErrorCode.SNAPSHOT_REVERT_RISKY, "snapshot '%s' lacks domain '%s' rollback info"
+                                  % (snap.name, obj.name))
+            if obj.active and not running_snapshot and flags & (F.RUNNING | F.PAUSED):
+                raise DriverError(ErrorCode.SNAPSHOT_REVERT_RISKY, "must respawn guest to start inactive snapshot")
+        tree = obj.snapshot_tree()
+        tree.current = None
+        config = snap.domain.copy() if snap.domain is not None else obj.definition.copy()
+        if running_snapshot:
+            if obj.active:
+                # The twin always respawns the guest from the snapshot's definition.
+                state.stop(obj, Reason.SHUTOFF_FROM_SNAPSHOT) if obj.persistent else None
+                obj.id = -1
+            obj.definition = config
+            state.start(obj, Reason.RUNNING_FROM_SNAPSHOT)
+            if not flags & F.RUNNING and (snap.state == "paused" or flags & F.PAUSED):
+                obj.state = DomainState.PAUSED
+                obj.reason = Reason.PAUSED_FROM_SNAPSHOT
+        else:
+            obj.definition = config
+            if obj.active:
+                state.stop(obj, Reason.SHUTOFF_FROM_SNAPSHOT)
+            if flags & (F.RUNNING | F.PAUSED):
+                state.start(obj, Reason.RUNNING_FROM_SNAPSHOT)
+                if flags & F.PAUSED:
+                    obj.state = DomainState.PAUSED
+                    obj.reason = Reason.PAUSED_FROM_SNAPSHOT
+        tree.current = snap.name

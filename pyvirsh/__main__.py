@@ -1,0 +1,3 @@
+from pyvirsh.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,106 @@
+"""What many commands share: the domain option, the domain lookup, the way a
+driver failure becomes virsh's two error lines, and the XML file reader."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+
+from ..declare import data
+from ..errors import CommandError
+from ..values import to_int
+
+VSH_MAX_XML_FILE = 10 * 1024 * 1024
+
+BY_ID, BY_UUID, BY_NAME = 1, 2, 4
+BY_ANY = BY_ID | BY_UUID | BY_NAME
+
+
+def complete_domains(ctx, param, incomplete):
+    """Domain names for TAB (see pyvirsh.completion for the filters)."""
+    from ..completion import domain_names
+    return domain_names(ctx, incomplete)
+
+
+def domain_option(help: str = "domain name, id or uuid", *, required: bool = True):
+    return data("domain", help, required=required, completer=complete_domains)
+
+
+def lookup_domain(ctl, name: str, by: int = BY_ANY):
+    """virsh's domain lookup: by id if the word is a number, then uuid, then name.
+
+    On failure virsh prints a single line naming the word as the user typed it.
+    """
+    from ..drivers.api import DriverError
+
+    conn = ctl.conn
+    dom = None
+    if by & BY_ID:
+        domid = to_int(name, 0, 2**31 - 1)
+        if domid is not None:
+            try:
+                dom = conn.lookup_domain_by_id(domid)
+            except DriverError:
+                dom = None
+    if dom is None and by & BY_UUID and len(name) == 36:
+        try:
+            dom = conn.lookup_domain_by_uuid(name)
+        except DriverError:
+            dom = None
+    if dom is None and by & BY_NAME:
+        try:
+            dom = conn.lookup_domain_by_name(name)
+        except DriverError:
+            dom = None
+    if dom is None:
+        raise CommandError("failed to get domain '%s'" % name)
+    return dom
+
+
+@contextlib.contextmanager
+def reporting(context: str):
+    """Turn a driver failure into virsh's context line followed by the driver's words."""
+    from ..drivers.api import DriverError
+
+    try:
+        yield
+    except DriverError as err:
+        raise CommandError(context, str(err)) from None
+
+
+def read_xml_file(path: str) -> str:
+    """Read an XML file the way virsh does (virFileReadAll with a 10 MiB cap)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as err:
+        raise CommandError("Failed to open file '%s': %s" % (path, os.strerror(err.errno))) from None
+    try:
+        chunks = []
+        size = 0
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError as err:
+                raise CommandError("Failed to read file '%s': %s" % (path, os.strerror(err.errno))) from None
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > VSH_MAX_XML_FILE:
+                raise CommandError("Failed to read file '%s': %s" % (path, os.strerror(errno.EOVERFLOW)))
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def exclusive(first: str, first_given, second: str, second_given) -> None:
+    """virsh's VSH_EXCLUSIVE_OPTIONS: 'Options --a and --b are mutually exclusive'."""
+    if first_given and second_given:
+        raise CommandError("Options --%s and --%s are mutually exclusive" % (first, second))
+
+
+def requires(needed: str, needed_given, by: str, by_given) -> None:
+    """virsh's VSH_REQUIRE_OPTION: 'Option --a is required by option --b'."""
+    if by_given and not needed_given:
+        raise CommandError("Option --%s is required by option --%s" % (needed, by))

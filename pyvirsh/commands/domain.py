@@ -1,0 +1,331 @@
+"""Domain Management: define, undefine, create, start, destroy, shutdown, reboot,
+suspend, resume, domid, domname, domuuid, dumpxml, edit."""
+
+from __future__ import annotations
+
+from ..declare import command, data, flag, string
+from ..errors import CommandError
+from .common import (BY_ID, BY_NAME, BY_UUID, domain_option, exclusive, lookup_domain, read_xml_file,
+                     reporting)
+
+
+def complete_files(ctx, param, incomplete):
+    from ..completion import local_files
+    return local_files(incomplete)
+
+
+def file_option(help: str):
+    return data("file", help, completer=complete_files)
+
+
+# ---------------------------------------------------------------------------
+# define, undefine, create
+# ---------------------------------------------------------------------------
+
+@command("define", "define (but don't start) a domain from an XML file", "Define a domain.",
+         group="domain")
+@file_option("file containing an XML domain description")
+@flag("validate", "validate the XML against the schema")
+def define(ctl, file, validate):
+    from ..drivers.api import DefineFlags
+
+    xml = read_xml_file(file)
+    with reporting("Failed to define domain from %s" % file):
+        dom = ctl.conn.define_xml(xml, DefineFlags.VALIDATE if validate else 0)
+    ctl.print_extra("Domain '%s' defined from %s\n" % (dom.name, file))
+    return True
+
+
+@command("undefine", "undefine a domain", "Undefine an inactive domain, or convert persistent to transient.",
+         group="domain")
+@domain_option()
+@flag("managed-save", "remove domain managed state file")
+@string("storage", "remove associated storage volumes (comma separated list of targets or source paths) "
+                   "(see domblklist)")
+@flag("remove-all-storage", "remove all associated storage volumes (use with caution)")
+@flag("delete-storage-volume-snapshots", "delete snapshots associated with volume(s), requires "
+                                         "--remove-all-storage (must be supported by storage driver)")
+@flag("wipe-storage", "wipe data on the removed volumes")
+@flag("snapshots-metadata", "remove all domain snapshot metadata (vm must be inactive)")
+@flag("checkpoints-metadata", "remove all domain checkpoint metadata (vm must be inactive)")
+@flag("nvram", "remove nvram file")
+@flag("keep-nvram", "keep nvram file")
+@flag("tpm", "remove TPM state")
+@flag("keep-tpm", "keep TPM state")
+def undefine(ctl, domain, managed_save, storage, remove_all_storage, delete_storage_volume_snapshots,
+             wipe_storage, snapshots_metadata, checkpoints_metadata, nvram, keep_nvram, tpm, keep_tpm):
+    from ..drivers.api import UndefineFlags as U
+
+    if wipe_storage and not (storage or remove_all_storage):
+        raise CommandError("'--wipe-storage' requires '--storage <string>' or '--remove-all-storage'")
+    if delete_storage_volume_snapshots and not remove_all_storage:
+        raise CommandError("'--delete-storage-volume-snapshots' requires '--remove-all-storage'")
+    exclusive("nvram", nvram, "keep-nvram", keep_nvram)
+    exclusive("tpm", tpm, "keep-tpm", keep_tpm)
+    dom = lookup_domain(ctl, domain)
+    flags = 0
+    for given, bit in ((managed_save, U.MANAGED_SAVE), (snapshots_metadata, U.SNAPSHOTS_METADATA),
+                       (checkpoints_metadata, U.CHECKPOINTS_METADATA), (nvram, U.NVRAM),
+                       (keep_nvram, U.KEEP_NVRAM), (tpm, U.TPM), (keep_tpm, U.KEEP_TPM)):
+        if given:
+            flags |= bit
+    if storage or remove_all_storage:
+        _report_unmanaged_storage(ctl, dom, storage, remove_all_storage)
+    with reporting("Failed to undefine domain '%s'" % domain):
+        dom.undefine(flags)
+    ctl.print_extra("Domain '%s' has been undefined\n" % domain)
+    return True
+
+
+def _report_unmanaged_storage(ctl, dom, storage, remove_all) -> None:
+    """pyvirsh manages no storage volumes: say so for each disk virsh would remove."""
+    from .monitor import domain_definition
+
+    wanted = set(storage.split(",")) if storage else set()
+    for disk in domain_definition(dom, inactive=True).disks():
+        if disk.source is None or disk.device != "disk":
+            continue
+        if remove_all or disk.target in wanted or disk.source in wanted:
+            ctl.error("Storage volume '%s'(%s) is not managed by libvirt. Remove it manually."
+                      % (disk.target, disk.source))
+
+
+@command("create", "create a domain from an XML file", "Create a domain.", group="domain")
+@file_option("file containing an XML domain description")
+@flag("console", "attach to console after creation")
+@flag("paused", "leave the guest paused after creation")
+@flag("autodestroy", "automatically destroy the guest when virsh disconnects")
+@string("pass-fds", "pass file descriptors N,M,... to the guest")
+@flag("validate", "validate the XML against the schema")
+@flag("reset-nvram", "re-initialize NVRAM from its pristine template")
+def create(ctl, file, console, paused, autodestroy, pass_fds, validate, reset_nvram):
+    from ..drivers.api import StartFlags as S
+
+    _check_pass_fds(pass_fds)
+    xml = read_xml_file(file)
+    flags = _start_flags(paused=paused, autodestroy=autodestroy, validate=validate, reset_nvram=reset_nvram)
+    with reporting("Failed to create domain from %s" % file):
+        dom = ctl.conn.create_xml(xml, flags & ~S.FORCE_BOOT)
+    ctl.print_extra("Domain '%s' created from %s\n" % (dom.name, file))
+    if console:
+        raise CommandError("Cannot run interactive console without a controlling TTY")
+    return True
+
+
+def _check_pass_fds(pass_fds) -> None:
+    if pass_fds is None:
+        return
+    for item in pass_fds.split(","):
+        if not item.isdigit():
+            raise CommandError("Unable to parse FD number '%s'" % item)
+
+
+def _start_flags(**given) -> int:
+    from ..drivers.api import StartFlags as S
+
+    bits = {"paused": S.PAUSED, "autodestroy": S.AUTODESTROY, "bypass_cache": S.BYPASS_CACHE,
+            "force_boot": S.FORCE_BOOT, "validate": S.VALIDATE, "reset_nvram": S.RESET_NVRAM}
+    flags = 0
+    for name, value in given.items():
+        if value:
+            flags |= bits[name]
+    return flags
+
+
+# ---------------------------------------------------------------------------
+# lifecycle
+# ---------------------------------------------------------------------------
+
+@command("start", "start a (previously defined) inactive domain",
+         "Start a domain, either from the last managedsave\n    state, or via a fresh boot if no "
+         "managedsave state\n    is present.", group="domain")
+@domain_option("name of the inactive domain")
+@flag("console", "attach to console after creation")
+@flag("paused", "leave the guest paused after creation")
+@flag("autodestroy", "automatically destroy the guest when virsh disconnects")
+@flag("bypass-cache", "avoid file system cache when loading")
+@flag("force-boot", "force fresh boot by discarding any managed save")
+@string("pass-fds", "pass file descriptors N,M,... to the guest")
+@flag("reset-nvram", "re-initialize NVRAM from its pristine template")
+def start(ctl, domain, console, paused, autodestroy, bypass_cache, force_boot, pass_fds, reset_nvram):
+    dom = lookup_domain(ctl, domain, BY_NAME | BY_UUID)
+    _check_pass_fds(pass_fds)
+    if dom.get_id() != -1:
+        raise CommandError("Domain is already active")
+    flags = _start_flags(paused=paused, autodestroy=autodestroy, bypass_cache=bypass_cache,
+                         force_boot=force_boot, reset_nvram=reset_nvram)
+    with reporting("Failed to start domain '%s'" % dom.name):
+        dom.create(flags)
+    ctl.print_extra("Domain '%s' started\n" % dom.name)
+    if console:
+        raise CommandError("Cannot run interactive console without a controlling TTY")
+    return True
+
+
+@command("destroy", "destroy (stop) a domain",
+         "Forcefully stop a given domain, but leave its resources intact.", group="domain")
+@domain_option()
+@flag("graceful", "terminate gracefully")
+@flag("remove-logs", "remove domain logs")
+def destroy(ctl, domain, graceful, remove_logs):
+    from ..drivers.api import DestroyFlags
+
+    dom = lookup_domain(ctl, domain)
+    flags = (DestroyFlags.GRACEFUL if graceful else 0) | (DestroyFlags.REMOVE_LOGS if remove_logs else 0)
+    with reporting("Failed to destroy domain '%s'" % domain):
+        dom.destroy(flags)
+    ctl.print_extra("Domain '%s' destroyed\n" % domain)
+    return True
+
+
+_MODES = ("acpi", "agent", "initctl", "signal", "paravirt")
+
+
+def _mode_flags(mode) -> int:
+    from ..drivers.api import ShutdownMode as M
+
+    if mode is None:
+        return 0
+    bits = {"acpi": M.ACPI_POWER_BTN, "agent": M.GUEST_AGENT, "initctl": M.INITCTL,
+            "signal": M.SIGNAL, "paravirt": M.PARAVIRT}
+    flags = 0
+    for word in mode.split(","):
+        if word not in bits:
+            raise CommandError("Unknown mode %s value, expecting 'acpi', 'agent', 'initctl', "
+                               "'signal', or 'paravirt'" % word)
+        flags |= bits[word]
+    return flags
+
+
+@command("shutdown", "gracefully shutdown a domain", "Run shutdown in the target domain.", group="domain")
+@domain_option()
+@string("mode", "shutdown mode: acpi|agent|initctl|signal|paravirt")
+def shutdown(ctl, domain, mode):
+    flags = _mode_flags(mode)
+    dom = lookup_domain(ctl, domain)
+    with reporting("Failed to shutdown domain '%s'" % domain):
+        dom.shutdown(flags)
+    ctl.print_extra("Domain '%s' is being shutdown\n" % domain)
+    return True
+
+
+@command("reboot", "reboot a domain", "Run a reboot command in the target domain.", group="domain")
+@domain_option()
+@string("mode", "shutdown mode: acpi|agent|initctl|signal|paravirt")
+def reboot(ctl, domain, mode):
+    flags = _mode_flags(mode)
+    dom = lookup_domain(ctl, domain)
+    with reporting("Failed to reboot domain '%s'" % domain):
+        dom.reboot(flags)
+    ctl.print_extra("Domain '%s' is being rebooted\n" % domain)
+    return True
+
+
+@command("suspend", "suspend a domain", "Suspend a running domain.", group="domain")
+@domain_option()
+def suspend(ctl, domain):
+    dom = lookup_domain(ctl, domain)
+    with reporting("Failed to suspend domain '%s'" % domain):
+        dom.suspend()
+    ctl.print_extra("Domain '%s' suspended\n" % domain)
+    return True
+
+
+@command("resume", "resume a domain", "Resume a previously suspended domain.", group="domain")
+@domain_option()
+def resume(ctl, domain):
+    dom = lookup_domain(ctl, domain)
+    with reporting("Failed to resume domain '%s'" % domain):
+        dom.resume()
+    ctl.print_extra("Domain '%s' resumed\n" % domain)
+    return True
+
+
+# ---------------------------------------------------------------------------
+# identifiers
+# ---------------------------------------------------------------------------
+
+@command("domid", "convert a domain name or UUID to domain id", group="domain")
+@domain_option("domain name or uuid")
+def domid(ctl, domain):
+    dom = lookup_domain(ctl, domain, BY_NAME | BY_UUID)
+    value = dom.get_id()
+    ctl.print("%s\n" % ("-" if value == -1 else value))
+    return True
+
+
+@command("domname", "convert a domain id or UUID to domain name", group="domain")
+@domain_option("domain id or uuid")
+def domname(ctl, domain):
+    dom = lookup_domain(ctl, domain, BY_ID | BY_UUID)
+    ctl.print("%s\n" % dom.name)
+    return True
+
+
+@command("domuuid", "convert a domain name or id to domain UUID", group="domain")
+@domain_option("domain id or name")
+def domuuid(ctl, domain):
+    dom = lookup_domain(ctl, domain, BY_ID | BY_NAME)
+    ctl.print("%s\n" % dom.uuid)
+    return True
+
+
+# ---------------------------------------------------------------------------
+# dumpxml, edit
+# ---------------------------------------------------------------------------
+
+def print_xml(ctl, text: str, xpath, wrap: bool) -> None:
+    """Print an XML document, or with --xpath the matching nodes (virshDumpXML)."""
+    if xpath is None:
+        ctl.print(text)
+        return
+    if xpath == "":
+        raise CommandError()
+    from ..drivers.xmlutil import xpath_dump
+    ctl.print(xpath_dump(text, xpath, wrap))
+
+
+@command("dumpxml", "domain information in XML", "Output the domain information as an XML dump to stdout.",
+         group="domain")
+@domain_option()
+@flag("inactive", "show inactive defined XML")
+@flag("security-info", "include security sensitive information in XML dump")
+@flag("update-cpu", "update guest CPU according to host CPU")
+@flag("migratable", "provide XML suitable for migrations")
+@string("xpath", "xpath expression to filter the XML document", named_only=True, empty_ok=True)
+@flag("wrap", "wrap xpath results in an common root element")
+def dumpxml(ctl, domain, inactive, security_info, update_cpu, migratable, xpath, wrap):
+    from ..drivers.api import XMLFlags
+
+    dom = lookup_domain(ctl, domain)
+    flags = 0
+    for given, bit in ((inactive, XMLFlags.INACTIVE), (security_info, XMLFlags.SECURE),
+                       (update_cpu, XMLFlags.UPDATE_CPU), (migratable, XMLFlags.MIGRATABLE)):
+        if given:
+            flags |= bit
+    text = dom.get_xml_desc(flags)
+    print_xml(ctl, text, xpath, wrap)
+    return True
+
+
+@command("edit", "edit XML configuration for a domain", "Edit the XML configuration for a domain.",
+         group="domain")
+@domain_option()
+@flag("skip-validate", "skip validation of the XML against the schema")
+def edit(ctl, domain, skip_validate):
+    from ..drivers.api import DefineFlags, XMLFlags
+    from .editing import edit_document
+
+    dom = lookup_domain(ctl, domain)
+    original = dom.get_xml_desc(XMLFlags.INACTIVE | XMLFlags.SECURE)
+
+    def apply(new_text):
+        with reporting("Failed."):
+            return ctl.conn.define_xml(new_text, 0 if skip_validate else DefineFlags.VALIDATE)
+
+    result = edit_document(ctl, original, apply)
+    if result is None:
+        ctl.print_extra("Domain '%s' XML configuration not changed.\n" % dom.name)
+    else:
+        ctl.print_extra("Domain '%s' XML configuration edited.\n" % result.name)
+    return True

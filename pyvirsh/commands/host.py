@@ -1,0 +1,58 @@
+"""Host and Hypervisor: hostname, nodeinfo, uri, version."""
+
+from __future__ import annotations
+
+from ..declare import command, flag
+from ..output import format_kv
+
+# The libvirt API level pyvirsh implements and reports (it is virsh 9.0's twin).
+API_VERSION = "9.0.0"
+
+
+@command("hostname", "print the hypervisor hostname", group="host")
+def hostname(ctl):
+    ctl.print("%s\n" % ctl.conn.get_hostname())
+    return True
+
+
+@command("nodeinfo", "node information", "Returns basic information about the node.", group="host")
+def nodeinfo(ctl):
+    info = ctl.conn.get_node_info()
+    ctl.print(format_kv([
+        ("CPU model:", info.model),
+        ("CPU(s):", info.cpus),
+        ("CPU frequency:", "%d MHz" % info.mhz),
+        ("CPU socket(s):", info.sockets),
+        ("Core(s) per socket:", info.cores),
+        ("Thread(s) per core:", info.threads),
+        ("NUMA cell(s):", info.nodes),
+        ("Memory size:", "%d KiB" % info.memory_kib),
+    ], width=20))
+    return True
+
+
+@command("uri", "print the hypervisor canonical URI", group="host")
+def uri(ctl):
+    ctl.print("%s\n" % ctl.conn.get_uri())
+    return True
+
+
+def _dotted(packed: int) -> str:
+    return "%d.%d.%d" % (packed // 1000000, packed // 1000 % 1000, packed % 1000)
+
+
+@command("version", "show version", "Display the system version information.", group="host")
+@flag("daemon", "report daemon version too")
+def version(ctl, daemon):
+    conn = ctl.conn
+    hv_type = conn.get_type()
+    lines = [
+        "Compiled against library: libvirt %s" % API_VERSION,
+        "Using library: libvirt %s" % API_VERSION,
+        "Using API: %s %s" % (hv_type, API_VERSION),
+        "Running hypervisor: %s %s" % (hv_type, _dotted(conn.get_version())),
+    ]
+    if daemon:
+        lines.append("Running against daemon: %s" % API_VERSION)
+    ctl.print("\n".join(lines) + "\n")
+    return True

@@ -1,0 +1,267 @@
+"""Domain Monitoring: list, dominfo, domstate, domblklist, domblkinfo."""
+
+from __future__ import annotations
+
+from ..declare import command, flag, string
+from ..errors import CommandError
+from ..output import format_kv, format_table, pretty_size
+from .common import domain_option, exclusive, lookup_domain
+
+# ---------------------------------------------------------------------------
+# list
+# ---------------------------------------------------------------------------
+
+_LIST_FLAGS = [
+    ("inactive", "list inactive domains"),
+    ("all", "list inactive & active domains"),
+    ("transient", "list transient domains"),
+    ("persistent", "list persistent domains"),
+    ("with-snapshot", "list domains with existing snapshot"),
+    ("without-snapshot", "list domains without a snapshot"),
+    ("with-checkpoint", "list domains with existing checkpoint"),
+    ("without-checkpoint", "list domains without a checkpoint"),
+    ("state-running", "list domains in running state"),
+    ("state-paused", "list domains in paused state"),
+    ("state-shutoff", "list domains in shutoff state"),
+    ("state-other", "list domains in other states"),
+    ("autostart", "list domains with autostart enabled"),
+    ("no-autostart", "list domains with autostart disabled"),
+    ("with-managed-save", "list domains with managed save state"),
+    ("without-managed-save", "list domains without managed save"),
+    ("uuid", "list uuid's only"),
+    ("name", "list domain names only"),
+    ("id", "list domain IDs only"),
+    ("table", "list table (default)"),
+    ("managed-save", "mark inactive domains with managed save state"),
+    ("title", "show domain title"),
+]
+
+
+def _list_decorators(func):
+    for name, help_text in reversed(_LIST_FLAGS):
+        func = flag(name, help_text)(func)
+    return func
+
+
+def _pair(include_a: bool, include_b: bool, test_a) -> callable:
+    """A two-sided filter (e.g. persistent/transient): neither or both means no filtering."""
+    if include_a == include_b:
+        return lambda dom: True
+    return (lambda dom: test_a(dom)) if include_a else (lambda dom: not test_a(dom))
+
+
+def collect_domains(ctl, opts: dict) -> list:
+    """The domains `list` shows, filtered and sorted as virsh does."""
+    from ..drivers.api import DomainState
+
+    active = not (opts["inactive"] or opts["state_shutoff"])
+    inactive = opts["inactive"] or opts["state_shutoff"]
+    if opts["all"]:
+        active = inactive = True
+    filters = [
+        _pair(active, inactive, lambda d: d.get_id() != -1),
+        _pair(opts["persistent"], opts["transient"], lambda d: d.is_persistent()),
+        _pair(opts["with_managed_save"], opts["without_managed_save"], lambda d: d.has_managed_save()),
+        _pair(opts["autostart"], opts["no_autostart"], lambda d: d.get_autostart()),
+        _pair(opts["with_snapshot"], opts["without_snapshot"], _has_snapshots),
+        _pair(opts["with_checkpoint"], opts["without_checkpoint"], lambda d: False),
+    ]
+    states = []
+    if opts["state_running"]:
+        states.append(lambda s: s == DomainState.RUNNING)
+    if opts["state_paused"]:
+        states.append(lambda s: s == DomainState.PAUSED)
+    if opts["state_shutoff"]:
+        states.append(lambda s: s == DomainState.SHUTOFF)
+    if opts["state_other"]:
+        states.append(lambda s: s not in (DomainState.RUNNING, DomainState.PAUSED, DomainState.SHUTOFF))
+    if states:
+        filters.append(lambda d: any(f(d.get_state()[0]) for f in states))
+
+    domains = [d for d in ctl.conn.list_all_domains() if all(f(d) for f in filters)]
+    running = sorted((d for d in domains if d.get_id() != -1), key=lambda d: d.get_id())
+    stopped = sorted((d for d in domains if d.get_id() == -1), key=lambda d: d.name.lower())
+    return running + stopped
+
+
+def _has_snapshots(dom) -> bool:
+    return bool(dom.list_all_snapshots())
+
+
+@command("list", "list domains", "Returns list of domains.", group="monitor")
+@_list_decorators
+def list_domains(ctl, **opts):
+    exclusive("table", opts["table"], "name", opts["name"])
+    exclusive("table", opts["table"], "id", opts["id"])
+    want_uuid, want_name, want_id, want_title = opts["uuid"], opts["name"], opts["id"], opts["title"]
+    table = opts["table"] or not (want_uuid or want_name or want_id)
+    domains = collect_domains(ctl, opts)
+
+    if not table:
+        lines = []
+        for dom in domains:
+            domid = dom.get_id()
+            fields = []
+            if want_uuid:
+                fields.append(dom.uuid)
+            if want_id:
+                if domid == -1 and not want_uuid and not want_name:
+                    continue
+                fields.append(str(domid) if domid != -1 else "-")
+            if want_name:
+                fields.append(dom.name)
+            lines.append(" ".join(fields) + "\n")
+        ctl.print("".join(lines))
+        return True
+
+    header = ["Id", "Name", "State"]
+    if want_title:
+        header.append("Title")
+    if want_uuid:
+        header.append("UUID")
+    rows = []
+    for dom in domains:
+        domid = dom.get_id()
+        state, _reason = dom.get_state()
+        label = state.label
+        if opts["managed_save"] and state.label == "shut off" and dom.has_managed_save():
+            label = "saved"
+        row = [str(domid) if domid != -1 else "-", dom.name, label]
+        if want_title:
+            row.append(dom.get_title())
+        if want_uuid:
+            row.append(dom.uuid)
+        rows.append(row)
+    ctl.print(format_table(header, rows, ctl.quiet))
+    return True
+
+
+# ---------------------------------------------------------------------------
+# dominfo, domstate
+# ---------------------------------------------------------------------------
+
+@command("dominfo", "domain information", "Returns basic information about the domain.", group="monitor")
+@domain_option()
+def dominfo(ctl, domain):
+    dom = lookup_domain(ctl, domain)
+    domid = dom.get_id()
+    info = dom.get_info()
+    pairs = [
+        ("Id:", str(domid) if domid != -1 else "-"),
+        ("Name:", dom.name),
+        ("UUID:", dom.uuid),
+        ("OS Type:", dom.get_os_type()),
+        ("State:", info.state.label),
+        ("CPU(s):", str(info.nr_virt_cpu)),
+    ]
+    if info.cpu_time_ns:
+        pairs.append(("CPU time:", "%.1lfs" % (info.cpu_time_ns / 1e9)))
+    pairs += [
+        ("Max memory:", "%d KiB" % info.max_mem_kib),
+        ("Used memory:", "%d KiB" % info.memory_kib),
+        ("Persistent:", "yes" if dom.is_persistent() else "no"),
+        ("Autostart:", "enable" if dom.get_autostart() else "disable"),
+        ("Managed save:", "yes" if dom.has_managed_save() else "no"),
+    ]
+    security_model = getattr(ctl.conn, "get_security_model", lambda: ("", ""))()
+    if security_model[0]:
+        pairs.append(("Security model:", security_model[0]))
+        pairs.append(("Security DOI:", security_model[1]))
+        label = dom.get_security_label()
+        if label is not None and label.label:
+            pairs.append(("Security label:", "%s (%s)" % (label.label,
+                                                        "enforcing" if label.enforcing else "permissive")))
+    messages = dom.get_messages()
+    for i, message in enumerate(messages):
+        pairs.append(("Messages:" if i == 0 else "", message))
+    ctl.print(format_kv(pairs))
+    return True
+
+
+@command("domstate", "domain state", "Returns state about a domain.", group="monitor")
+@domain_option()
+@flag("reason", "also print reason for the state")
+def domstate(ctl, domain, reason):
+    from ..drivers.api import reason_label
+
+    dom = lookup_domain(ctl, domain)
+    state, why = dom.get_state()
+    if reason:
+        ctl.print("%s (%s)\n" % (state.label, reason_label(state, why)))
+    else:
+        ctl.print("%s\n" % state.label)
+    return True
+
+
+# ---------------------------------------------------------------------------
+# domblklist, domblkinfo
+# ---------------------------------------------------------------------------
+
+def complete_disks(ctx, param, incomplete):
+    from ..completion import disk_targets
+    return disk_targets(ctx, incomplete)
+
+
+def domain_definition(dom, inactive: bool = False):
+    """The domain's parsed definition (live unless inactive is set)."""
+    getter = getattr(dom, "get_definition", None)
+    if getter is not None:
+        return getter(inactive)
+    from ..drivers.api import XMLFlags
+    from ..drivers.domxml import DomainDef
+    return DomainDef.from_trusted_xml(dom.get_xml_desc(XMLFlags.INACTIVE if inactive else 0))
+
+
+@command("domblklist", "list all domain blocks", "Get the summary of block devices for a domain.",
+         group="monitor")
+@domain_option()
+@flag("inactive", "get inactive rather than running configuration")
+@flag("details", "additionally display the type and device value")
+def domblklist(ctl, domain, inactive, details):
+    dom = lookup_domain(ctl, domain)
+    definition = domain_definition(dom, inactive)
+    rows = []
+    for disk in definition.disks():
+        if not disk.target:
+            raise CommandError("unable to query block list details")
+        source = disk.source if disk.source is not None else "-"
+        rows.append([disk.type, disk.device, disk.target, source] if details else [disk.target, source])
+    header = ["Type", "Device", "Target", "Source"] if details else ["Target", "Source"]
+    ctl.print(format_table(header, rows, ctl.quiet))
+    return True
+
+
+def _blkinfo_cells(info, human: bool) -> list[str]:
+    if info.capacity == 0 and info.allocation == 0 and info.physical == 0:
+        return ["-", "-", "-"]
+    values = (info.capacity, info.allocation, info.physical)
+    if not human:
+        return ["%d" % v for v in values]
+    return ["%.3f %s" % pretty_size(v) for v in values]
+
+
+@command("domblkinfo", "domain block device size information",
+         "Get block device size info for a domain.", group="monitor")
+@domain_option()
+@string("device", "block device", completer=complete_disks, empty_ok=True)
+@flag("human", "Human readable output")
+@flag("all", "display all block devices info")
+def domblkinfo(ctl, domain, device, human, all):
+    dom = lookup_domain(ctl, domain)
+    if not all and not device:
+        raise CommandError("command 'domblkinfo' requires <device> option")
+    if not all:
+        info = dom.get_block_info(device)
+        cap, alloc, phys = _blkinfo_cells(info, human)
+        ctl.print(format_kv([("Capacity:", cap), ("Allocation:", alloc), ("Physical:", phys)]))
+        return True
+    rows = []
+    for disk in domain_definition(dom).disks():
+        if disk.source_element is None:
+            rows.append([disk.target, "-", "-", "-"])
+            continue
+        info = dom.get_block_info(disk.target)
+        rows.append([disk.target] + _blkinfo_cells(info, human))
+    ctl.print(format_table(["Target", "Capacity", "Allocation", "Physical"], rows, ctl.quiet))
+    return True
+

@@ -1,0 +1,143 @@
+"""Virsh itself: cd, echo, exit, help, pwd, quit, connect."""
+
+from __future__ import annotations
+
+import os
+
+from ..declare import alias, argv, command, flag, string
+from ..errors import CommandError, ConnectError
+from .common import exclusive
+
+# Characters that make virsh's --shell quoting kick in (virBufferEscapeShell).
+_SHELL_META = set("\r\t\n !\"#$&'()*;<>?[\\]^`{|}~")
+
+
+def _shell_quote(word: str) -> str:
+    if word and not (_SHELL_META & set(word)):
+        return word
+    return "'" + word.replace("'", "'\\''") + "'"
+
+
+def _xml_escape(word: str) -> str:
+    return (word.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("'", "&apos;").replace('"', "&quot;"))
+
+
+def split_commas(text: str) -> list[str]:
+    """Split on ',' with ',,' standing for a literal comma (vshStringToArray)."""
+    if text == "":
+        return []
+    pieces, current, i = [], [], 0
+    while i < len(text):
+        if text[i] == ",":
+            if text[i + 1:i + 2] == ",":
+                current.append(",")
+                i += 2
+                continue
+            pieces.append("".join(current))
+            current = []
+        else:
+            current.append(text[i])
+        i += 1
+    pieces.append("".join(current))
+    return pieces
+
+
+@command("echo", "echo arguments. Used for internal testing.",
+         "Echo back arguments, possibly with quoting. Used for internal testing.",
+         group="virsh", connect=False)
+@flag("shell", "escape for shell use")
+@flag("xml", "escape for XML use")
+@flag("split", "split each argument on ','; ',,' is an escape sequence")
+@flag("err", "output to stderr")
+@alias("str", "string")
+@alias("hi", "string=hello")
+@argv("string", "arguments to echo", empty_ok=True)
+def echo(ctl, shell, xml, split, err, string):
+    exclusive("shell", shell, "xml", xml)
+    exclusive("shell", shell, "split", split)
+    exclusive("xml", xml, "split", split)
+    if split:
+        text = "".join(piece + "\n" for word in string for piece in split_commas(word))
+    else:
+        words = [_xml_escape(w) if xml else _shell_quote(w) if shell else w for w in string]
+        text = " ".join(words)
+    if err:
+        ctl.error(text)
+    else:
+        ctl.print(text)
+    return True
+
+
+@command("help", "print help",
+         "Prints global help, command specific help, or help for a\n    group of related commands",
+         group="virsh", connect=False)
+@string("command", "Prints global help, command specific help, or help for a group of related commands",
+        empty_ok=True)
+def help_(ctl, command):
+    from .helptext import command_help, group_help, groups_overview
+
+    if not command:
+        ctl.print(groups_overview())
+        return True
+    text = command_help(command)
+    if text is None:
+        text = group_help(command)
+    if text is None:
+        raise CommandError("command or command group '%s' doesn't exist" % command)
+    ctl.print(text)
+    return True
+
+
+@command("quit", "quit this interactive terminal", group="virsh", connect=False)
+def quit_(ctl):
+    ctl.quit_requested = True
+    return True
+
+
+@command("exit", "quit this interactive terminal", group="virsh", connect=False)
+def exit_(ctl):
+    ctl.quit_requested = True
+    return True
+
+
+@command("cd", "change the current directory", "Change the current directory.", group="virsh",
+         connect=False)
+@string("dir", "directory to switch to (default: home or else root)", empty_ok=True)
+def cd(ctl, dir):
+    if not ctl.interactive:
+        raise CommandError("cd: command valid only in interactive mode")
+    target = dir or os.path.expanduser("~") or "/"
+    try:
+        os.chdir(target)
+    except OSError as err:
+        raise CommandError("cd: %s: %s" % (os.strerror(err.errno), target)) from None
+    return True
+
+
+@command("pwd", "print the current directory", "Print the current directory.", group="virsh",
+         connect=False)
+def pwd(ctl):
+    try:
+        ctl.print("%s\n" % os.getcwd())
+    except OSError as err:
+        raise CommandError("pwd: cannot get current directory: %s" % os.strerror(err.errno)) from None
+    return True
+
+
+@command("connect", "(re)connect to hypervisor",
+         "Connect to local hypervisor. This is built-in command after shell start up.",
+         group="virsh", connect=False)
+@string("name", "hypervisor connection URI")
+@flag("readonly", "read-only connection")
+def connect(ctl, name, readonly):
+    previous = (ctl.requested_uri, ctl.readonly, ctl._conn)
+    ctl._conn = None          # keep the old connection until the new one is open
+    try:
+        ctl.connect(name if name else None, readonly)
+    except ConnectError as err:
+        ctl.requested_uri, ctl.readonly, ctl._conn = previous
+        raise CommandError(*err.lines[-2:]) from None
+    if previous[2] is not None:
+        previous[2].close()
+    return True

@@ -1,0 +1,321 @@
+"""virsh's command language: the command-string tokenizer and option binding.
+
+Both follow virsh 9.0 (tools/vsh.c) rule for rule, because scripts depend on
+the exact behaviour: ';' and newline end a command, quotes and backslashes work
+as in sh, a word *starting* with '#' comments out the rest of the line, and
+every non-boolean option can also be given positionally in declaration order
+unless it is marked "named only". The whole input is bound before anything
+runs, so a parse error anywhere runs nothing.
+
+This module knows options only through :class:`OptSpec` records; the click
+command tree provides them (see pyvirsh.declare).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class ParseError(Exception):
+    """A syntax error: virsh prints it as 'error: <message>' and runs nothing."""
+
+
+class OptType(enum.Enum):
+    BOOL = "bool"        # --name
+    STRING = "string"    # --name <string>, optional
+    INT = "int"          # --name <number>
+    DATA = "data"        # [--name] <string>, normally required
+    ARGV = "argv"        # soaks up the remaining bare words
+    ALIAS = "alias"      # hidden other name, possibly with a built-in value
+
+
+@dataclass
+class OptSpec:
+    """One option as virsh declares it."""
+    name: str
+    type: OptType
+    help: str = ""
+    required: bool = False
+    named_only: bool = False     # virsh's VSH_OFLAG_REQ_OPT: never bound positionally
+    alias_of: str = ""           # for ALIAS: "target" or "target=value"
+
+    @property
+    def takes_value(self) -> bool:
+        return self.type not in (OptType.BOOL, OptType.ALIAS)
+
+
+@dataclass
+class BoundCommand:
+    """A command with its options bound: what runs later."""
+    name: str
+    values: dict = field(default_factory=dict)   # option name -> str | True | list[str]
+
+
+# --------------------------------------------------------------------------
+# Tokenizer
+# --------------------------------------------------------------------------
+
+ARG, END_OF_COMMAND, END = "arg", "eoc", "end"
+
+
+class StringTokenizer:
+    """Splits a command string into words, reporting command ends (vshCommandStringGetArg)."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.pos = 0
+
+    def next(self) -> tuple[str, str | None]:
+        text, n = self.text, len(self.text)
+        p = self.pos
+        while p < n and (text[p] in " \t" or (text[p] == "\\" and p + 1 < n and text[p + 1] == "\n")):
+            p += 2 if text[p] == "\\" else 1
+        if p >= n:
+            self.pos = p
+            return END, None
+        if text[p] in ";\n":
+            self.pos = p + 1
+            return END_OF_COMMAND, None
+        if text[p] == "#":
+            # A word starting with '#' comments out the rest of the line.
+            nl = text.find("\n", p)
+            self.pos = n if nl < 0 else nl + 1
+            return END_OF_COMMAND, None
+
+        out = []
+        single = double = False
+        while p < n:
+            ch = text[p]
+            if not single and not double and ch in " \t;\n":
+                break
+            if not double and ch == "'":
+                single = not single
+                p += 1
+                continue
+            if not single and ch == "\\":
+                p += 1
+                if p >= n:
+                    raise ParseError("dangling \\")
+                if text[p] == "\n":       # backslash-newline is elided entirely
+                    p += 1
+                    continue
+                ch = text[p]
+            elif not single and ch == '"':
+                double = not double
+                p += 1
+                continue
+            out.append(ch)
+            p += 1
+        if double:
+            raise ParseError('missing "')
+        # An unterminated single quote is accepted silently, as in virsh.
+        self.pos = p
+        return ARG, "".join(out)
+
+
+class ArgvTokenizer:
+    """argv form: each process argument is one word, used as it is."""
+
+    def __init__(self, words: list[str]):
+        self.words = list(words)
+        self.pos = 0
+
+    def next(self) -> tuple[str, str | None]:
+        if self.pos >= len(self.words):
+            return END, None
+        word = self.words[self.pos]
+        self.pos += 1
+        return ARG, word
+
+
+# --------------------------------------------------------------------------
+# Option binding
+# --------------------------------------------------------------------------
+
+class CommandTable:
+    """What the binder needs to know about commands (implemented by the CLI)."""
+
+    def options(self, command: str) -> list[OptSpec] | None:
+        """The command's options in declaration order, or None if there is no such command."""
+        raise NotImplementedError
+
+
+def _positional_slots(specs: list[OptSpec]) -> list[int]:
+    """Indexes of options that bare words fill, in order (vshCmddefOptParse)."""
+    slots = []
+    for i, spec in enumerate(specs):
+        if spec.type in (OptType.BOOL, OptType.ALIAS) or spec.named_only:
+            continue
+        slots.append(i)
+    return slots
+
+
+def _find_option(command: str, specs: list[OptSpec], name: str, value: str | None,
+                 report: bool) -> tuple[int, str | None]:
+    """Resolve --name (following aliases) to an option index (vshCmddefGetOption)."""
+    by_name = {spec.name: i for i, spec in enumerate(specs)}
+    i = by_name.get(name)
+    if i is not None and specs[i].type is OptType.ALIAS:
+        target, eq, builtin = specs[i].alias_of.partition("=")
+        if eq:
+            if value is not None:
+                raise ParseError("invalid '=' after option --%s" % name)
+            value = builtin
+        i = by_name.get(target)
+    if i is None:
+        if command == "help" or not report:
+            return -1, value
+        raise ParseError("command '%s' doesn't support option --%s" % (command, name))
+    return i, value
+
+
+def bind(tokenizer, table: CommandTable, *, partial: bool = False) -> list[BoundCommand]:
+    """Parse every command of the input; raise ParseError on the first syntax error.
+
+    With partial=True (completion) errors are not raised and the commands found so
+    far are returned, the last one possibly incomplete.
+    """
+    commands: list[BoundCommand] = []
+    while True:
+        bound = _bind_one(tokenizer, table, partial)
+        kind, cmd = bound
+        if cmd is not None:
+            commands.append(cmd)
+        if kind == END:
+            return commands
+
+
+def _bind_one(tokenizer, table: CommandTable, partial: bool):
+    cmd_name = None
+    specs: list[OptSpec] = []
+    values: dict = {}
+    seen: set[int] = set()
+    need: list[int] = []
+    data_only = False
+    help_requested = False
+
+    while True:
+        try:
+            kind, word = tokenizer.next()
+        except ParseError:
+            if partial:
+                return END, (BoundCommand(cmd_name, values) if cmd_name else None)
+            raise
+        if kind != ARG:
+            break
+
+        if cmd_name is None:
+            if word.startswith("#"):
+                # A quoted or argv word starting with '#' in command position is a comment too.
+                while kind == ARG:
+                    kind, word = tokenizer.next()
+                break
+            specs = table.options(word)
+            if specs is None:
+                if partial:
+                    return END, None
+                raise ParseError("unknown command: '%s'" % word)
+            cmd_name = word
+            need = _positional_slots(specs)
+            continue
+
+        if not data_only and word.startswith("--") and len(word) > 2 and word[2].isascii() \
+                and word[2].isalnum():
+            name, eq, inline = word[2:].partition("=")
+            value = inline if eq else None
+            if name == "help":
+                if eq:
+                    if partial:
+                        continue
+                    raise ParseError("invalid '=' after option --help")
+                help_requested = True
+                continue
+            try:
+                index, value = _find_option(cmd_name, specs, name, value, not partial)
+            except ParseError:
+                if partial:
+                    continue
+                raise
+            if index < 0:
+                continue           # 'help' ignores options it does not know
+            spec = specs[index]
+            if index in seen and spec.type is not OptType.ARGV:
+                if partial:
+                    continue
+                raise ParseError("option --%s already seen" % spec.name)
+            seen.add(index)
+            if spec.type is OptType.BOOL:
+                if value is not None:
+                    if partial:
+                        continue
+                    raise ParseError("invalid '=' after option --%s" % spec.name)
+                values[spec.name] = True
+                continue
+            if value is None:
+                kind, value = tokenizer.next()
+                if kind != ARG:
+                    if partial:
+                        values.setdefault(spec.name, None)
+                        break
+                    raise ParseError("expected syntax: --%s <%s>" % (
+                        spec.name, "number" if spec.type is OptType.INT else "string"))
+            _store(values, spec, value)
+            if spec.type is not OptType.ARGV and index in need:
+                need.remove(index)
+            continue
+
+        if not data_only and word == "--":
+            data_only = True
+            continue
+
+        # A bare word fills the first positional option not given yet.
+        if not need:
+            if cmd_name == "help":
+                continue
+            if partial:
+                continue
+            raise ParseError("unexpected data '%s'" % word)
+        index = need[0]
+        spec = specs[index]
+        if spec.type is not OptType.ARGV:
+            need.pop(0)
+        seen.add(index)
+        _store(values, spec, word)
+
+    if cmd_name is None:
+        return kind, None
+    if help_requested:
+        # '--help' anywhere turns the command into 'help <command>'.
+        return kind, BoundCommand("help", {"command": cmd_name})
+    if not partial:
+        for i, spec in enumerate(specs):
+            if spec.required and i not in seen:
+                raise ParseError(
+                    ("command '%s' requires <%s> option" if spec.type in (OptType.DATA, OptType.ARGV)
+                     else "command '%s' requires --%s option") % (cmd_name, spec.name))
+    return kind, BoundCommand(cmd_name, values)
+
+
+def _store(values: dict, spec: OptSpec, value: str) -> None:
+    if spec.type is OptType.ARGV:
+        values.setdefault(spec.name, []).append(value)
+    else:
+        values[spec.name] = value
+
+
+def split_words(text: str) -> list[str]:
+    """Tokenize one command's worth of text for completion (errors ignored)."""
+    tok = StringTokenizer(text)
+    words = []
+    while True:
+        try:
+            kind, word = tok.next()
+        except ParseError:
+            return words
+        if kind == END:
+            return words
+        if kind == END_OF_COMMAND:
+            words = []
+            continue
+        words.append(word)
