@@ -546,10 +546,6 @@ class Snapshot:
     def revert(self, flags: int = 0) -> None:
         raise no_support("virDomainRevertToSnapshot")
 
-    def set_current(self) -> None:
-        """Make this the current snapshot (snapshot-create --redefine --current in virsh)."""
-        raise no_support("virDomainSnapshotCreateXML")
-
 
 def writes(api_name: str):
     """Mark a driver method that changes state: refused on a read-only connection
@@ -565,3 +561,48 @@ def writes(api_name: str):
         return checked
 
     return decorate
+
+
+# --------------------------------------------------------------------------
+# Checks libvirt's public API makes before any driver sees a call
+# --------------------------------------------------------------------------
+
+_FLAG_NAMES = {
+    (SnapshotCreateFlags, SnapshotCreateFlags.REDEFINE): "VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE",
+    (SnapshotCreateFlags, SnapshotCreateFlags.CURRENT): "VIR_DOMAIN_SNAPSHOT_CREATE_CURRENT",
+    (SnapshotCreateFlags, SnapshotCreateFlags.LIVE): "VIR_DOMAIN_SNAPSHOT_CREATE_LIVE",
+    (SnapshotCreateFlags, SnapshotCreateFlags.HALT): "VIR_DOMAIN_SNAPSHOT_CREATE_HALT",
+    (SnapshotDeleteFlags, SnapshotDeleteFlags.CHILDREN): "VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN",
+    (SnapshotDeleteFlags, SnapshotDeleteFlags.CHILDREN_ONLY): "VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY",
+    (SnapshotRevertFlags, SnapshotRevertFlags.RUNNING): "VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING",
+    (SnapshotRevertFlags, SnapshotRevertFlags.PAUSED): "VIR_DOMAIN_SNAPSHOT_REVERT_PAUSED",
+}
+
+
+def _flag_name(kind, bit) -> str:
+    return _FLAG_NAMES[(kind, bit)]
+
+
+def _exclusive_flags(flags, kind, a, b):
+    if flags & a and flags & b:
+        raise DriverError(ErrorCode.RAW, "Flags '%s' and '%s' are mutually exclusive"
+                          % (_flag_name(kind, a), _flag_name(kind, b)))
+
+
+def check_snapshot_create_flags(flags: int) -> None:
+    F = SnapshotCreateFlags
+    if flags & F.CURRENT and not flags & F.REDEFINE:
+        raise DriverError(ErrorCode.RAW, "Flag '%s' is required by flag '%s'"
+                          % (_flag_name(F, F.REDEFINE), _flag_name(F, F.CURRENT)))
+    _exclusive_flags(flags, F, F.LIVE, F.REDEFINE)
+    _exclusive_flags(flags, F, F.HALT, F.REDEFINE)
+
+
+def check_snapshot_delete_flags(flags: int) -> None:
+    F = SnapshotDeleteFlags
+    _exclusive_flags(flags, F, F.CHILDREN, F.CHILDREN_ONLY)
+
+
+def check_snapshot_revert_flags(flags: int) -> None:
+    F = SnapshotRevertFlags
+    _exclusive_flags(flags, F, F.RUNNING, F.PAUSED)

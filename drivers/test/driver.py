@@ -19,6 +19,7 @@ import time
 from ..api import (BlockInfo, Connection, DestroyFlags, Domain, DomainInfo, DomainState, DriverError,
                    ErrorCode, NodeInfo, Reason, SecurityLabel, Snapshot, SnapshotCreateFlags,
                    SnapshotDeleteFlags, SnapshotRevertFlags, StartFlags, UndefineFlags, XMLFlags,
+                   check_snapshot_create_flags, check_snapshot_delete_flags, check_snapshot_revert_flags,
                    unsupported_flags, writes)
 from .defaults import DEFAULT_DOMAIN_FACTS, DEFAULT_DOMAIN_XML, DEFAULT_NODE, DEFAULT_POOL
 
@@ -413,6 +414,7 @@ class TestDomain(Domain):
     def snapshot_create_xml(self, xml: str, flags: int = 0):
         from ..snapshots import SnapshotDef
         F = SnapshotCreateFlags
+        check_snapshot_create_flags(flags)
         allowed = F.REDEFINE | F.CURRENT | F.HALT | F.QUIESCE | F.ATOMIC | F.LIVE | F.VALIDATE
         if flags & ~allowed:
             raise unsupported_flags(flags & ~allowed, "testDomainSnapshotCreateXML")
@@ -529,17 +531,12 @@ class TestSnapshot(Snapshot):
         tree = self.dom._live().snapshot_tree()
         return [TestSnapshot(self.dom, s.name) for s in tree.filtered(self.name, flags)]
 
-    @writes("virDomainSnapshotCreateXML")
-    def set_current(self) -> None:
-        self._def()
-        self.dom._live().snapshot_tree().current = self.name
-
     @writes("virDomainSnapshotDelete")
     def delete(self, flags: int = 0) -> None:
         F = SnapshotDeleteFlags
-        if flags & F.METADATA_ONLY:
-            # The test driver keeps metadata only, so deleting "just the metadata" is a delete.
-            flags &= ~F.METADATA_ONLY
+        check_snapshot_delete_flags(flags)
+        if flags & ~(F.CHILDREN | F.CHILDREN_ONLY):
+            raise unsupported_flags(flags & ~(F.CHILDREN | F.CHILDREN_ONLY), "testDomainSnapshotDelete")
         snap = self._def()
         tree = self.dom._live().snapshot_tree()
         if flags & (F.CHILDREN | F.CHILDREN_ONLY):
@@ -556,12 +553,10 @@ class TestSnapshot(Snapshot):
     @writes("virDomainRevertToSnapshot")
     def revert(self, flags: int = 0) -> None:
         F = SnapshotRevertFlags
+        check_snapshot_revert_flags(flags)
         allowed = F.RUNNING | F.PAUSED | F.FORCE
         if flags & ~allowed:
             raise unsupported_flags(flags & ~allowed, "testDomainRevertToSnapshot")
-        if flags & F.RUNNING and flags & F.PAUSED:
-            raise DriverError(ErrorCode.RAW, "Flags 'VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING' and "
-                              "'VIR_DOMAIN_SNAPSHOT_REVERT_PAUSED' are mutually exclusive")
         obj = self.dom._live()
         state = self.dom.conn.state
         snap = self._def()

@@ -1,0 +1,96 @@
+"""Following a block job to its end in-process (virsh's virshBlockJobWait).
+
+The job is polled through the driver; with --verbose the progress line
+'\\r<Label>: [ 42 %]' goes to stderr whenever it changes, and '[100 %]' once
+the job completes or reaches its synchronized (READY) phase. Ctrl-C or
+--timeout abort the job, as in virsh.
+"""
+
+from __future__ import annotations
+
+import time
+
+POLL_SECONDS = 0.1
+
+
+def job_progress_line(label: str, remaining: int, total: int) -> str:
+    """virsh 9.0's virshPrintJobProgress: an integer percentage, 99 until done."""
+    progress = 100.0
+    if remaining != 0:
+        progress = 100.0 - remaining * 100.0 / total if total else 0.0
+        if progress >= 100.0:
+            progress = 99.0
+    return "\r%s: [%3d %%]" % (label, int(progress))
+
+
+class JobWaiter:
+    def __init__(self, ctl, dom, disk: str, label: str, verbose: bool, timeout_ms: int | None,
+                 async_abort: bool):
+        self.ctl = ctl
+        self.dom = dom
+        self.disk = disk
+        self.label = label
+        self.verbose = verbose
+        self.timeout = (timeout_ms or 0) / 1000.0
+        self.async_abort = async_abort
+        self.progress = None
+
+    def _show(self, remaining: int, total: int) -> None:
+        if not self.verbose:
+            return
+        if self.progress is None:
+            from .progress import make_progress
+            self.progress = make_progress(self.ctl, self.label)
+        self.progress.update(remaining, total)
+
+    def wait(self) -> str:
+        """Return 'completed', 'ready', 'failed' or 'canceled'."""
+        from .errors import CommandError
+
+        start = time.monotonic()
+        last = None
+        outcome = None
+        try:
+            while True:
+                try:
+                    info = self.dom.get_block_job_info(self.disk, 0)
+                except Exception as err:
+                    from .drivers.api import DriverError
+                    if isinstance(err, DriverError):
+                        raise CommandError("failed to query job for disk %s" % self.disk, str(err)) from None
+                    raise
+                if info is None:
+                    outcome = getattr(self.dom, "block_job_outcome", lambda d: "completed")(self.disk)
+                    break
+                if info.ready:
+                    outcome = "ready"
+                    break
+                if (info.cur, info.end) != last:
+                    self._show(info.end - info.cur, info.end)
+                    last = (info.cur, info.end)
+                if self.timeout and time.monotonic() - start > self.timeout:
+                    self._abort()
+                    outcome = "canceled"
+                    break
+                waiter = getattr(self.dom, "wait_block_job_event", None)
+                if waiter is not None:
+                    waiter(self.disk, POLL_SECONDS)
+                else:
+                    time.sleep(POLL_SECONDS)
+        except KeyboardInterrupt:
+            self._abort()
+            outcome = "canceled"
+        if outcome in ("completed", "ready"):
+            self._show(0, 1)
+        if self.progress is not None:
+            self.progress.close()
+        return outcome
+
+    def _abort(self) -> None:
+        from .drivers.api import BlockJobAbortFlags, DriverError
+        from .errors import CommandError
+
+        try:
+            self.dom.block_job_abort(self.disk, BlockJobAbortFlags.ASYNC if self.async_abort else 0)
+        except DriverError as err:
+            raise CommandError("failed to abort job for disk '%s'" % self.disk, str(err)) from None
