@@ -24,6 +24,8 @@ from ..api import (BlockInfo, Connection, DestroyFlags, Domain, DomainInfo, Doma
 from .defaults import DEFAULT_DOMAIN_FACTS, DEFAULT_DOMAIN_XML, DEFAULT_NODE, DEFAULT_POOL
 
 TEST_NS = "http://libvirt.org/schemas/domain/test/1.0"
+_VOL_FORMATS = ("raw", "dir", "bochs", "cloop", "dmg", "iso", "vpc", "vdi", "fat", "vhd", "ploop", "cow",
+                "qcow", "qcow2", "qed", "vmdk")
 
 
 class TestDomainObj:
@@ -245,6 +247,38 @@ class TestConnection(Connection):
 
     def list_all_storage_pools(self):
         return self.state.pools
+
+    def lookup_storage_pool(self, name: str) -> dict:
+        for pool in self.state.pools:
+            if (len(name) == 36 and pool["uuid"] == name) or pool["name"] == name:
+                return pool
+        raise DriverError(ErrorCode.NO_STORAGE_POOL, "no storage pool with matching name '%s'" % name)
+
+    def lookup_storage_volume(self, name: str, pool: dict | None) -> dict:
+        # By name within the pool, then by key and by path (a volume's key is its path here).
+        if pool is not None:
+            for vol in pool["volumes"]:
+                if vol["name"] == name:
+                    return vol
+        for p in self.state.pools:
+            for vol in p["volumes"]:
+                if vol["path"] == name:
+                    return vol
+        raise DriverError(ErrorCode.NO_STORAGE_VOL, "no storage vol with matching path '%s'" % name)
+
+    @writes("virStorageVolCreateXML")
+    def create_storage_volume(self, pool: dict, name: str, capacity: int, allocation, fmt) -> dict:
+        if fmt is not None and fmt not in _VOL_FORMATS:
+            raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "unknown volume format type %s" % fmt)
+        if any(v["name"] == name for v in pool["volumes"]):
+            raise DriverError(ErrorCode.OPERATION_FAILED, "storage vol already exists")
+        alloc = capacity if allocation is None else allocation
+        vol = {"name": name, "path": "%s/%s" % (pool["path"], name), "type": "file",
+               "capacity": capacity, "allocation": alloc, "format": fmt}
+        pool["volumes"].append(vol)
+        pool["allocation"] += alloc
+        pool["available"] = max(pool["capacity"] - pool["allocation"], 0)
+        return vol
 
 
 class TestDomain(Domain):
