@@ -1,13 +1,216 @@
-"""Completion values (placeholder until the completion engine lands)."""
+"""One completion engine for the interactive shell and for bash, zsh and fish.
+
+Given the words of the current command before the cursor and the word being
+typed, it answers with command names, the command's option names, or values
+for the option the word will fill, following virsh's own binding rules (a bare
+word fills the next positional option). Values come from the option's
+completer: domain names (filtered by what the command accepts), disk targets
+of the named domain, vda[N] chain indexes, snapshot names, local files.
+
+Completion never raises, never prints and never talks to a hypervisor
+process: domain lists come from the driver's cheap listing.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .parsing import OptType
+
+# Which domains a command accepts, so TAB offers only those (virsh's completer filters).
+_INACTIVE_ONLY = {"start", "undefine"}
+_ACTIVE_ONLY = {"destroy", "shutdown", "reboot", "suspend", "resume", "blockpull", "blockcommit", "blockcopy",
+                "blockjob", "blockresize"}
 
 
-def domain_names(ctx, incomplete):
-    return []
+class Request:
+    """What a completer needs: the session, the command, what is bound so far."""
+
+    def __init__(self, ctl, command: str, option: str, values: dict, incomplete: str):
+        self.ctl = ctl
+        self.command = command
+        self.option = option
+        self.values = values
+        self.incomplete = incomplete
 
 
-def disk_targets(ctx, incomplete):
-    return []
+def _conn(ctl):
+    if ctl is None:
+        return None
+    if not ctl.connected:
+        try:
+            ctl.connect()
+        except Exception:       # noqa: BLE001 - completion stays silent
+            return None
+    return ctl.conn
 
 
-def local_files(incomplete):
-    return []
+def domain_names(request: Request) -> list[str]:
+    conn = _conn(request.ctl)
+    if conn is None:
+        return []
+    names = None
+    if request.command in _INACTIVE_ONLY or request.command in _ACTIVE_ONLY:
+        lister = getattr(conn, "list_domain_names_by_state", None)
+        if lister is not None:
+            names = lister(active=request.command in _ACTIVE_ONLY)
+    if names is None:
+        names = conn.list_domain_names()
+    return sorted(n for n in names if n.startswith(request.incomplete))
+
+
+def _domain_definition(request: Request):
+    conn = _conn(request.ctl)
+    name = request.values.get("domain")
+    if conn is None or not name:
+        return None
+    from .commands.common import lookup_domain
+    from .commands.monitor import domain_definition
+    return domain_definition(lookup_domain(request.ctl, name))
+
+
+def disk_targets(request: Request) -> list[str]:
+    definition = _domain_definition(request)
+    if definition is None:
+        return []
+    return [d.target for d in definition.disks() if d.target.startswith(request.incomplete)]
+
+
+def chain_indexes(request: Request) -> list[str]:
+    """vda, vda[1], vda[2], ... from the cached chain's index attributes."""
+    definition = _domain_definition(request)
+    disk_name = request.values.get("path")
+    if definition is None or not disk_name:
+        return []
+    disk = definition.find_disk(disk_name)
+    if disk is None:
+        return []
+    out = [disk.target]
+    for el in disk.el.iter("source", "backingStore"):
+        index = el.get("index")
+        if index is not None:
+            out.append("%s[%s]" % (disk.target, index))
+    return [v for v in out if v.startswith(request.incomplete)]
+
+
+def snapshot_names(request: Request) -> list[str]:
+    conn = _conn(request.ctl)
+    name = request.values.get("domain")
+    if conn is None or not name:
+        return []
+    from .commands.common import lookup_domain
+    dom = lookup_domain(request.ctl, name)
+    return sorted(s.name for s in dom.list_all_snapshots() if s.name.startswith(request.incomplete))
+
+
+def local_files(request: Request) -> list[str]:
+    text = request.incomplete
+    directory, prefix = os.path.split(text)
+    try:
+        entries = os.listdir(directory or ".")
+    except OSError:
+        return []
+    out = []
+    for entry in sorted(entries):
+        if entry.startswith(prefix) and (prefix.startswith(".") or not entry.startswith(".")):
+            path = os.path.join(directory, entry)
+            out.append(path + "/" if os.path.isdir(path) else path)
+    return out
+
+
+COMPLETERS = {
+    "domains": domain_names,
+    "disks": disk_targets,
+    "chain": chain_indexes,
+    "snapshots": snapshot_names,
+    "files": local_files,
+}
+
+
+# --------------------------------------------------------------------------
+# The engine
+# --------------------------------------------------------------------------
+
+def _command_names(incomplete: str) -> list[tuple[str, str]]:
+    from .commands import TABLE
+    return [(name, entry[2]) for name, entry in TABLE.items() if name.startswith(incomplete)]
+
+
+def _values_for(ctl, cmd, spec, values, incomplete) -> list[str]:
+    param = next((p for p in cmd.params if getattr(p, "spec", None) is spec), None)
+    completer = COMPLETERS.get(getattr(param, "completer", None))
+    if completer is None:
+        return []
+    try:
+        return list(completer(Request(ctl, cmd.name, spec.name, values, incomplete)))
+    except Exception:           # noqa: BLE001 - completion stays silent
+        return []
+
+
+def complete(ctl, words: list[str], incomplete: str) -> list[tuple[str, str]]:
+    """Candidates (value, help) for `incomplete` after `words` of one command."""
+    try:
+        return _complete(ctl, words, incomplete)
+    except Exception:           # noqa: BLE001 - completion stays silent
+        return []
+
+
+def _complete(ctl, words, incomplete):
+    if not words:
+        return _command_names(incomplete)
+    from .cli import root
+    cmd = root.get_command(None, words[0])
+    if cmd is None:
+        return []
+    specs = [s for s in cmd.specs if s.type is not OptType.ALIAS]
+    by_name = {s.name: s for s in specs}
+    seen: set[str] = set()
+    values: dict = {}
+    positional = [s for s in specs if s.type not in (OptType.BOOL,) and not s.named_only]
+    pending = None
+    data_only = False
+    for word in words[1:]:
+        if pending is not None:
+            values[pending.name] = word
+            if pending in positional and pending.type is not OptType.ARGV:
+                positional.remove(pending)
+            pending = None
+            continue
+        if not data_only and word == "--":
+            data_only = True
+            continue
+        if not data_only and word.startswith("--") and len(word) > 2:
+            name, eq, value = word[2:].partition("=")
+            spec = by_name.get(name)
+            if spec is None:
+                continue
+            seen.add(name)
+            if spec.type is OptType.BOOL:
+                continue
+            if eq:
+                values[name] = value
+                if spec in positional and spec.type is not OptType.ARGV:
+                    positional.remove(spec)
+            else:
+                pending = spec
+            continue
+        while positional and positional[0].name in seen and positional[0].type is not OptType.ARGV:
+            positional.pop(0)
+        if positional:
+            spec = positional[0]
+            seen.add(spec.name)
+            values[spec.name] = word
+            if spec.type is not OptType.ARGV:
+                positional.pop(0)
+    if pending is not None:
+        return [(v, "") for v in _values_for(ctl, cmd, pending, values, incomplete)]
+    if incomplete.startswith("-") and not data_only:
+        return [("--" + s.name, s.help) for s in specs
+                if ("--" + s.name).startswith(incomplete) and (s.name not in seen or s.type is OptType.ARGV)]
+    while positional and positional[0].name in seen and positional[0].type is not OptType.ARGV:
+        positional.pop(0)
+    if positional:
+        found = _values_for(ctl, cmd, positional[0], values, incomplete)
+        if found or incomplete:
+            return [(v, "") for v in found]
+    return [("--" + s.name, s.help) for s in specs if s.name not in seen and ("--" + s.name).startswith(incomplete)]

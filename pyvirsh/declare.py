@@ -26,9 +26,9 @@ from .parsing import OptSpec, OptType
 class VshOption(click.Option):
     """A click option that knows how virsh declares it."""
 
-    def __init__(self, spec: OptSpec, completer=None):
+    def __init__(self, spec: OptSpec, completer: str | None = None):
         decl = "--" + spec.name
-        attrs = {"help": spec.help, "shell_complete": completer}
+        attrs = {"help": spec.help}
         if spec.type is OptType.BOOL:
             attrs.update(is_flag=True, default=False)
         elif spec.type is OptType.ARGV:
@@ -38,6 +38,8 @@ class VshOption(click.Option):
         super().__init__([decl, spec.name.replace("-", "_")], **attrs)
         self.spec = spec
         self.empty_ok = False
+        # A name from pyvirsh.completion.COMPLETERS ("domains", "disks", ...): kept
+        # as a word so that declaring a command never imports the completion code.
         self.completer = completer
 
 

@@ -319,3 +319,31 @@ def split_words(text: str) -> list[str]:
             words = []
             continue
         words.append(word)
+
+
+def split_for_completion(text: str) -> tuple[list[str], str, int]:
+    """The current command's words before the cursor, the word being typed, and
+    how many characters of the line that word spans (for replacing it)."""
+    tok = StringTokenizer(text)
+    words: list[tuple[str, int]] = []
+    while True:
+        start = tok.pos
+        try:
+            kind, word = tok.next()
+        except ParseError:
+            # An open quote: the rest of the line is the word being typed.
+            rest = text[start:].lstrip(" \t")
+            return [w for w, _ in words], rest.lstrip("'\""), len(rest)
+        if kind == END:
+            break
+        if kind == END_OF_COMMAND:
+            words = []
+            continue
+        words.append((word, tok.pos))
+    if not words or text[-1:] in (" ", "\t") or words[-1][1] != len(text):
+        return [w for w, _ in words], "", 0
+    last, end = words[-1]
+    raw_start = end
+    while raw_start > 0 and text[raw_start - 1] not in " \t;\n":
+        raw_start -= 1
+    return [w for w, _ in words[:-1]], last, end - raw_start

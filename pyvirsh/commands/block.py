@@ -14,18 +14,8 @@ from .. import values
 from .common import domain_option, exclusive, lookup_domain, read_xml_file, requires, reporting
 
 
-def complete_disks(ctx, param, incomplete):
-    from ..completion import disk_targets
-    return disk_targets(ctx, incomplete)
-
-
-def complete_chain(ctx, param, incomplete):
-    from ..completion import chain_indexes
-    return chain_indexes(ctx, incomplete)
-
-
 def path_option(help: str):
-    return data("path", help, completer=complete_disks)
+    return data("path", help, completer="disks")
 
 
 # ---------------------------------------------------------------------------
@@ -37,7 +27,7 @@ def path_option(help: str):
 @domain_option()
 @path_option("fully-qualified path of disk")
 @number("bandwidth", "bandwidth limit in MiB/s")
-@string("base", "path of backing file in chain for a partial pull", completer=complete_chain)
+@string("base", "path of backing file in chain for a partial pull", completer="chain")
 @flag("wait", "wait for job to finish")
 @flag("verbose", "with --wait, display the progress")
 @number("timeout", "with --wait, abort if pull exceeds timeout (in seconds)")
@@ -87,9 +77,9 @@ def _report_outcome(ctl, outcome: str, noun: str, done_message: str | None) -> b
 @domain_option()
 @path_option("fully-qualified path of disk")
 @number("bandwidth", "bandwidth limit in MiB/s")
-@string("base", "path of base file to commit into (default bottom of chain)", completer=complete_chain)
+@string("base", "path of base file to commit into (default bottom of chain)", completer="chain")
 @flag("shallow", "use backing file of top as base")
-@string("top", "path of top file to commit from (default top of chain)", completer=complete_chain)
+@string("top", "path of top file to commit from (default top of chain)", completer="chain")
 @flag("active", "trigger two-stage active commit of top file")
 @flag("delete", "delete files that were successfully committed")
 @flag("wait", "wait for job to complete (with --active, wait for job to sync)")
@@ -170,7 +160,7 @@ def _finish_job(ctl, dom, path, flags, context) -> None:
 @flag("pivot", "implies --wait, pivot when mirroring starts")
 @flag("finish", "implies --wait, quit when mirroring starts")
 @flag("async", "with --wait, don't wait for cancel to finish")
-@string("xml", "filename containing XML description of the copy destination")
+@string("xml", "filename containing XML description of the copy destination", completer="files")
 @string("format", "format of the destination file")
 @alias("raw", "format=raw")
 @number("granularity", "power-of-two granularity to use during the copy")

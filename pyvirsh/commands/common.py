@@ -17,14 +17,8 @@ BY_ID, BY_UUID, BY_NAME = 1, 2, 4
 BY_ANY = BY_ID | BY_UUID | BY_NAME
 
 
-def complete_domains(ctx, param, incomplete):
-    """Domain names for TAB (see pyvirsh.completion for the filters)."""
-    from ..completion import domain_names
-    return domain_names(ctx, incomplete)
-
-
 def domain_option(help: str = "domain name, id or uuid", *, required: bool = True):
-    return data("domain", help, required=required, completer=complete_domains)
+    return data("domain", help, required=required, completer="domains")
 
 
 def lookup_domain(ctl, name: str, by: int = BY_ANY):

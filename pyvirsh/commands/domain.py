@@ -9,13 +9,8 @@ from .common import (BY_ID, BY_NAME, BY_UUID, domain_option, exclusive, lookup_d
                      reporting)
 
 
-def complete_files(ctx, param, incomplete):
-    from ..completion import local_files
-    return local_files(incomplete)
-
-
 def file_option(help: str):
-    return data("file", help, completer=complete_files)
+    return data("file", help, completer="files")
 
 
 # ---------------------------------------------------------------------------

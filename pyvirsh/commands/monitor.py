@@ -197,11 +197,6 @@ def domstate(ctl, domain, reason):
 # domblklist, domblkinfo
 # ---------------------------------------------------------------------------
 
-def complete_disks(ctx, param, incomplete):
-    from ..completion import disk_targets
-    return disk_targets(ctx, incomplete)
-
-
 def domain_definition(dom, inactive: bool = False):
     """The domain's parsed definition (live unless inactive is set)."""
     getter = getattr(dom, "get_definition", None)
@@ -243,7 +238,7 @@ def _blkinfo_cells(info, human: bool) -> list[str]:
 @command("domblkinfo", "domain block device size information",
          "Get block device size info for a domain.", group="monitor")
 @domain_option()
-@string("device", "block device", completer=complete_disks, empty_ok=True)
+@string("device", "block device", completer="disks", empty_ok=True)
 @flag("human", "Human readable output")
 @flag("all", "display all block devices info")
 def domblkinfo(ctl, domain, device, human, all):

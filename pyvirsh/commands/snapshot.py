@@ -17,13 +17,8 @@ from .virsh import split_commas
 # ---------------------------------------------------------------------------
 
 
-def complete_snapshots(ctx, param, incomplete):
-    from ..completion import snapshot_names
-    return snapshot_names(ctx, incomplete)
-
-
 def snapshot_name_option(help: str):
-    return string("snapshotname", help, completer=complete_snapshots)
+    return string("snapshotname", help, completer="snapshots")
 
 
 def lookup_snapshot(dom, snapshotname, current: bool, arg: str = "snapshotname", exclusive_current=True):
@@ -97,7 +92,7 @@ def create_snapshot(ctl, dom, xml: str, flags: int, source_file=None) -> bool:
 @command("snapshot-create", "Create a snapshot from XML", "Create a snapshot (disk and RAM) from XML",
          group="snapshot")
 @domain_option()
-@string("xmlfile", "domain snapshot XML")
+@string("xmlfile", "domain snapshot XML", completer="files")
 @flag("redefine", "redefine metadata for existing snapshot")
 @flag("current", "with redefine, set current snapshot")
 @_create_flag_options(["no-metadata", "halt", "disk-only", "reuse-external", "quiesce", "atomic", "live",
@@ -248,7 +243,7 @@ def tree_lines(names: list[str], parents: dict) -> list[str]:
 @flag("internal", "filter by internal snapshots")
 @flag("external", "filter by external snapshots")
 @flag("tree", "list snapshots in a tree")
-@string("from", "limit list to children of given snapshot", completer=complete_snapshots)
+@string("from", "limit list to children of given snapshot", completer="snapshots")
 @flag("current", "limit list to children of current snapshot")
 @flag("descendants", "with --from, list all descendants")
 @flag("name", "list snapshot names only")
@@ -360,7 +355,7 @@ def snapshot_info(ctl, domain, snapshotname, current):
 
 @command("snapshot-dumpxml", "Dump XML for a domain snapshot", "Snapshot Dump XML", group="snapshot")
 @domain_option()
-@data("snapshotname", "snapshot name", completer=complete_snapshots)
+@data("snapshotname", "snapshot name", completer="snapshots")
 @flag("security-info", "include security sensitive information in XML dump")
 @string("xpath", "xpath expression to filter the XML document", named_only=True, empty_ok=True)
 @flag("wrap", "wrap xpath results in an common root element")
