@@ -347,6 +347,28 @@ class SecurityLabel:
         self.enforcing = enforcing
 
 
+def writes(api_name: str, with_flags: str | None = None):
+    """Mark a driver method that changes state: refused on a read-only connection
+    with libvirt's words, before the driver looks at anything else.
+
+    with_flags names the libvirt API virsh calls instead when flags are given
+    (virDomainDestroy vs virDomainDestroyFlags); flags is the last argument.
+    """
+
+    def decorate(method):
+        def checked(self, *args, **kwargs):
+            if self.connection().readonly:
+                flags = kwargs.get("flags", args[-1] if args and isinstance(args[-1], int) else 0)
+                name = with_flags if with_flags and flags else api_name
+                raise DriverError(ErrorCode.OPERATION_DENIED, "read only access prevents %s" % name)
+            return method(self, *args, **kwargs)
+        checked.__name__ = method.__name__
+        checked.__doc__ = method.__doc__
+        return checked
+
+    return decorate
+
+
 # --------------------------------------------------------------------------
 # The interfaces. Default method bodies answer "not supported" in libvirt's
 # words, so a driver implements only what it can do.
@@ -478,28 +500,35 @@ class Domain:
     def get_block_info(self, disk: str) -> BlockInfo:
         raise no_support("virDomainGetBlockInfo")
 
+    @writes("virDomainBlockPull")
     def block_pull(self, disk: str, bandwidth: int, flags: int = 0) -> None:
         raise no_support("virDomainBlockPull")
 
+    @writes("virDomainBlockRebase")
     def block_rebase(self, disk: str, base: str | None, bandwidth: int, flags: int = 0) -> None:
         raise no_support("virDomainBlockRebase")
 
+    @writes("virDomainBlockCommit")
     def block_commit(self, disk: str, base: str | None, top: str | None,
                      bandwidth: int, flags: int = 0) -> None:
         raise no_support("virDomainBlockCommit")
 
+    @writes("virDomainBlockCopy")
     def block_copy(self, disk: str, dest_xml: str, params: dict, flags: int = 0) -> None:
         raise no_support("virDomainBlockCopy")
 
     def get_block_job_info(self, disk: str, flags: int = 0) -> BlockJobInfo | None:
         raise no_support("virDomainGetBlockJobInfo")
 
+    @writes("virDomainBlockJobAbort")
     def block_job_abort(self, disk: str, flags: int = 0) -> None:
         raise no_support("virDomainBlockJobAbort")
 
+    @writes("virDomainBlockJobSetSpeed")
     def block_job_set_speed(self, disk: str, bandwidth: int, flags: int = 0) -> None:
         raise no_support("virDomainBlockJobSetSpeed")
 
+    @writes("virDomainBlockResize")
     def block_resize(self, disk: str, size: int, flags: int = 0) -> None:
         raise no_support("virDomainBlockResize")
 
@@ -546,21 +575,6 @@ class Snapshot:
     def revert(self, flags: int = 0) -> None:
         raise no_support("virDomainRevertToSnapshot")
 
-
-def writes(api_name: str):
-    """Mark a driver method that changes state: refused on a read-only connection
-    with libvirt's words, before the driver looks at anything else."""
-
-    def decorate(method):
-        def checked(self, *args, **kwargs):
-            if self.connection().readonly:
-                raise DriverError(ErrorCode.OPERATION_DENIED, "read only access prevents %s" % api_name)
-            return method(self, *args, **kwargs)
-        checked.__name__ = method.__name__
-        checked.__doc__ = method.__doc__
-        return checked
-
-    return decorate
 
 
 # --------------------------------------------------------------------------

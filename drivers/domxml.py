@@ -31,7 +31,7 @@ _ADDRESS = (["type", "controller", "domain", "bus", "target", "slot", "unit", "f
 DOMAIN_SCHEMA = Schema({
     "domain": (["type", "id"],
                ["name", "uuid", "genid", "title", "description", "metadata", "maxMemory", "memory",
-                "currentMemory", "memoryBacking", "vcpu", "iothreads", "cputune", "resource",
+                "currentMemory", "blkiotune", "memtune", "memoryBacking", "vcpu", "iothreads", "cputune", "resource",
                 "sysinfo", "bootloader", "bootloader_args", "os", "features", "cpu", "clock",
                 "on_poweroff", "on_reboot", "on_crash", "on_lockfailure", "pm", "perf", "devices",
                 "seclabel"]),
@@ -42,6 +42,12 @@ DOMAIN_SCHEMA = Schema({
     "currentMemory": (["unit"], []),
     "vcpu": (["placement", "cpuset", "current"], []),
     "iothreads": ([], []),
+    "blkiotune": ([], ["weight", "device"]),
+    "blkiotune/weight": ([], []),
+    "blkiotune/device": ([], ["path", "weight", "read_iops_sec", "write_iops_sec", "read_bytes_sec",
+                              "write_bytes_sec"]),
+    "path": ([], []), "device/weight": ([], []), "read_iops_sec": ([], []), "write_iops_sec": ([], []),
+    "read_bytes_sec": ([], []), "write_bytes_sec": ([], []),
     "bootloader": ([], []),
     "os": (["firmware"], ["type", "loader", "nvram", "kernel", "initrd", "cmdline", "dtb", "root",
                           "init", "boot", "bootmenu", "smbios", "bios"]),
@@ -489,6 +495,17 @@ class DomainDef:
         os_el = root.find("os")
         if os_type == "hvm" and os_el.find("boot") is None and os_el.find("kernel") is None:
             etree.SubElement(os_el, "boot").set("dev", "hd")
+        loader = os_el.find("loader")
+        if loader is not None and loader.get("type") is None and (loader.text or "").strip():
+            loader.set("type", "rom")
+        cpu = root.find("cpu")
+        if cpu is not None and cpu.get("mode", "custom") == "custom" and cpu.find("model") is not None:
+            cpu.set("mode", "custom")
+            if cpu.get("match") is None:
+                cpu.set("match", "exact")
+            model = cpu.find("model")
+            if model.get("fallback") is None:
+                model.set("fallback", "allow")
 
         if root.find("clock") is None:
             etree.SubElement(root, "clock").set("offset", "utc")
@@ -607,6 +624,14 @@ class DomainDef:
             if target.get("port") is None:
                 target.set("port", str(n))
         consoles = list(devices.iterfind("console"))
+        for console in consoles:
+            if console.get("type") is None:
+                console.set("type", "pty")
+            console.attrib.pop("tty", None)
+            if console.find("target") is None:
+                target = etree.SubElement(console, "target")
+                target.set("type", "serial")
+                target.set("port", "0")
         if serials and not consoles:
             first = serials[0]
             console = etree.Element("console")
@@ -628,11 +653,12 @@ class DomainDef:
                                   "Invalid value for attribute 'type' in element 'graphics': '%s'."
                                   % (gtype or ""))
             if gtype == "vnc":
-                if g.get("port") is None and g.get("autoport") is None:
+                port, autoport = g.get("port"), g.get("autoport")
+                if port in (None, "-1") and autoport in (None, "yes"):
                     g.set("port", "-1")
                     g.set("autoport", "yes")
-                elif g.get("port") == "-1" and g.get("autoport") is None:
-                    g.set("autoport", "yes")
+                elif autoport is None:
+                    g.set("autoport", "no")
                 if g.find("listen") is None:
                     listen = etree.SubElement(g, "listen")
                     listen.set("type", "address")
@@ -672,29 +698,26 @@ def _insert_disk(ordered: list, disk, bus) -> None:
         ordered.insert(insert_at, disk)
 
 
-_CONTROLLER_ORDER = ("ide", "fdc", "scsi", "sata", "virtio-serial", "ccid", "usb", "pci", "xenbus",
-                     "isa")
+# libvirt adds the controllers disks imply in this order (virDomainDefAddImplicitControllers).
+_IMPLICIT_CONTROLLER_ORDER = ("scsi", "fdc", "ide", "sata")
 
 
 def _add_controllers(devices, needed) -> None:
+    """Explicit controllers keep their XML order; implied ones follow, by type, indexes 0..max."""
     for c in devices.iterfind("controller"):
         if c.get("index") is None:
             c.set("index", "0")
     existing = {(c.get("type"), c.get("index")) for c in devices.iterfind("controller")}
+    highest: dict[str, int] = {}
     for ctype, index in needed:
-        for i in range(index + 1):
+        highest[ctype] = max(highest.get(ctype, -1), index)
+    for ctype in _IMPLICIT_CONTROLLER_ORDER:
+        for i in range(highest.get(ctype, -1) + 1):
             if (ctype, str(i)) not in existing:
                 el = etree.SubElement(devices, "controller")
                 el.set("type", ctype)
                 el.set("index", str(i))
                 existing.add((ctype, str(i)))
-    controllers = list(devices.iterfind("controller"))
-    controllers.sort(key=lambda c: (_CONTROLLER_ORDER.index(c.get("type"))
-                                    if c.get("type") in _CONTROLLER_ORDER else 99,
-                                    int(c.get("index", "0")) if c.get("index", "0").isdigit() else 0))
-    for c in controllers:
-        devices.remove(c)
-    devices.extend(controllers)
 
 
 def _set_child(root, tag: str, text: str):

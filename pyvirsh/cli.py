@@ -101,8 +101,7 @@ def run_one(ctl: Session, bound) -> bool:
     except DriverError as err:
         ctl.error(str(err))
     except ConnectError as err:
-        for line in err.lines:
-            ctl.error(line)
+        report_connect_error(ctl, err)
     except click.exceptions.Abort:
         ctl.error("interrupted")
     except click.ClickException as err:     # a declaration bug, never user input
@@ -375,10 +374,17 @@ def _main(ctl: Session, argv: list[str]) -> int:
     try:
         ctl.connect()
     except ConnectError as err:
-        for line in err.lines:
-            ctl.error(line)
+        report_connect_error(ctl, err)
         return 1
     return 0 if run_commands(ctl, commands) else 1
+
+
+def report_connect_error(ctl: Session, err: ConnectError) -> None:
+    if err.preamble:
+        ctl.out.stdout.flush()
+        ctl.out.stderr.write(err.preamble)
+    for line in err.lines:
+        ctl.error(line)
 
 
 def _to_int(text):

@@ -59,13 +59,11 @@ def run_line(ctl, line: str) -> None:
 
 
 def _connect(ctl) -> None:
+    from .cli import report_connect_error
     try:
         ctl.connect()
     except ConnectError as err:
-        if err.preamble:
-            ctl.out.stderr.write(err.preamble)
-        for line in err.lines:
-            ctl.error(line)
+        report_connect_error(ctl, err)
 
 
 def run_shell(ctl) -> int:

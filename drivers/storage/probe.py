@@ -127,6 +127,8 @@ def _bad(path, fmt, detail) -> DriverError:
 
 
 def _pread(fd, path, n, offset) -> bytes:
+    if offset + n > MAX_VIRTUAL_SIZE:
+        return b""               # no file is that large; callers report "beyond the end"
     try:
         return os.pread(fd, n, offset)
     except OSError as e:

@@ -214,7 +214,7 @@ class TestConnection(Connection):
                                   % (obj.name, obj.uuid))
         return None
 
-    @writes("virDomainDefineXMLFlags")
+    @writes("virDomainDefineXML", "virDomainDefineXMLFlags")
     def define_xml(self, xml: str, flags: int = 0):
         definition = self._parse_definition(xml)
         obj = self._find_conflict(definition, allow_same=True)
@@ -366,7 +366,7 @@ class TestDomain(Domain):
 
     # lifecycle --------------------------------------------------------
 
-    @writes("virDomainCreateWithFlags")
+    @writes("virDomainCreate", "virDomainCreateWithFlags")
     def create(self, flags: int = 0) -> None:
         obj = self._live()
         allowed = StartFlags.FORCE_BOOT | StartFlags.VALIDATE
@@ -376,7 +376,7 @@ class TestDomain(Domain):
             raise DriverError(ErrorCode.OPERATION_INVALID, "Domain '%s' is already running" % obj.name)
         self.conn.state.start(obj, Reason.RUNNING_BOOTED)
 
-    @writes("virDomainDestroyFlags")
+    @writes("virDomainDestroy", "virDomainDestroyFlags")
     def destroy(self, flags: int = 0) -> None:
         obj = self._live()
         if flags & ~DestroyFlags.GRACEFUL:
@@ -385,7 +385,7 @@ class TestDomain(Domain):
             raise DriverError(ErrorCode.OPERATION_INVALID, "domain is not running")
         self.conn.state.stop(obj, Reason.SHUTOFF_DESTROYED)
 
-    @writes("virDomainShutdownFlags")
+    @writes("virDomainShutdown", "virDomainShutdownFlags")
     def shutdown(self, flags: int = 0) -> None:
         obj = self._live()
         if flags:

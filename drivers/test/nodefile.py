@@ -108,7 +108,10 @@ def load_node_file(path: str) -> TestState:
             "available": int(doc.findtext("available") or 0),
             "volumes": [], "active": True, "persistent": True, "autostart": False,
         }
-        for vol_el in element.iterfind("volume"):
+        # libvirt 9.0 reads <volume> children only for inline pools (with file= it
+        # looks for them in the pool's own file and finds none); so does the twin.
+        volumes = element.iterfind("volume") if element.get("file") is None else ()
+        for vol_el in volumes:
             vol = _child_document(vol_el, base_dir, "volume")
             name = vol.findtext("name")
             vpath = vol.findtext("target/path") or os.path.join(pool["path"], name)

@@ -144,9 +144,9 @@ def _start_flags(**given) -> int:
 @flag("reset-nvram", "re-initialize NVRAM from its pristine template")
 def start(ctl, domain, console, paused, autodestroy, bypass_cache, force_boot, pass_fds, reset_nvram):
     dom = lookup_domain(ctl, domain, BY_NAME | BY_UUID)
-    _check_pass_fds(pass_fds)
     if dom.get_id() != -1:
         raise CommandError("Domain is already active")
+    _check_pass_fds(pass_fds)
     flags = _start_flags(paused=paused, autodestroy=autodestroy, bypass_cache=bypass_cache,
                          force_boot=force_boot, reset_nvram=reset_nvram)
     with reporting("Failed to start domain '%s'" % dom.name):
