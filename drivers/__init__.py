@@ -11,30 +11,44 @@ open_connection() maps a URI to a driver:
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
-
 from .api import Connection, DriverError, ErrorCode
 
 
+def split_uri(uri: str) -> tuple[str, str, str, dict]:
+    """scheme, host, path and query parameters of a local URI like qemu:///embed?root=/x.
+
+    A small parser of its own: urllib.parse would cost start-up time on every command.
+    """
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return "", "", "", {}
+    host, slash, path = rest.partition("/")
+    path, _, query = (slash + path).partition("?")
+    params = {}
+    for item in query.split("&") if query else ():
+        key, _, value = item.partition("=")
+        from urllib.parse import unquote
+        params[unquote(key)] = unquote(value)
+    return scheme, host, path, params
+
+
 def open_connection(uri: str, readonly: bool = False) -> Connection:
-    parts = urlsplit(uri)
-    scheme = parts.scheme
-    if scheme == "test" and not parts.netloc and parts.path.startswith("/"):
+    scheme, host, path, params = split_uri(uri)
+    if scheme == "test" and not host and path.startswith("/"):
         from .test.driver import open_test
-        return open_test(uri, parts.path, readonly)
-    if scheme == "qemu" and not parts.netloc:
-        query = parse_qs(parts.query)
-        if parts.path == "/embed":
-            roots = query.get("root")
-            if not roots or not roots[0].startswith("/"):
+        return open_test(uri, path, readonly)
+    if scheme == "qemu" and not host:
+        if path == "/embed":
+            root = params.get("root")
+            if not root or not root.startswith("/"):
                 raise DriverError(ErrorCode.INVALID_ARG,
                                   "root parameter is required and must be an absolute path: %s" % uri)
             from .qemu.driver import open_qemu
-            return open_qemu(uri, "embed", roots[0], readonly)
-        if parts.path in ("/system", "/session"):
+            return open_qemu(uri, "embed", root, readonly)
+        if path in ("/system", "/session"):
             from .qemu.driver import open_qemu
-            return open_qemu(uri, parts.path[1:], None, readonly)
+            return open_qemu(uri, path[1:], None, readonly)
         raise DriverError(ErrorCode.INVALID_ARG,
                           "unexpected QEMU URI path '%s', try qemu:///system, qemu:///session "
-                          "or qemu:///embed?root=DIR" % parts.path)
+                          "or qemu:///embed?root=DIR" % path)
     raise DriverError(ErrorCode.NO_CONNECT, uri)

@@ -11,10 +11,33 @@ import path and must stay cheap.
 
 from __future__ import annotations
 
-import enum
+# Plain classes and int constants rather than enum.Enum/IntFlag: this module is
+# imported by every command, and building enum classes costs several
+# milliseconds of start-up for nothing a plain int cannot do.
 
 
-class ErrorCode(enum.Enum):
+class _Code:
+    __slots__ = ("name", "prefix")
+
+    def __init__(self, name: str, prefix: str):
+        self.name = name
+        self.prefix = prefix
+
+    def __repr__(self):
+        return "ErrorCode.%s" % self.name
+
+
+class _CodeTable(type):
+    """Turns ErrorCode's NAME = "prefix" attributes into distinct code objects."""
+
+    def __new__(mcs, name, bases, namespace):
+        for key, value in list(namespace.items()):
+            if key.isupper() and isinstance(value, str):
+                namespace[key] = _Code(key, value)
+        return super().__new__(mcs, name, bases, namespace)
+
+
+class ErrorCode(metaclass=_CodeTable):
     """libvirt error codes that pyvirsh reports, each with libvirt's message prefix."""
 
     INTERNAL_ERROR = "internal error: "
@@ -44,19 +67,11 @@ class ErrorCode(enum.Enum):
     NO_CONNECT = "no connection driver available for "
     CONNECT_FAILED = ""
 
-    # Enum members with equal values would be aliases of each other; give every
-    # member its own identity while keeping the prefix as the value's payload.
-    def __new__(cls, prefix):
-        obj = object.__new__(cls)
-        obj._value_ = len(cls.__members__)
-        obj.prefix = prefix
-        return obj
-
 
 class DriverError(Exception):
     """A failure reported by a driver, worded as libvirt words it."""
 
-    def __init__(self, code: ErrorCode, message: str, preamble: str = ""):
+    def __init__(self, code: _Code, message: str, preamble: str = ""):
         super().__init__(message)
         self.code = code
         self.message = message
@@ -81,7 +96,7 @@ def no_support(api_name: str) -> DriverError:
 # Domain states and reasons, with the words virsh prints for them
 # --------------------------------------------------------------------------
 
-class DomainState(enum.IntEnum):
+class DomainState:
     NOSTATE = 0
     RUNNING = 1
     BLOCKED = 2
@@ -91,21 +106,14 @@ class DomainState(enum.IntEnum):
     CRASHED = 6
     PMSUSPENDED = 7
 
-    @property
-    def label(self) -> str:
-        return _STATE_LABELS[self]
+
+_STATE_LABELS = ("no state", "running", "idle", "paused", "in shutdown", "shut off", "crashed",
+                 "pmsuspended")
 
 
-_STATE_LABELS = {
-    DomainState.NOSTATE: "no state",
-    DomainState.RUNNING: "running",
-    DomainState.BLOCKED: "idle",
-    DomainState.PAUSED: "paused",
-    DomainState.SHUTDOWN: "in shutdown",
-    DomainState.SHUTOFF: "shut off",
-    DomainState.CRASHED: "crashed",
-    DomainState.PMSUSPENDED: "pmsuspended",
-}
+def state_label(state: int) -> str:
+    """The word virsh prints for a domain state."""
+    return _STATE_LABELS[state] if 0 <= state < len(_STATE_LABELS) else "no state"
 
 # Reason numbers are libvirt's (virDomainRunningReason etc.); the words are virsh's.
 REASON_LABELS = {
@@ -145,7 +153,7 @@ class Reason:
     SHUTDOWN_USER = 1
 
 
-def reason_label(state: DomainState, reason: int) -> str:
+def reason_label(state: int, reason: int) -> str:
     labels = REASON_LABELS.get(state, ["unknown"])
     return labels[reason] if 0 <= reason < len(labels) else "unknown"
 
@@ -154,7 +162,7 @@ def reason_label(state: DomainState, reason: int) -> str:
 # Flags, with libvirt's numeric values (they appear in "unsupported flags" errors)
 # --------------------------------------------------------------------------
 
-class StartFlags(enum.IntFlag):
+class StartFlags:
     PAUSED = 1 << 0
     AUTODESTROY = 1 << 1
     BYPASS_CACHE = 1 << 2
@@ -163,11 +171,11 @@ class StartFlags(enum.IntFlag):
     RESET_NVRAM = 1 << 5
 
 
-class DefineFlags(enum.IntFlag):
+class DefineFlags:
     VALIDATE = 1 << 0
 
 
-class UndefineFlags(enum.IntFlag):
+class UndefineFlags:
     MANAGED_SAVE = 1 << 0
     SNAPSHOTS_METADATA = 1 << 1
     NVRAM = 1 << 2
@@ -177,14 +185,14 @@ class UndefineFlags(enum.IntFlag):
     KEEP_TPM = 1 << 6
 
 
-class XMLFlags(enum.IntFlag):
+class XMLFlags:
     SECURE = 1 << 0
     INACTIVE = 1 << 1
     UPDATE_CPU = 1 << 2
     MIGRATABLE = 1 << 3
 
 
-class ShutdownMode(enum.IntFlag):
+class ShutdownMode:
     DEFAULT = 0
     ACPI_POWER_BTN = 1 << 0
     GUEST_AGENT = 1 << 1
@@ -193,12 +201,12 @@ class ShutdownMode(enum.IntFlag):
     PARAVIRT = 1 << 4
 
 
-class DestroyFlags(enum.IntFlag):
+class DestroyFlags:
     GRACEFUL = 1 << 0
     REMOVE_LOGS = 1 << 1
 
 
-class SnapshotCreateFlags(enum.IntFlag):
+class SnapshotCreateFlags:
     REDEFINE = 1 << 0
     CURRENT = 1 << 1
     NO_METADATA = 1 << 2
@@ -211,9 +219,9 @@ class SnapshotCreateFlags(enum.IntFlag):
     VALIDATE = 1 << 9
 
 
-class SnapshotListFlags(enum.IntFlag):
-    DESCENDANTS = 1 << 0
-    ROOTS = 1 << 0          # same bit: ROOTS for whole-domain lists, DESCENDANTS for children
+class SnapshotListFlags:
+    DESCENDANTS = 1 << 0    # below one snapshot
+    ROOTS = 1 << 0          # the same bit, for whole-domain lists
     METADATA = 1 << 1
     LEAVES = 1 << 2
     NO_LEAVES = 1 << 3
@@ -226,20 +234,20 @@ class SnapshotListFlags(enum.IntFlag):
     TOPOLOGICAL = 1 << 10
 
 
-class SnapshotDeleteFlags(enum.IntFlag):
+class SnapshotDeleteFlags:
     CHILDREN = 1 << 0
     METADATA_ONLY = 1 << 1
     CHILDREN_ONLY = 1 << 2
 
 
-class SnapshotRevertFlags(enum.IntFlag):
+class SnapshotRevertFlags:
     RUNNING = 1 << 0
     PAUSED = 1 << 1
     FORCE = 1 << 2
     RESET_NVRAM = 1 << 3
 
 
-class BlockJobType(enum.IntEnum):
+class BlockJobType:
     UNKNOWN = 0
     PULL = 1
     COPY = 2
@@ -247,13 +255,16 @@ class BlockJobType(enum.IntEnum):
     ACTIVE_COMMIT = 4
     BACKUP = 5
 
-    @property
-    def label(self) -> str:
-        return ("Unknown job", "Block Pull", "Block Copy", "Block Commit",
-                "Active Block Commit", "Backup")[self]
+
+_JOB_LABELS = ("Unknown job", "Block Pull", "Block Copy", "Block Commit", "Active Block Commit", "Backup")
 
 
-class BlockCommitFlags(enum.IntFlag):
+def job_type_label(job_type: int) -> str:
+    """virsh's virshDomainBlockJobToString."""
+    return _JOB_LABELS[job_type] if 0 <= job_type < len(_JOB_LABELS) else _JOB_LABELS[0]
+
+
+class BlockCommitFlags:
     SHALLOW = 1 << 0
     DELETE = 1 << 1
     ACTIVE = 1 << 2
@@ -261,7 +272,7 @@ class BlockCommitFlags(enum.IntFlag):
     BANDWIDTH_BYTES = 1 << 4
 
 
-class BlockRebaseFlags(enum.IntFlag):
+class BlockRebaseFlags:
     SHALLOW = 1 << 0
     REUSE_EXT = 1 << 1
     COPY_RAW = 1 << 2
@@ -271,19 +282,19 @@ class BlockRebaseFlags(enum.IntFlag):
     BANDWIDTH_BYTES = 1 << 6
 
 
-class BlockCopyFlags(enum.IntFlag):
+class BlockCopyFlags:
     SHALLOW = 1 << 0
     REUSE_EXT = 1 << 1
     TRANSIENT_JOB = 1 << 2
     SYNCHRONOUS_WRITES = 1 << 3
 
 
-class BlockJobAbortFlags(enum.IntFlag):
+class BlockJobAbortFlags:
     ASYNC = 1 << 0
     PIVOT = 1 << 1
 
 
-class BlockJobInfoFlags(enum.IntFlag):
+class BlockJobInfoFlags:
     BANDWIDTH_BYTES = 1 << 0
 
 

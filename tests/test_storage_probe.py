@@ -17,7 +17,7 @@ import sys
 import pytest
 
 from pyvirsh.drivers.api import DriverError, ErrorCode
-from pyvirsh.drivers.storage import probe
+from pyvirsh.drivers import storage
 from pyvirsh.drivers.storage.chain import ChainLayer, probe_chain
 from pyvirsh.drivers.storage.probe import FORMATS, detect_format, read_header
 
@@ -295,6 +295,8 @@ def test_detect_format_real_images(tmp_path):
     assert detect_format(p) == "qcow2"
     assert detect_format(str(tmp_path)) == "dir"
     assert read_header(str(tmp_path), "dir").virtual_size is None
+    chain = probe_chain(str(tmp_path), "dir")
+    assert [(c.format, c.type, c.backing_name) for c in chain] == [("dir", "dir", None)]
 
 
 def test_detect_format_crafted(tmp_path):
@@ -635,5 +637,6 @@ def test_import_is_cheap():
             "print(' '.join(sorted(set(sys.modules) - before)))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     new = set(r.stdout.split())
+    assert storage.probe_chain is probe_chain and storage.FORMATS is FORMATS
     assert new <= {"pyvirsh.drivers.storage", "pyvirsh.drivers.storage.probe",
                    "pyvirsh.drivers.storage.chain", "struct", "_struct", "stat", "_stat"}, new

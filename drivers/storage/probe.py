@@ -54,7 +54,8 @@ QED_F_NEED_CHECK = 0x02
 QED_F_BACKING_FORMAT_NO_PROBE = 0x04
 QED_F_KNOWN = 0x07
 
-_QCOWX = struct.Struct(">4sIQIIQ")        # magic, version, backing offset, backing size, cluster_bits|mtime, size
+# magic, version, backing offset, backing size, cluster_bits (qcow2) or mtime (qcow), size
+_QCOWX = struct.Struct(">4sIQIIQ")
 _QCOW2_CRYPT = struct.Struct(">I")        # at 32
 _QCOW2_V3 = struct.Struct(">QQQII")       # at 72: incompat, compat, autoclear, refcount_order, header_length
 _QCOW1_REST = struct.Struct(">BBHI")      # at 32: cluster_bits, l2_bits, padding, crypt_method

@@ -12,8 +12,6 @@ checked against virsh 9.0 on test:///default by the differential tests.
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 
 from ..api import (BlockInfo, Connection, DestroyFlags, Domain, DomainInfo, DomainState, DriverError,
@@ -146,6 +144,7 @@ class TestConnection(Connection):
     # host -------------------------------------------------------------
 
     def get_hostname(self) -> str:
+        import socket
         return socket.gethostname()
 
     def get_type(self) -> str:

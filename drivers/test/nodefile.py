@@ -82,7 +82,7 @@ def load_node_file(path: str) -> TestState:
         obj.persistent = not transient
         obj.managed_save = managed_save
         state.domains.append(obj)
-        wanted = DomainState(int(runstate)) if runstate and runstate.strip().isdigit() else DomainState.RUNNING
+        wanted = int(runstate) if runstate and runstate.strip().isdigit() else DomainState.RUNNING
         if wanted != DomainState.SHUTOFF:
             state.start(obj, Reason.RUNNING_UNKNOWN)
             obj.state = wanted

@@ -282,6 +282,7 @@ def blockjob(ctl, domain, path, abort, pivot, info, bytes, raw, bandwidth, **kw)
     if abort or pivot or is_async:
         dom.block_job_abort(path, (A.ASYNC if is_async else 0) | (A.PIVOT if pivot else 0))
         return True
+    from ..drivers.api import job_type_label
     from ..jobwait import job_progress_line
     job = dom.get_block_job_info(path, 0 if raw else I.BANDWIDTH_BYTES)
     if job is None:
@@ -289,10 +290,10 @@ def blockjob(ctl, domain, path, abort, pivot, info, bytes, raw, bandwidth, **kw)
             ctl.print_extra("No current block job for %s" % path)
         return True
     if raw:
-        ctl.print(" type=%s\n bandwidth=%d\n cur=%d\n end=%d\n" % (job.type.label, job.bandwidth,
+        ctl.print(" type=%s\n bandwidth=%d\n cur=%d\n end=%d\n" % (job_type_label(job.type), job.bandwidth,
                                                                    job.cur, job.end))
         return True
-    ctl.out.progress(job_progress_line(job.type.label, job.end - job.cur, job.end))
+    ctl.out.progress(job_progress_line(job_type_label(job.type), job.end - job.cur, job.end))
     if job.bandwidth:
         from ..output import pretty_size
         value, unit = pretty_size(job.bandwidth)

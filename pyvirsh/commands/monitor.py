@@ -114,6 +114,8 @@ def list_domains(ctl, **opts):
         ctl.print("".join(lines))
         return True
 
+    from ..drivers.api import DomainState, state_label
+
     header = ["Id", "Name", "State"]
     if want_title:
         header.append("Title")
@@ -123,8 +125,8 @@ def list_domains(ctl, **opts):
     for dom in domains:
         domid = dom.get_id()
         state, _reason = dom.get_state()
-        label = state.label
-        if opts["managed_save"] and state.label == "shut off" and dom.has_managed_save():
+        label = state_label(state)
+        if opts["managed_save"] and state == DomainState.SHUTOFF and dom.has_managed_save():
             label = "saved"
         row = [str(domid) if domid != -1 else "-", dom.name, label]
         if want_title:
@@ -143,6 +145,8 @@ def list_domains(ctl, **opts):
 @command("dominfo", "domain information", "Returns basic information about the domain.", group="monitor")
 @domain_option()
 def dominfo(ctl, domain):
+    from ..drivers.api import state_label
+
     dom = lookup_domain(ctl, domain)
     domid = dom.get_id()
     info = dom.get_info()
@@ -151,7 +155,7 @@ def dominfo(ctl, domain):
         ("Name:", dom.name),
         ("UUID:", dom.uuid),
         ("OS Type:", dom.get_os_type()),
-        ("State:", info.state.label),
+        ("State:", state_label(info.state)),
         ("CPU(s):", str(info.nr_virt_cpu)),
     ]
     if info.cpu_time_ns:
@@ -182,14 +186,14 @@ def dominfo(ctl, domain):
 @domain_option()
 @flag("reason", "also print reason for the state")
 def domstate(ctl, domain, reason):
-    from ..drivers.api import reason_label
+    from ..drivers.api import reason_label, state_label
 
     dom = lookup_domain(ctl, domain)
     state, why = dom.get_state()
     if reason:
-        ctl.print("%s (%s)\n" % (state.label, reason_label(state, why)))
+        ctl.print("%s (%s)\n" % (state_label(state), reason_label(state, why)))
     else:
-        ctl.print("%s\n" % state.label)
+        ctl.print("%s\n" % state_label(state))
     return True
 
 
