@@ -12,12 +12,15 @@ table in pyvirsh.commands: a one-shot command imports only its own module.
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import time
 
-import click
+from .lazyimport import defer
+
+defer("inspect")        # see pyvirsh/lazyimport.py: click needs it only at run time
+
+import click  # noqa: E402
 
 from . import __version__
 from .commands import GROUPS, TABLE
@@ -38,7 +41,7 @@ class RootGroup(click.Group):
             return None
         from .declare import REGISTRY
         if name not in REGISTRY:
-            importlib.import_module("pyvirsh.commands." + entry[0])
+            __import__("pyvirsh.commands." + entry[0])
         return REGISTRY[name]
 
     def format_commands(self, ctx, formatter):

@@ -28,7 +28,9 @@ class VshOption(click.Option):
 
     def __init__(self, spec: OptSpec, completer: str | None = None):
         decl = "--" + spec.name
-        attrs = {"help": spec.help}
+        # The help text lives in the spec (virsh's help printer reads it there);
+        # click would run inspect.cleandoc on it for nothing at every start.
+        attrs = {}
         if spec.type is OptType.BOOL:
             attrs.update(is_flag=True, default=False)
         elif spec.type is OptType.ARGV:
@@ -53,8 +55,8 @@ class VshCommand(click.Command):
         self.vsh_group = group
         self.aliases = aliases
         self.needs_connection = connect
-        super().__init__(name, callback=self._call, params=params, help=description or summary,
-                         short_help=summary, add_help_option=False)
+        super().__init__(name, callback=self._call, params=params, short_help=summary,
+                         add_help_option=False)
 
     @property
     def specs(self) -> list[OptSpec]:

@@ -13,15 +13,14 @@ command tree provides them (see pyvirsh.declare).
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass, field
 
 
 class ParseError(Exception):
     """A syntax error: virsh prints it as 'error: <message>' and runs nothing."""
 
 
-class OptType(enum.Enum):
+class OptType:
+    """virsh's option types (plain strings: compared with `is`, cheap to create)."""
     BOOL = "bool"        # --name
     STRING = "string"    # --name <string>, optional
     INT = "int"          # --name <number>
@@ -30,26 +29,29 @@ class OptType(enum.Enum):
     ALIAS = "alias"      # hidden other name, possibly with a built-in value
 
 
-@dataclass
 class OptSpec:
     """One option as virsh declares it."""
-    name: str
-    type: OptType
-    help: str = ""
-    required: bool = False
-    named_only: bool = False     # virsh's VSH_OFLAG_REQ_OPT: never bound positionally
-    alias_of: str = ""           # for ALIAS: "target" or "target=value"
 
-    @property
-    def takes_value(self) -> bool:
-        return self.type not in (OptType.BOOL, OptType.ALIAS)
+    __slots__ = ("name", "type", "help", "required", "named_only", "alias_of")
+
+    def __init__(self, name: str, type: str, help: str = "", required: bool = False,
+                 named_only: bool = False, alias_of: str = ""):
+        self.name = name
+        self.type = type
+        self.help = help
+        self.required = required
+        self.named_only = named_only      # virsh's VSH_OFLAG_REQ_OPT: never bound positionally
+        self.alias_of = alias_of          # for ALIAS: "target" or "target=value"
 
 
-@dataclass
 class BoundCommand:
     """A command with its options bound: what runs later."""
-    name: str
-    values: dict = field(default_factory=dict)   # option name -> str | True | list[str]
+
+    __slots__ = ("name", "values")
+
+    def __init__(self, name: str, values: dict | None = None):
+        self.name = name
+        self.values = values if values is not None else {}   # option -> str | True | list[str]
 
 
 # --------------------------------------------------------------------------

@@ -45,6 +45,7 @@ class TestDomainObj:
         self.managed_save = False
         self.new_def = None             # persistent definition waiting for the next shutdown
         self.snapshots = None           # SnapshotTree, created on first use
+        self.messages: list[str] = []   # taints, computed when the domain starts
 
     @property
     def definition(self):
@@ -95,6 +96,8 @@ class TestState:
         self.next_id += 1
         obj.state = DomainState.RUNNING
         obj.reason = reason
+        # The built-in default domain has no taints; don't parse it to find that out.
+        obj.messages = _taints(obj.definition) if obj._facts is None else []
 
     def stop(self, obj: TestDomainObj, reason: int) -> None:
         obj.id = -1
@@ -335,9 +338,7 @@ class TestDomain(Domain):
 
     def get_messages(self) -> list[str]:
         obj = self._live()
-        if not obj.active:
-            return []
-        return _taints(obj.definition)
+        return list(obj.messages) if obj.active else []
 
     def get_xml_desc(self, flags: int = 0) -> str:
         obj = self._live()
