@@ -1,0 +1,115 @@
+"""No bad input ends in a Python traceback: each gets 'error: ...' lines and status 1."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from difftool import DATA, pyvirsh_argv
+
+
+def run(args, stdin=None, cwd=DATA):
+    env = dict(os.environ, LANG="C")
+    env.pop("PYVIRSH_DEFAULT_URI", None)
+    proc = subprocess.run(pyvirsh_argv() + args, cwd=cwd, env=env, input=stdin, capture_output=True,
+                          timeout=60)
+    return proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"), proc.returncode
+
+
+@pytest.fixture(scope="module")
+def hostile_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("hostile")
+    (d / "binary.xml").write_bytes(os.urandom(4096))
+    (d / "nul.xml").write_bytes(b"<domain type='test'>\x00</domain>")
+    (d / "huge.xml").write_bytes(b"<domain type='test'><name>h</name><description>" + b"x" * (11 << 20)
+                                 + b"</description></domain>")
+    (d / "laughs.xml").write_text(
+        '<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">'
+        '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;">]>'
+        '<domain type="test"><name>&d;</name><memory>1</memory><os><type>hvm</type></os></domain>')
+    (d / "deep.xml").write_text("<domain type='test'>" + "<x>" * 5000 + "</x>" * 5000 + "</domain>")
+    (d / "badmem.xml").write_text("<domain type='test'><name>m</name><memory unit='ZZ'>1</memory>"
+                                  "<os><type>hvm</type></os></domain>")
+    (d / "badsnap.xml").write_text("<domainsnapshot><name>a/b</name></domainsnapshot>")
+    (d / "notsnap.xml").write_text("<domain/>")
+    unreadable = d / "unreadable.xml"
+    unreadable.write_text("<domain/>")
+    return d
+
+
+BAD = [
+    ["-c", "test:///default", "dominfo", "nosuch"],
+    ["-c", "test:///default", "dominfo", "-1"],
+    ["-c", "test:///default", "dominfo", "\x01\x02"],
+    ["-c", "test:///default", "dominfo", "a/b"],
+    ["-c", "test:///default", "domstate", "x" * 100000],
+    ["-c", "test:///default", "start", "nosuch"],
+    ["-c", "test:///default", "define", "missing.xml"],
+    ["-c", "test:///default", "define", "/"],
+    ["-c", "test:///default", "define", "/dev/null"],
+    ["-c", "test:///default", "define", "bad-syntax.xml"],
+    ["-c", "test:///default", "define", "entity.xml"],
+    ["-c", "test:///default", "snapshot-info", "test", "nosuch"],
+    ["-c", "test:///default", "snapshot-revert", "test", "nosuch"],
+    ["-c", "test:///default", "snapshot-delete", "test", "--current"],
+    ["-c", "test:///default", "snapshot-create-as", "test", "a/b"],
+    ["-c", "test:///default", "snapshot-create-as", "test", "--diskspec", ",,,"],
+    ["-c", "test:///default", "snapshot-create", "test", "missing.xml"],
+    ["-c", "test:///default", "snapshot-dumpxml", "test", "nosuch", "--xpath", "]]"],
+    ["-c", "test:///default", "dumpxml", "test", "--xpath", "///"],
+    ["-c", "test:///default", "blockpull", "test", "vda", "--bandwidth", "99999999999999999999999"],
+    ["-c", "test:///default", "blockcommit", "test", "vda", "--timeout", "-5"],
+    ["-c", "test:///default", "blockresize", "test", "vda", "99999999999999999999999E"],
+    ["-c", "test:///default", "list", "--bogus"],
+    ["-c", "test:///default", "'unterminated"],
+    ["-c", "test:///default", 'echo "unterminated'],
+    ["-c", "bogus:///", "list"],
+    ["-c", "qemu:///nosuchpath", "list"],
+    ["-c", "test:///nonexistent.xml", "list"],
+    ["-c", "test:///etc/passwd", "list"],
+    ["--connect"],
+    ["-d", "x"],
+    ["-c", "test:///default", "vol-create-as", "default-pool", "v", "-5"],
+    ["-c", "test:///default", "vol-info", "nosuch"],
+    ["-c", "test:///default", "pool-info", "\x7f"],
+]
+
+
+@pytest.mark.parametrize("args", BAD, ids=[" ".join(a)[:60] for a in BAD])
+def test_bad_input_is_an_error_not_a_traceback(args):
+    out, err, rc = run(args)
+    assert rc == 1
+    assert "Traceback" not in out + err
+    assert err.startswith("error: ") or "\nerror: " in err
+
+
+@pytest.mark.parametrize("name", ["binary.xml", "nul.xml", "huge.xml", "laughs.xml", "deep.xml", "badmem.xml"])
+def test_hostile_domain_xml_is_refused_cleanly(hostile_files, name):
+    out, err, rc = run(["-c", "test:///default", "define %s; list --all" % (hostile_files / name)])
+    assert "Traceback" not in out + err
+    assert "error: " in err
+    # Nothing was defined from it: only the default domain is listed.
+    assert out.count("\n -") == 0 and " test " in out
+
+
+@pytest.mark.parametrize("name", ["badsnap.xml", "notsnap.xml", "binary.xml"])
+def test_hostile_snapshot_xml_is_refused_cleanly(hostile_files, name):
+    out, err, rc = run(["-c", "test:///default", "snapshot-create test %s" % (hostile_files / name)])
+    assert rc == 1
+    assert "Traceback" not in out + err
+    assert err.startswith("error: ")
+
+
+def test_entities_are_never_expanded(hostile_files):
+    """The billion-laughs document defines nothing and expands nothing."""
+    out, err, rc = run(["-c", "test:///default", "define", str(hostile_files / "laughs.xml")])
+    assert rc == 1
+    assert "aaaaaaaaaa" not in out + err
+
+
+def test_broken_pipe_is_quiet():
+    proc = subprocess.run(" ".join(pyvirsh_argv()) + " -c test:///default 'help' | head -c 10", shell=True,
+                          capture_output=True, timeout=60)
+    assert b"Traceback" not in proc.stderr
