@@ -1,0 +1,175 @@
+"""The cached backing chain of each disk, kept in the live domain XML.
+
+At start each disk's chain is probed once (pyvirsh.drivers.storage) and written
+into the live XML as libvirt writes it: the top <source> gets index 1 and each
+<backingStore> the next number, ending in an empty <backingStore/>. Indexes
+are unique across the domain and never reused, so 'vda[2]' names the same
+image for the life of the running domain; a new overlay takes the next free
+number. Every later command reads this cache; nothing re-probes a file that
+QEMU has open. Block jobs and snapshots edit it with the transformation they
+made (see blockjobs.py and snapshots.py).
+
+Each layer N is given to QEMU as two -blockdev nodes named pvN-s (the file)
+and pvN-f (the format), so QEMU never probes either.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from lxml import etree
+
+from ..api import DriverError, ErrorCode
+
+
+def format_node(index: int) -> str:
+    return "pv%d-f" % index
+
+
+def storage_node(index: int) -> str:
+    return "pv%d-s" % index
+
+
+class Layer:
+    """One element of a cached chain: the disk's own source, or a <backingStore>."""
+
+    def __init__(self, element, source, fmt: str, disk_type: str):
+        self.element = element          # the <disk> for the top, else the <backingStore>
+        self.source = source            # its <source> element
+        self.format = fmt
+        self.type = disk_type
+
+    @property
+    def index(self) -> int:
+        return int(self.source.get("index") if self.element.tag == "disk" else self.element.get("index"))
+
+    @property
+    def path(self) -> str:
+        return self.source.get("file") or self.source.get("dev")
+
+
+def layers(disk_el) -> list[Layer]:
+    """The cached chain of a disk, top first (empty for a disk without media)."""
+    src = disk_el.find("source")
+    if src is None or src.get("index") is None:
+        return []
+    out = [Layer(disk_el, src, disk_el.find("driver").get("type", "raw"), disk_el.get("type"))]
+    node = disk_el.find("backingStore")
+    while node is not None and node.find("source") is not None:
+        fmt_el = node.find("format")
+        out.append(Layer(node, node.find("source"), fmt_el.get("type") if fmt_el is not None else "raw",
+                         node.get("type", "file")))
+        node = node.find("backingStore")
+    return out
+
+
+def _make_backing(layer_info, index: int):
+    el = etree.Element("backingStore")
+    el.set("type", layer_info.type if layer_info.type in ("file", "block") else "file")
+    el.set("index", str(index))
+    etree.SubElement(el, "format").set("type", layer_info.format)
+    src = etree.SubElement(el, "source")
+    src.set("dev" if el.get("type") == "block" else "file", layer_info.path)
+    return el
+
+
+def attach_chain(disk_el, probed: list, next_index: int) -> int:
+    """Record a probed chain (top first) in a live <disk>; return the next free index."""
+    for old in disk_el.findall("backingStore"):
+        disk_el.remove(old)
+    src = disk_el.find("source")
+    src.set("index", str(next_index))
+    next_index += 1
+    parent = disk_el
+    insert_after = src
+    for info in probed[1:]:
+        el = _make_backing(info, next_index)
+        next_index += 1
+        if parent is disk_el:
+            insert_after.addnext(el)
+        else:
+            parent.append(el)
+        parent = el
+    terminator = etree.Element("backingStore")
+    if parent is disk_el:
+        insert_after.addnext(terminator)
+    else:
+        parent.append(terminator)
+    return next_index
+
+
+def user_chain_layers(disk_el):
+    """A chain the user wrote in XML, as (path, format, type) top first, and whether it ends
+    with the explicit terminator (then nothing below it is probed)."""
+    out = []
+    node = disk_el.find("backingStore")
+    while node is not None:
+        src = node.find("source")
+        if src is None:
+            return out, True
+        fmt = node.find("format")
+        out.append((src.get("file") or src.get("dev"), fmt.get("type") if fmt is not None else "raw",
+                    node.get("type", "file")))
+        node = node.find("backingStore")
+    return out, False
+
+
+def find_layer(disk_el, target: str, spec: str) -> Layer:
+    """Resolve 'vda', 'vda[N]' or a path to one cached layer (libvirt's wording on failure)."""
+    chain = layers(disk_el)
+    if spec.startswith(target + "[") and spec.endswith("]"):
+        number = spec[len(target) + 1:-1]
+        if not number.isdigit():
+            raise DriverError(ErrorCode.INVALID_ARG, "invalid backing store index '%s'" % spec)
+        for layer in chain:
+            if layer.index == int(number):
+                return layer
+        raise DriverError(ErrorCode.INVALID_ARG, "could not find backing store index '%s' in chain for '%s'"
+                          % (number, target))
+    if spec == target and chain:
+        return chain[0]
+    for layer in chain:
+        if layer.path == spec:
+            return layer
+    raise DriverError(ErrorCode.INVALID_ARG, "could not find image '%s' in chain for '%s'" % (spec, target))
+
+
+def set_backing(upper: Layer, lower: Layer | None) -> list:
+    """Make `lower` (or the terminator) the backing of `upper`; return the dropped subtree's elements."""
+    holder = upper.element
+    old = holder.find("backingStore")
+    dropped = []
+    node = old
+    while node is not None and node.find("source") is not None and (lower is None or node is not lower.element):
+        dropped.append(node)
+        node = node.find("backingStore")
+    if old is not None:
+        holder.remove(old)
+    if lower is None:
+        new = etree.Element("backingStore")
+    else:
+        new = lower.element
+        if new.getparent() is not None:
+            new.getparent().remove(new)
+    anchor = upper.source if holder.tag == "disk" else holder.find("source")
+    anchor.addnext(new)
+    return dropped
+
+
+def subtree_indexes(elements) -> list[int]:
+    return [int(e.get("index")) for e in elements if e.get("index") is not None]
+
+
+def strip_cache(disk_el) -> None:
+    """A persistent definition keeps no detected chain and no indexes."""
+    src = disk_el.find("source")
+    if src is not None:
+        src.attrib.pop("index", None)
+
+
+def copy_without_chain(disk_el):
+    clone = copy.deepcopy(disk_el)
+    for el in clone.findall("backingStore"):
+        clone.remove(el)
+    strip_cache(clone)
+    return clone

@@ -1,0 +1,614 @@
+"""The QEMU driver: real QEMU processes, no daemon.
+
+Each pyvirsh invocation reads the driver's state from disk (persistent
+definitions, status files of running domains), acts, and writes it back
+atomically under a per-domain lock; so `define` in one process, `start` in a
+second, `dumpxml` in a third and `destroy` in a fourth all agree. A QEMU that
+died or was killed behind pyvirsh's back is noticed at the next access: the
+domain shows shut off (crashed), its cached chain is dropped and its stale
+files are removed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ..api import (BlockInfo, Connection, DestroyFlags, Domain, DomainInfo, DomainState, DriverError,
+                   ErrorCode, NodeInfo, Reason, SecurityLabel, ShutdownMode, StartFlags, UndefineFlags,
+                   XMLFlags, unsupported_flags, writes)
+from ..domxml import DomainDef
+from ..fsutil import FileLock, atomic_write, ensure_dir, read_text, remove
+from . import process
+from .blockjobs import BlockJobs, reconcile_jobs, release_job_files
+from .capabilities import Capabilities
+from .chaincache import attach_chain, layers, user_chain_layers
+from .defaults import QemuDefaults
+from .paths import DriverPaths
+from .snapshots import Snapshots
+from .status import Status
+
+LOCK_TIMEOUT = 30.0
+START_TIMEOUT = 30.0
+NAME_MAX = 200
+
+
+def open_qemu(uri: str, mode: str, root: str | None, readonly: bool) -> "QemuConnection":
+    paths = DriverPaths(mode, root)
+    if mode == "system" and os.geteuid() != 0:
+        raise DriverError(ErrorCode.OPERATION_DENIED, "qemu:///system needs root; use qemu:///session "
+                          "or qemu:///embed?root=DIR")
+    paths.create()
+    return QemuConnection(uri, paths, readonly)
+
+
+def check_name(name: str) -> None:
+    if name in (".", "..") or name.startswith(".") or len(name.encode()) > NAME_MAX or \
+            any(ch in name for ch in "\0\n"):
+        raise DriverError(ErrorCode.XML_ERROR, "domain name '%s' is not usable as a file name" % name)
+
+
+class QemuConnection(Connection):
+    def __init__(self, uri: str, paths: DriverPaths, readonly: bool):
+        self.uri = uri
+        self.paths = paths
+        self.readonly = readonly
+        self.caps = Capabilities(paths.capabilities_cache())
+
+    # host -------------------------------------------------------------
+
+    def get_hostname(self) -> str:
+        import socket
+        return socket.gethostname()
+
+    def get_type(self) -> str:
+        return "QEMU"
+
+    def get_version(self) -> int:
+        from .capabilities import find_emulator, host_arch
+        import subprocess
+        try:
+            out = subprocess.run([find_emulator(host_arch()), "--version"], capture_output=True, text=True,
+                                 timeout=30).stdout
+            major, minor, micro = (out.split("version ", 1)[1].split()[0].split(".") + ["0", "0"])[:3]
+            return int(major) * 1000000 + int(minor) * 1000 + int(micro.split("(")[0] or 0)
+        except (OSError, IndexError, ValueError):
+            return 0
+
+    def get_node_info(self) -> NodeInfo:
+        cpus = os.cpu_count() or 1
+        model = os.uname().machine
+        mhz = 0
+        try:
+            with open("/proc/cpuinfo") as f:
+                for line in f:
+                    if line.startswith("cpu MHz"):
+                        mhz = int(float(line.split(":")[1]))
+                        break
+        except OSError:
+            pass
+        memory = 0
+        try:
+            with open("/proc/meminfo") as f:
+                memory = int(f.readline().split()[1])
+        except (OSError, IndexError, ValueError):
+            pass
+        return NodeInfo(model, memory, cpus, mhz, 1, 1, cpus, 1)
+
+    # locks and records --------------------------------------------------
+
+    def domain_lock(self, name: str) -> FileLock:
+        return FileLock(self.paths.lock_file(name), LOCK_TIMEOUT, "domain '%s'" % name)
+
+    def driver_lock(self) -> FileLock:
+        return FileLock(self.paths.driver_lock(), LOCK_TIMEOUT, "the QEMU driver")
+
+    def _names(self) -> list[str]:
+        names = set()
+        for entry in _listdir(self.paths.config):
+            if entry.endswith(".xml") and not entry.startswith("."):
+                names.add(entry[:-4])
+        for entry in _listdir(self.paths.run):
+            if entry.endswith(".status.xml") and not entry.startswith("."):
+                names.add(entry[:-len(".status.xml")])
+        return sorted(names)
+
+    def load_config(self, name: str) -> DomainDef | None:
+        text = read_text(self.paths.config_file(name))
+        return DomainDef.from_trusted_xml(text) if text is not None else None
+
+    def load_status(self, name: str) -> Status | None:
+        return Status.load(self.paths.status_file(name))
+
+    def next_domain_id(self) -> int:
+        with self.driver_lock():
+            path = self.paths.id_counter()
+            text = read_text(path)
+            value = int(text) if text and text.strip().isdigit() else 1
+            atomic_write(path, str(value + 1))
+            return value
+
+    def shutoff_reason(self, name: str) -> int:
+        text = read_text(os.path.join(self.paths.run, name + ".shutoff"))
+        return int(text) if text and text.strip().isdigit() else Reason.SHUTOFF_UNKNOWN
+
+    def set_shutoff_reason(self, name: str, reason: int) -> None:
+        atomic_write(os.path.join(self.paths.run, name + ".shutoff"), str(reason))
+
+    # domains ----------------------------------------------------------
+
+    def _handle(self, name: str) -> "QemuDomain":
+        dom = QemuDomain(self, name)
+        dom.refresh()
+        return dom
+
+    def list_all_domains(self):
+        out = []
+        for name in self._names():
+            try:
+                out.append(self._handle(name))
+            except DriverError:
+                continue
+        return out
+
+    def list_domain_names(self):
+        return self._names()
+
+    def list_domain_names_by_state(self, active: bool):
+        running = {e[:-len(".status.xml")] for e in _listdir(self.paths.run) if e.endswith(".status.xml")}
+        return [n for n in self._names() if (n in running) == active]
+
+    def lookup_domain_by_name(self, name: str):
+        if "/" in name or name in (".", ".."):
+            raise DriverError(ErrorCode.NO_DOMAIN, "no domain with matching name '%s'" % name)
+        if not (os.path.exists(self.paths.config_file(name)) or os.path.exists(self.paths.status_file(name))):
+            raise DriverError(ErrorCode.NO_DOMAIN, "no domain with matching name '%s'" % name)
+        return self._handle(name)
+
+    def lookup_domain_by_uuid(self, uuid: str):
+        from ..domxml import parse_uuid
+        wanted = parse_uuid(uuid)
+        for dom in self.list_all_domains():
+            if wanted is not None and dom.uuid == wanted:
+                return dom
+        raise DriverError(ErrorCode.NO_DOMAIN, "no domain with matching uuid '%s'" % uuid)
+
+    def lookup_domain_by_id(self, domid: int):
+        for dom in self.list_all_domains():
+            if dom.get_id() == domid:
+                return dom
+        raise DriverError(ErrorCode.NO_DOMAIN, "no domain with matching id %d" % domid)
+
+    def parse_definition(self, xml: str) -> DomainDef:
+        definition = DomainDef.from_xml(xml, QemuDefaults(self.caps))
+        check_name(definition.name)
+        return definition
+
+    def _check_unique(self, definition: DomainDef, *, allow_running: bool):
+        """libvirt's name/uuid rules; returns the existing domain of that name, if any."""
+        existing = None
+        for dom in self.list_all_domains():
+            if dom.uuid == definition.uuid and dom.name != definition.name:
+                raise DriverError(ErrorCode.OPERATION_FAILED, "domain '%s' is already defined with uuid %s"
+                                  % (dom.name, dom.uuid))
+            if dom.name == definition.name:
+                if dom.uuid != definition.uuid:
+                    raise DriverError(ErrorCode.OPERATION_FAILED, "domain '%s' already exists with uuid %s"
+                                      % (dom.name, dom.uuid))
+                if not allow_running and dom.is_active():
+                    raise DriverError(ErrorCode.OPERATION_INVALID, "domain '%s' is already active" % dom.name)
+                existing = dom
+        return existing
+
+    @writes("virDomainDefineXML", "virDomainDefineXMLFlags")
+    def define_xml(self, xml: str, flags: int = 0):
+        definition = self.parse_definition(xml)
+        with self.driver_lock(), self.domain_lock(definition.name):
+            self._check_unique(definition, allow_running=True)
+            atomic_write(self.paths.config_file(definition.name), definition.to_xml())
+        return self._handle(definition.name)
+
+    @writes("virDomainCreateXML")
+    def create_xml(self, xml: str, flags: int = 0):
+        if flags & ~(StartFlags.PAUSED | StartFlags.VALIDATE):
+            raise unsupported_flags(flags & ~(StartFlags.PAUSED | StartFlags.VALIDATE), "qemuDomainCreateXML")
+        definition = self.parse_definition(xml)
+        with self.driver_lock():
+            self._check_unique(definition, allow_running=False)
+        dom = QemuDomain(self, definition.name)
+        with self.domain_lock(definition.name):
+            dom.refresh(locked=True)
+            if dom.is_active():
+                raise DriverError(ErrorCode.OPERATION_INVALID, "domain '%s' is already active" % dom.name)
+            dom.launch(definition, flags & StartFlags.PAUSED)
+        return dom
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
+
+
+class QemuDomain(BlockJobs, Snapshots, Domain):
+    def __init__(self, conn: QemuConnection, name: str):
+        self.conn = conn
+        self.name = name
+        self.config: DomainDef | None = None
+        self.status: Status | None = None
+        self.uuid = ""
+
+    def connection(self):
+        return self.conn
+
+    @property
+    def paths(self) -> DriverPaths:
+        return self.conn.paths
+
+    # ------------------------------------------------------------------
+    # state on disk
+    # ------------------------------------------------------------------
+
+    def refresh(self, locked: bool = False) -> None:
+        """Load the domain's files; notice a QEMU that went away and clean up after it."""
+        self.config = self.conn.load_config(self.name)
+        self.status = self.conn.load_status(self.name)
+        if self.status is not None and not process.qemu_alive(self.status.pid, self.status.pidfile):
+            if locked:
+                self._reap()
+            else:
+                with self.conn.domain_lock(self.name):
+                    self.config = self.conn.load_config(self.name)
+                    self.status = self.conn.load_status(self.name)
+                    if self.status is not None and not process.qemu_alive(self.status.pid, self.status.pidfile):
+                        self._reap()
+        if self.status is not None and self.status.jobs:
+            reconcile_jobs(self, locked)
+        definition = self.status.definition if self.status is not None else self.config
+        if definition is None:
+            raise DriverError(ErrorCode.NO_DOMAIN, "no domain with matching name '%s'" % self.name)
+        self.uuid = definition.uuid
+
+    def _reap(self) -> None:
+        """QEMU is gone without pyvirsh stopping it: record why and remove its runtime files."""
+        status = self.status
+        reason = Reason.SHUTOFF_SHUTDOWN if status.shutdown_requested else Reason.SHUTOFF_CRASHED
+        self._cleanup(reason)
+
+    def _cleanup(self, reason: int) -> None:
+        status = self.status
+        if status is not None:
+            release_job_files(self, status)
+            remove(status.monitor)
+            remove(status.pidfile)
+            try:
+                os.rmdir(self.paths.run_dir(self.name))
+            except OSError:
+                pass
+        remove(self.paths.status_file(self.name))
+        self.status = None
+        if self.config is not None:
+            self.conn.set_shutoff_reason(self.name, reason)
+        else:
+            remove(os.path.join(self.paths.run, self.name + ".shutoff"))
+
+    def save_status(self) -> None:
+        self.status.save(self.paths.status_file(self.name))
+
+    def _require_active(self) -> Status:
+        if self.status is None:
+            raise DriverError(ErrorCode.OPERATION_INVALID, "domain is not running")
+        return self.status
+
+    def qmp(self):
+        from .qmp import QMP
+        return QMP(self._require_active().monitor)
+
+    # ------------------------------------------------------------------
+    # information
+    # ------------------------------------------------------------------
+
+    def get_definition(self, inactive: bool = False) -> DomainDef:
+        if inactive and self.config is not None:
+            return self.config
+        return self.status.definition if self.status is not None else self.config
+
+    def get_id(self) -> int:
+        return self.status.id if self.status is not None else -1
+
+    def get_state(self):
+        if self.status is None:
+            return DomainState.SHUTOFF, self.conn.shutoff_reason(self.name)
+        return self.status.state, self.status.reason
+
+    def get_info(self) -> DomainInfo:
+        definition = self.get_definition()
+        state, _ = self.get_state()
+        cpu = process.cpu_time_ns(self.status.pid) if self.status is not None else 0
+        return DomainInfo(state, definition.memory_kib, definition.current_memory_kib, definition.vcpus, cpu)
+
+    def get_os_type(self) -> str:
+        return self.get_definition().os_type
+
+    def is_persistent(self) -> bool:
+        return self.config is not None
+
+    def get_autostart(self) -> bool:
+        return False
+
+    def has_managed_save(self) -> bool:
+        return False
+
+    def get_title(self) -> str:
+        return self.get_definition().title
+
+    def get_security_label(self):
+        return SecurityLabel("", "", "", False)
+
+    def get_xml_desc(self, flags: int = 0) -> str:
+        if flags & XMLFlags.INACTIVE or self.status is None:
+            return (self.config or self.status.definition).to_xml()
+        return self.status.definition.to_xml(self.status.id)
+
+    def get_block_info(self, disk: str) -> BlockInfo:
+        definition = self.get_definition()
+        found = definition.find_disk(disk)
+        if found is None:
+            raise DriverError(ErrorCode.INVALID_ARG, "invalid path %s not assigned to domain" % disk)
+        if found.source is None:
+            raise DriverError(ErrorCode.INVALID_ARG, "disk '%s' does not currently have a source assigned" % disk)
+        path = found.source
+        capacity = None
+        if self.status is not None:
+            chain = layers(found.el)
+            if chain:
+                capacity = self.status.capacity.get(chain[0].index)
+        if capacity is None:
+            # A shut-off domain: its images are not in use, so reading the top header is fine.
+            from ..storage.probe import read_header
+            header = read_header(path, found.driver_type or "raw")
+            capacity = header.virtual_size or 0
+        try:
+            st = os.stat(path)
+        except OSError as err:
+            raise DriverError(ErrorCode.SYSTEM_ERROR, "cannot stat file '%s': %s" % (path, os.strerror(err.errno)))
+        physical = st.st_size
+        if found.type == "block":
+            with open(path, "rb") as f:
+                physical = f.seek(0, os.SEEK_END)
+            allocation = physical
+        else:
+            allocation = st.st_blocks * 512
+        return BlockInfo(capacity, allocation, physical)
+
+    # ------------------------------------------------------------------
+    # lifecycle
+    # ------------------------------------------------------------------
+
+    def _prepare_live_definition(self, definition: DomainDef, status_capacity: dict) -> tuple[DomainDef, int]:
+        """Copy the definition and record each disk's probed chain in it (probe once, here)."""
+        from ..storage.chain import probe_chain
+        live = definition.copy()
+        next_index = 1
+        for disk in live.disks():
+            src = disk.source_element
+            if src is None or disk.source is None:
+                continue
+            top_format = disk.driver_type or "raw"
+            given, terminated = user_chain_layers(disk.el)
+            if given:
+                # A chain written in XML is trusted as written and never probed.
+                chain = [_LayerInfo(disk.source, top_format, disk.type)] + \
+                    [_LayerInfo(p, f, t) for p, f, t in given]
+                if not terminated:
+                    below = probe_chain(given[-1][0], given[-1][1], disk.target)
+                    chain += below[1:]
+                    capacity = below[0].virtual_size
+                else:
+                    capacity = None
+            else:
+                chain = probe_chain(disk.source, top_format, disk.target)
+                capacity = chain[0].virtual_size
+            first = next_index
+            next_index = attach_chain(disk.el, chain, next_index)
+            if capacity is None:
+                from ..storage.probe import read_header
+                capacity = read_header(disk.source, top_format).virtual_size or 0
+            status_capacity[first] = capacity
+            for offset, layer in enumerate(chain[1:], start=1):
+                if getattr(layer, "virtual_size", None) is not None:
+                    status_capacity[first + offset] = layer.virtual_size
+        return live, next_index
+
+    def launch(self, definition: DomainDef, paused: bool) -> None:
+        """Probe chains, spawn QEMU, wait for its monitor, record the status. Lock held."""
+        from . import cmdline
+        from .qmp import QMP
+
+        capacity: dict[int, int] = {}
+        live, next_index = self._prepare_live_definition(definition, capacity)
+        run_dir = ensure_dir(self.paths.run_dir(self.name))
+        monitor = os.path.join(run_dir, "qmp.sock")
+        pidfile = os.path.join(run_dir, "qemu.pid")
+        remove(monitor)
+        remove(pidfile)
+        from .qmp import _short_path
+        argv = cmdline.build(live, live.root.findtext("devices/emulator"), _short_path(monitor), pidfile)
+        log = self.paths.log_file(self.name)
+        with open(log, "a") as f:
+            f.write("%s: starting up\n%s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), " ".join(argv)))
+        domid = self.conn.next_domain_id()
+        pid = process.spawn(argv, log)
+        deadline = time.monotonic() + START_TIMEOUT
+        qmp = None
+        while time.monotonic() < deadline:
+            if not process.pid_alive(pid):
+                break
+            if os.path.exists(monitor) or os.path.exists(_short_path(monitor)):
+                try:
+                    qmp = QMP(monitor, timeout=5.0)
+                    break
+                except DriverError:
+                    pass
+            time.sleep(0.01)
+        if qmp is None:
+            process.terminate(pid, pidfile)
+            remove(monitor)
+            remove(pidfile)
+            tail = process.log_tail(log, 3)
+            raise DriverError(ErrorCode.INTERNAL_ERROR, "process exited while connecting to monitor: %s"
+                              % (tail or "QEMU did not start"))
+        status = Status(live, DomainState.PAUSED, Reason.PAUSED_STARTING_UP, pid, domid, monitor, pidfile,
+                        next_index)
+        status.capacity = capacity
+        self.status = status
+        with qmp:
+            self._record_chardevs(qmp)
+            if not paused:
+                qmp.execute("cont")
+                status.state, status.reason = DomainState.RUNNING, Reason.RUNNING_BOOTED
+            else:
+                status.reason = Reason.PAUSED_USER
+            self.save_status()
+        remove(os.path.join(self.paths.run, self.name + ".shutoff"))
+
+    def _record_chardevs(self, qmp) -> None:
+        """Show the pty QEMU gave each serial port in the live XML, as libvirt does."""
+        ptys = {}
+        for chardev in qmp.execute("query-chardev"):
+            filename = chardev.get("filename", "")
+            if filename.startswith("pty:"):
+                ptys[chardev["label"]] = filename[4:]
+        devices = self.status.definition.devices
+        for n, serial in enumerate(devices.iterfind("serial")):
+            path = ptys.get("charserial%d" % n)
+            if path:
+                _set_source_path(serial, path)
+                if n == 0:
+                    for console in devices.iterfind("console"):
+                        console.set("tty", path)
+                        _set_source_path(console, path)
+
+    @writes("virDomainCreate", "virDomainCreateWithFlags")
+    def create(self, flags: int = 0) -> None:
+        allowed = StartFlags.PAUSED | StartFlags.FORCE_BOOT | StartFlags.BYPASS_CACHE
+        if flags & ~allowed:
+            raise unsupported_flags(flags & ~allowed, "qemuDomainCreateWithFlags")
+        with self.conn.domain_lock(self.name):
+            self.refresh(locked=True)
+            if self.status is not None:
+                raise DriverError(ErrorCode.OPERATION_INVALID, "domain is already running")
+            if self.config is None:
+                raise DriverError(ErrorCode.NO_DOMAIN, "no domain with matching name '%s'" % self.name)
+            self.launch(self.config, bool(flags & StartFlags.PAUSED))
+
+    @writes("virDomainDestroy", "virDomainDestroyFlags")
+    def destroy(self, flags: int = 0) -> None:
+        if flags & ~(DestroyFlags.GRACEFUL | DestroyFlags.REMOVE_LOGS):
+            raise unsupported_flags(flags, "qemuDomainDestroyFlags")
+        with self.conn.domain_lock(self.name):
+            self.refresh(locked=True)
+            status = self._require_active()
+            self._stop_qemu(status, graceful=bool(flags & DestroyFlags.GRACEFUL))
+            self._cleanup(Reason.SHUTOFF_DESTROYED)
+            if flags & DestroyFlags.REMOVE_LOGS:
+                remove(self.paths.log_file(self.name))
+
+    def _stop_qemu(self, status: Status, graceful: bool = False) -> None:
+        from .qmp import QMP
+
+        def quit_over_qmp():
+            with QMP(status.monitor, timeout=2.0) as q:
+                try:
+                    q.execute("quit", timeout=2.0)
+                except DriverError:
+                    pass
+        process.terminate(status.pid, status.pidfile, quit_over_qmp)
+
+    @writes("virDomainShutdown", "virDomainShutdownFlags")
+    def shutdown(self, flags: int = 0) -> None:
+        if flags & ~ShutdownMode.ACPI_POWER_BTN:
+            raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "shutdown mode is not supported: only 'acpi' works "
+                              "without a guest agent")
+        with self.conn.domain_lock(self.name):
+            self.refresh(locked=True)
+            self._require_active()
+            with self.qmp() as q:
+                q.execute("system_powerdown")
+            self.status.shutdown_requested = True
+            self.save_status()
+
+    @writes("virDomainReboot")
+    def reboot(self, flags: int = 0) -> None:
+        if flags & ~ShutdownMode.ACPI_POWER_BTN:
+            raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "reboot mode is not supported: only 'acpi' works "
+                              "without a guest agent")
+        with self.conn.domain_lock(self.name):
+            self.refresh(locked=True)
+            self._require_active()
+            with self.qmp() as q:
+                q.execute("system_reset")
+
+    @writes("virDomainSuspend")
+    def suspend(self) -> None:
+        with self.conn.domain_lock(self.name):
+            self.refresh(locked=True)
+            status = self._require_active()
+            if status.state != DomainState.PAUSED:
+                with self.qmp() as q:
+                    q.execute("stop")
+            status.state, status.reason = DomainState.PAUSED, Reason.PAUSED_USER
+            self.save_status()
+
+    @writes("virDomainResume")
+    def resume(self) -> None:
+        with self.conn.domain_lock(self.name):
+            self.refresh(locked=True)
+            status = self._require_active()
+            if status.state != DomainState.PAUSED:
+                raise DriverError(ErrorCode.OPERATION_INVALID, "domain is not paused")
+            with self.qmp() as q:
+                q.execute("cont")
+            status.state, status.reason = DomainState.RUNNING, Reason.RUNNING_UNPAUSED
+            self.save_status()
+
+    @writes("virDomainUndefineFlags")
+    def undefine(self, flags: int = 0) -> None:
+        allowed = (UndefineFlags.MANAGED_SAVE | UndefineFlags.SNAPSHOTS_METADATA | UndefineFlags.KEEP_NVRAM |
+                   UndefineFlags.CHECKPOINTS_METADATA | UndefineFlags.KEEP_TPM | UndefineFlags.NVRAM |
+                   UndefineFlags.TPM)
+        if flags & ~allowed:
+            raise unsupported_flags(flags & ~allowed, "qemuDomainUndefineFlags")
+        with self.conn.driver_lock(), self.conn.domain_lock(self.name):
+            self.refresh(locked=True)
+            if self.config is None:
+                raise DriverError(ErrorCode.OPERATION_INVALID, "cannot undefine transient domain")
+            count = self.snapshot_count()
+            if count and not flags & UndefineFlags.SNAPSHOTS_METADATA:
+                raise DriverError(ErrorCode.OPERATION_INVALID,
+                                  "cannot delete inactive domain with %d snapshots" % count)
+            if count:
+                self.drop_snapshot_metadata()
+            remove(self.paths.config_file(self.name))
+            remove(os.path.join(self.paths.run, self.name + ".shutoff"))
+            self.config = None
+
+
+class _LayerInfo:
+    """A chain layer the user wrote in XML (never probed)."""
+
+    def __init__(self, path, fmt, disk_type):
+        self.path = path
+        self.format = fmt
+        self.type = disk_type
+        self.virtual_size = None
+
+
+def _set_source_path(chardev, path: str) -> None:
+    from lxml import etree
+    src = chardev.find("source")
+    if src is None:
+        src = etree.Element("source")
+        chardev.insert(0, src)
+    src.set("path", path)

@@ -1,0 +1,85 @@
+"""Where the QEMU driver keeps its state, for each kind of URI.
+
+    qemu:///system          /etc/pyvirsh/qemu, /var/lib/pyvirsh/qemu, /run/pyvirsh/qemu,
+                            /var/log/pyvirsh/qemu
+    qemu:///session         $XDG_CONFIG_HOME, $XDG_STATE_HOME and $XDG_RUNTIME_DIR (each /pyvirsh/qemu)
+    qemu:///embed?root=DIR  DIR/config, DIR/state, DIR/run, DIR/log
+
+config holds the persistent definitions (NAME.xml); state holds snapshot
+metadata and caches; run holds each running domain's status XML, QMP socket,
+pidfile and lock; log holds QEMU's stderr per domain. Directories are 0700.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..api import DriverError, ErrorCode
+from ..fsutil import ensure_dir
+
+
+class DriverPaths:
+    def __init__(self, mode: str, root: str | None):
+        if mode == "embed":
+            root = os.path.abspath(root)
+            self.config = os.path.join(root, "config")
+            self.state = os.path.join(root, "state")
+            self.run = os.path.join(root, "run")
+            self.log = os.path.join(root, "log")
+        elif mode == "system":
+            self.config = "/etc/pyvirsh/qemu"
+            self.state = "/var/lib/pyvirsh/qemu"
+            self.run = "/run/pyvirsh/qemu"
+            self.log = "/var/log/pyvirsh/qemu"
+        else:
+            home = os.path.expanduser("~")
+            xdg_config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+            xdg_state = os.environ.get("XDG_STATE_HOME") or os.path.join(home, ".local", "state")
+            xdg_runtime = os.environ.get("XDG_RUNTIME_DIR") or os.path.join(xdg_state, "pyvirsh", "run")
+            self.config = os.path.join(xdg_config, "pyvirsh", "qemu")
+            self.state = os.path.join(xdg_state, "pyvirsh", "qemu")
+            self.run = os.path.join(xdg_runtime, "pyvirsh", "qemu")
+            self.log = os.path.join(xdg_state, "pyvirsh", "qemu", "log")
+
+    def create(self) -> None:
+        try:
+            for d in (self.config, self.state, self.run, self.log, self.snapshot_dir, self.locks):
+                ensure_dir(d)
+        except OSError as err:
+            raise DriverError(ErrorCode.SYSTEM_ERROR, "cannot create the QEMU driver's state directories: %s"
+                              % err) from None
+
+    @property
+    def snapshot_dir(self) -> str:
+        return os.path.join(self.state, "snapshots")
+
+    @property
+    def locks(self) -> str:
+        return os.path.join(self.run, "locks")
+
+    def config_file(self, name: str) -> str:
+        return os.path.join(self.config, name + ".xml")
+
+    def snapshot_file(self, name: str) -> str:
+        return os.path.join(self.snapshot_dir, name + ".xml")
+
+    def lock_file(self, name: str) -> str:
+        return os.path.join(self.locks, name + ".lock")
+
+    def driver_lock(self) -> str:
+        return os.path.join(self.locks, ".driver.lock")
+
+    def run_dir(self, name: str) -> str:
+        return os.path.join(self.run, name)
+
+    def status_file(self, name: str) -> str:
+        return os.path.join(self.run, name + ".status.xml")
+
+    def log_file(self, name: str) -> str:
+        return os.path.join(self.log, name + ".log")
+
+    def id_counter(self) -> str:
+        return os.path.join(self.run, "next-id")
+
+    def capabilities_cache(self) -> str:
+        return os.path.join(self.state, "capabilities.json")

@@ -1,0 +1,157 @@
+"""QEMU processes: spawning without a daemon, telling whether one lives, stopping it.
+
+Spawning forks twice so that QEMU's parent is init, not the pyvirsh process
+(a long-lived shell would otherwise collect zombies); QEMU's stdout and stderr
+go to the domain's log file, so a failed start can show QEMU's own words.
+
+Liveness is QEMU's pidfile lock (QEMU holds a write lock on its pidfile while it
+runs) confirmed by /proc: never `kill -0`, which a zombie or a recycled pid
+would pass.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import signal
+import time
+
+from ..api import DriverError, ErrorCode
+
+
+def spawn(argv: list[str], log_path: str, env: dict | None = None) -> int:
+    """Start argv detached (new session, parent init), stdout/stderr appended to log_path.
+
+    Returns QEMU's pid.
+    """
+    read_end, write_end = os.pipe()
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    pid = os.fork()
+    if pid == 0:                                  # intermediate child
+        try:
+            os.close(read_end)
+            os.setsid()
+            grandchild = os.fork()
+            if grandchild == 0:                   # QEMU
+                try:
+                    devnull = os.open(os.devnull, os.O_RDONLY)
+                    os.dup2(devnull, 0)
+                    os.dup2(log_fd, 1)
+                    os.dup2(log_fd, 2)
+                    os.closerange(3, 65536)
+                    os.execve(argv[0], argv, env if env is not None else os.environ)
+                finally:
+                    os._exit(127)
+            os.write(write_end, str(grandchild).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    os.close(log_fd)
+    try:
+        data = b""
+        while True:
+            chunk = os.read(read_end, 64)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(read_end)
+        os.waitpid(pid, 0)
+    if not data:
+        raise DriverError(ErrorCode.INTERNAL_ERROR, "failed to start QEMU")
+    return int(data)
+
+
+def _proc_state(pid: int) -> str | None:
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # The state letter follows the command name, which is in parentheses.
+    return stat[stat.rfind(b")") + 2:stat.rfind(b")") + 3].decode()
+
+
+def pid_alive(pid: int) -> bool:
+    state = _proc_state(pid)
+    return state is not None and state not in ("Z", "X")
+
+
+def pidfile_locked(pidfile: str) -> bool:
+    """True while some process holds the lock QEMU takes on its pidfile."""
+    try:
+        fd = os.open(pidfile, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as err:
+        return err.errno in (errno.EAGAIN, errno.EACCES)
+    else:
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def qemu_alive(pid: int, pidfile: str) -> bool:
+    """Is this QEMU still running? The pidfile lock, confirmed by /proc (no zombies)."""
+    return pidfile_locked(pidfile) and pid_alive(pid)
+
+
+def cpu_time_ns(pid: int) -> int:
+    """User plus system CPU time of a process, from /proc."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            stat = f.read()
+    except OSError:
+        return 0
+    fields = stat[stat.rfind(b")") + 2:].split()
+    ticks = int(fields[11]) + int(fields[12])
+    return ticks * 1000000000 // os.sysconf("SC_CLK_TCK")
+
+
+def wait_gone(pid: int, pidfile: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.02)
+    return not pid_alive(pid)
+
+
+def terminate(pid: int, pidfile: str, graceful_quit=None) -> None:
+    """Stop QEMU: QMP quit if offered, then SIGTERM, then SIGKILL, each with a timeout.
+
+    A QEMU busy in a long monitor command can ignore SIGTERM, hence the last step.
+    """
+    if not pid_alive(pid):
+        return
+    if graceful_quit is not None:
+        try:
+            graceful_quit()
+        except DriverError:
+            pass
+        if wait_gone(pid, pidfile, 3.0):
+            return
+    for sig, timeout in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        if wait_gone(pid, pidfile, timeout):
+            return
+    raise DriverError(ErrorCode.OPERATION_FAILED, "failed to terminate QEMU process %d" % pid)
+
+
+def log_tail(path: str, lines: int = 5) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 8192))
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return "\n".join(text.strip().splitlines()[-lines:])

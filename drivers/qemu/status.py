@@ -1,0 +1,118 @@
+"""A running domain's status file: what survives between pyvirsh invocations.
+
+    <domstatus state='1' reason='1' pid='1234' id='3'>
+      <monitor path='.../qmp.sock'/>
+      <pidfile path='.../qemu.pid'/>
+      <nextIndex>4</nextIndex>
+      <capacity index='1' bytes='67108864'/>...      virtual sizes of cached layers
+      <job .../>...                                   block jobs QEMU may still be running
+      <domain type='kvm' id='3'>...</domain>          the live definition, chains cached
+    </domstatus>
+
+It is rewritten atomically after every change, under the domain's lock.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from lxml import etree
+
+from ..domxml import DOMAIN_SCHEMA, DomainDef
+from ..fsutil import atomic_write, read_text
+from ..xmlutil import escape
+
+
+class Job:
+    """A block job recorded while QEMU runs it (see blockjobs.py for its life)."""
+
+    FIELDS = ("id", "disk", "kind", "top", "base", "bandwidth", "flags", "dest", "dest_format", "dest_type",
+              "state", "delete", "pivot_requested", "abort_requested", "error")
+
+    def __init__(self, **values):
+        for name in self.FIELDS:
+            setattr(self, name, values.get(name))
+
+    def to_element(self):
+        el = etree.Element("job")
+        for name in self.FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                el.set(name.replace("_", "-"), str(value))
+        return el
+
+    @classmethod
+    def from_element(cls, el) -> "Job":
+        values = {name: el.get(name.replace("_", "-")) for name in cls.FIELDS}
+        return cls(**values)
+
+
+class Status:
+    def __init__(self, definition: DomainDef, state: int, reason: int, pid: int, domid: int,
+                 monitor: str, pidfile: str, next_index: int):
+        self.definition = definition
+        self.state = state
+        self.reason = reason
+        self.pid = pid
+        self.id = domid
+        self.monitor = monitor
+        self.pidfile = pidfile
+        self.next_index = next_index
+        self.capacity: dict[int, int] = {}
+        self.jobs: list[Job] = []
+        self.shutdown_requested = False
+        self.last_job: dict[str, str] = {}     # disk -> outcome of its last finished job
+
+    def job_for(self, disk: str) -> Job | None:
+        for job in self.jobs:
+            if job.disk == disk:
+                return job
+        return None
+
+    def to_xml(self) -> str:
+        attrs = " ".join("%s='%s'" % (k, v) for k, v in (("state", self.state), ("reason", self.reason),
+                                                           ("pid", self.pid), ("id", self.id)))
+        lines = ["<domstatus %s>\n" % attrs,
+                 "  <monitor path='%s'/>\n" % escape(self.monitor),
+                 "  <pidfile path='%s'/>\n" % escape(self.pidfile),
+                 "  <nextIndex>%d</nextIndex>\n" % self.next_index]
+        if self.shutdown_requested:
+            lines.append("  <shutdownRequested/>\n")
+        for index in sorted(self.capacity):
+            lines.append("  <capacity index='%d' bytes='%d'/>\n" % (index, self.capacity[index]))
+        for job in self.jobs:
+            lines.append("  " + etree.tostring(job.to_element(), encoding="unicode") + "\n")
+        for disk, outcome in sorted(self.last_job.items()):
+            lines.append("  <lastJob disk='%s' outcome='%s'/>\n" % (escape(disk), escape(outcome)))
+        lines.append(DOMAIN_SCHEMA.write(_with_id(self.definition.root, self.id), 2))
+        lines.append("</domstatus>\n")
+        return "".join(lines)
+
+    def save(self, path: str) -> None:
+        atomic_write(path, self.to_xml())
+
+    @classmethod
+    def load(cls, path: str) -> "Status | None":
+        text = read_text(path)
+        if text is None:
+            return None
+        parser = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True,
+                                 load_dtd=False, huge_tree=True)
+        root = etree.fromstring(text.encode("utf-8"), parser)
+        domain = root.find("domain")
+        status = cls(DomainDef(domain), int(root.get("state")), int(root.get("reason")), int(root.get("pid")),
+                     int(root.get("id")), root.find("monitor").get("path"), root.find("pidfile").get("path"),
+                     int(root.findtext("nextIndex")))
+        status.shutdown_requested = root.find("shutdownRequested") is not None
+        for el in root.iterfind("capacity"):
+            status.capacity[int(el.get("index"))] = int(el.get("bytes"))
+        status.jobs = [Job.from_element(el) for el in root.iterfind("job")]
+        for el in root.iterfind("lastJob"):
+            status.last_job[el.get("disk")] = el.get("outcome")
+        return status
+
+
+def _with_id(root, domid: int):
+    clone = copy.copy(root)
+    clone.set("id", str(domid))
+    return clone
