@@ -1,15 +1,521 @@
-"""Block jobs on the QEMU driver (placeholder until block jobs land)."""
+"""Block jobs without a daemon: blockpull, blockcommit, blockcopy, blockjob.
+
+A command that starts a job may exit long before the job ends, and QEMU drops
+events nobody is connected to hear. So every job runs with auto-finalize and
+auto-dismiss off and is recorded in the domain's status file; any later
+pyvirsh invocation that touches the domain reconciles first (reconcile_jobs):
+it asks QEMU where each job is, finalizes what is pending, applies the job's
+known transformation to the cached chain, checks the result against QEMU's
+block graph, releases the dropped nodes (blockdev-del) and dismisses the job.
+Only then may --delete remove committed files.
+
+On a shut-off domain blockpull and blockcommit do the same change offline with
+qemu-img rebase/commit (virsh refuses both); the images are not in use, and
+qemu-img's own locks guard against a domain running elsewhere.
+"""
 
 from __future__ import annotations
 
+import os
+import time
+
+from ..api import (BlockCommitFlags, BlockJobAbortFlags, BlockJobInfo, BlockJobType, BlockRebaseFlags, DriverError,
+                   ErrorCode, writes)
+from ..fsutil import remove
+from . import chaincache
+from .chaincache import find_layer, format_node, layers, storage_node
+from .status import Job
+
+ABORT_WAIT = 60.0
+
+
+def job_id(disk: str) -> str:
+    return "pv-%s" % disk
+
+
+_KINDS = {"pull": BlockJobType.PULL, "commit": BlockJobType.COMMIT,
+          "active-commit": BlockJobType.ACTIVE_COMMIT, "copy": BlockJobType.COPY}
+
+
+# ---------------------------------------------------------------------------
+# Reconciliation: bring recorded jobs and the cache in line with QEMU
+# ---------------------------------------------------------------------------
 
 def reconcile_jobs(dom, locked: bool) -> None:
-    pass
+    if locked:
+        _reconcile(dom)
+        return
+    with dom.conn.domain_lock(dom.name):
+        dom.status = dom.conn.load_status(dom.name)
+        if dom.status is not None and dom.status.jobs:
+            _reconcile(dom)
+
+
+def _reconcile(dom) -> None:
+    status = dom.status
+    changed = False
+    with dom.qmp() as q:
+        jobs = {j["id"]: j for j in q.execute("query-jobs")}
+        for job in list(status.jobs):
+            info = jobs.get(job.id)
+            if job.kind == "offline":
+                continue
+            if info is None:
+                # Gone from QEMU (dismissed by someone else): the graph tells what happened.
+                _forget(status, job, "failed")
+                changed = True
+                continue
+            state = info["status"]
+            if state == "pending":
+                q.execute("job-finalize", {"id": job.id})
+                info = {j["id"]: j for j in q.execute("query-jobs")}.get(job.id, {"status": "concluded"})
+                state = info["status"]
+            if state == "concluded":
+                error = info.get("error")
+                if error and not job.abort_requested:
+                    outcome = "failed"
+                elif job.abort_requested and not _completed_gracefully(job, error):
+                    outcome = "canceled"
+                else:
+                    outcome = "completed"
+                if outcome == "completed":
+                    _apply(dom, q, job)
+                q.execute("job-dismiss", {"id": job.id})
+                if outcome != "completed" and job.kind == "copy":
+                    _drop_copy_target(q, job)
+                _forget(status, job, outcome)
+                changed = True
+            elif state == "ready" and job.state != "ready":
+                job.state = "ready"
+                changed = True
+    if changed:
+        dom.save_status()
+
+
+def _completed_gracefully(job, error) -> bool:
+    """Cancelling a synchronized active commit or copy finishes it, keeping the top."""
+    return job.state == "ready" and not error and not job.pivot_requested
+
+
+def _forget(status, job, outcome: str) -> None:
+    status.jobs.remove(job)
+    status.last_job[job.disk] = outcome
+
+
+def _apply(dom, q, job) -> None:
+    """The job's known change to the cached chain, checked against QEMU's graph."""
+    disk = dom.status.definition.find_disk(job.disk)
+    dropped: list[int] = []
+    if job.kind == "pull":
+        top = layers(disk.el)[0]
+        base = _layer_by_index(disk.el, job.base)
+        dropped = chaincache.subtree_indexes(chaincache.set_backing(top, base))
+    elif job.kind == "commit":
+        top = _layer_by_index(disk.el, job.top)
+        base = _layer_by_index(disk.el, job.base)
+        parent = _parent_of(disk.el, top)
+        dropped = chaincache.subtree_indexes(chaincache.set_backing(parent, base))
+    elif job.kind == "active-commit":
+        if job.pivot_requested:
+            base = _layer_by_index(disk.el, job.base)
+            dropped = chaincache.promote(disk.el, base)
+            _rewrite_config_source(dom, job.disk, base.path, base.format, base.type)
+        else:
+            return          # the top stays active; the chain is unchanged
+    elif job.kind == "copy":
+        if job.pivot_requested:
+            dropped = chaincache.replace_top(disk.el, job.dest, job.dest_format, job.dest_type,
+                                             int(job.base), keep_backing=bool(int(job.flags or 0) &
+                                                                               BlockRebaseFlags.SHALLOW))
+            dom.status.capacity[int(job.base)] = dom.status.capacity.get(int(job.top), 0)
+            _rewrite_config_source(dom, job.disk, job.dest, job.dest_format, job.dest_type)
+        else:
+            _drop_copy_target(q, job)
+            return
+    _verify(q, dom, disk)
+    for index in dropped:
+        _blockdev_del(q, index)
+    if job.delete and job.kind in ("commit", "active-commit"):
+        for path in job.delete.split("\n"):
+            remove(path)
+
+
+def _layer_by_index(disk_el, index):
+    if index is None or index == "":
+        return None
+    for layer in layers(disk_el):
+        if layer.index == int(index):
+            return layer
+    raise DriverError(ErrorCode.INTERNAL_ERROR, "backing store index %s vanished from the cache" % index)
+
+
+def _parent_of(disk_el, layer):
+    chain = layers(disk_el)
+    for upper, lower in zip(chain, chain[1:]):
+        if lower.index == layer.index:
+            return upper
+    raise DriverError(ErrorCode.INTERNAL_ERROR, "top '%s' has no parent in the chain" % layer.path)
+
+
+def _blockdev_del(q, index: int) -> None:
+    """Release a dropped layer: QEMU keeps its files open and locked until these go."""
+    for node in (format_node(index), storage_node(index)):
+        try:
+            q.execute("blockdev-del", {"node-name": node})
+        except DriverError:
+            pass
+
+
+def _drop_copy_target(q, job) -> None:
+    if job.base:
+        _blockdev_del(q, int(job.base))
+
+
+def _verify(q, dom, disk) -> None:
+    """The cache must describe exactly the chain QEMU has below the disk's device."""
+    graph = q.execute("x-debug-query-block-graph")
+    by_id = {n["id"]: n["name"] for n in graph["nodes"]}
+    backing = {}
+    for edge in graph["edges"]:
+        if edge["name"] == "backing":
+            backing[by_id[edge["parent"]]] = by_id[edge["child"]]
+    chain = layers(disk.el)
+    for upper, lower in zip(chain, chain[1:] + [None]):
+        want = format_node(lower.index) if lower is not None else None
+        have = backing.get(format_node(upper.index))
+        if have != want:
+            raise DriverError(ErrorCode.INTERNAL_ERROR,
+                              "cached chain of disk '%s' differs from QEMU's: %s is backed by %s, not %s"
+                              % (disk.target, format_node(upper.index), have, want))
+
+
+def _rewrite_config_source(dom, target: str, path: str, fmt: str, disk_type: str) -> None:
+    """After a pivot the persistent definition follows, as libvirt rewrites it."""
+    if dom.config is None:
+        return
+    disk = dom.config.find_disk(target)
+    if disk is None:
+        return
+    disk.set_source(disk_type, path)
+    driver = disk.el.find("driver")
+    if driver is not None:
+        driver.set("type", fmt)
+    for el in disk.el.findall("backingStore"):
+        disk.el.remove(el)
+    from ..fsutil import atomic_write
+    atomic_write(dom.paths.config_file(dom.name), dom.config.to_xml())
 
 
 def release_job_files(dom, status) -> None:
-    pass
+    """QEMU is gone: jobs died with it, and the chain on disk is what its headers say."""
+    status.jobs = []
+
+
+# ---------------------------------------------------------------------------
+# The commands' side: start, query, abort, speed
+# ---------------------------------------------------------------------------
+
+def _speed(bandwidth: int, in_bytes: bool) -> int:
+    return bandwidth if in_bytes else bandwidth << 20
+
+
+def _relative(from_path: str, to_path: str) -> str:
+    return os.path.relpath(to_path, os.path.dirname(from_path))
 
 
 class BlockJobs:
-    pass
+    """Block-job methods of QemuDomain (mixed in)."""
+
+    def _disk(self, path: str):
+        definition = self.get_definition()
+        disk = definition.find_disk(path)
+        if disk is None:
+            raise DriverError(ErrorCode.INVALID_ARG, "invalid path %s not assigned to domain" % path)
+        return disk
+
+    def _job_free(self, disk) -> None:
+        if self.status is not None and self.status.job_for(disk.target) is not None:
+            raise DriverError(ErrorCode.BLOCK_COPY_ACTIVE, "disk '%s' already in active block job" % disk.target)
+
+    def _start_job(self, q, command: str, args: dict, job: Job) -> None:
+        args = dict(args, **{"job-id": job.id, "auto-finalize": False, "auto-dismiss": False})
+        q.execute(command, args)
+        job.state = "running"
+        self.status.jobs.append(job)
+        self.status.last_job.pop(job.disk, None)
+        self.save_status()
+
+    # pull ---------------------------------------------------------------
+
+    @writes("virDomainBlockPull")
+    def block_pull(self, disk: str, bandwidth: int, flags: int = 0) -> None:
+        self._pull(disk, None, bandwidth, flags, "virDomainBlockPull")
+
+    @writes("virDomainBlockRebase")
+    def block_rebase(self, disk: str, base, bandwidth: int, flags: int = 0) -> None:
+        if flags & BlockRebaseFlags.COPY:
+            self._copy(disk, base, None, None, _speed(bandwidth, flags & BlockRebaseFlags.BANDWIDTH_BYTES),
+                       flags, "block" if flags & BlockRebaseFlags.COPY_DEV else "file",
+                       "raw" if flags & BlockRebaseFlags.COPY_RAW else None)
+            return
+        self._pull(disk, base, bandwidth, flags, "virDomainBlockRebase")
+
+    def _pull(self, path: str, base, bandwidth: int, flags: int, api: str) -> None:
+        in_bytes = bool(flags & BlockRebaseFlags.BANDWIDTH_BYTES) if api == "virDomainBlockRebase" else \
+            bool(flags & (1 << 6))
+        with self.conn.domain_lock(self.name):
+            self.refresh(locked=True)
+            disk = self._disk(path)
+            if self.status is None:
+                from .offline import offline_pull
+                offline_pull(self, disk, base, bool(flags & BlockRebaseFlags.RELATIVE))
+                return
+            self._job_free(disk)
+            chain = layers(disk.el)
+            top = chain[0]
+            base_layer = None
+            if base:
+                base_layer = find_layer(disk.el, disk.target, base)
+                if base_layer.index == top.index:
+                    raise DriverError(ErrorCode.INVALID_ARG, "could not find image '%s' beneath '%s' in chain "
+                                      "for '%s'" % (base, top.path, disk.target))
+            args = {"device": format_node(top.index), "speed": _speed(bandwidth, in_bytes)}
+            if base_layer is not None:
+                args["base-node"] = format_node(base_layer.index)
+                args["backing-file"] = _relative(top.path, base_layer.path) \
+                    if flags & BlockRebaseFlags.RELATIVE else base_layer.path
+            job = Job(id=job_id(disk.target), disk=disk.target, kind="pull",
+                      top=top.index, base=base_layer.index if base_layer else None,
+                      bandwidth=args["speed"], flags=flags)
+            with self.qmp() as q:
+                self._start_job(q, "block-stream", args, job)
+
+    # commit -------------------------------------------------------------
+
+    @writes("virDomainBlockCommit")
+    def block_commit(self, path: str, base, top, bandwidth: int, flags: int = 0) -> None:
+        C = BlockCommitFlags
+        with self.conn.domain_lock(self.name):
+            self.refresh(locked=True)
+            disk = self._disk(path)
+            chain = layers(disk.el) if self.status is not None else None
+            if self.status is None:
+                from .offline import offline_commit
+                offline_commit(self, disk, base, top, flags)
+                return
+            self._job_free(disk)
+            top_layer = find_layer(disk.el, disk.target, top) if top else chain[0]
+            below = chain[[layer.index for layer in chain].index(top_layer.index) + 1:]
+            if not below:
+                raise DriverError(ErrorCode.INVALID_ARG, "top '%s' in chain for '%s' has no backing file"
+                                  % (top_layer.path, disk.target))
+            if flags & C.SHALLOW:
+                base_layer = below[0]
+                if base and find_layer(disk.el, disk.target, base).index != base_layer.index:
+                    raise DriverError(ErrorCode.INVALID_ARG, "base '%s' is not immediately below '%s' in chain "
+                                      "for '%s'" % (base, top_layer.path, disk.target))
+            elif base:
+                base_layer = find_layer(disk.el, disk.target, base)
+                if base_layer.index not in [layer.index for layer in below]:
+                    raise DriverError(ErrorCode.INVALID_ARG, "could not find image '%s' beneath '%s' in "
+                                      "chain for '%s'" % (base, top_layer.path, disk.target))
+            else:
+                base_layer = below[-1]
+            active = top_layer.index == chain[0].index
+            if active and not flags & C.ACTIVE:
+                raise DriverError(ErrorCode.INVALID_ARG, "commit of '%s' active layer requires active flag"
+                                  % disk.target)
+            if not active and flags & C.ACTIVE:
+                raise DriverError(ErrorCode.INVALID_ARG, "active commit requested but '%s' is not active"
+                                  % top_layer.path)
+            speed = _speed(bandwidth, flags & C.BANDWIDTH_BYTES)
+            args = {"device": format_node(chain[0].index), "base-node": format_node(base_layer.index),
+                    "speed": speed}
+            committed = chain[[layer.index for layer in chain].index(top_layer.index):
+                              [layer.index for layer in chain].index(base_layer.index)]
+            if not active:
+                args["top-node"] = format_node(top_layer.index)
+                parent = _parent_of(disk.el, top_layer)
+                args["backing-file"] = _relative(parent.path, base_layer.path) \
+                    if flags & C.RELATIVE else base_layer.path
+            job = Job(id=job_id(disk.target), disk=disk.target, kind="active-commit" if active else "commit",
+                      top=top_layer.index, base=base_layer.index, bandwidth=speed, flags=flags,
+                      delete="\n".join(layer.path for layer in committed) if flags & C.DELETE else None)
+            with self.qmp() as q:
+                self._start_job(q, "block-commit", args, job)
+
+    # copy ---------------------------------------------------------------
+
+    @writes("virDomainBlockCopy")
+    def block_copy(self, disk: str, dest_xml: str, params: dict, flags: int = 0) -> None:
+        from ..xmlutil import parse
+        root = parse(dest_xml, "disk", root="disk")
+        kind = root.get("type", "file")
+        src = root.find("source")
+        dest = src.get("dev" if kind == "block" else "file") if src is not None else None
+        fmt = root.find("driver").get("type") if root.find("driver") is not None else None
+        if not dest:
+            raise DriverError(ErrorCode.XML_ERROR, "missing source for the block copy destination")
+        self._copy(disk, dest, params.get("granularity"), params.get("buf-size"), params.get("bandwidth", 0),
+                   flags, kind, fmt)
+
+    def _copy(self, path, dest, granularity, buf_size, speed, flags, dest_type, dest_format) -> None:
+        R = BlockRebaseFlags
+        if not os.path.isabs(dest):
+            raise DriverError(ErrorCode.INVALID_ARG, "absolute path must be used as block copy target")
+        with self.conn.domain_lock(self.name):
+            self.refresh(locked=True)
+            disk = self._disk(path)
+            if self.status is None:
+                raise DriverError(ErrorCode.OPERATION_INVALID, "domain is not running")
+            self._job_free(disk)
+            chain = layers(disk.el)
+            top = chain[0]
+            shallow = bool(flags & R.SHALLOW) and len(chain) > 1
+            fmt = dest_format or top.format
+            if dest_type == "block" and not os.path.exists(dest):
+                raise DriverError(ErrorCode.INVALID_ARG, "block device '%s' does not exist" % dest)
+            if not flags & R.REUSE_EXT and dest_type == "file":
+                if os.path.exists(dest):
+                    raise DriverError(ErrorCode.CONFIG_UNSUPPORTED,
+                                      "external destination file for disk %s already exists and is not a "
+                                      "block device: %s" % (disk.target, dest))
+                from .offline import qemu_img
+                size = self.status.capacity.get(top.index, 0)
+                backing = ["-u", "-b", chain[1].path, "-F", chain[1].format] if shallow else []
+                qemu_img("create", "-q", "-f", fmt, *backing, dest, str(size))
+            index = self.status.next_index
+            self.status.next_index += 1
+            storage = {"driver": "host_device" if dest_type == "block" else "file", "filename": dest,
+                       "node-name": storage_node(index), "auto-read-only": True}
+            node = {"driver": fmt, "file": storage_node(index), "node-name": format_node(index)}
+            if fmt != "raw":
+                node["backing"] = format_node(chain[1].index) if shallow else None
+            args = {"device": format_node(top.index), "target": format_node(index),
+                    "sync": "top" if shallow else "full", "speed": speed or 0}
+            if granularity:
+                args["granularity"] = granularity
+            if buf_size:
+                args["buf-size"] = buf_size
+            job = Job(id=job_id(disk.target), disk=disk.target, kind="copy", top=top.index, base=index,
+                      bandwidth=speed or 0, flags=flags | (R.SHALLOW if shallow else 0), dest=dest,
+                      dest_format=fmt, dest_type=dest_type)
+            with self.qmp() as q:
+                q.execute("blockdev-add", storage)
+                try:
+                    q.execute("blockdev-add", node)
+                    self._start_job(q, "blockdev-mirror", args, job)
+                except DriverError:
+                    _blockdev_del(q, index)
+                    raise
+
+    # query, abort, speed ------------------------------------------------
+
+    def get_block_job_info(self, path: str, flags: int = 0):
+        with self.conn.domain_lock(self.name):
+            self.refresh(locked=True)
+            disk = self._disk(path)
+            if self.status is None:
+                from .offline import offline_job_info
+                return offline_job_info(self, disk)
+            job = self.status.job_for(disk.target)
+            if job is None:
+                return None
+            with self.qmp() as q:
+                for info in q.execute("query-block-jobs"):
+                    if info["device"] == job.id:
+                        break
+                else:
+                    return None
+        kind = _KINDS[job.kind]
+        speed = info.get("speed", 0)
+        bandwidth = speed if flags & 1 else speed >> 20
+        return BlockJobInfo(kind, bandwidth, info["offset"], info["len"], info.get("ready", False))
+
+    def block_job_outcome(self, path: str) -> str:
+        """How the disk's last job ended: completed, failed or canceled (for --wait)."""
+        if self.status is None:
+            return "completed"
+        return self.status.last_job.get(self._disk(path).target, "completed")
+
+    def wait_block_job_event(self, path: str, timeout: float) -> None:
+        time.sleep(timeout)
+
+    @writes("virDomainBlockJobAbort")
+    def block_job_abort(self, path: str, flags: int = 0) -> None:
+        A = BlockJobAbortFlags
+        with self.conn.domain_lock(self.name):
+            self.refresh(locked=True)
+            disk = self._disk(path)
+            if self.status is None:
+                from .offline import offline_abort
+                offline_abort(self, disk, flags)
+                return
+            job = self.status.job_for(disk.target)
+            if job is None:
+                raise DriverError(ErrorCode.INVALID_ARG, "disk %s does not have an active block job" % disk.target)
+            with self.qmp() as q:
+                if flags & A.PIVOT:
+                    if job.kind not in ("copy", "active-commit"):
+                        raise DriverError(ErrorCode.OPERATION_INVALID,
+                                          "job type '%s' does not support pivot" % job.kind)
+                    info = {j["id"]: j for j in q.execute("query-jobs")}.get(job.id)
+                    if info is None or info["status"] != "ready":
+                        raise DriverError(ErrorCode.BLOCK_COPY_ACTIVE,
+                                          "block job '%s' not ready for pivot yet" % job.id)
+                    job.pivot_requested = "1"
+                    self.save_status()
+                    q.execute("job-complete", {"id": job.id})
+                else:
+                    job.abort_requested = "1"
+                    self.save_status()
+                    q.execute("job-cancel", {"id": job.id})
+        if flags & A.ASYNC:
+            return
+        deadline = time.monotonic() + ABORT_WAIT
+        while time.monotonic() < deadline:
+            with self.conn.domain_lock(self.name):
+                self.refresh(locked=True)
+                if self.status is None or self.status.job_for(disk.target) is None:
+                    break
+            time.sleep(0.05)
+        else:
+            raise DriverError(ErrorCode.OPERATION_TIMEOUT, "block job on disk '%s' did not end in time"
+                              % disk.target)
+        if flags & A.PIVOT and self.status is not None and \
+                self.status.last_job.get(disk.target) == "failed":
+            raise DriverError(ErrorCode.OPERATION_FAILED, "block job '%s' failed while pivoting" % job.id)
+
+    @writes("virDomainBlockJobSetSpeed")
+    def block_job_set_speed(self, path: str, bandwidth: int, flags: int = 0) -> None:
+        with self.conn.domain_lock(self.name):
+            self.refresh(locked=True)
+            disk = self._disk(path)
+            job = self.status.job_for(disk.target) if self.status is not None else None
+            if job is None:
+                raise DriverError(ErrorCode.INVALID_ARG, "disk %s does not have an active block job" % disk.target)
+            speed = _speed(bandwidth, flags & 1)
+            with self.qmp() as q:
+                q.execute("block-job-set-speed", {"device": job.id, "speed": speed})
+            job.bandwidth = speed
+            self.save_status()
+
+    @writes("virDomainBlockResize")
+    def block_resize(self, path: str, size: int, flags: int = 0) -> None:
+        size_bytes = size if flags & 1 else size * 1024
+        with self.conn.domain_lock(self.name):
+            self.refresh(locked=True)
+            disk = self._disk(path)
+            if disk.source is None:
+                raise DriverError(ErrorCode.INVALID_ARG, "disk '%s' does not currently have a source assigned"
+                                  % path)
+            if self.status is None:
+                from .offline import qemu_img
+                qemu_img("resize", "-q", "-f", disk.driver_type or "raw", disk.source, str(size_bytes))
+                return
+            top = layers(disk.el)[0]
+            with self.qmp() as q:
+                q.execute("block_resize", {"node-name": format_node(top.index), "size": size_bytes})
+            self.status.capacity[top.index] = size_bytes
+            self.save_status()
+

@@ -156,6 +156,62 @@ def set_backing(upper: Layer, lower: Layer | None) -> list:
     return dropped
 
 
+def _replace_source(disk_el, path: str, disk_type: str, fmt: str, index: int) -> None:
+    old = disk_el.find("source")
+    new = etree.Element("source")
+    new.set("dev" if disk_type == "block" else "file", path)
+    new.set("index", str(index))
+    old.addprevious(new)
+    disk_el.remove(old)
+    disk_el.set("type", disk_type)
+    disk_el.find("driver").set("type", fmt)
+
+
+def promote(disk_el, layer: Layer) -> list[int]:
+    """Make a lower layer the disk's top (active commit pivoted); return dropped indexes."""
+    chain = layers(disk_el)
+    position = [item.index for item in chain].index(layer.index)
+    if position == 0:
+        return []
+    dropped = [item.index for item in chain[:position]]
+    below = layer.element.find("backingStore")
+    _replace_source(disk_el, layer.path, layer.type, layer.format, layer.index)
+    for old in disk_el.findall("backingStore"):
+        disk_el.remove(old)
+    disk_el.find("source").addnext(below if below is not None else etree.Element("backingStore"))
+    return dropped
+
+
+def replace_top(disk_el, path: str, fmt: str, disk_type: str, index: int, keep_backing: bool) -> list[int]:
+    """A copy was pivoted to: the new image becomes the top (over the old backing if shallow)."""
+    chain = layers(disk_el)
+    dropped = [chain[0].index] + ([] if keep_backing else [item.index for item in chain[1:]])
+    _replace_source(disk_el, path, disk_type, fmt, index)
+    if not keep_backing:
+        for old in disk_el.findall("backingStore"):
+            disk_el.remove(old)
+        disk_el.find("source").addnext(etree.Element("backingStore"))
+    return dropped
+
+
+def push_overlay(disk_el, path: str, fmt: str, disk_type: str, index: int) -> None:
+    """An external snapshot: the new overlay is the top, the old top its read-only backing."""
+    old_top = layers(disk_el)[0]
+    backing = _make_backing(_Info(old_top.path, old_top.format, old_top.type), old_top.index)
+    for old in disk_el.findall("backingStore"):
+        disk_el.remove(old)
+        backing.append(old)
+    _replace_source(disk_el, path, disk_type, fmt, index)
+    disk_el.find("source").addnext(backing)
+
+
+class _Info:
+    def __init__(self, path, fmt, disk_type):
+        self.path = path
+        self.format = fmt
+        self.type = disk_type
+
+
 def subtree_indexes(elements) -> list[int]:
     return [int(e.get("index")) for e in elements if e.get("index") is not None]
 

@@ -217,7 +217,7 @@ class QemuConnection(Connection):
             self._check_unique(definition, allow_running=False)
         dom = QemuDomain(self, definition.name)
         with self.domain_lock(definition.name):
-            dom.refresh(locked=True)
+            dom.refresh(locked=True, must_exist=False)
             if dom.is_active():
                 raise DriverError(ErrorCode.OPERATION_INVALID, "domain '%s' is already active" % dom.name)
             dom.launch(definition, flags & StartFlags.PAUSED)
@@ -250,7 +250,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
     # state on disk
     # ------------------------------------------------------------------
 
-    def refresh(self, locked: bool = False) -> None:
+    def refresh(self, locked: bool = False, must_exist: bool = True) -> None:
         """Load the domain's files; notice a QEMU that went away and clean up after it."""
         self.config = self.conn.load_config(self.name)
         self.status = self.conn.load_status(self.name)
@@ -267,7 +267,9 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
             reconcile_jobs(self, locked)
         definition = self.status.definition if self.status is not None else self.config
         if definition is None:
-            raise DriverError(ErrorCode.NO_DOMAIN, "no domain with matching name '%s'" % self.name)
+            if must_exist:
+                raise DriverError(ErrorCode.NO_DOMAIN, "no domain with matching name '%s'" % self.name)
+            return
         self.uuid = definition.uuid
 
     def _reap(self) -> None:

@@ -1,0 +1,153 @@
+"""Block jobs on a shut-off domain, done with qemu-img (virsh refuses these).
+
+blockpull becomes `qemu-img rebase` (safe mode copies the data the top
+needs); blockcommit becomes `qemu-img commit` into the base, then a header-only
+`qemu-img rebase -u` of the image above. An active commit leaves a "ready"
+job behind, so that `blockjob --pivot` (or `--abort`, keeping the overlay)
+finishes it exactly as on a running domain.
+
+qemu-img runs without -U: its image locks refuse to touch a chain that some
+QEMU still has open.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+from ..api import (BlockCommitFlags, BlockJobAbortFlags, BlockJobInfo, BlockJobType, DriverError, ErrorCode)
+from ..fsutil import atomic_write, read_text, remove
+from .chaincache import attach_chain, find_layer, layers
+
+
+def qemu_img(*args: str) -> str:
+    try:
+        proc = subprocess.run(["qemu-img", *args], capture_output=True, text=True, timeout=24 * 3600)
+    except FileNotFoundError:
+        raise DriverError(ErrorCode.OPERATION_FAILED, "qemu-img is not installed: install the Debian package "
+                          "qemu-utils (apt-get install -y qemu-utils)") from None
+    if proc.returncode != 0:
+        message = (proc.stderr or proc.stdout).strip().replace("\n", " ")
+        raise DriverError(ErrorCode.OPERATION_FAILED, message or "qemu-img %s failed" % args[0])
+    return proc.stdout
+
+
+def _probed_disk(dom, disk):
+    """The disk with its chain probed and numbered as a start would number it."""
+    from ..storage.chain import probe_chain
+    clone = dom.config.copy()
+    next_index = 1
+    found = None
+    for candidate in clone.disks():
+        if candidate.source is None:
+            continue
+        chain = probe_chain(candidate.source, candidate.driver_type or "raw", candidate.target)
+        next_index = attach_chain(candidate.el, chain, next_index)
+        if candidate.target == disk.target:
+            found = candidate
+    if found is None:
+        raise DriverError(ErrorCode.INVALID_ARG, "disk '%s' does not currently have a source assigned"
+                          % disk.target)
+    return found
+
+
+def _backing_name(upper_path: str, base_path: str, relative: bool) -> str:
+    return os.path.relpath(base_path, os.path.dirname(upper_path)) if relative else base_path
+
+
+def offline_pull(dom, disk, base, relative: bool) -> None:
+    probed = _probed_disk(dom, disk)
+    chain = layers(probed.el)
+    top = chain[0]
+    if top.format == "raw":
+        raise DriverError(ErrorCode.INVALID_ARG, "top '%s' in chain for '%s' has no backing file"
+                          % (top.path, disk.target))
+    if not base:
+        qemu_img("rebase", "-q", "-f", top.format, "-b", "", top.path)
+        return
+    base_layer = find_layer(probed.el, disk.target, base)
+    if base_layer.index == top.index:
+        raise DriverError(ErrorCode.INVALID_ARG, "could not find image '%s' beneath '%s' in chain for '%s'"
+                          % (base, top.path, disk.target))
+    qemu_img("rebase", "-q", "-f", top.format, "-b", _backing_name(top.path, base_layer.path, relative),
+             "-F", base_layer.format, top.path)
+
+
+def offline_commit(dom, disk, base, top, flags: int) -> None:
+    C = BlockCommitFlags
+    probed = _probed_disk(dom, disk)
+    chain = layers(probed.el)
+    indexes = [layer.index for layer in chain]
+    top_layer = find_layer(probed.el, disk.target, top) if top else chain[0]
+    below = chain[indexes.index(top_layer.index) + 1:]
+    if not below:
+        raise DriverError(ErrorCode.INVALID_ARG, "could not find base image in chain for '%s'" % disk.target)
+    if flags & C.SHALLOW:
+        base_layer = below[0]
+    elif base:
+        base_layer = find_layer(probed.el, disk.target, base)
+        if base_layer.index not in [layer.index for layer in below]:
+            raise DriverError(ErrorCode.INVALID_ARG, "could not find image '%s' beneath '%s' in chain for '%s'"
+                              % (base, top_layer.path, disk.target))
+    else:
+        base_layer = below[-1]
+    active = top_layer.index == chain[0].index
+    if active and not flags & C.ACTIVE:
+        raise DriverError(ErrorCode.INVALID_ARG, "commit of '%s' active layer requires active flag" % disk.target)
+    committed = chain[indexes.index(top_layer.index):indexes.index(base_layer.index)]
+    # -d: leave the committed images as they are; the chain above the base stays consistent.
+    qemu_img("commit", "-q", "-d", "-f", top_layer.format, "-b", base_layer.path, top_layer.path)
+    if not active:
+        parent = chain[indexes.index(top_layer.index) - 1]
+        qemu_img("rebase", "-q", "-u", "-f", parent.format, "-b",
+                 _backing_name(parent.path, base_layer.path, bool(flags & C.RELATIVE)),
+                 "-F", base_layer.format, parent.path)
+        if flags & C.DELETE:
+            for layer in committed:
+                remove(layer.path)
+        return
+    jobs = _load_jobs(dom)
+    jobs[disk.target] = {"base": base_layer.path, "format": base_layer.format, "type": base_layer.type,
+                         "delete": [layer.path for layer in committed] if flags & C.DELETE else [],
+                         "size": os.path.getsize(top_layer.path)}
+    _save_jobs(dom, jobs)
+
+
+def _jobs_file(dom) -> str:
+    return os.path.join(dom.paths.state, "offline-jobs-%s.json" % dom.name)
+
+
+def _load_jobs(dom) -> dict:
+    text = read_text(_jobs_file(dom))
+    try:
+        return json.loads(text) if text else {}
+    except ValueError:
+        return {}
+
+
+def _save_jobs(dom, jobs: dict) -> None:
+    if jobs:
+        atomic_write(_jobs_file(dom), json.dumps(jobs))
+    else:
+        remove(_jobs_file(dom))
+
+
+def offline_job_info(dom, disk):
+    job = _load_jobs(dom).get(disk.target)
+    if job is None:
+        return None
+    return BlockJobInfo(BlockJobType.ACTIVE_COMMIT, 0, job["size"], job["size"], ready=True)
+
+
+def offline_abort(dom, disk, flags: int) -> None:
+    jobs = _load_jobs(dom)
+    job = jobs.pop(disk.target, None)
+    if job is None:
+        raise DriverError(ErrorCode.INVALID_ARG, "disk %s does not have an active block job" % disk.target)
+    if flags & BlockJobAbortFlags.PIVOT:
+        from .blockjobs import _rewrite_config_source
+        _rewrite_config_source(dom, disk.target, job["base"], job["format"], job["type"])
+        for path in job["delete"]:
+            remove(path)
+    _save_jobs(dom, jobs)
