@@ -48,9 +48,12 @@ def run(program: list[str], args: list[str], stdin: str | None = None, env_extra
     env.pop("PYVIRSH_DEFAULT_URI", None)
     if env_extra:
         env.update(env_extra)
-    proc = subprocess.run(program + args, cwd=DATA, env=env, input=stdin, capture_output=True,
-                          text=True, timeout=60)
-    return normalize(proc.stdout), normalize(proc.stderr), proc.returncode
+    # Bytes, decoded by hand: text mode would translate '\r' and hide a difference.
+    proc = subprocess.run(program + args, cwd=DATA, env=env, input=stdin.encode() if stdin else None,
+                          capture_output=True, timeout=60)
+    out = proc.stdout.decode("utf-8", "replace")
+    err = proc.stderr.decode("utf-8", "replace")
+    return normalize(out), normalize(err), proc.returncode
 
 
 def compare(args: list[str], stdin: str | None = None, env_extra=None):

@@ -29,8 +29,11 @@ class Env:
         full_env.pop("PYVIRSH_DEFAULT_URI", None)
         if env:
             full_env.update(env)
-        proc = subprocess.run(pyvirsh_argv() + ["-c", self.uri] + list(args), capture_output=True, text=True,
+        proc = subprocess.run(pyvirsh_argv() + ["-c", self.uri] + list(args), capture_output=True,
                               env=full_env, timeout=timeout)
+        # Decoded by hand: text mode would turn the progress lines' '\r' into '\n'.
+        proc.stdout = proc.stdout.decode("utf-8", "replace")
+        proc.stderr = proc.stderr.decode("utf-8", "replace")
         if check and proc.returncode != 0:
             raise AssertionError("pyvirsh %s failed (%d):\n%s%s" % (args, proc.returncode, proc.stdout,
                                                                      proc.stderr))
