@@ -54,6 +54,9 @@ class QemuConnection(Connection):
         self.paths = paths
         self.readonly = readonly
         self.caps = Capabilities(paths.capabilities_cache())
+        # One lock object per domain, so nested operations (a snapshot delete running
+        # block jobs) re-enter the lock this process already holds instead of waiting on it.
+        self._locks: dict[str, FileLock] = {}
 
     # host -------------------------------------------------------------
 
@@ -98,10 +101,13 @@ class QemuConnection(Connection):
     # locks and records --------------------------------------------------
 
     def domain_lock(self, name: str) -> FileLock:
-        return FileLock(self.paths.lock_file(name), LOCK_TIMEOUT, "domain '%s'" % name)
+        lock = self._locks.get(name)
+        if lock is None:
+            lock = self._locks[name] = FileLock(self.paths.lock_file(name), LOCK_TIMEOUT, "domain '%s'" % name)
+        return lock
 
     def driver_lock(self) -> FileLock:
-        return FileLock(self.paths.driver_lock(), LOCK_TIMEOUT, "the QEMU driver")
+        return self.domain_lock(".driver")
 
     def _names(self) -> list[str]:
         names = set()
@@ -121,7 +127,8 @@ class QemuConnection(Connection):
         return Status.load(self.paths.status_file(name))
 
     def next_domain_id(self) -> int:
-        with self.driver_lock():
+        # Its own lock: taken while a domain lock is held, so it must never wait on one.
+        with self.domain_lock(".ids"):
             path = self.paths.id_counter()
             text = read_text(path)
             value = int(text) if text and text.strip().isdigit() else 1

@@ -1,14 +1,457 @@
-"""Snapshots on the QEMU driver (placeholder until snapshots land)."""
+"""Snapshots on the QEMU driver: external disk-only and internal, with delete and
+revert that work in any topology, running or shut off.
+
+The model. For each disk the images form a tree: every image but a base has one
+parent (its backing file); the domain's active image is a leaf. An external
+snapshot S "pins" the image that was active when S was taken (the one
+recorded in S's <domain>); from then on that image is frozen and a new overlay
+takes the writes. Nothing ever writes to a frozen image.
+
+    delete S   S's image is no longer pinned. If it has exactly one child, the child
+               is committed into it (a block job if QEMU has the child open: an
+               active commit with pivot, or an intermediate commit), and whatever
+               referred to the child (the disk, a snapshot, a grandchild's header)
+               refers to the merged image; the child's file goes if pyvirsh made
+               it. With no child (a dead branch) the image itself goes if pyvirsh
+               made it; with two or more children it stays, unpinned.
+    revert S   the domain leaves its current image and continues from a new overlay
+               on S's pinned image; the definition goes back to S's. The image
+               left behind is removed if pyvirsh made it and nothing else uses it.
+
+Images pyvirsh created (snapshot and revert overlays) are listed in the metadata
+as owned; no other file is ever deleted. Metadata, the chain cache and the
+persistent definition change together under the domain lock.
+"""
 
 from __future__ import annotations
 
+import os
+import time
+
+from lxml import etree
+
+from ..api import (DomainState, DriverError, ErrorCode, Reason, SnapshotCreateFlags, SnapshotDeleteFlags,
+                   SnapshotRevertFlags, check_snapshot_create_flags, check_snapshot_delete_flags,
+                   check_snapshot_revert_flags, unsupported_flags, writes)
+from ..api import Snapshot as SnapshotHandle
+from ..fsutil import atomic_write, read_text, remove
+from ..snapshots import SnapshotDef, SnapshotTree
+from .chaincache import format_node, layers, push_overlay, storage_node
+from .offline import qemu_img
+
+JOB_TIMEOUT = 600.0
+
+
+# ---------------------------------------------------------------------------
+# Metadata on disk: <snapshots current='s2'><owned>...</owned><domainsnapshot/>...</snapshots>
+# ---------------------------------------------------------------------------
+
+class Metadata:
+    def __init__(self, path: str):
+        self.path = path
+        self.tree = SnapshotTree()
+        self.owned: set[str] = set()
+        text = read_text(path)
+        if text is None:
+            return
+        parser = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True,
+                                 load_dtd=False, huge_tree=True)
+        root = etree.fromstring(text.encode("utf-8"), parser)
+        for el in root.iterfind("owned/file"):
+            self.owned.add(el.get("path"))
+        for el in root.iterfind("domainsnapshot"):
+            self.tree.add(SnapshotDef(el))
+        self.tree.current = root.get("current") or None
+
+    def save(self) -> None:
+        if not self.tree.snaps and not self.owned:
+            remove(self.path)
+            return
+        root = etree.Element("snapshots")
+        if self.tree.current:
+            root.set("current", self.tree.current)
+        owned = etree.SubElement(root, "owned")
+        for path in sorted(self.owned):
+            etree.SubElement(owned, "file").set("path", path)
+        for snap in self.tree.snaps.values():
+            root.append(snap.root)
+        atomic_write(self.path, etree.tostring(root, encoding="unicode", pretty_print=True))
+
+
+def _pinned(snap: SnapshotDef) -> dict[str, tuple[str, str]]:
+    """disk -> (path, format) of the images an external snapshot pins."""
+    out = {}
+    dom = snap.domain
+    if dom is None:
+        return out
+    external = {d.get("name") for d in snap.disk_elements() if d.get("snapshot") == "external"}
+    for disk in dom.disks():
+        if disk.target in external and disk.source:
+            out[disk.target] = (disk.source, disk.driver_type or "raw")
+    return out
+
+
+def default_overlay_name(path: str, snap_name: str) -> str:
+    """libvirt's default: the suffix after the last dot replaced by the snapshot's name."""
+    directory, base = os.path.split(path)
+    stem = base.rsplit(".", 1)[0] if "." in base else base
+    return os.path.join(directory, "%s.%s" % (stem, snap_name))
+
 
 class Snapshots:
+    """Snapshot methods of QemuDomain (mixed in)."""
+
+    def _metadata(self) -> Metadata:
+        return Metadata(self.paths.snapshot_file(self.name))
+
     def snapshot_count(self) -> int:
-        return 0
+        return len(self._metadata().tree)
 
     def drop_snapshot_metadata(self) -> None:
-        pass
+        remove(self.paths.snapshot_file(self.name))
+
+    # listing and lookup ---------------------------------------------------
 
     def list_all_snapshots(self, flags: int = 0):
-        return []
+        tree = self._metadata().tree
+        return [QemuSnapshot(self, s.name) for s in tree.filtered(None, flags)]
+
+    def snapshot_lookup_by_name(self, name: str):
+        self._metadata().tree.get(name)
+        return QemuSnapshot(self, name)
+
+    def has_current_snapshot(self) -> bool:
+        return self._metadata().tree.current is not None
+
+    def snapshot_current(self):
+        tree = self._metadata().tree
+        if tree.current is None:
+            raise DriverError(ErrorCode.NO_DOMAIN_SNAPSHOT, "the domain does not have a current snapshot")
+        return QemuSnapshot(self, tree.current)
+
+    # create ---------------------------------------------------------------
+
+    @writes("virDomainSnapshotCreateXML")
+    def snapshot_create_xml(self, xml: str, flags: int = 0):
+        F = SnapshotCreateFlags
+        check_snapshot_create_flags(flags)
+        allowed = (F.REDEFINE | F.CURRENT | F.NO_METADATA | F.HALT | F.DISK_ONLY | F.REUSE_EXT | F.QUIESCE |
+                   F.ATOMIC | F.LIVE | F.VALIDATE)
+        if flags & ~allowed:
+            raise unsupported_flags(flags & ~allowed, "qemuDomainSnapshotCreateXML")
+        redefine = bool(flags & F.REDEFINE)
+        snap = SnapshotDef.parse(xml, redefine=redefine)
+        with self.conn.domain_lock(self.name):
+            self.refresh(locked=True)
+            meta = self._metadata()
+            if redefine:
+                parent = snap.parent
+                if parent is not None and parent not in meta.tree:
+                    raise DriverError(ErrorCode.INVALID_ARG, "parent %s for snapshot %s not found"
+                                      % (parent, snap.name))
+                meta.tree.add(snap)
+                if flags & F.CURRENT:
+                    meta.tree.current = snap.name
+                meta.save()
+                return QemuSnapshot(self, snap.name)
+            if snap.name in meta.tree:
+                raise DriverError(ErrorCode.OPERATION_FAILED, "domain moment %s already exists" % snap.name)
+            if flags & F.QUIESCE:
+                if not flags & F.DISK_ONLY:
+                    raise DriverError(ErrorCode.OPERATION_INVALID, "quiesce requires disk-only")
+                raise DriverError(ErrorCode.ARGUMENT_UNSUPPORTED, "QEMU guest agent is not configured")
+            if self.status is not None and self.status.jobs:
+                raise DriverError(ErrorCode.OPERATION_INVALID, "domain has active block job")
+            if flags & F.LIVE and (flags & F.DISK_ONLY or self.status is None):
+                raise DriverError(ErrorCode.OPERATION_INVALID,
+                                  "live snapshot creation is supported only during full system snapshots")
+            memory = snap.memory_location
+            external_disks = any(d.get("snapshot") == "external" for d in snap.disk_elements())
+            if flags & F.DISK_ONLY or (memory in (None, "no") and external_disks):
+                if memory not in (None, "no"):
+                    raise DriverError(ErrorCode.OPERATION_INVALID,
+                                      "memory state cannot be saved with offline or disk-only snapshot")
+                self._create_disk_only(snap, meta, flags)
+            elif memory == "external":
+                raise DriverError(ErrorCode.CONFIG_UNSUPPORTED,
+                                  "external memory snapshots (--memspec) are not supported by pyvirsh yet; "
+                                  "use --disk-only, or an internal snapshot")
+            else:
+                self._create_internal(snap, meta, flags)
+            if not flags & F.NO_METADATA:
+                snap.parent = meta.tree.current
+                meta.tree.add(snap)
+                meta.tree.current = snap.name
+            meta.save()
+            if flags & F.HALT and self.status is not None:
+                self._stop_qemu(self.status)
+                self._cleanup(Reason.SHUTOFF_FROM_SNAPSHOT)
+        return QemuSnapshot(self, snap.name)
+
+    def _current_definition(self):
+        return self.status.definition if self.status is not None else self.config
+
+    def _create_disk_only(self, snap: SnapshotDef, meta: Metadata, flags: int) -> None:
+        """External overlays for every selected disk, switched all at once."""
+        F = SnapshotCreateFlags
+        definition = self._current_definition()
+        snap.align_disks(definition, "external", False)
+        snap.state = "disk-snapshot" if self.status is not None else "shutoff"
+        snap.memory_location = "no"
+        snap.set_domain(self.config if self.config is not None and self.status is None else definition)
+        if snap.domain is not None:
+            _strip_cache(snap.domain)
+        plan = []       # (disk, overlay path, existed before)
+        for el in snap.disk_elements():
+            if el.get("snapshot") != "external":
+                if el.get("snapshot") == "internal":
+                    raise DriverError(ErrorCode.CONFIG_UNSUPPORTED,
+                                      "mixing internal and external targets for a snapshot is not yet supported")
+                continue
+            disk = definition.find_disk(el.get("name"))
+            if disk.source is None:
+                raise DriverError(ErrorCode.CONFIG_UNSUPPORTED,
+                                  "cannot generate external snapshot name for disk '%s' without source"
+                                  % disk.target)
+            src = el.find("source")
+            path = src.get("file") if src is not None and src.get("file") else \
+                default_overlay_name(disk.source, snap.name)
+            if not os.path.isabs(path):
+                raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "external snapshot file path '%s' must be "
+                                  "absolute" % path)
+            exists = os.path.exists(path)
+            if exists and not flags & F.REUSE_EXT:
+                raise DriverError(ErrorCode.OPERATION_INVALID,
+                                  "external snapshot file for disk %s already exists and is not a block "
+                                  "device: %s" % (disk.target, path))
+            if not exists and flags & F.REUSE_EXT:
+                raise DriverError(ErrorCode.INVALID_ARG, "external snapshot file for disk %s does not exist: %s"
+                                  % (disk.target, path))
+            driver = el.find("driver")
+            if driver is not None and driver.get("type") not in (None, "qcow2"):
+                raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "external snapshot format for disk %s is "
+                                  "unsupported: %s" % (disk.target, driver.get("type")))
+            _set_disk_source(el, path)
+            plan.append((disk, path, exists))
+        if not plan:
+            raise DriverError(ErrorCode.CONFIG_UNSUPPORTED,
+                              "disk-only snapshots require at least one disk to be selected for snapshot")
+        created = []
+        try:
+            for disk, path, exists in plan:
+                if not exists:
+                    size = self._disk_capacity(disk)
+                    qemu_img("create", "-q", "-f", "qcow2", "-u", "-b", disk.source, "-F",
+                             disk.driver_type or "raw", path, str(size))
+                    created.append(path)
+            if self.status is not None:
+                self._switch_overlays_live(plan)
+            else:
+                self._switch_overlays_config(plan)
+        except BaseException:
+            for path in created:
+                remove(path)
+            raise
+        if not flags & F.NO_METADATA:
+            meta.owned.update(created)
+
+    def _disk_capacity(self, disk) -> int:
+        if self.status is not None:
+            chain = layers(disk.el)
+            if chain and chain[0].index in self.status.capacity:
+                return self.status.capacity[chain[0].index]
+        from ..storage.probe import read_header
+        return read_header(disk.source, disk.driver_type or "raw").virtual_size or 0
+
+    def _switch_overlays_live(self, plan) -> None:
+        """blockdev-add every overlay, then one QMP transaction of blockdev-snapshot: all or nothing."""
+        status = self.status
+        added = []
+        with self.qmp() as q:
+            try:
+                actions = []
+                for disk, path, _ in plan:
+                    index = status.next_index
+                    status.next_index += 1
+                    q.execute("blockdev-add", {"driver": "file", "filename": path, "node-name": storage_node(index),
+                                               "auto-read-only": True})
+                    added.append(index)
+                    q.execute("blockdev-add", {"driver": "qcow2", "file": storage_node(index),
+                                               "node-name": format_node(index), "backing": None})
+                    top = layers(disk.el)[0]
+                    actions.append({"type": "blockdev-snapshot",
+                                    "data": {"node": format_node(top.index), "overlay": format_node(index)}})
+                q.execute("transaction", {"actions": actions})
+            except DriverError:
+                for index in added:
+                    for node in (format_node(index), storage_node(index)):
+                        try:
+                            q.execute("blockdev-del", {"node-name": node})
+                        except DriverError:
+                            pass
+                raise
+        for (disk, path, _), index in zip(plan, added):
+            top = layers(disk.el)[0]
+            status.capacity[index] = status.capacity.get(top.index, 0)
+            push_overlay(disk.el, path, "qcow2", "file", index)
+        self.save_status()
+        self._switch_overlays_config(plan, live_done=True)
+
+    def _switch_overlays_config(self, plan, live_done: bool = False) -> None:
+        """The persistent definition follows the new overlays (libvirt does the same)."""
+        if self.config is None:
+            return
+        for disk, path, _ in plan:
+            cfg = self.config.find_disk(disk.target)
+            if cfg is None:
+                continue
+            cfg.set_source("file", path)
+            cfg.el.find("driver").set("type", "qcow2")
+            for el in cfg.el.findall("backingStore"):
+                cfg.el.remove(el)
+        atomic_write(self.paths.config_file(self.name), self.config.to_xml())
+
+    def _create_internal(self, snap: SnapshotDef, meta: Metadata, flags: int) -> None:
+        """A qcow2 internal snapshot: VM state and disks (running), or disks only (shut off)."""
+        definition = self._current_definition()
+        snap.align_disks(definition, "internal", True)
+        disks = []
+        for el in snap.disk_elements():
+            if el.get("snapshot") == "external":
+                raise DriverError(ErrorCode.CONFIG_UNSUPPORTED,
+                                  "mixing internal and external targets for a snapshot is not yet supported")
+            if el.get("snapshot") != "internal":
+                continue
+            disk = definition.find_disk(el.get("name"))
+            if (disk.driver_type or "raw") != "qcow2":
+                raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "internal snapshot for disk %s unsupported for "
+                                  "storage type %s" % (disk.target, disk.driver_type or "raw"))
+            disks.append(disk)
+        if self.status is not None:
+            if not disks:
+                raise DriverError(ErrorCode.CONFIG_UNSUPPORTED,
+                                  "internal snapshot of a running VM must include the memory state")
+            state = self.status.state
+            snap.state = "paused" if state == DomainState.PAUSED else "running"
+            snap.memory_location = "internal"
+            nodes = [format_node(layers(d.el)[0].index) for d in disks]
+            self._run_job("snapshot-save", {"tag": snap.name, "vmstate": nodes[0], "devices": nodes})
+            if state == DomainState.RUNNING:
+                with self.qmp() as q:
+                    q.execute("cont")
+        else:
+            snap.state = "shutoff"
+            snap.memory_location = "no"
+            for disk in disks:
+                qemu_img("snapshot", "-c", snap.name, disk.source)
+        snap.set_domain(self.config if self.status is None and self.config is not None else definition)
+        _strip_cache(snap.domain)
+
+    def _run_job(self, command: str, args: dict) -> None:
+        """Run a QEMU job that must end before the command returns (internal snapshots)."""
+        job = "pvsnap"
+        with self.qmp() as q:
+            q.execute(command, dict(args, **{"job-id": job}))
+            deadline = time.monotonic() + JOB_TIMEOUT
+            while True:
+                info = {j["id"]: j for j in q.execute("query-jobs")}.get(job)
+                if info is None or info["status"] == "concluded":
+                    break
+                if time.monotonic() > deadline:
+                    raise DriverError(ErrorCode.OPERATION_TIMEOUT, "%s did not finish in time" % command)
+                time.sleep(0.05)
+            q.execute("job-dismiss", {"id": job})
+        if info is not None and info.get("error"):
+            raise DriverError(ErrorCode.OPERATION_FAILED, "%s failed: %s" % (command, info["error"]))
+
+
+def _set_disk_source(el, path: str) -> None:
+    el.set("type", "file")
+    driver = el.find("driver")
+    if driver is None:
+        driver = etree.SubElement(el, "driver")
+    driver.set("type", "qcow2")
+    src = el.find("source")
+    if src is None:
+        src = etree.SubElement(el, "source")
+    src.attrib.clear()
+    src.set("file", path)
+
+
+def _strip_cache(definition) -> None:
+    """A snapshot keeps the definition, not the live chain cache."""
+    from .chaincache import strip_cache
+    definition.root.attrib.pop("id", None)
+    for disk in definition.disks():
+        for el in disk.el.findall("backingStore"):
+            disk.el.remove(el)
+        strip_cache(disk.el)
+
+
+class QemuSnapshot(SnapshotHandle):
+    def __init__(self, dom, name: str):
+        self.dom = dom
+        self.name = name
+
+    def connection(self):
+        return self.dom.conn
+
+    def _def(self) -> SnapshotDef:
+        return self.dom._metadata().tree.get(self.name)
+
+    def get_xml_desc(self, flags: int = 0) -> str:
+        return self._def().to_xml()
+
+    def get_parent(self):
+        snap = self._def()
+        if snap.parent is None:
+            raise DriverError(ErrorCode.NO_DOMAIN_SNAPSHOT, "snapshot '%s' does not have a parent" % self.name)
+        return QemuSnapshot(self.dom, snap.parent)
+
+    def is_current(self) -> bool:
+        return self.dom._metadata().tree.current == self._def().name
+
+    def has_metadata(self) -> bool:
+        self._def()
+        return True
+
+    def list_all_children(self, flags: int = 0):
+        tree = self.dom._metadata().tree
+        tree.get(self.name)
+        return [QemuSnapshot(self.dom, s.name) for s in tree.filtered(self.name, flags)]
+
+    @writes("virDomainSnapshotDelete")
+    def delete(self, flags: int = 0) -> None:
+        from .snapshotops import delete_snapshots
+        F = SnapshotDeleteFlags
+        check_snapshot_delete_flags(flags)
+        dom = self.dom
+        with dom.conn.domain_lock(dom.name):
+            dom.refresh(locked=True)
+            meta = dom._metadata()
+            snap = meta.tree.get(self.name)
+            victims = []
+            if flags & (F.CHILDREN | F.CHILDREN_ONLY):
+                victims = [s.name for s in meta.tree.descendants(snap.name)]
+            if not flags & F.CHILDREN_ONLY:
+                victims.append(snap.name)
+            delete_snapshots(dom, meta, victims, metadata_only=bool(flags & F.METADATA_ONLY))
+            meta.save()
+
+    @writes("virDomainRevertToSnapshot")
+    def revert(self, flags: int = 0) -> None:
+        from .snapshotops import revert_snapshot
+        F = SnapshotRevertFlags
+        check_snapshot_revert_flags(flags)
+        allowed = F.RUNNING | F.PAUSED | F.FORCE
+        if flags & ~allowed:
+            raise unsupported_flags(flags & ~allowed, "qemuDomainRevertToSnapshot")
+        dom = self.dom
+        with dom.conn.domain_lock(dom.name):
+            dom.refresh(locked=True)
+            meta = dom._metadata()
+            snap = meta.tree.get(self.name)
+            revert_snapshot(dom, meta, snap, flags)
+            meta.tree.current = snap.name
+            meta.save()
+

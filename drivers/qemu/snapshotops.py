@@ -1,0 +1,355 @@
+"""The chain-altering half of snapshots: delete and revert (see snapshots.py for the model).
+
+Everything here runs with the domain lock held. On a running domain, images
+QEMU has open change only through QEMU's own block jobs (active commit with
+pivot, intermediate commit); images of other branches are closed and are
+changed with qemu-img.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..api import (BlockCommitFlags, BlockJobAbortFlags, DriverError, ErrorCode, Reason, SnapshotRevertFlags)
+from ..fsutil import atomic_write, remove
+from .chaincache import format_node, layers
+from .offline import qemu_img
+from .snapshots import _pinned, default_overlay_name
+
+JOB_WAIT = 3600.0
+
+
+class ImageTree:
+    """Every image of one disk that the domain or a snapshot still needs, with its parent."""
+
+    def __init__(self):
+        self.parent: dict[str, str | None] = {}
+        self.format: dict[str, str] = {}
+
+    def add_chain(self, chain: list[tuple[str, str]]) -> None:
+        for (path, fmt), below in zip(chain, chain[1:] + [None]):
+            self.parent.setdefault(path, below[0] if below else None)
+            self.format.setdefault(path, fmt)
+
+    def children(self, path: str) -> list[str]:
+        return [p for p, parent in self.parent.items() if parent == path]
+
+
+def _probe(path: str, fmt: str, target: str) -> list[tuple[str, str]]:
+    from ..storage.chain import probe_chain
+    return [(layer.path, layer.format) for layer in probe_chain(path, fmt, target)]
+
+
+def active_chain(dom, target: str) -> list[tuple[str, str]]:
+    """The disk's current chain: from the cache while running (never re-probed), else probed."""
+    if dom.status is not None:
+        disk = dom.status.definition.find_disk(target)
+        return [(layer.path, layer.format) for layer in layers(disk.el)] if disk is not None else []
+    disk = dom.config.find_disk(target) if dom.config is not None else None
+    if disk is None or disk.source is None:
+        return []
+    return _probe(disk.source, disk.driver_type or "raw", target)
+
+
+def build_tree(dom, meta, target: str) -> tuple[ImageTree, str | None]:
+    tree = ImageTree()
+    chain = active_chain(dom, target)
+    tree.add_chain(chain)
+    extra = [pins[target] for pins in (_pinned(s) for s in meta.tree.snaps.values()) if target in pins]
+    extra += [(path, "qcow2") for path in sorted(meta.owned) if os.path.exists(path)]
+    for path, fmt in extra:
+        if path in tree.parent or not os.path.exists(path):
+            continue
+        try:
+            tree.add_chain(_probe(path, fmt, target))
+        except DriverError:
+            continue
+    return tree, chain[0][0] if chain else None
+
+
+def _pins(meta, target: str, excluding: str | None = None) -> set[str]:
+    out = set()
+    for snap in meta.tree.snaps.values():
+        if snap.name == excluding:
+            continue
+        pinned = _pinned(snap).get(target)
+        if pinned:
+            out.add(pinned[0])
+    return out
+
+
+def _targets(meta, snap) -> list[str]:
+    return sorted(_pinned(snap))
+
+
+# ---------------------------------------------------------------------------
+# delete
+# ---------------------------------------------------------------------------
+
+def delete_snapshots(dom, meta, names: list[str], metadata_only: bool) -> None:
+    # Descendants before ancestors, so each merge sees a settled tree below it.
+    depth = {}
+    for name in names:
+        d, node = 0, meta.tree.get(name)
+        while node.parent is not None and node.parent in meta.tree:
+            d += 1
+            node = meta.tree.get(node.parent)
+        depth[name] = d
+    for name in sorted(names, key=lambda n: -depth[n]):
+        snap = meta.tree.get(name)
+        if not metadata_only:
+            if snap.is_external:
+                _delete_external(dom, meta, snap)
+            else:
+                _delete_internal(dom, snap)
+        meta.tree.remove(name)
+        meta.save()
+    if not metadata_only:
+        for target in _all_targets(dom, meta):
+            collect_garbage(dom, meta, target)
+
+
+def _all_targets(dom, meta) -> list[str]:
+    definition = dom.status.definition if dom.status is not None else dom.config
+    return [d.target for d in definition.disks()] if definition is not None else []
+
+
+def _delete_external(dom, meta, snap) -> None:
+    for target, (pinned, _fmt) in _pinned(snap).items():
+        if pinned in _pins(meta, target, excluding=snap.name):
+            continue
+        tree, active = build_tree(dom, meta, target)
+        if pinned not in tree.parent:
+            continue
+        kids = tree.children(pinned)
+        if len(kids) == 1:
+            merge_child_into(dom, meta, target, pinned, kids[0], tree, active)
+        # No child: a dead branch, collected below. Two or more: it stays, unpinned.
+
+
+def merge_child_into(dom, meta, target: str, parent: str, child: str, tree: ImageTree, active) -> None:
+    """Commit `child` into `parent`; everything that named the child names the parent afterwards."""
+    parent_fmt, child_fmt = tree.format[parent], tree.format[child]
+    live = [p for p, _ in active_chain(dom, target)] if dom.status is not None else []
+    grandkids = tree.children(child)
+    if child in live:
+        if child == active:
+            dom.block_commit(target, _spec(dom, target, parent), None, 0, BlockCommitFlags.ACTIVE)
+            _wait_job(dom, target, ready=True)
+            dom.block_job_abort(target, BlockJobAbortFlags.PIVOT)
+        else:
+            dom.block_commit(target, _spec(dom, target, parent), _spec(dom, target, child), 0, 0)
+            _wait_job(dom, target, ready=False)
+        grandkids = [g for g in grandkids if g not in live]
+    else:
+        qemu_img("commit", "-q", "-d", "-f", child_fmt, "-b", parent, child)
+        if child == active:
+            _set_config_source(dom, target, parent, parent_fmt)
+    for grandkid in grandkids:
+        qemu_img("rebase", "-q", "-u", "-f", tree.format[grandkid], "-b", parent, "-F", parent_fmt, grandkid)
+    for snap in meta.tree.snaps.values():
+        _rename_in_snapshot(snap, target, child, parent, parent_fmt)
+    if child in meta.owned:
+        remove(child)
+        meta.owned.discard(child)
+
+
+def _spec(dom, target: str, path: str) -> str:
+    """The cached layer holding `path`, as 'vda[N]' (unambiguous even if paths repeat)."""
+    disk = dom.status.definition.find_disk(target)
+    for layer in layers(disk.el):
+        if layer.path == path:
+            return "%s[%d]" % (target, layer.index)
+    raise DriverError(ErrorCode.INTERNAL_ERROR, "image '%s' is not in the cached chain of '%s'" % (path, target))
+
+
+def _wait_job(dom, target: str, ready: bool) -> None:
+    import time
+    deadline = time.monotonic() + JOB_WAIT
+    while time.monotonic() < deadline:
+        info = dom.get_block_job_info(target)
+        if info is None:
+            outcome = dom.block_job_outcome(target)
+            if outcome != "completed":
+                raise DriverError(ErrorCode.OPERATION_FAILED, "block job merging snapshot images of '%s' %s"
+                                  % (target, outcome))
+            return
+        if ready and info.ready:
+            return
+        time.sleep(0.05)
+    raise DriverError(ErrorCode.OPERATION_TIMEOUT, "block job on '%s' did not finish in time" % target)
+
+
+def _rename_in_snapshot(snap, target: str, old: str, new: str, new_fmt: str) -> None:
+    dom = snap.domain
+    if dom is not None:
+        disk = dom.find_disk(target)
+        if disk is not None and disk.source == old:
+            disk.set_source("file", new)
+            disk.el.find("driver").set("type", new_fmt)
+    for el in snap.disk_elements():
+        src = el.find("source")
+        if el.get("name") == target and src is not None and src.get("file") == old:
+            src.set("file", new)
+
+
+def _set_config_source(dom, target: str, path: str, fmt: str) -> None:
+    if dom.config is None:
+        return
+    disk = dom.config.find_disk(target)
+    if disk is None:
+        return
+    disk.set_source("file", path)
+    disk.el.find("driver").set("type", fmt)
+    for el in disk.el.findall("backingStore"):
+        disk.el.remove(el)
+    atomic_write(dom.paths.config_file(dom.name), dom.config.to_xml())
+
+
+def collect_garbage(dom, meta, target: str) -> None:
+    """Remove images pyvirsh made that nothing needs: not active, not pinned, no children."""
+    while True:
+        tree, active = build_tree(dom, meta, target)
+        pins = _pins(meta, target)
+        doomed = [p for p in tree.parent if p in meta.owned and p != active and p not in pins
+                  and not tree.children(p)]
+        if not doomed:
+            return
+        for path in doomed:
+            remove(path)
+            meta.owned.discard(path)
+        meta.save()
+
+
+def _delete_internal(dom, snap) -> None:
+    for disk, image in _internal_images(dom, snap):
+        if dom.status is not None:
+            top = layers(dom.status.definition.find_disk(disk).el)[0]
+            if top.path != image:
+                raise DriverError(ErrorCode.OPERATION_UNSUPPORTED,
+                                  "internal snapshot '%s' lives in '%s', which now backs later external "
+                                  "snapshots; delete it with the domain shut off" % (snap.name, image))
+            dom._run_job("snapshot-delete", {"tag": snap.name, "devices": [format_node(top.index)]})
+        else:
+            qemu_img("snapshot", "-d", snap.name, image)
+
+
+def _internal_images(dom, snap) -> list[tuple[str, str]]:
+    internal = {d.get("name") for d in snap.disk_elements() if d.get("snapshot") == "internal"}
+    out = []
+    if snap.domain is None:
+        return out
+    for disk in snap.domain.disks():
+        if disk.target in internal and disk.source:
+            out.append((disk.target, disk.source))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# revert
+# ---------------------------------------------------------------------------
+
+def revert_snapshot(dom, meta, snap, flags: int) -> None:
+    R = SnapshotRevertFlags
+    if snap.domain is None:
+        raise DriverError(ErrorCode.SNAPSHOT_REVERT_RISKY, "snapshot '%s' lacks domain '%s' rollback info"
+                          % (snap.name, dom.name))
+    if dom.config is None and not flags & (R.RUNNING | R.PAUSED) and snap.state not in ("running", "paused"):
+        raise DriverError(ErrorCode.OPERATION_INVALID,
+                          "transient domain needs to request run or pause to revert to inactive snapshot")
+    if snap.is_external:
+        _revert_external(dom, meta, snap, flags)
+    else:
+        _revert_internal(dom, meta, snap, flags)
+
+
+def _next_free(path: str) -> str:
+    if not os.path.exists(path):
+        return path
+    n = 1
+    while os.path.exists("%s.%d" % (path, n)):
+        n += 1
+    return "%s.%d" % (path, n)
+
+
+def _revert_external(dom, meta, snap, flags: int) -> None:
+    R = SnapshotRevertFlags
+    pins = _pinned(snap)
+    if dom.status is not None:
+        dom._stop_qemu(dom.status)
+        dom._cleanup(Reason.SHUTOFF_FROM_SNAPSHOT)
+    definition = snap.domain.copy()
+    created = []
+    try:
+        for target, (pinned, fmt) in pins.items():
+            if not os.path.exists(pinned):
+                raise DriverError(ErrorCode.OPERATION_FAILED, "image '%s' of snapshot '%s' is missing"
+                                  % (pinned, snap.name))
+            from ..storage.probe import read_header
+            size = read_header(pinned, fmt).virtual_size or 0
+            overlay = _next_free(default_overlay_name(pinned, snap.name))
+            qemu_img("create", "-q", "-f", "qcow2", "-u", "-b", pinned, "-F", fmt, overlay, str(size))
+            created.append(overlay)
+            disk = definition.find_disk(target)
+            disk.set_source("file", overlay)
+            disk.el.find("driver").set("type", "qcow2")
+    except BaseException:
+        for path in created:
+            remove(path)
+        raise
+    meta.owned.update(created)
+    if dom.config is not None:
+        dom.config = definition
+        atomic_write(dom.paths.config_file(dom.name), definition.to_xml())
+    meta.save()
+    for target in pins:
+        collect_garbage(dom, meta, target)
+    start = flags & (R.RUNNING | R.PAUSED)
+    if start:
+        dom.launch(definition, bool(flags & R.PAUSED))
+        _mark_from_snapshot(dom)
+    else:
+        dom.conn.set_shutoff_reason(dom.name, Reason.SHUTOFF_FROM_SNAPSHOT)
+
+
+def _mark_from_snapshot(dom) -> None:
+    from ..api import DomainState
+    status = dom.status
+    status.reason = Reason.RUNNING_FROM_SNAPSHOT if status.state == DomainState.RUNNING else \
+        Reason.PAUSED_FROM_SNAPSHOT
+    dom.save_status()
+
+
+def _revert_internal(dom, meta, snap, flags: int) -> None:
+    R = SnapshotRevertFlags
+    images = _internal_images(dom, snap)
+    for target, image in images:
+        current = active_chain(dom, target)
+        if not current or current[0][0] != image:
+            raise DriverError(ErrorCode.OPERATION_UNSUPPORTED,
+                              "cannot revert to internal snapshot '%s': its image '%s' is no longer the top "
+                              "of disk '%s' (later external snapshots froze it)" % (snap.name, image, target))
+    with_memory = snap.state in ("running", "paused")
+    want_paused = bool(flags & R.PAUSED) or (snap.state == "paused" and not flags & R.RUNNING)
+    want_running = with_memory or bool(flags & (R.RUNNING | R.PAUSED))
+    if dom.status is not None and not with_memory:
+        dom._stop_qemu(dom.status)
+        dom._cleanup(Reason.SHUTOFF_FROM_SNAPSHOT)
+    if dom.status is None:
+        for _target, image in images:
+            qemu_img("snapshot", "-a", snap.name, image)
+        if not want_running:
+            dom.conn.set_shutoff_reason(dom.name, Reason.SHUTOFF_FROM_SNAPSHOT)
+            return
+        dom.launch(dom.config, paused=True)
+    if with_memory:
+        nodes = [format_node(layers(dom.status.definition.find_disk(t).el)[0].index) for t, _ in images]
+        dom._run_job("snapshot-load", {"tag": snap.name, "vmstate": nodes[0], "devices": nodes})
+    from ..api import DomainState
+    if not want_paused:
+        with dom.qmp() as q:
+            q.execute("cont")
+        dom.status.state = DomainState.RUNNING
+    else:
+        dom.status.state = DomainState.PAUSED
+    _mark_from_snapshot(dom)
