@@ -390,6 +390,7 @@ class Connection:
 
     uri: str = ""
     readonly: bool = False
+    passive: bool = False       # set for TAB completion: read state only, never touch a hypervisor
 
     def connection(self) -> "Connection":
         return self

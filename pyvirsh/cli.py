@@ -131,7 +131,9 @@ def run_commands(ctl: Session, commands) -> bool:
         if bound.name in ("quit", "exit"):
             ctl.quit_requested = True
             return ok
-        if ctl.timing:
+        if ctl.out.json:
+            ctl.out.flush_json_errors()     # JSON output is one document per command, no blank line
+        elif ctl.timing:
             ctl.print("\n(Time: %.3f ms)\n\n" % ((after - before) * 1000.0))
         else:
             ctl.print_extra("\n")
@@ -159,6 +161,9 @@ _LONG_OPTIONS = {
     "readonly": ("r", "no"),
     "timing": ("t", "no"),
     "version": ("v", "optional"),
+    # pyvirsh's own, beyond virsh (long form only):
+    "json": ("json", "no"),
+    "no-color": ("no-color", "no"),
 }
 _SHORT_WITH_ARG = set("cdeklK")
 _SHORT_FLAGS = set("hqrtvV")
@@ -189,7 +194,8 @@ def _read_globals(argv: list[str]):
                 raise UsageError("unsupported option '%s'. See --help." % word)
             letter, kind = _LONG_OPTIONS[matches[0]]
             if kind == "no" and eq:
-                raise UsageError("unsupported option '-%s'. See --help." % letter)
+                raise UsageError("unsupported option '%s'. See --help." %
+                                 (("-" + letter) if len(letter) == 1 else word))
             if kind == "required" and not eq:
                 if i + 1 >= len(argv):
                     raise UsageError("option '-%s'/'--%s' requires an argument" % (letter, matches[0]))
@@ -252,6 +258,9 @@ def usage_text() -> str:
         "    -v                      short version",
         "    -V                      long version",
         "         --version[=TYPE]   version, TYPE is short or long (default short)",
+        "         --json             print results as JSON (list, dominfo, domstate, domblklist,",
+        "                            domblkinfo, blockjob, snapshot-list, snapshot-info, nodeinfo)",
+        "         --no-color         never colour the output (also: NO_COLOR=1)",
         "  commands (non interactive mode):",
         "",
     ]
@@ -282,6 +291,15 @@ def long_version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    instruction = os.environ.get("_PYVIRSH_COMPLETE")
+    if instruction:
+        # A TAB in bash, zsh or fish (see pyvirsh/shellscripts.py): answer and stop.
+        from .shellscripts import answer
+        try:
+            sys.stdout.write(answer(instruction))
+        except Exception:       # noqa: BLE001 - completion never shows a traceback
+            pass
+        return 0
     ctl = Session()
     try:
         return _main(ctl, argv)
@@ -299,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         ctl.close()
+        ctl.out.flush_json_errors()
         ctl.out.flush()
 
 
@@ -354,6 +373,10 @@ def _main(ctl: Session, argv: list[str]) -> int:
         elif letter == "V":
             ctl.print(long_version())
             return 0
+        elif letter == "json":
+            ctl.out.json = True
+        elif letter == "no-color":
+            ctl.out.colour_allowed = False
         # -l FILE is accepted for compatibility; pyvirsh keeps no client log.
     ctl.keepalive = keepalive
 

@@ -42,6 +42,8 @@ def _conn(ctl):
             ctl.connect()
         except Exception:       # noqa: BLE001 - completion stays silent
             return None
+        # A connection opened for TAB only reads state: it never talks to QEMU.
+        ctl.conn.passive = True
     return ctl.conn
 
 

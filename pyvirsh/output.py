@@ -8,29 +8,91 @@ written so that '2>&1' interleaves like virsh.
 
 from __future__ import annotations
 
+import os
 import sys
 import unicodedata
 
+# Colours for state words in tables and domstate (only on a terminal, see Output.colour).
+STATE_STYLES = {"running": "green", "paused": "yellow", "crashed": "bold red", "in shutdown": "yellow",
+                "pmsuspended": "cyan", "disk-snapshot": "cyan"}
+
 
 class Output:
-    """Where a session writes; quiet mode drops what virsh sends through vshPrintExtra."""
+    """Where a session writes; quiet mode drops what virsh sends through vshPrintExtra.
+
+    Plain text is the default and is byte-identical to virsh. On a terminal,
+    unless NO_COLOR is set or --no-color given, rich adds colour (and progress
+    bars); --json replaces the data output of the commands that support it with
+    JSON documents, and errors with JSON on stderr.
+    """
 
     def __init__(self, stdout=None, stderr=None, quiet: bool = False):
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
         self.quiet = quiet
+        self.json = False
+        self.colour_allowed = True
+        self.json_errors: list[str] = []
+
+    def _tty(self, stream) -> bool:
+        if not self.colour_allowed or self.json or os.environ.get("NO_COLOR"):
+            return False
+        try:
+            return stream.isatty()
+        except (AttributeError, ValueError):
+            return False
+
+    @property
+    def colour(self) -> bool:
+        return self._tty(self.stdout)
+
+    @property
+    def colour_stderr(self) -> bool:
+        return self._tty(self.stderr)
 
     def print(self, text: str) -> None:
         self.stdout.write(text)
 
     def print_extra(self, text: str) -> None:
-        if not self.quiet:
+        # --json keeps stdout for the JSON documents: the chatter virsh prints goes, as with -q.
+        if not self.quiet and not self.json:
             self.stdout.write(text)
 
     def error(self, message: str) -> None:
+        if self.json:
+            self.json_errors.append(message)
+            return
         self.stdout.flush()
-        self.stderr.write("error: %s\n" % message)
+        if self.colour_stderr:
+            self.stderr.write("\x1b[1;31merror:\x1b[0m %s\n" % message)
+        else:
+            self.stderr.write("error: %s\n" % message)
         self.stderr.flush()
+
+    def emit_json(self, document) -> None:
+        import json
+        self.stdout.write(json.dumps(document, indent=2) + "\n")
+
+    def flush_json_errors(self) -> None:
+        """In --json mode a failed command's error lines become one JSON document on stderr."""
+        if not self.json_errors:
+            return
+        import json
+        self.stdout.flush()
+        self.stderr.write(json.dumps({"error": {"messages": self.json_errors}}) + "\n")
+        self.stderr.flush()
+        self.json_errors = []
+
+    def styled(self, text: str, style: str | None) -> str:
+        """Text wrapped in a rich style's ANSI codes when colour is on (widths are computed before)."""
+        if not style or not self.colour:
+            return text
+        from rich.console import Console
+        from rich.text import Text
+        console = Console(force_terminal=True, color_system="standard", width=10**6)
+        with console.capture() as cap:
+            console.print(Text(text, style=style), end="", soft_wrap=True)
+        return cap.get()
 
     def progress(self, text: str) -> None:
         """Job progress goes to stderr, unaffected by -q (virsh uses fprintf(stderr))."""
@@ -44,6 +106,13 @@ class Output:
             self.stderr.flush()
         except (BrokenPipeError, ValueError):
             pass
+
+
+def state_styler(out: Output, column: int):
+    """A table styler colouring the state column, or None when colour is off."""
+    if not out.colour:
+        return None
+    return lambda i, text: out.styled(text, STATE_STYLES.get(text)) if i == column else text
 
 
 # --------------------------------------------------------------------------
@@ -74,11 +143,12 @@ def display_width(text: str) -> int:
     return width
 
 
-def format_table(header: list[str], rows: list[list[str]], quiet: bool = False) -> str:
+def format_table(header: list[str], rows: list[list[str]], quiet: bool = False, styler=None) -> str:
     """One leading space per cell, three-space gaps, the last column unpadded.
 
     With quiet set there is no header and no dashed line, and widths come from
-    the data rows only.
+    the data rows only. styler(column, text) may wrap a data cell in colour
+    codes; padding is computed from the plain text.
     """
     rows = [[_safe_cell(str(c)) for c in row] for row in rows]
     lines_src = rows if quiet else [header] + rows
@@ -89,18 +159,18 @@ def format_table(header: list[str], rows: list[list[str]], quiet: bool = False) 
             widths[i] = max(widths[i], display_width(cell))
     out = []
 
-    def render(row):
+    def render(row, style):
         parts = []
         for i, cell in enumerate(row):
-            parts.append(" " + cell)
+            parts.append(" " + (styler(i, cell) if style else cell))
             if i < ncols - 1:
                 parts.append(" " * (widths[i] - display_width(cell) + 2))
         return "".join(parts) + "\n"
 
     if not quiet:
-        out.append(render(header))
+        out.append(render(header, False))
         out.append("-" * sum(w + 3 for w in widths) + "\n")
-    out.extend(render(row) for row in rows)
+    out.extend(render(row, styler is not None) for row in rows)
     return "".join(out)
 
 

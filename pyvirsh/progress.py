@@ -18,5 +18,31 @@ class PlainProgress:
         pass
 
 
+class RichProgress:
+    """A bar on the terminal; it ends on virsh's final '[100 %]' wording so the line reads the same."""
+
+    def __init__(self, ctl, label: str):
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+        self.ctl = ctl
+        self.label = label
+        ctl.out.stdout.flush()
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                                 TimeElapsedColumn(), console=Console(file=ctl.out.stderr), transient=False)
+        self.task = self.progress.add_task(label, total=100)
+        self.progress.start()
+
+    def update(self, remaining: int, total: int) -> None:
+        line = job_progress_line(self.label, remaining, total)
+        percent = int(line.rsplit("[", 1)[1].split("%")[0])
+        self.progress.update(self.task, completed=percent)
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
 def make_progress(ctl, label: str):
+    if ctl.out.colour_stderr:
+        return RichProgress(ctl, label)
     return PlainProgress(ctl, label)

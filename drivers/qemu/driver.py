@@ -57,6 +57,9 @@ class QemuConnection(Connection):
         # One lock object per domain, so nested operations (a snapshot delete running
         # block jobs) re-enter the lock this process already holds instead of waiting on it.
         self._locks: dict[str, FileLock] = {}
+        # Passive connections (TAB completion) only read state files: no liveness
+        # checks that could lead to cleanup, no QMP, no locks.
+        self.passive = False
 
     # host -------------------------------------------------------------
 
@@ -261,7 +264,9 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         """Load the domain's files; notice a QEMU that went away and clean up after it."""
         self.config = self.conn.load_config(self.name)
         self.status = self.conn.load_status(self.name)
-        if self.status is not None and not process.qemu_alive(self.status.pid, self.status.pidfile):
+        if self.conn.passive:
+            pass
+        elif self.status is not None and not process.qemu_alive(self.status.pid, self.status.pidfile):
             if locked:
                 self._reap()
             else:
@@ -270,7 +275,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
                     self.status = self.conn.load_status(self.name)
                     if self.status is not None and not process.qemu_alive(self.status.pid, self.status.pidfile):
                         self._reap()
-        if self.status is not None and self.status.jobs:
+        if self.status is not None and self.status.jobs and not self.conn.passive:
             reconcile_jobs(self, locked)
         definition = self.status.definition if self.status is not None else self.config
         if definition is None:

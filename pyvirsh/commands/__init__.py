@@ -69,4 +69,5 @@ TABLE = {
     "pwd": ("virsh", "virsh", "print the current directory"),
     "quit": ("virsh", "virsh", "quit this interactive terminal"),
     "connect": ("virsh", "virsh", "(re)connect to hypervisor"),
+    "completion": ("virsh", "virsh", "print the bash, zsh or fish completion script"),
 }

@@ -285,6 +285,12 @@ def blockjob(ctl, domain, path, abort, pivot, info, bytes, raw, bandwidth, **kw)
     from ..drivers.api import job_type_label
     from ..jobwait import job_progress_line
     job = dom.get_block_job_info(path, 0 if raw else I.BANDWIDTH_BYTES)
+    if ctl.out.json:
+        ctl.out.emit_json({"disk": path, "job": None if job is None else {
+            "type": job_type_label(job.type), "bandwidth_bytes": job.bandwidth if not raw else job.bandwidth << 20,
+            "cur": job.cur, "end": job.end, "ready": job.ready,
+            "progress": int(job_progress_line("", job.end - job.cur, job.end).split("[")[1].split("%")[0])}})
+        return True
     if job is None:
         if not raw:
             ctl.print_extra("No current block job for %s" % path)

@@ -18,6 +18,11 @@ def hostname(ctl):
 @command("nodeinfo", "node information", "Returns basic information about the node.", group="host")
 def nodeinfo(ctl):
     info = ctl.conn.get_node_info()
+    if ctl.out.json:
+        ctl.out.emit_json({"cpu_model": info.model, "cpus": info.cpus, "mhz": info.mhz, "sockets": info.sockets,
+                           "cores_per_socket": info.cores, "threads_per_core": info.threads,
+                           "numa_cells": info.nodes, "memory_kib": info.memory_kib})
+        return True
     ctl.print(format_kv([
         ("CPU model:", info.model),
         ("CPU(s):", info.cpus),

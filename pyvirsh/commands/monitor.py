@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..declare import command, flag, string
 from ..errors import CommandError
-from ..output import format_kv, format_table, pretty_size
+from ..output import STATE_STYLES, format_kv, format_table, pretty_size, state_styler
 from .common import domain_option, exclusive, lookup_domain
 
 # ---------------------------------------------------------------------------
@@ -97,6 +97,14 @@ def list_domains(ctl, **opts):
     table = opts["table"] or not (want_uuid or want_name or want_id)
     domains = collect_domains(ctl, opts)
 
+    if ctl.out.json:
+        from ..drivers.api import state_label
+        ctl.out.emit_json({"domains": [
+            {"id": d.get_id() if d.get_id() != -1 else None, "name": d.name, "uuid": d.uuid,
+             "state": state_label(d.get_state()[0]), "persistent": d.is_persistent(),
+             "autostart": d.get_autostart(), "title": d.get_title()} for d in domains]})
+        return True
+
     if not table:
         lines = []
         for dom in domains:
@@ -134,7 +142,7 @@ def list_domains(ctl, **opts):
         if want_uuid:
             row.append(dom.uuid)
         rows.append(row)
-    ctl.print(format_table(header, rows, ctl.quiet))
+    ctl.print(format_table(header, rows, ctl.quiet, state_styler(ctl.out, 2)))
     return True
 
 
@@ -176,6 +184,14 @@ def dominfo(ctl, domain):
             pairs.append(("Security label:", "%s (%s)" % (label.label,
                                                         "enforcing" if label.enforcing else "permissive")))
     messages = dom.get_messages()
+    if ctl.out.json:
+        ctl.out.emit_json({
+            "id": domid if domid != -1 else None, "name": dom.name, "uuid": dom.uuid,
+            "os_type": dom.get_os_type(), "state": state_label(info.state), "vcpus": info.nr_virt_cpu,
+            "cpu_time_seconds": info.cpu_time_ns / 1e9, "max_memory_kib": info.max_mem_kib,
+            "used_memory_kib": info.memory_kib, "persistent": dom.is_persistent(),
+            "autostart": dom.get_autostart(), "managed_save": dom.has_managed_save(), "messages": messages})
+        return True
     for i, message in enumerate(messages):
         pairs.append(("Messages:" if i == 0 else "", message))
     ctl.print(format_kv(pairs))
@@ -190,10 +206,15 @@ def domstate(ctl, domain, reason):
 
     dom = lookup_domain(ctl, domain)
     state, why = dom.get_state()
+    label = state_label(state)
+    if ctl.out.json:
+        ctl.out.emit_json({"state": label, "reason": reason_label(state, why)})
+        return True
+    shown = ctl.out.styled(label, STATE_STYLES.get(label))
     if reason:
-        ctl.print("%s (%s)\n" % (state_label(state), reason_label(state, why)))
+        ctl.print("%s (%s)\n" % (shown, reason_label(state, why)))
     else:
-        ctl.print("%s\n" % state_label(state))
+        ctl.print("%s\n" % shown)
     return True
 
 
@@ -219,6 +240,9 @@ def domain_definition(dom, inactive: bool = False):
 def domblklist(ctl, domain, inactive, details):
     dom = lookup_domain(ctl, domain)
     definition = domain_definition(dom, inactive)
+    if ctl.out.json:
+        ctl.out.emit_json({"disks": [disk_json(disk) for disk in definition.disks()]})
+        return True
     rows = []
     for disk in definition.disks():
         if not disk.target:
@@ -228,6 +252,25 @@ def domblklist(ctl, domain, inactive, details):
     header = ["Type", "Device", "Target", "Source"] if details else ["Target", "Source"]
     ctl.print(format_table(header, rows, ctl.quiet))
     return True
+
+
+def disk_json(disk) -> dict:
+    """A disk for --json: type, device, target, source and the cached chain (top first)."""
+    chain = []
+    src = disk.el.find("source")
+    if src is not None and src.get("index") is not None:
+        chain.append({"index": int(src.get("index")), "path": disk.source, "format": disk.driver_type or "raw",
+                      "type": disk.type})
+    node = disk.el.find("backingStore")
+    while node is not None and node.find("source") is not None:
+        fmt = node.find("format")
+        s = node.find("source")
+        chain.append({"index": int(node.get("index")) if node.get("index") else None,
+                      "path": s.get("file") or s.get("dev"), "format": fmt.get("type") if fmt is not None else None,
+                      "type": node.get("type", "file")})
+        node = node.find("backingStore")
+    return {"type": disk.type, "device": disk.device, "target": disk.target, "source": disk.source,
+            "chain": chain}
 
 
 def _blkinfo_cells(info, human: bool) -> list[str]:
@@ -249,6 +292,16 @@ def domblkinfo(ctl, domain, device, human, all):
     dom = lookup_domain(ctl, domain)
     if not all and not device:
         raise CommandError("command 'domblkinfo' requires <device> option")
+    if ctl.out.json:
+        targets = [d.target for d in domain_definition(dom).disks() if d.source_element is not None] \
+            if all else [device]
+        out = []
+        for target in targets:
+            info = dom.get_block_info(target)
+            out.append({"target": target, "capacity": info.capacity, "allocation": info.allocation,
+                        "physical": info.physical})
+        ctl.out.emit_json({"disks": out})
+        return True
     if not all:
         info = dom.get_block_info(device)
         cap, alloc, phys = _blkinfo_cells(info, human)

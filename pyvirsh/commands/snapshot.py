@@ -8,7 +8,7 @@ import time
 
 from ..declare import argv, command, data, flag, string
 from ..errors import CommandError
-from ..output import format_kv, format_table
+from ..output import format_kv, format_table, state_styler
 from .common import domain_option, exclusive, lookup_domain, read_xml_file, reporting
 from .virsh import split_commas
 
@@ -295,6 +295,17 @@ def snapshot_list(ctl, domain, parent, roots, leaves, no_leaves, metadata, no_me
     if start is not None and tree:
         snaps.insert(0, start)
 
+    from ..drivers.snapshots import SnapshotDef
+    if ctl.out.json:
+        docs = []
+        for s in snaps:
+            snapdef = SnapshotDef.from_trusted_xml(s.get_xml_desc())
+            docs.append({"name": s.name, "creation_time": snapdef.creation_time, "state": snapdef.state,
+                         "parent": snapdef.parent, "current": s.is_current(),
+                         "location": "external" if snapdef.is_external else "internal"})
+        ctl.out.emit_json({"snapshots": docs})
+        return True
+
     names = [s.name for s in snaps]
     if tree:
         listed = set(names)
@@ -308,7 +319,6 @@ def snapshot_list(ctl, domain, parent, roots, leaves, no_leaves, metadata, no_me
         ctl.print("".join(n + "\n" for n in names))
         return True
 
-    from ..drivers.snapshots import SnapshotDef
     rows = []
     for s in snaps:
         snapdef = SnapshotDef.from_trusted_xml(s.get_xml_desc())
@@ -318,7 +328,7 @@ def snapshot_list(ctl, domain, parent, roots, leaves, no_leaves, metadata, no_me
             row.append(snapdef.parent or "")
         rows.append(row)
     header = ["Name", "Creation Time", "State"] + (["Parent"] if parent else [])
-    ctl.print(format_table(header, rows, ctl.quiet))
+    ctl.print(format_table(header, rows, ctl.quiet, state_styler(ctl.out, 2)))
     return True
 
 
@@ -339,6 +349,13 @@ def snapshot_info(ctl, domain, snapshotname, current):
     snap = lookup_snapshot(dom, snapshotname, current)
     snapdef = SnapshotDef.from_trusted_xml(snap.get_xml_desc())
     parent = snapshot_parent_name(snap)
+    if ctl.out.json:
+        ctl.out.emit_json({"name": snap.name, "domain": dom.name, "current": snap.is_current(),
+                           "state": snapdef.state, "location": "external" if snapdef.is_external else "internal",
+                           "parent": parent, "children": len(snap.list_all_children(0)),
+                           "descendants": len(snap.list_all_children(F.DESCENDANTS)),
+                           "metadata": snap.has_metadata()})
+        return True
     ctl.print(format_kv([
         ("Name:", snap.name),
         ("Domain:", dom.name),

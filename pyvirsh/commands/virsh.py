@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ..declare import alias, argv, command, flag, string
+from ..declare import alias, argv, command, data, flag, string
 from ..errors import CommandError, ConnectError
 from .common import exclusive
 
@@ -140,4 +140,16 @@ def connect(ctl, name, readonly):
         raise CommandError(*err.lines[-2:]) from None
     if previous[2] is not None:
         previous[2].close()
+    return True
+
+
+@command("completion", "print the bash, zsh or fish completion script",
+         "Print the shell completion script for bash, zsh or fish (pyvirsh's own command).",
+         group="virsh", connect=False)
+@data("shell", "bash, zsh or fish")
+def completion(ctl, shell):
+    from ..shellscripts import SHELLS, script
+    if shell not in SHELLS:
+        raise CommandError("unknown shell '%s': expected bash, zsh or fish" % shell)
+    ctl.print(script(shell))
     return True
