@@ -395,6 +395,10 @@ class Connection:
     def connection(self) -> "Connection":
         return self
 
+    def completion_view(self) -> "Connection":
+        """A connection TAB completion may use: it reads state and never talks to a hypervisor."""
+        return self
+
     def close(self) -> None:
         pass
 

@@ -35,6 +35,7 @@ class Request:
 
 
 def _conn(ctl):
+    """The session's connection as completion may use it: reading state, never talking to QEMU."""
     if ctl is None:
         return None
     if not ctl.connected:
@@ -42,9 +43,11 @@ def _conn(ctl):
             ctl.connect()
         except Exception:       # noqa: BLE001 - completion stays silent
             return None
-        # A connection opened for TAB only reads state: it never talks to QEMU.
-        ctl.conn.passive = True
-    return ctl.conn
+    view = getattr(ctl, "_completion_view", None)
+    if view is None or view[0] is not ctl.conn:
+        view = (ctl.conn, ctl.conn.completion_view())
+        ctl._completion_view = view
+    return view[1]
 
 
 def domain_names(request: Request) -> list[str]:
@@ -66,9 +69,23 @@ def _domain_definition(request: Request):
     name = request.values.get("domain")
     if conn is None or not name:
         return None
-    from .commands.common import lookup_domain
     from .commands.monitor import domain_definition
-    return domain_definition(lookup_domain(request.ctl, name))
+    return domain_definition(_lookup(conn, name))
+
+
+def _lookup(conn, name: str):
+    """A domain by name, id or uuid, on the completion connection."""
+    from .values import to_int
+    for lookup, key in ((conn.lookup_domain_by_id, to_int(name, 0, 2**31 - 1)),
+                        (conn.lookup_domain_by_uuid, name if len(name) == 36 else None),
+                        (conn.lookup_domain_by_name, name)):
+        if key is None:
+            continue
+        try:
+            return lookup(key)
+        except Exception:       # noqa: BLE001 - completion stays silent
+            continue
+    raise LookupError(name)
 
 
 def disk_targets(request: Request) -> list[str]:
@@ -100,8 +117,7 @@ def snapshot_names(request: Request) -> list[str]:
     name = request.values.get("domain")
     if conn is None or not name:
         return []
-    from .commands.common import lookup_domain
-    dom = lookup_domain(request.ctl, name)
+    dom = _lookup(conn, name)
     return sorted(s.name for s in dom.list_all_snapshots() if s.name.startswith(request.incomplete))
 
 

@@ -61,6 +61,11 @@ class QemuConnection(Connection):
         # checks that could lead to cleanup, no QMP, no locks.
         self.passive = False
 
+    def completion_view(self) -> "QemuConnection":
+        view = QemuConnection(self.uri, self.paths, True)
+        view.passive = True
+        return view
+
     # host -------------------------------------------------------------
 
     def get_hostname(self) -> str:

@@ -1,0 +1,647 @@
+"""Generate man/pyvirsh.1: the command reference from the command tree, the rest written here.
+
+    python -m pyvirsh.manpage > man/pyvirsh.1
+
+Every command entry (synopsis, summary, description, options and their help)
+comes from the same declarations that `pyvirsh help COMMAND` prints, so the
+page cannot drift from the program; tests/test_manpage.py checks that the
+committed page is exactly what render() returns. The page date is
+$SOURCE_DATE_EPOCH (reproducible builds) or else the fixed PAGE_DATE below,
+never today's date.
+
+This module is imported only to generate the page; it imports the command
+tree inside render(), never at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+# The date printed in the page footer when SOURCE_DATE_EPOCH is not set.
+# Change it when the hand-written prose changes substantially.
+PAGE_DATE = "2026-11-26"
+
+WRAP = 78   # longest text line written to the .1 file (a long macro line may exceed it)
+
+
+# ---------------------------------------------------------------------------
+# troff helpers
+# ---------------------------------------------------------------------------
+
+_OPTION_WORD = re.compile(r"(?<![\w\\-])--?[A-Za-z][\w-]*")
+_NOTATION_TOKEN = re.compile(r"--?[A-Za-z][\w-]*|<[^<>]+>|[A-Z][A-Z_]+(?![\w-])| ")
+
+
+def page_date() -> str:
+    """YYYY-MM-DD from $SOURCE_DATE_EPOCH (UTC), else PAGE_DATE."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        import time
+        return time.strftime("%Y-%m-%d", time.gmtime(int(epoch)))
+    return PAGE_DATE
+
+
+def _dashes(word: str) -> str:
+    return word.replace("-", r"\-")
+
+
+def escape(text: str) -> str:
+    r"""Plain text (help strings) as troff text: '\' escaped, option names bold with '\-'."""
+    text = text.replace("\\", r"\e")
+    return _OPTION_WORD.sub(lambda m: r"\fB\%%%s\fR" % _dashes(m.group(0)), text)
+
+
+def notation(text: str) -> str:
+    r"""virsh's help notation as troff: '--name' bold, '<value>' and VALUE italic, and the
+    spaces inside one token unbreakable, so '[--bandwidth <number>]' never splits.
+    Each word starts with '\%' so that groff never hyphenates it."""
+    def one(m):
+        tok = m.group(0)
+        if tok == " ":
+            return r"\ \%"
+        if tok.startswith("-"):
+            return r"\fB%s\fR" % _dashes(tok)
+        if tok.startswith("<"):
+            return r"<\fI%s\fR>" % _dashes(tok[1:-1])
+        return r"\fI%s\fR" % _dashes(tok)
+    pieces = []
+    pos = 0
+    for m in _NOTATION_TOKEN.finditer(text):
+        pieces.append(text[pos:m.start()].replace("\\", r"\e"))
+        pieces.append(one(m))
+        pos = m.end()
+    pieces.append(text[pos:].replace("\\", r"\e"))
+    return r"\%" + "".join(pieces)
+
+
+def _protect(line: str) -> str:
+    r"""A text line must not start with '.' or an apostrophe (troff would read a request)."""
+    return "\\&" + line if line[:1] in (".", "'") else line
+
+
+def _no_hyphenation(lines: list[str]) -> list[str]:
+    r"""Hand-written troff: words with option dashes or bold/italic names start with '\%',
+    so groff never hyphenates them ('--rea-son'); example blocks are left alone."""
+    out, example = [], False
+    for line in lines:
+        if line.startswith("."):
+            example = line.startswith(".EX") or (example and not line.startswith(".EE"))
+        elif not example:
+            words = line.split(" ")
+            for i, word in enumerate(words):
+                if "\\%" not in word and ("\\-" in word or word.startswith(("\\fB", "\\fI"))):
+                    words[i] = "\\%" + word
+            line = re.sub(r"\\ (?!\\%)", r"\\ \\%", " ".join(words))
+        out.append(line)
+    return out
+
+
+def text_lines(text: str) -> list[str]:
+    """Escaped text wrapped into short source lines (the formatter fills them again)."""
+    words = escape(" ".join(text.split())).split(" ")
+    lines, cur = [], ""
+    for word in words:
+        if cur and len(cur) + 1 + len(word) > WRAP:
+            lines.append(cur)
+            cur = word
+        else:
+            cur = cur + " " + word if cur else word
+    if cur:
+        lines.append(cur)
+    return [_protect(line) for line in lines]
+
+
+# ---------------------------------------------------------------------------
+# Global options
+# ---------------------------------------------------------------------------
+
+# (label in help notation, troff text); kept in step with usage_text() in pyvirsh/cli.py
+# (tests/test_manpage.py checks that every global option of the cli appears).
+_GLOBAL_OPTIONS = [
+    ("-c URI, --connect=URI",
+     "Connect to the hypervisor at \\fIURI\\fR.\n"
+     "See \\fBCONNECTIONS\\fR for the URIs pyvirsh knows and the default."),
+    ("-d NUM, --debug=NUM",
+     "Debug level, 0 to 4; a level out of range is reported and ignored.\n"
+     "With any level set, an internal error also prints its Python traceback."),
+    ("-e CHAR, --escape=CHAR",
+     "Escape sequence for the console: one character, or \\(aq^\\(aq and a letter.\n"
+     "Checked as virsh checks it; pyvirsh has no console command."),
+    ("-h, --help",
+     "Print the usage and the list of commands by group, then exit."),
+    ("-k NUM, --keepalive-interval=NUM",
+     "Keepalive interval in seconds, 0 to disable.\n"
+     "Checked as virsh checks it; with no daemon there is nothing to keep alive."),
+    ("-K NUM, --keepalive-count=NUM",
+     "Number of keepalive messages that may be missed; checked and otherwise ignored."),
+    ("-l FILE, --log=FILE",
+     "Accepted for compatibility; pyvirsh writes no client log."),
+    ("-q, --quiet",
+     "Quiet mode: leave out informational messages, table headers\n"
+     "and the banner of the interactive shell."),
+    ("-r, --readonly",
+     "Connect read-only: commands that would change anything fail.\n"
+     "The shell\\(aqs prompt becomes \\fBpyvirsh >\\fR."),
+    ("-t, --timing",
+     "After each command, print the time it took."),
+    ("-v, --version, --version=short",
+     "Print the version number and exit."),
+    ("-V, --version=long",
+     "Print the long version (the drivers and features built in) and exit."),
+    ("--json",
+     "Print the results of \\fBlist\\fR, \\fBdominfo\\fR, \\fBdomstate\\fR, \\fBdomblklist\\fR,\n"
+     "\\fBdomblkinfo\\fR, \\fBblockjob\\fR, \\fBsnapshot\\-list\\fR, \\fBsnapshot\\-info\\fR and\n"
+     "\\fBnodeinfo\\fR as JSON documents, one per command, instead of virsh\\(aqs text.\n"
+     "Informational messages are left out, and the errors of a failed command\n"
+     "become one JSON document on standard error."),
+    ("--no-color",
+     "Never colour the output, as when \\fBNO_COLOR\\fR is set.\n"
+     "Colour and progress bars are only ever used on a terminal."),
+]
+
+
+def _global_options() -> list[tuple[str, str]]:
+    """The cli module's GLOBAL_OPTIONS table if it has one, else the list above."""
+    from . import cli
+    table = getattr(cli, "GLOBAL_OPTIONS", None)
+    if isinstance(table, dict):
+        table = list(table.items())
+    rows = []
+    try:
+        for label, help_text in table or ():
+            if not isinstance(label, str) or not isinstance(help_text, str):
+                raise TypeError
+            rows.append((label, "\n".join(text_lines(help_text))))
+    except (TypeError, ValueError):
+        rows = []
+    return rows or _GLOBAL_OPTIONS
+
+
+# ---------------------------------------------------------------------------
+# Hand-written sections (troff source)
+# ---------------------------------------------------------------------------
+
+_HEAD = r""".SH NAME
+pyvirsh \- virsh-compatible virtualization shell without a daemon
+.SH SYNOPSIS
+.SY pyvirsh
+[\fIOPTION\fR]...\&
+[\fICOMMAND_STRING\fR]
+.YS
+.SY pyvirsh
+[\fIOPTION\fR]...\&
+\fICOMMAND\fR
+[\fIARG\fR]...
+.YS
+.SH DESCRIPTION
+\fBpyvirsh\fR is a virtualization shell with the commands, options, output
+and exit status of
+.BR virsh (1)
+(those of libvirt 9.0), but without a daemon: each pyvirsh process drives
+the hypervisor itself, and whatever it must remember between two commands
+is kept in state files.
+.PP
+It is used in three ways:
+.TP
+One command from the terminal
+With several arguments after the global options, the first names the
+command and each further argument is one word of it, used as it is:
+\fBpyvirsh\ list\ \-\-all\fR.
+With a single argument, that argument is a command string (see
+\fBTHE COMMAND LANGUAGE\fR), which may hold several commands:
+.RS
+.EX
+pyvirsh \(aqstart vm1; domstate vm1 \-\-reason\(aq
+.EE
+.RE
+.TP
+Scripts
+Command strings suit scripts: the output is virsh\(aqs, stable and plain,
+and the exit status is that of the last command.
+With no command and a standard input that is not a terminal, pyvirsh reads
+commands from standard input, one line at a time, as the interactive shell
+would (each line parsed and run on its own, the prompt echoed before it).
+.TP
+The interactive shell
+With no command on a terminal, pyvirsh starts a shell with the prompt
+\fBpyvirsh #\fR (\fBpyvirsh >\fR when read-only).
+TAB completes commands, options, domain names, disks and \fBvda[N]\fR layer
+names; history is kept between sessions (see \fBFILES\fR).
+Ctrl-C drops the line being typed, Ctrl-D or \fBquit\fR leaves.
+All the commands of a session share one connection.
+.PP
+Two drivers sit under the same commands:
+.TP
+\fBtest:///default\fR
+An in-memory twin of libvirt\(aqs test driver, for scripts, tutorials and
+demonstrations that need no hypervisor.
+.TP
+\fBqemu:///session\fR, \fBqemu:///system\fR
+Real QEMU processes driven over QMP, with no daemon.
+Each disk\(aqs backing chain is probed once when the domain starts, cached
+in the domain\(aqs status file, and updated by every command that changes it
+(see \fBTHE BACKING CHAIN CACHE\fR).
+.PP
+Errors are printed on standard error as \fBerror:\fR lines, in virsh\(aqs
+words; data goes to standard output.
+.SH OPTIONS
+Global options come before the command.
+Short options may be bundled (\fB\-qt\fR), long options may be shortened to
+any unique prefix, and the first word that is not an option, or \fB\-\-\fR,
+ends them.
+"""
+
+_LANGUAGE = r""".SH THE COMMAND LANGUAGE
+A command string is read with virsh\(aqs rules:
+.IP \(bu 2
+\fB;\fR and newline separate commands.
+.IP \(bu 2
+Words are separated by blanks.
+Quotes and backslashes work as in
+.BR sh (1):
+single quotes keep everything between them as it is, double quotes keep
+blanks, and a backslash outside single quotes takes the next character
+literally; a backslash before a newline removes both.
+A double quote left open is an error.
+.IP \(bu 2
+A word that starts with \fB#\fR starts a comment, which runs to the end of
+the line; a \fB#\fR inside a word is an ordinary character.
+.IP \(bu 2
+The whole string is parsed before anything runs.
+An unknown command, an unknown option, a missing required option or a
+quoting error anywhere in it runs nothing at all.
+.IP \(bu 2
+Options are given by name, as \fB\-\-name\fR \fIvalue\fR or
+\fB\-\-name=\fR\fIvalue\fR, or positionally: a bare word fills the first
+option that takes a value and is not given yet, in the order the command
+declares them (the order of its synopsis).
+Flags (options without a value) are only given by name.
+An option may be given once, except the repeatable ones
+(\fB[[\-\-diskspec]\ <string>]...\fR).
+.IP \(bu 2
+\fB\-\-\fR ends the options: every word after it is a bare word, even one
+that starts with \fB\-\-\fR.
+.IP \(bu 2
+\fB\-\-help\fR anywhere in a command prints that command\(aqs help instead
+of running it, as \fBhelp\fR \fICOMMAND\fR does.
+.PP
+With several arguments on the command line (the second form of the
+synopsis), each argument is one word of one command: no quotes, no \fB;\fR
+and no comments are processed.
+.PP
+The commands of a string run in order, and a failing command does not stop
+the ones after it; the exit status is that of the last command (see
+\fBEXIT STATUS\fR).
+"""
+
+_COMMANDS_INTRO = r""".SH COMMANDS
+The commands, grouped as \fBhelp\fR groups them.
+Each entry gives the synopsis, the summary and description, and the
+options with their help, exactly as \fBpyvirsh help\fR \fICOMMAND\fR
+prints them.
+In the synopses:
+.TP
+\fB\-\-name\fR
+a flag;
+.TP
+<\fIname\fR>
+a required value, given as a bare word or as \fB\-\-name\fR \fIvalue\fR
+(the option list shows it as \fB[\-\-name]\fR <\fIstring\fR>);
+.TP
+[\fB\-\-name\fR\ <\fIstring\fR>], [\fB\-\-name\fR\ <\fInumber\fR>]
+an optional value: a string, or an integer;
+.TP
+[\fB[\-\-name]\fR\ <\fIstring\fR>]...
+a value that may be given any number of times; bare words fill it.
+.PP
+A disk is named by its target (\fBvda\fR) or by its source file; a layer
+of its backing chain by its file or as \fBvda[\fR\fIN\fR\fB]\fR (see
+\fBTHE BACKING CHAIN CACHE\fR).
+"""
+
+_TAIL = r""".SH CONNECTIONS
+The connection is chosen by \fB\-c\fR \fIURI\fR, else by
+\fBPYVIRSH_DEFAULT_URI\fR, else it is \fBqemu:///session\fR, or
+\fBqemu:///system\fR when pyvirsh runs as root.
+The \fBconnect\fR command changes it inside a shell or a command string.
+.TP
+\fBtest:///default\fR
+The test driver with libvirt\(aqs default objects (the running domain
+\fBtest\fR, the pool \fBdefault\fR, one host).
+Each pyvirsh process starts from a fresh state, shared by the commands of
+one command string or one shell session.
+.TP
+\fBtest:///\fR\fIABS/PATH\fR\fB.xml\fR
+The test driver loaded from a libvirt test-driver node file, given by its
+absolute path.
+.TP
+\fBqemu:///session\fR
+The QEMU driver for the calling user, with its state under the XDG
+directories (see \fBFILES\fR).
+.TP
+\fBqemu:///system\fR
+The QEMU driver for the whole host, with its state under \fB/etc\fR,
+\fB/var\fR and \fB/run\fR; it needs root.
+.TP
+\fBqemu:///embed?root=\fR\fIDIR\fR
+The QEMU driver with every file it keeps under the absolute directory
+\fIDIR\fR: a private set of domains, for tests and tools.
+.PP
+The QEMU driver needs \fBqemu\-system\-x86_64\fR and \fBqemu\-img\fR;
+when one is missing, the error names the Debian package to install.
+QEMU runs with KVM when \fB/dev/kvm\fR works, and with TCG otherwise.
+.SH THE BACKING CHAIN CACHE
+A disk image may be an overlay on a backing file, which may have a
+backing file of its own: the disk\(aqs backing chain.
+pyvirsh probes the chain once, keeps it, and changes what it keeps when it
+changes the chain itself.
+.TP
+When it is probed
+When a domain starts, before QEMU runs, pyvirsh reads the header of each
+image of each disk with its own prober (qcow2, qed, vmdk, raw, iso and the
+other formats libvirt recognizes), following libvirt\(aqs rules.
+The top image\(aqs format comes from the domain XML (none given means
+raw, never probed); each lower image\(aqs format comes from the header of
+the image above it.
+An image whose format is not recorded is probed only if it has no backing
+file of its own; otherwise the start fails with libvirt\(aqs message and the
+\fBqemu\-img rebase \-u \-F\fR command that records the format.
+(A guest can write a qcow2 header naming any host file into a raw disk:
+trusting it would hand that file to the guest.)
+Relative backing names are resolved against the directory of the image
+that names them; loops and chains deeper than 200 images are errors.
+A chain written in the XML (\fB<backingStore>\fR elements, or an empty
+\fB<backingStore/>\fR for none) is used as written and never probed.
+.TP
+Where it is kept
+In the domain\(aqs live XML, in its status file, as libvirt writes it: the
+top \fB<source>\fR has \fBindex=\(aq1\(aq\fR and each
+\fB<backingStore index=\(aq\fR\fIN\fR\fB\(aq>\fR below it the next
+number, ending with an empty \fB<backingStore/>\fR.
+\fBvda[\fR\fIN\fR\fB]\fR names the layer with index \fIN\fR, wherever a
+command takes a disk or a \fB\-\-top\fR or \fB\-\-base\fR file.
+A new overlay takes the next free index; indexes are never reused while
+the domain runs.
+QEMU is given every layer as an explicit \fB\-blockdev\fR node, so QEMU
+probes nothing either.
+The cache is dropped when the domain stops.
+.TP
+When it changes
+After \fBblockpull\fR, \fBblockcommit\fR, a \fBblockcopy\fR pivot and an
+external snapshot, pyvirsh applies the job\(aqs own change to the cache (a
+pull makes the top back onto the base, a commit makes the image above the
+top back onto the base, an active commit\(aqs pivot makes the base the
+disk\(aqs source, a snapshot puts a new overlay on top), checks the result
+against QEMU\(aqs block graph, and releases the images dropped from it.
+.TP
+When it is read
+\fBdumpxml\fR, \fBdomblklist\fR, \fBdomblkinfo\fR, \fBblockjob\fR
+and every \fBvda[\fR\fIN\fR\fB]\fR reference read the cache.
+No command re-probes an image of a running domain, which QEMU may be
+writing.
+.SH BLOCK JOBS WITHOUT A DAEMON
+\fBblockpull\fR, \fBblockcommit\fR, \fBblockcopy\fR and \fBblockjob\fR
+drive QEMU\(aqs block jobs.
+The command that starts a job may exit before the job ends, and QEMU drops
+the events nobody hears, so every job runs with \fBauto\-finalize\fR and
+\fBauto\-dismiss\fR off and is recorded in the domain\(aqs status file.
+Any later pyvirsh command that touches the domain finishes what has ended:
+it finalizes the job, updates the chain cache, releases the dropped
+images and dismisses the job; only then does \fB\-\-delete\fR remove
+committed files.
+.PP
+\fB\-\-wait\fR follows a job to its end in the same process
+(\fB\-\-verbose\fR shows the progress).
+Ctrl-C or the end of \fB\-\-timeout\fR aborts the job, as in virsh.
+Without \fB\-\-wait\fR the command returns at once, and \fBblockjob\fR
+shows, pivots or aborts the job later.
+.PP
+On a shut-off domain, \fBblockpull\fR and \fBblockcommit\fR make the same
+change offline with \fBqemu\-img rebase\fR and \fBqemu\-img commit\fR
+(virsh refuses both).
+An offline active commit waits for \fBblockjob \-\-pivot\fR or
+\fBblockjob \-\-abort\fR, as on a running domain.
+.SH SNAPSHOTS
+Disk-only snapshots (\fBsnapshot\-create\-as \-\-disk\-only\fR) of a
+running domain create qcow2 overlays, with the backing file\(aqs name and
+format recorded in their headers, and switch every disk to its overlay in
+one QMP transaction: all disks or none.
+A snapshot pins the image that was active when it was taken; nothing
+writes to a pinned image again.
+.TP
+\fBsnapshot\-delete\fR
+The image is no longer pinned.
+When it has exactly one child, the child is merged into it, with a block
+commit when QEMU has the child open and with \fBqemu\-img commit\fR
+otherwise, and whatever named the child (the disk, another snapshot, an
+image header) names the merged image.
+A dead branch (an image with no child left) is removed; an image with
+several children is kept.
+.TP
+\fBsnapshot\-revert\fR
+The domain continues from a new overlay on the pinned image, and its
+definition becomes the snapshot\(aqs.
+The image left behind is removed when pyvirsh made it and nothing else
+needs it.
+.PP
+Only images that pyvirsh created are ever deleted.
+Internal snapshots (qcow2) work as well, with the VM state when the domain
+is running.
+.SH ENVIRONMENT
+.TP
+\fBPYVIRSH_DEFAULT_URI\fR
+The connection URI used when \fB\-c\fR is not given.
+.TP
+\fBPYVIRSH_HISTFILE\fR
+The interactive shell\(aqs history file, instead of the one under
+\fBXDG_STATE_HOME\fR.
+.TP
+\fBPYVIRSH_HISTSIZE\fR
+How many lines of history to keep (default 500, at most 500000).
+.TP
+\fBXDG_STATE_HOME\fR
+Base of the history file and of \fBqemu:///session\fR\(aqs state
+(default \fI~/.local/state\fR).
+.TP
+\fBXDG_CONFIG_HOME\fR
+Base of \fBqemu:///session\fR\(aqs domain definitions
+(default \fI~/.config\fR).
+.TP
+\fBXDG_RUNTIME_DIR\fR
+Base of \fBqemu:///session\fR\(aqs run-time files: status files, QMP
+sockets, locks (default \fI$XDG_STATE_HOME/pyvirsh/run\fR).
+.TP
+\fBVISUAL\fR, \fBEDITOR\fR
+The editor of \fBedit\fR and \fBsnapshot\-edit\fR (default \fBvi\fR).
+.TP
+\fBNO_COLOR\fR
+When set and not empty, output has no colour and block jobs show virsh\(aqs
+plain progress lines, even on a terminal (as with \fB\-\-no\-color\fR).
+.TP
+\fBPYVIRSH_PROBE_AUDIT\fR
+A file to which the image prober appends every path it opens, one a line;
+tests use it to prove which images were read.
+.SH FILES
+.TP
+\fI$XDG_STATE_HOME/pyvirsh/history\fR
+The interactive shell\(aqs history.
+.PP
+The QEMU driver keeps domain definitions (config), snapshot metadata
+(state), each running domain\(aqs status file, QMP socket and lock (run)
+and QEMU\(aqs log (log) in these directories:
+.TP
+\fBqemu:///system\fR
+\fI/etc/pyvirsh/qemu\fR, \fI/var/lib/pyvirsh/qemu\fR,
+\fI/run/pyvirsh/qemu\fR, \fI/var/log/pyvirsh/qemu\fR
+.TP
+\fBqemu:///session\fR
+\fI$XDG_CONFIG_HOME/pyvirsh/qemu\fR, \fI$XDG_STATE_HOME/pyvirsh/qemu\fR,
+\fI$XDG_RUNTIME_DIR/pyvirsh/qemu\fR, \fI$XDG_STATE_HOME/pyvirsh/qemu/log\fR
+.TP
+\fBqemu:///embed?root=\fR\fIDIR\fR
+\fIDIR/config\fR, \fIDIR/state\fR, \fIDIR/run\fR, \fIDIR/log\fR
+.PP
+Directories are created with mode 0700, and every state file is replaced
+atomically.
+.SH EXIT STATUS
+.TP
+\fB0\fR
+Success.
+.TP
+\fB1\fR
+Failure: the command failed, or the global options or the command string
+could not be parsed.
+.PP
+A command string exits with the status of its last command.
+A parse error anywhere in it exits 1 with nothing run.
+The interactive shell, and a script read from standard input, exit 0;
+pass a script as a command string (\fBpyvirsh\ "$(cat\ script)"\fR) when its
+status matters.
+Ctrl-C ends pyvirsh with status 130, except under \fB\-\-wait\fR, where it
+aborts the block job.
+.SH EXAMPLES
+List every domain of the test driver, then run a command string:
+.PP
+.RS 4
+.EX
+pyvirsh \-c test:///default list \-\-all
+pyvirsh \-c test:///default \(aqsuspend test; domstate test \-\-reason\(aq
+.EE
+.RE
+.PP
+Run a script from standard input (each line echoed after the prompt):
+.PP
+.RS 4
+.EX
+printf \(aqlist \-\-name\endominfo test\en\(aq | pyvirsh \-q \-c test:///default
+.EE
+.RE
+.PP
+On QEMU, show a disk\(aqs cached chain, commit its second layer into the
+base, then take a disk-only snapshot and merge it away again:
+.PP
+.RS 4
+.EX
+pyvirsh start vm1
+pyvirsh dumpxml vm1 \-\-xpath \(aq//disk\(aq
+pyvirsh blockcommit vm1 vda \-\-top \(aqvda[2]\(aq \-\-wait \-\-verbose
+pyvirsh snapshot\-create\-as vm1 s1 \-\-disk\-only
+pyvirsh snapshot\-delete vm1 s1
+.EE
+.RE
+.PP
+Commit the active layer and switch the disk to its base:
+.PP
+.RS 4
+.EX
+pyvirsh blockcommit vm1 vda \-\-active \-\-pivot \-\-verbose
+.EE
+.RE
+.SH SEE ALSO
+.BR virsh (1),
+.BR qemu\-img (1),
+.BR qemu\-system\-x86_64 (1)
+"""
+
+
+# ---------------------------------------------------------------------------
+# Generated sections
+# ---------------------------------------------------------------------------
+
+def _options_section() -> list[str]:
+    out = []
+    for label, help_troff in _global_options():
+        out += [".TP", notation(label)] + _no_hyphenation(help_troff.splitlines())
+    return out
+
+
+def _prose(text: str) -> str:
+    """A description as one paragraph: its continuation lines joined."""
+    return " ".join(text.split())
+
+
+def _same(a: str, b: str) -> bool:
+    return a.rstrip(".").lower() == b.rstrip(".").lower()
+
+
+def command_entry(cmd) -> list[str]:
+    """One command: its synopsis, summary, description and options."""
+    from .commands.helptext import _option_label, _synopsis_token
+    from .parsing import OptType
+
+    specs = [s for s in cmd.specs if s.type is not OptType.ALIAS]
+    synopsis, labels = [], []
+    positional_seen = False
+    for spec in specs:
+        synopsis.append(notation(_synopsis_token(spec, positional_seen)))
+        labels.append((notation(_option_label(spec, positional_seen)), spec.help))
+        if spec.type in (OptType.INT, OptType.STRING, OptType.DATA) and not spec.named_only:
+            positional_seen = True
+
+    out = [".SY %s" % _dashes(cmd.name)] + synopsis + [".YS", ".PP", ".RS"]
+    out += text_lines(cmd.summary)
+    description = _prose(cmd.description or "")
+    if description and not _same(description, cmd.summary):
+        out.append(".br")
+        out += text_lines(description)
+    for label, help_text in labels:
+        out += [".TP", label] + text_lines(help_text)
+    out.append(".RE")
+    return out
+
+
+def _commands_section() -> list[str]:
+    from .cli import root
+    from .commands import GROUPS, TABLE
+
+    out = []
+    for keyword, title in GROUPS.items():
+        out.append('.SS "%s (help keyword \\(aq%s\\(aq)"' % (title, keyword))
+        for name, entry in TABLE.items():
+            if entry[1] == keyword:
+                out += command_entry(root.get_command(None, name))
+    return out
+
+
+def render() -> str:
+    """The whole troff source of man/pyvirsh.1."""
+    from . import __version__
+
+    lines = [
+        '.\\" Generated by "python -m pyvirsh.manpage" from pyvirsh\'s command tree;',
+        '.\\" edit pyvirsh/manpage.py, not this file.',
+        '.TH PYVIRSH 1 %s "pyvirsh %s" "User Commands"' % (page_date(), __version__),
+    ]
+    lines += _no_hyphenation(_HEAD.splitlines())
+    lines += _options_section()
+    lines += _no_hyphenation(_LANGUAGE.splitlines())
+    lines += _no_hyphenation(_COMMANDS_INTRO.splitlines())
+    lines += _commands_section()
+    lines += _no_hyphenation(_TAIL.splitlines())
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+    sys.stdout.write(render())
