@@ -150,9 +150,10 @@ _GLOBAL_OPTIONS = [
     ("-V, --version=long",
      "Print the long version (the drivers and features built in) and exit."),
     ("--json",
-     "Print the results of \\fBlist\\fR, \\fBdominfo\\fR, \\fBdomstate\\fR, \\fBdomblklist\\fR,\n"
-     "\\fBdomblkinfo\\fR, \\fBblockjob\\fR, \\fBsnapshot\\-list\\fR, \\fBsnapshot\\-info\\fR and\n"
-     "\\fBnodeinfo\\fR as JSON documents, one per command, instead of virsh\\(aqs text.\n"
+     "Print the results of \\fBlist\\fR, \\fBdominfo\\fR, \\fBdomstate\\fR,\n"
+     "\\fBdomblklist\\fR, \\fBdomblkinfo\\fR, \\fBblockjob\\fR,\n"
+     "\\fBsnapshot\\-list\\fR, \\fBsnapshot\\-info\\fR and \\fBnodeinfo\\fR\n"
+     "as JSON documents, one per command, instead of virsh\\(aqs text.\n"
      "Informational messages are left out, and the errors of a failed command\n"
      "become one JSON document on standard error."),
     ("--no-color",
@@ -302,18 +303,19 @@ options with their help, exactly as \fBpyvirsh help\fR \fICOMMAND\fR
 prints them.
 In the synopses:
 .TP
-\fB\-\-name\fR
-a flag;
+[\fB\-\-name\fR]
+A flag (\fB\-\-name\fR in the option list).
 .TP
 <\fIname\fR>
-a required value, given as a bare word or as \fB\-\-name\fR \fIvalue\fR
-(the option list shows it as \fB[\-\-name]\fR <\fIstring\fR>);
+A required value, given as a bare word or as \fB\-\-name\fR \fIvalue\fR
+(\fB[\-\-name]\fR <\fIstring\fR> or \fB[\-\-name]\fR <\fInumber\fR> in
+the option list).
 .TP
 [\fB\-\-name\fR\ <\fIstring\fR>], [\fB\-\-name\fR\ <\fInumber\fR>]
-an optional value: a string, or an integer;
+An optional string or integer value.
 .TP
-[\fB[\-\-name]\fR\ <\fIstring\fR>]...
-a value that may be given any number of times; bare words fill it.
+[\fB[\-\-name]\fR\ <\fIstring\fR>]..., [<\fIname\fR>]...
+A value that may be given any number of times; bare words fill it.
 .PP
 A disk is named by its target (\fBvda\fR) or by its source file; a layer
 of its backing chain by its file or as \fBvda[\fR\fIN\fR\fB]\fR (see
@@ -328,7 +330,7 @@ The \fBconnect\fR command changes it inside a shell or a command string.
 .TP
 \fBtest:///default\fR
 The test driver with libvirt\(aqs default objects (the running domain
-\fBtest\fR, the pool \fBdefault\fR, one host).
+\fBtest\fR, the pool \fBdefault\-pool\fR, one host).
 Each pyvirsh process starts from a fresh state, shared by the commands of
 one command string or one shell session.
 .TP
