@@ -522,6 +522,64 @@ pass a script as a command string (\fBpyvirsh\ "$(cat\ script)"\fR) when its
 status matters.
 Ctrl-C ends pyvirsh with status 130, except under \fB\-\-wait\fR, where it
 aborts the block job.
+.SH OUTPUT
+Plain output is virsh's, byte for byte: data on standard
+output, one \fBerror:\fR line per message on standard error.
+On a terminal, unless \fBNO_COLOR\fR is set or
+\fB\-\-no\-color\fR is given, states and errors are coloured
+and \fB\-\-wait \-\-verbose\fR shows a progress bar;
+on a pipe nothing changes.
+.PP
+With \fB\-\-json\fR the commands below print one JSON
+document each (other commands print as usual, without the
+blank line virsh adds), and a failed command's errors become
+\fB{"error": {"messages": [...]}}\fR
+on standard error, with the same exit status.
+.TP
+\fBlist\fR
+\fB{"domains": [...]}\fR, each with \fBid\fR
+(null when shut off), \fBname\fR, \fBuuid\fR, \fBstate\fR,
+\fBpersistent\fR, \fBautostart\fR, \fBtitle\fR.
+.TP
+\fBdominfo\fR
+\fBid\fR, \fBname\fR, \fBuuid\fR, \fBos_type\fR, \fBstate\fR,
+\fBvcpus\fR, \fBcpu_time_seconds\fR, \fBmax_memory_kib\fR,
+\fBused_memory_kib\fR, \fBpersistent\fR, \fBautostart\fR,
+\fBmanaged_save\fR, \fBmessages\fR.
+.TP
+\fBdomstate\fR
+\fBstate\fR and \fBreason\fR.
+.TP
+\fBdomblklist\fR
+\fB{"disks": [...]}\fR, each with \fBtype\fR,
+\fBdevice\fR, \fBtarget\fR, \fBsource\fR and \fBchain\fR:
+the cached backing chain, top first, each layer with
+\fBindex\fR, \fBpath\fR, \fBformat\fR, \fBtype\fR
+(empty for a shut-off domain).
+.TP
+\fBdomblkinfo\fR
+\fB{"disks": [...]}\fR, each with \fBtarget\fR,
+\fBcapacity\fR, \fBallocation\fR, \fBphysical\fR (bytes).
+.TP
+\fBblockjob\fR
+\fB{"disk": ..., "job": ...}\fR;
+\fBjob\fR is null or has \fBtype\fR, \fBbandwidth_bytes\fR,
+\fBcur\fR, \fBend\fR, \fBready\fR, \fBprogress\fR (percent).
+.TP
+\fBsnapshot\-list\fR
+\fB{"snapshots": [...]}\fR, each with \fBname\fR,
+\fBcreation_time\fR (epoch seconds), \fBstate\fR,
+\fBparent\fR, \fBcurrent\fR, \fBlocation\fR.
+.TP
+\fBsnapshot\-info\fR
+\fBname\fR, \fBdomain\fR, \fBcurrent\fR, \fBstate\fR,
+\fBlocation\fR, \fBparent\fR, \fBchildren\fR,
+\fBdescendants\fR, \fBmetadata\fR.
+.TP
+\fBnodeinfo\fR
+\fBcpu_model\fR, \fBcpus\fR, \fBmhz\fR, \fBsockets\fR,
+\fBcores_per_socket\fR, \fBthreads_per_core\fR,
+\fBnuma_cells\fR, \fBmemory_kib\fR.
 .SH EXAMPLES
 List every domain of the test driver, then run a command string:
 .PP

@@ -132,7 +132,7 @@ def test_fixed_sections_in_order(plain):
     headings = [ln for ln in plain.splitlines() if ln[:1].isalpha() and ln.isupper()]
     expected = ["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "THE COMMAND LANGUAGE", "COMMANDS",
                 "CONNECTIONS", "THE BACKING CHAIN CACHE", "BLOCK JOBS WITHOUT A DAEMON", "SNAPSHOTS",
-                "ENVIRONMENT", "FILES", "EXIT STATUS", "EXAMPLES", "SEE ALSO"]
+                "ENVIRONMENT", "FILES", "EXIT STATUS", "OUTPUT", "EXAMPLES", "SEE ALSO"]
     assert [h for h in headings if h in expected] == expected
     synopsis = " ".join(" ".join(_section(plain, "SYNOPSIS")).split())
     assert synopsis == "pyvirsh [OPTION]... [COMMAND_STRING] pyvirsh [OPTION]... COMMAND [ARG]..."

@@ -1,0 +1,290 @@
+#!/usr/bin/env python3
+"""The QEMU driver measured against its peers, side by side in one run.
+
+    python tests/bench/bench_qemu.py [--runs N] [--jobs-size-mib N] [--skip-jobs]
+
+1. `pyvirsh start` (a whole one-shot process: Python start, probe, spawn, QMP) vs a bare
+   `qemu-system-x86_64` spawn of the same command line to QMP-ready (goal: pyvirsh adds <= 100 ms).
+2. One-shot `list`, `list --all`, `domblklist` and `dumpxml` with 1 running and 50 defined
+   domains, beside virsh's own figures from the reference (libvirt + QEMU, same machine kind:
+   list 23 ms, domblklist 30 ms, dumpxml 28 ms) and virsh on test:///default as a floor.
+3. Block jobs on N MiB of written data (default 1024): blockcommit and blockpull --wait vs
+   `qemu-img convert` of the same data (goals: commit >= 0.95x, pull >= 0.65x as throughput
+   ratios), and the offline variants vs `qemu-img commit` / `qemu-img rebase` run directly.
+
+It measures; it asserts nothing. Everything lives in a temporary directory that is removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+from difftool import pyvirsh_argv  # noqa: E402
+
+
+def timed(argv, env=None, check=True) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=check)
+    return (time.perf_counter() - start) * 1000.0
+
+
+def drop_caches() -> None:
+    subprocess.run(["sync"])
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3\n")
+    except OSError:
+        pass
+
+
+class Driver:
+    def __init__(self, base: str):
+        self.root = os.path.join(base, "root")
+        self.uri = "qemu:///embed?root=%s" % self.root
+        self.argv = pyvirsh_argv() + ["-c", self.uri]
+
+    def run(self, *args, check=True):
+        return subprocess.run(self.argv + list(args), capture_output=True, text=True, check=check)
+
+    def define(self, base: str, name: str, image: str) -> None:
+        xml = os.path.join(base, name + ".xml")
+        with open(xml, "w") as f:
+            f.write("<domain type='kvm'><name>%s</name><memory unit='MiB'>64</memory><os><type>hvm</type></os>"
+                    "<devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+                    "<source file='%s'/><target dev='vda' bus='virtio'/></disk></devices></domain>"
+                    % (name, image))
+        self.run("define", xml)
+
+
+def bench_start(base: str, runs: int) -> None:
+    from pyvirsh.drivers.qemu.qmp import QMP
+    drv = Driver(base)
+    images = os.path.join(base, "img")
+    os.makedirs(images)
+    layers = []
+    for k in range(3):
+        path = os.path.join(images, "l%d.qcow2" % k)
+        cmd = ["qemu-img", "create", "-q", "-f", "qcow2", path, "64M"] if not layers else \
+            ["qemu-img", "create", "-q", "-f", "qcow2", "-b", layers[-1], "-F", "qcow2", path]
+        subprocess.run(cmd, check=True)
+        layers.append(path)
+    drv.define(base, "bench", layers[-1])
+    ours, bare = [], []
+    argv = None
+    for _ in range(runs):
+        ours.append(timed(drv.argv + ["start", "bench", "--paused"]))
+        status = os.path.join(drv.root, "run", "bench.status.xml")
+        if argv is None:
+            log = open(os.path.join(drv.root, "log", "bench.log")).read().splitlines()
+            argv = json.loads(json.dumps(log[-1]))   # the command line pyvirsh logged
+        drv.run("destroy", "bench")
+        assert not os.path.exists(status)
+        # The same QEMU command line, spawned bare and waited for until QMP answers.
+        from pyvirsh.drivers.qemu.cmdline import build  # noqa: F401 - same builder pyvirsh used
+        words = _logged_argv(drv)
+        sock = os.path.join(base, "bare.sock")
+        words = [w if not w.startswith("unix:") else "unix:%s,server=on,wait=off" % sock for w in words]
+        pidfile = os.path.join(base, "bare.pid")
+        words[words.index("-pidfile") + 1] = pidfile
+        start = time.perf_counter()
+        proc = subprocess.Popen(words, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while True:
+            try:
+                with QMP(sock, timeout=5) as q:
+                    q.execute("query-status")
+                break
+            except Exception:       # noqa: BLE001 - not up yet
+                time.sleep(0.002)
+        bare.append((time.perf_counter() - start) * 1000.0)
+        proc.kill()
+        proc.wait()
+    a, b = statistics.median(ours), statistics.median(bare)
+    print("start of a 3-layer-chain domain, median of %d (ms)" % runs)
+    print("  %-44s %8.1f" % ("bare qemu-system-x86_64 spawn to QMP-ready", b))
+    print("  %-44s %8.1f" % ("pyvirsh start (whole one-shot process)", a))
+    print("  %-44s %8.1f   (goal <= 100)" % ("pyvirsh adds", a - b))
+
+
+def _logged_argv(drv: Driver) -> list[str]:
+    """The last QEMU command line pyvirsh wrote to the domain log (it logs argv as one line)."""
+    with open(os.path.join(drv.root, "log", "bench.log")) as f:
+        lines = f.read().splitlines()
+    starts = [i for i, line in enumerate(lines) if line.endswith("starting up")]
+    import shlex
+    return shlex.split(lines[starts[-1] + 1])
+
+
+def bench_listing(base: str, runs: int) -> None:
+    drv = Driver(base)
+    images = os.path.join(base, "img2")
+    os.makedirs(images)
+    for n in range(51):
+        path = os.path.join(images, "d%d.qcow2" % n)
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", path, "16M"], check=True)
+        drv.define(base, "dom%02d" % n, path)
+    drv.run("start", "dom00", "--paused")
+    virsh = shutil.which("virsh")
+    print("one-shot commands with 1 running and 50 defined domains, median of %d (ms)" % runs)
+    print("  %-28s %10s %12s %16s" % ("command", "pyvirsh", "virsh+libvirt", "virsh test:///"))
+    for args, reference in ((["list"], 23.0), (["list", "--all"], None), (["domblklist", "dom00"], 30.0),
+                            (["dumpxml", "dom00"], 28.0)):
+        ours = statistics.median(timed(drv.argv + args) for _ in range(runs))
+        floor = ""
+        if virsh:
+            test_args = ["domblklist", "test"] if args[0] == "domblklist" else \
+                ["dumpxml", "test"] if args[0] == "dumpxml" else args
+            floor = "%.1f" % statistics.median(timed([virsh, "-c", "test:///default"] + test_args)
+                                               for _ in range(runs))
+        print("  %-28s %10.1f %12s %16s" % (" ".join(args), ours, "%.1f" % reference if reference else "-",
+                                           floor))
+    drv.run("destroy", "dom00")
+
+
+def bench_jobs(base: str, size_mib: int, runs: int) -> None:
+    drv = Driver(base)
+    images = os.path.join(base, "img3")
+    os.makedirs(images)
+    data = os.path.join(images, "data.raw")
+    subprocess.run(["dd", "if=/dev/urandom", "of=%s" % data, "bs=1M", "count=%d" % size_mib, "status=none"],
+                   check=True)
+    size = "%dM" % (2 * size_mib)
+
+    def layer_with_data(path, backing=None):
+        cmd = ["qemu-img", "create", "-q", "-f", "qcow2", path, size] if backing is None else \
+            ["qemu-img", "create", "-q", "-f", "qcow2", "-b", backing, "-F", "qcow2", path]
+        subprocess.run(cmd, check=True)
+
+    def fill(path):
+        subprocess.run(["qemu-img", "dd", "-f", "raw", "-O", "qcow2", "if=%s" % data, "of=%s" % path, "bs=1M",
+                        "conv=notrunc"] if False else
+                       ["qemu-io", "-f", "qcow2", "-c", "write -s %s 0 %dM" % (data, size_mib), path],
+                       check=True, capture_output=True)
+
+    results = {"convert": [], "commit": [], "pull": [], "offline-commit": [], "qemu-img commit": [],
+               "offline-pull": [], "qemu-img rebase": []}
+    for _ in range(runs):
+        base_img, mid, top = (os.path.join(images, n) for n in ("base.qcow2", "mid.qcow2", "top.qcow2"))
+        # convert: the same amount of data read and written by qemu-img.
+        layer_with_data(base_img)
+        fill(base_img)
+        out = os.path.join(images, "conv.qcow2")
+        drop_caches()
+        t = time.perf_counter()
+        subprocess.run(["qemu-img", "convert", "-f", "qcow2", "-O", "qcow2", base_img, out], check=True)
+        subprocess.run(["sync"])
+        results["convert"].append(time.perf_counter() - t)
+        os.unlink(out)
+        # online intermediate commit: data in mid, committed into an empty base.
+        os.unlink(base_img)
+        layer_with_data(base_img)
+        layer_with_data(mid, base_img)
+        fill(mid)
+        layer_with_data(top, mid)
+        drv.define(base, "job", top)
+        drv.run("start", "job", "--paused")
+        drop_caches()
+        t = time.perf_counter()
+        drv.run("blockcommit", "job", "vda", "--top", "vda[2]", "--wait")
+        subprocess.run(["sync"])
+        results["commit"].append(time.perf_counter() - t)
+        drv.run("destroy", "job")
+        # online pull: data in base, pulled into an empty top.
+        for p in (top, mid):
+            os.unlink(p)
+        layer_with_data(top, base_img)
+        drv.run("start", "job", "--paused")
+        drop_caches()
+        t = time.perf_counter()
+        drv.run("blockpull", "job", "vda", "--wait")
+        subprocess.run(["sync"])
+        results["pull"].append(time.perf_counter() - t)
+        drv.run("destroy", "job")
+        # offline: pyvirsh on a shut-off domain vs qemu-img itself, same images.
+        for p in (top, base_img):
+            os.unlink(p)
+        layer_with_data(base_img)
+        layer_with_data(mid, base_img)
+        fill(mid)
+        layer_with_data(top, mid)
+        drop_caches()
+        t = time.perf_counter()
+        drv.run("blockcommit", "job", "vda", "--top", "vda[2]", "--wait")
+        subprocess.run(["sync"])
+        results["offline-commit"].append(time.perf_counter() - t)
+        for p in (top, base_img):
+            os.unlink(p)
+        layer_with_data(base_img)
+        layer_with_data(mid, base_img)
+        fill(mid)
+        layer_with_data(top, mid)
+        drop_caches()
+        t = time.perf_counter()
+        subprocess.run(["qemu-img", "commit", "-q", "-d", "-f", "qcow2", "-b", base_img, mid], check=True)
+        subprocess.run(["qemu-img", "rebase", "-q", "-u", "-f", "qcow2", "-b", base_img, "-F", "qcow2", top],
+                       check=True)
+        subprocess.run(["sync"])
+        results["qemu-img commit"].append(time.perf_counter() - t)
+        for p in (top, mid, base_img):
+            os.unlink(p)
+        layer_with_data(base_img)
+        fill(base_img)
+        layer_with_data(top, base_img)
+        drop_caches()
+        t = time.perf_counter()
+        drv.run("blockpull", "job", "vda", "--wait")
+        subprocess.run(["sync"])
+        results["offline-pull"].append(time.perf_counter() - t)
+        os.unlink(top)
+        layer_with_data(top, base_img)
+        drop_caches()
+        t = time.perf_counter()
+        subprocess.run(["qemu-img", "rebase", "-q", "-f", "qcow2", "-b", "", top], check=True)
+        subprocess.run(["sync"])
+        results["qemu-img rebase"].append(time.perf_counter() - t)
+        drv.run("undefine", "job")
+        for p in (top, base_img):
+            os.unlink(p)
+    med = {k: statistics.median(v) for k, v in results.items()}
+    mib = float(size_mib)
+    print("block jobs on %d MiB of written data, median of %d (s, MiB/s, throughput vs the peer)" % (size_mib, runs))
+    print("  %-44s %7.2f s %7.0f MiB/s" % ("qemu-img convert (+sync)", med["convert"], mib / med["convert"]))
+    for key, peer, goal in (("commit", "convert", "goal >= 0.95x"), ("pull", "convert", "goal >= 0.65x"),
+                            ("offline-commit", "qemu-img commit", ""), ("offline-pull", "qemu-img rebase", "")):
+        print("  %-44s %7.2f s %7.0f MiB/s %6.2fx  %s" % ("pyvirsh " + key + " --wait", med[key], mib / med[key],
+                                                         med[peer] / med[key], goal))
+    for key in ("qemu-img commit", "qemu-img rebase"):
+        print("  %-44s %7.2f s %7.0f MiB/s" % (key + " (+sync)", med[key], mib / med[key]))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--job-runs", type=int, default=3)
+    parser.add_argument("--jobs-size-mib", type=int, default=1024)
+    parser.add_argument("--skip-jobs", action="store_true")
+    args = parser.parse_args()
+    base = tempfile.mkdtemp(prefix="pyvirsh-bench-")
+    try:
+        bench_start(os.path.join(base, "a"), args.runs)
+        bench_listing(os.path.join(base, "b"), args.runs)
+        if not args.skip_jobs:
+            bench_jobs(os.path.join(base, "c"), args.jobs_size_mib, args.job_runs)
+    finally:
+        subprocess.run(["pkill", "-KILL", "-f", "qemu-system.*%s" % base], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
