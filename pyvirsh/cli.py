@@ -315,6 +315,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         ctl.out.flush()
         return 130
+    except Exception as err:        # noqa: BLE001 - no Python traceback ever reaches a user
+        ctl.error("internal error: %s: %s" % (type(err).__name__, err))
+        if os.environ.get("PYVIRSH_TRACEBACK"):
+            import traceback
+            traceback.print_exc()
+        return 1
     finally:
         ctl.close()
         ctl.out.flush_json_errors()

@@ -12,6 +12,7 @@ files are removed.
 from __future__ import annotations
 
 import os
+import shlex
 import time
 
 from ..api import (BlockInfo, Connection, DestroyFlags, Domain, DomainInfo, DomainState, DriverError,
@@ -456,7 +457,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         argv = cmdline.build(live, live.root.findtext("devices/emulator"), _short_path(monitor), pidfile)
         log = self.paths.log_file(self.name)
         with open(log, "a") as f:
-            f.write("%s: starting up\n%s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), " ".join(argv)))
+            f.write("%s: starting up\n%s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), shlex.join(argv)))
         domid = self.conn.next_domain_id()
         pid = process.spawn(argv, log)
         deadline = time.monotonic() + START_TIMEOUT

@@ -18,8 +18,8 @@ It measures; it asserts nothing. Everything lives in a temporary directory that 
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -81,17 +81,13 @@ def bench_start(base: str, runs: int) -> None:
         layers.append(path)
     drv.define(base, "bench", layers[-1])
     ours, bare = [], []
-    argv = None
     for _ in range(runs):
         ours.append(timed(drv.argv + ["start", "bench", "--paused"]))
         status = os.path.join(drv.root, "run", "bench.status.xml")
-        if argv is None:
-            log = open(os.path.join(drv.root, "log", "bench.log")).read().splitlines()
-            argv = json.loads(json.dumps(log[-1]))   # the command line pyvirsh logged
         drv.run("destroy", "bench")
         assert not os.path.exists(status)
-        # The same QEMU command line, spawned bare and waited for until QMP answers.
-        from pyvirsh.drivers.qemu.cmdline import build  # noqa: F401 - same builder pyvirsh used
+        # The same QEMU command line pyvirsh used (from the domain log), spawned bare and
+        # waited for until QMP answers.
         words = _logged_argv(drv)
         sock = os.path.join(base, "bare.sock")
         words = [w if not w.startswith("unix:") else "unix:%s,server=on,wait=off" % sock for w in words]
@@ -100,6 +96,8 @@ def bench_start(base: str, runs: int) -> None:
         start = time.perf_counter()
         proc = subprocess.Popen(words, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         while True:
+            if proc.poll() is not None or time.perf_counter() - start > 30:
+                raise SystemExit("the bare QEMU did not start: %s" % " ".join(words))
             try:
                 with QMP(sock, timeout=5) as q:
                     q.execute("query-status")
@@ -121,7 +119,6 @@ def _logged_argv(drv: Driver) -> list[str]:
     with open(os.path.join(drv.root, "log", "bench.log")) as f:
         lines = f.read().splitlines()
     starts = [i for i, line in enumerate(lines) if line.endswith("starting up")]
-    import shlex
     return shlex.split(lines[starts[-1] + 1])
 
 
