@@ -27,9 +27,24 @@ def split_uri(uri: str) -> tuple[str, str, str, dict]:
     params = {}
     for item in query.split("&") if query else ():
         key, _, value = item.partition("=")
-        from urllib.parse import unquote
-        params[unquote(key)] = unquote(value)
+        params[percent_decode(key)] = percent_decode(value)
     return scheme, host, path, params
+
+
+def percent_decode(text: str) -> str:
+    """RFC 3986 %XX decoding as UTF-8; a '%' not followed by two hex digits stays as it is."""
+    if "%" not in text:
+        return text
+    raw, i = bytearray(), 0
+    while i < len(text):
+        hexpair = text[i + 1:i + 3]
+        if text[i] == "%" and len(hexpair) == 2 and all(c in "0123456789abcdefABCDEF" for c in hexpair):
+            raw.append(int(hexpair, 16))
+            i += 3
+        else:
+            raw += text[i].encode()
+            i += 1
+    return raw.decode("utf-8", "replace")
 
 
 def open_connection(uri: str, readonly: bool = False) -> Connection:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import os
 import re
-import uuid as uuidlib
 
 from lxml import etree
 
@@ -204,7 +203,13 @@ def parse_uuid(text: str) -> str | None:
 
 
 def new_uuid() -> str:
-    return str(uuidlib.uuid4())
+    """A random (version 4) UUID; os.urandom directly, because the uuid module
+    drags platform and friends into every command's start-up."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40      # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80      # RFC 4122 variant
+    h = raw.hex()
+    return "%s-%s-%s-%s-%s" % (h[:8], h[8:12], h[12:16], h[16:20], h[20:])
 
 
 def _memory_kib(element, path: str, required_name: str) -> int | None:

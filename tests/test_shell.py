@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 import pexpect
@@ -11,6 +12,13 @@ import pytest
 from difftool import pyvirsh_argv
 
 PROMPT = "pyvirsh #"
+# The interactive shell is on a terminal, so states are coloured (running in green).
+RUNNING_UNKNOWN = r"\x1b\[[0-9;]*mrunning\x1b\[0m \(unknown\)"
+
+
+def expect_error(child, message: str) -> None:
+    """An 'error: ...' line, its label in bold red as it is on a terminal."""
+    child.expect(r"\x1b\[1;31merror:\x1b\[0m " + re.escape(message))
 
 
 @pytest.fixture
@@ -46,14 +54,14 @@ def test_banner_prompt_command_error_and_exit(shell):
     child.expect_exact("'quit' to quit")
     child.expect_exact(PROMPT)
     child.sendline("domstate test --reason")
-    child.expect_exact("running (unknown)")
+    child.expect(RUNNING_UNKNOWN)
     child.expect_exact(PROMPT)
     # An error keeps the shell alive and the connection (state) is shared.
     child.sendline("bogus")
-    child.expect_exact("error: unknown command: 'bogus'")
+    expect_error(child, "unknown command: 'bogus'")
     child.expect_exact(PROMPT)
     child.sendline("destroy test; domstate nosuch")
-    child.expect_exact("error: failed to get domain 'nosuch'")
+    expect_error(child, "failed to get domain 'nosuch'")
     child.expect_exact(PROMPT)
     child.sendline("domstate test")
     child.expect_exact("shut off")
@@ -77,12 +85,12 @@ def test_tab_completes_command_and_domain(shell):
     child.send(" te\t")
     child.expect_exact("st")
     child.sendline(" --reason")
-    child.expect_exact("running (unknown)")
+    child.expect(RUNNING_UNKNOWN)
     child.expect_exact(PROMPT)
     child.send("domstate test --re\t")
     child.expect_exact("ason")
     child.sendline("")
-    child.expect_exact("running (unknown)")
+    child.expect(RUNNING_UNKNOWN)
     child.expect_exact(PROMPT)
     child.sendline("quit")
     child.expect(pexpect.EOF)

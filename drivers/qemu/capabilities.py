@@ -7,10 +7,9 @@ defining a domain does not pay for a QEMU process.
 
 from __future__ import annotations
 
-import json
+# json, shutil and subprocess are imported where used: most commands (list,
+# dominfo, domblklist...) never look at capabilities and should not pay for them.
 import os
-import shutil
-import subprocess
 
 from ..api import DriverError, ErrorCode
 from ..fsutil import atomic_write, read_text
@@ -24,6 +23,7 @@ def host_arch() -> str:
 
 
 def find_emulator(arch: str) -> str:
+    import shutil
     name = ARCH_BINARIES.get(arch)
     if name is None:
         raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "No emulator found for arch '%s'" % arch)
@@ -47,6 +47,7 @@ class Capabilities:
 
     def _load(self) -> dict:
         if self._data is None:
+            import json
             text = read_text(self.cache_path)
             try:
                 self._data = json.loads(text) if text else {}
@@ -60,6 +61,8 @@ class Capabilities:
         except OSError:
             raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "Cannot find QEMU binary %s: %s"
                               % (emulator, INSTALL_HINT)) from None
+        import json
+        import subprocess
         key = "%s:%d:%d" % (emulator, st.st_size, int(st.st_mtime))
         data = self._load()
         if key in data:

@@ -12,9 +12,9 @@ QEMU still has open.
 
 from __future__ import annotations
 
-import json
+# json and subprocess are imported where used, so that commands which never run
+# qemu-img or touch an offline job do not pay for them at start-up.
 import os
-import subprocess
 
 from ..api import (BlockCommitFlags, BlockJobAbortFlags, BlockJobInfo, BlockJobType, DriverError, ErrorCode)
 from ..fsutil import atomic_write, read_text, remove
@@ -22,6 +22,7 @@ from .chaincache import attach_chain, find_layer, layers
 
 
 def qemu_img(*args: str) -> str:
+    import subprocess
     try:
         proc = subprocess.run(["qemu-img", *args], capture_output=True, text=True, timeout=24 * 3600)
     except FileNotFoundError:
@@ -120,14 +121,18 @@ def _jobs_file(dom) -> str:
 
 def _load_jobs(dom) -> dict:
     text = read_text(_jobs_file(dom))
+    if not text:
+        return {}
+    import json
     try:
-        return json.loads(text) if text else {}
+        return json.loads(text)
     except ValueError:
         return {}
 
 
 def _save_jobs(dom, jobs: dict) -> None:
     if jobs:
+        import json
         atomic_write(_jobs_file(dom), json.dumps(jobs))
     else:
         remove(_jobs_file(dom))
