@@ -439,7 +439,36 @@ class BlockJobs:
         return self.status.last_job.get(self._disk(path).target, "completed")
 
     def wait_block_job_event(self, path: str, timeout: float) -> None:
-        time.sleep(timeout)
+        """Sleep until the disk's job changes status or timeout passes.
+
+        Listening for QEMU's JOB_STATUS_CHANGE instead of sleeping a whole poll
+        interval lets --wait return the moment a job is done. No domain lock is
+        taken: a waiter must not keep `blockjob --abort` from another process
+        out. Status is read once after connecting, so a change that happened
+        before we listened is not missed.
+        """
+        job = self.status.job_for(self._disk(path).target) if self.status is not None else None
+        if job is None:
+            time.sleep(timeout)      # offline jobs are qemu-img processes: plain polling
+            return
+        deadline = time.monotonic() + timeout
+        try:
+            with self.qmp() as q:
+                current = {j["id"]: j["status"] for j in q.execute("query-jobs")}.get(job.id)
+                if current not in ("created", "running", "paused", "standby"):
+                    return
+                while True:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return
+                    event = q.wait_event(("JOB_STATUS_CHANGE",), remaining)
+                    if event is None or event.get("data", {}).get("id") == job.id:
+                        return
+        except DriverError:
+            # The monitor is busy or QEMU went away: the caller's next query says which.
+            remaining = deadline - time.monotonic()
+            if remaining > 0:
+                time.sleep(remaining)
 
     @writes("virDomainBlockJobAbort")
     def block_job_abort(self, path: str, flags: int = 0) -> None:

@@ -32,6 +32,12 @@ def lookup_snapshot(dom, snapshotname, current: bool, arg: str = "snapshotname",
     raise CommandError("--%s or --current is required" % arg)
 
 
+def parsed_snapshot(snap):
+    """The snapshot's definition; the parser (and lxml) load only when a snapshot is there."""
+    from ..drivers.snapshots import SnapshotDef
+    return SnapshotDef.from_trusted_xml(snap.get_xml_desc())
+
+
 def snapshot_parent_name(snap):
     from ..drivers.api import DriverError, ErrorCode
     try:
@@ -295,11 +301,10 @@ def snapshot_list(ctl, domain, parent, roots, leaves, no_leaves, metadata, no_me
     if start is not None and tree:
         snaps.insert(0, start)
 
-    from ..drivers.snapshots import SnapshotDef
     if ctl.out.json:
         docs = []
         for s in snaps:
-            snapdef = SnapshotDef.from_trusted_xml(s.get_xml_desc())
+            snapdef = parsed_snapshot(s)
             docs.append({"name": s.name, "creation_time": snapdef.creation_time, "state": snapdef.state,
                          "parent": snapdef.parent, "current": s.is_current(),
                          "location": "external" if snapdef.is_external else "internal"})
@@ -321,7 +326,7 @@ def snapshot_list(ctl, domain, parent, roots, leaves, no_leaves, metadata, no_me
 
     rows = []
     for s in snaps:
-        snapdef = SnapshotDef.from_trusted_xml(s.get_xml_desc())
+        snapdef = parsed_snapshot(s)
         stamp = time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(snapdef.creation_time))
         row = [s.name, stamp, snapdef.state]
         if parent:
@@ -343,11 +348,10 @@ def snapshot_list(ctl, domain, parent, roots, leaves, no_leaves, metadata, no_me
 @flag("current", "info on current snapshot")
 def snapshot_info(ctl, domain, snapshotname, current):
     from ..drivers.api import SnapshotListFlags as F
-    from ..drivers.snapshots import SnapshotDef
 
     dom = lookup_domain(ctl, domain)
     snap = lookup_snapshot(dom, snapshotname, current)
-    snapdef = SnapshotDef.from_trusted_xml(snap.get_xml_desc())
+    snapdef = parsed_snapshot(snap)
     parent = snapshot_parent_name(snap)
     if ctl.out.json:
         ctl.out.emit_json({"name": snap.name, "domain": dom.name, "current": snap.is_current(),
