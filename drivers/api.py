@@ -592,6 +592,49 @@ class Snapshot:
         raise no_support("virDomainRevertToSnapshot")
 
 
+class TreeSnapshot(Snapshot):
+    """A snapshot handle over a driver-kept SnapshotTree (drivers/snapshots.py).
+
+    Both drivers keep snapshots the same way and differ only in where the tree
+    lives (memory, or a metadata file next to the domain), which `_tree` says.
+    Every call looks the snapshot up again, so a handle to a deleted snapshot
+    fails with libvirt's 'no domain snapshot' error.
+    """
+
+    def __init__(self, dom: "Domain", name: str):
+        self.dom = dom
+        self.name = name
+
+    def _tree(self):
+        raise NotImplementedError
+
+    def connection(self):
+        return self.dom.conn
+
+    def get_xml_desc(self, flags: int = 0) -> str:
+        return self._tree().get(self.name).to_xml()
+
+    def get_parent(self) -> "Snapshot":
+        snap = self._tree().get(self.name)
+        if snap.parent is None:
+            raise DriverError(ErrorCode.NO_DOMAIN_SNAPSHOT, "snapshot '%s' does not have a parent" % self.name)
+        return type(self)(self.dom, snap.parent)
+
+    def is_current(self) -> bool:
+        tree = self._tree()
+        tree.get(self.name)
+        return tree.current == self.name
+
+    def has_metadata(self) -> bool:
+        self._tree().get(self.name)
+        return True
+
+    def list_all_children(self, flags: int = 0) -> list["Snapshot"]:
+        tree = self._tree()
+        tree.get(self.name)
+        return [type(self)(self.dom, s.name) for s in tree.filtered(self.name, flags)]
+
+
 
 # --------------------------------------------------------------------------
 # Checks libvirt's public API makes before any driver sees a call

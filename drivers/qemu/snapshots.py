@@ -33,7 +33,7 @@ from lxml import etree
 from ..api import (DomainState, DriverError, ErrorCode, Reason, SnapshotCreateFlags, SnapshotDeleteFlags,
                    SnapshotRevertFlags, check_snapshot_create_flags, check_snapshot_delete_flags,
                    check_snapshot_revert_flags, unsupported_flags, writes)
-from ..api import Snapshot as SnapshotHandle
+from ..api import TreeSnapshot
 from ..fsutil import atomic_write, read_text, remove
 from ..snapshots import SnapshotDef, SnapshotTree
 from .chaincache import format_node, layers, push_overlay, storage_node
@@ -388,37 +388,9 @@ def _strip_cache(definition) -> None:
         strip_cache(disk.el)
 
 
-class QemuSnapshot(SnapshotHandle):
-    def __init__(self, dom, name: str):
-        self.dom = dom
-        self.name = name
-
-    def connection(self):
-        return self.dom.conn
-
-    def _def(self) -> SnapshotDef:
-        return self.dom._metadata().tree.get(self.name)
-
-    def get_xml_desc(self, flags: int = 0) -> str:
-        return self._def().to_xml()
-
-    def get_parent(self):
-        snap = self._def()
-        if snap.parent is None:
-            raise DriverError(ErrorCode.NO_DOMAIN_SNAPSHOT, "snapshot '%s' does not have a parent" % self.name)
-        return QemuSnapshot(self.dom, snap.parent)
-
-    def is_current(self) -> bool:
-        return self.dom._metadata().tree.current == self._def().name
-
-    def has_metadata(self) -> bool:
-        self._def()
-        return True
-
-    def list_all_children(self, flags: int = 0):
-        tree = self.dom._metadata().tree
-        tree.get(self.name)
-        return [QemuSnapshot(self.dom, s.name) for s in tree.filtered(self.name, flags)]
+class QemuSnapshot(TreeSnapshot):
+    def _tree(self) -> SnapshotTree:
+        return self.dom._metadata().tree
 
     @writes("virDomainSnapshotDelete")
     def delete(self, flags: int = 0) -> None:

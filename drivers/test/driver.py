@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 
 from ..api import (BlockInfo, Connection, DestroyFlags, Domain, DomainInfo, DomainState, DriverError,
-                   ErrorCode, NodeInfo, Reason, SecurityLabel, Snapshot, SnapshotCreateFlags,
+                   ErrorCode, NodeInfo, Reason, SecurityLabel, SnapshotCreateFlags, TreeSnapshot,
                    SnapshotDeleteFlags, SnapshotRevertFlags, StartFlags, UndefineFlags, XMLFlags,
                    check_snapshot_create_flags, check_snapshot_delete_flags, check_snapshot_revert_flags,
                    unsupported_flags, writes)
@@ -534,38 +534,9 @@ def _taints(definition) -> list[str]:
     return messages
 
 
-class TestSnapshot(Snapshot):
-    def __init__(self, dom: TestDomain, name: str):
-        self.dom = dom
-        self.name = name
-
-    def connection(self):
-        return self.dom.conn
-
-    def _def(self):
-        return self.dom._live().snapshot_tree().get(self.name)
-
-    def get_xml_desc(self, flags: int = 0) -> str:
-        return self._def().to_xml()
-
-    def get_parent(self):
-        snap = self._def()
-        if snap.parent is None:
-            raise DriverError(ErrorCode.NO_DOMAIN_SNAPSHOT, "snapshot '%s' does not have a parent" % self.name)
-        return TestSnapshot(self.dom, snap.parent)
-
-    def is_current(self) -> bool:
-        self._def()
-        return self.dom._live().snapshot_tree().current == self.name
-
-    def has_metadata(self) -> bool:
-        self._def()
-        return True
-
-    def list_all_children(self, flags: int = 0):
-        self._def()
-        tree = self.dom._live().snapshot_tree()
-        return [TestSnapshot(self.dom, s.name) for s in tree.filtered(self.name, flags)]
+class TestSnapshot(TreeSnapshot):
+    def _tree(self):
+        return self.dom._live().snapshot_tree()
 
     @writes("virDomainSnapshotDelete")
     def delete(self, flags: int = 0) -> None:
@@ -573,8 +544,8 @@ class TestSnapshot(Snapshot):
         check_snapshot_delete_flags(flags)
         if flags & ~(F.CHILDREN | F.CHILDREN_ONLY):
             raise unsupported_flags(flags & ~(F.CHILDREN | F.CHILDREN_ONLY), "testDomainSnapshotDelete")
-        snap = self._def()
-        tree = self.dom._live().snapshot_tree()
+        tree = self._tree()
+        snap = tree.get(self.name)
         if flags & (F.CHILDREN | F.CHILDREN_ONLY):
             moved_current = False
             for child in tree.descendants(self.name):
@@ -595,7 +566,7 @@ class TestSnapshot(Snapshot):
             raise unsupported_flags(flags & ~allowed, "testDomainRevertToSnapshot")
         obj = self.dom._live()
         state = self.dom.conn.state
-        snap = self._def()
+        snap = self._tree().get(self.name)
         running_snapshot = snap.state in ("running", "paused")
         if not obj.persistent and not running_snapshot and not flags & (F.RUNNING | F.PAUSED):
             raise DriverError(ErrorCode.OPERATION_INVALID,
