@@ -88,6 +88,12 @@ def unsupported_flags(flags: int, function: str) -> DriverError:
     return DriverError(ErrorCode.RAW, "unsupported flags (0x%x) in function %s" % (flags, function))
 
 
+def check_flags(flags: int, supported: int, function: str) -> None:
+    """libvirt's virCheckFlags: a driver function refuses the flag bits it does not know."""
+    if flags & ~supported:
+        raise unsupported_flags(flags & ~supported, function)
+
+
 def no_support(api_name: str) -> DriverError:
     return DriverError(ErrorCode.NO_SUPPORT, api_name)
 

@@ -17,7 +17,7 @@ import time
 
 from ..api import (BlockInfo, Connection, DestroyFlags, Domain, DomainInfo, DomainState, DriverError,
                    ErrorCode, NodeInfo, Reason, SecurityLabel, ShutdownMode, StartFlags, UndefineFlags,
-                   XMLFlags, unsupported_flags, writes)
+                   XMLFlags, check_flags, writes)
 from ..domxml import DomainDef
 from ..fsutil import FileLock, atomic_write, ensure_dir, read_text, remove
 from . import process
@@ -226,8 +226,7 @@ class QemuConnection(Connection):
 
     @writes("virDomainCreateXML")
     def create_xml(self, xml: str, flags: int = 0):
-        if flags & ~(StartFlags.PAUSED | StartFlags.VALIDATE):
-            raise unsupported_flags(flags & ~(StartFlags.PAUSED | StartFlags.VALIDATE), "qemuDomainCreateXML")
+        check_flags(flags, StartFlags.PAUSED | StartFlags.VALIDATE, "qemuDomainCreateXML")
         definition = self.parse_definition(xml)
         with self.driver_lock():
             self._check_unique(definition, allow_running=False)
@@ -513,8 +512,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
     @writes("virDomainCreate", "virDomainCreateWithFlags")
     def create(self, flags: int = 0) -> None:
         allowed = StartFlags.PAUSED | StartFlags.FORCE_BOOT | StartFlags.BYPASS_CACHE
-        if flags & ~allowed:
-            raise unsupported_flags(flags & ~allowed, "qemuDomainCreateWithFlags")
+        check_flags(flags, allowed, "qemuDomainCreateWithFlags")
         with self.conn.domain_lock(self.name):
             self.refresh(locked=True)
             if self.status is not None:
@@ -525,8 +523,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
 
     @writes("virDomainDestroy", "virDomainDestroyFlags")
     def destroy(self, flags: int = 0) -> None:
-        if flags & ~(DestroyFlags.GRACEFUL | DestroyFlags.REMOVE_LOGS):
-            raise unsupported_flags(flags, "qemuDomainDestroyFlags")
+        check_flags(flags, DestroyFlags.GRACEFUL | DestroyFlags.REMOVE_LOGS, "qemuDomainDestroyFlags")
         with self.conn.domain_lock(self.name):
             self.refresh(locked=True)
             status = self._require_active()
@@ -598,8 +595,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         allowed = (UndefineFlags.MANAGED_SAVE | UndefineFlags.SNAPSHOTS_METADATA | UndefineFlags.KEEP_NVRAM |
                    UndefineFlags.CHECKPOINTS_METADATA | UndefineFlags.KEEP_TPM | UndefineFlags.NVRAM |
                    UndefineFlags.TPM)
-        if flags & ~allowed:
-            raise unsupported_flags(flags & ~allowed, "qemuDomainUndefineFlags")
+        check_flags(flags, allowed, "qemuDomainUndefineFlags")
         with self.conn.driver_lock(), self.conn.domain_lock(self.name):
             self.refresh(locked=True)
             if self.config is None:

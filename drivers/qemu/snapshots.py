@@ -32,7 +32,7 @@ from lxml import etree
 
 from ..api import (DomainState, DriverError, ErrorCode, Reason, SnapshotCreateFlags, SnapshotDeleteFlags,
                    SnapshotRevertFlags, check_snapshot_create_flags, check_snapshot_delete_flags,
-                   check_snapshot_revert_flags, unsupported_flags, writes)
+                   check_snapshot_revert_flags, check_flags, writes)
 from ..api import TreeSnapshot
 from ..fsutil import atomic_write, read_text, remove
 from ..snapshots import SnapshotDef, SnapshotTree
@@ -137,8 +137,7 @@ class Snapshots:
         check_snapshot_create_flags(flags)
         allowed = (F.REDEFINE | F.CURRENT | F.NO_METADATA | F.HALT | F.DISK_ONLY | F.REUSE_EXT | F.QUIESCE |
                    F.ATOMIC | F.LIVE | F.VALIDATE)
-        if flags & ~allowed:
-            raise unsupported_flags(flags & ~allowed, "qemuDomainSnapshotCreateXML")
+        check_flags(flags, allowed, "qemuDomainSnapshotCreateXML")
         redefine = bool(flags & F.REDEFINE)
         snap = SnapshotDef.parse(xml, redefine=redefine)
         with self.conn.domain_lock(self.name):
@@ -416,8 +415,7 @@ class QemuSnapshot(TreeSnapshot):
         F = SnapshotRevertFlags
         check_snapshot_revert_flags(flags)
         allowed = F.RUNNING | F.PAUSED | F.FORCE
-        if flags & ~allowed:
-            raise unsupported_flags(flags & ~allowed, "qemuDomainRevertToSnapshot")
+        check_flags(flags, allowed, "qemuDomainRevertToSnapshot")
         dom = self.dom
         with dom.conn.domain_lock(dom.name):
             dom.refresh(locked=True)

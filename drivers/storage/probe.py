@@ -165,24 +165,32 @@ def _device_size(fd, st) -> int:
 # Magic probing
 # ---------------------------------------------------------------------------
 
+def _stat_image(path: str) -> os.stat_result:
+    try:
+        return os.stat(path)
+    except OSError as e:
+        raise DriverError(ErrorCode.SYSTEM_ERROR, "Cannot access storage file '%s': %s"
+                          % (path, os.strerror(e.errno))) from None
+
+
+def _open_image_checked(path: str) -> int:
+    """open_image with libvirt's error words for a file that cannot be opened."""
+    try:
+        return open_image(path)
+    except OSError as e:
+        raise DriverError(ErrorCode.SYSTEM_ERROR, "cannot open file '%s': %s"
+                          % (path, os.strerror(e.errno))) from None
+
+
 def detect_format(path: str) -> str:
     """Guess *path*'s format from its magic, as libvirt does ("raw" if nothing matches).
 
     Never trust the answer for an image a guest could have written: that is the
     whole point of libvirt's probing rules (see chain.py).
     """
-    try:
-        st = os.stat(path)
-    except OSError as e:
-        raise DriverError(ErrorCode.SYSTEM_ERROR, "Cannot access storage file '%s': %s"
-                          % (path, os.strerror(e.errno))) from None
-    if _stat.S_ISDIR(st.st_mode):
+    if _stat.S_ISDIR(_stat_image(path).st_mode):
         return "dir"
-    try:
-        fd = open_image(path)
-    except OSError as e:
-        raise DriverError(ErrorCode.SYSTEM_ERROR, "cannot open file '%s': %s"
-                          % (path, os.strerror(e.errno))) from None
+    fd = _open_image_checked(path)
     try:
         return detect_from_fd(fd, path, _pread(fd, path, FIRST_READ, 0))
     finally:
@@ -233,17 +241,8 @@ def detect_from_fd(fd: int, path: str, buf: bytes) -> str:
 def read_header(path: str, fmt: str) -> ImageHeader:
     """Open *path* and parse its header as format *fmt* (a name from FORMATS)."""
     if fmt == "dir":
-        try:
-            st = os.stat(path)
-        except OSError as e:
-            raise DriverError(ErrorCode.SYSTEM_ERROR, "Cannot access storage file '%s': %s"
-                              % (path, os.strerror(e.errno))) from None
-        return header_from_fd(-1, path, fmt, st)
-    try:
-        fd = open_image(path)
-    except OSError as e:
-        raise DriverError(ErrorCode.SYSTEM_ERROR, "cannot open file '%s': %s"
-                          % (path, os.strerror(e.errno))) from None
+        return header_from_fd(-1, path, fmt, _stat_image(path))
+    fd = _open_image_checked(path)
     try:
         return header_from_fd(fd, path, fmt, os.fstat(fd))
     finally:

@@ -18,7 +18,7 @@ from ..api import (BlockInfo, Connection, DestroyFlags, Domain, DomainInfo, Doma
                    ErrorCode, NodeInfo, Reason, SecurityLabel, SnapshotCreateFlags, TreeSnapshot,
                    SnapshotDeleteFlags, SnapshotRevertFlags, StartFlags, UndefineFlags, XMLFlags,
                    check_snapshot_create_flags, check_snapshot_delete_flags, check_snapshot_revert_flags,
-                   unsupported_flags, writes)
+                   check_flags, writes)
 from .defaults import DEFAULT_DOMAIN_FACTS, DEFAULT_DOMAIN_XML, DEFAULT_NODE, DEFAULT_POOL
 
 TEST_NS = "http://libvirt.org/schemas/domain/test/1.0"
@@ -232,8 +232,7 @@ class TestConnection(Connection):
 
     @writes("virDomainCreateXML")
     def create_xml(self, xml: str, flags: int = 0):
-        if flags & ~StartFlags.VALIDATE:
-            raise unsupported_flags(flags & ~StartFlags.VALIDATE, "testDomainCreateXML")
+        check_flags(flags, StartFlags.VALIDATE, "testDomainCreateXML")
         definition = self._parse_definition(xml)
         obj = self._find_conflict(definition, allow_same=False)
         if obj is None:
@@ -370,8 +369,7 @@ class TestDomain(Domain):
     def create(self, flags: int = 0) -> None:
         obj = self._live()
         allowed = StartFlags.FORCE_BOOT | StartFlags.VALIDATE
-        if flags & ~allowed:
-            raise unsupported_flags(flags & ~allowed, "testDomainCreateWithFlags")
+        check_flags(flags, allowed, "testDomainCreateWithFlags")
         if obj.active:
             raise DriverError(ErrorCode.OPERATION_INVALID, "Domain '%s' is already running" % obj.name)
         self.conn.state.start(obj, Reason.RUNNING_BOOTED)
@@ -379,8 +377,7 @@ class TestDomain(Domain):
     @writes("virDomainDestroy", "virDomainDestroyFlags")
     def destroy(self, flags: int = 0) -> None:
         obj = self._live()
-        if flags & ~DestroyFlags.GRACEFUL:
-            raise unsupported_flags(flags & ~DestroyFlags.GRACEFUL, "testDomainDestroyFlags")
+        check_flags(flags, DestroyFlags.GRACEFUL, "testDomainDestroyFlags")
         if not obj.active:
             raise DriverError(ErrorCode.OPERATION_INVALID, "domain is not running")
         self.conn.state.stop(obj, Reason.SHUTOFF_DESTROYED)
@@ -388,8 +385,7 @@ class TestDomain(Domain):
     @writes("virDomainShutdown", "virDomainShutdownFlags")
     def shutdown(self, flags: int = 0) -> None:
         obj = self._live()
-        if flags:
-            raise unsupported_flags(flags, "testDomainShutdownFlags")
+        check_flags(flags, 0, "testDomainShutdownFlags")
         if not obj.active:
             raise DriverError(ErrorCode.INTERNAL_ERROR, "domain '%s' not running" % obj.name)
         self.conn.state.stop(obj, Reason.SHUTOFF_SHUTDOWN)
@@ -424,8 +420,7 @@ class TestDomain(Domain):
         allowed = (UndefineFlags.MANAGED_SAVE | UndefineFlags.SNAPSHOTS_METADATA |
                    UndefineFlags.CHECKPOINTS_METADATA | UndefineFlags.KEEP_NVRAM |
                    UndefineFlags.TPM | UndefineFlags.KEEP_TPM)
-        if flags & ~allowed:
-            raise unsupported_flags(flags & ~allowed, "testDomainUndefineFlags")
+        check_flags(flags, allowed, "testDomainUndefineFlags")
         if not obj.persistent:
             raise DriverError(ErrorCode.OPERATION_INVALID, "cannot undefine transient domain")
         if obj.managed_save and not flags & UndefineFlags.MANAGED_SAVE:
@@ -450,8 +445,7 @@ class TestDomain(Domain):
         F = SnapshotCreateFlags
         check_snapshot_create_flags(flags)
         allowed = F.REDEFINE | F.CURRENT | F.HALT | F.QUIESCE | F.ATOMIC | F.LIVE | F.VALIDATE
-        if flags & ~allowed:
-            raise unsupported_flags(flags & ~allowed, "testDomainSnapshotCreateXML")
+        check_flags(flags, allowed, "testDomainSnapshotCreateXML")
         obj = self._live()
         redefine = bool(flags & F.REDEFINE)
         if not obj.persistent and flags & F.HALT:
@@ -542,8 +536,7 @@ class TestSnapshot(TreeSnapshot):
     def delete(self, flags: int = 0) -> None:
         F = SnapshotDeleteFlags
         check_snapshot_delete_flags(flags)
-        if flags & ~(F.CHILDREN | F.CHILDREN_ONLY):
-            raise unsupported_flags(flags & ~(F.CHILDREN | F.CHILDREN_ONLY), "testDomainSnapshotDelete")
+        check_flags(flags, F.CHILDREN | F.CHILDREN_ONLY, "testDomainSnapshotDelete")
         tree = self._tree()
         snap = tree.get(self.name)
         if flags & (F.CHILDREN | F.CHILDREN_ONLY):
@@ -562,8 +555,7 @@ class TestSnapshot(TreeSnapshot):
         F = SnapshotRevertFlags
         check_snapshot_revert_flags(flags)
         allowed = F.RUNNING | F.PAUSED | F.FORCE
-        if flags & ~allowed:
-            raise unsupported_flags(flags & ~allowed, "testDomainRevertToSnapshot")
+        check_flags(flags, allowed, "testDomainRevertToSnapshot")
         obj = self.dom._live()
         state = self.dom.conn.state
         snap = self._tree().get(self.name)
