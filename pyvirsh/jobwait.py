@@ -13,14 +13,18 @@ import time
 POLL_SECONDS = 0.1
 
 
-def job_progress_line(label: str, remaining: int, total: int) -> str:
-    """virsh 9.0's virshPrintJobProgress: an integer percentage, 99 until done."""
+def job_percent(remaining: int, total: int) -> int:
+    """virsh 9.0's virshPrintJobProgress percentage: an integer, 99 until done."""
     progress = 100.0
     if remaining != 0:
         progress = 100.0 - remaining * 100.0 / total if total else 0.0
         if progress >= 100.0:
             progress = 99.0
-    return "\r%s: [%3d %%]" % (label, int(progress))
+    return int(progress)
+
+
+def job_progress_line(label: str, remaining: int, total: int) -> str:
+    return "\r%s: [%3d %%]" % (label, job_percent(remaining, total))
 
 
 class JobWaiter:
@@ -45,46 +49,42 @@ class JobWaiter:
 
     def wait(self) -> str:
         """Return 'completed', 'ready', 'failed' or 'canceled'."""
+        try:
+            outcome = self._follow()
+            if outcome in ("completed", "ready"):
+                self._show(0, 1)
+            return outcome
+        finally:
+            # Also on errors and Ctrl-C: a rich bar left running hides the cursor.
+            if self.progress is not None:
+                self.progress.close()
+
+    def _follow(self) -> str:
+        from .drivers.api import DriverError
         from .errors import CommandError
 
         start = time.monotonic()
         last = None
-        outcome = None
         try:
             while True:
                 try:
                     info = self.dom.get_block_job_info(self.disk, 0)
-                except Exception as err:
-                    from .drivers.api import DriverError
-                    if isinstance(err, DriverError):
-                        raise CommandError("failed to query job for disk %s" % self.disk, str(err)) from None
-                    raise
+                except DriverError as err:
+                    raise CommandError("failed to query job for disk %s" % self.disk, str(err)) from None
                 if info is None:
-                    outcome = getattr(self.dom, "block_job_outcome", lambda d: "completed")(self.disk)
-                    break
+                    return self.dom.block_job_outcome(self.disk)
                 if info.ready:
-                    outcome = "ready"
-                    break
+                    return "ready"
                 if (info.cur, info.end) != last:
                     self._show(info.end - info.cur, info.end)
                     last = (info.cur, info.end)
                 if self.timeout and time.monotonic() - start > self.timeout:
                     self._abort()
-                    outcome = "canceled"
-                    break
-                waiter = getattr(self.dom, "wait_block_job_event", None)
-                if waiter is not None:
-                    waiter(self.disk, POLL_SECONDS)
-                else:
-                    time.sleep(POLL_SECONDS)
+                    return "canceled"
+                self.dom.wait_block_job_event(self.disk, POLL_SECONDS)
         except KeyboardInterrupt:
             self._abort()
-            outcome = "canceled"
-        if outcome in ("completed", "ready"):
-            self._show(0, 1)
-        if self.progress is not None:
-            self.progress.close()
-        return outcome
+            return "canceled"
 
     def _abort(self) -> None:
         from .drivers.api import BlockJobAbortFlags, DriverError

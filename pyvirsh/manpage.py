@@ -36,7 +36,7 @@ _NOTATION_TOKEN = re.compile(r"--?[A-Za-z][\w-]*|<[^<>]+>|[A-Z][A-Z_]+(?![\w-])|
 def page_date() -> str:
     """YYYY-MM-DD from $SOURCE_DATE_EPOCH (UTC), else PAGE_DATE."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if epoch.isdigit():
+    if epoch.isascii() and epoch.isdigit():
         import time
         return time.strftime("%Y-%m-%d", time.gmtime(int(epoch)))
     return PAGE_DATE
@@ -116,7 +116,7 @@ def text_lines(text: str) -> list[str]:
 # Global options
 # ---------------------------------------------------------------------------
 
-# (label in help notation, troff text); kept in step with usage_text() in pyvirsh/cli.py
+# (label in help notation, troff text); kept in step with cli.GLOBAL_OPTIONS
 # (tests/test_manpage.py checks that every global option of the cli appears).
 _GLOBAL_OPTIONS = [
     ("-c URI, --connect=URI",
@@ -160,23 +160,6 @@ _GLOBAL_OPTIONS = [
      "Never colour the output, as when \\fBNO_COLOR\\fR is set.\n"
      "Colour and progress bars are only ever used on a terminal."),
 ]
-
-
-def _global_options() -> list[tuple[str, str]]:
-    """The cli module's GLOBAL_OPTIONS table if it has one, else the list above."""
-    from . import cli
-    table = getattr(cli, "GLOBAL_OPTIONS", None)
-    if isinstance(table, dict):
-        table = list(table.items())
-    rows = []
-    try:
-        for label, help_text in table or ():
-            if not isinstance(label, str) or not isinstance(help_text, str):
-                raise TypeError
-            rows.append((label, "\n".join(text_lines(help_text))))
-    except (TypeError, ValueError):
-        rows = []
-    return rows or _GLOBAL_OPTIONS
 
 
 # ---------------------------------------------------------------------------
@@ -631,7 +614,7 @@ pyvirsh blockcommit vm1 vda \-\-active \-\-pivot \-\-verbose
 
 def _options_section() -> list[str]:
     out = []
-    for label, help_troff in _global_options():
+    for label, help_troff in _GLOBAL_OPTIONS:
         out += [".TP", notation(label)] + _no_hyphenation(help_troff.splitlines())
     return out
 

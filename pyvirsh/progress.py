@@ -3,7 +3,7 @@ rich progress bar when stderr is a terminal and colour is allowed."""
 
 from __future__ import annotations
 
-from .jobwait import job_progress_line
+from .jobwait import job_percent, job_progress_line
 
 
 class PlainProgress:
@@ -34,9 +34,7 @@ class RichProgress:
         self.progress.start()
 
     def update(self, remaining: int, total: int) -> None:
-        line = job_progress_line(self.label, remaining, total)
-        percent = int(line.rsplit("[", 1)[1].split("%")[0])
-        self.progress.update(self.task, completed=percent)
+        self.progress.update(self.task, completed=job_percent(remaining, total))
 
     def close(self) -> None:
         self.progress.stop()

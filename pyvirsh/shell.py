@@ -9,6 +9,7 @@ import sys
 
 from .errors import ConnectError
 from .parsing import ParseError
+from .values import to_int
 
 BANNER = ("Welcome to pyvirsh, the virtualization interactive terminal.\n\n"
           "Type:  'help' for help with commands\n"
@@ -32,11 +33,11 @@ def history_size(ctl) -> int:
     text = os.environ.get("PYVIRSH_HISTSIZE")
     if text is None:
         return DEFAULT_HISTSIZE
-    if not text.strip().isdigit():
+    value = to_int(text, -2**31, 2**31 - 1)
+    if value is None:
         ctl.error("Bad $PYVIRSH_HISTSIZE value.")
         return DEFAULT_HISTSIZE
-    value = int(text)
-    if value > 500000:
+    if not 0 <= value <= 500000:
         ctl.error("$PYVIRSH_HISTSIZE value should be between 0 and 500000")
         return DEFAULT_HISTSIZE
     return value

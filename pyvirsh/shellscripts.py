@@ -24,54 +24,43 @@ from .parsing import split_for_completion
 
 COMPLETE_VAR = "_PYVIRSH_COMPLETE"
 KNOWN_URIS = ["test:///default", "qemu:///session", "qemu:///system", "qemu:///embed?root="]
-GLOBAL_OPTIONS = [("-c", "hypervisor connection URI"), ("--connect", "hypervisor connection URI"),
-                  ("-d", "debug level [0-4]"), ("--debug", "debug level [0-4]"),
-                  ("-e", "set escape sequence for console"), ("--escape", "set escape sequence for console"),
-                  ("-h", "this help"), ("--help", "this help"),
-                  ("-k", "keepalive interval in seconds"), ("--keepalive-interval", "keepalive interval"),
-                  ("-K", "number of possible missed keepalive messages"),
-                  ("--keepalive-count", "number of possible missed keepalive messages"),
-                  ("-l", "output logging to file"), ("--log", "output logging to file"),
-                  ("-q", "quiet mode"), ("--quiet", "quiet mode"),
-                  ("-r", "connect readonly"), ("--readonly", "connect readonly"),
-                  ("-t", "print timing information"), ("--timing", "print timing information"),
-                  ("-v", "short version"), ("-V", "long version"), ("--version", "version"),
-                  ("--json", "print results as JSON"), ("--no-color", "never colour the output")]
-_WITH_VALUE = {"-c", "--connect", "-d", "--debug", "-e", "--escape", "-k", "--keepalive-interval", "-K",
-               "--keepalive-count", "-l", "--log"}
+def _global_option_words() -> list[tuple[str, str]]:
+    from .cli import GLOBAL_OPTIONS
+    words = []
+    for long, short, _, help_text in GLOBAL_OPTIONS:
+        words += [("-" + short, help_text)] if short else []
+        words += [("--" + long, help_text)] if long else []
+    return words
 
 
 def complete_argv(args: list[str], incomplete: str) -> list[tuple[str, str]]:
-    """Candidates for the word being typed after `pyvirsh ARGS...`."""
+    """Candidates for the word being typed after `pyvirsh ARGS...`.
+
+    The global options are read by the same parser pyvirsh runs with, so
+    `-qc URI`, `--conn=URI` and `--` mean here what they mean there.
+    """
+    from .cli import UsageError, _read_globals
     from .completion import complete
     from .session import Session
 
-    uri, readonly = None, False
-    i = 0
-    while i < len(args):
-        word = args[i]
-        if word in ("-c", "--connect") and i + 1 < len(args):
-            uri = args[i + 1]
-        elif word.startswith("--connect="):
-            uri = word.split("=", 1)[1]
-        elif word.startswith("-c") and len(word) > 2:
-            uri = word[2:]
-        elif word in ("-r", "--readonly"):
-            readonly = True
-        elif word == "--":
-            i += 1
-            break
-        elif not word.startswith("-"):
-            break
-        i += 1 + (word in _WITH_VALUE)
-    else:
-        if args and args[-1] in ("-c", "--connect"):
+    try:
+        opts, first = _read_globals(args)
+    except UsageError as err:
+        if err.missing_argument_of == "connect":
             return [(u, "") for u in KNOWN_URIS if u.startswith(incomplete)]
-        if incomplete.startswith("-"):
-            return [(o, h) for o, h in GLOBAL_OPTIONS if o.startswith(incomplete)]
+        return []
+    if first == len(args) and incomplete.startswith("-") and "--" not in args:
+        return [(o, h) for o, h in _global_option_words() if o.startswith(incomplete)]
+    uri = None
+    readonly = False
+    for letter, value in opts:
+        if letter == "c":
+            uri = value
+        elif letter == "r":
+            readonly = True
     ctl = Session(uri, readonly=readonly)
     try:
-        return complete(ctl, args[i:], incomplete)
+        return complete(ctl, args[first:], incomplete)
     finally:
         try:
             ctl.close()

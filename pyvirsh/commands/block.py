@@ -283,13 +283,13 @@ def blockjob(ctl, domain, path, abort, pivot, info, bytes, raw, bandwidth, **kw)
         dom.block_job_abort(path, (A.ASYNC if is_async else 0) | (A.PIVOT if pivot else 0))
         return True
     from ..drivers.api import job_type_label
-    from ..jobwait import job_progress_line
+    from ..jobwait import job_percent, job_progress_line
     job = dom.get_block_job_info(path, 0 if raw else I.BANDWIDTH_BYTES)
     if ctl.out.json:
         ctl.out.emit_json({"disk": path, "job": None if job is None else {
             "type": job_type_label(job.type), "bandwidth_bytes": job.bandwidth if not raw else job.bandwidth << 20,
             "cur": job.cur, "end": job.end, "ready": job.ready,
-            "progress": int(job_progress_line("", job.end - job.cur, job.end).split("[")[1].split("%")[0])}})
+            "progress": job_percent(job.end - job.cur, job.end)}})
         return True
     if job is None:
         if not raw:

@@ -111,7 +111,7 @@ def _check_pass_fds(pass_fds) -> None:
     if pass_fds is None:
         return
     for item in pass_fds.split(","):
-        if not item.isdigit():
+        if not (item.isascii() and item.isdigit()):
             raise CommandError("Unable to parse FD number '%s'" % item)
 
 
