@@ -304,6 +304,18 @@ class BlockJobInfoFlags:
     BANDWIDTH_BYTES = 1 << 0
 
 
+class BlockJobSetSpeedFlags:
+    BANDWIDTH_BYTES = 1 << 0
+
+
+class BlockPullFlags:
+    BANDWIDTH_BYTES = 1 << 6
+
+
+class BlockResizeFlags:
+    BYTES = 1 << 0
+
+
 # --------------------------------------------------------------------------
 # Plain records returned by drivers
 # --------------------------------------------------------------------------

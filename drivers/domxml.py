@@ -18,7 +18,7 @@ import re
 from lxml import etree
 
 from .api import DriverError, ErrorCode
-from .xmlutil import Schema, parse, text_of
+from .xmlutil import Schema, parse, parse_uint, text_of
 
 # --------------------------------------------------------------------------
 # Element and attribute order of libvirt's domain formatter
@@ -182,7 +182,7 @@ def disk_name_to_index(name: str) -> int:
             break
         index = (index + (1 if count else 0)) * 26 + (ord(ch) - ord("a"))
         count += 1
-    if count == 0 or (rest[count:] and not rest[count:].isdigit()):
+    if count == 0 or (rest[count:] and parse_uint(rest[count:]) is None):
         return -1
     return index
 
@@ -212,20 +212,30 @@ def new_uuid() -> str:
     return "%s-%s-%s-%s-%s" % (h[:8], h[8:12], h[12:16], h[16:20], h[20:])
 
 
+_UINT_MAX = 2**32 - 1
+
+
+def _invalid_uint_attr(attr: str, element: str, value: str) -> str:
+    """libvirt's virXMLPropUInt error for an attribute that is not an unsigned int."""
+    return ("Invalid value for attribute '%s' in element '%s': '%s'. Expected non-negative integer value"
+            % (attr, element, value))
+
+
 def _memory_kib(element, path: str, required_name: str) -> int | None:
     """A <memory unit=...> value in KiB, rounded up as libvirt does."""
     node = element.find(path)
     if node is None:
         return None
     text = (node.text or "").strip()
-    if not re.fullmatch(r"[0-9]+", text):
+    value = parse_uint(text)
+    if value is None:
         raise DriverError(ErrorCode.XML_ERROR,
                           "Invalid value '%s' for element or attribute './%s[1]'" % (text, required_name))
     unit = node.get("unit", "KiB")
     scale = _MEMORY_UNITS.get(unit.lower())
     if scale is None:
         raise DriverError(ErrorCode.INVALID_ARG, "unknown suffix '%s'" % unit)
-    return -(-int(text) * scale // 1024)
+    return -(-value * scale // 1024)
 
 
 class DomainDefaults:
@@ -471,18 +481,19 @@ class DomainDef:
         vcpu = root.find("vcpu")
         if vcpu is None:
             vcpu = _set_child(root, "vcpu", "1")
-        count_text = (vcpu.text or "").strip()
-        if not count_text.isdigit():
+        count = parse_uint((vcpu.text or "").strip(), _UINT_MAX)
+        if count is None:
             raise DriverError(ErrorCode.XML_ERROR, "maximum vcpus count must be an integer")
-        if int(count_text) == 0:
+        if count == 0:
             raise DriverError(ErrorCode.INTERNAL_ERROR, "CPU IDs in <numa> exceed the <vcpu> count")
-        vcpu.text = str(int(count_text))
+        vcpu.text = str(count)
         vcpu.set("placement", vcpu.get("placement", "static"))
         if vcpu.get("current") is not None:
             cur = vcpu.get("current")
-            if not cur.isdigit():
-                raise DriverError(ErrorCode.XML_ERROR, "current vcpus count must be an integer")
-            if int(cur) == int(vcpu.text):
+            current = parse_uint(cur.lstrip(" \t\n\v\f\r"), _UINT_MAX)   # strtoul skips leading space
+            if current is None:
+                raise DriverError(ErrorCode.XML_ERROR, _invalid_uint_attr("current", "vcpu", cur))
+            if current == count:
                 del vcpu.attrib["current"]
 
         if os_type is None:
@@ -617,7 +628,11 @@ class DomainDef:
                     addr.set(k, str(v))
             addr = disk.find("address")
             if bus in ("ide", "sata", "scsi", "fdc") and addr is not None and addr.get("type") == "drive":
-                controllers_needed.append((bus, int(addr.get("controller", "0"))))
+                controller = parse_uint(addr.get("controller", "0"), _UINT_MAX)
+                if controller is None:
+                    raise DriverError(ErrorCode.XML_ERROR,
+                                      _invalid_uint_attr("controller", "address", addr.get("controller")))
+                controllers_needed.append((bus, controller))
         _add_controllers(devices, controllers_needed)
 
     def _normalize_chardevs(self, devices) -> None:

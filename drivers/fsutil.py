@@ -1,4 +1,5 @@
-"""File-system helpers for driver state: atomic writes and lock files.
+"""File-system helpers for driver state: atomic writes, lock files, and the
+bounded reader every XML file goes through.
 
 Every state file is replaced atomically (temporary file in the same
 directory, fsync, rename, fsync of the directory), so a crash or a kill -9 at
@@ -10,9 +11,78 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import stat
 import time
 
 from .api import DriverError, ErrorCode
+
+# libvirt reads at most this much XML from a file (virsh's VSH_MAX_XML_FILE).
+# The one limit for every XML document pyvirsh reads, from a file or not.
+MAX_XML_BYTES = 10 * 1024 * 1024
+
+
+class ReadError(Exception):
+    """Why read_bounded failed.
+
+    ``stage`` is 'open' or 'read' (with the errno), 'size' (more than the
+    limit; errno EOVERFLOW, as virFileReadAll reports it) or 'type' (not a
+    regular file where only one is accepted).
+    """
+
+    def __init__(self, path: str, stage: str, errnum: int = 0):
+        super().__init__(path, stage, errnum)
+        self.path = path
+        self.stage = stage
+        self.errno = errnum
+
+    @property
+    def strerror(self) -> str:
+        if self.stage == "type":
+            return "not a regular file"
+        return os.strerror(self.errno)
+
+
+def read_bounded(path: str, limit: int = MAX_XML_BYTES, regular_only: bool = False) -> bytes:
+    """A whole file, at most ``limit`` bytes (libvirt's virFileReadAll).
+
+    Opening never blocks: a FIFO without a writer is opened non-blocking, so it
+    reads as empty instead of hanging. With ``regular_only`` anything but a
+    regular file (FIFO, device, directory) is refused before a byte is read;
+    otherwise a pipe or device is then read blocking, as virsh reads
+    /dev/stdin, and the limit stops an endless one such as /dev/zero.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as err:
+        raise ReadError(path, "open", err.errno) from None
+    try:
+        try:
+            st = os.fstat(fd)
+        except OSError as err:
+            raise ReadError(path, "read", err.errno) from None
+        if stat.S_ISREG(st.st_mode):
+            if st.st_size > limit:
+                raise ReadError(path, "size", errno.EOVERFLOW)
+        elif regular_only:
+            raise ReadError(path, "type")
+        elif not stat.S_ISDIR(st.st_mode):
+            os.set_blocking(fd, True)
+        chunks = []
+        size = 0
+        while True:
+            try:
+                chunk = os.read(fd, min(65536, limit + 1 - size))
+            except OSError as err:
+                raise ReadError(path, "read", err.errno) from None
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > limit:
+                raise ReadError(path, "size", errno.EOVERFLOW)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
 
 
 def ensure_dir(path: str, mode: int = 0o700) -> str:
@@ -73,11 +143,20 @@ class FileLock:
         self.depth = 0
 
     def acquire(self) -> None:
+        if not self._take(self.timeout):
+            raise DriverError(ErrorCode.OPERATION_TIMEOUT, "cannot acquire state change lock for %s (held by "
+                              "another pyvirsh process)" % self.what)
+
+    def try_acquire(self) -> bool:
+        """Take the lock only if nobody else holds it (this process may, re-entrantly)."""
+        return self._take(0.0)
+
+    def _take(self, timeout: float) -> bool:
         if self.depth:
             self.depth += 1
-            return
+            return True
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        deadline = time.monotonic() + self.timeout
+        deadline = time.monotonic() + timeout
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -88,12 +167,11 @@ class FileLock:
                     raise
                 if time.monotonic() >= deadline:
                     os.close(fd)
-                    raise DriverError(ErrorCode.OPERATION_TIMEOUT,
-                                      "cannot acquire state change lock for %s (held by another "
-                                      "pyvirsh process)" % self.what) from None
+                    return False
                 time.sleep(0.02)
         self.fd = fd
         self.depth = 1
+        return True
 
     def release(self) -> None:
         if not self.depth:

@@ -16,7 +16,7 @@ from lxml import etree
 
 from .api import DriverError, ErrorCode, SnapshotListFlags
 from .domxml import DOMAIN_SCHEMA, DomainDef
-from .xmlutil import Schema, parse, text_of
+from .xmlutil import Schema, parse, parse_uint, text_of
 
 SNAPSHOT_SCHEMA = Schema({
     "domainsnapshot": ([], ["name", "description", "state", "parent", "creationTime", "memory",
@@ -60,8 +60,8 @@ class SnapshotDef:
             if state not in SNAPSHOT_STATES:
                 raise DriverError(ErrorCode.XML_ERROR, "Invalid state '%s' in domain snapshot XML" % state)
             created = text_of(root, "creationTime")
-            if created is None or not created.isdigit():
-                raise DriverError(ErrorCode.XML_ERROR, "missing creationTime from existing snapshot")
+            if parse_uint(created) is None:
+                raise DriverError(ErrorCode.INTERNAL_ERROR, "missing creationTime from existing snapshot")
         else:
             for tag in ("state", "creationTime", "parent", "domain", "active", "inactiveDomain"):
                 for el in root.findall(tag):
@@ -75,6 +75,11 @@ class SnapshotDef:
                                   "unknown memory snapshot setting '%s'" % loc)
             if memory.get("file") and loc is None:
                 memory.set("snapshot", "external")
+        if redefine and (memory is None or memory.get("snapshot") is None):
+            # libvirt's default for a redefined snapshot: VM state saved unless it was offline.
+            if memory is None:
+                memory = etree.SubElement(root, "memory")
+            memory.set("snapshot", "no" if state in ("shutoff", "disk-snapshot") else "internal")
         for disk in root.iterfind("disks/disk"):
             if not disk.get("name"):
                 raise DriverError(ErrorCode.XML_ERROR, "missing name from disk snapshot element")
@@ -241,6 +246,22 @@ class SnapshotTree:
 
     def add(self, snap: SnapshotDef) -> None:
         self.snaps[snap.name] = snap
+
+    def redefine(self, snap: SnapshotDef, domain_uuid: str | None, parse_domain, current: bool) -> None:
+        """Snapshot metadata given back (snapshot-create --redefine), with libvirt's checks;
+        its saved domain goes through the driver's own parser (parse_domain: XML -> DomainDef),
+        so it gets the same defaults a defined domain gets."""
+        if snap.parent is not None and snap.parent not in self:
+            raise DriverError(ErrorCode.INVALID_ARG, "parent %s for snapshot %s not found"
+                              % (snap.parent, snap.name))
+        if snap.domain is not None:
+            snap.set_domain(parse_domain(snap.domain.to_xml()))
+            if domain_uuid and snap.domain.uuid != domain_uuid:
+                raise DriverError(ErrorCode.INVALID_ARG, "definition for snapshot %s must use uuid %s"
+                                  % (snap.name, domain_uuid))
+        self.add(snap)
+        if current:
+            self.current = snap.name
 
     def children(self, name: str | None) -> list[SnapshotDef]:
         return [s for s in self.snaps.values() if s.parent == name]

@@ -16,41 +16,108 @@ from __future__ import annotations
 from lxml import etree
 
 from .api import DriverError, ErrorCode
-
-# libvirt reads at most this much XML from a file (virsh's VSH_MAX_XML_FILE).
-MAX_XML_BYTES = 10 * 1024 * 1024
+from .fsutil import MAX_XML_BYTES   # the one size limit, also for documents given as text
 
 
-def _parser() -> etree.XMLParser:
+def parse_uint(text: str | None, maximum: int = 2**64 - 1) -> int | None:
+    """An unsigned decimal: ASCII digits only (not '²' or '١', which str.isdigit
+    accepts), at most ``maximum``; None for anything else. No whitespace is
+    skipped: callers strip where libvirt does."""
+    if not text or not (text.isascii() and text.isdigit()):
+        return None
+    digits = text.lstrip("0") or "0"
+    if len(digits) > len(str(maximum)):    # also keeps int() under its digit limit
+        return None
+    value = int(digits)
+    return value if value <= maximum else None
+
+
+class _NoExternalLoads(etree.Resolver):
+    """Answers every load libxml2 attempts (external DTD subset, parameter
+    entity) with an empty document and remembers it: nothing is read from the
+    host, not even a FIFO that would block."""
+
+    def __init__(self):
+        super().__init__()
+        self.refused: list[str] = []
+
+    def resolve(self, url, pubid, context):
+        self.refused.append(url or pubid or "")
+        return self.resolve_string("", context)
+
+
+def _parser(encoding: str | None) -> etree.XMLParser:
     # A fresh parser per document: lxml's error log belongs to the parser.
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+    return etree.XMLParser(encoding=encoding, resolve_entities=False, no_network=True, load_dtd=False,
                            dtd_validation=False, huge_tree=False, remove_comments=True,
                            remove_pis=True, collect_ids=False)
 
 
 def parse(text: str | bytes, url: str, root: str | None = None) -> etree._Element:
-    """Parse a document; url names it in error messages ('(domain_definition)')."""
-    data = text.encode("utf-8") if isinstance(text, str) else text
+    """Parse a document; url names it in error messages ('(domain_definition)').
+
+    A str is parsed as the UTF-8 it is encoded to, whatever its XML declaration
+    says (as libvirt parses the strings virsh hands it); bytes (a node file)
+    follow their declaration. Entities are never expanded: a document that
+    declares one, puts a reference inside text, or needs anything loaded (an
+    external DTD, a parameter entity) is refused. A reference to an external
+    entity that is an element's whole content reads as empty, as in libvirt,
+    which never loads it either.
+    """
+    if isinstance(text, str):
+        data, encoding = text.encode("utf-8"), "utf-8"
+    else:
+        data, encoding = text, None
     if len(data) > MAX_XML_BYTES:
         raise DriverError(ErrorCode.XML_ERROR, "document is larger than %d bytes" % MAX_XML_BYTES)
-    parser = _parser()
+    parser = _parser(encoding)
+    guard = _NoExternalLoads()
+    parser.resolvers.add(guard)
     try:
         element = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as err:
-        raise _syntax_error(data, url, err) from None
+        raise _syntax_error(data, url, parser, err) from None
     except ValueError as err:   # e.g. an XML declaration inside a str
         raise DriverError(ErrorCode.XML_ERROR, str(err)) from None
     if element is None:
         raise DriverError(ErrorCode.XML_DETAIL, "(%s):1: Document is empty\n(null)\n^" % url)
+    _refuse_entities(element, guard)
     if root is not None and element.tag != root:
         raise DriverError(ErrorCode.XML_ERROR,
                           "expecting root element of '%s', not '%s'" % (root, element.tag))
     return element
 
 
-def _syntax_error(data: bytes, url: str, err: etree.XMLSyntaxError) -> DriverError:
-    """libvirt's catchXMLError: '(url):LINE: MESSAGE', the line, and a pointer."""
-    entry = err.error_log[0] if len(err.error_log) else None
+def _refuse_entities(element, guard: _NoExternalLoads) -> None:
+    if guard.refused:
+        raise DriverError(ErrorCode.XML_ERROR,
+                          "external DTD or entity '%s' is not supported" % guard.refused[0])
+    dtd = element.getroottree().docinfo.internalDTD
+    if dtd is not None:
+        for entity in dtd.iterentities():
+            if entity.content is not None:
+                raise DriverError(ErrorCode.XML_ERROR,
+                                  "entity '%s' is declared; entities are not supported" % entity.name)
+    for ref in element.iter(etree.Entity):
+        parent = ref.getparent()
+        pieces = [parent.text] + [child.tail for child in parent]
+        if any(piece and piece.strip() for piece in pieces):
+            raise DriverError(ErrorCode.XML_ERROR,
+                              "entity reference '%s' inside text is not supported" % ref.text)
+
+
+def _syntax_error(data: bytes, url: str, parser: etree.XMLParser,
+                  err: etree.XMLSyntaxError) -> DriverError:
+    """libvirt's catchXMLError: '(url):LINE: MESSAGE', the line, and a pointer.
+
+    The message is this parse's first error, from the parser's own log: the
+    exception's log is lxml's global one and can still hold an earlier
+    document's errors.
+    """
+    log = parser.error_log
+    entry = next((e for e in log if e.level >= etree.ErrorLevels.ERROR), None)
+    if entry is None and len(log):
+        entry = log[0]
     message = entry.message if entry is not None else str(err)
     line = entry.line if entry is not None else (err.lineno or 1)
     column = max((entry.column if entry is not None else (err.offset or 1)) - 1, 0)
@@ -120,9 +187,6 @@ class Schema:
         for name in child_order:
             children.extend(c for c in element if c.tag == name)
         text = element.text if element.text is not None and element.text.strip() != "" else None
-        if not children and text is not None and not len(child_order):
-            out.append("%s<%s%s>%s</%s>\n" % (pad, element.tag, attrs, escape(element.text), element.tag))
-            return
         if not children and text is not None:
             out.append("%s<%s%s>%s</%s>\n" % (pad, element.tag, attrs, escape(element.text), element.tag))
             return

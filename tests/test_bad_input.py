@@ -113,3 +113,78 @@ def test_broken_pipe_is_quiet():
     proc = subprocess.run(" ".join(pyvirsh_argv()) + " -c test:///default 'help' | head -c 10", shell=True,
                           capture_output=True, timeout=60)
     assert b"Traceback" not in proc.stderr
+
+
+# --------------------------------------------------------------------------
+# What virsh cannot show on test:///default
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("options,flags", [("--raw", 0), ("--raw --bytes", 1), ("", 1), ("--bytes", 1),
+                                           ("--info", 1)])
+def test_blockjob_asks_for_bytes_unless_raw_alone(monkeypatch, capsys, options, flags):
+    """virsh sets VIR_DOMAIN_BLOCK_JOB_INFO_BANDWIDTH_BYTES when bytes || !raw."""
+    from pyvirsh.cli import main
+    from pyvirsh.drivers.api import BlockJobInfo
+    from pyvirsh.drivers.test.driver import TestDomain
+
+    asked = []
+
+    def get_block_job_info(self, disk, flags=0):
+        asked.append(flags)
+        return BlockJobInfo(1, 2048 if flags else 2, 10, 20)
+
+    monkeypatch.setattr(TestDomain, "get_block_job_info", get_block_job_info, raising=False)
+    assert main(["-c", "test:///default", "blockjob test vda %s" % options]) == 0
+    assert asked == [flags]
+    out = capsys.readouterr().out
+    if "--raw" in options:
+        assert " bandwidth=%d\n" % (2048 if flags else 2) in out
+
+
+def test_edit_prompt_gives_up_when_the_terminal_goes_away(tmp_path):
+    """virsh would ask forever at end of input; pyvirsh takes it as 'n'."""
+    import pty
+    import select
+    import time
+
+    editor = tmp_path / "editor"
+    editor.write_text("#!/bin/sh\necho '<domain/>' > \"$1\"\n")
+    editor.chmod(0o755)
+    env = dict(os.environ, LANG="C", EDITOR=str(editor))
+    env.pop("PYVIRSH_DEFAULT_URI", None)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(pyvirsh_argv() + ["-c", "test:///default",
+                                              "snapshot-create-as test s1; snapshot-edit test s1"],
+                            cwd=DATA, env=env, stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    os.close(slave)
+    out, deadline = b"", time.monotonic() + 60
+    try:
+        while b"Try again?" not in out:
+            assert time.monotonic() < deadline
+            if select.select([proc.stdout], [], [], 0.1)[0]:
+                out += os.read(proc.stdout.fileno(), 4096)
+    finally:
+        os.close(master)
+    rest, err = proc.communicate(timeout=60)
+    out += rest
+    assert proc.returncode == 1
+    assert out.endswith(b"[y,n,f,?]: \r\n\n")
+    assert err.decode().endswith("error: Failed to update s1\n")
+    assert b"Traceback" not in err
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe<domain", b"<domain type='test'>\x00</domain>"])
+def test_edited_document_that_is_not_utf8_is_refused_cleanly(tmp_path, content):
+    (tmp_path / "content").write_bytes(content)
+    editor = tmp_path / "editor"
+    editor.write_text("#!/bin/sh\ncat %s > \"$1\"\n" % (tmp_path / "content"))
+    editor.chmod(0o755)
+    env = dict(os.environ, LANG="C", EDITOR=str(editor))
+    env.pop("PYVIRSH_DEFAULT_URI", None)
+    proc = subprocess.run(pyvirsh_argv() + ["-c", "test:///default", "edit test"], cwd=DATA, env=env,
+                          stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    err = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 1
+    assert "Traceback" not in err and "internal error" not in err
+    assert err.startswith("error: Failed.\n")

@@ -9,14 +9,21 @@ line lengths. CI installs libvirt-clients so that virsh is there.
 
 from __future__ import annotations
 
+import os
+import pty
+import re
+import select
 import shutil
+import subprocess
+import time
 
 import pytest
 
-from difftool import NODE_URI, compare
+from difftool import DATA, NODE_URI, compare, normalize, pyvirsh_argv
 
 DEFAULT = ["-c", "test:///default"]
 NODE = ["-c", NODE_URI]
+SNAPNODE = ["-c", "test://" + os.path.join(DATA, "snapnode.xml")]
 
 
 def s(text: str) -> list[str]:
@@ -113,6 +120,11 @@ CASES = [
     s("hostname"),
     s("connect; uri"),
     s("connect test:///default --readonly; destroy test"),
+    s("connect test:///nonexistent.xml; list"),
+    s("connect test:///default --readonly; connect test:///nonexistent.xml; destroy test"),
+    s("connect --readonly; connect; destroy test"),
+    ["-r", "-c", "test:///default", "connect; destroy test"],
+    ["-r", "-c", "test:///default", "connect test:///default; destroy test"],
     DEFAULT + ["-r", "destroy test"],
     # dumpxml
     s("dumpxml test"),
@@ -146,6 +158,22 @@ CASES = [
     s("destroy test; undefine test; list --all"),
     s("undefine test --nvram"),
     s("undefine test --wipe-storage"),
+    s("undefine test --storage vda"),
+    s("undefine test --remove-all-storage"),
+    s("undefine test --storage vda --remove-all-storage"),
+    s("destroy test; undefine test --storage nosuch; list --all"),
+    s("destroy test; undefine test --storage vda,nosuch; list --all"),
+    s("destroy test; undefine test --storage vda,,x"),
+    s("destroy test; undefine test --storage ,vda"),
+    s("destroy test; undefine test --storage vda,vda"),
+    s("destroy test; undefine test --storage vda --remove-all-storage"),
+    s("destroy test; undefine test --remove-all-storage; list --all"),
+    s("destroy test; undefine test --storage /guest/diskimage1 --wipe-storage"),
+    s("undefine test --storage ''"),
+    s("undefine test --storage '' --wipe-storage"),
+    s("destroy test; undefine test --storage '' --remove-all-storage"),
+    s("define d1.xml; undefine d1 --remove-all-storage"),
+    s("define r1.xml; undefine r1 --storage sdc,vdb,/dev/sdz"),
     # lifecycle
     s("destroy test; destroy test"),
     s("destroy 1; start 6695eb01-f6a4-8304-79aa-97f2502e193f; suspend 2; resume 2; reboot 2; "
@@ -178,6 +206,8 @@ CASES = [
       "domstate test --reason; destroy test; snapshot-revert test s1; domid test"),
     s("snapshot-create-as test s1; snapshot-revert test s1 --running --paused"),
     s("snapshot-create test snap-s3.xml; snapshot-dumpxml test s3; snapshot-create test snap-s3.xml"),
+    s("snapshot-create test snap-redefine.xml --redefine --current; snapshot-dumpxml test r1; "
+      "snapshot-current test --name; snapshot-info test r1"),
     s("snapshot-create test --current"),
     s("snapshot-create test --redefine"),
     s("snapshot-create-as test --disk-only s1"),
@@ -188,6 +218,13 @@ CASES = [
       "snapshot-list test --current --tree; snapshot-list test --from s2 --parent"),
     s("snapshot-current test s1 --name"),
     s("snapshot-current test"),
+    s("snapshot-current 1"),
+    s("snapshot-current 6695eb01-f6a4-8304-79aa-97f2502e193f --name"),
+    s("snapshot-create-as test s1; snapshot-create-as test s2; snapshot-current 1 s1; snapshot-current 1 --name"),
+    s("snapshot-current nosuch --name s1"),
+    s("snapshot-current nosuch --name ''"),
+    s("snapshot-current nosuch ''"),
+    s("snapshot-current test --name ''"),
     s("snapshot-info test"),
     s("snapshot-info test --current --snapshotname s1"),
     s("snapshot-info test --current"),
@@ -234,6 +271,13 @@ CASES = [
     s("vol-create-as default-pool v1.qcow2 1G --format qcow2; vol-create-as default-pool v2.img 10M "
       "--allocation 1M; vol-list default-pool; vol-list default-pool --details; vol-info v1.qcow2 default-pool; "
       "vol-info --pool default-pool v2.img --bytes; vol-info nosuch; pool-info default-pool"),
+    s("vol-create-as default-pool v3 1M --prealloc-metadata"),
+    s("vol-create-as default-pool v3 1M --prealloc-metadata --print-xml"),
+    s("vol-create-as default-pool v1 1M; vol-create-as default-pool v3 1M --backing-vol v1 --backing-vol-format raw "
+      "--prealloc-metadata; vol-create-as default-pool v3 1M --backing-vol /default-pool/v1; vol-list default-pool"),
+    s("vol-create-as default-pool v3 1M --backing-vol nosuch --prealloc-metadata"),
+    ["-r", "-c", "test:///default", "vol-create-as default-pool v3 1M --prealloc-metadata"],
+    s("vol-info x --pool nosuch; vol-info x --pool default-pool"),
     # the command language and option binding
     s("echo a; bogus"),
     DEFAULT + ["domstate"],
@@ -315,6 +359,9 @@ CASES = [
     NODE + ["domblklist fv0 --details; domblklist fc5 --details; domblkinfo fc5 --all"],
     NODE + ["pool-list --all --details; vol-list default-pool --details; vol-info default-vol default-pool"],
     NODE + ["-q", "domname 4294967298"],
+    # snapshots in a node file: libvirt's internal form, <active> marking the current one
+    SNAPNODE + ["snapshot-list d1 --tree; snapshot-current d1 --name; snapshot-dumpxml d1 s2"],
+    SNAPNODE + ["snapshot-info d1 s1; snapshot-list d1 --parent; snapshot-revert d1 s1; domstate d1"],
 ]
 
 
@@ -341,3 +388,131 @@ def test_interactive_script_on_stdin_matches_virsh():
     script = "list\nfoo\ndomstate test\necho 'a;b'\nquit\n"
     theirs, ours = compare(["-c", "test:///default"], stdin=script)
     assert ours == (theirs[0].replace("virsh", "pyvirsh"), theirs[1], theirs[2])
+
+
+def test_failed_connect_in_the_shell_matches_virsh():
+    """A failed connect drops the connection; the next command opens the old URI again."""
+    assert shutil.which("virsh")
+    script = "connect test:///nonexistent.xml\nlist\nconnect test:///nonexistent.xml --readonly\nuri\nquit\n"
+    theirs, ours = compare(["-c", "test:///default"], stdin=script)
+    assert ours == (theirs[0].replace("virsh", "pyvirsh"), theirs[1], theirs[2])
+
+
+def test_connect_to_the_empty_uri_matches_virsh():
+    """connect '' is allowed (VSH_OFLAG_EMPTY_OK): it opens the default URI, not read-only."""
+    assert shutil.which("virsh")
+    env = {"LIBVIRT_DEFAULT_URI": "test:///default", "PYVIRSH_DEFAULT_URI": "test:///default"}
+    for line in ("connect ''; uri; destroy test", "connect '' --readonly; uri; destroy test",
+                 "connect --name ''; uri"):
+        theirs, ours = compare(DEFAULT + [line], env_extra=env)
+        assert ours == theirs, line
+
+
+# --------------------------------------------------------------------------
+# edit and snapshot-edit, with a fake $EDITOR (a shell script)
+# --------------------------------------------------------------------------
+
+_TEMP_FILE = re.compile(r"/tmp/(py)?virsh\w+\.xml")
+
+EDITORS = {
+    # A domain document without a name: the define fails.
+    "noname": 'cat %s > "$1"' % os.path.join(DATA, "bad-noname.xml"),
+    # Renames snapshot s1 to s2: the clean-up (metadata-only delete) fails in the test driver.
+    "rename": "sed -i 's/<name>s1</<name>s2</' \"$1\"",
+    "remove": 'rm -f "$1"',
+    "directory": 'rm -f "$1"; mkdir "$1"',
+    "fail": "exit 3",
+    # First run: keep the original aside and write a document without a name;
+    # later runs: put the original back (unchanged).
+    "twice": 'if [ -e "$0.saved" ]; then cat "$0.saved" > "$1"; exit 0; fi\n'
+             'cat "$1" > "$0.saved"\ncat %s > "$1"' % os.path.join(DATA, "bad-noname.xml"),
+}
+
+
+@pytest.fixture
+def editor(tmp_path):
+    def make(name):
+        path = tmp_path / name
+        path.write_text("#!/bin/sh\n%s\n" % EDITORS[name])
+        path.chmod(0o755)
+        saved = tmp_path / (name + ".saved")
+        if saved.exists():
+            saved.unlink()
+        return str(path)
+    return make
+
+
+def _no_temp_names(result):
+    out, err, status = result
+    return _TEMP_FILE.sub("TMP", out), _TEMP_FILE.sub("TMP", err), status
+
+
+EDIT_CASES = [
+    ("fail", "edit test"),
+    ("fail", "snapshot-create-as test s1; snapshot-edit test s1"),
+    ("remove", "edit test"),
+    ("remove", "snapshot-create-as test s1; snapshot-edit test s1"),
+    ("directory", "snapshot-create-as test s1; snapshot-edit test --current --snapshotname s1"),
+    ("rename", "snapshot-create-as test s1; snapshot-create-as test s2; snapshot-edit test s1"),
+    ("rename", "snapshot-create-as test s1; snapshot-edit test s1 --rename; snapshot-list test --name"),
+    ("rename", "snapshot-create-as test s1; snapshot-edit test nosuch"),
+]
+
+
+@pytest.mark.parametrize("name,line", EDIT_CASES, ids=["%s: %s" % c for c in EDIT_CASES])
+def test_edit_failures_match_virsh(editor, name, line):
+    assert shutil.which("virsh")
+    theirs, ours = compare(DEFAULT + [line], env_extra={"EDITOR": editor(name)})
+    assert _no_temp_names(ours) == _no_temp_names(theirs)
+
+
+def _on_terminal(program, args, keys, env_extra):
+    """Run with stdin on a pseudo-terminal; each key is typed once the next 'Try again?' is shown."""
+    env = dict(os.environ, LANG="C", LC_ALL="C", TZ="UTC")
+    env.pop("PYVIRSH_DEFAULT_URI", None)
+    env.update(env_extra)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(program + args, cwd=DATA, env=env, stdin=slave, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    os.close(slave)
+    out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
+    text = {out_fd: b"", err_fd: b""}
+    open_fds = {out_fd, err_fd}
+    typed, deadline = 0, time.monotonic() + 60
+    try:
+        while open_fds:
+            assert time.monotonic() < deadline, "no answer from %s" % program[0]
+            if typed < len(keys) and text[out_fd].count(b"Try again?") > typed:
+                os.write(master, keys[typed:typed + 1])
+                typed += 1
+            for fd in select.select(sorted(open_fds), [], [], 0.1)[0]:
+                chunk = os.read(fd, 4096)
+                if chunk:
+                    text[fd] += chunk
+                else:
+                    open_fds.discard(fd)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+        proc.stdout.close()
+        proc.stderr.close()
+    return normalize(text[out_fd].decode()), normalize(text[err_fd].decode()), proc.returncode
+
+
+TERMINAL_CASES = [
+    # help, an unknown key, Ctrl-D (a key in raw mode), turn off validation, force, give up
+    ("noname", "edit test --skip-validate", b"?x\x04ifn"),
+    ("twice", "edit test --skip-validate", b"y"),
+    ("noname", "snapshot-create-as test s1; snapshot-edit test s1", b"?ifn"),
+]
+
+
+@pytest.mark.parametrize("name,line,keys", TERMINAL_CASES, ids=["%s: %s" % c[:2] for c in TERMINAL_CASES])
+def test_edit_prompt_on_a_terminal_matches_virsh(editor, name, line, keys):
+    assert shutil.which("virsh")
+    theirs = _on_terminal(["virsh"], DEFAULT + [line], keys, {"EDITOR": editor(name)})
+    ours = _on_terminal(pyvirsh_argv(), DEFAULT + [line], keys, {"EDITOR": editor(name)})
+    assert ours == theirs

@@ -19,11 +19,13 @@ from __future__ import annotations
 import os
 import time
 
-from ..api import (BlockCommitFlags, BlockJobAbortFlags, BlockJobInfo, BlockJobType, BlockRebaseFlags, DriverError,
-                   ErrorCode, writes)
+from ..api import (BlockCommitFlags, BlockCopyFlags, BlockJobAbortFlags, BlockJobInfo, BlockJobInfoFlags,
+                   BlockJobSetSpeedFlags, BlockJobType, BlockPullFlags, BlockRebaseFlags, BlockResizeFlags,
+                   DriverError, ErrorCode, check_flags, writes)
 from ..fsutil import remove
+from ..storage.probe import BACKING_FORMATS
 from . import chaincache
-from .chaincache import find_layer, format_node, layers, storage_node
+from .chaincache import backing_name, find_layer, format_node, layers, storage_node
 from .status import Job
 
 ABORT_WAIT = 60.0
@@ -45,10 +47,18 @@ def reconcile_jobs(dom, locked: bool) -> None:
     if locked:
         _reconcile(dom)
         return
-    with dom.conn.domain_lock(dom.name):
+    # Unlocked callers (lookups, listings) never wait: if another pyvirsh holds the
+    # domain (a --wait, a long snapshot merge), it reconciles the jobs itself, and
+    # the recorded state is what this reader shows meanwhile.
+    lock = dom.conn.domain_lock(dom.name)
+    if not lock.try_acquire():
+        return
+    try:
         dom.status = dom.conn.load_status(dom.name)
         if dom.status is not None and dom.status.jobs:
             _reconcile(dom)
+    finally:
+        lock.release()
 
 
 def _reconcile(dom) -> None:
@@ -58,10 +68,9 @@ def _reconcile(dom) -> None:
         jobs = {j["id"]: j for j in q.execute("query-jobs")}
         for job in list(status.jobs):
             info = jobs.get(job.id)
-            if job.kind == "offline":
-                continue
             if info is None:
-                # Gone from QEMU (dismissed by someone else): the graph tells what happened.
+                # pyvirsh dismisses a job only after saving its outcome, so a job QEMU does
+                # not know never started (pyvirsh was killed between recording and starting it).
                 _forget(status, job, "failed")
                 changed = True
                 continue
@@ -80,11 +89,13 @@ def _reconcile(dom) -> None:
                     outcome = "completed"
                 if outcome == "completed":
                     _apply(dom, q, job)
+                _forget(status, job, outcome)
+                # Saved before the dismiss: killed in between, QEMU still holds the concluded
+                # job (cleared when the disk's next job starts), never a lost chain change.
+                dom.save_status()
                 q.execute("job-dismiss", {"id": job.id})
                 if outcome != "completed" and job.kind == "copy":
                     _drop_copy_target(q, job)
-                _forget(status, job, outcome)
-                changed = True
             elif state == "ready" and job.state != "ready":
                 job.state = "ready"
                 changed = True
@@ -119,7 +130,7 @@ def _apply(dom, q, job) -> None:
         if job.pivot_requested:
             base = _layer_by_index(disk.el, job.base)
             dropped = chaincache.promote(disk.el, base)
-            _rewrite_config_source(dom, job.disk, base.path, base.format, base.type)
+            dom.point_config_disk(job.disk, base.path, base.format, base.type)
         else:
             return          # the top stays active; the chain is unchanged
     elif job.kind == "copy":
@@ -128,13 +139,13 @@ def _apply(dom, q, job) -> None:
                                              int(job.base), keep_backing=bool(int(job.flags or 0) &
                                                                                BlockRebaseFlags.SHALLOW))
             dom.status.capacity[int(job.base)] = dom.status.capacity.get(int(job.top), 0)
-            _rewrite_config_source(dom, job.disk, job.dest, job.dest_format, job.dest_type)
+            dom.point_config_disk(job.disk, job.dest, job.dest_format, job.dest_type)
         else:
             _drop_copy_target(q, job)
             return
     _verify(q, dom, disk)
     for index in dropped:
-        _blockdev_del(q, index)
+        blockdev_del(q, index)
     if job.delete and job.kind in ("commit", "active-commit"):
         for path in job.delete.split("\n"):
             remove(path)
@@ -157,7 +168,7 @@ def _parent_of(disk_el, layer):
     raise DriverError(ErrorCode.INTERNAL_ERROR, "top '%s' has no parent in the chain" % layer.path)
 
 
-def _blockdev_del(q, index: int) -> None:
+def blockdev_del(q, index: int) -> None:
     """Release a dropped layer: QEMU keeps its files open and locked until these go."""
     for node in (format_node(index), storage_node(index)):
         try:
@@ -168,7 +179,7 @@ def _blockdev_del(q, index: int) -> None:
 
 def _drop_copy_target(q, job) -> None:
     if job.base:
-        _blockdev_del(q, int(job.base))
+        blockdev_del(q, int(job.base))
 
 
 def _verify(q, dom, disk) -> None:
@@ -189,38 +200,12 @@ def _verify(q, dom, disk) -> None:
                               % (disk.target, format_node(upper.index), have, want))
 
 
-def _rewrite_config_source(dom, target: str, path: str, fmt: str, disk_type: str) -> None:
-    """After a pivot the persistent definition follows, as libvirt rewrites it."""
-    if dom.config is None:
-        return
-    disk = dom.config.find_disk(target)
-    if disk is None:
-        return
-    disk.set_source(disk_type, path)
-    driver = disk.el.find("driver")
-    if driver is not None:
-        driver.set("type", fmt)
-    for el in disk.el.findall("backingStore"):
-        disk.el.remove(el)
-    from ..fsutil import atomic_write
-    atomic_write(dom.paths.config_file(dom.name), dom.config.to_xml())
-
-
-def release_job_files(dom, status) -> None:
-    """QEMU is gone: jobs died with it, and the chain on disk is what its headers say."""
-    status.jobs = []
-
-
 # ---------------------------------------------------------------------------
 # The commands' side: start, query, abort, speed
 # ---------------------------------------------------------------------------
 
 def _speed(bandwidth: int, in_bytes: bool) -> int:
     return bandwidth if in_bytes else bandwidth << 20
-
-
-def _relative(from_path: str, to_path: str) -> str:
-    return os.path.relpath(to_path, os.path.dirname(from_path))
 
 
 class BlockJobs:
@@ -238,31 +223,44 @@ class BlockJobs:
             raise DriverError(ErrorCode.BLOCK_COPY_ACTIVE, "disk '%s' already in active block job" % disk.target)
 
     def _start_job(self, q, command: str, args: dict, job: Job) -> None:
+        """Record the job, then start it: a kill in between leaves a record QEMU does not
+        know, which the next reconcile drops; never a job running unrecorded."""
+        stale = {j["id"]: j["status"] for j in q.execute("query-jobs")}.get(job.id)
+        if stale == "concluded":
+            q.execute("job-dismiss", {"id": job.id})     # outcome saved, dismiss interrupted
         args = dict(args, **{"job-id": job.id, "auto-finalize": False, "auto-dismiss": False})
-        q.execute(command, args)
         job.state = "running"
         self.status.jobs.append(job)
         self.status.last_job.pop(job.disk, None)
         self.save_status()
+        try:
+            q.execute(command, args)
+        except BaseException:
+            self.status.jobs.remove(job)
+            self.save_status()
+            raise
 
     # pull ---------------------------------------------------------------
 
     @writes("virDomainBlockPull")
     def block_pull(self, disk: str, bandwidth: int, flags: int = 0) -> None:
-        self._pull(disk, None, bandwidth, flags, "virDomainBlockPull")
+        check_flags(flags, BlockPullFlags.BANDWIDTH_BYTES, "qemuDomainBlockPull")
+        self._pull(disk, None, bandwidth, bool(flags & BlockPullFlags.BANDWIDTH_BYTES), 0)
 
     @writes("virDomainBlockRebase")
     def block_rebase(self, disk: str, base, bandwidth: int, flags: int = 0) -> None:
+        R = BlockRebaseFlags
+        check_flags(flags, R.SHALLOW | R.REUSE_EXT | R.COPY_RAW | R.COPY | R.RELATIVE | R.COPY_DEV |
+                    R.BANDWIDTH_BYTES, "qemuDomainBlockRebase")
         if flags & BlockRebaseFlags.COPY:
             self._copy(disk, base, None, None, _speed(bandwidth, flags & BlockRebaseFlags.BANDWIDTH_BYTES),
                        flags, "block" if flags & BlockRebaseFlags.COPY_DEV else "file",
                        "raw" if flags & BlockRebaseFlags.COPY_RAW else None)
             return
-        self._pull(disk, base, bandwidth, flags, "virDomainBlockRebase")
+        self._pull(disk, base, bandwidth, bool(flags & R.BANDWIDTH_BYTES), flags)
 
-    def _pull(self, path: str, base, bandwidth: int, flags: int, api: str) -> None:
-        in_bytes = bool(flags & BlockRebaseFlags.BANDWIDTH_BYTES) if api == "virDomainBlockRebase" else \
-            bool(flags & (1 << 6))
+    def _pull(self, path: str, base, bandwidth: int, in_bytes: bool, flags: int) -> None:
+        """block-stream; flags are BlockRebaseFlags (SHALLOW, RELATIVE), none for a plain pull."""
         with self.conn.domain_lock(self.name):
             self.refresh(locked=True)
             disk = self._disk(path)
@@ -282,8 +280,8 @@ class BlockJobs:
             args = {"device": format_node(top.index), "speed": _speed(bandwidth, in_bytes)}
             if base_layer is not None:
                 args["base-node"] = format_node(base_layer.index)
-                args["backing-file"] = _relative(top.path, base_layer.path) \
-                    if flags & BlockRebaseFlags.RELATIVE else base_layer.path
+                args["backing-file"] = backing_name(top.path, base_layer.path,
+                                                    bool(flags & BlockRebaseFlags.RELATIVE))
             job = Job(id=job_id(disk.target), disk=disk.target, kind="pull",
                       top=top.index, base=base_layer.index if base_layer else None,
                       bandwidth=args["speed"], flags=flags)
@@ -295,6 +293,7 @@ class BlockJobs:
     @writes("virDomainBlockCommit")
     def block_commit(self, path: str, base, top, bandwidth: int, flags: int = 0) -> None:
         C = BlockCommitFlags
+        check_flags(flags, C.SHALLOW | C.DELETE | C.ACTIVE | C.RELATIVE | C.BANDWIDTH_BYTES, "qemuDomainBlockCommit")
         with self.conn.domain_lock(self.name):
             self.refresh(locked=True)
             disk = self._disk(path)
@@ -336,8 +335,7 @@ class BlockJobs:
             if not active:
                 args["top-node"] = format_node(top_layer.index)
                 parent = _parent_of(disk.el, top_layer)
-                args["backing-file"] = _relative(parent.path, base_layer.path) \
-                    if flags & C.RELATIVE else base_layer.path
+                args["backing-file"] = backing_name(parent.path, base_layer.path, bool(flags & C.RELATIVE))
             job = Job(id=job_id(disk.target), disk=disk.target, kind="active-commit" if active else "commit",
                       top=top_layer.index, base=base_layer.index, bandwidth=speed, flags=flags,
                       delete="\n".join(layer.path for layer in committed) if flags & C.DELETE else None)
@@ -349,6 +347,9 @@ class BlockJobs:
     @writes("virDomainBlockCopy")
     def block_copy(self, disk: str, dest_xml: str, params: dict, flags: int = 0) -> None:
         from ..xmlutil import parse
+        K = BlockCopyFlags
+        # A transient job is what every pyvirsh job is anyway: nothing outlives the QEMU.
+        check_flags(flags, K.SHALLOW | K.REUSE_EXT | K.TRANSIENT_JOB | K.SYNCHRONOUS_WRITES, "qemuDomainBlockCopy")
         root = parse(dest_xml, "disk", root="disk")
         kind = root.get("type", "file")
         src = root.find("source")
@@ -357,9 +358,12 @@ class BlockJobs:
         if not dest:
             raise DriverError(ErrorCode.XML_ERROR, "missing source for the block copy destination")
         self._copy(disk, dest, params.get("granularity"), params.get("buf-size"), params.get("bandwidth", 0),
-                   flags, kind, fmt)
+                   flags, kind, fmt, synchronous=bool(flags & K.SYNCHRONOUS_WRITES))
 
-    def _copy(self, path, dest, granularity, buf_size, speed, flags, dest_type, dest_format) -> None:
+    def _copy(self, path, dest, granularity, buf_size, speed, flags, dest_type, dest_format,
+              synchronous: bool = False) -> None:
+        """blockdev-mirror; flags are BlockRebaseFlags (SHALLOW, REUSE_EXT share their bits
+        with BlockCopyFlags)."""
         R = BlockRebaseFlags
         if not os.path.isabs(dest):
             raise DriverError(ErrorCode.INVALID_ARG, "absolute path must be used as block copy target")
@@ -386,10 +390,11 @@ class BlockJobs:
                 qemu_img("create", "-q", "-f", fmt, *backing, dest, str(size))
             index = self.status.next_index
             self.status.next_index += 1
+            self.save_status()      # node names are never reused, even after a kill below
             storage = {"driver": "host_device" if dest_type == "block" else "file", "filename": dest,
                        "node-name": storage_node(index), "auto-read-only": True}
             node = {"driver": fmt, "file": storage_node(index), "node-name": format_node(index)}
-            if fmt != "raw":
+            if fmt in BACKING_FORMATS:
                 node["backing"] = format_node(chain[1].index) if shallow else None
             args = {"device": format_node(top.index), "target": format_node(index),
                     "sync": "top" if shallow else "full", "speed": speed or 0}
@@ -397,6 +402,8 @@ class BlockJobs:
                 args["granularity"] = granularity
             if buf_size:
                 args["buf-size"] = buf_size
+            if synchronous:
+                args["copy-mode"] = "write-blocking"    # guest writes reach both images before completing
             job = Job(id=job_id(disk.target), disk=disk.target, kind="copy", top=top.index, base=index,
                       bandwidth=speed or 0, flags=flags | (R.SHALLOW if shallow else 0), dest=dest,
                       dest_format=fmt, dest_type=dest_type)
@@ -406,12 +413,13 @@ class BlockJobs:
                     q.execute("blockdev-add", node)
                     self._start_job(q, "blockdev-mirror", args, job)
                 except DriverError:
-                    _blockdev_del(q, index)
+                    blockdev_del(q, index)
                     raise
 
     # query, abort, speed ------------------------------------------------
 
     def get_block_job_info(self, path: str, flags: int = 0):
+        check_flags(flags, BlockJobInfoFlags.BANDWIDTH_BYTES, "qemuDomainGetBlockJobInfo")
         with self.conn.domain_lock(self.name):
             self.refresh(locked=True)
             disk = self._disk(path)
@@ -429,7 +437,7 @@ class BlockJobs:
                     return None
         kind = _KINDS[job.kind]
         speed = info.get("speed", 0)
-        bandwidth = speed if flags & 1 else speed >> 20
+        bandwidth = speed if flags & BlockJobInfoFlags.BANDWIDTH_BYTES else speed >> 20
         return BlockJobInfo(kind, bandwidth, info["offset"], info["len"], info.get("ready", False))
 
     def block_job_outcome(self, path: str) -> str:
@@ -473,6 +481,7 @@ class BlockJobs:
     @writes("virDomainBlockJobAbort")
     def block_job_abort(self, path: str, flags: int = 0) -> None:
         A = BlockJobAbortFlags
+        check_flags(flags, A.ASYNC | A.PIVOT, "qemuDomainBlockJobAbort")
         with self.conn.domain_lock(self.name):
             self.refresh(locked=True)
             disk = self._disk(path)
@@ -517,13 +526,14 @@ class BlockJobs:
 
     @writes("virDomainBlockJobSetSpeed")
     def block_job_set_speed(self, path: str, bandwidth: int, flags: int = 0) -> None:
+        check_flags(flags, BlockJobSetSpeedFlags.BANDWIDTH_BYTES, "qemuDomainBlockJobSetSpeed")
         with self.conn.domain_lock(self.name):
             self.refresh(locked=True)
             disk = self._disk(path)
             job = self.status.job_for(disk.target) if self.status is not None else None
             if job is None:
                 raise DriverError(ErrorCode.INVALID_ARG, "disk %s does not have an active block job" % disk.target)
-            speed = _speed(bandwidth, flags & 1)
+            speed = _speed(bandwidth, flags & BlockJobSetSpeedFlags.BANDWIDTH_BYTES)
             with self.qmp() as q:
                 q.execute("block-job-set-speed", {"device": job.id, "speed": speed})
             job.bandwidth = speed
@@ -531,7 +541,8 @@ class BlockJobs:
 
     @writes("virDomainBlockResize")
     def block_resize(self, path: str, size: int, flags: int = 0) -> None:
-        size_bytes = size if flags & 1 else size * 1024
+        check_flags(flags, BlockResizeFlags.BYTES, "qemuDomainBlockResize")
+        size_bytes = size if flags & BlockResizeFlags.BYTES else size * 1024
         with self.conn.domain_lock(self.name):
             self.refresh(locked=True)
             disk = self._disk(path)

@@ -15,7 +15,7 @@ and pvN-f (the format), so QEMU never probes either.
 
 from __future__ import annotations
 
-import copy
+import os
 
 from lxml import etree
 
@@ -197,7 +197,7 @@ def replace_top(disk_el, path: str, fmt: str, disk_type: str, index: int, keep_b
 def push_overlay(disk_el, path: str, fmt: str, disk_type: str, index: int) -> None:
     """An external snapshot: the new overlay is the top, the old top its read-only backing."""
     old_top = layers(disk_el)[0]
-    backing = _make_backing(_Info(old_top.path, old_top.format, old_top.type), old_top.index)
+    backing = _make_backing(LayerRef(old_top.path, old_top.format, old_top.type), old_top.index)
     for old in disk_el.findall("backingStore"):
         disk_el.remove(old)
         backing.append(old)
@@ -205,7 +205,12 @@ def push_overlay(disk_el, path: str, fmt: str, disk_type: str, index: int) -> No
     disk_el.find("source").addnext(backing)
 
 
-class _Info:
+class LayerRef:
+    """A layer known by path, format and type only: written in XML or already cached,
+    never probed (so it has no virtual size)."""
+
+    virtual_size = None
+
     def __init__(self, path, fmt, disk_type):
         self.path = path
         self.format = fmt
@@ -223,9 +228,18 @@ def strip_cache(disk_el) -> None:
         src.attrib.pop("index", None)
 
 
-def copy_without_chain(disk_el):
-    clone = copy.deepcopy(disk_el)
-    for el in clone.findall("backingStore"):
-        clone.remove(el)
-    strip_cache(clone)
-    return clone
+def backing_name(upper_path: str, base_path: str, relative: bool) -> str:
+    """The backing file name written into upper's header: base's path, or relative to upper."""
+    return os.path.relpath(base_path, os.path.dirname(upper_path)) if relative else base_path
+
+
+def set_disk_image(disk, disk_type: str, path: str, fmt: str) -> None:
+    """Point a definition's disk at one image, with no chain cached below it
+    (the persistent definition after a pivot, a snapshot or a revert)."""
+    disk.set_source(disk_type, path)
+    driver = disk.el.find("driver")
+    if driver is None:
+        driver = etree.SubElement(disk.el, "driver", name="qemu")
+    driver.set("type", fmt)
+    for el in disk.el.findall("backingStore"):
+        disk.el.remove(el)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from ..storage.probe import BACKING_FORMATS
 from .capabilities import kvm_usable
 from .chaincache import format_node, layers, storage_node
 
@@ -51,7 +52,7 @@ def blockdev_args(disk_el) -> list[str]:
                "read-only": readonly or position > 0}
         if discard == "unmap":
             fmt["discard"] = "unmap"
-        if layer.format != "raw":
+        if layer.format in BACKING_FORMATS:      # QEMU knows "backing" for COW formats only
             fmt["backing"] = format_node(chain[position + 1].index) if position + 1 < len(chain) else None
         args += ["-blockdev", json.dumps(storage, separators=(",", ":")),
                  "-blockdev", json.dumps(fmt, separators=(",", ":"))]

@@ -21,9 +21,9 @@ from ..api import (BlockInfo, Connection, DestroyFlags, Domain, DomainInfo, Doma
 from ..domxml import DomainDef
 from ..fsutil import FileLock, atomic_write, ensure_dir, read_text, remove
 from . import process
-from .blockjobs import BlockJobs, reconcile_jobs, release_job_files
+from .blockjobs import BlockJobs, reconcile_jobs
 from .capabilities import Capabilities
-from .chaincache import attach_chain, layers, user_chain_layers
+from .chaincache import LayerRef, attach_chain, layers, set_disk_image, user_chain_layers
 from .defaults import QemuDefaults
 from .paths import DriverPaths
 from .snapshots import Snapshots
@@ -265,8 +265,14 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
     # state on disk
     # ------------------------------------------------------------------
 
-    def refresh(self, locked: bool = False, must_exist: bool = True) -> None:
-        """Load the domain's files; notice a QEMU that went away and clean up after it."""
+    def refresh(self, locked: bool = False, must_exist: bool = True, strict: bool | None = None) -> None:
+        """Load the domain's files; notice a QEMU that went away and clean up after it.
+
+        Block jobs are reconciled with QEMU on the way. If that fails (a hung monitor,
+        a graph that disagrees with the cache), a strict refresh (the default under the
+        lock, before acting) raises; otherwise the domain stays usable: listing,
+        inspecting and destroying must never be locked up by one bad job.
+        """
         self.config = self.conn.load_config(self.name)
         self.status = self.conn.load_status(self.name)
         if self.conn.passive:
@@ -275,13 +281,24 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
             if locked:
                 self._reap()
             else:
-                with self.conn.domain_lock(self.name):
-                    self.config = self.conn.load_config(self.name)
-                    self.status = self.conn.load_status(self.name)
-                    if self.status is not None and not process.qemu_alive(self.status.pid, self.status.pidfile):
-                        self._reap()
+                # Never wait on another process's lock here (see reconcile_jobs): the
+                # holder notices the dead QEMU itself.
+                lock = self.conn.domain_lock(self.name)
+                if lock.try_acquire():
+                    try:
+                        self.config = self.conn.load_config(self.name)
+                        self.status = self.conn.load_status(self.name)
+                        if self.status is not None and \
+                                not process.qemu_alive(self.status.pid, self.status.pidfile):
+                            self._reap()
+                    finally:
+                        lock.release()
         if self.status is not None and self.status.jobs and not self.conn.passive:
-            reconcile_jobs(self, locked)
+            try:
+                reconcile_jobs(self, locked)
+            except DriverError:
+                if locked if strict is None else strict:
+                    raise
         definition = self.status.definition if self.status is not None else self.config
         if definition is None:
             if must_exist:
@@ -298,7 +315,6 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
     def _cleanup(self, reason: int) -> None:
         status = self.status
         if status is not None:
-            release_job_files(self, status)
             remove(status.monitor)
             remove(status.pidfile)
             try:
@@ -314,6 +330,14 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
 
     def save_status(self) -> None:
         self.status.save(self.paths.status_file(self.name))
+
+    def point_config_disk(self, target: str, path: str, fmt: str, disk_type: str = "file") -> None:
+        """The persistent definition follows a disk's new image, as libvirt rewrites it."""
+        disk = self.config.find_disk(target) if self.config is not None else None
+        if disk is None:
+            return
+        set_disk_image(disk, disk_type, path, fmt)
+        atomic_write(self.paths.config_file(self.name), self.config.to_xml())
 
     def _require_active(self) -> Status:
         if self.status is None:
@@ -418,14 +442,11 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
             given, terminated = user_chain_layers(disk.el)
             if given:
                 # A chain written in XML is trusted as written and never probed.
-                chain = [_LayerInfo(disk.source, top_format, disk.type)] + \
-                    [_LayerInfo(p, f, t) for p, f, t in given]
+                chain = [LayerRef(disk.source, top_format, disk.type)] + \
+                    [LayerRef(p, f, t) for p, f, t in given]
                 if not terminated:
-                    below = probe_chain(given[-1][0], given[-1][1], disk.target)
-                    chain += below[1:]
-                    capacity = below[0].virtual_size
-                else:
-                    capacity = None
+                    chain += probe_chain(given[-1][0], given[-1][1], disk.target)[1:]
+                capacity = None         # the top's own header says (read below)
             else:
                 chain = probe_chain(disk.source, top_format, disk.target)
                 capacity = chain[0].virtual_size
@@ -436,15 +457,17 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
                 capacity = read_header(disk.source, top_format).virtual_size or 0
             status_capacity[first] = capacity
             for offset, layer in enumerate(chain[1:], start=1):
-                if getattr(layer, "virtual_size", None) is not None:
+                if layer.virtual_size is not None:
                     status_capacity[first + offset] = layer.virtual_size
         return live, next_index
 
     def launch(self, definition: DomainDef, paused: bool) -> None:
         """Probe chains, spawn QEMU, wait for its monitor, record the status. Lock held."""
         from . import cmdline
-        from .qmp import QMP
+        from .offline import refuse_start_with_offline_jobs
+        from .qmp import _short_path
 
+        refuse_start_with_offline_jobs(self)
         capacity: dict[int, int] = {}
         live, next_index = self._prepare_live_definition(definition, capacity)
         run_dir = ensure_dir(self.paths.run_dir(self.name))
@@ -452,45 +475,50 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         pidfile = os.path.join(run_dir, "qemu.pid")
         remove(monitor)
         remove(pidfile)
-        from .qmp import _short_path
         argv = cmdline.build(live, live.root.findtext("devices/emulator"), _short_path(monitor), pidfile)
         log = self.paths.log_file(self.name)
         with open(log, "a") as f:
             f.write("%s: starting up\n%s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), shlex.join(argv)))
         domid = self.conn.next_domain_id()
         pid = process.spawn(argv, log)
+        self.status = Status(live, DomainState.PAUSED, Reason.PAUSED_STARTING_UP, pid, domid, monitor, pidfile,
+                             next_index)
+        self.status.capacity = capacity
+        try:
+            # Recorded at once: a pyvirsh killed from here on leaves a domain the next
+            # command shows as 'paused (starting up)' and can destroy, never a stray QEMU.
+            self.save_status()
+            with self._connect_new_monitor(pid, monitor, log) as qmp:
+                self._record_chardevs(qmp)
+                if not paused:
+                    qmp.execute("cont")
+                    self.status.state, self.status.reason = DomainState.RUNNING, Reason.RUNNING_BOOTED
+                else:
+                    self.status.reason = Reason.PAUSED_USER
+                self.save_status()
+        except BaseException:
+            process.terminate(pid)
+            remove(monitor)
+            remove(pidfile)
+            remove(self.paths.status_file(self.name))
+            self.status = None
+            raise
+        remove(os.path.join(self.paths.run, self.name + ".shutoff"))
+
+    def _connect_new_monitor(self, pid: int, monitor: str, log: str):
+        """QMP of a QEMU just spawned, once it listens; its log's last lines if it died first."""
+        from .qmp import QMP, _short_path
         deadline = time.monotonic() + START_TIMEOUT
-        qmp = None
-        while time.monotonic() < deadline:
-            if not process.pid_alive(pid):
-                break
+        while time.monotonic() < deadline and process.pid_alive(pid):
             if os.path.exists(monitor) or os.path.exists(_short_path(monitor)):
                 try:
-                    qmp = QMP(monitor, timeout=5.0)
-                    break
+                    return QMP(monitor, timeout=5.0)
                 except DriverError:
                     pass
             time.sleep(0.01)
-        if qmp is None:
-            process.terminate(pid, pidfile)
-            remove(monitor)
-            remove(pidfile)
-            tail = process.log_tail(log, 3)
-            raise DriverError(ErrorCode.INTERNAL_ERROR, "process exited while connecting to monitor: %s"
-                              % (tail or "QEMU did not start"))
-        status = Status(live, DomainState.PAUSED, Reason.PAUSED_STARTING_UP, pid, domid, monitor, pidfile,
-                        next_index)
-        status.capacity = capacity
-        self.status = status
-        with qmp:
-            self._record_chardevs(qmp)
-            if not paused:
-                qmp.execute("cont")
-                status.state, status.reason = DomainState.RUNNING, Reason.RUNNING_BOOTED
-            else:
-                status.reason = Reason.PAUSED_USER
-            self.save_status()
-        remove(os.path.join(self.paths.run, self.name + ".shutoff"))
+        tail = process.log_tail(log, 3)
+        raise DriverError(ErrorCode.INTERNAL_ERROR, "process exited while connecting to monitor: %s"
+                          % (tail or "QEMU did not start"))
 
     def _record_chardevs(self, qmp) -> None:
         """Show the pty QEMU gave each serial port in the live XML, as libvirt does."""
@@ -525,7 +553,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
     def destroy(self, flags: int = 0) -> None:
         check_flags(flags, DestroyFlags.GRACEFUL | DestroyFlags.REMOVE_LOGS, "qemuDomainDestroyFlags")
         with self.conn.domain_lock(self.name):
-            self.refresh(locked=True)
+            self.refresh(locked=True, strict=False)     # a broken job must not keep QEMU alive
             status = self._require_active()
             self._stop_qemu(status, graceful=bool(flags & DestroyFlags.GRACEFUL))
             self._cleanup(Reason.SHUTOFF_DESTROYED)
@@ -541,7 +569,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
                     q.execute("quit", timeout=2.0)
                 except DriverError:
                     pass
-        process.terminate(status.pid, status.pidfile, quit_over_qmp)
+        process.terminate(status.pid, quit_over_qmp)
 
     @writes("virDomainShutdown", "virDomainShutdownFlags")
     def shutdown(self, flags: int = 0) -> None:
@@ -606,19 +634,11 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
                                   "cannot delete inactive domain with %d snapshots" % count)
             if count:
                 self.drop_snapshot_metadata()
+            from .offline import drop_offline_jobs
+            drop_offline_jobs(self)
             remove(self.paths.config_file(self.name))
             remove(os.path.join(self.paths.run, self.name + ".shutoff"))
             self.config = None
-
-
-class _LayerInfo:
-    """A chain layer the user wrote in XML (never probed)."""
-
-    def __init__(self, path, fmt, disk_type):
-        self.path = path
-        self.format = fmt
-        self.type = disk_type
-        self.virtual_size = None
 
 
 def _set_source_path(chardev, path: str) -> None:

@@ -18,7 +18,7 @@ import os
 
 from ..api import (BlockCommitFlags, BlockJobAbortFlags, BlockJobInfo, BlockJobType, DriverError, ErrorCode)
 from ..fsutil import atomic_write, read_text, remove
-from .chaincache import attach_chain, find_layer, layers
+from .chaincache import attach_chain, backing_name, find_layer, layers
 
 
 def qemu_img(*args: str) -> str:
@@ -53,10 +53,6 @@ def _probed_disk(dom, disk):
     return found
 
 
-def _backing_name(upper_path: str, base_path: str, relative: bool) -> str:
-    return os.path.relpath(base_path, os.path.dirname(upper_path)) if relative else base_path
-
-
 def offline_pull(dom, disk, base, relative: bool) -> None:
     probed = _probed_disk(dom, disk)
     chain = layers(probed.el)
@@ -71,7 +67,7 @@ def offline_pull(dom, disk, base, relative: bool) -> None:
     if base_layer.index == top.index:
         raise DriverError(ErrorCode.INVALID_ARG, "could not find image '%s' beneath '%s' in chain for '%s'"
                           % (base, top.path, disk.target))
-    qemu_img("rebase", "-q", "-f", top.format, "-b", _backing_name(top.path, base_layer.path, relative),
+    qemu_img("rebase", "-q", "-f", top.format, "-b", backing_name(top.path, base_layer.path, relative),
              "-F", base_layer.format, top.path)
 
 
@@ -102,7 +98,7 @@ def offline_commit(dom, disk, base, top, flags: int) -> None:
     if not active:
         parent = chain[indexes.index(top_layer.index) - 1]
         qemu_img("rebase", "-q", "-u", "-f", parent.format, "-b",
-                 _backing_name(parent.path, base_layer.path, bool(flags & C.RELATIVE)),
+                 backing_name(parent.path, base_layer.path, bool(flags & C.RELATIVE)),
                  "-F", base_layer.format, parent.path)
         if flags & C.DELETE:
             for layer in committed:
@@ -138,6 +134,21 @@ def _save_jobs(dom, jobs: dict) -> None:
         remove(_jobs_file(dom))
 
 
+def refuse_start_with_offline_jobs(dom) -> None:
+    """An offline active commit waits for its pivot; a guest started meanwhile would write
+    to the top the pivot then leaves behind (and --delete removes), so it must end first."""
+    targets = sorted(_load_jobs(dom))
+    if targets:
+        raise DriverError(ErrorCode.OPERATION_INVALID,
+                          "disk %s has an offline block commit waiting: finish it with 'blockjob %s %s "
+                          "--pivot' or '--abort' first" % (targets[0], dom.name, targets[0]))
+
+
+def drop_offline_jobs(dom) -> None:
+    """The domain goes away (undefine): its unfinished offline jobs go with it."""
+    remove(_jobs_file(dom))
+
+
 def offline_job_info(dom, disk):
     job = _load_jobs(dom).get(disk.target)
     if job is None:
@@ -151,8 +162,7 @@ def offline_abort(dom, disk, flags: int) -> None:
     if job is None:
         raise DriverError(ErrorCode.INVALID_ARG, "disk %s does not have an active block job" % disk.target)
     if flags & BlockJobAbortFlags.PIVOT:
-        from .blockjobs import _rewrite_config_source
-        _rewrite_config_source(dom, disk.target, job["base"], job["format"], job["type"])
+        dom.point_config_disk(disk.target, job["base"], job["format"], job["type"])
         for path in job["delete"]:
             remove(path)
     _save_jobs(dom, jobs)

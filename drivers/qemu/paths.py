@@ -66,9 +66,6 @@ class DriverPaths:
     def lock_file(self, name: str) -> str:
         return os.path.join(self.locks, name + ".lock")
 
-    def driver_lock(self) -> str:
-        return os.path.join(self.locks, ".driver.lock")
-
     def run_dir(self, name: str) -> str:
         return os.path.join(self.run, name)
 

@@ -112,7 +112,7 @@ def cpu_time_ns(pid: int) -> int:
     return ticks * 1000000000 // os.sysconf("SC_CLK_TCK")
 
 
-def wait_gone(pid: int, pidfile: str, timeout: float) -> bool:
+def wait_gone(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not pid_alive(pid):
@@ -121,7 +121,7 @@ def wait_gone(pid: int, pidfile: str, timeout: float) -> bool:
     return not pid_alive(pid)
 
 
-def terminate(pid: int, pidfile: str, graceful_quit=None) -> None:
+def terminate(pid: int, graceful_quit=None) -> None:
     """Stop QEMU: QMP quit if offered, then SIGTERM, then SIGKILL, each with a timeout.
 
     A QEMU busy in a long monitor command can ignore SIGTERM, hence the last step.
@@ -133,14 +133,14 @@ def terminate(pid: int, pidfile: str, graceful_quit=None) -> None:
             graceful_quit()
         except DriverError:
             pass
-        if wait_gone(pid, pidfile, 3.0):
+        if wait_gone(pid, 3.0):
             return
     for sig, timeout in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
         try:
             os.kill(pid, sig)
         except ProcessLookupError:
             return
-        if wait_gone(pid, pidfile, timeout):
+        if wait_gone(pid, timeout):
             return
     raise DriverError(ErrorCode.OPERATION_FAILED, "failed to terminate QEMU process %d" % pid)
 

@@ -139,7 +139,26 @@ class QMP:
             self.events.append(ev)
 
 
-_SHORT_DIR = "/tmp/pyvirsh-sock"
+def _short_dir() -> str:
+    """The caller's own directory of socket links: created 0700, and refused if anyone
+    else owns it or can write to it (a shared /tmp must not let another user redirect
+    a link and take over a QEMU monitor)."""
+    import stat
+    base = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
+    if len(base) > 40:      # the link, a 16-digit hash and 'qmp.sock' must still fit in 108 bytes
+        base = "/tmp"
+    path = os.path.join(base, "pyvirsh-sock-%d" % os.geteuid())
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except OSError as err:
+        raise DriverError(ErrorCode.OPERATION_FAILED, "cannot create '%s': %s" % (path, err.strerror)) from None
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
+        raise DriverError(ErrorCode.OPERATION_FAILED, "'%s' is not a private directory of this user: "
+                          "remove it, or use a shorter state directory" % path)
+    return path
 
 
 def _short_path(path: str) -> str:
@@ -151,21 +170,25 @@ def _short_path(path: str) -> str:
 
 
 def short_socket_path(directory: str) -> str:
-    """A short stand-in for a long directory: a symlink under /tmp named after its hash."""
+    """A short stand-in for a long directory: a symlink named after its hash."""
     import hashlib
     digest = hashlib.sha256(os.path.abspath(directory).encode()).hexdigest()[:16]
-    os.makedirs(_SHORT_DIR, mode=0o700, exist_ok=True)
-    link = os.path.join(_SHORT_DIR, digest)
-    try:
-        if os.readlink(link) == directory:
-            return link
-        os.unlink(link)
-    except FileNotFoundError:
-        pass
-    except OSError:
+    link = os.path.join(_short_dir(), digest)
+    for _ in range(3):      # another pyvirsh may be making the same link at the same time
         try:
+            if os.readlink(link) == directory:
+                return link
             os.unlink(link)
-        except OSError:
+        except FileNotFoundError:
             pass
-    os.symlink(directory, link)
-    return link
+        except OSError:
+            try:
+                os.unlink(link)
+            except OSError:
+                pass
+        try:
+            os.symlink(directory, link)
+            return link
+        except FileExistsError:
+            continue
+    raise DriverError(ErrorCode.OPERATION_FAILED, "cannot make a short socket link for '%s'" % directory)

@@ -12,7 +12,7 @@ import os
 
 from ..api import (BlockCommitFlags, BlockJobAbortFlags, DriverError, ErrorCode, Reason, SnapshotRevertFlags)
 from ..fsutil import atomic_write, remove
-from .chaincache import format_node, layers
+from .chaincache import format_node, layers, set_disk_image
 from .offline import qemu_img
 from .snapshots import _pinned, default_overlay_name
 
@@ -78,10 +78,6 @@ def _pins(meta, target: str, excluding: str | None = None) -> set[str]:
     return out
 
 
-def _targets(meta, snap) -> list[str]:
-    return sorted(_pinned(snap))
-
-
 # ---------------------------------------------------------------------------
 # delete
 # ---------------------------------------------------------------------------
@@ -144,7 +140,7 @@ def merge_child_into(dom, meta, target: str, parent: str, child: str, tree: Imag
     else:
         qemu_img("commit", "-q", "-d", "-f", child_fmt, "-b", parent, child)
         if child == active:
-            _set_config_source(dom, target, parent, parent_fmt)
+            dom.point_config_disk(target, parent, parent_fmt)
     for grandkid in grandkids:
         qemu_img("rebase", "-q", "-u", "-f", tree.format[grandkid], "-b", parent, "-F", parent_fmt, grandkid)
     for snap in meta.tree.snaps.values():
@@ -185,25 +181,11 @@ def _rename_in_snapshot(snap, target: str, old: str, new: str, new_fmt: str) -> 
     if dom is not None:
         disk = dom.find_disk(target)
         if disk is not None and disk.source == old:
-            disk.set_source("file", new)
-            disk.el.find("driver").set("type", new_fmt)
+            set_disk_image(disk, "file", new, new_fmt)
     for el in snap.disk_elements():
         src = el.find("source")
         if el.get("name") == target and src is not None and src.get("file") == old:
             src.set("file", new)
-
-
-def _set_config_source(dom, target: str, path: str, fmt: str) -> None:
-    if dom.config is None:
-        return
-    disk = dom.config.find_disk(target)
-    if disk is None:
-        return
-    disk.set_source("file", path)
-    disk.el.find("driver").set("type", fmt)
-    for el in disk.el.findall("backingStore"):
-        disk.el.remove(el)
-    atomic_write(dom.paths.config_file(dom.name), dom.config.to_xml())
 
 
 def collect_garbage(dom, meta, target: str) -> None:
@@ -290,9 +272,7 @@ def _revert_external(dom, meta, snap, flags: int) -> None:
             overlay = _next_free(default_overlay_name(pinned, snap.name))
             qemu_img("create", "-q", "-f", "qcow2", "-u", "-b", pinned, "-F", fmt, overlay, str(size))
             created.append(overlay)
-            disk = definition.find_disk(target)
-            disk.set_source("file", overlay)
-            disk.el.find("driver").set("type", "qcow2")
+            set_disk_image(definition.find_disk(target), "file", overlay, "qcow2")
     except BaseException:
         for path in created:
             remove(path)
@@ -302,14 +282,15 @@ def _revert_external(dom, meta, snap, flags: int) -> None:
         dom.config = definition
         atomic_write(dom.paths.config_file(dom.name), definition.to_xml())
     meta.save()
-    for target in pins:
-        collect_garbage(dom, meta, target)
-    start = flags & (R.RUNNING | R.PAUSED)
-    if start:
+    if flags & (R.RUNNING | R.PAUSED):
         dom.launch(definition, bool(flags & R.PAUSED))
         _mark_from_snapshot(dom)
     else:
         dom.conn.set_shutoff_reason(dom.name, Reason.SHUTOFF_FROM_SNAPSHOT)
+    # Only now does the domain (a transient one included) point at the new overlays,
+    # so garbage collection sees them in use.
+    for target in pins:
+        collect_garbage(dom, meta, target)
 
 
 def _mark_from_snapshot(dom) -> None:

@@ -36,7 +36,8 @@ from ..api import (DomainState, DriverError, ErrorCode, Reason, SnapshotCreateFl
 from ..api import TreeSnapshot
 from ..fsutil import atomic_write, read_text, remove
 from ..snapshots import SnapshotDef, SnapshotTree
-from .chaincache import format_node, layers, push_overlay, storage_node
+from .blockjobs import blockdev_del
+from .chaincache import format_node, layers, push_overlay, set_disk_image, storage_node
 from .offline import qemu_img
 
 JOB_TIMEOUT = 600.0
@@ -144,13 +145,7 @@ class Snapshots:
             self.refresh(locked=True)
             meta = self._metadata()
             if redefine:
-                parent = snap.parent
-                if parent is not None and parent not in meta.tree:
-                    raise DriverError(ErrorCode.INVALID_ARG, "parent %s for snapshot %s not found"
-                                      % (parent, snap.name))
-                meta.tree.add(snap)
-                if flags & F.CURRENT:
-                    meta.tree.current = snap.name
+                meta.tree.redefine(snap, self.uuid, self.conn.parse_definition, bool(flags & F.CURRENT))
                 meta.save()
                 return QemuSnapshot(self, snap.name)
             if snap.name in meta.tree:
@@ -244,13 +239,21 @@ class Snapshots:
                              disk.driver_type or "raw", path, str(size))
                     created.append(path)
             if self.status is not None:
-                self._switch_overlays_live(plan)
+                indexes = self._snapshot_live(plan)
             else:
-                self._switch_overlays_config(plan)
+                self._switch_config_sources(plan)
         except BaseException:
+            # Nothing switched yet: the new overlays are not in use and can go.
             for path in created:
                 remove(path)
             raise
+        if self.status is not None:
+            # The guest writes to the overlays now: whatever fails from here, they stay.
+            for (disk, path, _), index in zip(plan, indexes):
+                self.status.capacity[index] = self.status.capacity.get(layers(disk.el)[0].index, 0)
+                push_overlay(disk.el, path, "qcow2", "file", index)
+            self.save_status()
+            self._switch_config_sources(plan)
         if not flags & F.NO_METADATA:
             meta.owned.update(created)
 
@@ -262,41 +265,35 @@ class Snapshots:
         from ..storage.probe import read_header
         return read_header(disk.source, disk.driver_type or "raw").virtual_size or 0
 
-    def _switch_overlays_live(self, plan) -> None:
-        """blockdev-add every overlay, then one QMP transaction of blockdev-snapshot: all or nothing."""
+    def _snapshot_live(self, plan) -> list[int]:
+        """blockdev-add every overlay, then one QMP transaction of blockdev-snapshot: all
+        or nothing. Returns the overlays' node indexes. The transaction is the commit
+        point: after it the guest writes to the overlays."""
         status = self.status
+        indexes = list(range(status.next_index, status.next_index + len(plan)))
+        status.next_index += len(plan)
+        self.save_status()      # node names are never reused, even after a kill below
         added = []
         with self.qmp() as q:
             try:
                 actions = []
-                for disk, path, _ in plan:
-                    index = status.next_index
-                    status.next_index += 1
+                for (disk, path, _), index in zip(plan, indexes):
                     q.execute("blockdev-add", {"driver": "file", "filename": path, "node-name": storage_node(index),
                                                "auto-read-only": True})
                     added.append(index)
                     q.execute("blockdev-add", {"driver": "qcow2", "file": storage_node(index),
                                                "node-name": format_node(index), "backing": None})
-                    top = layers(disk.el)[0]
                     actions.append({"type": "blockdev-snapshot",
-                                    "data": {"node": format_node(top.index), "overlay": format_node(index)}})
+                                    "data": {"node": format_node(layers(disk.el)[0].index),
+                                             "overlay": format_node(index)}})
                 q.execute("transaction", {"actions": actions})
             except DriverError:
                 for index in added:
-                    for node in (format_node(index), storage_node(index)):
-                        try:
-                            q.execute("blockdev-del", {"node-name": node})
-                        except DriverError:
-                            pass
+                    blockdev_del(q, index)
                 raise
-        for (disk, path, _), index in zip(plan, added):
-            top = layers(disk.el)[0]
-            status.capacity[index] = status.capacity.get(top.index, 0)
-            push_overlay(disk.el, path, "qcow2", "file", index)
-        self.save_status()
-        self._switch_overlays_config(plan, live_done=True)
+        return indexes
 
-    def _switch_overlays_config(self, plan, live_done: bool = False) -> None:
+    def _switch_config_sources(self, plan) -> None:
         """The persistent definition follows the new overlays (libvirt does the same)."""
         if self.config is None:
             return
@@ -304,10 +301,7 @@ class Snapshots:
             cfg = self.config.find_disk(disk.target)
             if cfg is None:
                 continue
-            cfg.set_source("file", path)
-            cfg.el.find("driver").set("type", "qcow2")
-            for el in cfg.el.findall("backingStore"):
-                cfg.el.remove(el)
+            set_disk_image(cfg, "file", path, "qcow2")
         atomic_write(self.paths.config_file(self.name), self.config.to_xml())
 
     def _create_internal(self, snap: SnapshotDef, meta: Metadata, flags: int) -> None:
@@ -396,6 +390,7 @@ class QemuSnapshot(TreeSnapshot):
         from .snapshotops import delete_snapshots
         F = SnapshotDeleteFlags
         check_snapshot_delete_flags(flags)
+        check_flags(flags, F.CHILDREN | F.CHILDREN_ONLY | F.METADATA_ONLY, "qemuDomainSnapshotDelete")
         dom = self.dom
         with dom.conn.domain_lock(dom.name):
             dom.refresh(locked=True)

@@ -194,12 +194,8 @@ class TestConnection(Connection):
         raise _no_domain("no domain with matching name '%s'" % name)
 
     def _parse_definition(self, xml: str):
-        from ..domxml import DomainDef, DomainDefaults
-
-        class TestDefaults(DomainDefaults):
-            interface_target_prefix = "testnet"
-
-        return DomainDef.from_xml(xml, TestDefaults())
+        from ..domxml import DomainDef
+        return DomainDef.from_xml(xml, test_defaults())
 
     def _find_conflict(self, definition, allow_same: bool):
         """libvirt's virDomainObjListAddLocked name/uuid checks."""
@@ -268,7 +264,10 @@ class TestConnection(Connection):
         raise DriverError(ErrorCode.NO_STORAGE_VOL, "no storage vol with matching path '%s'" % name)
 
     @writes("virStorageVolCreateXML")
-    def create_storage_volume(self, pool: dict, name: str, capacity: int, allocation, fmt) -> dict:
+    def create_storage_volume(self, pool: dict, name: str, capacity: int, allocation, fmt,
+                              backing: tuple[str, str | None] | None = None, flags: int = 0) -> dict:
+        """backing: the backing volume's (path, format); flags: virStorageVolCreateFlags."""
+        check_flags(flags, 0, "testStorageVolCreateXML")
         if fmt is not None and fmt not in _VOL_FORMATS:
             raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "unknown volume format type %s" % fmt)
         if any(v["name"] == name for v in pool["volumes"]):
@@ -276,6 +275,8 @@ class TestConnection(Connection):
         alloc = capacity if allocation is None else allocation
         vol = {"name": name, "path": "%s/%s" % (pool["path"], name), "type": "file",
                "capacity": capacity, "allocation": alloc, "format": fmt}
+        if backing is not None:
+            vol["backing"] = backing
         pool["volumes"].append(vol)
         pool["allocation"] += alloc
         pool["available"] = max(pool["capacity"] - pool["allocation"], 0)
@@ -453,10 +454,7 @@ class TestDomain(Domain):
         snap = SnapshotDef.parse(xml, redefine=redefine)
         tree = obj.snapshot_tree()
         if redefine:
-            _redefine_prep(tree, snap, obj)
-            tree.add(snap)
-            if flags & F.CURRENT:
-                tree.current = snap.name
+            tree.redefine(snap, obj.uuid, self.conn._parse_definition, bool(flags & F.CURRENT))
             return TestSnapshot(self, snap.name)
         if snap.name in tree:
             raise DriverError(ErrorCode.OPERATION_FAILED, "domain moment %s already exists" % snap.name)
@@ -496,16 +494,19 @@ class TestDomain(Domain):
         return TestSnapshot(self, tree.current)
 
 
-def _redefine_prep(tree, snap, obj) -> None:
-    """libvirt's checks when snapshot metadata is redefined."""
-    parent = snap.parent
-    if parent is not None and parent not in tree:
-        raise DriverError(ErrorCode.INVALID_ARG, "parent %s for snapshot %s not found"
-                          % (parent, snap.name))
-    dom = snap.domain
-    if dom is not None and dom.uuid and dom.uuid != obj.uuid:
-        raise DriverError(ErrorCode.INVALID_ARG, "definition for snapshot %s must use uuid %s"
-                          % (snap.name, obj.uuid))
+_DEFAULTS = []
+
+
+def test_defaults():
+    """The test driver's post-parse defaults (made once; domxml, and lxml, load on first use)."""
+    if not _DEFAULTS:
+        from ..domxml import DomainDefaults
+
+        class TestDefaults(DomainDefaults):
+            interface_target_prefix = "testnet"
+
+        _DEFAULTS.append(TestDefaults())
+    return _DEFAULTS[0]
 
 
 def _taints(definition) -> list[str]:

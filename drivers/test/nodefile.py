@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 
 from ..api import DomainState, DriverError, ErrorCode, NodeInfo, Reason
-from ..xmlutil import parse
-from .defaults import DEFAULT_NODE
+from ..domxml import new_uuid
+from ..fsutil import MAX_XML_BYTES, ReadError, read_bounded
+from ..xmlutil import parse, parse_uint
+from .defaults import DEFAULT_NODE, DEFAULT_POOL
 from .driver import TEST_NS, TestDomainObj, TestState
 
 _RUNSTATE = "{%s}runstate" % TEST_NS
@@ -22,12 +24,40 @@ _SNAPSHOT = "{%s}domainsnapshot" % TEST_NS
 
 
 def _read(path: str) -> bytes:
+    """The node file or a file it references: a regular file of at most 10 MiB.
+
+    A FIFO, device or directory is refused without reading (a FIFO must not
+    hang the connection, /dev/zero must not fill memory).
+    """
     try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError:
-        raise DriverError(ErrorCode.XML_ERROR, "failed to parse xml document '%s'" % path,
-                          preamble='I/O warning : failed to load external entity "%s"\n' % path) from None
+        return read_bounded(path, MAX_XML_BYTES, regular_only=True)
+    except ReadError as err:
+        if err.stage == "open":
+            raise DriverError(ErrorCode.XML_ERROR, "failed to parse xml document '%s'" % path,
+                              preamble='I/O warning : failed to load external entity "%s"\n' % path) from None
+        if err.stage == "size":
+            reason = "file is larger than %d bytes" % MAX_XML_BYTES
+        else:
+            reason = err.strerror
+        raise DriverError(ErrorCode.XML_ERROR,
+                          "failed to parse xml document '%s': %s" % (path, reason)) from None
+
+
+def _count(text: str | None, default: int) -> int:
+    """A node file number (cpu counts, memory, runstate); absent or unparsable is the default."""
+    value = parse_uint(text.strip()) if text else None
+    return default if value is None else value
+
+
+def _size(element, tag: str) -> int:
+    """A pool or volume size in bytes (libvirt's virStorageSize); absent or empty is 0."""
+    text = element.findtext(tag)
+    if not text:
+        return 0
+    value = parse_uint(text.strip())
+    if value is None:
+        raise DriverError(ErrorCode.XML_ERROR, "malformed capacity element")
+    return value
 
 
 def _child_document(element, base_dir: str, kind: str):
@@ -44,7 +74,7 @@ def load_node_file(path: str) -> TestState:
 
     from ..domxml import DomainDef
     from ..snapshots import SnapshotDef
-    from .driver import TestConnection
+    from .driver import test_defaults
 
     node = parse(_read(path), path, root="node")
     base_dir = os.path.dirname(path)
@@ -54,8 +84,7 @@ def load_node_file(path: str) -> TestState:
     model, memory, cpus, mhz, nodes, sockets, cores, threads = DEFAULT_NODE
     if cpu is not None:
         def num(tag, default):
-            text = cpu.findtext(tag)
-            return int(text) if text and text.strip().isdigit() else default
+            return _count(cpu.findtext(tag), default)
         mhz = num("mhz", mhz)
         model = cpu.findtext("model") or model
         nodes = num("nodes", nodes)
@@ -65,47 +94,55 @@ def load_node_file(path: str) -> TestState:
         cpus = nodes * sockets * cores * threads
         active = num("active", cpus)
         cpus = min(cpus, active)
-    mem_text = node.findtext("memory")
-    if mem_text and mem_text.strip().isdigit():
-        memory = int(mem_text)
+    memory = _count(node.findtext("memory"), memory)
     state.node = NodeInfo(model, memory, cpus, mhz, nodes, sockets, cores, threads)
 
-    helper = TestConnection("test://" + path, state, False)
+
+    def parse_domain(xml: str) -> DomainDef:
+        return DomainDef.from_xml(xml, test_defaults())
+
     for element in node.iterfind("domain"):
         doc = _child_document(element, base_dir, "domain")
         runstate = doc.findtext(_RUNSTATE)
         transient = doc.find(_TRANSIENT) is not None
         managed_save = doc.find(_MANAGEDSAVE) is not None
         snapshots = [copy_el for copy_el in doc.iterfind(_SNAPSHOT)]
-        definition = helper._parse_definition(etree.tostring(doc, encoding="unicode"))
+        definition = parse_domain(etree.tostring(doc, encoding="unicode"))
         obj = TestDomainObj(definition)
         obj.persistent = not transient
         obj.managed_save = managed_save
         state.domains.append(obj)
-        wanted = int(runstate) if runstate and runstate.strip().isdigit() else DomainState.RUNNING
+        wanted = _count(runstate, DomainState.RUNNING)
         if wanted != DomainState.SHUTOFF:
             state.start(obj, Reason.RUNNING_UNKNOWN)
             obj.state = wanted
         for snap_el in snapshots:
-            inner = snap_el.find("domainsnapshot") if snap_el.get("file") is None else \
-                _child_document(snap_el, base_dir, "domainsnapshot")
-            if inner is None:
-                continue
+            # As in libvirt, <test:domainsnapshot> is itself the snapshot document, in
+            # libvirt's internal form: <active>1</active> marks the current one.
+            inner = _child_document(snap_el, base_dir, "domainsnapshot")
+            inner.tag = "domainsnapshot"
+            active = inner.findtext("active")
+            if active is None:
+                raise DriverError(ErrorCode.INTERNAL_ERROR, "Could not find 'active' element")
+            current = active.strip() == "1"
+            for el in inner.findall("active"):
+                inner.remove(el)
             snap = SnapshotDef.parse(etree.tostring(inner, encoding="unicode"), redefine=True)
-            tree = obj.snapshot_tree()
-            tree.add(snap)
-            if inner.findtext("active") == "1":
-                tree.current = snap.name
+            obj.snapshot_tree().redefine(snap, None, parse_domain, current)
     for element in node.iterfind("pool"):
         doc = _child_document(element, base_dir, "pool")
+        if not doc.findtext("name"):
+            raise DriverError(ErrorCode.XML_ERROR, "missing pool source name element")
+        # libvirt ignores a pool's own sizes (they are output only): every test pool
+        # starts as the default one, 100 GiB, filled by its volumes' allocations.
         pool = {
             "name": doc.findtext("name"),
-            "uuid": doc.findtext("uuid"),
+            "uuid": doc.findtext("uuid") or new_uuid(),
             "type": doc.get("type"),
             "path": doc.findtext("target/path") or "",
-            "capacity": int(doc.findtext("capacity") or 0),
-            "allocation": int(doc.findtext("allocation") or 0),
-            "available": int(doc.findtext("available") or 0),
+            "capacity": DEFAULT_POOL["capacity"],
+            "allocation": 0,
+            "available": DEFAULT_POOL["capacity"],
             "volumes": [], "active": True, "persistent": True, "autostart": False,
         }
         # libvirt 9.0 reads <volume> children only for inline pools (with file= it
@@ -114,10 +151,15 @@ def load_node_file(path: str) -> TestState:
         for vol_el in volumes:
             vol = _child_document(vol_el, base_dir, "volume")
             name = vol.findtext("name")
+            if not name:
+                raise DriverError(ErrorCode.XML_ERROR, "missing volume name element")
             vpath = vol.findtext("target/path") or os.path.join(pool["path"], name)
-            allocation = int(vol.findtext("allocation") or 0)
+            if not vol.findtext("capacity"):
+                raise DriverError(ErrorCode.XML_ERROR, "missing capacity element")
+            capacity = _size(vol, "capacity")
+            allocation = _size(vol, "allocation")
             pool["volumes"].append({"name": name, "path": vpath, "type": vol.get("type", "file"),
-                                    "capacity": int(vol.findtext("capacity") or 0),
+                                    "capacity": capacity,
                                     "allocation": allocation, "format": None})
             pool["allocation"] += allocation
             pool["available"] = max(pool["capacity"] - pool["allocation"], 0)

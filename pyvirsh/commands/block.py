@@ -284,10 +284,13 @@ def blockjob(ctl, domain, path, abort, pivot, info, bytes, raw, bandwidth, **kw)
         return True
     from ..drivers.api import job_type_label
     from ..jobwait import job_percent, job_progress_line
-    job = dom.get_block_job_info(path, 0 if raw else I.BANDWIDTH_BYTES)
+    # virsh asks for bytes/s unless --raw alone asks for MiB/s.
+    info_flags = I.BANDWIDTH_BYTES if bytes or not raw else 0
+    job = dom.get_block_job_info(path, info_flags)
     if ctl.out.json:
         ctl.out.emit_json({"disk": path, "job": None if job is None else {
-            "type": job_type_label(job.type), "bandwidth_bytes": job.bandwidth if not raw else job.bandwidth << 20,
+            "type": job_type_label(job.type),
+            "bandwidth_bytes": job.bandwidth if info_flags else job.bandwidth << 20,
             "cur": job.cur, "end": job.end, "ready": job.ready,
             "progress": job_percent(job.end - job.cur, job.end)}})
         return True
@@ -317,8 +320,6 @@ def blockjob(ctl, domain, path, abort, pivot, info, bytes, raw, bandwidth, **kw)
 @path_option("Fully-qualified path of block device")
 @number("size", "New size of the block device, as scaled integer (default KiB)", required=True)
 def blockresize(ctl, domain, path, size):
-    from ..drivers.api import DriverError
-
     size_bytes = values.scaled("size", size, 1024)
     flags = 0
     if size_bytes % 1024 == 0:
@@ -326,9 +327,7 @@ def blockresize(ctl, domain, path, size):
     else:
         amount, flags = size_bytes, 1
     dom = lookup_domain(ctl, domain)
-    try:
+    with reporting("Failed to resize block device '%s'" % path):
         dom.block_resize(path, amount, flags)
-    except DriverError as err:
-        raise CommandError("Failed to resize block device '%s'" % path, str(err)) from None
     ctl.print_extra("Block device '%s' is resized" % path)
     return True

@@ -4,14 +4,10 @@ driver failure becomes virsh's two error lines, and the XML file reader."""
 from __future__ import annotations
 
 import contextlib
-import errno
-import os
 
 from ..declare import data
 from ..errors import CommandError
 from ..values import to_int
-
-VSH_MAX_XML_FILE = 10 * 1024 * 1024
 
 BY_ID, BY_UUID, BY_NAME = 1, 2, 4
 BY_ANY = BY_ID | BY_UUID | BY_NAME
@@ -64,28 +60,19 @@ def reporting(context: str):
 
 
 def read_xml_file(path: str) -> str:
-    """Read an XML file the way virsh does (virFileReadAll with a 10 MiB cap)."""
+    """Read an XML file the way virsh does (virFileReadAll with a 10 MiB cap).
+
+    The reading itself (the cap, a FIFO that must not hang the open) is
+    drivers.fsutil.read_bounded, shared with the test driver's node files.
+    """
+    from ..drivers.fsutil import ReadError, read_bounded
+
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError as err:
-        raise CommandError("Failed to open file '%s': %s" % (path, os.strerror(err.errno))) from None
-    try:
-        chunks = []
-        size = 0
-        while True:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError as err:
-                raise CommandError("Failed to read file '%s': %s" % (path, os.strerror(err.errno))) from None
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > VSH_MAX_XML_FILE:
-                raise CommandError("Failed to read file '%s': %s" % (path, os.strerror(errno.EOVERFLOW)))
-            chunks.append(chunk)
-    finally:
-        os.close(fd)
-    return b"".join(chunks).decode("utf-8", "replace")
+        data = read_bounded(path)
+    except ReadError as err:
+        verb = "open" if err.stage == "open" else "read"
+        raise CommandError("Failed to %s file '%s': %s" % (verb, path, err.strerror)) from None
+    return data.decode("utf-8", "replace")
 
 
 def exclusive(first: str, first_given, second: str, second_given) -> None:

@@ -36,7 +36,7 @@ def define(ctl, file, validate):
 @domain_option()
 @flag("managed-save", "remove domain managed state file")
 @string("storage", "remove associated storage volumes (comma separated list of targets or source paths) "
-                   "(see domblklist)")
+                   "(see domblklist)", empty_ok=True)
 @flag("remove-all-storage", "remove all associated storage volumes (use with caution)")
 @flag("delete-storage-volume-snapshots", "delete snapshots associated with volume(s), requires "
                                          "--remove-all-storage (must be supported by storage driver)")
@@ -51,6 +51,7 @@ def undefine(ctl, domain, managed_save, storage, remove_all_storage, delete_stor
              wipe_storage, snapshots_metadata, checkpoints_metadata, nvram, keep_nvram, tpm, keep_tpm):
     from ..drivers.api import UndefineFlags as U
 
+    storage = storage or None      # virsh takes an empty --storage as not given
     if wipe_storage and not (storage or remove_all_storage):
         raise CommandError("'--wipe-storage' requires '--storage <string>' or '--remove-all-storage'")
     if delete_storage_volume_snapshots and not remove_all_storage:
@@ -65,24 +66,53 @@ def undefine(ctl, domain, managed_save, storage, remove_all_storage, delete_stor
         if given:
             flags |= bit
     if storage or remove_all_storage:
-        _report_unmanaged_storage(ctl, dom, storage, remove_all_storage)
+        _check_storage_to_remove(ctl, dom, storage, remove_all_storage)
     with reporting("Failed to undefine domain '%s'" % domain):
         dom.undefine(flags)
     ctl.print_extra("Domain '%s' has been undefined\n" % domain)
     return True
 
 
-def _report_unmanaged_storage(ctl, dom, storage, remove_all) -> None:
-    """pyvirsh manages no storage volumes: say so for each disk virsh would remove."""
-    from .monitor import domain_definition
+# The disk source attributes virsh reads, as its XPath union (document order).
+_SOURCE_ATTRIBUTES = ("file", "dir", "name", "dev", "volume")
 
-    wanted = set(storage.split(",")) if storage else set()
-    for disk in domain_definition(dom, inactive=True).disks():
-        if disk.source is None or disk.device != "disk":
+
+def _check_storage_to_remove(ctl, dom, storage, remove_all) -> None:
+    """virsh's checks before undefining with --storage/--remove-all-storage.
+
+    pyvirsh manages no storage volumes: each disk virsh would remove is reported
+    as not managed; a --storage word naming no disk stops the undefine.
+    """
+    from .monitor import domain_definition
+    from .virsh import split_commas
+
+    if dom.get_id() != -1:
+        raise CommandError("Storage volume deletion is supported only on stopped domains")
+    if storage is not None and remove_all:
+        raise CommandError("Specified both --storage and --remove-all-storage")
+    wanted = split_commas(storage) if storage is not None else None
+    for disk in domain_definition(dom).disks():
+        src = disk.source_element
+        source = None
+        if src is not None:
+            source = next((value for key, value in src.attrib.items() if key in _SOURCE_ATTRIBUTES), None)
+        if not source:
             continue
-        if remove_all or disk.target in wanted or disk.source in wanted:
-            ctl.error("Storage volume '%s'(%s) is not managed by libvirt. Remove it manually."
-                      % (disk.target, disk.source))
+        if wanted is not None:
+            # Each word selects one disk, by target or source, and is used up.
+            for i, word in enumerate(wanted):
+                if word is not None and word in (disk.target, source):
+                    wanted[i] = None
+                    break
+            else:
+                continue
+        ctl.error("Storage volume '%s'(%s) is not managed by libvirt. Remove it manually.\n"
+                  % (disk.target, source))
+    missing = [word for word in wanted or () if word is not None]
+    for word in missing:
+        ctl.error("Volume '%s' was not found in domain's definition.\n" % word)
+    if missing:
+        raise CommandError()
 
 
 @command("create", "create a domain from an XML file", "Create a domain.", group="domain")
@@ -314,11 +344,16 @@ def edit(ctl, domain, skip_validate):
     dom = lookup_domain(ctl, domain)
     original = dom.get_xml_desc(XMLFlags.INACTIVE | XMLFlags.SECURE)
 
-    def apply(new_text):
-        with reporting("Failed."):
-            return ctl.conn.define_xml(new_text, 0 if skip_validate else DefineFlags.VALIDATE)
+    define_flags = 0 if skip_validate else DefineFlags.VALIDATE
 
-    result = edit_document(ctl, original, apply)
+    def apply(new_text):
+        return ctl.conn.define_xml(new_text, define_flags)
+
+    def relax():
+        nonlocal define_flags
+        define_flags &= ~DefineFlags.VALIDATE
+
+    result = edit_document(ctl, original, apply, relax=relax)
     if result is None:
         ctl.print_extra("Domain '%s' XML configuration not changed.\n" % dom.name)
     else:

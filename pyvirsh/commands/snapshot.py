@@ -17,8 +17,8 @@ from .virsh import split_commas
 # ---------------------------------------------------------------------------
 
 
-def snapshot_name_option(help: str):
-    return string("snapshotname", help, completer="snapshots")
+def snapshot_name_option(help: str, **kw):
+    return string("snapshotname", help, completer="snapshots", **kw)
 
 
 def lookup_snapshot(dom, snapshotname, current: bool, arg: str = "snapshotname", exclusive_current=True):
@@ -404,17 +404,20 @@ def set_current(dom, snap) -> None:
 @domain_option()
 @flag("name", "list the name, rather than the full xml")
 @flag("security-info", "include security sensitive information in XML dump")
-@snapshot_name_option("name of existing snapshot to make current")
+@snapshot_name_option("name of existing snapshot to make current", empty_ok=True)
 def snapshot_current(ctl, domain, name, security_info, snapshotname):
+    # virsh's order: the exclusive options, the domain, then the snapshot name's value.
+    exclusive("name", name, "snapshotname", snapshotname is not None)
     dom = lookup_domain(ctl, domain)
+    if snapshotname == "":
+        raise CommandError("Failed to get option 'snapshotname': Option argument is empty")
     if snapshotname:
-        exclusive("name", name, "snapshotname", True)
         snap = dom.snapshot_lookup_by_name(snapshotname)
         set_current(dom, snap)
         ctl.print_extra("Snapshot %s set as current" % snapshotname)
         return True
     if not dom.has_current_snapshot():
-        raise CommandError("domain '%s' has no current snapshot" % dom.name)
+        raise CommandError("domain '%s' has no current snapshot" % domain)
     snap = dom.snapshot_current()
     ctl.print(snap.name if name else snap.get_xml_desc())
     return True
@@ -499,8 +502,9 @@ def snapshot_delete(ctl, domain, snapshotname, current, children, children_only,
 @flag("clone", "allow cloning to new name")
 def snapshot_edit(ctl, domain, snapshotname, current, rename, clone):
     from ..drivers.api import SnapshotCreateFlags as F
+    from ..drivers.api import DriverError
     from ..drivers.api import SnapshotDeleteFlags as D
-    from .editing import edit_document
+    from .editing import edit_document, failed_with
 
     exclusive("rename", rename, "clone", clone)
     define_flags = F.REDEFINE | (F.CURRENT if current and snapshotname else 0)
@@ -511,23 +515,28 @@ def snapshot_edit(ctl, domain, snapshotname, current, rename, clone):
         define_flags |= F.DISK_ONLY
 
     def apply(text):
-        with reporting("Failed."):
-            return dom.snapshot_create_xml(text, define_flags)
+        return dom.snapshot_create_xml(text, define_flags)
 
-    edited = edit_document(ctl, original, apply)
+    # With --current an unchanged document is defined again (to make it current).
+    try:
+        edited = edit_document(ctl, original, apply, redefine_unchanged=bool(define_flags & F.CURRENT))
+    except CommandError as err:
+        raise failed_with(err, "Failed to update %s" % snap.name) from None
     if edited is None:
-        if not define_flags & F.CURRENT:
-            ctl.print_extra("Snapshot %s XML configuration not changed.\n" % snap.name)
-            return True
-        edited = apply(original)
+        ctl.print_extra("Snapshot %s XML configuration not changed.\n" % snap.name)
+        return True
     if edited.name == snap.name:
         ctl.print_extra("Snapshot %s edited.\n" % snap.name)
     elif clone:
         ctl.print_extra("Snapshot %s cloned to %s.\n" % (snap.name, edited.name))
     else:
         victim = snap if rename else edited
-        with reporting("Failed to clean up %s" % victim.name):
+        try:
             victim.delete(D.METADATA_ONLY)
+        except DriverError as err:
+            raise CommandError(str(err), "Failed to clean up %s" % victim.name,
+                               "Failed to update %s" % snap.name) from None
         if not rename:
-            raise CommandError("Must use --rename or --clone to change %s to %s" % (snap.name, edited.name))
+            raise CommandError("Must use --rename or --clone to change %s to %s" % (snap.name, edited.name),
+                               "Failed to update %s" % snap.name)
     return True

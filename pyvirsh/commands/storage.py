@@ -12,7 +12,7 @@ from .common import reporting
 POOL_TYPES = ("dir", "fs", "netfs", "logical", "disk", "iscsi", "iscsi-direct", "scsi", "mpath", "rbd",
               "sheepdog", "gluster", "zfs", "vstorage")
 
-
+VOL_CREATE_PREALLOC_METADATA = 1 << 0     # VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA
 
 
 def _size(value: int) -> str:
@@ -20,21 +20,15 @@ def _size(value: int) -> str:
 
 
 def lookup_pool(ctl, name: str):
-    from ..drivers.api import DriverError
-    try:
+    with reporting("failed to get pool '%s'" % name):
         return ctl.conn.lookup_storage_pool(name)
-    except DriverError as err:
-        raise CommandError("failed to get pool '%s'" % name, str(err)) from None
 
 
 def lookup_volume(ctl, name: str, pool_name):
-    from ..drivers.api import DriverError
     pool = lookup_pool(ctl, pool_name) if pool_name else None
-    try:
+    hint = "" if pool_name else ", specifying --pool might help"
+    with reporting("failed to get vol '%s'%s" % (name, hint)):
         return ctl.conn.lookup_storage_volume(name, pool)
-    except DriverError as err:
-        hint = "" if pool_name else ", specifying --pool might help"
-        raise CommandError("failed to get vol '%s'%s" % (name, hint), str(err)) from None
 
 
 @command("pool-info", "storage pool information", "Returns basic information about the storage pool.",
@@ -135,9 +129,10 @@ def vol_create_as(ctl, pool, name, capacity, allocation, format, backing_vol, ba
         xml += "  <allocation>%d</allocation>\n" % alloc
     if format:
         xml += "  <target>\n    <format type='%s'/>\n  </target>\n" % escape(format)
+    backing = None
     if backing_vol:
-        backing = lookup_volume(ctl, backing_vol, pool) if backing_vol else None
-        xml += "  <backingStore>\n    <path>%s</path>\n" % escape(backing["path"])
+        backing = (lookup_volume(ctl, backing_vol, pool)["path"], backing_vol_format)
+        xml += "  <backingStore>\n    <path>%s</path>\n" % escape(backing[0])
         if backing_vol_format:
             xml += "    <format type='%s'/>\n" % escape(backing_vol_format)
         xml += "  </backingStore>\n"
@@ -145,8 +140,9 @@ def vol_create_as(ctl, pool, name, capacity, allocation, format, backing_vol, ba
     if print_xml:
         ctl.print(xml)
         return True
+    flags = VOL_CREATE_PREALLOC_METADATA if prealloc_metadata else 0
     with reporting("Failed to create vol %s" % name):
-        ctl.conn.create_storage_volume(p, name, cap, alloc, format)
+        ctl.conn.create_storage_volume(p, name, cap, alloc, format, backing, flags)
     ctl.print_extra("Vol %s created\n" % name)
     return True
 

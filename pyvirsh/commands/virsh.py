@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from ..declare import alias, argv, command, data, flag, string
-from ..errors import CommandError, ConnectError
+from ..errors import CommandError
 from .common import exclusive
 
 # Characters that make virsh's --shell quoting kick in (virBufferEscapeShell).
@@ -128,18 +128,11 @@ def pwd(ctl):
 @command("connect", "(re)connect to hypervisor",
          "Connect to local hypervisor. This is built-in command after shell start up.",
          group="virsh", connect=False)
-@string("name", "hypervisor connection URI")
+@string("name", "hypervisor connection URI", empty_ok=True)
 @flag("readonly", "read-only connection")
 def connect(ctl, name, readonly):
-    previous = (ctl.requested_uri, ctl.readonly, ctl._conn)
-    ctl._conn = None          # keep the old connection until the new one is open
-    try:
-        ctl.connect(name if name else None, readonly)
-    except ConnectError as err:
-        ctl.requested_uri, ctl.readonly, ctl._conn = previous
-        raise CommandError(*err.lines[-2:]) from None
-    if previous[2] is not None:
-        previous[2].close()
+    # A failure is a ConnectError, reported with the driver's preamble as at start-up.
+    ctl.connect(name, readonly)
     return True
 
 
