@@ -59,17 +59,20 @@ def run_line(ctl, line: str) -> None:
         ctl.error("interrupted")
 
 
-def _connect(ctl) -> None:
+def _connect(ctl) -> bool:
     from .cli import report_connect_error
     try:
         ctl.connect()
     except ConnectError as err:
         report_connect_error(ctl, err)
+        return False
+    return True
 
 
 def run_shell(ctl) -> int:
     ctl.interactive = True
-    _connect(ctl)
+    if not _connect(ctl):
+        return 1            # as virsh: no shell without its first connection
     if not ctl.quiet:
         ctl.print(BANNER)
     if sys.stdin.isatty() and sys.stdout.isatty():

@@ -206,6 +206,7 @@ CASES = [
       "domstate test --reason; destroy test; snapshot-revert test s1; domid test"),
     s("snapshot-create-as test s1; snapshot-revert test s1 --running --paused"),
     s("snapshot-create test snap-s3.xml; snapshot-dumpxml test s3; snapshot-create test snap-s3.xml"),
+    s("destroy test; define d1.xml; connect test:///default; list --all"),    # a fresh default state
     s("snapshot-create test snap-redefine.xml --redefine --current; snapshot-dumpxml test r1; "
       "snapshot-current test --name; snapshot-info test r1"),
     s("snapshot-create test --current"),
@@ -388,6 +389,12 @@ def test_interactive_script_on_stdin_matches_virsh():
     script = "list\nfoo\ndomstate test\necho 'a;b'\nquit\n"
     theirs, ours = compare(["-c", "test:///default"], stdin=script)
     assert ours == (theirs[0].replace("virsh", "pyvirsh"), theirs[1], theirs[2])
+
+
+def test_shell_without_its_first_connection_exits_as_virsh():
+    assert shutil.which("virsh")
+    theirs, ours = compare(["-c", "test:///nonexistent.xml"], stdin="list\nquit\n")
+    assert ours == theirs and theirs[2] == 1
 
 
 def test_failed_connect_in_the_shell_matches_virsh():

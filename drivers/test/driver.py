@@ -122,16 +122,20 @@ def _build_default_state() -> TestState:
     return state
 
 
+_default_users = 0
+
+
 def open_test(uri: str, path: str, readonly: bool) -> "TestConnection":
-    global _default_state
+    """test:///default is one state shared by the process's open connections, made
+    afresh once the last of them closes (as libvirt's); a node file is read per open."""
+    global _default_state, _default_users
     if path == "/default":
         if _default_state is None:
             _default_state = _build_default_state()
-        state = _default_state
-    else:
-        from .nodefile import load_node_file
-        state = load_node_file(path)
-    return TestConnection(uri, state, readonly)
+        _default_users += 1
+        return TestConnection(uri, _default_state, readonly, shared=True)
+    from .nodefile import load_node_file
+    return TestConnection(uri, load_node_file(path), readonly)
 
 
 def _no_domain(what: str) -> DriverError:
@@ -139,10 +143,19 @@ def _no_domain(what: str) -> DriverError:
 
 
 class TestConnection(Connection):
-    def __init__(self, uri: str, state: TestState, readonly: bool):
+    def __init__(self, uri: str, state: TestState, readonly: bool, shared: bool = False):
         self.uri = uri
         self.state = state
         self.readonly = readonly
+        self._shared = shared
+
+    def close(self) -> None:
+        global _default_state, _default_users
+        if self._shared:
+            self._shared = False
+            _default_users -= 1
+            if _default_users == 0:
+                _default_state = None
 
     # host -------------------------------------------------------------
 
