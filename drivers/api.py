@@ -437,6 +437,10 @@ class Connection:
     def get_node_info(self) -> NodeInfo:
         raise no_support("virNodeGetInfo")
 
+    def get_security_model(self) -> tuple[str, str]:
+        """(model, DOI) of the host's security driver; ("", "") when there is none."""
+        return "", ""
+
     # domains
     def list_all_domains(self) -> list["Domain"]:
         raise no_support("virConnectListAllDomains")
@@ -510,6 +514,10 @@ class Domain:
         return ""
 
     def get_xml_desc(self, flags: int = 0) -> str:
+        raise no_support("virDomainGetXMLDesc")
+
+    def get_definition(self, inactive: bool = False):
+        """The parsed definition (a domxml.DomainDef): live, or the persistent one if inactive."""
         raise no_support("virDomainGetXMLDesc")
 
     # lifecycle

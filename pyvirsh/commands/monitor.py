@@ -175,7 +175,7 @@ def dominfo(ctl, domain):
         ("Autostart:", "enable" if dom.get_autostart() else "disable"),
         ("Managed save:", "yes" if dom.has_managed_save() else "no"),
     ]
-    security_model = getattr(ctl.conn, "get_security_model", lambda: ("", ""))()
+    security_model = ctl.conn.get_security_model()
     if security_model[0]:
         pairs.append(("Security model:", security_model[0]))
         pairs.append(("Security DOI:", security_model[1]))
@@ -224,12 +224,7 @@ def domstate(ctl, domain, reason):
 
 def domain_definition(dom, inactive: bool = False):
     """The domain's parsed definition (live unless inactive is set)."""
-    getter = getattr(dom, "get_definition", None)
-    if getter is not None:
-        return getter(inactive)
-    from ..drivers.api import XMLFlags
-    from ..drivers.domxml import DomainDef
-    return DomainDef.from_trusted_xml(dom.get_xml_desc(XMLFlags.INACTIVE if inactive else 0))
+    return dom.get_definition(inactive)
 
 
 @command("domblklist", "list all domain blocks", "Get the summary of block devices for a domain.",
