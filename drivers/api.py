@@ -637,7 +637,10 @@ class TreeSnapshot(Snapshot):
     Both drivers keep snapshots the same way and differ only in where the tree
     lives (memory, or a metadata file next to the domain), which `_tree` says.
     Every call looks the snapshot up again, so a handle to a deleted snapshot
-    fails with libvirt's 'no domain snapshot' error.
+    fails with libvirt's 'no domain snapshot' error. `_tree` is called on every
+    call and must be cheap: a driver that keeps the tree in a file parses it
+    again only when the file changed (see qemu/snapshots.py). The tree it
+    returns is for reading only.
     """
 
     def __init__(self, dom: "Domain", name: str):

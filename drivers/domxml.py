@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import copy
 import os
-import re
 
 from lxml import etree
 
 from .api import DriverError, ErrorCode
-from .xmlutil import Schema, parse, parse_uint, text_of
+from .ids import disk_name_to_index, new_uuid, parse_uint, parse_uuid
+from .xmlutil import Schema, parse, parse_trusted, set_child, text_of
 
 # --------------------------------------------------------------------------
 # Element and attribute order of libvirt's domain formatter
@@ -159,57 +159,10 @@ DISK_DEVICES = ("disk", "cdrom", "floppy", "lun")
 DISK_BUSES = ("ide", "fdc", "scsi", "virtio", "xen", "usb", "uml", "sata", "sd")
 LIFECYCLE_ACTIONS = ("destroy", "restart", "rename-restart", "preserve", "coredump-destroy",
                      "coredump-restart")
-_DISK_PREFIXES = ("fd", "hd", "vd", "sd", "xvd", "ubd")
 _MEMORY_UNITS = {"b": 1, "bytes": 1, "kb": 10**3, "k": 2**10, "kib": 2**10, "mb": 10**6,
                  "m": 2**20, "mib": 2**20, "gb": 10**9, "g": 2**30, "gib": 2**30, "tb": 10**12,
                  "t": 2**40, "tib": 2**40, "pb": 10**15, "p": 2**50, "pib": 2**50, "eb": 10**18,
                  "e": 2**60, "eib": 2**60}
-_UUID_HEX = re.compile(r"[0-9a-fA-F]")
-
-
-def disk_name_to_index(name: str) -> int:
-    """libvirt's virDiskNameToIndex: 'vda' -> 0, 'hdc' -> 2, 'sdaa' -> 26; -1 if unknown."""
-    for prefix in sorted(_DISK_PREFIXES, key=len, reverse=True):
-        if name.startswith(prefix):
-            rest = name[len(prefix):]
-            break
-    else:
-        return -1
-    index = 0
-    count = 0
-    for ch in rest:
-        if not ("a" <= ch <= "z"):
-            break
-        index = (index + (1 if count else 0)) * 26 + (ord(ch) - ord("a"))
-        count += 1
-    if count == 0 or (rest[count:] and parse_uint(rest[count:]) is None):
-        return -1
-    return index
-
-
-def parse_uuid(text: str) -> str | None:
-    """libvirt's virUUIDParse: 32 hex digits, with '-' and spaces allowed between; canonical form."""
-    digits = []
-    for ch in text.strip():
-        if ch in "- ":
-            continue
-        if not _UUID_HEX.match(ch):
-            return None
-        digits.append(ch.lower())
-    if len(digits) != 32:
-        return None
-    h = "".join(digits)
-    return "%s-%s-%s-%s-%s" % (h[:8], h[8:12], h[12:16], h[16:20], h[20:])
-
-
-def new_uuid() -> str:
-    """A random (version 4) UUID; os.urandom directly, because the uuid module
-    drags platform and friends into every command's start-up."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40      # version 4
-    raw[8] = (raw[8] & 0x3F) | 0x80      # RFC 4122 variant
-    h = raw.hex()
-    return "%s-%s-%s-%s-%s" % (h[:8], h[8:12], h[12:16], h[16:20], h[20:])
 
 
 _UINT_MAX = 2**32 - 1
@@ -333,11 +286,10 @@ class DomainDef:
         return dom
 
     @classmethod
-    def from_trusted_xml(cls, text: str) -> "DomainDef":
-        """Load XML pyvirsh wrote itself (state files): parse only, no defaults."""
-        parser = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True,
-                                 load_dtd=False, huge_tree=True)
-        return cls(etree.fromstring(text.encode("utf-8"), parser))
+    def from_trusted_xml(cls, text: str, what: str = "domain definition") -> "DomainDef":
+        """Load XML pyvirsh wrote itself (state files): parse only, no defaults.
+        ``what`` names the document (the file) if it turns out to be corrupt."""
+        return cls(parse_trusted(text, what))
 
     def copy(self) -> "DomainDef":
         return DomainDef(copy.deepcopy(self.root))
@@ -425,13 +377,11 @@ class DomainDef:
     # ------------------------------------------------------------------
 
     def to_xml(self, domid: int | None = None, indent: int = 0) -> str:
-        root = self.root
+        """The definition as libvirt prints it; with the id of a running domain if given."""
         if domid is not None and domid >= 0:
-            root = copy.copy(root)
-            root.set("id", str(domid))
-        else:
-            root.attrib.pop("id", None)
-        return DOMAIN_SCHEMA.write(root, indent)
+            return DOMAIN_SCHEMA.write(self.root, indent, root_attrs={"id": str(domid)})
+        self.root.attrib.pop("id", None)
+        return DOMAIN_SCHEMA.write(self.root, indent)
 
     # ------------------------------------------------------------------
     # libvirt's generic checks and defaults
@@ -454,7 +404,7 @@ class DomainDef:
 
         uuid_text = text_of(root, "uuid")
         if uuid_text is None:
-            _set_child(root, "uuid", new_uuid())
+            set_child(root, "uuid", new_uuid())
         else:
             canonical = parse_uuid(uuid_text)
             if canonical is None:
@@ -480,7 +430,7 @@ class DomainDef:
 
         vcpu = root.find("vcpu")
         if vcpu is None:
-            vcpu = _set_child(root, "vcpu", "1")
+            vcpu = set_child(root, "vcpu", "1")
         count = parse_uint((vcpu.text or "").strip(), _UINT_MAX)
         if count is None:
             raise DriverError(ErrorCode.XML_ERROR, "maximum vcpus count must be an integer")
@@ -529,7 +479,7 @@ class DomainDef:
                                ("on_crash", "destroy")):
             action = text_of(root, event)
             if action is None:
-                _set_child(root, event, default)
+                set_child(root, event, default)
             elif action not in LIFECYCLE_ACTIONS:
                 raise DriverError(ErrorCode.XML_ERROR, "Invalid value for element '%s': '%s'"
                                   % (event, action))
@@ -738,14 +688,6 @@ def _add_controllers(devices, needed) -> None:
                 el.set("type", ctype)
                 el.set("index", str(i))
                 existing.add((ctype, str(i)))
-
-
-def _set_child(root, tag: str, text: str):
-    el = root.find(tag)
-    if el is None:
-        el = etree.SubElement(root, tag)
-    el.text = text
-    return el
 
 
 def _replace_memory(root, tag: str, kib: int) -> None:

@@ -16,7 +16,8 @@ from lxml import etree
 
 from .api import DriverError, ErrorCode, SnapshotListFlags
 from .domxml import DOMAIN_SCHEMA, DomainDef
-from .xmlutil import Schema, parse, parse_uint, text_of
+from .ids import parse_uint
+from .xmlutil import Schema, detached_copy, parse, parse_trusted, set_child, text_of
 
 SNAPSHOT_SCHEMA = Schema({
     "domainsnapshot": ([], ["name", "description", "state", "parent", "creationTime", "memory",
@@ -50,7 +51,7 @@ class SnapshotDef:
         if name is None:
             if redefine:
                 raise DriverError(ErrorCode.XML_ERROR, "a redefined snapshot must have a name")
-            _set(root, "name", str(int(time.time())))
+            set_child(root, "name", str(int(time.time())))
         elif "/" in name:
             raise DriverError(ErrorCode.XML_ERROR, "name %s cannot contain '/'" % name)
         state = text_of(root, "state")
@@ -66,7 +67,7 @@ class SnapshotDef:
             for tag in ("state", "creationTime", "parent", "domain", "active", "inactiveDomain"):
                 for el in root.findall(tag):
                     root.remove(el)
-            _set(root, "creationTime", str(int(time.time())))
+            set_child(root, "creationTime", str(int(time.time())))
         memory = root.find("memory")
         if memory is not None:
             loc = memory.get("snapshot")
@@ -90,10 +91,9 @@ class SnapshotDef:
         return snap
 
     @classmethod
-    def from_trusted_xml(cls, text: str) -> "SnapshotDef":
-        parser = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True,
-                                 load_dtd=False, huge_tree=True)
-        return cls(etree.fromstring(text.encode("utf-8"), parser))
+    def from_trusted_xml(cls, text: str, what: str = "snapshot definition") -> "SnapshotDef":
+        """Load XML pyvirsh wrote itself; ``what`` names it if it turns out to be corrupt."""
+        return cls(parse_trusted(text, what))
 
     # properties -------------------------------------------------------
 
@@ -111,7 +111,7 @@ class SnapshotDef:
 
     @state.setter
     def state(self, value: str) -> None:
-        _set(self.root, "state", value)
+        set_child(self.root, "state", value)
 
     @property
     def parent(self) -> str | None:
@@ -171,7 +171,7 @@ class SnapshotDef:
         head = etree.Element("domainsnapshot")
         for child in self.root:
             if child.tag != "domain":
-                head.append(_shallow_copy(child))
+                head.append(detached_copy(child))
         text = SNAPSHOT_SCHEMA.write(head)
         domain = self.root.find("domain")
         if domain is not None:
@@ -209,19 +209,6 @@ class SnapshotDef:
             elif el.get("snapshot") is None:
                 el.set("snapshot", "no" if disk.readonly and disk.device == "cdrom" else default_location)
             disks_el.append(el)
-
-
-def _shallow_copy(el):
-    import copy
-    return copy.deepcopy(el)
-
-
-def _set(root, tag: str, text: str):
-    el = root.find(tag)
-    if el is None:
-        el = etree.SubElement(root, tag)
-    el.text = text
-    return el
 
 
 class SnapshotTree:

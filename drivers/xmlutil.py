@@ -17,19 +17,7 @@ from lxml import etree
 
 from .api import DriverError, ErrorCode
 from .fsutil import MAX_XML_BYTES   # the one size limit, also for documents given as text
-
-
-def parse_uint(text: str | None, maximum: int = 2**64 - 1) -> int | None:
-    """An unsigned decimal: ASCII digits only (not '²' or '١', which str.isdigit
-    accepts), at most ``maximum``; None for anything else. No whitespace is
-    skipped: callers strip where libvirt does."""
-    if not text or not (text.isascii() and text.isdigit()):
-        return None
-    digits = text.lstrip("0") or "0"
-    if len(digits) > len(str(maximum)):    # also keeps int() under its digit limit
-        return None
-    value = int(digits)
-    return value if value <= maximum else None
+from .xmlescape import escape  # noqa: F401
 
 
 class _NoExternalLoads(etree.Resolver):
@@ -47,7 +35,8 @@ class _NoExternalLoads(etree.Resolver):
 
 
 def _parser(encoding: str | None) -> etree.XMLParser:
-    # A fresh parser per document: lxml's error log belongs to the parser.
+    # A fresh parser per untrusted document: lxml's error log, which the caret
+    # message is built from, belongs to the parser, and so does the resolver guard.
     return etree.XMLParser(encoding=encoding, resolve_entities=False, no_network=True, load_dtd=False,
                            dtd_validation=False, huge_tree=False, remove_comments=True,
                            remove_pis=True, collect_ids=False)
@@ -130,6 +119,40 @@ def _syntax_error(data: bytes, url: str, parser: etree.XMLParser,
     return DriverError(ErrorCode.XML_DETAIL, "(%s):%d: %s\n%s\n%s" % (url, line, message, context, pointer))
 
 
+# Documents pyvirsh wrote itself (state files, its own output) share one parser:
+# the same hardening (no entities expanded, no DTD, no network), blank text
+# dropped, and huge_tree because a saved domain nests inside snapshot and status
+# documents, one or two levels deeper than the domain parser allowed.
+_TRUSTED_PARSER = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True,
+                                  load_dtd=False, huge_tree=True)
+
+
+def parse_trusted(text: str, what: str):
+    """Parse a document pyvirsh wrote itself; ``what`` names it (the file) in the
+    error raised if it is corrupt after all (a truncated or hand-edited state file)."""
+    try:
+        return etree.fromstring(text.encode("utf-8"), _TRUSTED_PARSER)
+    except etree.XMLSyntaxError as err:
+        raise DriverError(ErrorCode.INTERNAL_ERROR, "cannot parse '%s': %s" % (what, err)) from None
+
+
+def set_child(root, tag: str, text: str):
+    """The first <tag> child of root, made if missing, with its text set to text."""
+    el = root.find(tag)
+    if el is None:
+        el = etree.SubElement(root, tag)
+    el.text = text
+    return el
+
+
+def detached_copy(element):
+    """A deep copy of element without its tail text, to be put elsewhere."""
+    import copy
+    clone = copy.deepcopy(element)
+    clone.tail = None
+    return clone
+
+
 def text_of(element, path: str, default=None):
     """Text of the first element at path, or default (entity references read as absent)."""
     found = element.find(path) if element is not None else None
@@ -141,11 +164,6 @@ def text_of(element, path: str, default=None):
 # --------------------------------------------------------------------------
 # Writing
 # --------------------------------------------------------------------------
-
-def escape(value: str) -> str:
-    return (value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("'", "&apos;").replace('"', "&quot;"))
-
 
 class Schema:
     """Element and attribute order for one XML kind.
@@ -165,12 +183,15 @@ class Schema:
     def spec(self, element, parent_tag):
         return self.order.get("%s/%s" % (parent_tag, element.tag)) or self.order.get(element.tag)
 
-    def write(self, element, indent: int = 0) -> str:
+    def write(self, element, indent: int = 0, root_attrs: dict | None = None) -> str:
+        """element as libvirt formats it. root_attrs gives root attribute values
+        the document does not hold (a running domain's id): they win over the
+        element's own and are written in the schema's order like them."""
         out: list[str] = []
-        self._write(element, None, indent, out)
+        self._write(element, None, indent, out, root_attrs)
         return "".join(out)
 
-    def _write(self, element, parent_tag, indent, out):
+    def _write(self, element, parent_tag, indent, out, extra=None):
         if not isinstance(element.tag, str):
             return
         pad = " " * indent
@@ -181,8 +202,9 @@ class Schema:
         if spec is None:
             return
         attr_order, child_order = spec
-        attrs = "".join(" %s='%s'" % (name, escape(element.get(name)))
-                        for name in attr_order if element.get(name) is not None)
+        values = element.attrib if not extra else dict(element.attrib, **extra)
+        attrs = "".join(" %s='%s'" % (name, escape(values[name]))
+                        for name in attr_order if values.get(name) is not None)
         children = []
         for name in child_order:
             children.extend(c for c in element if c.tag == name)
@@ -235,9 +257,7 @@ def xpath_dump(document_text: str, expression: str, wrap: bool) -> str:
     Only node-set results are accepted, as in virsh; --wrap gathers the
     matches under one <nodes> element (attributes become its attributes).
     """
-    element = etree.fromstring(document_text.encode("utf-8"),
-                               etree.XMLParser(remove_blank_text=True, resolve_entities=False,
-                                               no_network=True, load_dtd=False))
+    element = parse_trusted(document_text, "xpath document")
     try:
         result = element.xpath(expression)
     except (etree.XPathError, ValueError):
@@ -248,7 +268,7 @@ def xpath_dump(document_text: str, expression: str, wrap: bool) -> str:
         nodes = etree.Element("nodes")
         for item in result:
             if isinstance(item, etree._Element):
-                nodes.append(_detached_copy(item))
+                nodes.append(detached_copy(item))
             elif getattr(item, "is_attribute", False):
                 nodes.set(item.attrname, str(item))
             elif nodes.text is None and not len(nodes):
@@ -264,13 +284,6 @@ def xpath_dump(document_text: str, expression: str, wrap: bool) -> str:
         else:
             pieces.append(escape_text(str(item)))
     return "".join(p + "\n" for p in pieces)
-
-
-def _detached_copy(element):
-    import copy
-    clone = copy.deepcopy(element)
-    clone.tail = None
-    return clone
 
 
 def escape_text(value: str) -> str:

@@ -257,12 +257,9 @@ def usage_text() -> str:
         "  commands (non interactive mode):",
         "",
     ]
+    from .commands.helptext import command_lines
     for keyword, title in GROUPS.items():
-        lines.append(" %s (help keyword '%s')" % (title, keyword))
-        for name, entry in TABLE.items():
-            if entry[1] == keyword:
-                lines.append("    %-30s %s" % (name, entry[2]))
-        lines.append("")
+        lines += [" %s (help keyword '%s')" % (title, keyword)] + command_lines(keyword) + [""]
     lines += ["", "  (specify help <group> for details about the commands in the group)", "",
               "  (specify help <command> for details about the command)", ""]
     return "\n".join(lines) + "\n"

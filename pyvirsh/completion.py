@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import os
 
-from .parsing import OptType
+from .parsing import (OptType, ParseError, find_option, is_option_word, option_names, positional_slots,
+                      store_value)
 
 # Which domains a command accepts, so TAB offers only those (virsh's completer filters).
 _INACTIVE_ONLY = {"start", "undefine"}
@@ -26,28 +27,16 @@ _ACTIVE_ONLY = {"destroy", "shutdown", "reboot", "suspend", "resume", "blockpull
 class Request:
     """What a completer needs: the session, the command, what is bound so far."""
 
-    def __init__(self, ctl, command: str, option: str, values: dict, incomplete: str):
+    def __init__(self, ctl, command: str, values: dict, incomplete: str):
         self.ctl = ctl
         self.command = command
-        self.option = option
         self.values = values
         self.incomplete = incomplete
 
 
 def _conn(ctl):
     """The session's connection as completion may use it: reading state, never talking to QEMU."""
-    if ctl is None:
-        return None
-    if not ctl.connected:
-        try:
-            ctl.connect()
-        except Exception:       # noqa: BLE001 - completion stays silent
-            return None
-    view = getattr(ctl, "_completion_view", None)
-    if view is None or view[0] is not ctl.conn:
-        view = (ctl.conn, ctl.conn.completion_view())
-        ctl._completion_view = view
-    return view[1]
+    return None if ctl is None else ctl.completion_conn()
 
 
 def domain_names(request: Request) -> list[str]:
@@ -66,14 +55,14 @@ def _domain_definition(request: Request):
     name = request.values.get("domain")
     if conn is None or not name:
         return None
-    from .commands.monitor import domain_definition
+    from .commands.common import domain_definition
     return domain_definition(_lookup(conn, name))
 
 
 def _lookup(conn, name: str):
     """A domain by name, id or uuid, on the completion connection."""
-    from .values import to_int
-    for lookup, key in ((conn.lookup_domain_by_id, to_int(name, 0, 2**31 - 1)),
+    from .values import INT_MAX, to_int
+    for lookup, key in ((conn.lookup_domain_by_id, to_int(name, 0, INT_MAX)),
                         (conn.lookup_domain_by_uuid, name if len(name) == 36 else None),
                         (conn.lookup_domain_by_name, name)):
         if key is None:
@@ -157,7 +146,7 @@ def _values_for(ctl, cmd, spec, values, incomplete) -> list[str]:
     if completer is None:
         return []
     try:
-        return list(completer(Request(ctl, cmd.name, spec.name, values, incomplete)))
+        return list(completer(Request(ctl, cmd.name, values, incomplete)))
     except Exception:           # noqa: BLE001 - completion stays silent
         return []
 
@@ -177,55 +166,58 @@ def _complete(ctl, words, incomplete):
     cmd = root.get_command(None, words[0])
     if cmd is None:
         return []
-    specs = [s for s in cmd.specs if s.type is not OptType.ALIAS]
-    by_name = {s.name: s for s in specs}
-    seen: set[str] = set()
+    # The words before the cursor are bound by the binder's rules (pyvirsh.parsing),
+    # minus its errors: a word that would be one is skipped.
+    specs = cmd.specs
+    by_name = option_names(specs)
+    positional = positional_slots(specs)      # indexes still to fill, ARGV ones stay
+    seen: set[int] = set()
     values: dict = {}
-    positional = [s for s in specs if s.type not in (OptType.BOOL,) and not s.named_only]
-    pending = None
+    pending = None                              # index of the option whose value comes next
     data_only = False
+
+    def fill(index, value):
+        store_value(values, specs[index], value)
+        if index in positional and specs[index].type is not OptType.ARGV:
+            positional.remove(index)
+
     for word in words[1:]:
         if pending is not None:
-            values[pending.name] = word
-            if pending in positional and pending.type is not OptType.ARGV:
-                positional.remove(pending)
+            fill(pending, word)
             pending = None
             continue
         if not data_only and word == "--":
             data_only = True
             continue
-        if not data_only and word.startswith("--") and len(word) > 2:
-            name, eq, value = word[2:].partition("=")
-            spec = by_name.get(name)
-            if spec is None:
+        if not data_only and is_option_word(word):
+            name, eq, inline = word[2:].partition("=")
+            try:
+                index, value = find_option(cmd.name, specs, by_name, name, inline if eq else None,
+                                           report=False)
+            except ParseError:
                 continue
-            seen.add(name)
-            if spec.type is OptType.BOOL:
+            if index < 0:
                 continue
-            if eq:
-                values[name] = value
-                if spec in positional and spec.type is not OptType.ARGV:
-                    positional.remove(spec)
+            seen.add(index)
+            if specs[index].type is OptType.BOOL:
+                continue
+            if value is None:
+                pending = index
             else:
-                pending = spec
+                fill(index, value)
             continue
-        while positional and positional[0].name in seen and positional[0].type is not OptType.ARGV:
-            positional.pop(0)
         if positional:
-            spec = positional[0]
-            seen.add(spec.name)
-            values[spec.name] = word
-            if spec.type is not OptType.ARGV:
-                positional.pop(0)
+            seen.add(positional[0])
+            fill(positional[0], word)
     if pending is not None:
-        return [(v, "") for v in _values_for(ctl, cmd, pending, values, incomplete)]
+        return [(v, "") for v in _values_for(ctl, cmd, specs[pending], values, incomplete)]
+    offered = [(i, s) for i, s in enumerate(specs) if s.type is not OptType.ALIAS]
     if incomplete.startswith("-") and not data_only:
-        return [("--" + s.name, s.help) for s in specs
-                if ("--" + s.name).startswith(incomplete) and (s.name not in seen or s.type is OptType.ARGV)]
-    while positional and positional[0].name in seen and positional[0].type is not OptType.ARGV:
-        positional.pop(0)
+        return [("--" + s.name, s.help) for i, s in offered
+                if ("--" + s.name).startswith(incomplete) and (i not in seen or s.type is OptType.ARGV)]
     if positional:
-        found = _values_for(ctl, cmd, positional[0], values, incomplete)
+        found = _values_for(ctl, cmd, specs[positional[0]], values, incomplete)
         if found or incomplete:
             return [(v, "") for v in found]
-    return [("--" + s.name, s.help) for s in specs if s.name not in seen and ("--" + s.name).startswith(incomplete)]
+    return [("--" + s.name, s.help) for i, s in offered
+            if i not in seen and ("--" + s.name).startswith(incomplete)]

@@ -113,6 +113,17 @@ def flag(name: str, help: str):
     return option(name, OptType.BOOL, help)
 
 
+def flag_table(table):
+    """Several flags at once, from (name, help) pairs, declared in the table's order."""
+    table = list(table)
+
+    def decorate(func):
+        for name, help_text in reversed(table):
+            func = flag(name, help_text)(func)
+        return func
+    return decorate
+
+
 def string(name: str, help: str, **kw):
     return option(name, OptType.STRING, help, **kw)
 

@@ -406,7 +406,8 @@ On a shut-off domain, \fBblockpull\fR and \fBblockcommit\fR make the same
 change offline with \fBqemu\-img rebase\fR and \fBqemu\-img commit\fR
 (virsh refuses both).
 An offline active commit waits for \fBblockjob \-\-pivot\fR or
-\fBblockjob \-\-abort\fR, as on a running domain.
+\fBblockjob \-\-abort\fR, as on a running domain; until then the domain
+does not start, since the guest would write to the image the pivot leaves.
 .SH SNAPSHOTS
 Disk-only snapshots (\fBsnapshot\-create\-as \-\-disk\-only\fR) of a
 running domain create qcow2 overlays, with the backing file\(aqs name and
@@ -489,6 +490,13 @@ and QEMU\(aqs log (log) in these directories:
 .PP
 Directories are created with mode 0700, and every state file is replaced
 atomically.
+.TP
+\fI$XDG_RUNTIME_DIR/pyvirsh\-sock\-UID\fR
+Short symbolic links to run directories whose QMP socket path would not fit
+the 108 bytes of a UNIX socket name (under \fI/tmp\fR without
+\fBXDG_RUNTIME_DIR\fR).
+pyvirsh refuses to use the directory unless it belongs to the user and
+nobody else can write to it.
 .SH EXIT STATUS
 .TP
 \fB0\fR
@@ -630,40 +638,32 @@ def _same(a: str, b: str) -> bool:
 
 def command_entry(cmd) -> list[str]:
     """One command: its synopsis, summary, description and options."""
-    from .commands.helptext import _option_label, _synopsis_token
-    from .parsing import OptType
+    from .commands.helptext import option_notation
 
-    specs = [s for s in cmd.specs if s.type is not OptType.ALIAS]
-    synopsis, labels = [], []
-    positional_seen = False
-    for spec in specs:
-        synopsis.append(notation(_synopsis_token(spec, positional_seen)))
-        labels.append((notation(_option_label(spec, positional_seen)), spec.help))
-        if spec.type in (OptType.INT, OptType.STRING, OptType.DATA) and not spec.named_only:
-            positional_seen = True
-
-    out = [".SY %s" % _dashes(cmd.name)] + synopsis + [".YS", ".PP", ".RS"]
+    options = list(option_notation(cmd))
+    out = [".SY %s" % _dashes(cmd.name)] + [notation(token) for _, token, _ in options]
+    out += [".YS", ".PP", ".RS"]
     out += text_lines(cmd.summary)
     description = _prose(cmd.description or "")
     if description and not _same(description, cmd.summary):
         out.append(".br")
         out += text_lines(description)
-    for label, help_text in labels:
-        out += [".TP", label] + text_lines(help_text)
+    for spec, _, label in options:
+        out += [".TP", notation(label)] + text_lines(spec.help)
     out.append(".RE")
     return out
 
 
 def _commands_section() -> list[str]:
     from .cli import root
-    from .commands import GROUPS, TABLE
+    from .commands import GROUPS
+    from .commands.helptext import group_commands
 
     out = []
     for keyword, title in GROUPS.items():
         out.append('.SS "%s (help keyword \\(aq%s\\(aq)"' % (title, keyword))
-        for name, entry in TABLE.items():
-            if entry[1] == keyword:
-                out += command_entry(root.get_command(None, name))
+        for name, _summary in group_commands(keyword):
+            out += command_entry(root.get_command(None, name))
     return out
 
 

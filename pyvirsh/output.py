@@ -186,8 +186,8 @@ _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
 def pretty_size(value: int) -> tuple[float, str]:
     """virsh's vshPrettyCapacity: the largest unit that keeps the number >= 1."""
     v = float(value)
-    for unit in _UNITS:
-        if v < 1024 or unit == _UNITS[-1]:
+    for unit in _UNITS[:-1]:
+        if v < 1024:
             return v, unit
         v /= 1024
     return v, _UNITS[-1]

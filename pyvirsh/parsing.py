@@ -14,7 +14,6 @@ command tree provides them (see pyvirsh.declare).
 from __future__ import annotations
 
 
-
 class ParseError(Exception):
     """A syntax error: virsh prints it as 'error: <message>' and runs nothing."""
 
@@ -143,7 +142,7 @@ class CommandTable:
         raise NotImplementedError
 
 
-def _positional_slots(specs: list[OptSpec]) -> list[int]:
+def positional_slots(specs: list[OptSpec]) -> list[int]:
     """Indexes of options that bare words fill, in order (vshCmddefOptParse)."""
     slots = []
     for i, spec in enumerate(specs):
@@ -153,10 +152,24 @@ def _positional_slots(specs: list[OptSpec]) -> list[int]:
     return slots
 
 
-def _find_option(command: str, specs: list[OptSpec], name: str, value: str | None,
-                 report: bool) -> tuple[int, str | None]:
-    """Resolve --name (following aliases) to an option index (vshCmddefGetOption)."""
-    by_name = {spec.name: i for i, spec in enumerate(specs)}
+def option_names(specs: list[OptSpec]) -> dict[str, int]:
+    """Each option's index by name, hidden aliases included: find_option's lookup table."""
+    return {spec.name: i for i, spec in enumerate(specs)}
+
+
+def is_option_word(word: str) -> bool:
+    """Whether a word names an option (--name or --name=value); '--' alone does not."""
+    return word.startswith("--") and len(word) > 2 and word[2].isascii() and word[2].isalnum()
+
+
+def find_option(command: str, specs: list[OptSpec], by_name: dict[str, int], name: str,
+                value: str | None, report: bool = True) -> tuple[int, str | None]:
+    """Resolve --name (following aliases) to an option index (vshCmddefGetOption).
+
+    by_name is option_names(specs). An unknown name gives index -1 for 'help' or
+    when report is false, and raises ParseError otherwise; '=' after an alias
+    that has a built-in value always raises.
+    """
     i = by_name.get(name)
     if i is not None and specs[i].type is OptType.ALIAS:
         target, eq, builtin = specs[i].alias_of.partition("=")
@@ -172,25 +185,21 @@ def _find_option(command: str, specs: list[OptSpec], name: str, value: str | Non
     return i, value
 
 
-def bind(tokenizer, table: CommandTable, *, partial: bool = False) -> list[BoundCommand]:
-    """Parse every command of the input; raise ParseError on the first syntax error.
-
-    With partial=True (completion) errors are not raised and the commands found so
-    far are returned, the last one possibly incomplete.
-    """
+def bind(tokenizer, table: CommandTable) -> list[BoundCommand]:
+    """Parse every command of the input; raise ParseError on the first syntax error."""
     commands: list[BoundCommand] = []
     while True:
-        bound = _bind_one(tokenizer, table, partial)
-        kind, cmd = bound
+        kind, cmd = _bind_one(tokenizer, table)
         if cmd is not None:
             commands.append(cmd)
         if kind == END:
             return commands
 
 
-def _bind_one(tokenizer, table: CommandTable, partial: bool):
+def _bind_one(tokenizer, table: CommandTable):
     cmd_name = None
     specs: list[OptSpec] = []
+    by_name: dict[str, int] = {}
     values: dict = {}
     seen: set[int] = set()
     need: list[int] = []
@@ -198,12 +207,7 @@ def _bind_one(tokenizer, table: CommandTable, partial: bool):
     help_requested = False
 
     while True:
-        try:
-            kind, word = tokenizer.next()
-        except ParseError:
-            if partial:
-                return END, (BoundCommand(cmd_name, values) if cmd_name else None)
-            raise
+        kind, word = tokenizer.next()
         if kind != ARG:
             break
 
@@ -215,54 +219,38 @@ def _bind_one(tokenizer, table: CommandTable, partial: bool):
                 break
             specs = table.options(word)
             if specs is None:
-                if partial:
-                    return END, None
                 raise ParseError("unknown command: '%s'" % word)
             cmd_name = word
-            need = _positional_slots(specs)
+            by_name = option_names(specs)
+            need = positional_slots(specs)
             continue
 
-        if not data_only and word.startswith("--") and len(word) > 2 and word[2].isascii() \
-                and word[2].isalnum():
+        if not data_only and is_option_word(word):
             name, eq, inline = word[2:].partition("=")
             value = inline if eq else None
             if name == "help":
                 if eq:
-                    if partial:
-                        continue
                     raise ParseError("invalid '=' after option --help")
                 help_requested = True
                 continue
-            try:
-                index, value = _find_option(cmd_name, specs, name, value, not partial)
-            except ParseError:
-                if partial:
-                    continue
-                raise
+            index, value = find_option(cmd_name, specs, by_name, name, value)
             if index < 0:
                 continue           # 'help' ignores options it does not know
             spec = specs[index]
             if index in seen and spec.type is not OptType.ARGV:
-                if partial:
-                    continue
                 raise ParseError("option --%s already seen" % spec.name)
             seen.add(index)
             if spec.type is OptType.BOOL:
                 if value is not None:
-                    if partial:
-                        continue
                     raise ParseError("invalid '=' after option --%s" % spec.name)
                 values[spec.name] = True
                 continue
             if value is None:
                 kind, value = tokenizer.next()
                 if kind != ARG:
-                    if partial:
-                        values.setdefault(spec.name, None)
-                        break
                     raise ParseError("expected syntax: --%s <%s>" % (
                         spec.name, "number" if spec.type is OptType.INT else "string"))
-            _store(values, spec, value)
+            store_value(values, spec, value)
             if spec.type is not OptType.ARGV and index in need:
                 need.remove(index)
             continue
@@ -275,52 +263,33 @@ def _bind_one(tokenizer, table: CommandTable, partial: bool):
         if not need:
             if cmd_name == "help":
                 continue
-            if partial:
-                continue
             raise ParseError("unexpected data '%s'" % word)
         index = need[0]
         spec = specs[index]
         if spec.type is not OptType.ARGV:
             need.pop(0)
         seen.add(index)
-        _store(values, spec, word)
+        store_value(values, spec, word)
 
     if cmd_name is None:
         return kind, None
     if help_requested:
         # '--help' anywhere turns the command into 'help <command>'.
         return kind, BoundCommand("help", {"command": cmd_name})
-    if not partial:
-        for i, spec in enumerate(specs):
-            if spec.required and i not in seen:
-                raise ParseError(
-                    ("command '%s' requires <%s> option" if spec.type in (OptType.DATA, OptType.ARGV)
-                     else "command '%s' requires --%s option") % (cmd_name, spec.name))
+    for i, spec in enumerate(specs):
+        if spec.required and i not in seen:
+            raise ParseError(
+                ("command '%s' requires <%s> option" if spec.type in (OptType.DATA, OptType.ARGV)
+                 else "command '%s' requires --%s option") % (cmd_name, spec.name))
     return kind, BoundCommand(cmd_name, values)
 
 
-def _store(values: dict, spec: OptSpec, value: str) -> None:
+def store_value(values: dict, spec: OptSpec, value: str) -> None:
+    """Record an option's value: argv options collect a list, others keep one string."""
     if spec.type is OptType.ARGV:
         values.setdefault(spec.name, []).append(value)
     else:
         values[spec.name] = value
-
-
-def split_words(text: str) -> list[str]:
-    """Tokenize one command's worth of text for completion (errors ignored)."""
-    tok = StringTokenizer(text)
-    words = []
-    while True:
-        try:
-            kind, word = tok.next()
-        except ParseError:
-            return words
-        if kind == END:
-            return words
-        if kind == END_OF_COMMAND:
-            words = []
-            continue
-        words.append(word)
 
 
 def split_for_completion(text: str) -> tuple[list[str], str, int]:

@@ -34,6 +34,7 @@ class Session:
         self.quit_requested = False
         self._conn = None
         self._reconnect = False     # the connection was dropped by a failed connect
+        self._completion = None     # (connection, its completion view), see completion_conn
 
     @property
     def quiet(self) -> bool:
@@ -94,8 +95,41 @@ class Session:
         """A connection is open, or will be opened again on use (after a failed connect)."""
         return self._conn is not None or self._reconnect
 
+    def completion_conn(self):
+        """The connection TAB completion reads (the driver's completion_view), or None.
+
+        The view is made once per connection and closed with it. A session that
+        was never connected (a bash/zsh/fish TAB) is connected here; one whose
+        connection was dropped by a failed connect is not: as virsh's completers,
+        TAB then offers no names, and reconnecting is left to the next command.
+        Never raises.
+        """
+        if self._conn is None:
+            if self._reconnect:
+                return None
+            try:
+                self.connect()
+            except Exception:       # noqa: BLE001 - completion stays silent
+                return None
+        conn = self._conn
+        cached = self._completion
+        if cached is None or cached[0] is not conn:
+            self._close_completion()
+            try:
+                cached = (conn, conn.completion_view())
+            except Exception:       # noqa: BLE001 - completion stays silent
+                return None
+            self._completion = cached
+        return cached[1]
+
+    def _close_completion(self) -> None:
+        cached, self._completion = self._completion, None
+        if cached is not None and cached[1] is not cached[0]:
+            cached[1].close()
+
     def close(self) -> None:
         self._reconnect = False
+        self._close_completion()
         if self._conn is not None:
             conn, self._conn = self._conn, None
             conn.close()

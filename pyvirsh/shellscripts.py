@@ -24,6 +24,8 @@ from .parsing import split_for_completion
 
 COMPLETE_VAR = "_PYVIRSH_COMPLETE"
 KNOWN_URIS = ["test:///default", "qemu:///session", "qemu:///system", "qemu:///embed?root="]
+
+
 def _global_option_words() -> list[tuple[str, str]]:
     from .cli import GLOBAL_OPTIONS
     words = []

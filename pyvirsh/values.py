@@ -14,7 +14,6 @@ _INT_RE = re.compile(r"\s*[+-]?[0-9]+\Z")
 _SCALED_RE = re.compile(r"\s*([+-]?[0-9]+)(.*)\Z", re.S)
 INT_MAX = 2**31 - 1
 ULLONG_MAX = 2**64 - 1
-ULONG_MAX = 2**64 - 1
 
 
 def to_int(text: str, lo: int, hi: int) -> int | None:
@@ -89,7 +88,7 @@ def bandwidth(text: str | None, in_bytes: bool) -> int:
     """Block-job bandwidth: MiB/s (bytes/s with --bytes); a suffix means bytes."""
     if text is None:
         return 0
-    plain = to_int(text, -2**63, ULONG_MAX)
+    plain = to_int(text, -2**63, ULLONG_MAX)
     if plain is not None:
         return plain % 2**64      # virsh wraps negative values into the unsigned type
     match = _SCALED_RE.match(text)
@@ -97,7 +96,7 @@ def bandwidth(text: str | None, in_bytes: bool) -> int:
         if not match or int(match.group(1)) < 0:
             raise ValueError
         value = int(match.group(1)) * scale_suffix(match.group(2), 1)
-        if value > ULONG_MAX:
+        if value > ULLONG_MAX:
             raise ValueError
     except ValueError:
         raise CommandError("Scaled numeric value '%s' for <--bandwidth> option is malformed "

@@ -164,3 +164,43 @@ def test_zsh_completes_in_an_interactive_shell(tmp_path):
         tab_until("domstate test")
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+def test_completion_binds_words_as_the_binder_does():
+    """The engine binds the words before the cursor with pyvirsh.parsing's rules: aliases included."""
+    from pyvirsh.completion import complete
+
+    def names(words, incomplete):
+        return [value for value, _ in complete(None, words, incomplete)]
+
+    # blockcopy's hidden --raw is --format=raw: --format is then given, as the binder sees it ...
+    assert names(["blockcopy", "dom", "vda"], "--fo") == ["--format"]
+    assert names(["blockcopy", "dom", "vda", "--raw"], "--fo") == []
+    assert "--format" not in names(["blockcopy", "dom", "vda", "--raw"], "")
+    # ... and echo's --str is --string: the next word is its value, not a new option.
+    assert "--shell" in names(["echo"], "")
+    assert names(["echo", "--str"], "") == []
+    # An alias is never offered itself.
+    assert names(["echo"], "--s") == ["--shell", "--split", "--string"]
+
+
+def test_completion_conn_is_cached_closed_and_never_reconnects():
+    from pyvirsh.errors import ConnectError
+    from pyvirsh.session import Session
+
+    # A session never connected (a bash/zsh/fish TAB) connects for completion.
+    ctl = Session("test:///default")
+    view = ctl.completion_conn()
+    assert view is not None and ctl.connected
+    assert ctl.completion_conn() is view
+    # A failed connect drops the connection: TAB then does not open it again behind the user's back.
+    with pytest.raises(ConnectError):
+        ctl.connect("bogus:///")
+    assert ctl.completion_conn() is None
+    assert ctl._conn is None and ctl.connected      # still reopened by the next command, not by TAB
+    assert ctl.conn is not None                         # the next command reconnects ...
+    assert ctl.completion_conn() not in (None, view)    # ... and TAB then reads the new connection
+    ctl.close()
+    assert ctl._completion is None
+    # Silent when the session's URI cannot be opened.
+    assert Session("bogus:///").completion_conn() is None

@@ -13,8 +13,7 @@ import pytest
 from pyvirsh import manpage
 from pyvirsh.cli import root
 from pyvirsh.commands import GROUPS, TABLE
-from pyvirsh.commands.helptext import _option_label, format_command_help
-from pyvirsh.parsing import OptType
+from pyvirsh.commands.helptext import format_command_help, option_notation
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAGE = os.path.join(REPO, "man", "pyvirsh.1")
@@ -106,15 +105,9 @@ def test_every_option_and_its_help_appears(plain):
         if cmd.description:
             assert " ".join(cmd.description.split()) in body or \
                 cmd.description.rstrip(".").lower() == cmd.summary.rstrip(".").lower(), name
-        positional_seen = False
-        for spec in cmd.specs:
-            if spec.type is OptType.ALIAS:
-                continue
-            label = _option_label(spec, positional_seen)
+        for spec, _, label in option_notation(cmd):
             entry = " ".join(("%s %s" % (label, spec.help)).split())
             assert entry in body, "%s: option %s missing: %r" % (name, spec.name, entry)
-            if spec.type in (OptType.INT, OptType.STRING, OptType.DATA) and not spec.named_only:
-                positional_seen = True
 
 
 def test_every_global_option_appears(plain):

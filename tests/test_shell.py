@@ -119,3 +119,31 @@ def test_quit_in_a_command_string_stops_the_rest(shell):
     child.expect_exact("first")
     child.expect(pexpect.EOF)
     assert "\nnever" not in child.before.replace("\r", "")
+
+
+def test_tab_after_a_failed_connect_does_not_reconnect(shell):
+    child, _ = shell
+    # 'st' written after 'te': TAB completed 'te' to 'test' (a redraw of 'domstate te' does not match).
+    completed = r"te(\x1b\[[0-9;?]*[A-Za-z])*st"
+    child.expect_exact(PROMPT)
+    child.sendline("connect bogus:///")
+    expect_error(child, "no connection driver available for bogus:///")
+    child.expect_exact(PROMPT)
+    # TAB offers no domain (it would have to reopen the connection) and the line stays as typed ...
+    child.send("domstate te\t")
+    try:
+        child.expect(completed, timeout=1)
+        raise AssertionError("TAB completed a domain name after a failed connect")
+    except pexpect.TIMEOUT:
+        pass
+    # ... the next command reconnects, as in virsh, and TAB then works again.
+    child.sendline("")
+    expect_error(child, "failed to get domain 'te'")
+    child.expect_exact(PROMPT)
+    child.send("domstate te\t")
+    child.expect(completed)
+    child.sendline(" --reason")
+    child.expect(RUNNING_UNKNOWN)
+    child.expect_exact(PROMPT)
+    child.sendline("quit")
+    child.expect(pexpect.EOF)

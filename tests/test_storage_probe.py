@@ -17,7 +17,6 @@ import sys
 import pytest
 
 from pyvirsh.drivers.api import DriverError, ErrorCode
-from pyvirsh.drivers import storage
 from pyvirsh.drivers.storage.chain import ChainLayer, probe_chain
 from pyvirsh.drivers.storage.probe import FORMATS, detect_format, read_header
 
@@ -68,7 +67,6 @@ def assert_same_as_qemu(chain, info):
             assert layer.backing_format == q.get("backing-filename-format"), layer.path
         if layer.backing_name is not None:
             assert q["full-backing-filename"] == chain[i + 1].path
-            assert chain[i + 1].relative_name == layer.backing_name
         else:
             assert "full-backing-filename" not in q
             assert i == len(chain) - 1
@@ -80,7 +78,6 @@ def assert_same_as_qemu(chain, info):
             assert layer.data_file_name == spec.get("data-file")
             assert layer.header.data_file_raw == spec.get("data-file-raw", False)
         assert layer.type == "file"
-    assert chain[0].relative_name is None
 
 
 def check_against_qemu(top, fmt="qcow2", cwd=None, n=None):
@@ -161,7 +158,7 @@ def test_qcow2_v2_relative_names_raw_base_spaces_commas(tmp_path):
     chain = check_against_qemu(top, n=3)
     assert chain[1].path == str(tmp_path / "sub dir" / "../d, x/mid.qcow2")   # not normalised
     assert chain[1].header.compat == "0.10" and chain[1].header.version == 2
-    assert chain[2].format == "raw" and chain[2].relative_name == "ba,se 1.raw"
+    assert chain[2].format == "raw" and chain[1].backing_name == "ba,se 1.raw"
     assert chain[2].virtual_size == 16 << 20
 
 
@@ -645,6 +642,5 @@ def test_import_is_cheap():
             "print(' '.join(sorted(set(sys.modules) - before)))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     new = set(r.stdout.split())
-    assert storage.probe_chain is probe_chain and storage.FORMATS is FORMATS
     assert new <= {"pyvirsh.drivers.storage", "pyvirsh.drivers.storage.probe",
                    "pyvirsh.drivers.storage.chain", "struct", "_struct", "stat", "_stat"}, new

@@ -129,8 +129,9 @@ class QemuConnection(Connection):
         return sorted(names)
 
     def load_config(self, name: str) -> DomainDef | None:
-        text = read_text(self.paths.config_file(name))
-        return DomainDef.from_trusted_xml(text) if text is not None else None
+        path = self.paths.config_file(name)
+        text = read_text(path)
+        return DomainDef.from_trusted_xml(text, path) if text is not None else None
 
     def load_status(self, name: str) -> Status | None:
         return Status.load(self.paths.status_file(name))
@@ -182,7 +183,7 @@ class QemuConnection(Connection):
         return self._handle(name)
 
     def lookup_domain_by_uuid(self, uuid: str):
-        from ..domxml import parse_uuid
+        from ..ids import parse_uuid
         wanted = parse_uuid(uuid)
         for dom in self.list_all_domains():
             if wanted is not None and dom.uuid == wanted:

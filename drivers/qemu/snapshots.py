@@ -36,6 +36,7 @@ from ..api import (DomainState, DriverError, ErrorCode, Reason, SnapshotCreateFl
 from ..api import TreeSnapshot
 from ..fsutil import atomic_write, read_text, remove
 from ..snapshots import SnapshotDef, SnapshotTree
+from ..xmlutil import parse_trusted
 from .blockjobs import blockdev_del
 from .chaincache import format_node, layers, push_overlay, set_disk_image, storage_node
 from .offline import qemu_img
@@ -48,16 +49,15 @@ JOB_TIMEOUT = 600.0
 # ---------------------------------------------------------------------------
 
 class Metadata:
-    def __init__(self, path: str):
+    def __init__(self, path: str, on_save=None):
         self.path = path
+        self.on_save = on_save          # called after every write of the file
         self.tree = SnapshotTree()
         self.owned: set[str] = set()
         text = read_text(path)
         if text is None:
             return
-        parser = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True,
-                                 load_dtd=False, huge_tree=True)
-        root = etree.fromstring(text.encode("utf-8"), parser)
+        root = parse_trusted(text, path)
         for el in root.iterfind("owned/file"):
             self.owned.add(el.get("path"))
         for el in root.iterfind("domainsnapshot"):
@@ -65,6 +65,13 @@ class Metadata:
         self.tree.current = root.get("current") or None
 
     def save(self) -> None:
+        try:
+            self._write()
+        finally:
+            if self.on_save is not None:
+                self.on_save()
+
+    def _write(self) -> None:
         if not self.tree.snaps and not self.owned:
             remove(self.path)
             return
@@ -77,6 +84,16 @@ class Metadata:
         for snap in self.tree.snaps.values():
             root.append(snap.root)
         atomic_write(self.path, etree.tostring(root, encoding="unicode", pretty_print=True))
+
+
+def _file_identity(path: str):
+    """What tells one version of a file from another without reading it, or None if absent.
+    atomic_write replaces the file, so a rewrite changes the inode and ctime as well."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 def _pinned(snap: SnapshotDef) -> dict[str, tuple[str, str]]:
@@ -102,14 +119,37 @@ def default_overlay_name(path: str, snap_name: str) -> str:
 class Snapshots:
     """Snapshot methods of QemuDomain (mixed in)."""
 
+    # (file identity, Metadata) of the last read: snapshot handles ask for the tree on
+    # every call, and snapshot-list makes several calls per snapshot.
+    _metadata_cache = None
+
     def _metadata(self) -> Metadata:
-        return Metadata(self.paths.snapshot_file(self.name))
+        """The snapshot metadata, to read: parsed again only when the file changed.
+        Never change what this returns; changes go through _metadata_for_update."""
+        path = self.paths.snapshot_file(self.name)
+        identity = _file_identity(path)     # before reading: a newer file than the key only costs a reload
+        cached = self._metadata_cache
+        if identity is not None and cached is not None and cached[0] == identity:
+            return cached[1]
+        meta = Metadata(path)
+        self._metadata_cache = (identity, meta) if identity is not None else None
+        return meta
+
+    def _metadata_for_update(self) -> Metadata:
+        """The snapshot metadata read afresh from the file, to change and save: call it
+        with the domain lock held. Saving it drops the read cache."""
+        self._forget_metadata()
+        return Metadata(self.paths.snapshot_file(self.name), on_save=self._forget_metadata)
+
+    def _forget_metadata(self) -> None:
+        self._metadata_cache = None
 
     def snapshot_count(self) -> int:
         return len(self._metadata().tree)
 
     def drop_snapshot_metadata(self) -> None:
         remove(self.paths.snapshot_file(self.name))
+        self._forget_metadata()
 
     # listing and lookup ---------------------------------------------------
 
@@ -143,7 +183,7 @@ class Snapshots:
         snap = SnapshotDef.parse(xml, redefine=redefine)
         with self.conn.domain_lock(self.name):
             self.refresh(locked=True)
-            meta = self._metadata()
+            meta = self._metadata_for_update()
             if redefine:
                 meta.tree.redefine(snap, self.uuid, self.conn.parse_definition, bool(flags & F.CURRENT))
                 meta.save()
@@ -394,7 +434,7 @@ class QemuSnapshot(TreeSnapshot):
         dom = self.dom
         with dom.conn.domain_lock(dom.name):
             dom.refresh(locked=True)
-            meta = dom._metadata()
+            meta = dom._metadata_for_update()
             snap = meta.tree.get(self.name)
             victims = []
             if flags & (F.CHILDREN | F.CHILDREN_ONLY):
@@ -414,7 +454,7 @@ class QemuSnapshot(TreeSnapshot):
         dom = self.dom
         with dom.conn.domain_lock(dom.name):
             dom.refresh(locked=True)
-            meta = dom._metadata()
+            meta = dom._metadata_for_update()
             snap = meta.tree.get(self.name)
             revert_snapshot(dom, meta, snap, flags)
             meta.tree.current = snap.name

@@ -14,13 +14,11 @@ It is rewritten atomically after every change, under the domain's lock.
 
 from __future__ import annotations
 
-import copy
-
 from lxml import etree
 
-from ..domxml import DOMAIN_SCHEMA, DomainDef
+from ..domxml import DomainDef
 from ..fsutil import atomic_write, read_text
-from ..xmlutil import escape
+from ..xmlutil import escape, parse_trusted
 
 
 class Job:
@@ -84,7 +82,7 @@ class Status:
             lines.append("  " + etree.tostring(job.to_element(), encoding="unicode") + "\n")
         for disk, outcome in sorted(self.last_job.items()):
             lines.append("  <lastJob disk='%s' outcome='%s'/>\n" % (escape(disk), escape(outcome)))
-        lines.append(DOMAIN_SCHEMA.write(_with_id(self.definition.root, self.id), 2))
+        lines.append(self.definition.to_xml(self.id, 2))
         lines.append("</domstatus>\n")
         return "".join(lines)
 
@@ -96,9 +94,7 @@ class Status:
         text = read_text(path)
         if text is None:
             return None
-        parser = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True,
-                                 load_dtd=False, huge_tree=True)
-        root = etree.fromstring(text.encode("utf-8"), parser)
+        root = parse_trusted(text, path)
         domain = root.find("domain")
         status = cls(DomainDef(domain), int(root.get("state")), int(root.get("reason")), int(root.get("pid")),
                      int(root.get("id")), root.find("monitor").get("path"), root.find("pidfile").get("path"),
@@ -110,9 +106,3 @@ class Status:
         for el in root.iterfind("lastJob"):
             status.last_job[el.get("disk")] = el.get("outcome")
         return status
-
-
-def _with_id(root, domid: int):
-    clone = copy.copy(root)
-    clone.set("id", str(domid))
-    return clone

@@ -21,7 +21,7 @@ import stat as _stat
 
 from ..api import DriverError, ErrorCode
 from . import probe as _probe
-from .probe import BACKING_FORMATS, FORMATS, ImageHeader
+from .probe import FORMATS
 
 MAX_DEPTH = 200     # libvirt's QEMU_DOMAIN_STORAGE_SOURCE_CHAIN_MAX_DEPTH
 
@@ -43,17 +43,14 @@ class ChainLayer:
     data_file       qcow2 external data file, resolved to a path, or None
     data_file_name  the data file name exactly as stored, or None
     type            "file", "block" or "dir" (from stat)
-    relative_name   the name by which the parent's header refers to this image
-                    (None for the top); reused for --keep-relative
     probed          True if the format was found by magic probing
     header          the full ImageHeader (cluster size, encryption, compat, ...)
     """
 
     __slots__ = ("path", "format", "backing_name", "backing_format", "virtual_size",
-                 "data_file", "data_file_name", "type", "relative_name", "probed", "header")
+                 "data_file", "data_file_name", "type", "probed", "header")
 
-    def __init__(self, path, format, header, type="file", relative_name=None, probed=False,
-                 data_file=None):
+    def __init__(self, path, format, header, type="file", probed=False, data_file=None):
         self.path = path
         self.format = format
         self.header = header
@@ -63,7 +60,6 @@ class ChainLayer:
         self.data_file_name = header.data_file
         self.data_file = data_file
         self.type = type
-        self.relative_name = relative_name
         self.probed = probed
 
     @property
@@ -76,9 +72,9 @@ class ChainLayer:
 
     def __repr__(self):
         return ("ChainLayer(path=%r, format=%r, backing_name=%r, backing_format=%r, "
-                "virtual_size=%r, data_file=%r, type=%r, relative_name=%r)"
+                "virtual_size=%r, data_file=%r, type=%r)"
                 % (self.path, self.format, self.backing_name, self.backing_format,
-                   self.virtual_size, self.data_file, self.type, self.relative_name))
+                   self.virtual_size, self.data_file, self.type))
 
 
 def non_local_protocol(name: str) -> str | None:
@@ -95,6 +91,13 @@ def non_local_protocol(name: str) -> str | None:
         if slash < 0 or colon < slash:
             return name[:colon]
     return None
+
+
+def _resolve(image: str, name: str) -> str:
+    """A file name stored in *image*'s header, as a path. A relative name resolves
+    against the directory of the image as named (os.path.dirname, no symlink
+    resolution, no normalisation: QEMU's rule for backing files)."""
+    return name if name.startswith("/") else os.path.join(os.path.dirname(image), name)
 
 
 def _quote(word: str) -> str:
@@ -133,7 +136,7 @@ def probe_chain(path: str, fmt: str | None, disk: str = "vda",
     layers: list[ChainLayer] = []
     seen = set()
     parent = None                       # the layer whose header named cur_path
-    cur_path, cur_fmt, rel = path, fmt, None
+    cur_path, cur_fmt = path, fmt
     open_image, header_from_fd, fstat, close = _probe.open_image, _probe.header_from_fd, os.fstat, os.close
 
     while True:
@@ -195,9 +198,9 @@ def probe_chain(path: str, fmt: str | None, disk: str = "vda",
             # A relative data file name is resolved against the image's own
             # directory, like a backing name.  (QEMU 7.2 resolves it against its
             # CWD instead, so pyvirsh always hands QEMU the absolute path.)
-            data_file = name if name.startswith("/") else os.path.join(os.path.dirname(cur_path), name)
+            data_file = _resolve(cur_path, name)
 
-        layer = ChainLayer(cur_path, cur_fmt, header, kind, rel, probed, data_file)
+        layer = ChainLayer(cur_path, cur_fmt, header, kind, probed, data_file)
         layers.append(layer)
 
         name = header.backing_name
@@ -214,12 +217,8 @@ def probe_chain(path: str, fmt: str | None, disk: str = "vda",
                               "image '%s' records unsupported format '%s' for its backing image '%s'"
                               % (cur_path, bfmt, name))
         parent = layer
-        rel = name
-        # Relative names resolve against the directory of the image as named
-        # (os.path.dirname, no symlink resolution, no normalisation: QEMU's rule).
-        cur_path = name if name.startswith("/") else os.path.join(os.path.dirname(cur_path), name)
+        cur_path = _resolve(cur_path, name)
         cur_fmt = bfmt
 
 
-__all__ = ["ChainLayer", "ImageHeader", "probe_chain", "non_local_protocol", "MAX_DEPTH",
-           "BACKING_FORMATS"]
+__all__ = ["ChainLayer", "probe_chain", "non_local_protocol", "MAX_DEPTH"]

@@ -145,6 +145,13 @@ def _read_exact(fd, path, fmt, offset, n, what) -> bytes:
     return data
 
 
+def _bytes_at(fd, path, fmt, buf, offset, n, what) -> bytes:
+    """n bytes at offset: from buf (the first bytes already read) if it holds them, else read."""
+    if offset + n <= len(buf):
+        return buf[offset:offset + n]
+    return _read_exact(fd, path, fmt, offset, n, what)
+
+
 def _text(raw: bytes, path, fmt, what) -> str:
     """A name stored in a header: strict UTF-8, no NUL, not empty."""
     if b"\0" in raw:
@@ -354,11 +361,7 @@ def _qcow2(fd, path, buf, st) -> ImageHeader:
 
     backing_name = None
     if bsize:
-        end = bofs + bsize
-        if end <= len(buf):
-            raw = buf[bofs:end]
-        else:
-            raw = _read_exact(fd, path, fmt, bofs, bsize, "backing file name")
+        raw = _bytes_at(fd, path, fmt, buf, bofs, bsize, "backing file name")
         backing_name = _text(raw, path, fmt, "the backing file name")
 
     if incompat & QCOW2_INCOMPAT_DATA_FILE:
@@ -407,10 +410,7 @@ def _qcow1(fd, path, buf, st) -> ImageHeader:
                        % (bsize, MAX_BACKING_NAME))
         if bofs < 48:
             raise _bad(path, fmt, "backing file name offset %d lies inside the header" % bofs)
-        if bofs + bsize <= len(buf):
-            raw = buf[bofs:bofs + bsize]
-        else:
-            raw = _read_exact(fd, path, fmt, bofs, bsize, "backing file name")
+        raw = _bytes_at(fd, path, fmt, buf, bofs, bsize, "backing file name")
         backing_name = _text(raw, path, fmt, "the backing file name")
     return ImageHeader(fmt, virtual_size=size, backing_name=backing_name,
                        cluster_size=1 << cbits, encrypted=crypt != 0,
@@ -458,10 +458,7 @@ def _qed(fd, path, buf, st) -> ImageHeader:
         if bofs < 64 or bofs + bsize > hclusters * csize:
             raise _bad(path, fmt, "backing file name at offset %d (%d bytes) lies outside the header"
                        % (bofs, bsize))
-        if bofs + bsize <= len(buf):
-            raw = buf[bofs:bofs + bsize]
-        else:
-            raw = _read_exact(fd, path, fmt, bofs, bsize, "backing file name")
+        raw = _bytes_at(fd, path, fmt, buf, bofs, bsize, "backing file name")
         backing_name = _text(raw, path, fmt, "the backing file name")
         if features & QED_F_BACKING_FORMAT_NO_PROBE:
             backing_format = "raw"

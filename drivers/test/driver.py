@@ -22,8 +22,6 @@ from ..api import (BlockInfo, Connection, DestroyFlags, Domain, DomainInfo, Doma
 from .defaults import DEFAULT_DOMAIN_FACTS, DEFAULT_DOMAIN_XML, DEFAULT_NODE, DEFAULT_POOL
 
 TEST_NS = "http://libvirt.org/schemas/domain/test/1.0"
-_VOL_FORMATS = ("raw", "dir", "bochs", "cloop", "dmg", "iso", "vpc", "vdi", "fat", "vhd", "ploop", "cow",
-                "qcow", "qcow2", "qed", "vmdk")
 
 
 class TestDomainObj:
@@ -193,7 +191,7 @@ class TestConnection(Connection):
         raise _no_domain("no domain with matching id %d" % domid)
 
     def lookup_domain_by_uuid(self, uuid: str):
-        from ..domxml import parse_uuid
+        from ..ids import parse_uuid
         canonical = parse_uuid(uuid)
         for obj in self.state.domains:
             if canonical is not None and obj.uuid == canonical:
@@ -281,7 +279,8 @@ class TestConnection(Connection):
                               backing: tuple[str, str | None] | None = None, flags: int = 0) -> dict:
         """backing: the backing volume's (path, format); flags: virStorageVolCreateFlags."""
         check_flags(flags, 0, "testStorageVolCreateXML")
-        if fmt is not None and fmt not in _VOL_FORMATS:
+        from ..storage.probe import FORMATS     # os and struct only
+        if fmt is not None and fmt not in FORMATS[1:]:      # every format but "none"
             raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "unknown volume format type %s" % fmt)
         if any(v["name"] == name for v in pool["volumes"]):
             raise DriverError(ErrorCode.OPERATION_FAILED, "storage vol already exists")
@@ -291,9 +290,14 @@ class TestConnection(Connection):
         if backing is not None:
             vol["backing"] = backing
         pool["volumes"].append(vol)
-        pool["allocation"] += alloc
-        pool["available"] = max(pool["capacity"] - pool["allocation"], 0)
+        allocate_in_pool(pool, alloc)
         return vol
+
+
+def allocate_in_pool(pool: dict, allocation: int) -> None:
+    """A new volume's allocation, taken from its pool's free space (which stops at 0)."""
+    pool["allocation"] += allocation
+    pool["available"] = max(pool["capacity"] - pool["allocation"], 0)
 
 
 class TestDomain(Domain):

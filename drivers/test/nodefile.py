@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 
 from ..api import DomainState, DriverError, ErrorCode, NodeInfo, Reason
-from ..domxml import new_uuid
 from ..fsutil import MAX_XML_BYTES, ReadError, read_bounded
-from ..xmlutil import parse, parse_uint
+from ..ids import new_uuid, parse_uint
+from ..xmlutil import parse
 from .defaults import DEFAULT_NODE, DEFAULT_POOL
-from .driver import TEST_NS, TestDomainObj, TestState
+from .driver import TEST_NS, TestDomainObj, TestState, allocate_in_pool
 
 _RUNSTATE = "{%s}runstate" % TEST_NS
 _TRANSIENT = "{%s}transient" % TEST_NS
@@ -161,7 +161,6 @@ def load_node_file(path: str) -> TestState:
             pool["volumes"].append({"name": name, "path": vpath, "type": vol.get("type", "file"),
                                     "capacity": capacity,
                                     "allocation": allocation, "format": None})
-            pool["allocation"] += allocation
-            pool["available"] = max(pool["capacity"] - pool["allocation"], 0)
+            allocate_in_pool(pool, allocation)
         state.pools.append(pool)
     return state

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..declare import alias, command, data, flag, number, string
 from ..errors import CommandError
 from .. import values
-from .common import domain_option, exclusive, lookup_domain, read_xml_file, requires, reporting
+from .common import domain_option, exclusive, flag_bits, lookup_domain, read_xml_file, requires, reporting
 
 
 def path_option(help: str):
@@ -36,7 +36,6 @@ def path_option(help: str):
 @flag("bytes", "the bandwidth limit is in bytes/s rather than MiB/s")
 def blockpull(ctl, domain, path, bandwidth, base, wait, verbose, timeout, keep_relative, bytes, **kw):
     from ..drivers.api import BlockRebaseFlags as R
-    from ..jobwait import JobWaiter
 
     is_async = kw["async"]
     requires("wait", wait, "verbose", verbose)
@@ -52,12 +51,15 @@ def blockpull(ctl, domain, path, bandwidth, base, wait, verbose, timeout, keep_r
     if not wait:
         ctl.print_extra("Block Pull started")
         return True
-    outcome = JobWaiter(ctl, dom, path, "Block Pull", verbose, timeout_ms, is_async).wait()
-    return _report_outcome(ctl, outcome, "Pull", "Pull complete")
+    return _wait_for_job(ctl, dom, path, "Block Pull", verbose, timeout_ms, is_async, "Pull", "Pull complete")
 
 
-def _report_outcome(ctl, outcome: str, noun: str, done_message: str | None) -> bool:
-    """What virsh prints when a waited-for job ends: aborted, failed, or done."""
+def _wait_for_job(ctl, dom, path, label, verbose, timeout_ms, is_async, noun: str,
+                  done_message: str | None = None) -> bool:
+    """--wait: follow the job to its end, then what virsh prints: aborted, failed, or done."""
+    from ..jobwait import JobWaiter
+
+    outcome = JobWaiter(ctl, dom, path, label, verbose, timeout_ms, is_async).wait()
     if outcome == "canceled":
         ctl.print_extra("\n%s aborted" % noun)
         raise CommandError()
@@ -93,52 +95,57 @@ def _report_outcome(ctl, outcome: str, noun: str, done_message: str | None) -> b
 def blockcommit(ctl, domain, path, bandwidth, base, shallow, top, active, delete, wait, verbose, timeout,
                 pivot, keep_overlay, keep_relative, bytes, **kw):
     from ..drivers.api import BlockCommitFlags as C
-    from ..drivers.api import BlockJobAbortFlags as A
-    from ..jobwait import JobWaiter
 
     is_async = kw["async"]
     exclusive("pivot", pivot, "keep-overlay", keep_overlay)
     active = active or pivot or keep_overlay
-    blocking = wait or pivot or keep_overlay
     speed = values.bandwidth(bandwidth, bytes)
-    flags = 0
-    for given, bit in ((bytes, C.BANDWIDTH_BYTES), (shallow, C.SHALLOW), (delete, C.DELETE),
-                       (active, C.ACTIVE), (keep_relative, C.RELATIVE)):
-        if given:
-            flags |= bit
+    flags = flag_bits((bytes, C.BANDWIDTH_BYTES), (shallow, C.SHALLOW), (delete, C.DELETE),
+                      (active, C.ACTIVE), (keep_relative, C.RELATIVE))
     timeout_ms = values.timeout_ms(timeout)
-    if timeout_ms:
-        blocking = True
-    if not blocking:
-        for name, given in (("verbose", verbose), ("async", is_async)):
-            if given:
-                raise CommandError("--%s requires at least one of --timeout, --wait, --pivot, or "
-                                   "--keep-overlay" % name)
+    blocking = bool(wait or pivot or keep_overlay or timeout_ms)
+    _check_blocking(blocking, verbose, is_async, "keep-overlay")
     dom = lookup_domain(ctl, domain)
     dom.block_commit(path, base, top, speed, flags)
     if not blocking:
         ctl.print_extra("Active Block Commit started" if active else "Block Commit started")
         return True
-    outcome = JobWaiter(ctl, dom, path, "Block commit", verbose, timeout_ms, is_async).wait()
-    _report_outcome(ctl, outcome, "Commit", None)
-    abort_flags = A.ASYNC if is_async else 0
+    _wait_for_job(ctl, dom, path, "Block commit", verbose, timeout_ms, is_async, "Commit")
     if not active:
         ctl.print_extra("\nCommit complete")
-    elif pivot:
-        _finish_job(ctl, dom, path, abort_flags | A.PIVOT, "failed to pivot job for disk %s" % path)
+        return True
+    return _end_synchronized_job(ctl, dom, path, is_async, pivot, keep_overlay,
+                                 "Commit complete, overlay image kept", "Now in synchronized phase")
+
+
+def _check_blocking(blocking, verbose, is_async, last: str) -> None:
+    """--verbose and --async need a command that waits (--timeout, --wait, --pivot or --LAST)."""
+    if not blocking:
+        for name, given in (("verbose", verbose), ("async", is_async)):
+            if given:
+                raise CommandError("--%s requires at least one of --timeout, --wait, --pivot, or --%s"
+                                   % (name, last))
+
+
+def _end_synchronized_job(ctl, dom, path, is_async, pivot, finish, finished: str, synchronized: str) -> bool:
+    """A waited-for commit or copy in its synchronized phase: pivot, finish, or leave it running.
+
+    virsh words a failed pivot or finish with a context line.
+    """
+    from ..drivers.api import BlockJobAbortFlags as A
+
+    abort_flags = A.ASYNC if is_async else 0
+    if pivot:
+        with reporting("failed to pivot job for disk %s" % path):
+            dom.block_job_abort(path, abort_flags | A.PIVOT)
         ctl.print_extra("\nSuccessfully pivoted")
-    elif keep_overlay:
-        _finish_job(ctl, dom, path, abort_flags, "failed to finish job for disk %s" % path)
-        ctl.print_extra("\nCommit complete, overlay image kept")
+    elif finish:
+        with reporting("failed to finish job for disk %s" % path):
+            dom.block_job_abort(path, abort_flags)
+        ctl.print_extra("\n" + finished)
     else:
-        ctl.print_extra("\nNow in synchronized phase")
+        ctl.print_extra("\n" + synchronized)
     return True
-
-
-def _finish_job(ctl, dom, path, flags, context) -> None:
-    """Pivot or quit a synchronized job; virsh words the failure with a context line."""
-    with reporting(context):
-        dom.block_job_abort(path, flags)
 
 
 # ---------------------------------------------------------------------------
@@ -173,35 +180,24 @@ def blockcopy(ctl, domain, path, dest, bandwidth, shallow, reuse_external, block
               pivot, finish, xml, format, granularity, buf_size, bytes, transient_job, synchronous_writes,
               print_xml, **kw):
     from ..drivers.api import BlockCopyFlags as K
-    from ..drivers.api import BlockJobAbortFlags as A
     from ..drivers.api import BlockRebaseFlags as R
-    from ..drivers.xmlutil import escape
-    from ..jobwait import JobWaiter
+    from ..drivers.xmlescape import escape
 
     is_async = kw["async"]
-    blocking = wait or finish or pivot
     speed = values.bandwidth(bandwidth, bytes)
     gran = values.integer("granularity", granularity, 0, 2**32 - 1)
     bufsize = values.integer("buf-size", buf_size, 0, 2**64 - 1)
-    flags = 0
-    for given, bit in ((shallow, K.SHALLOW), (reuse_external, K.REUSE_EXT),
-                       (transient_job, K.TRANSIENT_JOB), (synchronous_writes, K.SYNCHRONOUS_WRITES)):
-        if given:
-            flags |= bit
+    flags = flag_bits((shallow, K.SHALLOW), (reuse_external, K.REUSE_EXT),
+                      (transient_job, K.TRANSIENT_JOB), (synchronous_writes, K.SYNCHRONOUS_WRITES))
     timeout_ms = values.timeout_ms(timeout)
-    if timeout_ms:
-        blocking = True
+    blocking = bool(wait or finish or pivot or timeout_ms)
     exclusive("dest", dest is not None, "xml", xml is not None)
     exclusive("format", format is not None, "xml", xml is not None)
     exclusive("blockdev", blockdev, "xml", xml is not None)
     exclusive("pivot", pivot, "finish", finish)
     if dest is None and xml is None:
         raise CommandError("need either --dest or --xml")
-    if not blocking:
-        for name, given in (("verbose", verbose), ("async", is_async)):
-            if given:
-                raise CommandError("--%s requires at least one of --timeout, --wait, --pivot, or "
-                                   "--finish" % name)
+    _check_blocking(blocking, verbose, is_async, "finish")
     dom = lookup_domain(ctl, domain)
     if xml is not None:
         dest_xml = read_xml_file(xml)
@@ -222,29 +218,15 @@ def blockcopy(ctl, domain, path, dest, bandwidth, shallow, reuse_external, block
                   "buf-size": bufsize or 0}
         dom.block_copy(path, dest_xml, params, flags)
     else:
-        rebase = R.COPY | (flags & (R.SHALLOW | R.REUSE_EXT))
-        if blockdev:
-            rebase |= R.COPY_DEV
-        if format == "raw":
-            rebase |= R.COPY_RAW
-        if bytes:
-            rebase |= R.BANDWIDTH_BYTES
+        rebase = R.COPY | (flags & (R.SHALLOW | R.REUSE_EXT)) | \
+            flag_bits((blockdev, R.COPY_DEV), (format == "raw", R.COPY_RAW), (bytes, R.BANDWIDTH_BYTES))
         dom.block_rebase(path, dest, speed, rebase)
     if not blocking:
         ctl.print_extra("Block Copy started")
         return True
-    outcome = JobWaiter(ctl, dom, path, "Block Copy", verbose, timeout_ms, is_async).wait()
-    _report_outcome(ctl, outcome, "Copy", None)
-    abort_flags = A.ASYNC if is_async else 0
-    if pivot:
-        _finish_job(ctl, dom, path, abort_flags | A.PIVOT, "failed to pivot job for disk %s" % path)
-        ctl.print_extra("\nSuccessfully pivoted")
-    elif finish:
-        _finish_job(ctl, dom, path, abort_flags, "failed to finish job for disk %s" % path)
-        ctl.print_extra("\nSuccessfully copied")
-    else:
-        ctl.print_extra("\nNow in mirroring phase")
-    return True
+    _wait_for_job(ctl, dom, path, "Block Copy", verbose, timeout_ms, is_async, "Copy")
+    return _end_synchronized_job(ctl, dom, path, is_async, pivot, finish, "Successfully copied",
+                                 "Now in mirroring phase")
 
 
 # ---------------------------------------------------------------------------
@@ -280,7 +262,7 @@ def blockjob(ctl, domain, path, abort, pivot, info, bytes, raw, bandwidth, **kw)
         dom.block_job_set_speed(path, speed, 1 if bytes else 0)
         return True
     if abort or pivot or is_async:
-        dom.block_job_abort(path, (A.ASYNC if is_async else 0) | (A.PIVOT if pivot else 0))
+        dom.block_job_abort(path, flag_bits((is_async, A.ASYNC), (pivot, A.PIVOT)))
         return True
     from ..drivers.api import job_type_label
     from ..jobwait import job_percent, job_progress_line

@@ -1,5 +1,6 @@
 """What many commands share: the domain option, the domain lookup, the way a
-driver failure becomes virsh's two error lines, and the XML file reader."""
+driver failure becomes virsh's two error lines, the XML file reader and
+printer, flag bits, and virsh's comma-separated lists."""
 
 from __future__ import annotations
 
@@ -85,3 +86,48 @@ def requires(needed: str, needed_given, by: str, by_given) -> None:
     """virsh's VSH_REQUIRE_OPTION: 'Option --a is required by option --b'."""
     if by_given and not needed_given:
         raise CommandError("Option --%s is required by option --%s" % (needed, by))
+
+
+def flag_bits(*pairs) -> int:
+    """The flags word from (given, bit) pairs: every bit whose option was given."""
+    flags = 0
+    for given, bit in pairs:
+        if given:
+            flags |= bit
+    return flags
+
+
+def split_commas(text: str) -> list[str]:
+    """Split on ',' with ',,' standing for a literal comma (vshStringToArray)."""
+    if text == "":
+        return []
+    pieces, current, i = [], [], 0
+    while i < len(text):
+        if text[i] == ",":
+            if text[i + 1:i + 2] == ",":
+                current.append(",")
+                i += 2
+                continue
+            pieces.append("".join(current))
+            current = []
+        else:
+            current.append(text[i])
+        i += 1
+    pieces.append("".join(current))
+    return pieces
+
+
+def domain_definition(dom, inactive: bool = False):
+    """The domain's parsed definition (live unless inactive is set)."""
+    return dom.get_definition(inactive)
+
+
+def print_xml(ctl, text: str, xpath, wrap: bool) -> None:
+    """Print an XML document, or with --xpath the matching nodes (virshDumpXML)."""
+    if xpath is None:
+        ctl.print(text)
+        return
+    if xpath == "":
+        raise CommandError()
+    from ..drivers.xmlutil import xpath_dump
+    ctl.print(xpath_dump(text, xpath, wrap))

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from ..declare import command, data, flag, string
 from ..errors import CommandError
-from .common import (BY_ID, BY_NAME, BY_UUID, domain_option, exclusive, lookup_domain, read_xml_file,
-                     reporting)
+from .common import (BY_ID, BY_NAME, BY_UUID, domain_definition, domain_option, exclusive, flag_bits,
+                     lookup_domain, print_xml, read_xml_file, reporting, split_commas)
 
 
 def file_option(help: str):
@@ -59,12 +59,9 @@ def undefine(ctl, domain, managed_save, storage, remove_all_storage, delete_stor
     exclusive("nvram", nvram, "keep-nvram", keep_nvram)
     exclusive("tpm", tpm, "keep-tpm", keep_tpm)
     dom = lookup_domain(ctl, domain)
-    flags = 0
-    for given, bit in ((managed_save, U.MANAGED_SAVE), (snapshots_metadata, U.SNAPSHOTS_METADATA),
-                       (checkpoints_metadata, U.CHECKPOINTS_METADATA), (nvram, U.NVRAM),
-                       (keep_nvram, U.KEEP_NVRAM), (tpm, U.TPM), (keep_tpm, U.KEEP_TPM)):
-        if given:
-            flags |= bit
+    flags = flag_bits((managed_save, U.MANAGED_SAVE), (snapshots_metadata, U.SNAPSHOTS_METADATA),
+                      (checkpoints_metadata, U.CHECKPOINTS_METADATA), (nvram, U.NVRAM),
+                      (keep_nvram, U.KEEP_NVRAM), (tpm, U.TPM), (keep_tpm, U.KEEP_TPM))
     if storage or remove_all_storage:
         _check_storage_to_remove(ctl, dom, storage, remove_all_storage)
     with reporting("Failed to undefine domain '%s'" % domain):
@@ -83,9 +80,6 @@ def _check_storage_to_remove(ctl, dom, storage, remove_all) -> None:
     pyvirsh manages no storage volumes: each disk virsh would remove is reported
     as not managed; a --storage word naming no disk stops the undefine.
     """
-    from .monitor import domain_definition
-    from .virsh import split_commas
-
     if dom.get_id() != -1:
         raise CommandError("Storage volume deletion is supported only on stopped domains")
     if storage is not None and remove_all:
@@ -128,9 +122,10 @@ def create(ctl, file, console, paused, autodestroy, pass_fds, validate, reset_nv
 
     _check_pass_fds(pass_fds)
     xml = read_xml_file(file)
-    flags = _start_flags(paused=paused, autodestroy=autodestroy, validate=validate, reset_nvram=reset_nvram)
+    flags = flag_bits((paused, S.PAUSED), (autodestroy, S.AUTODESTROY), (validate, S.VALIDATE),
+                      (reset_nvram, S.RESET_NVRAM))
     with reporting("Failed to create domain from %s" % file):
-        dom = ctl.conn.create_xml(xml, flags & ~S.FORCE_BOOT)
+        dom = ctl.conn.create_xml(xml, flags)
     ctl.print_extra("Domain '%s' created from %s\n" % (dom.name, file))
     if console:
         raise CommandError("Cannot run interactive console without a controlling TTY")
@@ -143,18 +138,6 @@ def _check_pass_fds(pass_fds) -> None:
     for item in pass_fds.split(","):
         if not (item.isascii() and item.isdigit()):
             raise CommandError("Unable to parse FD number '%s'" % item)
-
-
-def _start_flags(**given) -> int:
-    from ..drivers.api import StartFlags as S
-
-    bits = {"paused": S.PAUSED, "autodestroy": S.AUTODESTROY, "bypass_cache": S.BYPASS_CACHE,
-            "force_boot": S.FORCE_BOOT, "validate": S.VALIDATE, "reset_nvram": S.RESET_NVRAM}
-    flags = 0
-    for name, value in given.items():
-        if value:
-            flags |= bits[name]
-    return flags
 
 
 # ---------------------------------------------------------------------------
@@ -173,12 +156,14 @@ def _start_flags(**given) -> int:
 @string("pass-fds", "pass file descriptors N,M,... to the guest")
 @flag("reset-nvram", "re-initialize NVRAM from its pristine template")
 def start(ctl, domain, console, paused, autodestroy, bypass_cache, force_boot, pass_fds, reset_nvram):
+    from ..drivers.api import StartFlags as S
+
     dom = lookup_domain(ctl, domain, BY_NAME | BY_UUID)
     if dom.get_id() != -1:
         raise CommandError("Domain is already active")
     _check_pass_fds(pass_fds)
-    flags = _start_flags(paused=paused, autodestroy=autodestroy, bypass_cache=bypass_cache,
-                         force_boot=force_boot, reset_nvram=reset_nvram)
+    flags = flag_bits((paused, S.PAUSED), (autodestroy, S.AUTODESTROY), (bypass_cache, S.BYPASS_CACHE),
+                      (force_boot, S.FORCE_BOOT), (reset_nvram, S.RESET_NVRAM))
     with reporting("Failed to start domain '%s'" % dom.name):
         dom.create(flags)
     ctl.print_extra("Domain '%s' started\n" % dom.name)
@@ -196,14 +181,11 @@ def destroy(ctl, domain, graceful, remove_logs):
     from ..drivers.api import DestroyFlags
 
     dom = lookup_domain(ctl, domain)
-    flags = (DestroyFlags.GRACEFUL if graceful else 0) | (DestroyFlags.REMOVE_LOGS if remove_logs else 0)
+    flags = flag_bits((graceful, DestroyFlags.GRACEFUL), (remove_logs, DestroyFlags.REMOVE_LOGS))
     with reporting("Failed to destroy domain '%s'" % domain):
         dom.destroy(flags)
     ctl.print_extra("Domain '%s' destroyed\n" % domain)
     return True
-
-
-_MODES = ("acpi", "agent", "initctl", "signal", "paravirt")
 
 
 def _mode_flags(mode) -> int:
@@ -299,17 +281,6 @@ def domuuid(ctl, domain):
 # dumpxml, edit
 # ---------------------------------------------------------------------------
 
-def print_xml(ctl, text: str, xpath, wrap: bool) -> None:
-    """Print an XML document, or with --xpath the matching nodes (virshDumpXML)."""
-    if xpath is None:
-        ctl.print(text)
-        return
-    if xpath == "":
-        raise CommandError()
-    from ..drivers.xmlutil import xpath_dump
-    ctl.print(xpath_dump(text, xpath, wrap))
-
-
 @command("dumpxml", "domain information in XML", "Output the domain information as an XML dump to stdout.",
          group="domain")
 @domain_option()
@@ -323,11 +294,8 @@ def dumpxml(ctl, domain, inactive, security_info, update_cpu, migratable, xpath,
     from ..drivers.api import XMLFlags
 
     dom = lookup_domain(ctl, domain)
-    flags = 0
-    for given, bit in ((inactive, XMLFlags.INACTIVE), (security_info, XMLFlags.SECURE),
-                       (update_cpu, XMLFlags.UPDATE_CPU), (migratable, XMLFlags.MIGRATABLE)):
-        if given:
-            flags |= bit
+    flags = flag_bits((inactive, XMLFlags.INACTIVE), (security_info, XMLFlags.SECURE),
+                      (update_cpu, XMLFlags.UPDATE_CPU), (migratable, XMLFlags.MIGRATABLE))
     text = dom.get_xml_desc(flags)
     print_xml(ctl, text, xpath, wrap)
     return True
@@ -343,7 +311,6 @@ def edit(ctl, domain, skip_validate):
 
     dom = lookup_domain(ctl, domain)
     original = dom.get_xml_desc(XMLFlags.INACTIVE | XMLFlags.SECURE)
-
     define_flags = 0 if skip_validate else DefineFlags.VALIDATE
 
     def apply(new_text):

@@ -34,28 +34,31 @@ def _option_label(spec, positional_seen: bool) -> str:
     return ("[--%s] <string>" if positional_seen else "<%s>") % spec.name
 
 
-def _visible_specs(cmd):
-    return [s for s in cmd.specs if s.type is not OptType.ALIAS]
+def option_notation(cmd):
+    """Each visible option of cmd as (spec, synopsis token, option-list label), in declaration order.
+
+    The one walk behind `help COMMAND` and the man page: once an option that takes
+    a value positionally has been seen, an argv option's notation says it may be named.
+    """
+    positional_seen = False
+    for spec in cmd.specs:
+        if spec.type is OptType.ALIAS:
+            continue
+        yield spec, _synopsis_token(spec, positional_seen), _option_label(spec, positional_seen)
+        if spec.type in (OptType.INT, OptType.STRING, OptType.DATA) and not spec.named_only:
+            positional_seen = True
 
 
 def format_command_help(cmd) -> str:
-    specs = _visible_specs(cmd)
+    options = list(option_notation(cmd))
     out = ["  NAME\n", "    %s - %s\n" % (cmd.name, cmd.summary), "\n  SYNOPSIS\n", "    %s" % cmd.name]
-    positional_seen = False
-    for spec in specs:
-        out.append(" " + _synopsis_token(spec, positional_seen))
-        if spec.type in (OptType.INT, OptType.STRING, OptType.DATA) and not spec.named_only:
-            positional_seen = True
+    out += [" " + token for _, token, _ in options]
     out.append("\n")
     if cmd.description:
         out.append("\n  DESCRIPTION\n    %s\n" % cmd.description)
-    if specs:
+    if options:
         out.append("\n  OPTIONS\n")
-        positional_seen = False
-        for spec in specs:
-            out.append("    %-15s  %s\n" % (_option_label(spec, positional_seen), spec.help))
-            if spec.type in (OptType.INT, OptType.STRING, OptType.DATA) and not spec.named_only:
-                positional_seen = True
+        out += ["    %-15s  %s\n" % (label, spec.help) for spec, _, label in options]
     out.append("\n")
     return "".join(out)
 
@@ -67,10 +70,19 @@ def command_help(name: str) -> str | None:
     return format_command_help(root.get_command(None, name))
 
 
+def group_commands(keyword: str) -> list[tuple[str, str]]:
+    """The commands of one help group as (name, one-line help), in virsh's order."""
+    return [(name, summary) for name, (_, group, summary) in TABLE.items() if group == keyword]
+
+
+def command_lines(keyword: str) -> list[str]:
+    """One group's command list as virsh prints it in help and usage (lines without newline)."""
+    return ["    %-30s %s" % pair for pair in group_commands(keyword)]
+
+
 def _group_block(keyword: str) -> str:
-    lines = [" %s (help keyword '%s'):\n" % (GROUPS[keyword], keyword)]
-    lines += ["    %-30s %s\n" % (name, entry[2]) for name, entry in TABLE.items() if entry[1] == keyword]
-    return "".join(lines)
+    lines = [" %s (help keyword '%s'):" % (GROUPS[keyword], keyword)] + command_lines(keyword)
+    return "".join(line + "\n" for line in lines)
 
 
 def group_help(word: str) -> str | None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..declare import command, flag, string
+from ..declare import command, flag, flag_table, string
 from ..errors import CommandError
 from ..output import STATE_STYLES, format_kv, format_table, pretty_size, state_styler
-from .common import domain_option, exclusive, lookup_domain
+from .common import domain_definition, domain_option, exclusive, lookup_domain
 
 # ---------------------------------------------------------------------------
 # list
@@ -35,12 +35,6 @@ _LIST_FLAGS = [
     ("managed-save", "mark inactive domains with managed save state"),
     ("title", "show domain title"),
 ]
-
-
-def _list_decorators(func):
-    for name, help_text in reversed(_LIST_FLAGS):
-        func = flag(name, help_text)(func)
-    return func
 
 
 def _pair(include_a: bool, include_b: bool, test_a) -> callable:
@@ -89,7 +83,7 @@ def _has_snapshots(dom) -> bool:
 
 
 @command("list", "list domains", "Returns list of domains.", group="monitor")
-@_list_decorators
+@flag_table(_LIST_FLAGS)
 def list_domains(ctl, **opts):
     exclusive("table", opts["table"], "name", opts["name"])
     exclusive("table", opts["table"], "id", opts["id"])
@@ -158,41 +152,43 @@ def dominfo(ctl, domain):
     dom = lookup_domain(ctl, domain)
     domid = dom.get_id()
     info = dom.get_info()
+    # One record (the --json document), asked of the driver once and printed either way.
+    record = {
+        "id": domid if domid != -1 else None, "name": dom.name, "uuid": dom.uuid,
+        "os_type": dom.get_os_type(), "state": state_label(info.state), "vcpus": info.nr_virt_cpu,
+        "cpu_time_seconds": info.cpu_time_ns / 1e9, "max_memory_kib": info.max_mem_kib,
+        "used_memory_kib": info.memory_kib, "persistent": dom.is_persistent(),
+        "autostart": dom.get_autostart(), "managed_save": dom.has_managed_save()}
+    security_model = ctl.conn.get_security_model()
+    label = dom.get_security_label() if security_model[0] else None
+    record["messages"] = dom.get_messages()
+    if ctl.out.json:
+        ctl.out.emit_json(record)
+        return True
     pairs = [
         ("Id:", str(domid) if domid != -1 else "-"),
-        ("Name:", dom.name),
-        ("UUID:", dom.uuid),
-        ("OS Type:", dom.get_os_type()),
-        ("State:", state_label(info.state)),
+        ("Name:", record["name"]),
+        ("UUID:", record["uuid"]),
+        ("OS Type:", record["os_type"]),
+        ("State:", record["state"]),
         ("CPU(s):", str(info.nr_virt_cpu)),
     ]
     if info.cpu_time_ns:
-        pairs.append(("CPU time:", "%.1lfs" % (info.cpu_time_ns / 1e9)))
+        pairs.append(("CPU time:", "%.1lfs" % record["cpu_time_seconds"]))
     pairs += [
         ("Max memory:", "%d KiB" % info.max_mem_kib),
         ("Used memory:", "%d KiB" % info.memory_kib),
-        ("Persistent:", "yes" if dom.is_persistent() else "no"),
-        ("Autostart:", "enable" if dom.get_autostart() else "disable"),
-        ("Managed save:", "yes" if dom.has_managed_save() else "no"),
+        ("Persistent:", "yes" if record["persistent"] else "no"),
+        ("Autostart:", "enable" if record["autostart"] else "disable"),
+        ("Managed save:", "yes" if record["managed_save"] else "no"),
     ]
-    security_model = ctl.conn.get_security_model()
     if security_model[0]:
         pairs.append(("Security model:", security_model[0]))
         pairs.append(("Security DOI:", security_model[1]))
-        label = dom.get_security_label()
         if label is not None and label.label:
             pairs.append(("Security label:", "%s (%s)" % (label.label,
                                                         "enforcing" if label.enforcing else "permissive")))
-    messages = dom.get_messages()
-    if ctl.out.json:
-        ctl.out.emit_json({
-            "id": domid if domid != -1 else None, "name": dom.name, "uuid": dom.uuid,
-            "os_type": dom.get_os_type(), "state": state_label(info.state), "vcpus": info.nr_virt_cpu,
-            "cpu_time_seconds": info.cpu_time_ns / 1e9, "max_memory_kib": info.max_mem_kib,
-            "used_memory_kib": info.memory_kib, "persistent": dom.is_persistent(),
-            "autostart": dom.get_autostart(), "managed_save": dom.has_managed_save(), "messages": messages})
-        return True
-    for i, message in enumerate(messages):
+    for i, message in enumerate(record["messages"]):
         pairs.append(("Messages:" if i == 0 else "", message))
     ctl.print(format_kv(pairs))
     return True
@@ -221,11 +217,6 @@ def domstate(ctl, domain, reason):
 # ---------------------------------------------------------------------------
 # domblklist, domblkinfo
 # ---------------------------------------------------------------------------
-
-def domain_definition(dom, inactive: bool = False):
-    """The domain's parsed definition (live unless inactive is set)."""
-    return dom.get_definition(inactive)
-
 
 @command("domblklist", "list all domain blocks", "Get the summary of block devices for a domain.",
          group="monitor")

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import time
 
-from ..declare import argv, command, data, flag, string
+from ..declare import argv, command, data, flag, flag_table, string
 from ..errors import CommandError
 from ..output import format_kv, format_table, state_styler
-from .common import domain_option, exclusive, lookup_domain, read_xml_file, reporting
-from .virsh import split_commas
+from .common import (domain_option, exclusive, flag_bits, lookup_domain, print_xml, read_xml_file, reporting,
+                     split_commas)
 
 # ---------------------------------------------------------------------------
 # shared pieces
@@ -48,37 +48,34 @@ def snapshot_parent_name(snap):
         raise
 
 
-_CREATE_FLAG_HELP = [
-    ("no-metadata", "take snapshot but create no metadata"),
-    ("halt", "halt domain after snapshot is created"),
-    ("disk-only", "capture disk state but not vm state"),
-    ("reuse-external", "reuse any existing external files"),
-    ("quiesce", "quiesce guest's file systems"),
-    ("atomic", "require atomic operation"),
-    ("live", "take a live snapshot"),
-    ("validate", "validate the XML against the schema"),
+# The flags snapshot-create and snapshot-create-as share: option, help, SnapshotCreateFlags bit.
+_CREATE_FLAGS = [
+    ("no-metadata", "take snapshot but create no metadata", "NO_METADATA"),
+    ("halt", "halt domain after snapshot is created", "HALT"),
+    ("disk-only", "capture disk state but not vm state", "DISK_ONLY"),
+    ("reuse-external", "reuse any existing external files", "REUSE_EXT"),
+    ("quiesce", "quiesce guest's file systems", "QUIESCE"),
+    ("atomic", "require atomic operation", "ATOMIC"),
+    ("live", "take a live snapshot", "LIVE"),
+    ("validate", "validate the XML against the schema", "VALIDATE"),
 ]
 
+_create_flag_options = flag_table((name, help_text) for name, help_text, _ in _CREATE_FLAGS)
 
-def _create_flags(**given) -> int:
+
+def _create_flags(given: dict, *pairs) -> int:
+    """The create flags of the shared options (given by keyword) and the command's own (given, bit) pairs."""
     from ..drivers.api import SnapshotCreateFlags as F
 
-    bits = {"redefine": F.REDEFINE, "current": F.CURRENT, "no_metadata": F.NO_METADATA, "halt": F.HALT,
-            "disk_only": F.DISK_ONLY, "reuse_external": F.REUSE_EXT, "quiesce": F.QUIESCE,
-            "atomic": F.ATOMIC, "live": F.LIVE, "validate": F.VALIDATE}
-    flags = 0
-    for name, value in given.items():
-        if value:
-            flags |= bits[name]
-    return flags
+    shared = ((given[name.replace("-", "_")], getattr(F, bit)) for name, _, bit in _CREATE_FLAGS)
+    return flag_bits(*pairs, *shared)
 
 
-def _create_flag_options(names):
-    def decorate(func):
-        for name, help_text in reversed([p for p in _CREATE_FLAG_HELP if p[0] in names]):
-            func = flag(name, help_text)(func)
-        return func
-    return decorate
+def redefine_flags(xml: str, flags: int) -> int:
+    """Flags to redefine a snapshot from its XML: DISK_ONLY added for a disk-only one, as virsh does."""
+    from ..drivers.api import SnapshotCreateFlags as F
+
+    return (flags | F.DISK_ONLY) if "<state>disk-snapshot</state>" in xml else flags
 
 
 def create_snapshot(ctl, dom, xml: str, flags: int, source_file=None) -> bool:
@@ -101,13 +98,11 @@ def create_snapshot(ctl, dom, xml: str, flags: int, source_file=None) -> bool:
 @string("xmlfile", "domain snapshot XML", completer="files")
 @flag("redefine", "redefine metadata for existing snapshot")
 @flag("current", "with redefine, set current snapshot")
-@_create_flag_options(["no-metadata", "halt", "disk-only", "reuse-external", "quiesce", "atomic", "live",
-                       "validate"])
-def snapshot_create(ctl, domain, xmlfile, redefine, current, no_metadata, halt, disk_only, reuse_external,
-                    quiesce, atomic, live, validate):
-    flags = _create_flags(redefine=redefine, current=current, no_metadata=no_metadata, halt=halt,
-                          disk_only=disk_only, reuse_external=reuse_external, quiesce=quiesce,
-                          atomic=atomic, live=live, validate=validate)
+@_create_flag_options
+def snapshot_create(ctl, domain, xmlfile, redefine, current, **create):
+    from ..drivers.api import SnapshotCreateFlags as F
+
+    flags = _create_flags(create, (redefine, F.REDEFINE), (current, F.CURRENT))
     dom = lookup_domain(ctl, domain)
     xml = read_xml_file(xmlfile) if xmlfile else "<domainsnapshot/>"
     return create_snapshot(ctl, dom, xml, flags, xmlfile)
@@ -115,7 +110,7 @@ def snapshot_create(ctl, domain, xmlfile, redefine, current, no_metadata, halt, 
 
 def memspec_xml(spec: str) -> str:
     """--memspec [file=]name[,snapshot=type] as a <memory> element."""
-    from ..drivers.xmlutil import escape
+    from ..drivers.xmlescape import escape
     snapshot = file = None
     items = split_commas(spec)
     if not items:
@@ -139,7 +134,7 @@ def memspec_xml(spec: str) -> str:
 
 def diskspec_xml(spec: str, indent: str) -> str:
     """--diskspec disk[,snapshot=type][,driver=type][,stype=type][,file=name] as a <disk> element."""
-    from ..drivers.xmlutil import escape
+    from ..drivers.xmlescape import escape
     items = split_commas(spec)
     if not items:
         raise CommandError("unable to parse diskspec: %s" % spec)
@@ -174,17 +169,13 @@ def diskspec_xml(spec: str, indent: str) -> str:
 @string("name", "name of snapshot")
 @string("description", "description of snapshot")
 @flag("print-xml", "print XML document rather than create")
-@_create_flag_options(["no-metadata", "halt", "disk-only", "reuse-external", "quiesce", "atomic", "live",
-                       "validate"])
+@_create_flag_options
 @string("memspec", "memory attributes: [file=]name[,snapshot=type]", named_only=True)
 @argv("diskspec", "disk attributes: disk[,snapshot=type][,driver=type][,stype=type][,file=name]")
-def snapshot_create_as(ctl, domain, name, description, print_xml, no_metadata, halt, disk_only,
-                       reuse_external, quiesce, atomic, live, validate, memspec, diskspec):
-    from ..drivers.xmlutil import escape
+def snapshot_create_as(ctl, domain, name, description, print_xml, memspec, diskspec, **create):
+    from ..drivers.xmlescape import escape
 
-    flags = _create_flags(no_metadata=no_metadata, halt=halt, disk_only=disk_only,
-                          reuse_external=reuse_external, quiesce=quiesce, atomic=atomic, live=live,
-                          validate=validate)
+    flags = _create_flags(create)
     dom = lookup_domain(ctl, domain)
     xml = "<domainsnapshot>\n"
     if name is not None:
@@ -205,11 +196,6 @@ def snapshot_create_as(ctl, domain, name, description, print_xml, no_metadata, h
 # ---------------------------------------------------------------------------
 # snapshot-list
 # ---------------------------------------------------------------------------
-
-_LIST_FILTERS = [("leaves", "LEAVES"), ("no-leaves", "NO_LEAVES"), ("inactive", "INACTIVE"),
-                 ("active", "ACTIVE"), ("disk-only", "DISK_ONLY"), ("internal", "INTERNAL"),
-                 ("external", "EXTERNAL")]
-
 
 def tree_lines(names: list[str], parents: dict) -> list[str]:
     """virsh's vshTreePrint over every root, siblings in list order."""
@@ -265,26 +251,18 @@ def snapshot_list(ctl, domain, parent, roots, leaves, no_leaves, metadata, no_me
     exclusive("roots", roots, "tree", tree)
     exclusive("roots", roots, "from", from_snap is not None)
     exclusive("roots", roots, "current", current)
-    given = {"leaves": leaves, "no-leaves": no_leaves, "inactive": inactive, "active": active,
-             "disk-only": disk_only, "internal": internal, "external": external}
-    flags = 0
-    for option, bit in _LIST_FILTERS:
-        if given[option]:
-            if tree:
-                raise CommandError("--%s and --tree are mutually exclusive" % option)
-            flags |= getattr(F, bit)
-    if topological:
-        flags |= F.TOPOLOGICAL
-    if roots:
-        flags |= F.ROOTS
-    if metadata:
-        flags |= F.METADATA
-    if no_metadata:
-        flags |= F.NO_METADATA
-    if descendants:
-        if from_snap is None and not current:
-            raise CommandError("--descendants requires either --from or --current")
-        flags |= F.DESCENDANTS
+    filters = [("leaves", leaves, F.LEAVES), ("no-leaves", no_leaves, F.NO_LEAVES),
+               ("inactive", inactive, F.INACTIVE), ("active", active, F.ACTIVE),
+               ("disk-only", disk_only, F.DISK_ONLY), ("internal", internal, F.INTERNAL),
+               ("external", external, F.EXTERNAL)]
+    for option, given, _ in filters:
+        if given and tree:
+            raise CommandError("--%s and --tree are mutually exclusive" % option)
+    if descendants and from_snap is None and not current:
+        raise CommandError("--descendants requires either --from or --current")
+    flags = flag_bits(*((given, bit) for _, given, bit in filters), (topological, F.TOPOLOGICAL),
+                      (roots, F.ROOTS), (metadata, F.METADATA), (no_metadata, F.NO_METADATA),
+                      (descendants, F.DESCENDANTS))
 
     dom = lookup_domain(ctl, domain)
     start = None
@@ -352,24 +330,24 @@ def snapshot_info(ctl, domain, snapshotname, current):
     dom = lookup_domain(ctl, domain)
     snap = lookup_snapshot(dom, snapshotname, current)
     snapdef = parsed_snapshot(snap)
-    parent = snapshot_parent_name(snap)
+    # One record (the --json document), printed either way.
+    record = {"name": snap.name, "domain": dom.name, "current": snap.is_current(), "state": snapdef.state,
+              "location": "external" if snapdef.is_external else "internal", "parent": snapdef.parent,
+              "children": len(snap.list_all_children(0)),
+              "descendants": len(snap.list_all_children(F.DESCENDANTS)), "metadata": snap.has_metadata()}
     if ctl.out.json:
-        ctl.out.emit_json({"name": snap.name, "domain": dom.name, "current": snap.is_current(),
-                           "state": snapdef.state, "location": "external" if snapdef.is_external else "internal",
-                           "parent": parent, "children": len(snap.list_all_children(0)),
-                           "descendants": len(snap.list_all_children(F.DESCENDANTS)),
-                           "metadata": snap.has_metadata()})
+        ctl.out.emit_json(record)
         return True
     ctl.print(format_kv([
-        ("Name:", snap.name),
-        ("Domain:", dom.name),
-        ("Current:", "yes" if snap.is_current() else "no"),
-        ("State:", snapdef.state),
-        ("Location:", "external" if snapdef.is_external else "internal"),
-        ("Parent:", parent or "-"),
-        ("Children:", len(snap.list_all_children(0))),
-        ("Descendants:", len(snap.list_all_children(F.DESCENDANTS))),
-        ("Metadata:", "yes" if snap.has_metadata() else "no"),
+        ("Name:", record["name"]),
+        ("Domain:", record["domain"]),
+        ("Current:", "yes" if record["current"] else "no"),
+        ("State:", record["state"]),
+        ("Location:", record["location"]),
+        ("Parent:", record["parent"] or "-"),
+        ("Children:", record["children"]),
+        ("Descendants:", record["descendants"]),
+        ("Metadata:", "yes" if record["metadata"] else "no"),
     ]))
     return True
 
@@ -381,8 +359,6 @@ def snapshot_info(ctl, domain, snapshotname, current):
 @string("xpath", "xpath expression to filter the XML document", named_only=True, empty_ok=True)
 @flag("wrap", "wrap xpath results in an common root element")
 def snapshot_dumpxml(ctl, domain, snapshotname, security_info, xpath, wrap):
-    from .domain import print_xml
-
     dom = lookup_domain(ctl, domain)
     snap = dom.snapshot_lookup_by_name(snapshotname)
     print_xml(ctl, snap.get_xml_desc(), xpath, wrap)
@@ -393,10 +369,7 @@ def set_current(dom, snap) -> None:
     """virsh makes a snapshot current by redefining it with --current."""
     from ..drivers.api import SnapshotCreateFlags as F
     xml = snap.get_xml_desc()
-    flags = F.REDEFINE | F.CURRENT
-    if "<state>disk-snapshot</state>" in xml:
-        flags |= F.DISK_ONLY
-    dom.snapshot_create_xml(xml, flags)
+    dom.snapshot_create_xml(xml, redefine_flags(xml, F.REDEFINE | F.CURRENT))
 
 
 @command("snapshot-current", "Get or set the current snapshot", "Get or set the current snapshot",
@@ -454,8 +427,7 @@ def snapshot_revert(ctl, domain, snapshotname, current, running, paused, force, 
     from ..drivers.api import DriverError, ErrorCode
     from ..drivers.api import SnapshotRevertFlags as F
 
-    flags = (F.RUNNING if running else 0) | (F.PAUSED if paused else 0) | \
-        (F.RESET_NVRAM if reset_nvram else 0)
+    flags = flag_bits((running, F.RUNNING), (paused, F.PAUSED), (reset_nvram, F.RESET_NVRAM))
     dom = lookup_domain(ctl, domain)
     snap = lookup_snapshot(dom, snapshotname, current)
     with reporting("Failed to revert snapshot %s" % snap.name):
@@ -480,8 +452,7 @@ def snapshot_revert(ctl, domain, snapshotname, current, running, paused, force, 
 def snapshot_delete(ctl, domain, snapshotname, current, children, children_only, metadata):
     from ..drivers.api import SnapshotDeleteFlags as F
 
-    flags = (F.CHILDREN if children else 0) | (F.CHILDREN_ONLY if children_only else 0) | \
-        (F.METADATA_ONLY if metadata else 0)
+    flags = flag_bits((children, F.CHILDREN), (children_only, F.CHILDREN_ONLY), (metadata, F.METADATA_ONLY))
     dom = lookup_domain(ctl, domain)
     snap = lookup_snapshot(dom, snapshotname, current)
     with reporting("Failed to delete snapshot %s" % snap.name):
@@ -507,12 +478,10 @@ def snapshot_edit(ctl, domain, snapshotname, current, rename, clone):
     from .editing import edit_document, failed_with
 
     exclusive("rename", rename, "clone", clone)
-    define_flags = F.REDEFINE | (F.CURRENT if current and snapshotname else 0)
     dom = lookup_domain(ctl, domain)
     snap = lookup_snapshot(dom, snapshotname, current, exclusive_current=False)
     original = snap.get_xml_desc()
-    if "<state>disk-snapshot</state>" in original:
-        define_flags |= F.DISK_ONLY
+    define_flags = redefine_flags(original, F.REDEFINE | (F.CURRENT if current and snapshotname else 0))
 
     def apply(text):
         return dom.snapshot_create_xml(text, define_flags)

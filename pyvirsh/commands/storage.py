@@ -119,7 +119,7 @@ def _malformed(text):
 @flag("print-xml", "print XML document, but don't define/create")
 def vol_create_as(ctl, pool, name, capacity, allocation, format, backing_vol, backing_vol_format,
                   prealloc_metadata, print_xml):
-    from ..drivers.xmlutil import escape
+    from ..drivers.xmlescape import escape
 
     p = lookup_pool(ctl, pool)
     cap = _malformed(capacity)

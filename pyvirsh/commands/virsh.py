@@ -6,7 +6,7 @@ import os
 
 from ..declare import alias, argv, command, data, flag, string
 from ..errors import CommandError
-from .common import exclusive
+from .common import exclusive, split_commas
 
 # Characters that make virsh's --shell quoting kick in (virBufferEscapeShell).
 _SHELL_META = set("\r\t\n !\"#$&'()*;<>?[\\]^`{|}~")
@@ -16,31 +16,6 @@ def _shell_quote(word: str) -> str:
     if word and not (_SHELL_META & set(word)):
         return word
     return "'" + word.replace("'", "'\\''") + "'"
-
-
-def _xml_escape(word: str) -> str:
-    return (word.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("'", "&apos;").replace('"', "&quot;"))
-
-
-def split_commas(text: str) -> list[str]:
-    """Split on ',' with ',,' standing for a literal comma (vshStringToArray)."""
-    if text == "":
-        return []
-    pieces, current, i = [], [], 0
-    while i < len(text):
-        if text[i] == ",":
-            if text[i + 1:i + 2] == ",":
-                current.append(",")
-                i += 2
-                continue
-            pieces.append("".join(current))
-            current = []
-        else:
-            current.append(text[i])
-        i += 1
-    pieces.append("".join(current))
-    return pieces
 
 
 @command("echo", "echo arguments. Used for internal testing.",
@@ -54,13 +29,15 @@ def split_commas(text: str) -> list[str]:
 @alias("hi", "string=hello")
 @argv("string", "arguments to echo", empty_ok=True)
 def echo(ctl, shell, xml, split, err, string):
+    from ..drivers.xmlescape import escape
+
     exclusive("shell", shell, "xml", xml)
     exclusive("shell", shell, "split", split)
     exclusive("xml", xml, "split", split)
     if split:
         text = "".join(piece + "\n" for word in string for piece in split_commas(word))
     else:
-        words = [_xml_escape(w) if xml else _shell_quote(w) if shell else w for w in string]
+        words = [escape(w) if xml else _shell_quote(w) if shell else w for w in string]
         text = " ".join(words)
     if err:
         ctl.error(text)
