@@ -419,7 +419,7 @@ def test_connect_to_the_empty_uri_matches_virsh():
 # edit and snapshot-edit, with a fake $EDITOR (a shell script)
 # --------------------------------------------------------------------------
 
-_TEMP_FILE = re.compile(r"/tmp/(py)?virsh\w+\.xml")
+_TEMP_FILE = re.compile(r"[^\s'()]*/(py)?virsh\w+\.xml")     # in $TMPDIR, wherever that is
 
 EDITORS = {
     # A domain document without a name: the define fails.
