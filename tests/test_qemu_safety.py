@@ -135,3 +135,15 @@ def test_a_held_domain_lock_does_not_stall_listing(env):
     assert listed.returncode == 0, listed.stderr
     assert " vm     paused" in listed.stdout
     env.ok("blockjob", "vm", "vda", "--abort")
+
+
+def test_shutdown_and_reboot_modes_beyond_acpi_are_refused(env):
+    (img,) = make_chain(env, ["disk.qcow2"])
+    env.define("vm", [("vda", img, "qcow2")])
+    env.ok("start", "vm", "--paused")
+    for command in ("shutdown", "reboot"):
+        refused = env.run(command, "vm", "--mode", "agent")
+        assert refused.returncode == 1
+        assert refused.stderr == ("error: Failed to %s domain 'vm'\nerror: unsupported configuration: %s mode is "
+                                  "not supported: only 'acpi' works without a guest agent\n" % (command, command))
+    assert env.ok("domstate", "vm") == "paused\n\n"

@@ -574,9 +574,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
 
     @writes("virDomainShutdown", "virDomainShutdownFlags")
     def shutdown(self, flags: int = 0) -> None:
-        if flags & ~ShutdownMode.ACPI_POWER_BTN:
-            raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "shutdown mode is not supported: only 'acpi' works "
-                              "without a guest agent")
+        _acpi_only(flags, "shutdown")
         with self.conn.domain_lock(self.name):
             self.refresh(locked=True)
             self._require_active()
@@ -587,9 +585,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
 
     @writes("virDomainReboot")
     def reboot(self, flags: int = 0) -> None:
-        if flags & ~ShutdownMode.ACPI_POWER_BTN:
-            raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "reboot mode is not supported: only 'acpi' works "
-                              "without a guest agent")
+        _acpi_only(flags, "reboot")
         with self.conn.domain_lock(self.name):
             self.refresh(locked=True)
             self._require_active()
@@ -640,6 +636,13 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
             remove(self.paths.config_file(self.name))
             remove(os.path.join(self.paths.run, self.name + ".shutoff"))
             self.config = None
+
+
+def _acpi_only(flags: int, what: str) -> None:
+    """Without a guest agent, shutdown and reboot have only the ACPI button."""
+    if flags & ~ShutdownMode.ACPI_POWER_BTN:
+        raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "%s mode is not supported: only 'acpi' works "
+                          "without a guest agent" % what)
 
 
 def _set_source_path(chardev, path: str) -> None:
