@@ -9,15 +9,26 @@ Both programs run in tests/data (so fixture XML files resolve the same way)
 with LANG=C and TZ=UTC. Output that is nondeterministic in virsh itself
 (the test driver's 'CPU time' is the wall clock; snapshot creation times) is
 normalized in both before comparing, keeping line lengths intact.
+
+virsh always runs as a real process; its results are kept for the session,
+since the same command line gives the same bytes. pyvirsh runs either as its
+installed console script (a new process) or in this process: the function the
+console script calls, with argv, streams, working directory and environment
+set as a one-shot run would see them (run_in_process). In process, a case
+costs about a millisecond instead of a new interpreter's 100.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
 import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "data")
@@ -29,8 +40,15 @@ def pyvirsh_argv() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "pyvirsh"]
 
 
+def virsh_missing_reason() -> str | None:
+    """Why the differential tests cannot run here, or None (CI installs libvirt-clients)."""
+    if shutil.which("virsh") is None:
+        return "virsh 9.0 (Debian libvirt-clients) is not installed"
+    return None
+
+
 _NORMALIZE = [
-    (re.compile(r"^(CPU time:\s+)\d+\.\ds$", re.M), lambda m: m.group(1) + "<cpu-time>"),
+    (re.compile(r"^(CPU time:\s+)\d+\.\ds$", re.MULTILINE), lambda m: m.group(1) + "<cpu-time>"),
     (re.compile(r"<creationTime>\d+</creationTime>"), lambda m: "<creationTime>T</creationTime>"),
     (re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}"), lambda m: "YYYY-MM-DD HH:MM:SS +ZZZZ"),
     (re.compile(r"\(Time: \d+\.\d{3} ms\)"), lambda m: "(Time: N ms)"),
@@ -43,23 +61,99 @@ def normalize(text: str) -> str:
     return text
 
 
-def run(program: list[str], args: list[str], stdin: str | None = None, env_extra=None):
+def _environment(env_extra) -> dict[str, str]:
     env = dict(os.environ, LANG="C", LC_ALL="C", TZ="UTC")
     env.pop("PYVIRSH_DEFAULT_URI", None)
     if env_extra:
         env.update(env_extra)
+    return env
+
+
+def _result(out: bytes, err: bytes, status: int):
     # Bytes, decoded by hand: text mode would translate '\r' and hide a difference.
-    proc = subprocess.run(program + args, cwd=DATA, env=env, input=stdin.encode() if stdin else None,
-                          capture_output=True, timeout=60)
-    out = proc.stdout.decode("utf-8", "replace")
-    err = proc.stderr.decode("utf-8", "replace")
-    return normalize(out), normalize(err), proc.returncode
+    return normalize(out.decode("utf-8", "replace")), normalize(err.decode("utf-8", "replace")), status
 
 
-def compare(args: list[str], stdin: str | None = None, env_extra=None):
-    """Return (virsh_result, pyvirsh_result); each is (stdout, stderr, status)."""
-    theirs = run(["virsh"], args, stdin, env_extra)
-    ours = run(pyvirsh_argv(), args, stdin, env_extra)
+def run(program: list[str], args: list[str], stdin: str | None = None, env_extra=None):
+    """Run a program in tests/data; (stdout, stderr, status), normalized."""
+    proc = subprocess.run(program + args, cwd=DATA, env=_environment(env_extra),
+                          input=stdin.encode() if stdin else None, capture_output=True, timeout=60, check=False)
+    return _result(proc.stdout, proc.stderr, proc.returncode)
+
+
+@functools.cache
+def _virsh_cached(args: tuple[str, ...], stdin: str | None, env_extra: tuple[tuple[str, str], ...]):
+    return run(["virsh"], list(args), stdin, dict(env_extra))
+
+
+def run_virsh(args: list[str], stdin: str | None = None, env_extra=None):
+    """virsh's result, run once per session for each distinct command line, stdin and environment."""
+    return _virsh_cached(tuple(args), stdin, tuple(sorted((env_extra or {}).items())))
+
+
+@functools.cache
+def pyvirsh_main():
+    """The function the installed `pyvirsh` console script calls (pyproject's [project.scripts])."""
+    from importlib.metadata import entry_points
+    found = entry_points(group="console_scripts", name="pyvirsh")
+    if found:
+        return next(iter(found)).load()
+    from pyvirsh.cli import main     # not installed (running from a source tree)
+    return main
+
+
+def _memory_stream() -> io.TextIOWrapper:
+    # What a one-shot run has on a pipe under LANG=C: UTF-8 (Python's UTF-8 mode), no terminal.
+    return io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="surrogateescape", newline="\n")
+
+
+@contextlib.contextmanager
+def _one_shot_process(env_extra):
+    """This process made to look like a fresh one-shot run in tests/data; all restored afterwards."""
+    saved_env = dict(os.environ)
+    saved_cwd = os.getcwd()
+    saved_streams = sys.stdin, sys.stdout, sys.stderr
+    try:
+        os.environ.clear()
+        os.environ.update(_environment(env_extra))
+        time.tzset()
+        os.chdir(DATA)
+        yield
+    finally:
+        sys.stdin, sys.stdout, sys.stderr = saved_streams
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        time.tzset()
+
+
+def run_in_process(args: list[str], stdin: str | None = None, env_extra=None):
+    """pyvirsh's entry point called here with argv and captured streams; (stdout, stderr, status)."""
+    main = pyvirsh_main()
+    out, err = _memory_stream(), _memory_stream()
+    with _one_shot_process(env_extra):
+        sys.stdin = io.TextIOWrapper(io.BytesIO((stdin or "").encode()), encoding="utf-8")
+        sys.stdout, sys.stderr = out, err
+        try:
+            status = main(list(args))
+        except SystemExit as stop:      # what the console script's sys.exit(main()) would end with
+            code = stop.code
+            status = code if isinstance(code, int) else (0 if code is None else 1)
+        out.flush()
+        err.flush()
+    return _result(out.buffer.getvalue(), err.buffer.getvalue(), status or 0)
+
+
+def compare(args: list[str], stdin: str | None = None, env_extra=None, in_process: bool = False):
+    """Return (virsh_result, pyvirsh_result); each is (stdout, stderr, status).
+
+    With in_process pyvirsh runs in this process (run_in_process), else as its console script.
+    """
+    theirs = run_virsh(args, stdin, env_extra)
+    if in_process:
+        ours = run_in_process(args, stdin, env_extra)
+    else:
+        ours = run(pyvirsh_argv(), args, stdin, env_extra)
     return theirs, ours
 
 
