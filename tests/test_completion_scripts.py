@@ -12,7 +12,6 @@ import time
 import pytest
 
 from difftool import pyvirsh_argv
-from qemuhelp import make_chain
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = {"bash": "pyvirsh.bash", "zsh": "_pyvirsh", "fish": "pyvirsh.fish"}
@@ -84,8 +83,8 @@ def test_fish_completes_commands_and_domains():
 
 
 @pytest.fixture
-def qemu_domains(env):
-    (img,) = make_chain(env, ["a.qcow2"])
+def qemu_domains(env, qcow2_chain):
+    (img,) = qcow2_chain(["a.qcow2"])
     b = env.path("b.qcow2")
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", b, "16M"], check=True)
     env.define("alpha", [("vda", img, "qcow2")])
@@ -112,7 +111,10 @@ def test_completion_is_passive(qemu_domains):
     env = qemu_domains
     (pid,) = env.qemu_pids()
     os.kill(pid, signal.SIGKILL)
-    time.sleep(0.2)
+    deadline = time.monotonic() + 10
+    while pid in env.qemu_pids():       # gone (a zombie has no command line left to match)
+        assert time.monotonic() < deadline, "QEMU %d survived SIGKILL" % pid
+        time.sleep(0.01)
     status = os.path.join(env.root, "run", "alpha.status.xml")
     assert bash_complete("pyvirsh -c %s destroy " % env.uri) == ["alpha"]
     assert bash_complete("pyvirsh -c %s domblkinfo alpha " % env.uri) == ["vda"]

@@ -6,7 +6,6 @@ import json
 import subprocess
 
 from difftool import pyvirsh_argv
-from qemuhelp import make_chain
 
 # The documented keys (README "Machine-readable output" and man page OUTPUT).
 KEYS = {
@@ -76,8 +75,8 @@ def test_errors_are_json_with_the_same_status():
     assert json.loads(proc.stderr)["error"]["messages"][0].startswith("this function is not supported")
 
 
-def test_qemu_chain_and_block_job_documents(env):
-    paths = make_chain(env, ["base.qcow2", "mid.qcow2", "top.qcow2"])
+def test_qemu_chain_and_block_job_documents(env, qcow2_chain):
+    paths = qcow2_chain(["base.qcow2", "mid.qcow2", "top.qcow2"])
     env.define("vm", [("vda", paths[-1], "qcow2")])
     env.ok("start", "vm", "--paused")
     (blklist,) = docs(run_json("domblklist", "vm", uri=env.uri).stdout)

@@ -5,16 +5,14 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
 import threading
 
-from qemuhelp import (MiB, assert_cache_matches_disk, backing_chain, chain_from_xml, check_view, expected_view,
-                      make_chain, qemu_img, write_patterns)
+from qemuhelp import (MiB, assert_cache_matches_disk, chain_from_xml, check_view, expected_view,
+                      qemu_img, write_patterns)
 
 
-def test_lifecycle_across_invocations(env):
-    paths = make_chain(env, ["base.qcow2", "mid.qcow2", "top.qcow2"])
-    write_patterns(paths)
+def test_lifecycle_across_invocations(env, qcow2_chain):
+    paths = qcow2_chain(["base.qcow2", "mid.qcow2", "top.qcow2"], patterns=True)
     env.define("vm1", [("vda", paths[-1], "qcow2")])
     assert " -    vm1    shut off" in env.ok("list", "--all")
     assert env.ok("start", "vm1") == "Domain 'vm1' started\n\n"
@@ -42,8 +40,8 @@ def test_lifecycle_across_invocations(env):
     env.ok("destroy", "vm1")
 
 
-def test_destroy_from_another_process_really_stops_qemu(env):
-    (img,) = make_chain(env, ["only.qcow2"])
+def test_destroy_from_another_process_really_stops_qemu(env, qcow2_chain):
+    (img,) = qcow2_chain(["only.qcow2"])
     env.define("vm1", [("vda", img, "qcow2")])
     env.ok("start", "vm1", "--paused")
     assert env.ok("domstate", "vm1", "--reason") == "paused (user)\n\n"
@@ -58,8 +56,8 @@ def test_destroy_from_another_process_really_stops_qemu(env):
                             "error: Requested operation is not valid: domain is not running\n")
 
 
-def test_qemu_killed_from_outside_is_noticed(env):
-    (img,) = make_chain(env, ["only.qcow2"])
+def test_qemu_killed_from_outside_is_noticed(env, qcow2_chain):
+    (img,) = qcow2_chain(["only.qcow2"])
     env.define("vm1", [("vda", img, "qcow2")])
     env.ok("start", "vm1")
     (pid,) = env.qemu_pids()
@@ -76,8 +74,8 @@ def test_qemu_killed_from_outside_is_noticed(env):
     env.ok("destroy", "vm1")
 
 
-def test_transient_domain_disappears_when_stopped(env):
-    (img,) = make_chain(env, ["only.qcow2"])
+def test_transient_domain_disappears_when_stopped(env, qcow2_chain):
+    (img,) = qcow2_chain(["only.qcow2"])
     from qemuhelp import domain_xml
     xml = os.path.join(env.base, "t.xml")
     with open(xml, "w") as f:
@@ -89,8 +87,8 @@ def test_transient_domain_disappears_when_stopped(env):
     assert failed.stderr == "error: failed to get domain 'trans'\n"
 
 
-def test_two_concurrent_starts_one_wins(env):
-    (img,) = make_chain(env, ["only.qcow2"])
+def test_two_concurrent_starts_one_wins(env, qcow2_chain):
+    (img,) = qcow2_chain(["only.qcow2"])
     env.define("vm1", [("vda", img, "qcow2")])
     results = []
     threads = [threading.Thread(target=lambda: results.append(env.run("start", "vm1"))) for _ in range(2)]
@@ -108,8 +106,8 @@ def test_two_concurrent_starts_one_wins(env):
     env.ok("destroy", "vm1")
 
 
-def test_unrecorded_backing_format_is_refused(env):
-    base, top = make_chain(env, ["base.qcow2", "top.qcow2"])
+def test_unrecorded_backing_format_is_refused(env, qcow2_chain):
+    base, top = qcow2_chain(["base.qcow2", "top.qcow2"])
     mid = env.path("mid.qcow2")
     qemu_img("create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", mid)
     qemu_img("rebase", "-q", "-u", "-f", "qcow2", "-b", mid, "-F", "qcow2", top)
@@ -133,8 +131,8 @@ def test_unrecorded_backing_format_is_refused(env):
     assert env.qemu_pids() == []
 
 
-def test_missing_backing_file_and_loops(env):
-    base, top = make_chain(env, ["base.qcow2", "top.qcow2"])
+def test_missing_backing_file_and_loops(env, qcow2_chain):
+    base, top = qcow2_chain(["base.qcow2", "top.qcow2"])
     os.unlink(base)
     env.define("vm1", [("vda", top, "qcow2")])
     result = env.run("start", "vm1")
@@ -193,8 +191,8 @@ def test_unsupported_configuration_is_refused_at_define(env):
         in result.stderr
 
 
-def test_failed_start_shows_qemus_error(env):
-    (img,) = make_chain(env, ["shared.qcow2"])
+def test_failed_start_shows_qemus_error(env, qcow2_chain):
+    (img,) = qcow2_chain(["shared.qcow2"])
     env.define("one", [("vda", img, "qcow2")])
     env.define("two", [("vda", img, "qcow2")])
     env.ok("start", "one")
@@ -206,8 +204,8 @@ def test_failed_start_shows_qemus_error(env):
     env.ok("destroy", "one")
 
 
-def test_probe_once_renamed_backing_changes_nothing(env, tmp_path):
-    paths = make_chain(env, ["base.qcow2", "mid.qcow2", "top.qcow2"])
+def test_probe_once_renamed_backing_changes_nothing(env, tmp_path, qcow2_chain):
+    paths = qcow2_chain(["base.qcow2", "mid.qcow2", "top.qcow2"])
     env.define("vm1", [("vda", paths[-1], "qcow2")])
     env.ok("start", "vm1")
     before = [env.ok("dumpxml", "vm1"), env.ok("domblklist", "vm1", "--details"),
@@ -227,8 +225,8 @@ def test_probe_once_renamed_backing_changes_nothing(env, tmp_path):
     env.ok("destroy", "vm1")
 
 
-def test_domblkinfo_comes_from_cache_and_files(env):
-    (img,) = make_chain(env, ["only.qcow2"], size="96M")
+def test_domblkinfo_comes_from_cache_and_files(env, qcow2_chain):
+    (img,) = qcow2_chain(["only.qcow2"], size="96M")
     env.define("vm1", [("vda", img, "qcow2")])
     offline = env.ok("domblkinfo", "vm1", "vda")
     env.ok("start", "vm1")

@@ -10,13 +10,11 @@ import pathlib
 import shutil
 import tempfile
 
-from qemuhelp import (assert_cache_matches_disk, chain_from_xml, check_view, domain_xml, expected_view, make_chain,
-                      qemu_img, qemu_io, write_patterns)
+from qemuhelp import (assert_cache_matches_disk, chain_from_xml, check_view, domain_xml, expected_view, qemu_img, qemu_io)
 
 
-def test_a_waiting_offline_commit_blocks_start_until_it_ends(env):
-    paths = make_chain(env, ["base.qcow2", "mid.qcow2", "top.qcow2"])
-    write_patterns(paths)
+def test_a_waiting_offline_commit_blocks_start_until_it_ends(env, qcow2_chain):
+    paths = qcow2_chain(["base.qcow2", "mid.qcow2", "top.qcow2"], patterns=True)
     env.define("vm", [("vda", paths[-1], "qcow2")])
     assert env.ok("blockcommit", "vm", "vda", "--active") == "Active Block Commit started\n"
     refused = env.run("start", "vm")
@@ -32,8 +30,8 @@ def test_a_waiting_offline_commit_blocks_start_until_it_ends(env):
     check_view(paths[-1], expected_view(3))
 
 
-def test_undefine_drops_a_waiting_offline_commit(env):
-    paths = make_chain(env, ["base.qcow2", "top.qcow2"])
+def test_undefine_drops_a_waiting_offline_commit(env, qcow2_chain):
+    paths = qcow2_chain(["base.qcow2", "top.qcow2"])
     xml = env.define("vm", [("vda", paths[-1], "qcow2")])
     env.ok("blockcommit", "vm", "vda", "--active")
     env.ok("undefine", "vm")
@@ -43,9 +41,8 @@ def test_undefine_drops_a_waiting_offline_commit(env):
     env.ok("start", "vm", "--paused")
 
 
-def test_external_revert_of_a_transient_domain(env):
-    (img,) = make_chain(env, ["disk.qcow2"])
-    write_patterns([img])
+def test_external_revert_of_a_transient_domain(env, qcow2_chain):
+    (img,) = qcow2_chain(["disk.qcow2"], patterns=True)
     xml = os.path.join(env.base, "t.xml")
     with open(xml, "w") as f:
         f.write(domain_xml("trans", [("vda", img, "qcow2")]))
@@ -83,9 +80,8 @@ def test_formats_without_backing_files_start(env):
         assert chain_from_xml(env.ok("dumpxml", "vm-" + fmt)) == [(img, fmt)]
 
 
-def test_synchronous_blockcopy(env):
-    paths = make_chain(env, ["base.qcow2", "top.qcow2"])
-    write_patterns(paths)
+def test_synchronous_blockcopy(env, qcow2_chain):
+    paths = qcow2_chain(["base.qcow2", "top.qcow2"], patterns=True)
     env.define("vm", [("vda", paths[-1], "qcow2")])
     env.ok("start", "vm", "--paused")
     dest = env.path("copy.qcow2")
@@ -97,12 +93,12 @@ def test_synchronous_blockcopy(env):
     assert qemu_io(dest, "read -P 0x22 1M 1M", readonly=True).returncode == 0
 
 
-def test_socket_links_need_a_private_directory(env, tmp_path, request):
+def test_socket_links_need_a_private_directory(env, tmp_path, request, qcow2_chain):
     # A state directory long enough that QEMU's socket is reached through a short link.
     deep = tmp_path / ("d" * 60) / ("e" * 60)
     env.root = str(deep / "root")
     env.uri = "qemu:///embed?root=%s" % env.root
-    (img,) = make_chain(env, ["disk.qcow2"])
+    (img,) = qcow2_chain(["disk.qcow2"])
     env.define("vm", [("vda", img, "qcow2")])
     runtime = tempfile.mkdtemp(prefix="rt", dir="/tmp")      # short, as XDG_RUNTIME_DIR is
     request.addfinalizer(lambda: shutil.rmtree(runtime, ignore_errors=True))
@@ -120,11 +116,11 @@ def test_socket_links_need_a_private_directory(env, tmp_path, request):
     assert len(links) == 1 and os.readlink(shared / links[0]) == os.path.join(env.root, "run", "vm")
 
 
-def test_a_held_domain_lock_does_not_stall_listing(env):
+def test_a_held_domain_lock_does_not_stall_listing(env, qcow2_chain):
     """Another pyvirsh holding a domain (a --wait, a long merge) must not make `list`
     wait for it or drop the domain; the holder reconciles the jobs itself."""
     import fcntl
-    paths = make_chain(env, ["base.qcow2", "top.qcow2"])
+    paths = qcow2_chain(["base.qcow2", "top.qcow2"])
     assert qemu_io(paths[0], "write -P 0x5a 0 16M").returncode == 0     # 16 s to pull at 1 MiB/s
     env.define("vm", [("vda", paths[-1], "qcow2")])
     env.ok("start", "vm", "--paused")
@@ -137,8 +133,8 @@ def test_a_held_domain_lock_does_not_stall_listing(env):
     env.ok("blockjob", "vm", "vda", "--abort")
 
 
-def test_shutdown_and_reboot_modes_beyond_acpi_are_refused(env):
-    (img,) = make_chain(env, ["disk.qcow2"])
+def test_shutdown_and_reboot_modes_beyond_acpi_are_refused(env, qcow2_chain):
+    (img,) = qcow2_chain(["disk.qcow2"])
     env.define("vm", [("vda", img, "qcow2")])
     env.ok("start", "vm", "--paused")
     for command in ("shutdown", "reboot"):
