@@ -11,7 +11,7 @@ import re
 from .errors import CommandError
 
 _INT_RE = re.compile(r"\s*[+-]?[0-9]+\Z")
-_SCALED_RE = re.compile(r"\s*([+-]?[0-9]+)(.*)\Z", re.S)
+_SCALED_RE = re.compile(r"\s*([+-]?[0-9]+)(.*)\Z", re.DOTALL)
 INT_MAX = 2**31 - 1
 ULLONG_MAX = 2**64 - 1
 

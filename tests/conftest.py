@@ -68,13 +68,15 @@ class ChainTemplates:
             self.templates[key] = paths
         return self.templates[key]
 
-    def copy(self, env, names: list[str], size: str = "64M", fmt: str = "qcow2", patterns: bool = False) -> list[str]:
+    def copy(self, env, names: list[str], size: str = "64M", fmt: str = "qcow2",
+             patterns: bool = False) -> list[str]:
         from qemuhelp import qemu_img
         paths = [env.path(name) for name in names]
         for source, copy in zip(self.template(len(names), size, fmt, patterns), paths):
             _sparse_copy(source, copy)
         for k in range(1, len(paths)):
-            qemu_img("rebase", "-u", "-f", "qcow2", "-b", paths[k - 1], "-F", fmt if k == 1 else "qcow2", paths[k])
+            backing_format = fmt if k == 1 else "qcow2"
+            qemu_img("rebase", "-u", "-f", "qcow2", "-b", paths[k - 1], "-F", backing_format, paths[k])
         return paths
 
 

@@ -76,8 +76,8 @@ def _result(out: bytes, err: bytes, status: int):
 
 def run(program: list[str], args: list[str], stdin: str | None = None, env_extra=None):
     """Run a program in tests/data; (stdout, stderr, status), normalized."""
-    proc = subprocess.run(program + args, cwd=DATA, env=_environment(env_extra),
-                          input=stdin.encode() if stdin else None, capture_output=True, timeout=60, check=False)
+    proc = subprocess.run(program + args, cwd=DATA, env=_environment(env_extra), capture_output=True,
+                          input=stdin.encode() if stdin else None, timeout=60, check=False)
     return _result(proc.stdout, proc.stderr, proc.returncode)
 
 

@@ -87,7 +87,7 @@ def test_bad_input_is_an_error_not_a_traceback(args):
 
 @pytest.mark.parametrize("name", ["binary.xml", "nul.xml", "huge.xml", "laughs.xml", "deep.xml", "badmem.xml"])
 def test_hostile_domain_xml_is_refused_cleanly(hostile_files, name):
-    out, err, rc = run(["-c", "test:///default", "define %s; list --all" % (hostile_files / name)])
+    out, err, _ = run(["-c", "test:///default", "define %s; list --all" % (hostile_files / name)])
     assert "Traceback" not in out + err
     assert "error: " in err
     # Nothing was defined from it: only the default domain is listed.

@@ -25,7 +25,7 @@ def test_table_entry_matches_its_command(name):
 
 
 def test_every_declared_command_is_in_the_table():
-    for entry in set(m for m, _, _ in TABLE.values()):
+    for entry in {m for m, _, _ in TABLE.values()}:
         __import__("pyvirsh.commands." + entry)
     assert set(REGISTRY) == set(TABLE)
 

@@ -359,8 +359,8 @@ CASES = [
     # a libvirt test-driver node file
     NODE + ["list\nnodeinfo\n"],
     NODE + ["dominfo fc5"],
-    NODE + ["dominfo ef861801-45b9-11cb-88e3-afbfe5370493\ndominfo fc4\ndomid fc4\ndomuuid 2\n"
-            "domname 2\ndomstate 2\ndomstate fc4 --reason"],
+    NODE + [("dominfo ef861801-45b9-11cb-88e3-afbfe5370493\ndominfo fc4\ndomid fc4\ndomuuid 2\n"
+             "domname 2\ndomstate 2\ndomstate fc4 --reason")],
     NODE + [LIFECYCLE_SCRIPT],
     NODE + ["list --uuid; list --name --all; list --uuid --name --all; domstate fv0; domstate fv0 --reason"],
     NODE + ["dumpxml fv0; dumpxml fc4; dumpxml fc5"],

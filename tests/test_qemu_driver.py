@@ -98,10 +98,10 @@ def test_two_concurrent_starts_one_wins(env, qcow2_chain):
         t.join()
     codes = sorted(r.returncode for r in results)
     assert codes == [0, 1]
-    loser = [r for r in results if r.returncode == 1][0]
+    loser = next(r for r in results if r.returncode == 1)
     assert loser.stderr in ("error: Domain is already active\n",
-                            "error: Failed to start domain 'vm1'\n"
-                            "error: Requested operation is not valid: domain is already running\n")
+                            ("error: Failed to start domain 'vm1'\n"
+                             "error: Requested operation is not valid: domain is already running\n"))
     assert len(env.qemu_pids()) == 1
     env.ok("destroy", "vm1")
 

@@ -10,7 +10,8 @@ import pathlib
 import shutil
 import tempfile
 
-from qemuhelp import (assert_cache_matches_disk, chain_from_xml, check_view, domain_xml, expected_view, qemu_img, qemu_io)
+from qemuhelp import (assert_cache_matches_disk, chain_from_xml, check_view, domain_xml, expected_view, qemu_img,
+                      qemu_io)
 
 
 def test_a_waiting_offline_commit_blocks_start_until_it_ends(env, qcow2_chain):

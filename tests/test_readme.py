@@ -14,7 +14,7 @@ def readme_commands() -> list[str]:
     with open(os.path.join(ROOT, "README.md")) as f:
         text = f.read()
     section = text.split("## Set-up", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```sh\n(.*?)\n```", section, re.S)
+    return re.findall(r"```sh\n(.*?)\n```", section, re.DOTALL)
 
 
 def test_ci_runs_the_readmes_test_command():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import shutil
 import struct
 import subprocess
@@ -199,8 +200,9 @@ def test_vmdk_text_descriptor(tmp_path):
     assert hdr.virtual_size == qemu_chain(flat)[0]["virtual-size"] == 32 << 20
     assert hdr.backing_name is None
     assert detect_format(flat) == "raw"          # libvirt only knows the KDMV magic
-    text = open(flat).read().replace('createType="monolithicFlat"',
-                                     'createType="monolithicFlat"\nparentFileNameHint="p a,r.vmdk"')
+    text = pathlib.Path(flat).read_text()
+    text = text.replace('createType="monolithicFlat"',
+                        'createType="monolithicFlat"\nparentFileNameHint="p a,r.vmdk"')
     with open(tmp_path / "child.vmdk", "w") as f:
         f.write(text)
     assert read_header(str(tmp_path / "child.vmdk"), "vmdk").backing_name == "p a,r.vmdk"
@@ -257,7 +259,7 @@ def test_external_data_file(tmp_path):
 
 
 def test_top_format_is_never_probed(chain3):
-    base, mid, top = chain3
+    top = chain3[-1]
     chain = probe_chain(top, None)              # no <driver type>: raw, whatever the magic says
     assert len(chain) == 1 and chain[0].format == "raw" and not chain[0].probed
     assert chain[0].virtual_size == os.path.getsize(top)
@@ -281,7 +283,7 @@ def test_encrypted_qcow2(tmp_path):
 
 
 def test_relative_top_and_dirname(tmp_path, monkeypatch, chain3):
-    base, mid, top = chain3
+    top = chain3[-1]
     monkeypatch.chdir(tmp_path)
     chain = probe_chain("top.qcow2", "qcow2")
     assert chain[0].path == top and len(chain) == 3
@@ -338,7 +340,7 @@ def test_cow_chain_probes_its_leaf(tmp_path):
 # ---------------------------------------------------------------------------
 
 def test_unrecorded_format_with_further_backing_is_refused(chain3, tmp_path):
-    base, mid, top = chain3
+    _, mid, top = chain3
     top2 = drop_backing_format(top, tmp_path / "top2.qcow2")
     assert "backing-filename-format" not in qemu_chain(top2)[0]
     assert read_header(top2, "qcow2").backing_format is None
@@ -361,7 +363,7 @@ def test_unrecorded_format_hint_quotes_names(tmp_path):
 
 
 def test_unrecorded_format_of_leaf_is_probed(chain3, tmp_path):
-    base, mid, top = chain3
+    base, mid, _ = chain3
     mid2 = drop_backing_format(mid, tmp_path / "mid2.qcow2")
     chain = probe_chain(mid2, "qcow2")
     assert [c.format for c in chain] == ["qcow2", "qcow2"]
@@ -412,7 +414,7 @@ def test_loop_self_and_via_symlink(tmp_path):
 
 
 def test_depth_limit_small(chain3):
-    base, mid, top = chain3
+    top = chain3[-1]
     e = err(probe_chain, top, "qcow2", disk="vdb", max_depth=2)
     assert e.code is ErrorCode.OPERATION_UNSUPPORTED
     assert str(e) == ("Operation not supported: backing chains more than 2 layers deep are not "
@@ -487,7 +489,7 @@ def _hostile(tmp_path, kind):
     """Build one damaged image; return its path."""
     base = create(tmp_path / "base.qcow2", size="1M")
     p = create(tmp_path / "bad.qcow2", backing=base, bfmt="qcow2", size="1M")
-    bofs = struct.unpack_from(">Q", open(p, "rb").read(16), 8)[0]
+    bofs = struct.unpack_from(">Q", pathlib.Path(p).read_bytes()[:16], 8)[0]
     if kind == "truncated-50":
         os.truncate(p, 50)
     elif kind == "truncated-v3":
@@ -592,7 +594,8 @@ def test_hostile_other_formats(tmp_path):
 def test_random_garbage_never_crashes(tmp_path):
     import random
     rnd = random.Random(1234)
-    src = open(create(tmp_path / "seed.qcow2", backing="base.raw", bfmt="raw", size="1M"), "rb").read()
+    seed = create(tmp_path / "seed.qcow2", backing="base.raw", bfmt="raw", size="1M")
+    src = pathlib.Path(seed).read_bytes()
     p = tmp_path / "fuzz.qcow2"
     for _ in range(300):
         data = bytearray(src[:4096])
@@ -625,7 +628,7 @@ def test_audit_file_records_every_opened_path(chain3, tmp_path, monkeypatch):
 
 
 def test_audit_file_from_another_process(chain3, tmp_path):
-    base, mid, top = chain3
+    _, mid, top = chain3
     audit = tmp_path / "audit2.log"
     code = ("import sys; from pyvirsh.drivers.storage.chain import probe_chain; "
             "probe_chain(sys.argv[1], 'qcow2', max_depth=2)")

@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from difftool import DATA, pyvirsh_argv
+from difftool import DATA, pyvirsh_argv, virsh_missing_reason
 
 DOMAIN = ("<domain type='test'><name>%s</name>%s<memory>1024</memory>%s"
           "<os><type>hvm</type></os>%s</domain>")
@@ -173,12 +173,14 @@ def test_node_file_bad_storage_values(tmp_path, capacity, volume, reason):
                  ["error: failed to connect to the hypervisor", "error: XML error: " + reason])
 
 
+@pytest.mark.skipif(virsh_missing_reason() is not None, reason=virsh_missing_reason() or "")
 def test_node_file_pool_sizes_are_ignored_as_by_virsh(tmp_path):
     import difftool
     node = tmp_path / "pool.xml"
-    node.write_text(POOL % ("abc", "<volume><name>v</name><capacity>1000</capacity>"
-                                   "<allocation>10</allocation></volume>"))
-    theirs, ours = difftool.compare(["-c", "test://%s" % node, "pool-info p; vol-list p --details"])
+    node.write_text(POOL % ("abc", ("<volume><name>v</name><capacity>1000</capacity>"
+                                    "<allocation>10</allocation></volume>")))
+    theirs, ours = difftool.compare(["-c", "test://%s" % node, "pool-info p; vol-list p --details"],
+                                    in_process=True)
 
     def without_uuid(result):       # a pool without <uuid> gets a random one, in both
         return (re.sub(r"UUID:( +)\S+", r"UUID:\1U", result[0]),) + tuple(result[1:])

@@ -221,4 +221,4 @@ def probe_chain(path: str, fmt: str | None, disk: str = "vda",
         cur_fmt = bfmt
 
 
-__all__ = ["ChainLayer", "probe_chain", "non_local_protocol", "MAX_DEPTH"]
+__all__ = ["MAX_DEPTH", "ChainLayer", "non_local_protocol", "probe_chain"]

@@ -213,29 +213,21 @@ def detect_from_fd(fd: int, path: str, buf: bytes) -> str:
     # iso comes first in libvirt's table, and its magic is at 32769.
     if _pread(fd, path, 5, 32769) == b"CD001":
         return "iso"
-    head = buf[:8]
-    if head == b"conectix":
-        if len(buf) >= 16 and _BE32.unpack_from(buf, 12)[0] == 0x10000:
-            return "vpc"
-    elif len(buf) >= 72 and buf[64:68] == b"\x7f\x10\xda\xbe":
-        if _LE32.unpack_from(buf, 68)[0] == 0x00010001:
-            return "vdi"
+    if buf[:8] == b"conectix" and len(buf) >= 16 and _BE32.unpack_from(buf, 12)[0] == 0x10000:
+        return "vpc"
+    if len(buf) >= 72 and buf[64:68] == b"\x7f\x10\xda\xbe" and _LE32.unpack_from(buf, 68)[0] == 0x00010001:
+        return "vdi"
     if buf[:16] == b"WithouFreSpacExt":
         return "ploop"
     magic = buf[:4]
     if len(buf) >= 8:
-        if magic == b"OOOM":
-            if _BE32.unpack_from(buf, 4)[0] == 2:
-                return "cow"
-        elif magic == b"QFI\xfb":
-            version = _BE32.unpack_from(buf, 4)[0]
-            if version == 1:
-                return "qcow"
-            if version in (2, 3):
-                return "qcow2"
-        elif magic == b"KDMV":
-            if _LE32.unpack_from(buf, 4)[0] in (1, 2, 3):
-                return "vmdk"
+        version = _BE32.unpack_from(buf, 4)[0]
+        if magic == b"OOOM" and version == 2:
+            return "cow"
+        if magic == b"QFI\xfb" and version in (1, 2, 3):
+            return "qcow" if version == 1 else "qcow2"
+        if magic == b"KDMV" and _LE32.unpack_from(buf, 4)[0] in (1, 2, 3):
+            return "vmdk"
     if magic == b"QED\0":
         return "qed"
     return "raw"

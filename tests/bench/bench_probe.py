@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import itertools
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -39,7 +40,7 @@ def build_chain(d: str, n: int) -> list[str]:
     """l0 (base) .. l{n-1}; absolute backing names; -u with a size keeps each create O(1)."""
     paths = [os.path.join(d, "l%d.qcow2" % i) for i in range(n)]
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", paths[0], "64M"], check=True)
-    for prev, cur in zip(paths, paths[1:]):
+    for prev, cur in itertools.pairwise(paths):
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b", prev, "-F", "qcow2",
                         cur, "64M"], check=True)
     return paths
@@ -71,8 +72,8 @@ def main() -> int:
             chain = probe_chain(top, "qcow2")
             assert len(chain) == depth, (len(chain), depth)
             argv = ["qemu-img", "info", "--backing-chain", "--output=json", top]
-            ours = median_ms(lambda: probe_chain(top, "qcow2"), RUNS[depth])
-            theirs = median_ms(lambda: subprocess.run(argv, check=True, stdout=subprocess.DEVNULL),
+            ours = median_ms(lambda top=top: probe_chain(top, "qcow2"), RUNS[depth])
+            theirs = median_ms(lambda argv=argv: subprocess.run(argv, check=True, stdout=subprocess.DEVNULL),
                                QEMU_RUNS[depth])
             print("%7d  %16.3f  %16.2f  %8.0fx  %9.1f us" % (depth, ours, theirs, theirs / ours,
                                                            ours * 1e3 / depth))

@@ -31,7 +31,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from difftool import pyvirsh_argv  # noqa: E402
+from difftool import pyvirsh_argv
 
 
 def timed(argv, env=None, check=True) -> float:
