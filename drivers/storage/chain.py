@@ -106,7 +106,7 @@ def _quote(word: str) -> str:
 
 
 def _access_error(e: OSError, path: str, top: str | None) -> DriverError:
-    reason = os.strerror(e.errno) if e.errno else str(e)
+    reason = _probe.os_reason(e)
     if top is None:
         msg = "Cannot access storage file '%s' (as uid:%u, gid:%u): %s" % (
             path, os.getuid(), os.getgid(), reason)
@@ -135,7 +135,7 @@ def probe_chain(path: str, fmt: str | None, disk: str = "vda",
     top = path
     layers: list[ChainLayer] = []
     seen = set()
-    parent = None                       # the layer whose header named cur_path
+    parent: ChainLayer | None = None    # the layer whose header named cur_path
     cur_path, cur_fmt = path, fmt
     open_image, header_from_fd, fstat, close = _probe.open_image, _probe.header_from_fd, os.fstat, os.close
 
@@ -153,6 +153,7 @@ def probe_chain(path: str, fmt: str | None, disk: str = "vda",
             st = fstat(fd)
             key = (st.st_dev, st.st_ino)
             if key in seen:
+                assert parent is not None       # the top is the first file seen
                 raise DriverError(ErrorCode.INTERNAL_ERROR,
                                   "backing store for %s is self-referential or too deeply nested"
                                   % parent.path)
@@ -180,6 +181,7 @@ def probe_chain(path: str, fmt: str | None, disk: str = "vda",
 
         if probed and header.backing_name is not None:
             # libvirt: a probed image must not lead any further down the chain.
+            assert parent is not None           # the top's format is given, never probed
             msg = _UNRECORDED % (parent.backing_name, parent.path)
             msg += (" If '%s' is trusted and really is a %s image, record its format with: "
                     "qemu-img rebase -u -f %s -F %s -b %s %s"

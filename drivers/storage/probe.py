@@ -172,12 +172,17 @@ def _device_size(fd, st) -> int:
 # Magic probing
 # ---------------------------------------------------------------------------
 
+def os_reason(e: OSError) -> str:
+    """The C library's words for an OSError, as libvirt prints them (g_strerror)."""
+    return os.strerror(e.errno) if e.errno else str(e)
+
+
 def _stat_image(path: str) -> os.stat_result:
     try:
         return os.stat(path)
     except OSError as e:
         raise DriverError(ErrorCode.SYSTEM_ERROR, "Cannot access storage file '%s': %s"
-                          % (path, os.strerror(e.errno))) from None
+                          % (path, os_reason(e))) from None
 
 
 def _open_image_checked(path: str) -> int:
@@ -186,7 +191,7 @@ def _open_image_checked(path: str) -> int:
         return open_image(path)
     except OSError as e:
         raise DriverError(ErrorCode.SYSTEM_ERROR, "cannot open file '%s': %s"
-                          % (path, os.strerror(e.errno))) from None
+                          % (path, os_reason(e))) from None
 
 
 def detect_format(path: str) -> str:
