@@ -108,8 +108,8 @@ def _memory_stream() -> io.TextIOWrapper:
 
 
 @contextlib.contextmanager
-def _one_shot_process(env_extra):
-    """This process made to look like a fresh one-shot run in tests/data; all restored afterwards."""
+def _one_shot_process(env_extra, cwd: str):
+    """This process made to look like a fresh one-shot run in cwd; all restored afterwards."""
     saved_env = dict(os.environ)
     saved_cwd = os.getcwd()
     saved_streams = sys.stdin, sys.stdout, sys.stderr
@@ -117,7 +117,7 @@ def _one_shot_process(env_extra):
         os.environ.clear()
         os.environ.update(_environment(env_extra))
         time.tzset()
-        os.chdir(DATA)
+        os.chdir(cwd)
         yield
     finally:
         sys.stdin, sys.stdout, sys.stderr = saved_streams
@@ -127,11 +127,14 @@ def _one_shot_process(env_extra):
         time.tzset()
 
 
-def run_in_process(args: list[str], stdin: str | None = None, env_extra=None):
-    """pyvirsh's entry point called here with argv and captured streams; (stdout, stderr, status)."""
+def call_main(args: list[str], stdin: str | None = None, env_extra=None, cwd: str = DATA):
+    """pyvirsh's entry point called here with argv and captured streams: (stdout, stderr) bytes, status.
+
+    The environment is the one `run` gives a process (LANG=C, TZ=UTC, no PYVIRSH_DEFAULT_URI).
+    """
     main = pyvirsh_main()
     out, err = _memory_stream(), _memory_stream()
-    with _one_shot_process(env_extra):
+    with _one_shot_process(env_extra, cwd):
         sys.stdin = io.TextIOWrapper(io.BytesIO((stdin or "").encode()), encoding="utf-8")
         sys.stdout, sys.stderr = out, err
         try:
@@ -141,7 +144,12 @@ def run_in_process(args: list[str], stdin: str | None = None, env_extra=None):
             status = code if isinstance(code, int) else (0 if code is None else 1)
         out.flush()
         err.flush()
-    return _result(out.buffer.getvalue(), err.buffer.getvalue(), status or 0)
+    return out.buffer.getvalue(), err.buffer.getvalue(), status or 0
+
+
+def run_in_process(args: list[str], stdin: str | None = None, env_extra=None):
+    """call_main in tests/data; (stdout, stderr, status) decoded and normalized as `run` gives them."""
+    return _result(*call_main(args, stdin, env_extra))
 
 
 def compare(args: list[str], stdin: str | None = None, env_extra=None, in_process: bool = False):

@@ -9,22 +9,22 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 
 import pytest
 
-from difftool import DATA, pyvirsh_argv, virsh_missing_reason
+from difftool import DATA, call_main, virsh_missing_reason
 
 DOMAIN = ("<domain type='test'><name>%s</name>%s<memory>1024</memory>%s"
           "<os><type>hvm</type></os>%s</domain>")
 
 
-def run(args, cwd=DATA, timeout=30):
-    env = dict(os.environ, LANG="C")
-    env.pop("PYVIRSH_DEFAULT_URI", None)
-    proc = subprocess.run(pyvirsh_argv() + args, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                          capture_output=True, timeout=timeout)
-    return proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"), proc.returncode
+def run(args, cwd=DATA):
+    """pyvirsh's entry point in this process (difftool.call_main), as a one-shot run in cwd.
+
+    tests/test_bad_input.py runs a sample of bad input through the console script as a process.
+    """
+    out, err, status = call_main(args, cwd=str(cwd))
+    return out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), status
 
 
 def error_lines(err: str) -> list[str]:
