@@ -588,6 +588,7 @@ def writes(api_name: str, with_flags: str | None = None):
             return method(self, *args, **kwargs)
         checked.__name__ = method.__name__
         checked.__doc__ = method.__doc__
+        checked.__wrapped__ = method        # inspect.signature shows the method's own parameters
         return checked
 
     return decorate
