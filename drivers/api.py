@@ -626,9 +626,11 @@ class DomainExtensions:
 
     def get_disks(self, inactive: bool = False) -> list[DomainDisk]:
         """The disks of the live definition (or the persistent one if inactive), with
-        their cached backing chains: what domblklist, domblkinfo and completion show."""
-        from .diskinfo import disk_records
-        return disk_records(self.get_definition(inactive))
+        their cached backing chains: what domblklist, domblkinfo and completion show.
+
+        libvirt's clients read them from the XML; a driver builds them with
+        diskinfo.disk_records from its definition."""
+        raise no_support("virDomainGetXMLDesc")
 
     def get_definition(self, inactive: bool = False):
         """The parsed definition (a domxml.DomainDef): live, or the persistent one if inactive.

@@ -33,7 +33,8 @@ PYTHON_ERROR = re.compile(r"internal error: [A-Za-z_.]*(Error|Exception|Warning|
 ARGS = {
     "blockcommit": ["{dom} vda", "{dom} vda --active --shallow", "{dom} vda --base vda[2] --top vda[1]",
                     "{dom} vdz --async"],
-    "blockcopy": ["{dom} vda", "{dom} vdz --dest {tmp}/copy.qcow2", "{dom} vda --dest {tmp}/x.img --print-xml"],
+    "blockcopy": ["{dom} vda", "{dom} vdz --dest {tmp}/copy.qcow2",
+                  "{dom} vda --dest {tmp}/x.img --print-xml"],
     "blockjob": ["{dom} vda", "{dom} vda --info", "{dom} vda --raw", "{dom} vda --abort", "{dom} vda 5",
                  "{dom} vdz"],
     "blockpull": ["{dom} vda", "{dom} vdz", "{dom} vda --base vda[2]"],
@@ -264,7 +265,8 @@ def test_default_answers_name_a_libvirt_function(handle):
     instance.connection = lambda: type("C", (), {"readonly": False})()
     extensions = set(dir(api.ConnectionExtensions)) | set(dir(api.DomainExtensions))
     for name, member in inspect.getmembers(cls, inspect.isfunction):
-        if name.startswith("_") or name in extensions or name in ("connection", "close", "get_uri", "is_active"):
+        if name.startswith("_") or name in extensions or name in ("connection", "close", "get_uri",
+                                                                  "is_active"):
             continue
         params = [p for p in inspect.signature(member).parameters.values()
                   if p.name != "self" and p.default is inspect.Parameter.empty]

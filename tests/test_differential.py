@@ -292,11 +292,14 @@ CASES = [
     s("vol-create-as default-pool v 1M --format bogus"),
     s("vol-create-as default-pool v 1M; vol-info v --pool default-pool --physical"),
     s("vol-create-as default-pool v abc; vol-create-as default-pool v 1M --allocation x"),
-    s("vol-create-as default-pool v 1M; vol-create-as default-pool v 1M; vol-info /default-pool/v; vol-info v"),
+    s("vol-create-as default-pool v 1M; vol-create-as default-pool v 1M; vol-info /default-pool/v; "
+      "vol-info v"),
     s("vol-create-as default-pool big 200G; vol-create-as default-pool b2 99G --allocation 99G; "
-      "vol-create-as default-pool b3 2G --allocation 2G; pool-info default-pool --bytes; pool-list --details"),
+      "vol-create-as default-pool b3 2G --allocation 2G; pool-info default-pool --bytes; "
+      "pool-list --details"),
     s("vol-create-as default-pool v 1M; vol-info v --pool dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566 --bytes; "
-      "vol-list dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566 --details; vol-info /default-pool/v --pool default-pool"),
+      "vol-list dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566 --details; "
+      "vol-info /default-pool/v --pool default-pool"),
     s("vol-create-as default-pool v1 1M; vol-create-as default-pool v2 1M --backing-vol /default-pool/v1 "
       "--print-xml; vol-create-as default-pool v2 1M --backing-vol v1 --format qcow2 --print-xml"),
     # the command language and option binding

@@ -58,8 +58,10 @@ def test_equality_sees_every_field():
     assert a != api.BlockInfo(1, 2, 3)
 
 
-@pytest.mark.parametrize("data,word", [({"capacity": 1, "allocation": 2}, "needs the field physical"),
-                                       ({"capacity": 1, "allocation": 2, "physical": 3, "x": 4}, "no field x")])
+@pytest.mark.parametrize("data,word", [
+    ({"capacity": 1, "allocation": 2}, "needs the field physical"),
+    ({"capacity": 1, "allocation": 2, "physical": 3, "x": 4}, "no field x"),
+])
 def test_from_dict_refuses_missing_and_unknown_fields(data, word):
     with pytest.raises(ValueError, match=word):
         api.BlockInfo.from_dict(data)

@@ -16,7 +16,8 @@ import time
 
 from ..api import (BlockInfo, Connection, DestroyFlags, Domain, DomainInfo, DomainState, DriverError,
                    ErrorCode, NodeInfo, Reason, SecurityLabel, SecurityModel, SnapshotCreateFlags,
-                   TreeSnapshot, SnapshotDeleteFlags, SnapshotRevertFlags, StartFlags, UndefineFlags, XMLFlags,
+                   TreeSnapshot, SnapshotDeleteFlags, SnapshotRevertFlags, StartFlags, UndefineFlags,
+                   XMLFlags,
                    check_snapshot_create_flags, check_snapshot_delete_flags, check_snapshot_revert_flags,
                    check_flags, writes)
 from .defaults import DEFAULT_DOMAIN_FACTS, DEFAULT_DOMAIN_XML, DEFAULT_POOL
@@ -238,6 +239,10 @@ class TestDomain(Domain):
     def get_definition(self, inactive: bool = False):
         obj = self._live()
         return (obj.new_def or obj.definition) if inactive else obj.definition
+
+    def get_disks(self, inactive: bool = False):
+        from ..diskinfo import disk_records
+        return disk_records(self.get_definition(inactive))
 
     def get_block_info(self, disk: str) -> BlockInfo:
         obj = self._live()

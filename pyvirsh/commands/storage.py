@@ -304,7 +304,8 @@ def vol_list(ctl, pool, details):
             continue
         try:
             info = v.get_info()
-            rows.append([v.name, path, vol_type_label(info.type), _size(info.capacity), _size(info.allocation)])
+            rows.append([v.name, path, vol_type_label(info.type), _size(info.capacity),
+                         _size(info.allocation)])
         except DriverError:
             rows.append([v.name, path, "unknown", "unknown", "unknown"])
     if details:
