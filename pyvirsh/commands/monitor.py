@@ -302,8 +302,7 @@ def domblkinfo(ctl, domain, device, human, all):
         out = []
         for target in targets:
             info = dom.get_block_info(target)
-            out.append({"target": target, "capacity": info.capacity, "allocation": info.allocation,
-                        "physical": info.physical})
+            out.append({"target": target, **info.to_dict()})
         ctl.out.emit_json({"disks": out})
         return True
     if not all:
