@@ -21,6 +21,7 @@ import pytest
 
 from pyvirsh.cli import main
 from pyvirsh.commands import TABLE
+from pyvirsh.drivers import api
 
 from qemuhelp import domain_xml, qemu_img
 
@@ -110,7 +111,8 @@ def _run(capsys, uri: str, text: str, readonly: bool = False):
     return status, out, err
 
 
-def _walk(capsys, uri: str, prefix: str, fill: dict, readonly: bool = False) -> list[str]:
+def _walk(capsys, uri: str, prefix: str, fill: dict, readonly: bool = False,
+          reads=("dominfo", "domstate", "domblklist", "dumpxml", "list", "uri")) -> list[str]:
     """Run every command; return a description of each internal error."""
     failures, succeeded = [], set()
     for name, args in _ordered_commands():
@@ -121,7 +123,7 @@ def _walk(capsys, uri: str, prefix: str, fill: dict, readonly: bool = False) -> 
         elif status == 0:
             succeeded.add(name)
     # The walk reached the domain and the driver: the plain reads worked.
-    assert {"dominfo", "domstate", "domblklist", "dumpxml", "list", "uri"} <= succeeded, succeeded
+    assert set(reads) <= succeeded, succeeded
     return failures
 
 
@@ -210,6 +212,54 @@ def test_qemu_storage_calls_end_in_libvirts_error(capsys, scratch, qemu_driver):
         assert status == 1, text
         assert err == ("error: %s\nerror: this function is not supported by the connection driver: %s\n"
                        % (context, function)), text
+
+
+class BareConnection(api.Connection):
+    """A third driver that can only name its one domain: everything else is the contract's
+    defaults, which must reach the user as libvirt's words."""
+
+    def __init__(self, uri, readonly):
+        self.uri = uri
+        self.readonly = readonly
+
+    def list_all_domains(self):
+        return [BareDomain(self)]
+
+    def lookup_domain_by_name(self, name):
+        if name != "bare":
+            raise api.DriverError(api.ErrorCode.NO_DOMAIN, "no domain with matching name '%s'" % name)
+        return BareDomain(self)
+
+
+class BareDomain(api.Domain):
+    name = "bare"
+    uuid = "00000000-0000-0000-0000-00000000000b"
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def connection(self):
+        return self.conn
+
+    def get_id(self):
+        return -1
+
+
+def test_a_driver_with_nothing_but_lookups(capsys, scratch, monkeypatch):
+    """A third driver fits without touching the commands: what it lacks is libvirt's error."""
+    import pyvirsh.drivers
+
+    def open_connection(uri, readonly=False):
+        return BareConnection(uri, readonly)
+
+    monkeypatch.setattr(pyvirsh.drivers, "open_connection", open_connection)
+    uri = "bare:///"
+    fill = {"dom": "bare", "tmp": str(scratch), "xml": _domain_file(scratch, "fresh", None, "test"), "uri": uri}
+    failures = _walk(capsys, uri, "", fill, reads=("domid", "domuuid", "uri"))
+    assert not failures, "\n".join(failures)
+    status, out, err = _run(capsys, uri, "dominfo bare")
+    assert (status, err) == (1, "error: this function is not supported by the connection driver: "
+                                "virDomainGetInfo\n")
 
 
 # --------------------------------------------------------------------------
