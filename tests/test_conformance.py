@@ -254,7 +254,8 @@ def test_a_driver_with_nothing_but_lookups(capsys, scratch, monkeypatch):
 
     monkeypatch.setattr(pyvirsh.drivers, "open_connection", open_connection)
     uri = "bare:///"
-    fill = {"dom": "bare", "tmp": str(scratch), "xml": _domain_file(scratch, "fresh", None, "test"), "uri": uri}
+    fill = {"dom": "bare", "tmp": str(scratch), "uri": uri,
+            "xml": _domain_file(scratch, "fresh", None, "test")}
     failures = _walk(capsys, uri, "", fill, reads=("domid", "domuuid", "uri"))
     assert not failures, "\n".join(failures)
     status, out, err = _run(capsys, uri, "dominfo bare")
