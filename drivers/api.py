@@ -98,6 +98,12 @@ def no_support(api_name: str) -> DriverError:
     return DriverError(ErrorCode.NO_SUPPORT, api_name)
 
 
+def no_support_flagged(api_name: str, with_flags: str, flags: int) -> DriverError:
+    """The not-supported error of the call virsh makes: the plain API without flags, the
+    *Flags variant with them (virDomainDestroy / virDomainDestroyFlags)."""
+    return no_support(with_flags if flags else api_name)
+
+
 # --------------------------------------------------------------------------
 # Domain states and reasons, with the words virsh prints for them
 # --------------------------------------------------------------------------
@@ -697,7 +703,7 @@ class Connection(ConnectionExtensions):
         raise no_support("virDomainLookupByName")
 
     def define_xml(self, xml: str, flags: int = 0) -> "Domain":
-        raise no_support("virDomainDefineXMLFlags")
+        raise no_support_flagged("virDomainDefineXML", "virDomainDefineXMLFlags", flags)
 
     def create_xml(self, xml: str, flags: int = 0) -> "Domain":
         raise no_support("virDomainCreateXML")
@@ -779,13 +785,13 @@ class Domain(DomainExtensions):
 
     # lifecycle
     def create(self, flags: int = 0) -> None:
-        raise no_support("virDomainCreateWithFlags")
+        raise no_support_flagged("virDomainCreate", "virDomainCreateWithFlags", flags)
 
     def destroy(self, flags: int = 0) -> None:
-        raise no_support("virDomainDestroyFlags")
+        raise no_support_flagged("virDomainDestroy", "virDomainDestroyFlags", flags)
 
     def shutdown(self, flags: int = 0) -> None:
-        raise no_support("virDomainShutdownFlags")
+        raise no_support_flagged("virDomainShutdown", "virDomainShutdownFlags", flags)
 
     def reboot(self, flags: int = 0) -> None:
         raise no_support("virDomainReboot")
