@@ -605,7 +605,7 @@ def writes(api_name: str, with_flags: str | None = None):
 # body); the default answers "not supported" in libvirt's words, so a driver
 # implements only what it can do and every command reports the rest as virsh
 # would. What libvirt has no function for sits apart, in the pyvirsh
-# extension mixins further down.
+# extension mixins right below, which the handles inherit.
 # --------------------------------------------------------------------------
 
 class ConnectionExtensions:

@@ -303,6 +303,11 @@ def test_commands_call_only_declared_driver_methods():
     assert not (_called_method_names() & drivers_only)
 
 
+def test_commands_never_see_definitions():
+    """The parsed definition holds lxml elements; the shell gets records (get_disks) or XML text."""
+    assert "get_definition" not in _called_method_names()
+
+
 @pytest.mark.parametrize("handle", ["Connection", "Domain", "Snapshot", "StoragePool", "StorageVol"])
 def test_default_answers_name_a_libvirt_function(handle):
     """Each declared call of a handle, left to its default, answers libvirt's not-supported error
