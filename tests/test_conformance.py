@@ -147,6 +147,7 @@ def _domain_file(directory, name: str, disk: str | None, dom_type: str) -> str:
 @pytest.mark.parametrize("running,readonly", [(True, False), (False, False), (True, True)],
                          ids=["running", "defined", "running-readonly"])
 def test_test_driver(capsys, scratch, running, readonly):
+    """test:///default, with its running domain 'test' or a defined one."""
     uri = "test:///default"
     new_domain = _domain_file(scratch, "fresh", None, "test")
     # Each main() starts from the built-in state: make the snapshot, the volume
@@ -157,6 +158,16 @@ def test_test_driver(capsys, scratch, running, readonly):
         prefix += "snapshot-create-as %s c1; vol-create-as default-pool v1 1M; " % dom
     failures = _walk(capsys, uri, prefix, {"dom": dom, "tmp": str(scratch), "xml": new_domain, "uri": uri},
                      readonly)
+    assert not failures, "\n".join(failures)
+
+
+def test_test_driver_node_file(capsys, scratch):
+    """A node file's state (test:///PATH.xml): its domains, its pool and volume."""
+    from difftool import NODE_URI
+
+    prefix = "snapshot-create-as fv0 c1; vol-create-as default-pool v1 1M; "
+    failures = _walk(capsys, NODE_URI, prefix, {"dom": "fv0", "tmp": str(scratch), "uri": NODE_URI,
+                                                "xml": _domain_file(scratch, "fresh", None, "test")})
     assert not failures, "\n".join(failures)
 
 
