@@ -223,6 +223,15 @@ def test_qemu_storage_calls_end_in_libvirts_error(capsys, scratch, qemu_driver):
         assert status == 1, text
         assert err == ("error: %s\nerror: this function is not supported by the connection driver: %s\n"
                        % (context, function)), text
+    # The same through the installed entry point, as a user types it.
+    import subprocess
+
+    from difftool import pyvirsh_argv
+    proc = subprocess.run(pyvirsh_argv() + ["-c", uri, "pool-info", "default"], capture_output=True,
+                          text=True)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (     # virsh's newline after the command
+        1, "\n", "error: failed to get pool 'default'\n"
+               "error: this function is not supported by the connection driver: virStoragePoolLookupByName\n")
 
 
 class BareConnection(api.Connection):
