@@ -21,7 +21,7 @@ from ..api import (BlockInfo, Connection, DestroyFlags, Domain, DomainInfo, Doma
                    check_snapshot_create_flags, check_snapshot_delete_flags, check_snapshot_revert_flags,
                    check_flags, writes)
 from .defaults import DEFAULT_DOMAIN_FACTS, DEFAULT_DOMAIN_XML, DEFAULT_POOL
-from .state import TestDomainObj, TestState, test_defaults
+from .state import TestDomainObj, TestHandle, TestState, test_defaults
 from .storage import TestPoolObj, TestStorage
 
 _default_state: TestState | None = None
@@ -169,20 +169,16 @@ class TestConnection(TestStorage, Connection):
         return self._handle(obj)
 
 
-class TestDomain(Domain):
+class TestDomain(TestHandle, Domain):
     def __init__(self, conn: TestConnection, obj: TestDomainObj):
-        self.conn = conn
-        self.obj = obj
-        self.name = obj.name
+        super().__init__(conn, obj)
         self.uuid = obj.uuid
 
-    def connection(self):
-        return self.conn
+    def _present(self) -> bool:
+        return self.obj in self.conn.state.domains
 
-    def _live(self) -> TestDomainObj:
-        if self.obj not in self.conn.state.domains:
-            raise _no_domain("no domain with matching uuid '%s' (%s)" % (self.uuid, self.name))
-        return self.obj
+    def _gone(self) -> DriverError:
+        return _no_domain("no domain with matching uuid '%s' (%s)" % (self.uuid, self.name))
 
     # information ------------------------------------------------------
 

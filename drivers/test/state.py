@@ -7,7 +7,7 @@ libvirt node file); it imports neither, so neither imports the other back.
 
 from __future__ import annotations
 
-from ..api import DomainState, NodeInfo, Reason
+from ..api import DomainState, DriverError, NodeInfo, Reason
 from .defaults import DEFAULT_NODE
 
 TEST_NS = "http://libvirt.org/schemas/domain/test/1.0"
@@ -130,3 +130,28 @@ def _taints(definition) -> list[str]:
         messages.append("tainted: use of deprecated configuration settings")
         messages.append("deprecated configuration: CPU model Deprecated-Test")
     return messages
+
+
+class TestHandle:
+    """A handle on one object of a connection's state (a domain, a pool, a volume):
+    it carries the object's name and, once the object is gone, fails every call
+    with libvirt's not-found error (_gone) instead of acting on a stale object."""
+
+    def __init__(self, conn, obj):
+        self.conn = conn
+        self.obj = obj
+        self.name = obj.name
+
+    def connection(self):
+        return self.conn
+
+    def _present(self) -> bool:
+        raise NotImplementedError
+
+    def _gone(self) -> DriverError:
+        raise NotImplementedError
+
+    def _live(self):
+        if not self._present():
+            raise self._gone()
+        return self.obj

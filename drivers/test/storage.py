@@ -8,6 +8,7 @@ from ..api import (POOL_TYPE_FLAGS, DriverError, ErrorCode, StoragePool, Storage
                    StoragePoolListFlags, StoragePoolState, StorageVol, StorageVolInfo, check_flags,
                    vol_type_number, writes)
 from ..ids import parse_uint
+from .state import TestHandle
 
 
 class TestVolObj:
@@ -130,21 +131,17 @@ class TestStorage:
         return found
 
 
-class TestStoragePool(StoragePool):
+class TestStoragePool(TestHandle, StoragePool):
     def __init__(self, conn, obj: TestPoolObj):
-        self.conn = conn
-        self.obj = obj
-        self.name = obj.name
+        super().__init__(conn, obj)
         self.uuid = obj.uuid
 
-    def connection(self):
-        return self.conn
+    def _present(self) -> bool:
+        return self.obj in self.conn.state.pools
 
-    def _live(self) -> TestPoolObj:
-        if self.obj not in self.conn.state.pools:
-            raise DriverError(ErrorCode.NO_STORAGE_POOL, "no storage pool with matching uuid '%s' (%s)"
-                              % (self.uuid, self.name))
-        return self.obj
+    def _gone(self) -> DriverError:
+        return DriverError(ErrorCode.NO_STORAGE_POOL, "no storage pool with matching uuid '%s' (%s)"
+                           % (self.uuid, self.name))
 
     def _active(self) -> TestPoolObj:
         obj = self._live()
@@ -220,21 +217,17 @@ def _parse_volume(xml: str, pool: TestPoolObj) -> TestVolObj:
     return TestVolObj(name, "%s/%s" % (pool.path, name), "file", capacity, allocation, fmt, backing)
 
 
-class TestStorageVol(StorageVol):
+class TestStorageVol(TestHandle, StorageVol):
     def __init__(self, conn, pool: TestPoolObj, obj: TestVolObj):
-        self.conn = conn
+        super().__init__(conn, obj)
         self.pool = pool
-        self.obj = obj
-        self.name = obj.name
         self.key = obj.key
 
-    def connection(self):
-        return self.conn
+    def _present(self) -> bool:
+        return self.pool in self.conn.state.pools and self.obj in self.pool.volumes
 
-    def _live(self) -> TestVolObj:
-        if self.pool not in self.conn.state.pools or self.obj not in self.pool.volumes:
-            raise DriverError(ErrorCode.NO_STORAGE_VOL, "no storage vol with matching name '%s'" % self.name)
-        return self.obj
+    def _gone(self) -> DriverError:
+        return DriverError(ErrorCode.NO_STORAGE_VOL, "no storage vol with matching name '%s'" % self.name)
 
     def lookup_pool(self):
         self._live()
