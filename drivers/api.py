@@ -98,6 +98,12 @@ def no_support(api_name: str) -> DriverError:
     return DriverError(ErrorCode.NO_SUPPORT, api_name)
 
 
+def no_support_flagged(api_name: str, with_flags: str, flags: int) -> DriverError:
+    """The not-supported error of the call virsh makes: the plain API without flags, the
+    *Flags variant with them (virDomainDestroy / virDomainDestroyFlags)."""
+    return no_support(with_flags if flags else api_name)
+
+
 # --------------------------------------------------------------------------
 # Domain states and reasons, with the words virsh prints for them
 # --------------------------------------------------------------------------
@@ -316,11 +322,88 @@ class BlockResizeFlags:
     BYTES = 1 << 0
 
 
+class StoragePoolListFlags:
+    """virConnectListAllStoragePoolsFlags; a pool type's bit is in POOL_TYPE_FLAGS."""
+    INACTIVE = 1 << 0
+    ACTIVE = 1 << 1
+    PERSISTENT = 1 << 2
+    TRANSIENT = 1 << 3
+    AUTOSTART = 1 << 4
+    NO_AUTOSTART = 1 << 5
+
+
+# libvirt's pool types in its own order, each with its list-filter bit.
+POOL_TYPE_FLAGS = {
+    "dir": 1 << 6, "fs": 1 << 7, "netfs": 1 << 8, "logical": 1 << 9, "disk": 1 << 10, "iscsi": 1 << 11,
+    "iscsi-direct": 1 << 19, "scsi": 1 << 12, "mpath": 1 << 13, "rbd": 1 << 14, "sheepdog": 1 << 15,
+    "gluster": 1 << 16, "zfs": 1 << 17, "vstorage": 1 << 18,
+}
+
+
+class VolCreateFlags:
+    PREALLOC_METADATA = 1 << 0
+    REFLINK = 1 << 1
+    VALIDATE = 1 << 2
+
+
+class VolGetInfoFlags:
+    PHYSICAL = 1 << 0
+
+
 # --------------------------------------------------------------------------
 # Plain records returned by drivers
 # --------------------------------------------------------------------------
 
-class NodeInfo:
+class Record:
+    """A plain record the API returns: its fields are its __slots__, each a plain
+    value (int, str, bool, None), a list of those, or a list of records.
+
+    to_dict/from_dict turn it into JSON-ready data and back: what a remote
+    driver sends over the wire and what --json prints. A subclass naming a
+    list-of-records field in _ITEMS (field -> record class) gets it rebuilt.
+    """
+
+    __slots__ = ()
+    _ITEMS: dict = {}
+
+    def to_dict(self) -> dict:
+        out = {}
+        for name in self.__slots__:
+            value = getattr(self, name)
+            if isinstance(value, list):
+                value = [v.to_dict() if isinstance(v, Record) else v for v in value]
+            out[name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        unknown = set(data) - set(cls.__slots__)
+        if unknown:
+            raise ValueError("%s has no field %s" % (cls.__name__, ", ".join(sorted(unknown))))
+        values = {}
+        for name in cls.__slots__:
+            if name not in data:
+                raise ValueError("%s needs the field %s" % (cls.__name__, name))
+            value = data[name]
+            item = cls._ITEMS.get(name)
+            if item is not None:
+                value = [item.from_dict(v) for v in value]
+            values[name] = value
+        return cls(**values)
+
+    def __eq__(self, other):
+        return type(other) is type(self) and all(getattr(self, n) == getattr(other, n)
+                                                 for n in self.__slots__)
+
+    __hash__ = None
+
+    def __repr__(self):
+        return "%s(%s)" % (type(self).__name__,
+                           ", ".join("%s=%r" % (n, getattr(self, n)) for n in self.__slots__))
+
+
+class NodeInfo(Record):
+    """virNodeInfo."""
     __slots__ = ("model", "memory_kib", "cpus", "mhz", "nodes", "sockets", "cores", "threads")
 
     def __init__(self, model, memory_kib, cpus, mhz, nodes, sockets, cores, threads):
@@ -334,7 +417,8 @@ class NodeInfo:
         self.threads = threads
 
 
-class DomainInfo:
+class DomainInfo(Record):
+    """virDomainInfo; state is a DomainState number."""
     __slots__ = ("state", "max_mem_kib", "memory_kib", "nr_virt_cpu", "cpu_time_ns")
 
     def __init__(self, state, max_mem_kib, memory_kib, nr_virt_cpu, cpu_time_ns):
@@ -345,7 +429,8 @@ class DomainInfo:
         self.cpu_time_ns = cpu_time_ns
 
 
-class BlockInfo:
+class BlockInfo(Record):
+    """virDomainBlockInfo, in bytes."""
     __slots__ = ("capacity", "allocation", "physical")
 
     def __init__(self, capacity, allocation, physical):
@@ -354,7 +439,7 @@ class BlockInfo:
         self.physical = physical
 
 
-class BlockJobInfo:
+class BlockJobInfo(Record):
     """What virDomainGetBlockJobInfo returns: job type, bandwidth, progress."""
     __slots__ = ("type", "bandwidth", "cur", "end", "ready")
 
@@ -366,7 +451,8 @@ class BlockJobInfo:
         self.ready = ready
 
 
-class SecurityLabel:
+class SecurityLabel(Record):
+    """virSecurityLabel."""
     __slots__ = ("model", "doi", "label", "enforcing")
 
     def __init__(self, model, doi, label, enforcing):
@@ -374,6 +460,121 @@ class SecurityLabel:
         self.doi = doi
         self.label = label
         self.enforcing = enforcing
+
+
+class SecurityModel(Record):
+    """virSecurityModel: the host's security driver and its DOI."""
+    __slots__ = ("model", "doi")
+
+    def __init__(self, model, doi):
+        self.model = model
+        self.doi = doi
+
+
+class StoragePoolState:
+    INACTIVE = 0
+    BUILDING = 1
+    RUNNING = 2
+    DEGRADED = 3
+    INACCESSIBLE = 4
+
+
+_POOL_STATE_LABELS = ("inactive", "building", "running", "degraded", "inaccessible")
+
+
+def pool_state_label(state: int) -> str:
+    """The word virsh prints for a pool state (virshStoragePoolStateToString)."""
+    return _POOL_STATE_LABELS[state] if 0 <= state < len(_POOL_STATE_LABELS) else "unknown"
+
+
+class StoragePoolInfo(Record):
+    """virStoragePoolInfo: a StoragePoolState and sizes in bytes."""
+    __slots__ = ("state", "capacity", "allocation", "available")
+
+    def __init__(self, state, capacity, allocation, available):
+        self.state = state
+        self.capacity = capacity
+        self.allocation = allocation
+        self.available = available
+
+
+class StorageVolType:
+    FILE = 0
+    BLOCK = 1
+    DIR = 2
+    NETWORK = 3
+    NETDIR = 4
+    PLOOP = 5
+
+
+_VOL_TYPE_LABELS = ("file", "block", "dir", "network", "netdir", "ploop")
+
+
+def vol_type_label(vol_type: int) -> str:
+    """The word virsh prints for a volume type (virshVolumeTypeToString)."""
+    return _VOL_TYPE_LABELS[vol_type] if 0 <= vol_type < len(_VOL_TYPE_LABELS) else "unknown"
+
+
+def vol_type_number(label: str) -> int | None:
+    """The StorageVolType of a volume XML's type attribute, None when unknown."""
+    return _VOL_TYPE_LABELS.index(label) if label in _VOL_TYPE_LABELS else None
+
+
+class StorageVolInfo(Record):
+    """virStorageVolInfo: a StorageVolType and sizes in bytes."""
+    __slots__ = ("type", "capacity", "allocation")
+
+    def __init__(self, type, capacity, allocation):
+        self.type = type
+        self.capacity = capacity
+        self.allocation = allocation
+
+
+class DiskLayer(Record):
+    """One image of a disk's cached backing chain (libvirt's <source index> / <backingStore index>).
+
+    format is None for a backing layer whose format the XML does not record."""
+    __slots__ = ("index", "path", "format", "type")
+
+    def __init__(self, index, path, format, type):
+        self.index = index
+        self.path = path
+        self.format = format
+        self.type = type
+
+
+class DomainDisk(Record):
+    """One <disk> of a domain definition, as commands need it (pyvirsh extension).
+
+    source is what domblklist shows (path, device, network or volume name),
+    None when there is none; has_source says whether the disk has a <source>
+    element at all (virsh's test for an empty drive). chain is the cached
+    backing chain, top first, empty when no chain is cached.
+    """
+    __slots__ = ("type", "device", "target", "bus", "source", "has_source", "format", "readonly", "chain")
+    _ITEMS = {"chain": DiskLayer}
+
+    def __init__(self, type, device, target, bus, source, has_source, format, readonly, chain):
+        self.type = type
+        self.device = device
+        self.target = target
+        self.bus = bus
+        self.source = source
+        self.has_source = has_source
+        self.format = format
+        self.readonly = readonly
+        self.chain = chain
+
+
+def find_disk(disks: list[DomainDisk], name: str) -> DomainDisk | None:
+    """A disk by target ('vda') or by source path, as libvirt's virDomainDiskByName."""
+    for disk in disks:
+        if disk.target == name:
+            return disk
+    for disk in disks:
+        if disk.source is not None and disk.source == name:
+            return disk
+    return None
 
 
 def writes(api_name: str, with_flags: str | None = None):
@@ -393,28 +594,74 @@ def writes(api_name: str, with_flags: str | None = None):
             return method(self, *args, **kwargs)
         checked.__name__ = method.__name__
         checked.__doc__ = method.__doc__
+        checked.__wrapped__ = method        # inspect.signature shows the method's own parameters
         return checked
 
     return decorate
 
 
 # --------------------------------------------------------------------------
-# The interfaces. Default method bodies answer "not supported" in libvirt's
-# words, so a driver implements only what it can do.
+# The interfaces. Each method is one libvirt API call (named in its default
+# body); the default answers "not supported" in libvirt's words, so a driver
+# implements only what it can do and every command reports the rest as virsh
+# would. What libvirt has no function for sits apart, in the pyvirsh
+# extension mixins right below, which the handles inherit.
 # --------------------------------------------------------------------------
 
-class Connection:
+class ConnectionExtensions:
+    """pyvirsh-only calls on a connection: libvirt has no function for these."""
+
+    passive: bool = False       # set for TAB completion: read state only, never touch a hypervisor
+
+    def completion_view(self) -> "Connection":
+        """A connection TAB completion may use: it reads state and never talks to a hypervisor."""
+        return self
+
+    def list_domain_names(self) -> list[str]:
+        """Cheap listing for completion: never talks to a hypervisor process."""
+        return [d.name for d in self.list_all_domains()]
+
+    def list_domain_names_by_state(self, active: bool) -> list[str]:
+        """Names of the running (or the shut-off) domains, for completion."""
+        return [d.name for d in self.list_all_domains() if d.is_active() == active]
+
+
+class DomainExtensions:
+    """pyvirsh-only calls on a domain: libvirt has no function for these (its
+    clients parse the XML or listen to events instead)."""
+
+    def get_disks(self, inactive: bool = False) -> list[DomainDisk]:
+        """The disks of the live definition (or the persistent one if inactive), with
+        their cached backing chains: what domblklist, domblkinfo and completion show.
+
+        libvirt's clients read them from the XML; a driver builds them with
+        diskinfo.disk_records from its definition."""
+        raise no_support("virDomainGetXMLDesc")
+
+    def get_definition(self, inactive: bool = False):
+        """The parsed definition (a domxml.DomainDef): live, or the persistent one if inactive.
+
+        For the drivers' own use; it holds lxml elements and never crosses to
+        the commands, which use get_disks and get_xml_desc."""
+        raise no_support("virDomainGetXMLDesc")
+
+    def block_job_outcome(self, disk: str) -> str:
+        """How the disk's last job ended, for --wait: completed, failed or canceled."""
+        return "completed"
+
+    def wait_block_job_event(self, disk: str, timeout: float) -> None:
+        """Sleep until the disk's job may have changed, at most timeout seconds."""
+        import time
+        time.sleep(timeout)
+
+
+class Connection(ConnectionExtensions):
     """An open hypervisor connection (virConnect)."""
 
     uri: str = ""
     readonly: bool = False
-    passive: bool = False       # set for TAB completion: read state only, never touch a hypervisor
 
     def connection(self) -> "Connection":
-        return self
-
-    def completion_view(self) -> "Connection":
-        """A connection TAB completion may use: it reads state and never talks to a hypervisor."""
         return self
 
     def close(self) -> None:
@@ -422,6 +669,7 @@ class Connection:
 
     # host
     def get_uri(self) -> str:
+        """virConnectGetURI."""
         return self.uri
 
     def get_hostname(self) -> str:
@@ -437,21 +685,13 @@ class Connection:
     def get_node_info(self) -> NodeInfo:
         raise no_support("virNodeGetInfo")
 
-    def get_security_model(self) -> tuple[str, str]:
-        """(model, DOI) of the host's security driver; ("", "") when there is none."""
-        return "", ""
+    def get_security_model(self) -> SecurityModel:
+        """The host's security driver; model "" when there is none."""
+        raise no_support("virNodeGetSecurityModel")
 
     # domains
     def list_all_domains(self) -> list["Domain"]:
         raise no_support("virConnectListAllDomains")
-
-    def list_domain_names(self) -> list[str]:
-        """Cheap listing for completion: never talks to a hypervisor process."""
-        return [d.name for d in self.list_all_domains()]
-
-    def list_domain_names_by_state(self, active: bool) -> list[str]:
-        """Names of the running (or the shut-off) domains, for completion."""
-        return [d.name for d in self.list_all_domains() if d.is_active() == active]
 
     def lookup_domain_by_id(self, domid: int) -> "Domain":
         raise no_support("virDomainLookupByID")
@@ -463,21 +703,44 @@ class Connection:
         raise no_support("virDomainLookupByName")
 
     def define_xml(self, xml: str, flags: int = 0) -> "Domain":
-        raise no_support("virDomainDefineXMLFlags")
+        raise no_support_flagged("virDomainDefineXML", "virDomainDefineXMLFlags", flags)
 
     def create_xml(self, xml: str, flags: int = 0) -> "Domain":
         raise no_support("virDomainCreateXML")
 
-    # storage (test driver twin)
-    def list_all_storage_pools(self) -> list:
+    # storage pools and volumes
+    def list_all_storage_pools(self, flags: int = 0) -> list["StoragePool"]:
+        """The pools matching flags (StoragePoolListFlags; no bit of a kind means no filter)."""
         raise no_support("virConnectListAllStoragePools")
 
+    def num_of_storage_pools(self) -> int:
+        """Active pools (the call virsh falls back on without virConnectListAllStoragePools)."""
+        raise no_support("virConnectNumOfStoragePools")
 
-class Domain:
+    def num_of_defined_storage_pools(self) -> int:
+        raise no_support("virConnectNumOfDefinedStoragePools")
+
+    def lookup_storage_pool_by_name(self, name: str) -> "StoragePool":
+        raise no_support("virStoragePoolLookupByName")
+
+    def lookup_storage_pool_by_uuid(self, uuid: str) -> "StoragePool":
+        raise no_support("virStoragePoolLookupByUUIDString")
+
+    def lookup_storage_vol_by_key(self, key: str) -> "StorageVol":
+        raise no_support("virStorageVolLookupByKey")
+
+    def lookup_storage_vol_by_path(self, path: str) -> "StorageVol":
+        raise no_support("virStorageVolLookupByPath")
+
+
+class Domain(DomainExtensions):
     """A domain handle (virDomain)."""
 
     name: str = ""
     uuid: str = ""
+
+    def connection(self) -> Connection:
+        raise NotImplementedError
 
     def get_id(self) -> int:
         """-1 when the domain is not running."""
@@ -486,13 +749,15 @@ class Domain:
     def get_info(self) -> DomainInfo:
         raise no_support("virDomainGetInfo")
 
-    def get_state(self) -> tuple[DomainState, int]:
+    def get_state(self) -> tuple[int, int]:
+        """(DomainState, reason)."""
         raise no_support("virDomainGetState")
 
     def get_os_type(self) -> str:
         raise no_support("virDomainGetOSType")
 
     def is_active(self) -> bool:
+        """virDomainIsActive."""
         return self.get_id() != -1
 
     def is_persistent(self) -> bool:
@@ -504,31 +769,29 @@ class Domain:
     def has_managed_save(self) -> bool:
         raise no_support("virDomainHasManagedSaveImage")
 
-    def get_security_label(self) -> SecurityLabel | None:
+    def get_security_label(self) -> SecurityLabel:
         raise no_support("virDomainGetSecurityLabel")
 
     def get_messages(self) -> list[str]:
-        return []
+        """Taint and deprecation messages."""
+        raise no_support("virDomainGetMessages")
 
     def get_title(self) -> str:
-        return ""
+        """virDomainGetMetadata(VIR_DOMAIN_METADATA_TITLE); "" when the domain has none."""
+        raise no_support("virDomainGetMetadata")
 
     def get_xml_desc(self, flags: int = 0) -> str:
         raise no_support("virDomainGetXMLDesc")
 
-    def get_definition(self, inactive: bool = False):
-        """The parsed definition (a domxml.DomainDef): live, or the persistent one if inactive."""
-        raise no_support("virDomainGetXMLDesc")
-
     # lifecycle
     def create(self, flags: int = 0) -> None:
-        raise no_support("virDomainCreateWithFlags")
+        raise no_support_flagged("virDomainCreate", "virDomainCreateWithFlags", flags)
 
     def destroy(self, flags: int = 0) -> None:
-        raise no_support("virDomainDestroyFlags")
+        raise no_support_flagged("virDomainDestroy", "virDomainDestroyFlags", flags)
 
     def shutdown(self, flags: int = 0) -> None:
-        raise no_support("virDomainShutdownFlags")
+        raise no_support_flagged("virDomainShutdown", "virDomainShutdownFlags", flags)
 
     def reboot(self, flags: int = 0) -> None:
         raise no_support("virDomainReboot")
@@ -565,15 +828,6 @@ class Domain:
 
     def get_block_job_info(self, disk: str, flags: int = 0) -> BlockJobInfo | None:
         raise no_support("virDomainGetBlockJobInfo")
-
-    def block_job_outcome(self, disk: str) -> str:
-        """How the disk's last job ended, for --wait: completed, failed or canceled."""
-        return "completed"
-
-    def wait_block_job_event(self, disk: str, timeout: float) -> None:
-        """Sleep until the disk's job may have changed, at most timeout seconds."""
-        import time
-        time.sleep(timeout)
 
     @writes("virDomainBlockJobAbort")
     def block_job_abort(self, disk: str, flags: int = 0) -> None:
@@ -629,6 +883,67 @@ class Snapshot:
 
     def revert(self, flags: int = 0) -> None:
         raise no_support("virDomainRevertToSnapshot")
+
+
+class StoragePool:
+    """A storage pool handle (virStoragePool); name and uuid are the handle's own."""
+
+    name: str = ""
+    uuid: str = ""
+
+    def connection(self) -> Connection:
+        raise NotImplementedError
+
+    def get_info(self) -> StoragePoolInfo:
+        raise no_support("virStoragePoolGetInfo")
+
+    def is_active(self) -> bool:
+        raise no_support("virStoragePoolIsActive")
+
+    def is_persistent(self) -> bool:
+        raise no_support("virStoragePoolIsPersistent")
+
+    def get_autostart(self) -> bool:
+        raise no_support("virStoragePoolGetAutostart")
+
+    def list_all_volumes(self, flags: int = 0) -> list["StorageVol"]:
+        raise no_support("virStoragePoolListAllVolumes")
+
+    def num_of_volumes(self) -> int:
+        """The call virsh falls back on without virStoragePoolListAllVolumes."""
+        raise no_support("virStoragePoolNumOfVolumes")
+
+    def lookup_vol_by_name(self, name: str) -> "StorageVol":
+        raise no_support("virStorageVolLookupByName")
+
+    @writes("virStorageVolCreateXML")
+    def create_vol_xml(self, xml: str, flags: int = 0) -> "StorageVol":
+        """A new volume from its XML; flags are VolCreateFlags."""
+        raise no_support("virStorageVolCreateXML")
+
+
+class StorageVol:
+    """A storage volume handle (virStorageVol); name and key are the handle's own."""
+
+    name: str = ""
+    key: str = ""
+
+    def connection(self) -> Connection:
+        raise NotImplementedError
+
+    def lookup_pool(self) -> StoragePool:
+        """The pool holding the volume."""
+        raise no_support("virStoragePoolLookupByVolume")
+
+    def get_path(self) -> str:
+        raise no_support("virStorageVolGetPath")
+
+    def get_info(self) -> StorageVolInfo:
+        raise no_support("virStorageVolGetInfo")
+
+    def get_info_flags(self, flags: int) -> StorageVolInfo:
+        """flags are VolGetInfoFlags (PHYSICAL: the allocation field holds the physical size)."""
+        raise no_support("virStorageVolGetInfoFlags")
 
 
 class TreeSnapshot(Snapshot):

@@ -50,13 +50,13 @@ def domain_names(request: Request) -> list[str]:
     return sorted(n for n in names if n.startswith(request.incomplete))
 
 
-def _domain_definition(request: Request):
+def _domain_disks(request: Request):
     conn = _conn(request.ctl)
     name = request.values.get("domain")
     if conn is None or not name:
         return None
-    from .commands.common import domain_definition
-    return domain_definition(_lookup(conn, name))
+    from .commands.common import domain_disks
+    return domain_disks(_lookup(conn, name))
 
 
 def _lookup(conn, name: str):
@@ -75,26 +75,24 @@ def _lookup(conn, name: str):
 
 
 def disk_targets(request: Request) -> list[str]:
-    definition = _domain_definition(request)
-    if definition is None:
+    disks = _domain_disks(request)
+    if disks is None:
         return []
-    return [d.target for d in definition.disks() if d.target.startswith(request.incomplete)]
+    return [d.target for d in disks if d.target.startswith(request.incomplete)]
 
 
 def chain_indexes(request: Request) -> list[str]:
     """vda, vda[1], vda[2], ... from the cached chain's index attributes."""
-    definition = _domain_definition(request)
+    disks = _domain_disks(request)
     disk_name = request.values.get("path")
-    if definition is None or not disk_name:
+    if disks is None or not disk_name:
         return []
-    disk = definition.find_disk(disk_name)
+    from .drivers.api import find_disk
+    disk = find_disk(disks, disk_name)
     if disk is None:
         return []
-    out = [disk.target]
-    for el in disk.el.iter("source", "backingStore"):
-        index = el.get("index")
-        if index is not None:
-            out.append("%s[%s]" % (disk.target, index))
+    out = [disk.target] + ["%s[%d]" % (disk.target, layer.index) for layer in disk.chain
+                           if layer.index is not None]
     return [v for v in out if v.startswith(request.incomplete)]
 
 

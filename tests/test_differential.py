@@ -286,6 +286,29 @@ CASES = [
     s("vol-create-as default-pool v3 1M --backing-vol nosuch --prealloc-metadata"),
     ["-r", "-c", "test:///default", "vol-create-as default-pool v3 1M --prealloc-metadata"],
     s("vol-info x --pool nosuch; vol-info x --pool default-pool"),
+    s("pool-list --all --inactive"),
+    s("pool-list --details --uuid"),
+    s("pool-list --details --name"),
+    s("pool-list --uuid --name; pool-list --type dir,fs; pool-list --type disk --all --details"),
+    s("pool-list --type dir,bogus"),
+    s("pool-list --inactive; pool-list --transient; pool-list --persistent --autostart; "
+      "pool-list --no-autostart --name; pool-list --persistent --no-autostart --details"),
+    s("pool-info dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566; pool-info DFE224CB28FB8DD0C4B264EB3F0F4566; "
+      "pool-info dfe224cb-28fb-8dd0-c4b2-64eb3f0f4567"),
+    s("vol-list nosuch; vol-info /default-pool/nosuch; vol-create-as nosuch v 1M"),
+    s("vol-create-as default-pool v 1M --format bogus"),
+    s("vol-create-as default-pool v 1M; vol-info v --pool default-pool --physical"),
+    s("vol-create-as default-pool v abc; vol-create-as default-pool v 1M --allocation x"),
+    s("vol-create-as default-pool v 1M; vol-create-as default-pool v 1M; vol-info /default-pool/v; "
+      "vol-info v"),
+    s("vol-create-as default-pool big 200G; vol-create-as default-pool b2 99G --allocation 99G; "
+      "vol-create-as default-pool b3 2G --allocation 2G; pool-info default-pool --bytes; "
+      "pool-list --details"),
+    s("vol-create-as default-pool v 1M; vol-info v --pool dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566 --bytes; "
+      "vol-list dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566 --details; "
+      "vol-info /default-pool/v --pool default-pool"),
+    s("vol-create-as default-pool v1 1M; vol-create-as default-pool v2 1M --backing-vol /default-pool/v1 "
+      "--print-xml; vol-create-as default-pool v2 1M --backing-vol v1 --format qcow2 --print-xml"),
     # the command language and option binding
     s("echo a; bogus"),
     DEFAULT + ["domstate"],
@@ -366,6 +389,8 @@ CASES = [
     NODE + ["dumpxml fv0; dumpxml fc4; dumpxml fc5"],
     NODE + ["domblklist fv0 --details; domblklist fc5 --details; domblkinfo fc5 --all"],
     NODE + ["pool-list --all --details; vol-list default-pool --details; vol-info default-vol default-pool"],
+    NODE + ["vol-info /default-pool/default-vol --bytes; vol-info default-vol; pool-list --all --uuid --name; "
+            "vol-create-as default-pool v 1G; pool-info default-pool --bytes; vol-list default-pool"],
     NODE + ["-q", "domname 4294967298"],
     # snapshots in a node file: libvirt's internal form, <active> marking the current one
     SNAPNODE + ["snapshot-list d1 --tree; snapshot-current d1 --name; snapshot-dumpxml d1 s2"],

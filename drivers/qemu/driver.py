@@ -358,6 +358,10 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
             return self.config
         return self.status.definition if self.status is not None else self.config
 
+    def get_disks(self, inactive: bool = False):
+        from ..diskinfo import disk_records
+        return disk_records(self.get_definition(inactive))
+
     def get_id(self) -> int:
         return self.status.id if self.status is not None else -1
 

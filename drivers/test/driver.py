@@ -15,98 +15,14 @@ from __future__ import annotations
 import time
 
 from ..api import (BlockInfo, Connection, DestroyFlags, Domain, DomainInfo, DomainState, DriverError,
-                   ErrorCode, NodeInfo, Reason, SecurityLabel, SnapshotCreateFlags, TreeSnapshot,
-                   SnapshotDeleteFlags, SnapshotRevertFlags, StartFlags, UndefineFlags, XMLFlags,
+                   ErrorCode, NodeInfo, Reason, SecurityLabel, SecurityModel, SnapshotCreateFlags,
+                   TreeSnapshot, SnapshotDeleteFlags, SnapshotRevertFlags, StartFlags, UndefineFlags,
+                   XMLFlags,
                    check_snapshot_create_flags, check_snapshot_delete_flags, check_snapshot_revert_flags,
                    check_flags, writes)
-from .defaults import DEFAULT_DOMAIN_FACTS, DEFAULT_DOMAIN_XML, DEFAULT_NODE, DEFAULT_POOL
-
-TEST_NS = "http://libvirt.org/schemas/domain/test/1.0"
-
-
-class TestDomainObj:
-    """One domain's state (libvirt's virDomainObj)."""
-
-    def __init__(self, definition=None, xml_text=None, facts=None):
-        self._def = definition          # DomainDef, parsed lazily from xml_text when None
-        self._xml_text = xml_text
-        self._facts = facts
-        if definition is not None:
-            self.name, self.uuid = definition.name, definition.uuid
-        else:
-            self.name, self.uuid = facts["name"], facts["uuid"]
-        self.id = -1
-        self.state = DomainState.SHUTOFF
-        self.reason = Reason.SHUTOFF_UNKNOWN
-        self.persistent = True
-        self.autostart = False
-        self.managed_save = False
-        self.new_def = None             # persistent definition waiting for the next shutdown
-        self.snapshots = None           # SnapshotTree, created on first use
-        self.messages: list[str] = []   # taints, computed when the domain starts
-
-    @property
-    def definition(self):
-        if self._def is None:
-            from ..domxml import DomainDef
-            self._def = DomainDef.from_trusted_xml(self._xml_text)
-        return self._def
-
-    @definition.setter
-    def definition(self, value):
-        self._def = value
-        self._facts = None
-        self.name, self.uuid = value.name, value.uuid
-
-    def facts(self) -> dict:
-        if self._facts is not None:
-            return self._facts
-        d = self.definition
-        return {"os_type": d.os_type, "memory_kib": d.memory_kib,
-                "current_memory_kib": d.current_memory_kib, "vcpus": d.vcpus, "title": d.title}
-
-    @property
-    def active(self) -> bool:
-        return self.id != -1
-
-    def snapshot_tree(self):
-        if self.snapshots is None:
-            from ..snapshots import SnapshotTree
-            self.snapshots = SnapshotTree()
-        return self.snapshots
-
-    def snapshot_count(self) -> int:
-        return len(self.snapshots) if self.snapshots is not None else 0
-
-
-class TestState:
-    """Everything one test connection sees."""
-
-    def __init__(self):
-        self.domains: list[TestDomainObj] = []
-        self.next_id = 1
-        self.node = NodeInfo(*DEFAULT_NODE)
-        self.pools: list[dict] = []
-        self.hostname = None
-
-    def start(self, obj: TestDomainObj, reason: int) -> None:
-        obj.id = self.next_id
-        self.next_id += 1
-        obj.state = DomainState.RUNNING
-        obj.reason = reason
-        # The built-in default domain has no taints; don't parse it to find that out.
-        obj.messages = _taints(obj.definition) if obj._facts is None else []
-
-    def stop(self, obj: TestDomainObj, reason: int) -> None:
-        obj.id = -1
-        obj.state = DomainState.SHUTOFF
-        obj.reason = reason
-        if obj.new_def is not None:
-            obj.definition = obj.new_def
-            obj.new_def = None
-        if not obj.persistent:
-            self.domains.remove(obj)
-
+from .defaults import DEFAULT_DOMAIN_FACTS, DEFAULT_DOMAIN_XML, DEFAULT_POOL
+from .state import TestDomainObj, TestHandle, TestState, test_defaults
+from .storage import TestPoolObj, TestStorage
 
 _default_state: TestState | None = None
 
@@ -116,7 +32,8 @@ def _build_default_state() -> TestState:
     obj = TestDomainObj(xml_text=DEFAULT_DOMAIN_XML, facts=DEFAULT_DOMAIN_FACTS)
     state.domains.append(obj)
     state.start(obj, Reason.RUNNING_UNKNOWN)
-    state.pools.append(dict(DEFAULT_POOL, volumes=[], active=True, persistent=True, autostart=False))
+    state.pools.append(TestPoolObj(DEFAULT_POOL["name"], DEFAULT_POOL["uuid"], DEFAULT_POOL["type"],
+                                   DEFAULT_POOL["path"], DEFAULT_POOL["capacity"]))
     return state
 
 
@@ -140,7 +57,7 @@ def _no_domain(what: str) -> DriverError:
     return DriverError(ErrorCode.NO_DOMAIN, what)
 
 
-class TestConnection(Connection):
+class TestConnection(TestStorage, Connection):
     def __init__(self, uri: str, state: TestState, readonly: bool, shared: bool = False):
         self.uri = uri
         self.state = state
@@ -170,8 +87,8 @@ class TestConnection(Connection):
     def get_node_info(self) -> NodeInfo:
         return self.state.node
 
-    def get_security_model(self) -> tuple[str, str]:
-        return ("testSecurity", "")
+    def get_security_model(self) -> SecurityModel:
+        return SecurityModel("testSecurity", "")
 
     # domains ----------------------------------------------------------
 
@@ -251,69 +168,17 @@ class TestConnection(Connection):
         self.state.start(obj, Reason.RUNNING_BOOTED)
         return self._handle(obj)
 
-    # storage ----------------------------------------------------------
 
-    def list_all_storage_pools(self):
-        return self.state.pools
-
-    def lookup_storage_pool(self, name: str) -> dict:
-        for pool in self.state.pools:
-            if (len(name) == 36 and pool["uuid"] == name) or pool["name"] == name:
-                return pool
-        raise DriverError(ErrorCode.NO_STORAGE_POOL, "no storage pool with matching name '%s'" % name)
-
-    def lookup_storage_volume(self, name: str, pool: dict | None) -> dict:
-        # By name within the pool, then by key and by path (a volume's key is its path here).
-        if pool is not None:
-            for vol in pool["volumes"]:
-                if vol["name"] == name:
-                    return vol
-        for p in self.state.pools:
-            for vol in p["volumes"]:
-                if vol["path"] == name:
-                    return vol
-        raise DriverError(ErrorCode.NO_STORAGE_VOL, "no storage vol with matching path '%s'" % name)
-
-    @writes("virStorageVolCreateXML")
-    def create_storage_volume(self, pool: dict, name: str, capacity: int, allocation, fmt,
-                              backing: tuple[str, str | None] | None = None, flags: int = 0) -> dict:
-        """backing: the backing volume's (path, format); flags: virStorageVolCreateFlags."""
-        check_flags(flags, 0, "testStorageVolCreateXML")
-        from ..storage.probe import FORMATS     # os and struct only
-        if fmt is not None and fmt not in FORMATS[1:]:      # every format but "none"
-            raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "unknown volume format type %s" % fmt)
-        if any(v["name"] == name for v in pool["volumes"]):
-            raise DriverError(ErrorCode.OPERATION_FAILED, "storage vol already exists")
-        alloc = capacity if allocation is None else allocation
-        vol = {"name": name, "path": "%s/%s" % (pool["path"], name), "type": "file",
-               "capacity": capacity, "allocation": alloc, "format": fmt}
-        if backing is not None:
-            vol["backing"] = backing
-        pool["volumes"].append(vol)
-        allocate_in_pool(pool, alloc)
-        return vol
-
-
-def allocate_in_pool(pool: dict, allocation: int) -> None:
-    """A new volume's allocation, taken from its pool's free space (which stops at 0)."""
-    pool["allocation"] += allocation
-    pool["available"] = max(pool["capacity"] - pool["allocation"], 0)
-
-
-class TestDomain(Domain):
+class TestDomain(TestHandle, Domain):
     def __init__(self, conn: TestConnection, obj: TestDomainObj):
-        self.conn = conn
-        self.obj = obj
-        self.name = obj.name
+        super().__init__(conn, obj)
         self.uuid = obj.uuid
 
-    def connection(self):
-        return self.conn
+    def _present(self) -> bool:
+        return self.obj in self.conn.state.domains
 
-    def _live(self) -> TestDomainObj:
-        if self.obj not in self.conn.state.domains:
-            raise _no_domain("no domain with matching uuid '%s' (%s)" % (self.uuid, self.name))
-        return self.obj
+    def _gone(self) -> DriverError:
+        return _no_domain("no domain with matching uuid '%s' (%s)" % (self.uuid, self.name))
 
     # information ------------------------------------------------------
 
@@ -370,6 +235,10 @@ class TestDomain(Domain):
     def get_definition(self, inactive: bool = False):
         obj = self._live()
         return (obj.new_def or obj.definition) if inactive else obj.definition
+
+    def get_disks(self, inactive: bool = False):
+        from ..diskinfo import disk_records
+        return disk_records(self.get_definition(inactive))
 
     def get_block_info(self, disk: str) -> BlockInfo:
         obj = self._live()
@@ -509,41 +378,6 @@ class TestDomain(Domain):
         if tree.current is None:
             raise DriverError(ErrorCode.NO_DOMAIN_SNAPSHOT, "the domain does not have a current snapshot")
         return TestSnapshot(self, tree.current)
-
-
-_DEFAULTS = []
-
-
-def test_defaults():
-    """The test driver's post-parse defaults (made once; domxml, and lxml, load on first use)."""
-    if not _DEFAULTS:
-        from ..domxml import DomainDefaults
-
-        class TestDefaults(DomainDefaults):
-            interface_target_prefix = "testnet"
-
-        _DEFAULTS.append(TestDefaults())
-    return _DEFAULTS[0]
-
-
-def _taints(definition) -> list[str]:
-    """The taint and deprecation messages libvirt's test driver reports for a running domain."""
-    messages = []
-    root = definition.root
-    if any(d.get("rawio") == "yes" for d in root.iterfind("devices/disk")):
-        messages.append("tainted: running with undesirable elevated privileges")
-    if any(i.find("script") is not None for i in root.iterfind("devices/interface")):
-        messages.append("tainted: network configuration using opaque shell scripts")
-    if any(d.get("type") == "block" and d.get("device") == "cdrom" and d.find("source") is not None
-           for d in root.iterfind("devices/disk")):
-        messages.append("tainted: use of host cdrom passthrough")
-    if root.find("os/dtb") is not None:
-        messages.append("tainted: custom device tree blob used")
-    model = root.find("cpu/model")
-    if model is not None and model.text == "Deprecated-Test":
-        messages.append("tainted: use of deprecated configuration settings")
-        messages.append("deprecated configuration: CPU model Deprecated-Test")
-    return messages
 
 
 class TestSnapshot(TreeSnapshot):

@@ -12,10 +12,11 @@ import os
 
 from ..api import DomainState, DriverError, ErrorCode, NodeInfo, Reason
 from ..fsutil import MAX_XML_BYTES, ReadError, read_bounded
-from ..ids import new_uuid, parse_uint
+from ..ids import new_uuid, parse_uint, parse_uuid
 from ..xmlutil import parse
 from .defaults import DEFAULT_NODE, DEFAULT_POOL
-from .driver import TEST_NS, TestDomainObj, TestState, allocate_in_pool
+from .state import TEST_NS, TestDomainObj, TestState, test_defaults
+from .storage import TestPoolObj, TestVolObj, size_of
 
 _RUNSTATE = "{%s}runstate" % TEST_NS
 _TRANSIENT = "{%s}transient" % TEST_NS
@@ -49,17 +50,6 @@ def _count(text: str | None, default: int) -> int:
     return default if value is None else value
 
 
-def _size(element, tag: str) -> int:
-    """A pool or volume size in bytes (libvirt's virStorageSize); absent or empty is 0."""
-    text = element.findtext(tag)
-    if not text:
-        return 0
-    value = parse_uint(text.strip())
-    if value is None:
-        raise DriverError(ErrorCode.XML_ERROR, "malformed capacity element")
-    return value
-
-
 def _child_document(element, base_dir: str, kind: str):
     """An inline element, or the document its file= attribute names."""
     ref = element.get("file")
@@ -74,7 +64,6 @@ def load_node_file(path: str) -> TestState:
 
     from ..domxml import DomainDef
     from ..snapshots import SnapshotDef
-    from .driver import test_defaults
 
     node = parse(_read(path), path, root="node")
     base_dir = os.path.dirname(path)
@@ -135,16 +124,10 @@ def load_node_file(path: str) -> TestState:
             raise DriverError(ErrorCode.XML_ERROR, "missing pool source name element")
         # libvirt ignores a pool's own sizes (they are output only): every test pool
         # starts as the default one, 100 GiB, filled by its volumes' allocations.
-        pool = {
-            "name": doc.findtext("name"),
-            "uuid": doc.findtext("uuid") or new_uuid(),
-            "type": doc.get("type"),
-            "path": doc.findtext("target/path") or "",
-            "capacity": DEFAULT_POOL["capacity"],
-            "allocation": 0,
-            "available": DEFAULT_POOL["capacity"],
-            "volumes": [], "active": True, "persistent": True, "autostart": False,
-        }
+        uuid_text = doc.findtext("uuid")
+        uuid = (parse_uuid(uuid_text) or uuid_text) if uuid_text else new_uuid()
+        pool = TestPoolObj(doc.findtext("name"), uuid, doc.get("type"), doc.findtext("target/path") or "",
+                           DEFAULT_POOL["capacity"])
         # libvirt 9.0 reads <volume> children only for inline pools (with file= it
         # looks for them in the pool's own file and finds none); so does the twin.
         volumes = element.iterfind("volume") if element.get("file") is None else ()
@@ -153,14 +136,10 @@ def load_node_file(path: str) -> TestState:
             name = vol.findtext("name")
             if not name:
                 raise DriverError(ErrorCode.XML_ERROR, "missing volume name element")
-            vpath = vol.findtext("target/path") or os.path.join(pool["path"], name)
+            vpath = vol.findtext("target/path") or os.path.join(pool.path, name)
             if not vol.findtext("capacity"):
                 raise DriverError(ErrorCode.XML_ERROR, "missing capacity element")
-            capacity = _size(vol, "capacity")
-            allocation = _size(vol, "allocation")
-            pool["volumes"].append({"name": name, "path": vpath, "type": vol.get("type", "file"),
-                                    "capacity": capacity,
-                                    "allocation": allocation, "format": None})
-            allocate_in_pool(pool, allocation)
+            pool.add_volume(TestVolObj(name, vpath, vol.get("type", "file"), size_of(vol, "capacity"),
+                                       size_of(vol, "allocation")))
         state.pools.append(pool)
     return state

@@ -117,9 +117,9 @@ def split_commas(text: str) -> list[str]:
     return pieces
 
 
-def domain_definition(dom, inactive: bool = False):
-    """The domain's parsed definition (live unless inactive is set)."""
-    return dom.get_definition(inactive)
+def domain_disks(dom, inactive: bool = False) -> list:
+    """The domain's disks as api.DomainDisk records (live unless inactive is set)."""
+    return dom.get_disks(inactive)
 
 
 def print_xml(ctl, text: str, xpath, wrap: bool) -> None:

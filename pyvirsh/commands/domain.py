@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..declare import command, data, flag, string
 from ..errors import CommandError
-from .common import (BY_ID, BY_NAME, BY_UUID, domain_definition, domain_option, exclusive, flag_bits,
+from .common import (BY_ID, BY_NAME, BY_UUID, domain_disks, domain_option, exclusive, flag_bits,
                      lookup_domain, print_xml, read_xml_file, reporting, split_commas)
 
 
@@ -70,10 +70,6 @@ def undefine(ctl, domain, managed_save, storage, remove_all_storage, delete_stor
     return True
 
 
-# The disk source attributes virsh reads, as its XPath union (document order).
-_SOURCE_ATTRIBUTES = ("file", "dir", "name", "dev", "volume")
-
-
 def _check_storage_to_remove(ctl, dom, storage, remove_all) -> None:
     """virsh's checks before undefining with --storage/--remove-all-storage.
 
@@ -85,11 +81,9 @@ def _check_storage_to_remove(ctl, dom, storage, remove_all) -> None:
     if storage is not None and remove_all:
         raise CommandError("Specified both --storage and --remove-all-storage")
     wanted = split_commas(storage) if storage is not None else None
-    for disk in domain_definition(dom).disks():
-        src = disk.source_element
-        source = None
-        if src is not None:
-            source = next((value for key, value in src.attrib.items() if key in _SOURCE_ATTRIBUTES), None)
+    for disk in domain_disks(dom):
+        # virsh reads the source's file, dir, name, dev or volume attribute: the disk's source.
+        source = disk.source
         if not source:
             continue
         if wanted is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..declare import command, flag, flag_table, string
 from ..errors import CommandError
 from ..output import STATE_STYLES, format_kv, format_table, pretty_size, state_styler
-from .common import domain_definition, domain_option, exclusive, lookup_domain
+from .common import domain_disks, domain_option, exclusive, lookup_domain
 
 # ---------------------------------------------------------------------------
 # list
@@ -96,7 +96,7 @@ def list_domains(ctl, **opts):
         ctl.out.emit_json({"domains": [
             {"id": d.get_id() if d.get_id() != -1 else None, "name": d.name, "uuid": d.uuid,
              "state": state_label(d.get_state()[0]), "persistent": d.is_persistent(),
-             "autostart": d.get_autostart(), "title": d.get_title()} for d in domains]})
+             "autostart": d.get_autostart(), "title": _title(d)} for d in domains]})
         return True
 
     if not table:
@@ -132,7 +132,7 @@ def list_domains(ctl, **opts):
             label = "saved"
         row = [str(domid) if domid != -1 else "-", dom.name, label]
         if want_title:
-            row.append(dom.get_title())
+            row.append(_title(dom))
         if want_uuid:
             row.append(dom.uuid)
         rows.append(row)
@@ -159,9 +159,9 @@ def dominfo(ctl, domain):
         "cpu_time_seconds": info.cpu_time_ns / 1e9, "max_memory_kib": info.max_mem_kib,
         "used_memory_kib": info.memory_kib, "persistent": dom.is_persistent(),
         "autostart": dom.get_autostart(), "managed_save": dom.has_managed_save()}
-    security_model = ctl.conn.get_security_model()
-    label = dom.get_security_label() if security_model[0] else None
-    record["messages"] = dom.get_messages()
+    security_model = _security_model(ctl.conn)
+    label = dom.get_security_label() if security_model.model else None
+    record["messages"] = _messages(dom)
     if ctl.out.json:
         ctl.out.emit_json(record)
         return True
@@ -182,9 +182,9 @@ def dominfo(ctl, domain):
         ("Autostart:", "enable" if record["autostart"] else "disable"),
         ("Managed save:", "yes" if record["managed_save"] else "no"),
     ]
-    if security_model[0]:
-        pairs.append(("Security model:", security_model[0]))
-        pairs.append(("Security DOI:", security_model[1]))
+    if security_model.model:
+        pairs.append(("Security model:", security_model.model))
+        pairs.append(("Security DOI:", security_model.doi))
         if label is not None and label.label:
             pairs.append(("Security label:", "%s (%s)" % (label.label,
                                                         "enforcing" if label.enforcing else "permissive")))
@@ -192,6 +192,38 @@ def dominfo(ctl, domain):
         pairs.append(("Messages:" if i == 0 else "", message))
     ctl.print(format_kv(pairs))
     return True
+
+
+def _security_model(conn):
+    """virNodeGetSecurityModel; a driver without one shows no security lines (virsh's dominfo)."""
+    from ..drivers.api import DriverError, ErrorCode, SecurityModel
+
+    try:
+        return conn.get_security_model()
+    except DriverError as err:
+        if err.code is not ErrorCode.NO_SUPPORT:
+            raise
+        return SecurityModel("", "")
+
+
+def _messages(dom) -> list[str]:
+    """virDomainGetMessages; virsh's dominfo shows none when the call fails."""
+    from ..drivers.api import DriverError
+
+    try:
+        return dom.get_messages()
+    except DriverError:
+        return []
+
+
+def _title(dom) -> str:
+    """The domain's title; none when the driver keeps no metadata."""
+    from ..drivers.api import DriverError
+
+    try:
+        return dom.get_title()
+    except DriverError:
+        return ""
 
 
 @command("domstate", "domain state", "Returns state about a domain.", group="monitor")
@@ -225,12 +257,12 @@ def domstate(ctl, domain, reason):
 @flag("details", "additionally display the type and device value")
 def domblklist(ctl, domain, inactive, details):
     dom = lookup_domain(ctl, domain)
-    definition = domain_definition(dom, inactive)
+    disks = domain_disks(dom, inactive)
     if ctl.out.json:
-        ctl.out.emit_json({"disks": [disk_json(disk) for disk in definition.disks()]})
+        ctl.out.emit_json({"disks": [disk_json(disk) for disk in disks]})
         return True
     rows = []
-    for disk in definition.disks():
+    for disk in disks:
         if not disk.target:
             raise CommandError("unable to query block list details")
         source = disk.source if disk.source is not None else "-"
@@ -242,21 +274,8 @@ def domblklist(ctl, domain, inactive, details):
 
 def disk_json(disk) -> dict:
     """A disk for --json: type, device, target, source and the cached chain (top first)."""
-    chain = []
-    src = disk.el.find("source")
-    if src is not None and src.get("index") is not None:
-        chain.append({"index": int(src.get("index")), "path": disk.source, "format": disk.driver_type or "raw",
-                      "type": disk.type})
-    node = disk.el.find("backingStore")
-    while node is not None and node.find("source") is not None:
-        fmt = node.find("format")
-        s = node.find("source")
-        chain.append({"index": int(node.get("index")) if node.get("index") else None,
-                      "path": s.get("file") or s.get("dev"), "format": fmt.get("type") if fmt is not None else None,
-                      "type": node.get("type", "file")})
-        node = node.find("backingStore")
     return {"type": disk.type, "device": disk.device, "target": disk.target, "source": disk.source,
-            "chain": chain}
+            "chain": [layer.to_dict() for layer in disk.chain]}
 
 
 def _blkinfo_cells(info, human: bool) -> list[str]:
@@ -279,13 +298,11 @@ def domblkinfo(ctl, domain, device, human, all):
     if not all and not device:
         raise CommandError("command 'domblkinfo' requires <device> option")
     if ctl.out.json:
-        targets = [d.target for d in domain_definition(dom).disks() if d.source_element is not None] \
-            if all else [device]
+        targets = [d.target for d in domain_disks(dom) if d.has_source] if all else [device]
         out = []
         for target in targets:
             info = dom.get_block_info(target)
-            out.append({"target": target, "capacity": info.capacity, "allocation": info.allocation,
-                        "physical": info.physical})
+            out.append({"target": target, **info.to_dict()})
         ctl.out.emit_json({"disks": out})
         return True
     if not all:
@@ -294,8 +311,8 @@ def domblkinfo(ctl, domain, device, human, all):
         ctl.print(format_kv([("Capacity:", cap), ("Allocation:", alloc), ("Physical:", phys)]))
         return True
     rows = []
-    for disk in domain_definition(dom).disks():
-        if disk.source_element is None:
+    for disk in domain_disks(dom):
+        if not disk.has_source:
             rows.append([disk.target, "-", "-", "-"])
             continue
         info = dom.get_block_info(disk.target)

@@ -1,5 +1,5 @@
 """Storage Pool and Storage Volume basics: pool-list, pool-info, vol-create-as,
-vol-list, vol-info (the test driver's in-memory pools)."""
+vol-list, vol-info, over the driver's StoragePool and StorageVol handles."""
 
 from __future__ import annotations
 
@@ -7,28 +7,66 @@ from ..declare import command, data, flag, string
 from ..errors import CommandError
 from ..output import format_kv, format_table, pretty_size
 from .. import values
-from .common import reporting
-
-POOL_TYPES = ("dir", "fs", "netfs", "logical", "disk", "iscsi", "iscsi-direct", "scsi", "mpath", "rbd",
-              "sheepdog", "gluster", "zfs", "vstorage")
-
-VOL_CREATE_PREALLOC_METADATA = 1 << 0     # VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA
+from .common import exclusive, flag_bits, reporting
 
 
 def _size(value: int) -> str:
     return "%.2f %s" % pretty_size(value)
 
 
+def _is_no_support(err) -> bool:
+    from ..drivers.api import ErrorCode
+    return err.code is ErrorCode.NO_SUPPORT
+
+
 def lookup_pool(ctl, name: str):
+    """virsh's pool lookup: by UUID when the word has a UUID's length, then by name."""
+    from ..drivers.api import DriverError
+
+    pool = None
     with reporting("failed to get pool '%s'" % name):
-        return ctl.conn.lookup_storage_pool(name)
+        if len(name) == 36:
+            try:
+                pool = ctl.conn.lookup_storage_pool_by_uuid(name)
+            except DriverError:
+                pool = None
+        if pool is None:
+            pool = ctl.conn.lookup_storage_pool_by_name(name)
+    return pool
 
 
 def lookup_volume(ctl, name: str, pool_name):
-    pool = lookup_pool(ctl, pool_name) if pool_name else None
-    hint = "" if pool_name else ", specifying --pool might help"
-    with reporting("failed to get vol '%s'%s" % (name, hint)):
-        return ctl.conn.lookup_storage_volume(name, pool)
+    """virsh's volume lookup: by name in the given pool, then by key, then by path."""
+    from ..drivers.api import DriverError
+
+    pool = None
+    if pool_name is not None:
+        pool = lookup_pool(ctl, pool_name)
+        with reporting("pool '%s' is not active" % pool_name):
+            active = pool.is_active()
+        if not active:
+            raise CommandError("pool '%s' is not active" % pool_name)
+    vol, last = None, None
+    lookups = [(ctl.conn.lookup_storage_vol_by_key, name), (ctl.conn.lookup_storage_vol_by_path, name)]
+    if pool is not None:
+        lookups.insert(0, (pool.lookup_vol_by_name, name))
+    for lookup, word in lookups:
+        try:
+            vol = lookup(word)
+            break
+        except DriverError as err:
+            last = err
+    if vol is None:
+        hint = "" if pool is not None else ", specifying --pool might help"
+        raise CommandError("failed to get vol '%s'%s" % (name, hint), str(last))
+    if pool is not None:
+        try:
+            holder = vol.lookup_pool()
+        except DriverError:
+            holder = None
+        if holder is not None and holder.name != pool.name:
+            raise CommandError("Requested volume '%s' is not in pool '%s'" % (name, pool.name))
+    return vol
 
 
 @command("pool-info", "storage pool information", "Returns basic information about the storage pool.",
@@ -36,17 +74,66 @@ def lookup_volume(ctl, name: str, pool_name):
 @data("pool", "pool name or uuid")
 @flag("bytes", "Return pool info in bytes")
 def pool_info(ctl, pool, bytes):
+    from ..drivers.api import DriverError, StoragePoolState, pool_state_label
+
     p = lookup_pool(ctl, pool)
     fmt = (lambda v: "%d" % v) if bytes else _size
-    ctl.print(format_kv([
-        ("Name:", p["name"]), ("UUID:", p["uuid"]),
-        ("State:", "running" if p["active"] else "inactive"),
-        ("Persistent:", "yes" if p["persistent"] else "no"),
-        ("Autostart:", "yes" if p["autostart"] else "no"),
-        ("Capacity:", fmt(p["capacity"])), ("Allocation:", fmt(p["allocation"])),
-        ("Available:", fmt(p["available"])),
-    ]))
+    pairs = [("Name:", p.name), ("UUID:", p.uuid)]
+    try:
+        info = p.get_info()
+    except DriverError as err:
+        ctl.print(format_kv(pairs))
+        raise CommandError(str(err)) from None
+    pairs.append(("State:", pool_state_label(info.state)))
+    pairs.append(("Persistent:", _yes_no(p.is_persistent, "unknown")))
+    pairs.append(("Autostart:", _yes_no(p.get_autostart, "no autostart")))
+    if info.state in (StoragePoolState.RUNNING, StoragePoolState.DEGRADED):
+        pairs += [("Capacity:", fmt(info.capacity)), ("Allocation:", fmt(info.allocation)),
+                  ("Available:", fmt(info.available))]
+    ctl.print(format_kv(pairs))
     return True
+
+
+def _yes_no(call, failed: str) -> str:
+    """virsh's yes/no for a pool property, or its word for a call that failed."""
+    from ..drivers.api import DriverError
+
+    try:
+        return "yes" if call() else "no"
+    except DriverError:
+        return failed
+
+
+def _collect_pools(ctl, flags: int, types_given: bool) -> list:
+    """virshStoragePoolListCollect: the pools matching flags, sorted by name."""
+    from ..drivers.api import DriverError, StoragePoolListFlags as F
+
+    try:
+        pools = ctl.conn.list_all_storage_pools(flags)
+    except DriverError as err:
+        if not _is_no_support(err):
+            raise CommandError("Failed to list pools", str(err)) from None
+        pools = _collect_pools_fallback(ctl, flags & (F.ACTIVE | F.INACTIVE), types_given)
+    return sorted(pools, key=lambda p: p.name.lower())
+
+
+def _collect_pools_fallback(ctl, state_flags: int, types_given: bool) -> list:
+    """What virsh does when the driver lacks virConnectListAllStoragePools: count the
+    pools with the older calls (a driver with pools implements the listing)."""
+    from ..drivers.api import StoragePoolListFlags as F, no_support
+
+    if types_given:
+        raise CommandError("Filtering using --type is not supported by this libvirt")
+    count = 0
+    if state_flags != F.INACTIVE:
+        with reporting("Failed to get the number of active pools "):
+            count += ctl.conn.num_of_storage_pools()
+    if state_flags != F.ACTIVE:
+        with reporting("Failed to get the number of inactive pools"):
+            count += ctl.conn.num_of_defined_storage_pools()
+    if count:
+        raise CommandError("Failed to list active pools", str(no_support("virConnectListStoragePools")))
+    return []
 
 
 @command("pool-list", "list pools", "Returns list of pools.", group="pool")
@@ -61,40 +148,55 @@ def pool_info(ctl, pool, bytes):
 @flag("uuid", "list UUID of active pools only")
 @flag("name", "list name of active pools only")
 def pool_list(ctl, inactive, all, transient, persistent, autostart, no_autostart, type, details, uuid, name):
-    types = None
+    from ..drivers.api import POOL_TYPE_FLAGS, DriverError, StoragePoolListFlags as F, StoragePoolState
+    from ..drivers.api import pool_state_label
+
+    exclusive("all", all, "inactive", inactive)
+    flags = F.INACTIVE if inactive else F.ACTIVE | F.INACTIVE if all else F.ACTIVE
+    flags |= flag_bits((autostart, F.AUTOSTART), (no_autostart, F.NO_AUTOSTART), (persistent, F.PERSISTENT),
+                       (transient, F.TRANSIENT))
+    exclusive("details", details, "uuid", uuid)
+    exclusive("details", details, "name", name)
     if type is not None:
-        types = type.split(",")
-        for t in types:
-            if t not in POOL_TYPES:
-                raise CommandError("Invalid pool type '%s'" % t)
-    want_active, want_inactive = (True, True) if all else (inactive is False, inactive)
-    pools = []
-    for p in ctl.conn.list_all_storage_pools():
-        if not ((p["active"] and want_active) or (not p["active"] and want_inactive)):
-            continue
-        if persistent != transient and p["persistent"] != persistent:
-            continue
-        if autostart != no_autostart and p["autostart"] != autostart:
-            continue
-        if types is not None and p["type"] not in types:
-            continue
-        pools.append(p)
-    pools.sort(key=lambda p: p["name"].lower())
+        from .common import split_commas
+        for word in split_commas(type):
+            if word not in POOL_TYPE_FLAGS:
+                raise CommandError("Invalid pool type '%s'" % word)
+            flags |= POOL_TYPE_FLAGS[word]
+    pools = _collect_pools(ctl, flags, type is not None)
     if uuid or name:
         lines = []
         for p in pools:
-            fields = ([p["uuid"]] if uuid else []) + (["%-20s" % p["name"]] if name else [])
+            fields = ([p.uuid] if uuid else []) + (["%-20s" % p.name] if name else [])
             lines.append(" ".join(fields) + "\n")
         ctl.print("".join(lines))
         return True
+    rows = []
+    for p in pools:
+        autostart_word = _yes_no(p.get_autostart, "no autostart")
+        persistent_word = _yes_no(p.is_persistent, "unknown") if details else None
+        try:
+            info = p.get_info()
+        except DriverError:
+            ctl.error("Could not retrieve pool information")
+            info = None
+        if not details:
+            # virsh tests virStoragePoolIsActive's result for truth: a failure (-1) reads as active.
+            state = "unknown" if info is None else "inactive" if _yes_no(p.is_active, "yes") == "no" \
+                else "active"
+            rows.append([p.name, state, autostart_word])
+            continue
+        if info is None:
+            cells = ["unknown"] * 4
+        elif info.state in (StoragePoolState.RUNNING, StoragePoolState.DEGRADED):
+            cells = [pool_state_label(info.state), _size(info.capacity), _size(info.allocation),
+                     _size(info.available)]
+        else:
+            cells = [pool_state_label(info.state), "-", "-", "-"]
+        rows.append([p.name, cells[0], autostart_word, persistent_word] + cells[1:])
     if details:
-        rows = [[p["name"], "running" if p["active"] else "inactive", "yes" if p["autostart"] else "no",
-                 "yes" if p["persistent"] else "no", _size(p["capacity"]), _size(p["allocation"]),
-                 _size(p["available"])] for p in pools]
         header = ["Name", "State", "Autostart", "Persistent", "Capacity", "Allocation", "Available"]
     else:
-        rows = [[p["name"], "active" if p["active"] else "inactive", "yes" if p["autostart"] else "no"]
-                for p in pools]
         header = ["Name", "State", "Autostart"]
     ctl.print(format_table(header, rows, ctl.quiet))
     return True
@@ -105,6 +207,19 @@ def _malformed(text):
         return values.scaled("capacity", text, 1)
     except CommandError:
         raise CommandError("Malformed size %s" % text) from None
+
+
+def _backing_volume(ctl, pool, name: str):
+    """vol-create-as's backing volume: by name in the pool, then by key, then by path."""
+    from ..drivers.api import DriverError
+
+    for lookup in (pool.lookup_vol_by_name, ctl.conn.lookup_storage_vol_by_key,
+                   ctl.conn.lookup_storage_vol_by_path):
+        try:
+            return lookup(name)
+        except DriverError as err:
+            last = err
+    raise CommandError("failed to get vol '%s'" % name, str(last))
 
 
 @command("vol-create-as", "create a volume from a set of args", "Create a vol.", group="volume")
@@ -119,6 +234,7 @@ def _malformed(text):
 @flag("print-xml", "print XML document, but don't define/create")
 def vol_create_as(ctl, pool, name, capacity, allocation, format, backing_vol, backing_vol_format,
                   prealloc_metadata, print_xml):
+    from ..drivers.api import DriverError, VolCreateFlags
     from ..drivers.xmlescape import escape
 
     p = lookup_pool(ctl, pool)
@@ -129,10 +245,13 @@ def vol_create_as(ctl, pool, name, capacity, allocation, format, backing_vol, ba
         xml += "  <allocation>%d</allocation>\n" % alloc
     if format:
         xml += "  <target>\n    <format type='%s'/>\n  </target>\n" % escape(format)
-    backing = None
     if backing_vol:
-        backing = (lookup_volume(ctl, backing_vol, pool)["path"], backing_vol_format)
-        xml += "  <backingStore>\n    <path>%s</path>\n" % escape(backing[0])
+        backing = _backing_volume(ctl, p, backing_vol)
+        try:
+            path = backing.get_path()
+        except DriverError as err:
+            raise CommandError(str(err)) from None
+        xml += "  <backingStore>\n    <path>%s</path>\n" % escape(path)
         if backing_vol_format:
             xml += "    <format type='%s'/>\n" % escape(backing_vol_format)
         xml += "  </backingStore>\n"
@@ -140,24 +259,58 @@ def vol_create_as(ctl, pool, name, capacity, allocation, format, backing_vol, ba
     if print_xml:
         ctl.print(xml)
         return True
-    flags = VOL_CREATE_PREALLOC_METADATA if prealloc_metadata else 0
+    flags = VolCreateFlags.PREALLOC_METADATA if prealloc_metadata else 0
     with reporting("Failed to create vol %s" % name):
-        ctl.conn.create_storage_volume(p, name, cap, alloc, format, backing, flags)
+        p.create_vol_xml(xml, flags)
     ctl.print_extra("Vol %s created\n" % name)
     return True
+
+
+def _collect_volumes(pool) -> list:
+    """virshStorageVolListCollect: the pool's volumes, sorted by name."""
+    from ..drivers.api import DriverError
+
+    try:
+        vols = pool.list_all_volumes(0)
+    except DriverError as err:
+        if not _is_no_support(err):
+            raise CommandError("Failed to list volumes", str(err)) from None
+        # virsh's fallback: count first (a driver with volumes implements the listing).
+        with reporting("Failed to list storage volumes"):
+            count = pool.num_of_volumes()
+        if count:
+            from ..drivers.api import no_support
+            raise CommandError("Failed to list storage volumes",
+                               str(no_support("virStoragePoolListVolumes"))) from None
+        vols = []
+    return sorted(vols, key=lambda v: v.name.lower())
 
 
 @command("vol-list", "list vols", "Returns list of vols by pool.", group="volume")
 @data("pool", "pool name or uuid")
 @flag("details", "display extended details for volumes")
 def vol_list(ctl, pool, details):
+    from ..drivers.api import DriverError, vol_type_label
+
     p = lookup_pool(ctl, pool)
-    vols = sorted(p["volumes"], key=lambda v: v["name"].lower())
+    rows = []
+    for v in _collect_volumes(p):
+        try:
+            path = v.get_path()
+        except DriverError:
+            path = "unknown"
+        if not details:
+            rows.append([v.name, path])
+            continue
+        try:
+            info = v.get_info()
+            rows.append([v.name, path, vol_type_label(info.type), _size(info.capacity),
+                         _size(info.allocation)])
+        except DriverError:
+            rows.append([v.name, path, "unknown", "unknown", "unknown"])
     if details:
-        rows = [[v["name"], v["path"], v["type"], _size(v["capacity"]), _size(v["allocation"])] for v in vols]
         header = ["Name", "Path", "Type", "Capacity", "Allocation"]
     else:
-        rows = [[v["name"], v["path"]] for v in vols]
         header = ["Name", "Path"]
     ctl.print(format_table(header, rows, ctl.quiet))
     return True
@@ -170,12 +323,15 @@ def vol_list(ctl, pool, details):
 @flag("bytes", "sizes are represented in bytes rather than pretty units")
 @flag("physical", "return the physical size of the volume in allocation field")
 def vol_info(ctl, vol, pool, bytes, physical):
+    from ..drivers.api import DriverError, VolGetInfoFlags, vol_type_label
+
     v = lookup_volume(ctl, vol, pool)
-    if physical:
-        ctl.print(format_kv([("Name:", v["name"])]))
-        raise CommandError("this function is not supported by the connection driver: "
-                           "virStorageVolGetInfoFlags")
+    ctl.print(format_kv([("Name:", v.name)]))
+    try:
+        info = v.get_info_flags(VolGetInfoFlags.PHYSICAL) if physical else v.get_info()
+    except DriverError as err:
+        raise CommandError(str(err)) from None
     fmt = (lambda n: "%d bytes" % n) if bytes else _size
-    ctl.print(format_kv([("Name:", v["name"]), ("Type:", v["type"]), ("Capacity:", fmt(v["capacity"])),
-                         ("Allocation:", fmt(v["allocation"]))]))
+    ctl.print(format_kv([("Type:", vol_type_label(info.type)), ("Capacity:", fmt(info.capacity)),
+                         ("Physical:" if physical else "Allocation:", fmt(info.allocation))]))
     return True

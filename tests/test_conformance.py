@@ -1,0 +1,352 @@
+"""Every command against every driver: no internal error, ever.
+
+Each command in the command table runs with plausible arguments (and with
+none) on test:///default and on an embedded QEMU driver, against a defined
+(shut off) domain and a running one. Whatever a driver cannot do must end as
+libvirt's "this function is not supported by the connection driver: virXxx"
+(or another error in libvirt's words) with exit status 1; an AttributeError,
+a TypeError or any other Python exception reaching the user ("internal
+error: XxxError: ...") or a traceback fails the test.
+
+The commands run in process (main() with captured streams): one QEMU start
+per driver fixture, a few seconds for the whole walk.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from pyvirsh.cli import main
+from pyvirsh.commands import TABLE
+from pyvirsh.drivers import api
+
+from qemuhelp import domain_xml, qemu_img
+
+# "internal error: " followed by a Python exception's class name is a bug that
+# reached the user; libvirt's own internal errors read differently.
+PYTHON_ERROR = re.compile(r"internal error: [A-Za-z_.]*(Error|Exception|Warning|Interrupt|Exit)\b")
+
+# Plausible arguments per command; {dom} is the domain under test, {tmp} a scratch
+# directory, {xml} a domain XML file for a new domain, {uri} the connection's URI.
+ARGS = {
+    "blockcommit": ["{dom} vda", "{dom} vda --active --shallow", "{dom} vda --base vda[2] --top vda[1]",
+                    "{dom} vdz --async"],
+    "blockcopy": ["{dom} vda", "{dom} vdz --dest {tmp}/copy.qcow2",
+                  "{dom} vda --dest {tmp}/x.img --print-xml"],
+    "blockjob": ["{dom} vda", "{dom} vda --info", "{dom} vda --raw", "{dom} vda --abort", "{dom} vda 5",
+                 "{dom} vdz"],
+    "blockpull": ["{dom} vda", "{dom} vdz", "{dom} vda --base vda[2]"],
+    "blockresize": ["{dom} vda 128M", "{dom} vdz 1M"],
+    "create": ["{xml}", "{tmp}/missing.xml"],
+    "define": ["{xml}", "{tmp}/missing.xml"],
+    "destroy": ["{dom}", "nosuch"],
+    "domid": ["{dom}", "nosuch"],
+    "domname": ["{dom}", "1"],
+    "domuuid": ["{dom}"],
+    "dumpxml": ["{dom}", "{dom} --inactive", "{dom} --xpath //disk --wrap", "{dom} --security-info"],
+    "edit": ["{dom}"],
+    "reboot": ["{dom}", "{dom} --mode acpi"],
+    "resume": ["{dom}"],
+    "shutdown": ["{dom}", "{dom} --mode agent"],
+    "start": ["{dom}", "{dom} --paused"],
+    "suspend": ["{dom}"],
+    "undefine": ["{dom} --storage vda", "{dom} --snapshots-metadata", "{dom}"],
+    "domblkinfo": ["{dom} vda", "{dom} --all", "{dom} --all --human", "{dom} vdz"],
+    "domblklist": ["{dom}", "{dom} --details", "{dom} --inactive"],
+    "dominfo": ["{dom}"],
+    "domstate": ["{dom}", "{dom} --reason"],
+    "list": ["", "--all", "--all --title", "--name --all", "--uuid", "--with-snapshot --all",
+             "--autostart --all", "--with-managed-save --all", "--state-other --all"],
+    "hostname": [""],
+    "nodeinfo": [""],
+    "uri": [""],
+    "version": ["", "--daemon"],
+    "snapshot-create": ["{dom}", "{dom} {tmp}/missing.xml"],
+    "snapshot-create-as": ["{dom} c1", "{dom} c2 --disk-only --no-metadata", "{dom} c3 --print-xml"],
+    "snapshot-current": ["{dom}", "{dom} --name", "{dom} c1"],
+    "snapshot-delete": ["{dom} c1", "{dom} --current", "{dom} nosuch"],
+    "snapshot-dumpxml": ["{dom} c1", "{dom} nosuch"],
+    "snapshot-edit": ["{dom} c1", "{dom} --current"],
+    "snapshot-info": ["{dom} c1", "{dom} --current"],
+    "snapshot-list": ["{dom}", "{dom} --tree", "{dom} --parent --name", "{dom} --from c1 --descendants"],
+    "snapshot-parent": ["{dom} c1", "{dom} --current"],
+    "snapshot-revert": ["{dom} c1", "{dom} --current --running"],
+    "pool-info": ["default", "default-pool", "dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566 --bytes"],
+    "pool-list": ["", "--all --details", "--type dir", "--inactive --name", "--uuid"],
+    "vol-create-as": ["default-pool v1 1M", "default v1 1M --format qcow2",
+                      "default-pool v2 1M --backing-vol v1 --backing-vol-format raw"],
+    "vol-info": ["v1 --pool default-pool", "v1", "/default-pool/v1 --physical", "x --pool default"],
+    "vol-list": ["default-pool --details", "default", "default-pool"],
+    "cd": ["{tmp}"],
+    "echo": ["hello"],
+    "exit": [""],
+    "help": ["", "list", "pool", "nosuch"],
+    "pwd": [""],
+    "quit": [""],
+    "connect": ["{uri}"],
+    "completion": ["bash", "zsh", "fish"],
+}
+
+# Commands that change or stop the domain under test run last, in this order.
+LAST = ["suspend", "resume", "reboot", "shutdown", "start", "destroy", "undefine"]
+
+
+def test_every_command_has_arguments():
+    assert set(ARGS) == set(TABLE)
+
+
+def _ordered_commands():
+    ordered = [name for name in TABLE if name not in LAST] + LAST
+    for name in ordered:
+        for args in [""] + ARGS[name]:
+            yield name, args
+
+
+def _run(capsys, uri: str, text: str, readonly: bool = False):
+    status = main((["-r"] if readonly else []) + ["-c", uri, text])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def _walk(capsys, uri: str, prefix: str, fill: dict, readonly: bool = False,
+          reads=("dominfo", "domstate", "domblklist", "dumpxml", "list", "uri")) -> list[str]:
+    """Run every command; return a description of each internal error."""
+    failures, succeeded = [], set()
+    for name, args in _ordered_commands():
+        text = (prefix + name + " " + args.format(**fill)).strip()
+        status, out, err = _run(capsys, uri, text, readonly)
+        if PYTHON_ERROR.search(err) or "Traceback" in err or status not in (0, 1):
+            failures.append("%s -> exit %s\n%s" % (text, status, err))
+        elif status == 0:
+            succeeded.add(name)
+    # The walk reached the domain and the driver: the plain reads worked.
+    assert set(reads) <= succeeded, succeeded
+    return failures
+
+
+@pytest.fixture
+def scratch(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)                 # `cd` changes the process's directory
+    monkeypatch.setenv("EDITOR", "true")        # `edit` and `snapshot-edit` leave the XML unchanged
+    monkeypatch.setenv("VISUAL", "true")
+    monkeypatch.delenv("PYVIRSH_DEFAULT_URI", raising=False)
+    return tmp_path
+
+
+def _domain_file(directory, name: str, disk: str | None, dom_type: str) -> str:
+    disks = [("vda", disk, "qcow2")] if disk else []
+    path = os.path.join(str(directory), name + ".xml")
+    with open(path, "w") as f:
+        f.write(domain_xml(name, disks, dom_type=dom_type))
+    return path
+
+
+@pytest.mark.parametrize("running,readonly", [(True, False), (False, False), (True, True)],
+                         ids=["running", "defined", "running-readonly"])
+def test_test_driver(capsys, scratch, running, readonly):
+    """test:///default, with its running domain 'test' or a defined one."""
+    uri = "test:///default"
+    new_domain = _domain_file(scratch, "fresh", None, "test")
+    # Each main() starts from the built-in state: make the snapshot, the volume
+    # (and the shut-off domain) the commands refer to first.
+    dom = "test" if running else "off"
+    prefix = "" if running else "define %s; " % _domain_file(scratch, "off", "/img/off.qcow2", "test")
+    if not readonly:
+        prefix += "snapshot-create-as %s c1; vol-create-as default-pool v1 1M; " % dom
+    failures = _walk(capsys, uri, prefix, {"dom": dom, "tmp": str(scratch), "xml": new_domain, "uri": uri},
+                     readonly)
+    assert not failures, "\n".join(failures)
+
+
+def test_test_driver_node_file(capsys, scratch):
+    """A node file's state (test:///PATH.xml): its domains, its pool and volume."""
+    from difftool import NODE_URI
+
+    prefix = "snapshot-create-as fv0 c1; vol-create-as default-pool v1 1M; "
+    failures = _walk(capsys, NODE_URI, prefix, {"dom": "fv0", "tmp": str(scratch), "uri": NODE_URI,
+                                                "xml": _domain_file(scratch, "fresh", None, "test")})
+    assert not failures, "\n".join(failures)
+
+
+@pytest.fixture
+def qemu_driver(scratch):
+    root = scratch / "root"
+    uri = "qemu:///embed?root=%s" % root
+    images = []
+    for name in ("run", "off"):
+        base, top = str(scratch / (name + "-base.qcow2")), str(scratch / (name + ".qcow2"))
+        qemu_img("create", "-q", "-f", "qcow2", base, "16M")
+        qemu_img("create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", top)
+        images.append(top)
+    yield uri, root, images
+    # Stop whatever QEMU the walk left running (a create, a start).
+    main(["-c", uri, "destroy run; destroy off; destroy fresh"])
+
+
+def test_qemu_driver(capsys, scratch, qemu_driver):
+    uri, root, (run_image, off_image) = qemu_driver
+    run_xml = _domain_file(scratch, "run", run_image, "qemu")
+    off_xml = _domain_file(scratch, "off", off_image, "qemu")
+    new_domain = _domain_file(scratch, "fresh", None, "qemu")
+    status, out, err = _run(capsys, uri, "define %s; define %s; start run" % (run_xml, off_xml))
+    assert status == 0, err
+    failures = []
+    for dom in ("run", "off"):
+        failures += _walk(capsys, uri, "", {"dom": dom, "tmp": str(scratch), "xml": new_domain, "uri": uri})
+    assert not failures, "\n".join(failures)
+
+
+def test_qemu_driver_read_only(capsys, scratch, qemu_driver):
+    uri, root, (run_image, off_image) = qemu_driver
+    status, out, err = _run(capsys, uri, "define %s" % _domain_file(scratch, "off", off_image, "qemu"))
+    assert status == 0, err
+    failures = _walk(capsys, uri, "", {"dom": "off", "tmp": str(scratch), "uri": uri,
+                                       "xml": _domain_file(scratch, "fresh", None, "qemu")}, readonly=True)
+    assert not failures, "\n".join(failures)
+
+
+def test_qemu_storage_calls_end_in_libvirts_error(capsys, scratch, qemu_driver):
+    """Pools and volumes are not the QEMU driver's yet: libvirt's not-supported error, exit 1."""
+    uri = qemu_driver[0]
+    expected = {
+        "pool-info default": ["failed to get pool 'default'", "virStoragePoolLookupByName"],
+        "vol-list default": ["failed to get pool 'default'", "virStoragePoolLookupByName"],
+        "vol-info x": ["failed to get vol 'x', specifying --pool might help", "virStorageVolLookupByPath"],
+        "vol-create-as default v 1M": ["failed to get pool 'default'", "virStoragePoolLookupByName"],
+        "pool-list": ["Failed to get the number of active pools ", "virConnectNumOfStoragePools"],
+    }
+    for text, (context, function) in expected.items():
+        status, out, err = _run(capsys, uri, text)
+        assert status == 1, text
+        assert err == ("error: %s\nerror: this function is not supported by the connection driver: %s\n"
+                       % (context, function)), text
+    # The same through the installed entry point, as a user types it.
+    import subprocess
+
+    from difftool import pyvirsh_argv
+    proc = subprocess.run(pyvirsh_argv() + ["-c", uri, "pool-info", "default"], capture_output=True,
+                          text=True)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (     # virsh's newline after the command
+        1, "\n", "error: failed to get pool 'default'\n"
+               "error: this function is not supported by the connection driver: virStoragePoolLookupByName\n")
+
+
+class BareConnection(api.Connection):
+    """A third driver that can only name its one domain: everything else is the contract's
+    defaults, which must reach the user as libvirt's words."""
+
+    def __init__(self, uri, readonly):
+        self.uri = uri
+        self.readonly = readonly
+
+    def list_all_domains(self):
+        return [BareDomain(self)]
+
+    def lookup_domain_by_name(self, name):
+        if name != "bare":
+            raise api.DriverError(api.ErrorCode.NO_DOMAIN, "no domain with matching name '%s'" % name)
+        return BareDomain(self)
+
+
+class BareDomain(api.Domain):
+    name = "bare"
+    uuid = "00000000-0000-0000-0000-00000000000b"
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def connection(self):
+        return self.conn
+
+    def get_id(self):
+        return -1
+
+
+def test_a_driver_with_nothing_but_lookups(capsys, scratch, monkeypatch):
+    """A third driver fits without touching the commands: what it lacks is libvirt's error."""
+    import pyvirsh.drivers
+
+    def open_connection(uri, readonly=False):
+        return BareConnection(uri, readonly)
+
+    monkeypatch.setattr(pyvirsh.drivers, "open_connection", open_connection)
+    uri = "bare:///"
+    fill = {"dom": "bare", "tmp": str(scratch), "uri": uri,
+            "xml": _domain_file(scratch, "fresh", None, "test")}
+    failures = _walk(capsys, uri, "", fill, reads=("domid", "domuuid", "uri"))
+    assert not failures, "\n".join(failures)
+    status, out, err = _run(capsys, uri, "dominfo bare")
+    assert (status, err) == (1, "error: this function is not supported by the connection driver: "
+                                "virDomainGetInfo\n")
+
+
+# --------------------------------------------------------------------------
+# The contract itself
+# --------------------------------------------------------------------------
+
+def _called_method_names() -> set[str]:
+    """Every name called as a method anywhere in the shell (pyvirsh/ without drivers/)."""
+    import ast
+    import pyvirsh
+
+    base = os.path.dirname(pyvirsh.__file__)
+    names = set()
+    for folder in (base, os.path.join(base, "commands")):
+        for entry in os.listdir(folder):
+            if entry.endswith(".py"):
+                with open(os.path.join(folder, entry)) as f:
+                    tree = ast.parse(f.read())
+                names |= {node.func.attr for node in ast.walk(tree)
+                          if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)}
+    return names
+
+
+def test_commands_call_only_declared_driver_methods():
+    """A method a driver has but drivers/api.py does not declare is never called by the shell:
+    a third driver could not know it must exist (the pool-info AttributeError on QEMU)."""
+    from pyvirsh.drivers import api
+    from pyvirsh.drivers.qemu.driver import QemuConnection, QemuDomain
+    from pyvirsh.drivers.qemu.snapshots import QemuSnapshot
+    from pyvirsh.drivers.test.driver import TestConnection, TestDomain, TestSnapshot
+    from pyvirsh.drivers.test.storage import TestStoragePool, TestStorageVol
+
+    declared = set()
+    for handle in (api.Connection, api.Domain, api.Snapshot, api.StoragePool, api.StorageVol):
+        declared |= set(dir(handle))
+    drivers_only = set()
+    for cls in (QemuConnection, QemuDomain, QemuSnapshot, TestConnection, TestDomain, TestSnapshot,
+                TestStoragePool, TestStorageVol):
+        drivers_only |= {name for name in dir(cls) if callable(getattr(cls, name, None))} - declared
+    assert not (_called_method_names() & drivers_only)
+
+
+def test_commands_never_see_definitions():
+    """The parsed definition holds lxml elements; the shell gets records (get_disks) or XML text."""
+    assert "get_definition" not in _called_method_names()
+
+
+@pytest.mark.parametrize("handle", ["Connection", "Domain", "Snapshot", "StoragePool", "StorageVol"])
+def test_default_answers_name_a_libvirt_function(handle):
+    """Each declared call of a handle, left to its default, answers libvirt's not-supported error
+    naming a libvirt function (or is a pyvirsh extension with a working default)."""
+    import inspect
+
+    from pyvirsh.drivers import api
+
+    cls = getattr(api, handle)
+    instance = cls.__new__(cls)
+    instance.connection = lambda: type("C", (), {"readonly": False})()
+    extensions = set(dir(api.ConnectionExtensions)) | set(dir(api.DomainExtensions))
+    for name, member in inspect.getmembers(cls, inspect.isfunction):
+        if name.startswith("_") or name in extensions or name in ("connection", "close", "get_uri",
+                                                                  "is_active"):
+            continue
+        params = [p for p in inspect.signature(member).parameters.values()
+                  if p.name != "self" and p.default is inspect.Parameter.empty]
+        with pytest.raises(api.DriverError) as caught:
+            getattr(instance, name)(*[0] * len(params))
+        assert caught.value.code is api.ErrorCode.NO_SUPPORT, name
+        assert re.fullmatch(r"vir[A-Z][A-Za-z]+", caught.value.message), (name, caught.value.message)
