@@ -265,7 +265,7 @@ def blockjob(ctl, domain, path, abort, pivot, info, bytes, raw, bandwidth, **kw)
         dom.block_job_abort(path, flag_bits((is_async, A.ASYNC), (pivot, A.PIVOT)))
         return True
     from ..drivers.api import job_type_label
-    from ..jobwait import job_percent, job_progress_line
+    from ..progress import job_percent, job_progress_line
     # virsh asks for bytes/s unless --raw alone asks for MiB/s.
     info_flags = I.BANDWIDTH_BYTES if bytes or not raw else 0
     job = dom.get_block_job_info(path, info_flags)
