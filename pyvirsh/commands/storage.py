@@ -31,8 +31,7 @@ def lookup_volume(ctl, name: str, pool_name):
         return ctl.conn.lookup_storage_volume(name, pool)
 
 
-@command("pool-info", "storage pool information", "Returns basic information about the storage pool.",
-         group="pool")
+@command("pool-info", "Returns basic information about the storage pool.")
 @data("pool", "pool name or uuid")
 @flag("bytes", "Return pool info in bytes")
 def pool_info(ctl, pool, bytes):
@@ -49,7 +48,7 @@ def pool_info(ctl, pool, bytes):
     return True
 
 
-@command("pool-list", "list pools", "Returns list of pools.", group="pool")
+@command("pool-list", "Returns list of pools.")
 @flag("inactive", "list inactive pools")
 @flag("all", "list inactive & active pools")
 @flag("transient", "list transient pools")
@@ -107,7 +106,7 @@ def _malformed(text):
         raise CommandError("Malformed size %s" % text) from None
 
 
-@command("vol-create-as", "create a volume from a set of args", "Create a vol.", group="volume")
+@command("vol-create-as", "Create a vol.")
 @data("pool", "pool name")
 @data("name", "name of the volume")
 @data("capacity", "size of the vol, as scaled integer (default bytes)")
@@ -147,7 +146,7 @@ def vol_create_as(ctl, pool, name, capacity, allocation, format, backing_vol, ba
     return True
 
 
-@command("vol-list", "list vols", "Returns list of vols by pool.", group="volume")
+@command("vol-list", "Returns list of vols by pool.")
 @data("pool", "pool name or uuid")
 @flag("details", "display extended details for volumes")
 def vol_list(ctl, pool, details):
@@ -163,8 +162,7 @@ def vol_list(ctl, pool, details):
     return True
 
 
-@command("vol-info", "storage vol information", "Returns basic information about the storage vol.",
-         group="volume")
+@command("vol-info", "Returns basic information about the storage vol.")
 @data("vol", "vol name, key or path")
 @string("pool", "pool name or uuid")
 @flag("bytes", "sizes are represented in bytes rather than pretty units")
