@@ -65,7 +65,7 @@ def main() -> int:
                 _time(argv, env)
         times: list[list[float]] = [[] for _ in argvs]
         for _ in range(args.runs):
-            for argv, measured in zip(argvs, times):
+            for argv, measured in zip(argvs, times, strict=True):
                 measured.append(_time(argv, env))
         medians = [statistics.median(t) for t in times]
         row = "%-28s %10.1f" % (" ".join(command), medians[0])
@@ -89,7 +89,8 @@ def in_process(runs: int) -> None:
     with open(os.devnull, "w") as sink:
         ctl = Session("test:///default", output=Output(stdout=sink, stderr=sink))
         ctl.connect()
-        print("\nin one process (a session's command strings), median of %d rounds of 100 (ms per command)" % runs)
+        print("\nin one process (a session's command strings), median of %d rounds of 100 (ms per command)"
+              % runs)
         for command in COMMANDS:
             text = " ".join(command)
             run_commands(ctl, parse_string(text))       # the command's module is loaded once
