@@ -3,8 +3,9 @@
 The scripts are click's own shell-completion classes with pyvirsh's engine
 behind them (pyvirsh.completion), so TAB in bash, zsh and fish offers what TAB
 in pyvirsh's shell offers. Each TAB runs `pyvirsh` once with
-_PYVIRSH_COMPLETE set; that path imports no command module and no heavy
-library, and talks to no hypervisor process.
+_PYVIRSH_COMPLETE set; that path imports click (pyvirsh.clicktree: one-shot
+commands do not), at most the one command module the line names, and talks to
+no hypervisor process.
 
 bash splits words at ':' (COMP_WORDBREAKS), which breaks click's stock script
 after `-c qemu:///system`; pyvirsh's bash script sends the raw line
