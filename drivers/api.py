@@ -17,55 +17,52 @@ from __future__ import annotations
 
 
 class _Code:
+    """One libvirt error code: its name and the prefix libvirt puts before its messages."""
+
     __slots__ = ("name", "prefix")
 
-    def __init__(self, name: str, prefix: str):
-        self.name = name
+    def __init__(self, prefix: str):
+        self.name = ""
         self.prefix = prefix
 
-    def __repr__(self):
+    def __set_name__(self, owner: type, name: str) -> None:
+        # Python calls this when ErrorCode's body binds the code to its name:
+        # the name is written once, in the table, and never repeated as a string.
+        self.name = name
+
+    def __repr__(self) -> str:
         return "ErrorCode.%s" % self.name
 
 
-class _CodeTable(type):
-    """Turns ErrorCode's NAME = "prefix" attributes into distinct code objects."""
-
-    def __new__(mcs, name, bases, namespace):
-        for key, value in list(namespace.items()):
-            if key.isupper() and isinstance(value, str):
-                namespace[key] = _Code(key, value)
-        return super().__new__(mcs, name, bases, namespace)
-
-
-class ErrorCode(metaclass=_CodeTable):
+class ErrorCode:
     """libvirt error codes that pyvirsh reports, each with libvirt's message prefix."""
 
-    INTERNAL_ERROR = "internal error: "
-    NO_SUPPORT = "this function is not supported by the connection driver: "
-    INVALID_ARG = "invalid argument: "
-    ARGUMENT_UNSUPPORTED = "argument unsupported: "
-    OPERATION_FAILED = "operation failed: "
-    OPERATION_INVALID = "Requested operation is not valid: "
-    OPERATION_DENIED = "operation forbidden: "
-    OPERATION_UNSUPPORTED = "Operation not supported: "
-    OPERATION_TIMEOUT = "Timed out during operation: "
-    OPERATION_ABORTED = "operation aborted: "
-    CONFIG_UNSUPPORTED = "unsupported configuration: "
-    XML_ERROR = "XML error: "
-    XML_DETAIL = ""          # libxml2 parse errors are shown as they are
-    SYSTEM_ERROR = ""        # "<what>: <strerror>" messages
-    RAW = ""                 # messages libvirt reports without a prefix
-    NO_DOMAIN = "Domain not found: "
-    NO_DOMAIN_SNAPSHOT = "Domain snapshot not found: "
-    INVALID_DOMAIN_SNAPSHOT = "Invalid snapshot: "
-    SNAPSHOT_REVERT_RISKY = "revert requires force: "
-    NO_STORAGE_POOL = "Storage pool not found: "
-    NO_STORAGE_VOL = "Storage volume not found: "
-    NO_NETWORK = "Network not found: "
-    BLOCK_COPY_ACTIVE = "block copy still active: "
-    AGENT_UNRESPONSIVE = "Guest agent is not responding: "
-    NO_CONNECT = "no connection driver available for "
-    CONNECT_FAILED = ""
+    INTERNAL_ERROR = _Code("internal error: ")
+    NO_SUPPORT = _Code("this function is not supported by the connection driver: ")
+    INVALID_ARG = _Code("invalid argument: ")
+    ARGUMENT_UNSUPPORTED = _Code("argument unsupported: ")
+    OPERATION_FAILED = _Code("operation failed: ")
+    OPERATION_INVALID = _Code("Requested operation is not valid: ")
+    OPERATION_DENIED = _Code("operation forbidden: ")
+    OPERATION_UNSUPPORTED = _Code("Operation not supported: ")
+    OPERATION_TIMEOUT = _Code("Timed out during operation: ")
+    OPERATION_ABORTED = _Code("operation aborted: ")
+    CONFIG_UNSUPPORTED = _Code("unsupported configuration: ")
+    XML_ERROR = _Code("XML error: ")
+    XML_DETAIL = _Code("")        # libxml2 parse errors are shown as they are
+    SYSTEM_ERROR = _Code("")      # "<what>: <strerror>" messages
+    RAW = _Code("")               # messages libvirt reports without a prefix
+    NO_DOMAIN = _Code("Domain not found: ")
+    NO_DOMAIN_SNAPSHOT = _Code("Domain snapshot not found: ")
+    INVALID_DOMAIN_SNAPSHOT = _Code("Invalid snapshot: ")
+    SNAPSHOT_REVERT_RISKY = _Code("revert requires force: ")
+    NO_STORAGE_POOL = _Code("Storage pool not found: ")
+    NO_STORAGE_VOL = _Code("Storage volume not found: ")
+    NO_NETWORK = _Code("Network not found: ")
+    BLOCK_COPY_ACTIVE = _Code("block copy still active: ")
+    AGENT_UNRESPONSIVE = _Code("Guest agent is not responding: ")
+    NO_CONNECT = _Code("no connection driver available for ")
+    CONNECT_FAILED = _Code("")
 
 
 class DriverError(Exception):
