@@ -40,7 +40,7 @@ def _build_default_state() -> TestState:
 _default_users = 0
 
 
-def open_test(uri: str, path: str, readonly: bool) -> "TestConnection":
+def open_test(uri: str, path: str, readonly: bool) -> TestConnection:
     """test:///default is one state shared by the process's open connections, made
     afresh once the last of them closes (as libvirt's); a node file is read per open."""
     global _default_state, _default_users
@@ -92,7 +92,7 @@ class TestConnection(TestStorage, Connection):
 
     # domains ----------------------------------------------------------
 
-    def _handle(self, obj: TestDomainObj) -> "TestDomain":
+    def _handle(self, obj: TestDomainObj) -> TestDomain:
         return TestDomain(self, obj)
 
     def list_all_domains(self):
