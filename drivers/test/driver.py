@@ -381,6 +381,8 @@ class TestDomain(TestHandle, Domain):
 
 
 class TestSnapshot(TreeSnapshot):
+    dom: TestDomain     # made only by TestDomain, over itself
+
     def _tree(self):
         return self.dom._live().snapshot_tree()
 

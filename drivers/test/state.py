@@ -10,19 +10,31 @@ from __future__ import annotations
 from ..api import DomainState, DriverError, NodeInfo, Reason
 from .defaults import DEFAULT_NODE
 
+# Imports for the type checker only (which reads any name TYPE_CHECKING as true): storage.py
+# imports this module, and domxml loads lxml, which the listing commands never need.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ..domxml import DomainDef, DomainDefaults
+    from ..snapshots import SnapshotTree
+    from .storage import TestPoolObj
+
 TEST_NS = "http://libvirt.org/schemas/domain/test/1.0"
 
 
 class TestDomainObj:
     """One domain's state (libvirt's virDomainObj)."""
 
-    def __init__(self, definition=None, xml_text=None, facts=None):
+    def __init__(self, definition: DomainDef | None = None, xml_text: str | None = None,
+                 facts: dict[str, Any] | None = None) -> None:
         self._def = definition          # DomainDef, parsed lazily from xml_text when None
         self._xml_text = xml_text
         self._facts = facts
         if definition is not None:
             self.name, self.uuid = definition.name, definition.uuid
         else:
+            assert facts is not None, "a domain is made from its definition, or its XML text and facts"
             self.name, self.uuid = facts["name"], facts["uuid"]
         self.id = -1
         self.state = DomainState.SHUTOFF
@@ -30,9 +42,9 @@ class TestDomainObj:
         self.persistent = True
         self.autostart = False
         self.managed_save = False
-        self.new_def = None             # persistent definition waiting for the next shutdown
-        self.snapshots = None           # SnapshotTree, created on first use
-        self.messages: list[str] = []   # taints, computed when the domain starts
+        self.new_def: DomainDef | None = None       # persistent definition waiting for the next shutdown
+        self.snapshots: SnapshotTree | None = None  # created on first use
+        self.messages: list[str] = []               # taints, computed when the domain starts
 
     @property
     def definition(self):
@@ -71,11 +83,11 @@ class TestDomainObj:
 class TestState:
     """Everything one test connection sees."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.domains: list[TestDomainObj] = []
         self.next_id = 1
         self.node = NodeInfo(*DEFAULT_NODE)
-        self.pools: list = []        # storage.TestPoolObj
+        self.pools: list[TestPoolObj] = []
         self.hostname = None
 
     def start(self, obj: TestDomainObj, reason: int) -> None:
@@ -97,7 +109,7 @@ class TestState:
             self.domains.remove(obj)
 
 
-_DEFAULTS = []
+_DEFAULTS: list[DomainDefaults] = []
 
 
 def test_defaults():

@@ -8,7 +8,7 @@ from ..api import (POOL_TYPE_FLAGS, DriverError, ErrorCode, StoragePool, Storage
                    StoragePoolListFlags, StoragePoolState, StorageVol, StorageVolInfo, check_flags,
                    vol_type_number, writes)
 from ..ids import parse_uint
-from .state import TestHandle
+from .state import TestHandle, TestState
 
 
 class TestVolObj:
@@ -87,6 +87,8 @@ _ALL_POOL_FILTERS = _ALL_TYPES | sum(v for k, v in vars(StoragePoolListFlags).it
 
 class TestStorage:
     """The storage half of a TestConnection (a mixin: it reads self.state)."""
+
+    state: TestState
 
     def list_all_storage_pools(self, flags: int = 0):
         check_flags(flags, _ALL_POOL_FILTERS, "testConnectListAllStoragePools")
