@@ -21,8 +21,8 @@ from ..api import (BlockInfo, Connection, DestroyFlags, Domain, DomainInfo, Doma
                    check_snapshot_create_flags, check_snapshot_delete_flags, check_snapshot_revert_flags,
                    check_flags, writes)
 from .defaults import DEFAULT_DOMAIN_FACTS, DEFAULT_DOMAIN_XML, DEFAULT_POOL
-from .state import TestDomainObj, TestHandle, TestState, test_defaults
-from .storage import TestPoolObj, TestStorage
+from .state import TestDomainObj, TestHandle, TestPoolObj, TestState, test_defaults
+from .storage import TestStorage
 
 _default_state: TestState | None = None
 
