@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         from .shellscripts import answer
         try:
             sys.stdout.write(answer(instruction))
-        except Exception:       # noqa: BLE001 - completion never shows a traceback
+        except Exception:       # noqa: BLE001, S110 - completion never shows a traceback
             pass
         return 0
     ctl = Session()
@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         # A reader that went away (pyvirsh list | head -1): stop quietly, like virsh.
         try:
-            sys.stdout = open(os.devnull, "w")
+            # Replaces the closed stdout for the rest of the process: no `with`.
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
         except OSError:
             pass
         return 1

@@ -16,10 +16,10 @@ from .lazyimport import defer
 
 defer("inspect")        # see pyvirsh/lazyimport.py: click needs it only at run time
 
-import click  # noqa: E402
+import click
 
-from .commands import TABLE  # noqa: E402
-from .parsing import OptType  # noqa: E402
+from .commands import TABLE
+from .parsing import OptType
 
 
 class VshOption(click.Option):
@@ -28,11 +28,11 @@ class VshOption(click.Option):
     def __init__(self, option):
         spec = option.spec
         if spec.type is OptType.BOOL:
-            attrs = dict(is_flag=True, default=False)
+            attrs = {"is_flag": True, "default": False}
         elif spec.type is OptType.ARGV:
-            attrs = dict(multiple=True, type=str)
+            attrs = {"multiple": True, "type": str}
         else:
-            attrs = dict(type=str, default=None)
+            attrs = {"type": str, "default": None}
         # The help text stays in the spec: click would run inspect.cleandoc on it for nothing.
         super().__init__(["--" + spec.name, option.keyword], required=False, **attrs)
         self.spec = spec

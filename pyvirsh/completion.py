@@ -68,7 +68,7 @@ def _lookup(conn, name: str):
             continue
         try:
             return lookup(key)
-        except Exception:       # noqa: BLE001 - completion stays silent
+        except Exception:       # noqa: BLE001, S112 - completion stays silent
             continue
     raise LookupError(name)
 

@@ -23,10 +23,10 @@ from .lazyimport import defer
 
 defer("inspect")        # before click: see pyvirsh/lazyimport.py
 
-from click.shell_completion import BashComplete, CompletionItem, FishComplete, ZshComplete  # noqa: E402
+from click.shell_completion import BashComplete, CompletionItem, FishComplete, ZshComplete
 
-from .clicktree import root  # noqa: E402
-from .parsing import split_for_completion  # noqa: E402
+from .clicktree import root
+from .parsing import split_for_completion
 
 COMPLETE_VAR = "_PYVIRSH_COMPLETE"
 KNOWN_URIS = ["test:///default", "qemu:///session", "qemu:///system", "qemu:///embed?root="]
@@ -63,7 +63,7 @@ def complete_argv(args: list[str], incomplete: str) -> list[tuple[str, str]]:
     finally:
         try:
             ctl.close()
-        except Exception:       # noqa: BLE001 - completion stays silent
+        except Exception:       # noqa: BLE001, S110 - completion stays silent
             pass
 
 
