@@ -294,7 +294,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
                             self._reap()
                     finally:
                         lock.release()
-        if self.status is not None and self.status.jobs and not self.conn.passive:
+        if self.status is not None and self.status.pending() and not self.conn.passive:
             try:
                 reconcile_jobs(self, locked)
             except DriverError:

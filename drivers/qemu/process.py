@@ -100,6 +100,24 @@ def qemu_alive(pid: int, pidfile: str) -> bool:
     return pidfile_locked(pidfile) and pid_alive(pid)
 
 
+def open_files(pid: int) -> set[str]:
+    """The files a process has open (/proc/PID/fd), as real paths."""
+    out = set()
+    fd_dir = "/proc/%d/fd" % pid
+    try:
+        names = os.listdir(fd_dir)
+    except OSError:
+        return out
+    for name in names:
+        try:
+            target = os.readlink(os.path.join(fd_dir, name))
+        except OSError:
+            continue
+        if target.startswith("/"):
+            out.add(target[:-len(" (deleted)")] if target.endswith(" (deleted)") else target)
+    return out
+
+
 def cpu_time_ns(pid: int) -> int:
     """User plus system CPU time of a process, from /proc."""
     try:

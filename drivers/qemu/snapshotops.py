@@ -14,7 +14,7 @@ from ..api import (BlockCommitFlags, BlockJobAbortFlags, DriverError, ErrorCode,
 from ..fsutil import atomic_write, remove
 from .chaincache import format_node, layers, set_disk_image
 from .offline import qemu_img
-from .snapshots import _pinned, default_overlay_name
+from .snapshots import default_overlay_name, pinned_images, rename_in_snapshot
 
 JOB_WAIT = 3600.0
 
@@ -55,7 +55,7 @@ def build_tree(dom, meta, target: str) -> tuple[ImageTree, str | None]:
     tree = ImageTree()
     chain = active_chain(dom, target)
     tree.add_chain(chain)
-    extra = [pins[target] for pins in (_pinned(s) for s in meta.tree.snaps.values()) if target in pins]
+    extra = [pins[target] for pins in (pinned_images(s) for s in meta.tree.snaps.values()) if target in pins]
     extra += [(path, "qcow2") for path in sorted(meta.owned) if os.path.exists(path)]
     for path, fmt in extra:
         if path in tree.parent or not os.path.exists(path):
@@ -72,7 +72,7 @@ def _pins(meta, target: str, excluding: str | None = None) -> set[str]:
     for snap in meta.tree.snaps.values():
         if snap.name == excluding:
             continue
-        pinned = _pinned(snap).get(target)
+        pinned = pinned_images(snap).get(target)
         if pinned:
             out.add(pinned[0])
     return out
@@ -111,7 +111,7 @@ def _all_targets(dom, meta) -> list[str]:
 
 
 def _delete_external(dom, meta, snap) -> None:
-    for target, (pinned, _fmt) in _pinned(snap).items():
+    for target, (pinned, _fmt) in pinned_images(snap).items():
         if pinned in _pins(meta, target, excluding=snap.name):
             continue
         tree, active = build_tree(dom, meta, target)
@@ -144,8 +144,10 @@ def merge_child_into(dom, meta, target: str, parent: str, child: str, tree: Imag
     for grandkid in grandkids:
         qemu_img("rebase", "-q", "-u", "-f", tree.format[grandkid], "-b", parent, "-F", parent_fmt, grandkid)
     for snap in meta.tree.snaps.values():
-        _rename_in_snapshot(snap, target, child, parent, parent_fmt)
+        rename_in_snapshot(snap, target, child, parent, parent_fmt)
     if child in meta.owned:
+        if _open_in_qemu(dom, child):
+            raise DriverError(ErrorCode.INTERNAL_ERROR, "QEMU still has '%s' open; it is not removed" % child)
         remove(child)
         meta.owned.discard(child)
 
@@ -176,16 +178,12 @@ def _wait_job(dom, target: str, ready: bool) -> None:
     raise DriverError(ErrorCode.OPERATION_TIMEOUT, "block job on '%s' did not finish in time" % target)
 
 
-def _rename_in_snapshot(snap, target: str, old: str, new: str, new_fmt: str) -> None:
-    dom = snap.domain
-    if dom is not None:
-        disk = dom.find_disk(target)
-        if disk is not None and disk.source == old:
-            set_disk_image(disk, "file", new, new_fmt)
-    for el in snap.disk_elements():
-        src = el.find("source")
-        if el.get("name") == target and src is not None and src.get("file") == old:
-            src.set("file", new)
+def _open_in_qemu(dom, path: str) -> bool:
+    """Never remove a file QEMU still has open (its data would live on only in QEMU)."""
+    if dom.status is None:
+        return False
+    from .process import open_files
+    return os.path.realpath(path) in open_files(dom.status.pid)
 
 
 def collect_garbage(dom, meta, target: str) -> None:
@@ -194,7 +192,7 @@ def collect_garbage(dom, meta, target: str) -> None:
         tree, active = build_tree(dom, meta, target)
         pins = _pins(meta, target)
         doomed = [p for p in tree.parent if p in meta.owned and p != active and p not in pins
-                  and not tree.children(p)]
+                  and not tree.children(p) and not _open_in_qemu(dom, p)]
         if not doomed:
             return
         for path in doomed:
@@ -256,7 +254,7 @@ def _next_free(path: str) -> str:
 
 def _revert_external(dom, meta, snap, flags: int) -> None:
     R = SnapshotRevertFlags
-    pins = _pinned(snap)
+    pins = pinned_images(snap)
     if dom.status is not None:
         dom._stop_qemu(dom.status)
         dom._cleanup(Reason.SHUTOFF_FROM_SNAPSHOT)

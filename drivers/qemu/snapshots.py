@@ -96,7 +96,7 @@ def _file_identity(path: str):
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
-def _pinned(snap: SnapshotDef) -> dict[str, tuple[str, str]]:
+def pinned_images(snap: SnapshotDef) -> dict[str, tuple[str, str]]:
     """disk -> (path, format) of the images an external snapshot pins."""
     out = {}
     dom = snap.domain
@@ -107,6 +107,39 @@ def _pinned(snap: SnapshotDef) -> dict[str, tuple[str, str]]:
         if disk.target in external and disk.source:
             out[disk.target] = (disk.source, disk.driver_type or "raw")
     return out
+
+
+def rename_in_snapshot(snap, target: str, old: str, new: str, new_fmt: str) -> None:
+    """A snapshot that named image `old` for disk `target` names `new` instead."""
+    dom = snap.domain
+    if dom is not None:
+        disk = dom.find_disk(target)
+        if disk is not None and disk.source == old:
+            set_disk_image(disk, "file", new, new_fmt)
+    for el in snap.disk_elements():
+        src = el.find("source")
+        if el.get("name") == target and src is not None and src.get("file") == old:
+            src.set("file", new)
+
+
+def _built_on(path: str, meta: Metadata, target: str, exclude: set[str]) -> bool:
+    """Does an image pyvirsh made, or one a snapshot pins, still name `path` as its backing file?
+    (Images QEMU has open are in the cached chain, where a merged image no longer is.)"""
+    from ..storage.probe import read_header
+    candidates = set(meta.owned)
+    for snap in meta.tree.snaps.values():
+        pinned = pinned_images(snap).get(target)
+        if pinned:
+            candidates.add(pinned[0])
+    for other in candidates - exclude - {path}:
+        try:
+            header = read_header(other, "qcow2")
+        except (DriverError, OSError):
+            continue
+        name = header.backing_name
+        if name and os.path.join(os.path.dirname(other), name) == path:
+            return True
+    return False
 
 
 def default_overlay_name(path: str, snap_name: str) -> str:
@@ -135,11 +168,32 @@ class Snapshots:
         self._metadata_cache = (identity, meta) if identity is not None else None
         return meta
 
+    # The Metadata a command of this process is changing (under the domain lock), so that
+    # block jobs finishing inside it (a snapshot delete merging images) change the same one.
+    _metadata_open = None
+
     def _metadata_for_update(self) -> Metadata:
         """The snapshot metadata read afresh from the file, to change and save: call it
         with the domain lock held. Saving it drops the read cache."""
         self._forget_metadata()
         return Metadata(self.paths.snapshot_file(self.name), on_save=self._forget_metadata)
+
+    def follow_merge(self, target: str, merged: list[tuple[str, str]], into: tuple[str, str]) -> list[str]:
+        """A commit put the data of `merged` images into `into`: every snapshot that named one
+        of them names `into` now. Returns the merged images pyvirsh made that nothing else
+        builds on (no longer owned; the caller removes them once QEMU has let them go)."""
+        meta = self._metadata_open or self._metadata_for_update()
+        paths = [path for path, _ in merged]
+        for snap in meta.tree.snaps.values():
+            for old in paths:
+                rename_in_snapshot(snap, target, old, into[0], into[1])
+        doomed = []
+        for path in paths:
+            if path in meta.owned and not _built_on(path, meta, target, exclude=set(paths)):
+                meta.owned.discard(path)
+                doomed.append(path)
+        meta.save()
+        return doomed
 
     def _forget_metadata(self) -> None:
         self._metadata_cache = None
@@ -434,15 +488,18 @@ class QemuSnapshot(TreeSnapshot):
         dom = self.dom
         with dom.conn.domain_lock(dom.name):
             dom.refresh(locked=True)
-            meta = dom._metadata_for_update()
-            snap = meta.tree.get(self.name)
-            victims = []
-            if flags & (F.CHILDREN | F.CHILDREN_ONLY):
-                victims = [s.name for s in meta.tree.descendants(snap.name)]
-            if not flags & F.CHILDREN_ONLY:
-                victims.append(snap.name)
-            delete_snapshots(dom, meta, victims, metadata_only=bool(flags & F.METADATA_ONLY))
-            meta.save()
+            meta = dom._metadata_open = dom._metadata_for_update()
+            try:
+                snap = meta.tree.get(self.name)
+                victims = []
+                if flags & (F.CHILDREN | F.CHILDREN_ONLY):
+                    victims = [s.name for s in meta.tree.descendants(snap.name)]
+                if not flags & F.CHILDREN_ONLY:
+                    victims.append(snap.name)
+                delete_snapshots(dom, meta, victims, metadata_only=bool(flags & F.METADATA_ONLY))
+                meta.save()
+            finally:
+                dom._metadata_open = None
 
     @writes("virDomainRevertToSnapshot")
     def revert(self, flags: int = 0) -> None:
@@ -454,9 +511,12 @@ class QemuSnapshot(TreeSnapshot):
         dom = self.dom
         with dom.conn.domain_lock(dom.name):
             dom.refresh(locked=True)
-            meta = dom._metadata_for_update()
-            snap = meta.tree.get(self.name)
-            revert_snapshot(dom, meta, snap, flags)
-            meta.tree.current = snap.name
-            meta.save()
+            meta = dom._metadata_open = dom._metadata_for_update()
+            try:
+                snap = meta.tree.get(self.name)
+                revert_snapshot(dom, meta, snap, flags)
+                meta.tree.current = snap.name
+                meta.save()
+            finally:
+                dom._metadata_open = None
 

