@@ -163,3 +163,33 @@ def test_qmp_client_closes_after_a_timeout(tmp_path):
     assert q.sock is None       # never reused: a late reply cannot be taken for a later command's
     with pytest.raises(DriverError):
         q.execute("query-status")
+
+
+# -- bug 4: temporary files of killed writers ----------------------------------------------
+
+def dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_temporary_files_of_dead_writers_are_removed_by_the_next_writer(env, r1):
+    pid = dead_pid()
+    live_pid = os.getpid()      # a writer still at work: its file stays
+    left = [os.path.join(env.root, "run", ".vm.status.xml.tmp%d" % pid),
+            os.path.join(env.root, "config", ".vm.xml.tmp%d" % pid),
+            os.path.join(env.root, "state", "snapshots", ".vm.xml.tmp%d" % pid),
+            os.path.join(env.root, "state", ".offline-jobs-vm.json.tmp%d" % pid)]
+    busy = os.path.join(env.root, "config", ".other.xml.tmp%d" % live_pid)
+    for path in left + [busy]:
+        with open(path, "w") as f:
+            f.write("half")
+    env.ok("blockcommit", "vm", "vda", "--active")          # writes state/ (the offline job)
+    env.ok("blockjob", "vm", "vda", "--abort")
+    env.ok("snapshot-create-as", "vm", "s1", "--disk-only")  # config/ and state/snapshots/
+    env.ok("start", "vm", "--paused")                       # run/
+    for path in left:
+        assert not os.path.exists(path), path
+    assert os.path.exists(busy)
+    os.unlink(busy)
+    assert_invariants(env)
