@@ -96,7 +96,7 @@ def _temp_name(path: str, pid: int) -> str:
     return os.path.join(os.path.dirname(path), ".%s.tmp%d" % (os.path.basename(path), pid))
 
 
-def _remove_dead_writers_temps(directory: str) -> None:
+def remove_dead_writers_temps(directory: str) -> None:
     """Remove '.NAME.tmpPID' files whose writer no longer runs (killed before its rename).
     A live PID's file is left alone: it may be another writer at work right now."""
     try:
@@ -138,7 +138,7 @@ def atomic_write(path: str, text: str, mode: int = 0o600) -> None:
         os.fsync(dfd)
     finally:
         os.close(dfd)
-    _remove_dead_writers_temps(directory)
+    remove_dead_writers_temps(directory)
 
 
 def read_text(path: str) -> str | None:

@@ -15,6 +15,7 @@ import time
 import pytest
 
 from difftool import pyvirsh_argv
+from difftool import pyvirsh_argv
 from invariants import assert_invariants, open_images, qemu_pids_naming
 from qemuhelp import chain_from_xml, check_view, expected_view, make_chain, qemu_io, write_patterns
 
@@ -192,4 +193,105 @@ def test_temporary_files_of_dead_writers_are_removed_by_the_next_writer(env, r1)
         assert not os.path.exists(path), path
     assert os.path.exists(busy)
     os.unlink(busy)
+    assert_invariants(env)
+
+
+# -- kills at the exact point the issue names --------------------------------------------
+#
+# The pyvirsh under test is stopped where it writes one state file: a FIFO made in
+# place of that write's temporary file (its name holds pyvirsh's pid) blocks the open
+# until the test has killed it.
+
+def kill_while_writing(env, args, directory: str, base: str, ready) -> None:
+    proc = subprocess.Popen(pyvirsh_argv() + ["-c", env.uri] + list(args), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    fifo = os.path.join(directory, ".%s.tmp%d" % (base, proc.pid))
+    os.mkfifo(fifo)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        proc.kill()
+        proc.communicate()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -9
+
+
+def test_start_killed_before_recording_its_qemu(env, r1):
+    pidfile = os.path.join(env.root, "run", "vm", "qemu.pid")
+    kill_while_writing(env, ["start", "vm"], os.path.join(env.root, "run"), "vm.status.xml",
+                       lambda: bool(qemu_pids_naming(pidfile)))
+    assert qemu_pids_naming(pidfile)                 # a QEMU nothing records yet
+    # Before: 'shut off' here, 'not running' from destroy and a write-lock error from every start.
+    assert " vm     shut off" in env.ok("list", "--all")
+    assert qemu_pids_naming(pidfile) == []
+    assert_invariants(env)
+    assert env.ok("start", "vm") == "Domain 'vm' started\n\n"
+    assert_invariants(env)
+    env.ok("destroy", "vm")
+    check_view(r1[-1], expected_view(2))
+
+
+def test_create_of_a_transient_domain_killed_before_recording_its_qemu(env, r1):
+    xml = os.path.join(env.base, "t.xml")
+    with open(xml, "w") as f:
+        f.write(open(os.path.join(env.base, "vm.xml")).read().replace("<name>vm</name>", "<name>t</name>"))
+    pidfile = os.path.join(env.root, "run", "t", "qemu.pid")
+    env.ok("undefine", "vm")
+    kill_while_writing(env, ["create", xml], os.path.join(env.root, "run"), "t.status.xml",
+                       lambda: bool(qemu_pids_naming(pidfile)))
+    assert env.ok("list", "--all") == " Id   Name   State\n--------------------\n\n"
+    assert qemu_pids_naming(pidfile) == []
+    env.ok("create", xml)
+    assert_invariants(env, "t")
+
+
+def test_snapshot_killed_after_its_transaction_is_completed_by_the_next_command(env, r1):
+    env.ok("start", "vm", "--paused")
+    env.ok("snapshot-create-as", "vm", "k33", "--disk-only")
+    status = os.path.join(env.root, "run", "vm.status.xml")
+    overlay = env.path("top.k34")
+
+    def cache_switched():
+        with open(status) as f:
+            return "<source file='%s' index=" % overlay in f.read()
+    # Killed once the transaction is done and the status records it, while the persistent
+    # definition is being written.
+    kill_while_writing(env, ["snapshot-create-as", "vm", "k34", "--disk-only"], os.path.join(env.root, "config"),
+                       "vm.xml", cache_switched)
+    # Before: dumpxml named top.k34, --inactive top.k33, and k34 was not listed.
+    assert chain_from_xml(env.ok("dumpxml", "vm"))[0][0] == overlay
+    assert overlay in env.ok("dumpxml", "vm", "--inactive")
+    assert env.ok("snapshot-list", "vm", "--name") == "k33\nk34\n\n"
+    assert_invariants(env)
+    # The guest's writes after the snapshot survive a restart (they were lost before).
+    from test_snapshots import guest_write
+    guest_write(env, "vm", 0x77, 4)
+    env.ok("destroy", "vm")
+    env.ok("start", "vm", "--paused")
+    assert chain_from_xml(env.ok("dumpxml", "vm"))[0][0] == overlay
+    env.ok("destroy", "vm")
+    check_view(overlay, expected_view(2) + [(4, 0x77)])
+    # And deleting it merges cleanly.
+    env.ok("snapshot-delete", "vm", "k34")
+    assert_invariants(env)
+
+
+def test_snapshot_killed_before_its_transaction_is_rolled_back(env, r1):
+    env.ok("start", "vm", "--paused")
+    status = os.path.join(env.root, "run", "vm.status.xml")
+    overlay = env.path("top.k1")
+    # Killed while writing the status the first time: before even the intent is recorded.
+    kill_while_writing(env, ["snapshot-create-as", "vm", "k1", "--disk-only"], os.path.join(env.root, "run"),
+                       "vm.status.xml", lambda: True)
+    assert chain_from_xml(env.ok("dumpxml", "vm"))[0][0] == r1[-1]
+    assert not os.path.exists(overlay)
+    assert_invariants(env)
+    assert "<intent" not in open(status).read()
+    assert env.ok("snapshot-create-as", "vm", "k1", "--disk-only") == "Domain snapshot k1 created\n"
     assert_invariants(env)

@@ -66,8 +66,7 @@ def _reconcile(dom) -> None:
     changed = False
     with dom.qmp() as q:
         if status.intent is not None:
-            from .intent import settle
-            settle(dom, q)
+            dom.settle_intent(q)
         jobs = {j["id"]: j for j in q.execute("query-jobs")}
         recorded = {job.id for job in status.jobs}
         for job in list(status.jobs):

@@ -36,7 +36,7 @@ from ..api import (DomainState, DriverError, ErrorCode, Reason, SnapshotCreateFl
 from ..api import TreeSnapshot
 from ..fsutil import atomic_write, read_text, remove
 from ..snapshots import SnapshotDef, SnapshotTree
-from ..xmlutil import parse_trusted
+from ..xmlutil import detached_copy, parse_trusted
 from .blockjobs import blockdev_del
 from .chaincache import format_node, layers, push_overlay, set_disk_image, storage_node
 from .offline import qemu_img
@@ -140,6 +140,13 @@ def _built_on(path: str, meta: Metadata, target: str, exclude: set[str]) -> bool
         if name and os.path.join(os.path.dirname(other), name) == path:
             return True
     return False
+
+
+def intent_overlay(intent, target: str):
+    for o in intent.iterfind("overlay"):
+        if o.get("disk") == target:
+            return o
+    raise DriverError(ErrorCode.INTERNAL_ERROR, "no overlay for disk '%s' in the intent" % target)
 
 
 def default_overlay_name(path: str, snap_name: str) -> str:
@@ -266,7 +273,7 @@ class Snapshots:
                                   "use --disk-only, or an internal snapshot")
             else:
                 self._create_internal(snap, meta, flags)
-            if not flags & F.NO_METADATA:
+            if not flags & F.NO_METADATA and snap.name not in meta.tree:
                 snap.parent = meta.tree.current
                 meta.tree.add(snap)
                 meta.tree.current = snap.name
@@ -324,6 +331,9 @@ class Snapshots:
         if not plan:
             raise DriverError(ErrorCode.CONFIG_UNSUPPORTED,
                               "disk-only snapshots require at least one disk to be selected for snapshot")
+        if self.status is not None:
+            self._create_disk_only_live(snap, meta, flags, plan)
+            return
         created = []
         try:
             for disk, path, exists in plan:
@@ -332,24 +342,118 @@ class Snapshots:
                     qemu_img("create", "-q", "-f", "qcow2", "-u", "-b", disk.source, "-F",
                              disk.driver_type or "raw", path, str(size))
                     created.append(path)
-            if self.status is not None:
-                indexes = self._snapshot_live(plan)
-            else:
-                self._switch_config_sources(plan)
+            self._switch_config_sources(plan)
         except BaseException:
-            # Nothing switched yet: the new overlays are not in use and can go.
             for path in created:
                 remove(path)
             raise
-        if self.status is not None:
-            # The guest writes to the overlays now: whatever fails from here, they stay.
-            for (disk, path, _), index in zip(plan, indexes):
-                self.status.capacity[index] = self.status.capacity.get(layers(disk.el)[0].index, 0)
-                push_overlay(disk.el, path, "qcow2", "file", index)
-            self.save_status()
-            self._switch_config_sources(plan)
         if not flags & F.NO_METADATA:
             meta.owned.update(created)
+
+    def _create_disk_only_live(self, snap: SnapshotDef, meta: Metadata, flags: int, plan) -> None:
+        """The intent goes into the status first (overlays, node indexes, the snapshot
+        itself), then files, nodes and the one QMP transaction that switches every disk;
+        then the cache, the persistent definition and the metadata follow and the intent
+        goes. A pyvirsh killed anywhere in between leaves the intent, and the next command
+        asks QEMU whether the transaction happened: it completes the snapshot if so, and
+        removes the overlays if not (settle_intent)."""
+        status = self.status
+        intent = etree.Element("intent", op="snapshot", metadata="0" if flags & SnapshotCreateFlags.NO_METADATA
+                               else "1")
+        for disk, path, exists in plan:
+            etree.SubElement(intent, "overlay", disk=disk.target, path=path, index=str(status.next_index),
+                             created="0" if exists else "1",
+                             size=str(self._disk_capacity(disk)))
+            status.next_index += 1      # node names are never reused, even after a kill
+        intent.append(detached_copy(snap.root))
+        status.intent = intent
+        self.save_status()
+        try:
+            for disk, path, exists in plan:
+                if not exists:
+                    qemu_img("create", "-q", "-f", "qcow2", "-u", "-b", disk.source, "-F",
+                             disk.driver_type or "raw", path, intent_overlay(intent, disk.target).get("size"))
+            with self.qmp() as q:
+                self._snapshot_transaction(q, intent)
+        except BaseException:
+            # Nothing switched: the overlays are not in use and go (the intent with them).
+            # If even that fails, the intent stays for the next command to settle.
+            try:
+                with self.qmp() as q:
+                    self._roll_back_snapshot(q)
+            except DriverError:
+                pass
+            raise
+        self._complete_snapshot(meta)
+
+    def settle_intent(self, q) -> None:
+        """Finish or undo what a killed pyvirsh left in the status's intent."""
+        intent = self.status.intent
+        if intent.get("op") != "snapshot":
+            raise DriverError(ErrorCode.INTERNAL_ERROR, "unknown intent '%s' in the status" % intent.get("op"))
+        inserted = {b.get("inserted", {}).get("node-name") for b in q.execute("query-block")}
+        switched = [format_node(int(o.get("index"))) in inserted for o in intent.iterfind("overlay")]
+        if all(switched):
+            self._complete_snapshot(self._metadata_open or self._metadata_for_update())
+        elif not any(switched):
+            self._roll_back_snapshot(q)
+        else:
+            raise DriverError(ErrorCode.INTERNAL_ERROR, "a snapshot transaction switched only some disks")
+
+    def _snapshot_transaction(self, q, intent) -> None:
+        """blockdev-add every overlay, then one QMP transaction of blockdev-snapshot: all or
+        nothing. The transaction is the commit point: after it the guest writes to the overlays."""
+        actions = []
+        for o in intent.iterfind("overlay"):
+            index = int(o.get("index"))
+            disk = self.status.definition.find_disk(o.get("disk"))
+            q.execute("blockdev-add", {"driver": "file", "filename": o.get("path"),
+                                       "node-name": storage_node(index), "auto-read-only": True})
+            q.execute("blockdev-add", {"driver": "qcow2", "file": storage_node(index),
+                                       "node-name": format_node(index), "backing": None})
+            actions.append({"type": "blockdev-snapshot",
+                            "data": {"node": format_node(layers(disk.el)[0].index), "overlay": format_node(index)}})
+        q.execute("transaction", {"actions": actions})
+
+    def _roll_back_snapshot(self, q) -> None:
+        """The transaction never happened: drop the overlays' nodes and the files made for them."""
+        intent = self.status.intent
+        for o in intent.iterfind("overlay"):
+            blockdev_del(q, int(o.get("index")))
+        for o in intent.iterfind("overlay"):
+            if o.get("created") == "1":
+                remove(o.get("path"))
+        self.status.intent = None
+        self.save_status()
+
+    def _complete_snapshot(self, meta: Metadata) -> None:
+        """The transaction happened: cache, persistent definition and metadata follow, each
+        step safe to repeat, and the intent goes last."""
+        status = self.status
+        intent = status.intent
+        for o in intent.iterfind("overlay"):
+            index = int(o.get("index"))
+            disk = status.definition.find_disk(o.get("disk"))
+            if layers(disk.el)[0].index != index:
+                status.capacity[index] = int(o.get("size"))
+                push_overlay(disk.el, o.get("path"), "qcow2", "file", index)
+        self.save_status()
+        if self.config is not None:
+            for o in intent.iterfind("overlay"):
+                cfg = self.config.find_disk(o.get("disk"))
+                if cfg is not None:
+                    set_disk_image(cfg, "file", o.get("path"), "qcow2")
+            atomic_write(self.paths.config_file(self.name), self.config.to_xml())
+        if intent.get("metadata") == "1":
+            snap = SnapshotDef(detached_copy(intent.find("domainsnapshot")))
+            if snap.name not in meta.tree:
+                snap.parent = meta.tree.current
+                meta.tree.add(snap)
+                meta.tree.current = snap.name
+            meta.owned.update(o.get("path") for o in intent.iterfind("overlay") if o.get("created") == "1")
+            meta.save()
+        status.intent = None
+        self.save_status()
 
     def _disk_capacity(self, disk) -> int:
         if self.status is not None:
@@ -358,34 +462,6 @@ class Snapshots:
                 return self.status.capacity[chain[0].index]
         from ..storage.probe import read_header
         return read_header(disk.source, disk.driver_type or "raw").virtual_size or 0
-
-    def _snapshot_live(self, plan) -> list[int]:
-        """blockdev-add every overlay, then one QMP transaction of blockdev-snapshot: all
-        or nothing. Returns the overlays' node indexes. The transaction is the commit
-        point: after it the guest writes to the overlays."""
-        status = self.status
-        indexes = list(range(status.next_index, status.next_index + len(plan)))
-        status.next_index += len(plan)
-        self.save_status()      # node names are never reused, even after a kill below
-        added = []
-        with self.qmp() as q:
-            try:
-                actions = []
-                for (disk, path, _), index in zip(plan, indexes):
-                    q.execute("blockdev-add", {"driver": "file", "filename": path, "node-name": storage_node(index),
-                                               "auto-read-only": True})
-                    added.append(index)
-                    q.execute("blockdev-add", {"driver": "qcow2", "file": storage_node(index),
-                                               "node-name": format_node(index), "backing": None})
-                    actions.append({"type": "blockdev-snapshot",
-                                    "data": {"node": format_node(layers(disk.el)[0].index),
-                                             "overlay": format_node(index)}})
-                q.execute("transaction", {"actions": actions})
-            except DriverError:
-                for index in added:
-                    blockdev_del(q, index)
-                raise
-        return indexes
 
     def _switch_config_sources(self, plan) -> None:
         """The persistent definition follows the new overlays (libvirt does the same)."""
