@@ -198,7 +198,19 @@ def collect_garbage(dom, meta, target: str) -> None:
         for path in doomed:
             remove(path)
             meta.owned.discard(path)
+            _forget_overlay(meta, target, path)
         meta.save()
+
+
+def _forget_overlay(meta, target: str, path: str) -> None:
+    """A snapshot whose overlay (the image made to take the writes after it) was removed
+    names its own pinned image there instead: every file a snapshot names exists."""
+    for snap in meta.tree.snaps.values():
+        pinned = pinned_images(snap).get(target)
+        for el in snap.disk_elements():
+            src = el.find("source")
+            if el.get("name") == target and src is not None and src.get("file") == path and pinned:
+                src.set("file", pinned[0])
 
 
 def _delete_internal(dom, snap) -> None:
