@@ -174,10 +174,10 @@ def test_kill_9_of_a_waiting_commit(env, chain4):
     proc = subprocess.Popen(pyvirsh_argv() + ["-c", env.uri, "blockcommit", "vm", "vda", "--top", "vda[2]",
                                               "--base", "vda[4]", "--wait", "--bandwidth", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    # Killed once the job is recorded and running, while the command waits on it.
-    status = os.path.join(env.root, "run", "vm.status.xml")
+    # Killed once QEMU runs the job, while the command waits on it (the lock the command
+    # holds while starting the job makes the query wait until then).
     deadline = time.monotonic() + 60
-    while "<job " not in (open(status).read() if os.path.exists(status) else ""):
+    while not env.run("blockjob", "vm", "vda", "--info").stderr.startswith("\rBlock Commit: ["):
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)
