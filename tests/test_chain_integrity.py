@@ -15,9 +15,8 @@ import time
 import pytest
 
 from difftool import pyvirsh_argv
-from difftool import pyvirsh_argv
 from invariants import assert_invariants, open_images, qemu_pids_naming
-from qemuhelp import chain_from_xml, check_view, expected_view, make_chain, qemu_io, write_patterns
+from qemuhelp import chain_from_xml, check_view, expected_view, make_chain, write_patterns
 
 
 @pytest.fixture
