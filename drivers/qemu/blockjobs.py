@@ -80,6 +80,13 @@ def _reconcile(dom) -> None:
                 changed = True
                 continue
             state = info["status"]
+            if state == "ready" and job.pivot_on_ready and not job.pivot_requested and not job.abort_requested:
+                # A snapshot delete was killed while its merge ran: finish the pivot it wanted.
+                job.pivot_requested = "1"
+                dom.save_status()
+                q.execute("job-complete", {"id": job.id})
+                state = _wait_past(q, job.id)
+                info = {j["id"]: j for j in q.execute("query-jobs")}.get(job.id, {"status": "concluded"})
             if state == "pending":
                 q.execute("job-finalize", {"id": job.id})
                 info = {j["id"]: j for j in q.execute("query-jobs")}.get(job.id, {"status": "concluded"})
@@ -137,6 +144,16 @@ def release_dropped(dom, q) -> None:
         dom.save_status()
 
 
+def _wait_past(q, name: str, timeout: float = 30.0) -> str:
+    """Poll a job told to complete until it waits to be finalized (a pivot takes a moment)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        current = {j["id"]: j["status"] for j in q.execute("query-jobs")}.get(name, "concluded")
+        if current not in ("ready", "waiting", "running") or time.monotonic() > deadline:
+            return current
+        time.sleep(0.01)
+
+
 def _completed_gracefully(job, error) -> bool:
     """Cancelling a synchronized active commit or copy finishes it, keeping the top."""
     return job.state == "ready" and not error and not job.pivot_requested
@@ -191,7 +208,7 @@ def _apply(dom, q, job) -> None:
         doomed = job.delete.split("\n")
     if into is not None:
         doomed += dom.follow_merge(job.disk, [(layer.path, layer.format) for layer in merged],
-                                   (into.path, into.format))
+                                   (into.path, into.format), deleted_snapshot=job.snapshot)
     for index in dropped:
         if index not in dom.status.release:
             dom.status.release.append(index)
@@ -275,6 +292,10 @@ def _speed(bandwidth: int, in_bytes: bool) -> int:
 class BlockJobs:
     """Block-job methods of QemuDomain (mixed in)."""
 
+    # While a snapshot delete starts a merge job: the snapshot's name (or "" when other
+    # disks still need merging), which the job records with the pivot as its intent.
+    merging_for_snapshot = None
+
     def _disk(self, path: str):
         definition = self.get_definition()
         disk = definition.find_disk(path)
@@ -293,6 +314,9 @@ class BlockJobs:
         if stale == "concluded":
             q.execute("job-dismiss", {"id": job.id})     # outcome saved, dismiss interrupted
         args = dict(args, **{"job-id": job.id, "auto-finalize": False, "auto-dismiss": False})
+        if self.merging_for_snapshot is not None:       # "" : a merge, but not the snapshot's last
+            job.snapshot = self.merging_for_snapshot or None
+            job.pivot_on_ready = "1" if job.kind == "active-commit" else None
         job.state = "running"
         self.status.jobs.append(job)
         self.status.last_job.pop(job.disk, None)

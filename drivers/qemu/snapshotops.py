@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from ..api import (BlockCommitFlags, BlockJobAbortFlags, DriverError, ErrorCode, Reason, SnapshotRevertFlags)
+from ..api import (BlockCommitFlags, DriverError, ErrorCode, Reason, SnapshotRevertFlags)
 from ..fsutil import atomic_write, remove
 from .chaincache import format_node, layers, set_disk_image
 from .offline import qemu_img
@@ -98,7 +98,8 @@ def delete_snapshots(dom, meta, names: list[str], metadata_only: bool) -> None:
                 _delete_external(dom, meta, snap)
             else:
                 _delete_internal(dom, snap)
-        meta.tree.remove(name)
+        if name in meta.tree:       # a merge finishing may have dropped it already
+            meta.tree.remove(name)
         meta.save()
     if not metadata_only:
         for target in _all_targets(dom, meta):
@@ -111,7 +112,8 @@ def _all_targets(dom, meta) -> list[str]:
 
 
 def _delete_external(dom, meta, snap) -> None:
-    for target, (pinned, _fmt) in pinned_images(snap).items():
+    pins = pinned_images(snap)
+    for target, (pinned, _fmt) in pins.items():
         if pinned in _pins(meta, target, excluding=snap.name):
             continue
         tree, active = build_tree(dom, meta, target)
@@ -119,7 +121,13 @@ def _delete_external(dom, meta, snap) -> None:
             continue
         kids = tree.children(pinned)
         if len(kids) == 1:
-            merge_child_into(dom, meta, target, pinned, kids[0], tree, active)
+            # A one-disk snapshot's merge job carries the delete: killed while it runs, the
+            # next command pivots it and drops the snapshot (several disks: redo the delete).
+            dom.merging_for_snapshot = snap.name if len(pins) == 1 else ""
+            try:
+                merge_child_into(dom, meta, target, pinned, kids[0], tree, active)
+            finally:
+                dom.merging_for_snapshot = None
         # No child: a dead branch, collected below. Two or more: it stays, unpinned.
 
 
@@ -131,8 +139,9 @@ def merge_child_into(dom, meta, target: str, parent: str, child: str, tree: Imag
     if child in live:
         if child == active:
             dom.block_commit(target, _spec(dom, target, parent), None, 0, BlockCommitFlags.ACTIVE)
-            _wait_job(dom, target, ready=True)
-            dom.block_job_abort(target, BlockJobAbortFlags.PIVOT)
+            # Started with the pivot as its intent (merging_for_snapshot): the reconcile that
+            # finds it ready pivots it, here or in the next command if this one is killed.
+            _wait_job(dom, target, ready=False)
         else:
             dom.block_commit(target, _spec(dom, target, parent), _spec(dom, target, child), 0, 0)
             _wait_job(dom, target, ready=False)

@@ -185,7 +185,8 @@ class Snapshots:
         self._forget_metadata()
         return Metadata(self.paths.snapshot_file(self.name), on_save=self._forget_metadata)
 
-    def follow_merge(self, target: str, merged: list[tuple[str, str]], into: tuple[str, str]) -> list[str]:
+    def follow_merge(self, target: str, merged: list[tuple[str, str]], into: tuple[str, str],
+                     deleted_snapshot: str | None = None) -> list[str]:
         """A commit put the data of `merged` images into `into`: every snapshot that named one
         of them names `into` now. Returns the merged images pyvirsh made that nothing else
         builds on (no longer owned; the caller removes them once QEMU has let them go)."""
@@ -194,6 +195,9 @@ class Snapshots:
         for snap in meta.tree.snaps.values():
             for old in paths:
                 rename_in_snapshot(snap, target, old, into[0], into[1])
+        if deleted_snapshot is not None and deleted_snapshot in meta.tree:
+            # The merge was the last step of deleting this snapshot (its delete was killed).
+            meta.tree.remove(deleted_snapshot)
         doomed = []
         for path in paths:
             if path in meta.owned and not _built_on(path, meta, target, exclude=set(paths)):

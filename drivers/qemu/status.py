@@ -28,7 +28,10 @@ class Job:
     """A block job recorded while QEMU runs it (see blockjobs.py for its life)."""
 
     FIELDS = ("id", "disk", "kind", "top", "base", "bandwidth", "flags", "dest", "dest_format", "dest_type",
-              "state", "delete", "pivot_requested", "abort_requested", "error")
+              "state", "delete", "pivot_requested", "abort_requested", "error",
+              # A job that merges images for a snapshot delete carries that intent: the
+              # next command pivots it once ready and drops the snapshot when it ends.
+              "pivot_on_ready", "snapshot")
 
     def __init__(self, **values):
         for name in self.FIELDS:
