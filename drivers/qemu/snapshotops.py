@@ -14,7 +14,7 @@ from ..api import (BlockCommitFlags, DriverError, ErrorCode, Reason, SnapshotRev
 from ..fsutil import atomic_write, remove
 from .chaincache import format_node, layers, set_disk_image
 from .offline import qemu_img
-from .snapshots import default_overlay_name, pinned_images, rename_in_snapshot
+from .snapshotmeta import default_overlay_name, pinned_images, rename_in_snapshot
 
 JOB_WAIT = 3600.0
 

@@ -40,6 +40,8 @@ from ..xmlutil import detached_copy, parse_trusted
 from .blockjobs import blockdev_del
 from .chaincache import format_node, layers, push_overlay, set_disk_image, storage_node
 from .offline import qemu_img
+from .snapshotmeta import default_overlay_name, pinned_images, rename_in_snapshot
+from .snapshotops import delete_snapshots, revert_snapshot
 
 JOB_TIMEOUT = 600.0
 
@@ -96,32 +98,6 @@ def _file_identity(path: str):
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
-def pinned_images(snap: SnapshotDef) -> dict[str, tuple[str, str]]:
-    """disk -> (path, format) of the images an external snapshot pins."""
-    out = {}
-    dom = snap.domain
-    if dom is None:
-        return out
-    external = {d.get("name") for d in snap.disk_elements() if d.get("snapshot") == "external"}
-    for disk in dom.disks():
-        if disk.target in external and disk.source:
-            out[disk.target] = (disk.source, disk.driver_type or "raw")
-    return out
-
-
-def rename_in_snapshot(snap, target: str, old: str, new: str, new_fmt: str) -> None:
-    """A snapshot that named image `old` for disk `target` names `new` instead."""
-    dom = snap.domain
-    if dom is not None:
-        disk = dom.find_disk(target)
-        if disk is not None and disk.source == old:
-            set_disk_image(disk, "file", new, new_fmt)
-    for el in snap.disk_elements():
-        src = el.find("source")
-        if el.get("name") == target and src is not None and src.get("file") == old:
-            src.set("file", new)
-
-
 def _built_on(path: str, meta: Metadata, target: str, exclude: set[str]) -> bool:
     """Does an image pyvirsh made, or one a snapshot pins, still name `path` as its backing file?
     (Images QEMU has open are in the cached chain, where a merged image no longer is.)"""
@@ -147,13 +123,6 @@ def intent_overlay(intent, target: str):
         if o.get("disk") == target:
             return o
     raise DriverError(ErrorCode.INTERNAL_ERROR, "no overlay for disk '%s' in the intent" % target)
-
-
-def default_overlay_name(path: str, snap_name: str) -> str:
-    """libvirt's default: the suffix after the last dot replaced by the snapshot's name."""
-    directory, base = os.path.split(path)
-    stem = base.rsplit(".", 1)[0] if "." in base else base
-    return os.path.join(directory, "%s.%s" % (stem, snap_name))
 
 
 class Snapshots:
@@ -561,7 +530,6 @@ class QemuSnapshot(TreeSnapshot):
 
     @writes("virDomainSnapshotDelete")
     def delete(self, flags: int = 0) -> None:
-        from .snapshotops import delete_snapshots
         F = SnapshotDeleteFlags
         check_snapshot_delete_flags(flags)
         check_flags(flags, F.CHILDREN | F.CHILDREN_ONLY | F.METADATA_ONLY, "qemuDomainSnapshotDelete")
@@ -583,7 +551,6 @@ class QemuSnapshot(TreeSnapshot):
 
     @writes("virDomainRevertToSnapshot")
     def revert(self, flags: int = 0) -> None:
-        from .snapshotops import revert_snapshot
         F = SnapshotRevertFlags
         check_snapshot_revert_flags(flags)
         allowed = F.RUNNING | F.PAUSED | F.FORCE
