@@ -94,6 +94,8 @@ def check(env, name: str) -> list[str]:
     config = _parse(os.path.join(root, "config", name + ".xml"))
     pidfile = os.path.join(root, "run", name, "qemu.pid")
     running_pids = qemu_pids_naming(pidfile)
+    if os.path.exists(os.path.join(root, "run", name + ".spawning")):
+        problems.append("a start of %s is left half done (run/%s.spawning)" % (name, name))
     if status is None:
         if running_pids:
             problems.append("QEMU %s runs for %s, which pyvirsh does not track" % (running_pids, name))

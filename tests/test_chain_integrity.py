@@ -294,3 +294,27 @@ def test_snapshot_killed_before_its_transaction_is_rolled_back(env, r1):
     assert "<intent" not in open(status).read()
     assert env.ok("snapshot-create-as", "vm", "k1", "--disk-only") == "Domain snapshot k1 created\n"
     assert_invariants(env)
+
+
+def test_start_killed_after_recording_its_qemu_is_finished_by_the_next_command(env, r1):
+    import signal
+    status = os.path.join(env.root, "run", "vm.status.xml")
+    for _attempt in range(20):
+        # Stopped as soon as the status records QEMU; killed if the guest is not yet let run.
+        proc = subprocess.Popen(pyvirsh_argv() + ["-c", env.uri, "start", "vm"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        while not os.path.exists(status) and proc.poll() is None:
+            time.sleep(0.001)
+        proc.send_signal(signal.SIGSTOP)
+        caught = proc.poll() is None and "<domstatus state='3' reason='10'" in open(status).read()
+        proc.kill()
+        proc.communicate()
+        if caught:
+            break
+        env.ok("destroy", "vm")
+    else:
+        pytest.skip("never caught start between recording QEMU and running the guest")
+    # Before: 'paused (starting up)' for good.
+    assert env.ok("domstate", "vm", "--reason") == "running (booted)\n\n"
+    assert not os.path.exists(os.path.join(env.root, "run", "vm.spawning"))
+    assert_invariants(env)

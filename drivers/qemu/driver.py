@@ -311,6 +311,9 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
                             self._reap()
                     finally:
                         lock.release()
+        if self.status is not None and self.status.reason == Reason.PAUSED_STARTING_UP and \
+                not self.conn.passive and os.path.exists(self.paths.spawn_intent_file(self.name)):
+            self._with_lock(locked, self._finish_start)
         if self.status is not None and self.status.pending() and not self.conn.passive:
             try:
                 reconcile_jobs(self, locked)
@@ -352,6 +355,28 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         remove(os.path.join(run_dir, "qmp.sock"))
         remove(os.path.join(run_dir, "qemu.pid"))
         remove(intent)
+
+    def _finish_start(self) -> None:
+        """A start was killed after recording QEMU but before letting the guest run (or
+        pause, as asked): finish it. The intent file says which the user asked for."""
+        intent = self.paths.spawn_intent_file(self.name)
+        status = self.status
+        wanted = read_text(intent)
+        if status is None or status.reason != Reason.PAUSED_STARTING_UP or wanted is None:
+            return
+        try:
+            with self._connect_new_monitor(status.pid, status.monitor, self.paths.log_file(self.name)) as qmp:
+                self._record_chardevs(qmp)
+                if wanted.strip() == "running":
+                    qmp.execute("cont")
+                    status.state, status.reason = DomainState.RUNNING, Reason.RUNNING_BOOTED
+                else:
+                    status.reason = Reason.PAUSED_USER
+                self.save_status()
+        except DriverError:
+            return          # QEMU went away meanwhile: the next liveness check reaps it
+        remove(intent)
+        remove(os.path.join(self.paths.run, self.name + ".shutoff"))
 
     def _reap(self) -> None:
         """QEMU is gone without pyvirsh stopping it: record why and remove its runtime files."""
@@ -529,9 +554,10 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
             f.write("%s: starting up\n%s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), shlex.join(argv)))
         domid = self.conn.next_domain_id()
         # The intent first: a pyvirsh killed between the spawn and the status below leaves
-        # this file, and the next command finds that QEMU by its pidfile and stops it.
+        # this file, and the next command finds that QEMU by its pidfile and stops it; killed
+        # after the status, the next command finishes the start as asked (_finish_start).
         intent = self.paths.spawn_intent_file(self.name)
-        atomic_write(intent, pidfile)
+        atomic_write(intent, "paused" if paused else "running")
         try:
             pid = process.spawn(argv, log)
         except BaseException:
@@ -541,10 +567,8 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
                              next_index)
         self.status.capacity = capacity
         try:
-            # Recorded at once: a pyvirsh killed from here on leaves a domain the next
-            # command shows as 'paused (starting up)' and can destroy, never a stray QEMU.
+            # Recorded at once: never a stray QEMU from here on.
             self.save_status()
-            remove(intent)
             with self._connect_new_monitor(pid, monitor, log) as qmp:
                 self._record_chardevs(qmp)
                 if not paused:
@@ -553,6 +577,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
                 else:
                     self.status.reason = Reason.PAUSED_USER
                 self.save_status()
+            remove(intent)
         except BaseException:
             process.terminate(pid)
             remove(monitor)
