@@ -311,8 +311,8 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
                             self._reap()
                     finally:
                         lock.release()
-        if self.status is not None and self.status.reason == Reason.PAUSED_STARTING_UP and \
-                not self.conn.passive and os.path.exists(self.paths.spawn_intent_file(self.name)):
+        if self.status is not None and not self.conn.passive and \
+                os.path.exists(self.paths.spawn_intent_file(self.name)):
             self._with_lock(locked, self._finish_start)
         if self.status is not None and self.status.pending() and not self.conn.passive:
             try:
@@ -362,7 +362,10 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         intent = self.paths.spawn_intent_file(self.name)
         status = self.status
         wanted = read_text(intent)
-        if status is None or status.reason != Reason.PAUSED_STARTING_UP or wanted is None:
+        if status is None or wanted is None:
+            return
+        if status.reason != Reason.PAUSED_STARTING_UP:
+            remove(intent)          # killed after the last step: the start is complete
             return
         try:
             with self._connect_new_monitor(status.pid, status.monitor, self.paths.log_file(self.name)) as qmp:
