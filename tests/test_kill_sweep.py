@@ -1,7 +1,7 @@
 """Kill-point sweep (issue 9): every chain-altering command SIGKILLed at points spread
 over its whole run, then the next plain command and the invariant check.
 
-For each command the test first times one run that is not killed (T), then runs it
+For each command the test first times two runs that are not killed (T, the longer), then runs it
 POINTS more times, killing it after T*(i+0.5)/POINTS seconds. Each point starts from
 fresh copies of prepared images and a fresh driver root; the state the command needs
 is made in-process through the driver (faster than a pyvirsh per step). After the kill:
@@ -190,8 +190,12 @@ def data_problems(env, conn, regions) -> list[str]:
 @pytest.mark.parametrize("name", list(COMMANDS))
 def test_kill_point_sweep(name, prepared, tmp_path):
     began = time.monotonic()
+    # The command's run time, the longer of two runs (the machine is noisy), so that the
+    # points cover the whole of a slow run too.
     full, problems = one_point(str(tmp_path / "full"), prepared, name, None)
-    assert problems == []
+    again, more = one_point(str(tmp_path / "again"), prepared, name, None)
+    full = max(full, again)
+    assert problems + more == []
     points = [full * (i + 0.5) / POINTS for i in range(POINTS)]
     for n, delay in enumerate(points):
         _, found = one_point(str(tmp_path / ("p%d" % n)), prepared, name, delay)
