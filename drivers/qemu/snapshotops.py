@@ -296,11 +296,13 @@ def _revert_external(dom, meta, snap, flags: int) -> None:
         for path in created:
             remove(path)
         raise
+    # Owned before anything uses them: killed in between, an unused overlay pyvirsh owns is
+    # collected later, never an overlay in use that nobody owns.
     meta.owned.update(created)
+    meta.save()
     if dom.config is not None:
         dom.config = definition
         atomic_write(dom.paths.config_file(dom.name), definition.to_xml())
-    meta.save()
     if flags & (R.RUNNING | R.PAUSED):
         dom.launch(definition, bool(flags & R.PAUSED))
         _mark_from_snapshot(dom)
