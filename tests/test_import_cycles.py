@@ -16,16 +16,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Source folder -> the package it ships as (pyproject.toml's package-dir).
 PACKAGES = {"pyvirsh": "pyvirsh", "drivers": "pyvirsh.drivers"}
 
-# ---------------------------------------------------------------------------
-# KNOWN CYCLES, being removed on other branches while this test landed. Each entry
-# is the set of modules of one cycle. The lead empties this set once those branches
-# are merged; the test fails on any cycle not listed here, and on an entry that no
-# longer matches a cycle (so the list cannot go stale).
-KNOWN_CYCLES: set[frozenset[str]] = {
-    frozenset({"pyvirsh.drivers.qemu.snapshots", "pyvirsh.drivers.qemu.snapshotops"}),
-}
-# ---------------------------------------------------------------------------
-
 
 def module_files() -> dict[str, str]:
     """Every module's dotted name -> its file."""
@@ -148,13 +138,9 @@ def test_the_graph_sees_imports():
 def test_no_import_cycles():
     graph = import_graph()
     found = cycle_groups(graph)
-    report = "\n".join("  %s%s  (modules: %s)" % (" -> ".join(path_within(graph, group)),
-                                                  "  [known]" if group in KNOWN_CYCLES else "",
-                                                  ", ".join(sorted(group))) for group in found)
-    unknown = [group for group in found if group not in KNOWN_CYCLES]
-    assert not unknown, "import cycles:\n" + report
-    stale = KNOWN_CYCLES - set(found)
-    assert not stale, "KNOWN_CYCLES lists cycles that are gone; remove them: %s" % [sorted(s) for s in stale]
+    report = "\n".join("  %s  (modules: %s)" % (" -> ".join(path_within(graph, group)), ", ".join(sorted(group)))
+                       for group in found)
+    assert not found, "import cycles:\n" + report
 
 
 def test_nothing_imports_the_entry_point():
