@@ -129,11 +129,9 @@ def _add_controller(devices, ctype: str, model: str | None) -> None:
     el.set("index", "0")
     if model:
         el.set("model", model)
+    # libvirt appends a new controller after the existing ones (virDomainControllerInsert)
     existing = list(devices.iterfind("controller"))
-    same = [c for c in existing if c.get("type") == ctype]
-    if same:
-        same[-1].addnext(el)
-    elif existing:
+    if existing:
         existing[-1].addnext(el)
     else:
         anchor = list(devices.iterfind("disk")) or list(devices.iterfind("emulator"))

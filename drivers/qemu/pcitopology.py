@@ -204,8 +204,7 @@ def _add_missing_buses(devices, buses, wanted) -> None:
             bridge_slots = 30
     if not free_ports:
         added.append((next_index, "pcie-root-port"))      # a spare for hotplug
-    pcis = [c for c in devices.iterfind("controller") if c.get("type") == "pci"]
-    anchor = pcis[-1]
+    anchor = list(devices.iterfind("controller"))[-1]     # appended, as libvirt inserts them
     for index, model in added:
         el = etree.Element("controller")
         el.set("type", "pci")
