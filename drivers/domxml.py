@@ -139,7 +139,7 @@ DOMAIN_SCHEMA = Schema({
     "console/source": (["mode", "path", "host", "service", "append"], []),
     "console/target": (["type", "port"], []),
     "channel": (["type"], ["source", "protocol", "target", "alias", "address"]),
-    "channel/source": (["mode", "path", "host", "service"], []),
+    "channel/source": (["mode", "path", "host", "service", "append"], []),
     "channel/target": (["type", "name", "state"], []),
     "input": (["type", "bus"], ["alias", "address"]),
     "graphics": (["type", "port", "tlsPort", "autoport", "websocket", "listen", "passwd", "keymap",

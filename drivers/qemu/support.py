@@ -21,9 +21,11 @@ _ALIAS = {"name"}
 _CHARDEV_SOURCE = {"path", "mode", "host", "service", "append"}
 
 
-def _device(tag: str, attrs: set, children: dict) -> dict:
-    """A device element with its alias and address children."""
-    table = {tag: attrs, tag + "/alias": _ALIAS, tag + "/address": _ADDRESS}
+def _device(tag: str, attrs: set, children: dict, address: bool = True) -> dict:
+    """A device element with its alias and (unless it has none) address children."""
+    table = {tag: attrs, tag + "/alias": _ALIAS}
+    if address:
+        table[tag + "/address"] = _ADDRESS
     table.update({tag + "/" + k: v for k, v in children.items()})
     return table
 
@@ -79,7 +81,7 @@ SUPPORTED: dict[str, set | None] = {
     }),
     **_device("devices/console", {"type", "tty"}, {
         "source": _CHARDEV_SOURCE, "protocol": {"type"}, "target": {"type", "port"},
-    }),
+    }, address=False),
     **_device("devices/channel", {"type"}, {
         "source": _CHARDEV_SOURCE, "target": {"type", "name", "state"},
     }),
