@@ -288,9 +288,9 @@ def build(definition, emulator: str, qmp_path: str, pidfile: str, state_dir: str
     controllers = Controller.all_in(devices)
     for ctrl in sorted((c for c in controllers if c.type == "pci"), key=lambda c: c.index):
         argv += devargs.controller_args(ctrl, q35)
-    for ctrl in controllers:
-        if ctrl.type != "pci":
-            argv += devargs.controller_args(ctrl, q35)
+    # An EHCI master before its UHCI companions, which name its bus.
+    for ctrl in sorted((c for c in controllers if c.type != "pci"), key=lambda c: c.startport is not None):
+        argv += devargs.controller_args(ctrl, q35)
     boot = boot_indexes(root)
     for disk in DiskDevice.all_in(devices):
         argv += blockdev_args(disk.el)

@@ -96,8 +96,6 @@ class QemuDefaults(DomainDefaults):
         if devices.find("memballoon") is None:
             etree.SubElement(devices, "memballoon").set("model", "virtio")
         for dog in devices.iterfind("watchdog"):
-            if dog.get("model") == "itco" and not q35:
-                raise unsupported("watchdog model 'itco' is only part of q35 machines")
             dog.set("action", dog.get("action", "reset"))
         for rng in devices.iterfind("rng"):
             backend = rng.find("backend")

@@ -107,10 +107,9 @@ def controller_args(ctrl: Controller, q35: bool) -> list[str]:
         props = {"driver": USB_DRIVERS[ctrl.model]}
         if ctrl.model in ("qemu-xhci", "nec-xhci") and ctrl.ports:
             props.update({"p2": ctrl.ports, "p3": ctrl.ports})
-        if ctrl.model.startswith("ich9-uhci"):
-            props.update({"masterbus": "usb.0", "firstport": ctrl.startport or 0})
-        if ctrl.model == "piix3-uhci" and not q35 and ctrl.pci() == (0, 1, 2):
-            props["id"] = ident
+        if ctrl.model.startswith("ich9-uhci") and ctrl.startport is not None:
+            # a companion of the EHCI: it joins the master's bus and has no id of its own
+            props.update({"masterbus": "%s.0" % ident, "firstport": ctrl.startport})
             return dev({**props, **pci_props(ctrl, q35)})
         return dev({**props, "id": ident, **pci_props(ctrl, q35)})
     if ctrl.type == "sata":
@@ -268,7 +267,6 @@ def watchdog_args(dog: Watchdog, q35: bool) -> list[str]:
         args += dev({"driver": "i6300esb", "id": dog.alias, **pci_props(dog, q35)})
     elif dog.model == "ib700":
         args += dev({"driver": "ib700", "id": dog.alias})
-    # itco is the ICH9's own; only its action is set.
     action = {"reset": "reset", "shutdown": "shutdown", "poweroff": "poweroff", "pause": "pause",
               "none": "none", "inject-nmi": "inject-nmi"}[dog.action]
     return args + ["-action", "watchdog=%s" % action]

@@ -129,7 +129,7 @@ VALUES: dict[tuple[str, str], tuple] = {
     ("devices/memballoon", "model"): ("virtio", "none"),
     ("devices/rng", "model"): ("virtio",),
     ("devices/rng/backend", "model"): ("random",),
-    ("devices/watchdog", "model"): ("i6300esb", "ib700", "itco"),
+    ("devices/watchdog", "model"): ("i6300esb", "ib700"),
     ("devices/watchdog", "action"): ("reset", "shutdown", "poweroff", "pause", "none", "inject-nmi"),
 }
 
