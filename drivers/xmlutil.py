@@ -224,7 +224,8 @@ class Schema:
 def _write_verbatim(element, indent, out):
     pad = " " * indent
     # Free-form content is dumped the way libxml2 dumps a node (libvirt's metadata): double quotes.
-    attrs = "".join(' %s="%s"' % (_qname(element, k), _escape_attr_verbatim(v)) for k, v in element.attrib.items())
+    attrs = "".join(' %s="%s"' % (_qname(element, k), _escape_attr_verbatim(v))
+                    for k, v in element.attrib.items())
     tag = _qname(element, element.tag)
     nsdecl = "".join(' xmlns%s="%s"' % ((":" + p) if p else "", _escape_attr_verbatim(u))
                      for p, u in (element.nsmap or {}).items()

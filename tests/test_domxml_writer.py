@@ -8,7 +8,8 @@ import shutil
 import pytest
 from difftool import compare
 
-pytestmark = pytest.mark.skipif(not shutil.which("virsh"), reason="virsh (Debian libvirt-clients) is not installed")
+pytestmark = pytest.mark.skipif(not shutil.which("virsh"),
+                                reason="virsh (Debian libvirt-clients) is not installed")
 
 
 def test_metadata_is_written_as_libvirt_writes_it():

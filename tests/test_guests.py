@@ -124,7 +124,8 @@ def _qmp(env: Env, name: str, command: str, arguments=None):
 def _pci_devices(tree, parent: str, out: dict) -> None:
     for dev in tree:
         qid = dev.get("qdev_id") or ""
-        out[qid or "%s/%s.%s" % (parent, dev["slot"], dev["function"])] = (parent, dev["slot"], dev["function"])
+        where = (parent, dev["slot"], dev["function"])
+        out[qid or "%s/%s.%s" % where] = where
         bridge = dev.get("pci_bridge")
         if bridge and bridge.get("devices") is not None:
             _pci_devices(bridge["devices"], qid, out)
@@ -247,7 +248,8 @@ def test_console_alone_makes_serial0_and_tablet_gets_a_usb_port(genv):
            "<clock offset='utc'><timer name='hpet' present='no'/></clock>"
            "<devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
            "<source file='%s'/><target dev='vda' bus='virtio'/></disk>"
-           "<console type='pty'/><input type='tablet' bus='usb'/></devices></domain>" % genv.path("disk1.qcow2"))
+           "<console type='pty'/><input type='tablet' bus='usb'/></devices></domain>"
+           % genv.path("disk1.qcow2"))
     path = os.path.join(genv.base, "c.xml")
     with open(path, "w") as f:
         f.write(xml)

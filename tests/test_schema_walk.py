@@ -14,8 +14,9 @@ from lxml import etree
 
 SCHEMAS = "/usr/share/libvirt/schemas"
 RNG = "{http://relaxng.org/ns/structure/1.0}"
-pytestmark = pytest.mark.skipif(not os.path.exists(os.path.join(SCHEMAS, "domain.rng")),
-                                reason="libvirt's RNG schemas are not installed (apt-get install -y libvirt-clients)")
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(os.path.join(SCHEMAS, "domain.rng")),
+    reason="libvirt's RNG schemas are not installed (apt-get install -y libvirt-clients)")
 
 
 def _load(name: str, defines: dict, seen: set) -> list:
@@ -126,5 +127,6 @@ def test_dumpxml_writes_every_mapped_element_and_attribute():
         parent_spec = DOMAIN_SCHEMA.order.get(parent) if len(steps) > 1 else DOMAIN_SCHEMA.order["domain"]
         if len(steps) > 2:
             grand = steps[-3]
-            parent_spec = DOMAIN_SCHEMA.order.get("%s/%s" % (grand, parent)) or DOMAIN_SCHEMA.order.get(parent)
+            parent_spec = (DOMAIN_SCHEMA.order.get("%s/%s" % (grand, parent))
+                           or DOMAIN_SCHEMA.order.get(parent))
         assert steps[-1] in parent_spec[1], "the writer drops <%s> under <%s>" % (steps[-1], parent)

@@ -153,7 +153,8 @@ def _cpu_args(root) -> list[str]:
     if cpu is None:
         return []
     mode = cpu.get("mode", "custom")
-    name = {"host-passthrough": "host", "host-model": "max", "maximum": "max"}.get(mode) or cpu.findtext("model")
+    name = {"host-passthrough": "host", "host-model": "max", "maximum": "max"}.get(mode) \
+        or cpu.findtext("model")
     if not name:
         return []
     for feature in cpu.iterfind("feature"):
@@ -227,12 +228,14 @@ def _graphics_args(devices, audio_id: str) -> list[str]:
     args = []
     for g in devices.iterfind("graphics"):
         listen_el = g.find("listen")
-        listen = (listen_el.get("address") if listen_el is not None else None) or g.get("listen") or "127.0.0.1"
+        listen = (listen_el.get("address") if listen_el is not None else None) or g.get("listen") \
+            or "127.0.0.1"
         if g.get("type") == "vnc":
             if g.get("autoport") == "yes":
                 args += ["-vnc", "%s:0,to=100,audiodev=audio%s" % (listen, audio_id)]
             else:
-                args += ["-vnc", "%s:%d,audiodev=audio%s" % (listen, int(g.get("port", "5900")) - 5900, audio_id)]
+                display = int(g.get("port", "5900")) - 5900
+                args += ["-vnc", "%s:%d,audiodev=audio%s" % (listen, display, audio_id)]
         else:
             port = _free_port(5900) if g.get("autoport") == "yes" else int(g.get("port"))
             g.set("port", str(port))

@@ -168,7 +168,8 @@ def _check_clock_and_lifecycle(root) -> None:
         if name not in TIMERS:
             raise unsupported("clock timer '%s' is not supported" % name)
         if timer.get("tickpolicy") not in TIMERS[name]:
-            raise unsupported("clock timer '%s' tickpolicy '%s' is not supported" % (name, timer.get("tickpolicy")))
+            raise unsupported("clock timer '%s' tickpolicy '%s' is not supported"
+                              % (name, timer.get("tickpolicy")))
         if timer.get("present") not in (None, "yes", "no"):
             raise unsupported("clock timer '%s' present='%s' is not supported" % (name, timer.get("present")))
     # Without a daemon nothing is there to restart or keep a guest when QEMU reports the event.
@@ -303,7 +304,8 @@ def _virtio_serial_ports(devices) -> None:
 
 def _usb_ports(devices) -> None:
     """USB devices take ports 1, 2, ... of the first USB controller."""
-    users = [i for i in devices.iterfind("input") if i.get("bus") == "usb"] + list(devices.iterfind("redirdev"))
+    users = [i for i in devices.iterfind("input") if i.get("bus") == "usb"]
+    users += list(devices.iterfind("redirdev"))
     if not users:
         return
     usb = [c for c in Controller.all_in(devices) if c.type == "usb"]

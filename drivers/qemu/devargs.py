@@ -18,7 +18,8 @@ VIDEO_DRIVERS = {"vga": "VGA", "cirrus": "cirrus-vga", "bochs": "bochs-display",
                  "virtio": "virtio-vga"}
 SECONDARY_VIDEO = {"qxl": "qxl", "virtio": "virtio-gpu-pci"}
 SOUND_DRIVERS = {"ich9": "ich9-intel-hda", "ich6": "intel-hda", "ac97": "AC97"}
-INPUT_DRIVERS = {("tablet", "usb"): "usb-tablet", ("mouse", "usb"): "usb-mouse", ("keyboard", "usb"): "usb-kbd",
+INPUT_DRIVERS = {("tablet", "usb"): "usb-tablet", ("mouse", "usb"): "usb-mouse",
+                 ("keyboard", "usb"): "usb-kbd",
                  ("tablet", "virtio"): "virtio-tablet-pci", ("mouse", "virtio"): "virtio-mouse-pci",
                  ("keyboard", "virtio"): "virtio-keyboard-pci"}
 
@@ -131,7 +132,8 @@ def interface_args(iface: Interface, q35: bool, bootindex: int | None) -> list[s
              "mac": iface.mac, **pci_props(iface, q35)}
     if bootindex:
         props["bootindex"] = bootindex
-    return ["-netdev", json.dumps({"type": "user", "id": "hostnet%s" % n}, separators=(",", ":"))] + dev(props)
+    netdev = json.dumps({"type": "user", "id": "hostnet%s" % n}, separators=(",", ":"))
+    return ["-netdev", netdev] + dev(props)
 
 
 def chardev_backend(chardev: Chardev, ident: str, socket_path: str | None = None) -> list[str]:
@@ -153,7 +155,8 @@ def chardev_backend(chardev: Chardev, ident: str, socket_path: str | None = None
                                                        ",server=on,wait=off" if server else "")]
     if ctype == "tcp":
         server = chardev.source_mode in (None, "bind")
-        opts = "socket,id=%s,host=%s,port=%s" % (ident, _opt(chardev.source_host), _opt(chardev.source_service))
+        opts = "socket,id=%s,host=%s,port=%s" % (ident, _opt(chardev.source_host),
+                                                  _opt(chardev.source_service))
         if chardev.protocol == "telnet":
             opts += ",telnet=on"
         if server:

@@ -43,7 +43,8 @@ def select(arch: str, machine: str, wanted: dict[str, bool]) -> dict:
         mapping = desc.get("mapping", {})
         if mapping.get("device") != "flash":
             continue
-        if not any(t.get("architecture") == arch and any(fnmatch.fnmatch(machine, m) for m in t.get("machines", ()))
+        if not any(t.get("architecture") == arch
+                   and any(fnmatch.fnmatch(machine, m) for m in t.get("machines", ()))
                    for t in desc.get("targets", ())):
             continue
         features = set(desc.get("features", ()))
