@@ -230,18 +230,16 @@ def _graphics_args(devices, audio_id: str) -> list[str]:
         listen_el = g.find("listen")
         listen = (listen_el.get("address") if listen_el is not None else None) or g.get("listen") \
             or "127.0.0.1"
+        # autoport: the first free port from 5900, as libvirt's port allocator picks it, shown
+        # in the live XML with the address listened on
+        port = _free_port(5900) if g.get("autoport") == "yes" else int(g.get("port"))
+        g.set("port", str(port))
+        g.set("listen", listen)
+        if listen_el is not None:
+            listen_el.set("address", listen)
         if g.get("type") == "vnc":
-            if g.get("autoport") == "yes":
-                args += ["-vnc", "%s:0,to=100,audiodev=audio%s" % (listen, audio_id)]
-            else:
-                display = int(g.get("port", "5900")) - 5900
-                args += ["-vnc", "%s:%d,audiodev=audio%s" % (listen, display, audio_id)]
+            args += ["-vnc", "%s:%d,audiodev=audio%s" % (listen, port - 5900, audio_id)]
         else:
-            port = _free_port(5900) if g.get("autoport") == "yes" else int(g.get("port"))
-            g.set("port", str(port))
-            g.set("listen", listen)
-            if listen_el is not None:
-                listen_el.set("address", listen)
             opts = "port=%d,addr=%s,disable-ticketing=on" % (port, listen)
             image = g.find("image")
             if image is not None and image.get("compression"):

@@ -13,6 +13,7 @@ import copy
 
 from lxml import etree
 
+from ..api import DriverError, ErrorCode
 from ..domxml import DomainDefaults
 from . import pcitopology, support
 from .capabilities import Capabilities, find_emulator, host_arch
@@ -61,6 +62,7 @@ class QemuDefaults(DomainDefaults):
         machine = self.caps.canonical_machine(emulator_el.text, type_el.get("machine"))
         type_el.set("machine", machine)
         q35 = is_q35(machine)
+        _order_controllers(devices)
         _index_pci_controllers(devices)
         types = {(c.get("type"), c.get("index", "0")) for c in devices.iterfind("controller")}
         if not any(t == "usb" for t, _ in types):
@@ -81,6 +83,8 @@ class QemuDefaults(DomainDefaults):
         q35 = is_q35(dom.machine)
         _check_os(root)
         _check_clock_and_lifecycle(root)
+        if dom.virt_type == "qemu" and root.find("cpu") is None:
+            _default_tcg_cpu(root)
         for disk in devices.iterfind("disk"):
             _check_disk(disk, q35)
         _check_controllers(devices, q35)
@@ -108,6 +112,61 @@ class QemuDefaults(DomainDefaults):
                 el.remove(el.find("alias"))
 
 
+def _default_tcg_cpu(root) -> None:
+    """libvirt 9.0 writes the machine type's default CPU model into a TCG domain."""
+    cpu = etree.Element("cpu")
+    for key, value in (("mode", "custom"), ("match", "exact"), ("check", "none")):
+        cpu.set(key, value)
+    model = etree.SubElement(cpu, "model")
+    model.set("fallback", "forbid")
+    model.text = "qemu64"
+    anchor = root.find("features") if root.find("features") is not None else root.find("os")
+    anchor.addnext(cpu)
+
+
+def _controller_position(order: list, ctype: str, index: int | None) -> int:
+    """Where libvirt's parser inserts a controller among those before it: after the last one of
+    its type with a lower index (before a higher one), else at the end."""
+    insert_at = -1
+    for i in range(len(order) - 1, -1, -1):
+        other = order[i]
+        if other.get("type") != ctype:
+            continue
+        other_index = other.get("index")
+        if index is None:
+            return i + 1
+        if other_index is not None and int(other_index) > index:
+            insert_at = i
+        elif (other_index is None or int(other_index) != index) and insert_at == -1:
+            insert_at = i + 1
+    return len(order) if insert_at == -1 else insert_at
+
+
+def _controller_index(ctrl) -> int | None:
+    index = ctrl.get("index")
+    if index is None:
+        return None
+    if not index.isdigit() or len(index) > 9:
+        raise DriverError(ErrorCode.XML_ERROR, "Cannot parse controller index %s" % index)
+    return int(index)
+
+
+def _order_controllers(devices) -> None:
+    controllers = list(devices.iterfind("controller"))
+    if not controllers:
+        return
+    order: list = []
+    for ctrl in controllers:
+        order.insert(_controller_position(order, ctrl.get("type"), _controller_index(ctrl)), ctrl)
+    anchor = etree.Element("anchor")
+    controllers[0].addprevious(anchor)
+    for ctrl in controllers:
+        devices.remove(ctrl)
+    for ctrl in order:
+        anchor.addprevious(ctrl)
+    devices.remove(anchor)
+
+
 def _index_pci_controllers(devices) -> None:
     """PCI controllers without an index take the lowest free one, in document order (libvirt)."""
     pcis = [c for c in devices.iterfind("controller") if c.get("type") == "pci"]
@@ -127,9 +186,11 @@ def _add_controller(devices, ctype: str, model: str | None) -> None:
     el.set("index", "0")
     if model:
         el.set("model", model)
-    # libvirt appends a new controller after the existing ones (virDomainControllerInsert)
     existing = list(devices.iterfind("controller"))
-    if existing:
+    position = _controller_position(existing, ctype, 0)
+    if position < len(existing):
+        existing[position].addprevious(el)
+    elif existing:
         existing[-1].addnext(el)
     else:
         anchor = list(devices.iterfind("disk")) or list(devices.iterfind("emulator"))
@@ -292,6 +353,10 @@ def _virtio_serial_ports(devices) -> None:
         if dev.type == "spicevmc" and not has_spice:
             raise unsupported("spicevmc channel needs <graphics type='spice'>")
         channel.find("target").attrib.pop("state", None)      # the guest's, live only
+        source = channel.find("source")
+        if dev.type == "unix" and source is not None and not source.get("path") and \
+                source.get("mode", "bind") == "bind":
+            channel.remove(source)          # bind without a path is the automatic socket: libvirt's default
         _check_chardev_source(dev)
         addr = channel.find("address")
         if addr is None:

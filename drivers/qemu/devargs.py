@@ -189,6 +189,9 @@ def channel_args(channel: Chardev, run_dir: str) -> list[str]:
             channel.source_mode = "bind"
             os.makedirs(os.path.dirname(channel.source_path), mode=0o700, exist_ok=True)
         socket_path = _short_path(channel.source_path)
+    if channel.type in ("unix", "spicevmc"):
+        # The guest has not opened the port yet; libvirt shows the same until QEMU reports a change.
+        channel.el.find("target").set("state", "disconnected")
     port = int(channel.el.find("address").get("port"))
     ctrl = int(channel.el.find("address").get("controller", "0"))
     return chardev_backend(channel, ident, socket_path) + dev(
