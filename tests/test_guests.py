@@ -307,7 +307,9 @@ def test_dumpxml_matches_libvirts_element_by_element(genv, name):
     """Persistent XML: every element, attribute and value as libvirt 9.0 shows it. Live XML:
     the same, host-dependent values excepted (HOST_VALUES)."""
     genv.ok("define", profile_xml(genv, name))
-    fix = (lambda text: text.replace("/tmp/lvimg/", genv.images + "/"))
+
+    def fix(text: str) -> str:
+        return text.replace("/tmp/lvimg/", genv.images + "/")
     with open(os.path.join(DATA, name + ".libvirt.xml")) as f:
         theirs = fix(f.read())
     ours = genv.ok("dumpxml", "--inactive", name)
