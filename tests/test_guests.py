@@ -325,3 +325,47 @@ def test_dumpxml_matches_libvirts_element_by_element(genv, name):
     ours = genv.ok("dumpxml", name)
     assert flatten(ours, live=True) ^ flatten(theirs, live=True) == set()
     genv.ok("destroy", name)
+
+
+@needs_qemu
+@pytest.mark.skipif(not os.path.exists("/usr/share/OVMF/OVMF_VARS_4M.fd"), reason="ovmf is not installed")
+def test_explicit_loader_no_acpi_device_boot_order_and_socket_serials(genv):
+    """Formerly dropped: <loader>/<nvram> (template copied at first start, kept after), a
+    <features> without <acpi/> (ACPI off), per-device <boot order>; serial ports on unix and
+    tcp sockets."""
+    nvram = os.path.join(genv.base, "vars.fd")
+    sock = os.path.join(genv.base, "serial.sock")
+    xml = ("<domain type='qemu'><name>e</name><memory>131072</memory>"
+           "<os><type arch='x86_64' machine='pc'>hvm</type>"
+           "<loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader>"
+           "<nvram template='/usr/share/OVMF/OVMF_VARS_4M.fd'>%s</nvram></os>"
+           "<features><apic/></features>"
+           "<devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+           "<source file='%s'/><target dev='vda' bus='virtio'/><boot order='2'/></disk>"
+           "<interface type='user'><model type='e1000'/><boot order='1'/></interface>"
+           "<serial type='unix'><source mode='bind' path='%s'/></serial>"
+           "<serial type='tcp'><source mode='bind' host='127.0.0.1' service='0'/>"
+           "<protocol type='telnet'/></serial>"
+           "</devices></domain>" % (nvram, genv.path("disk1.qcow2"), sock))
+    path = os.path.join(genv.base, "e.xml")
+    with open(path, "w") as f:
+        f.write(xml)
+    genv.ok("define", path)
+    assert not os.path.exists(nvram)
+    genv.ok("start", "--paused", "e")
+    with open(nvram, "rb") as a, open("/usr/share/OVMF/OVMF_VARS_4M.fd", "rb") as b:
+        assert a.read() == b.read()
+    nodes = {n["node-name"]: n for n in _qmp(genv, "e", "query-named-block-nodes")}
+    assert nodes["libvirt-pflash0-format"]["ro"] and not nodes["libvirt-pflash1-format"]["ro"]
+    assert _qmp(genv, "e", "qom-get", {"path": "/machine", "property": "acpi"}) == "off"
+    assert _qmp(genv, "e", "qom-get", {"path": "/machine/peripheral/virtio-disk0", "property": "bootindex"}) == 2
+    assert _qmp(genv, "e", "qom-get", {"path": "/machine/peripheral/net0", "property": "bootindex"}) == 1
+    chardevs = {c["label"]: c["filename"] for c in _qmp(genv, "e", "query-chardev")}
+    assert "unix:%s" % sock in chardevs["charserial0"] and os.path.exists(sock)
+    assert "telnet:127.0.0.1:" in chardevs["charserial1"]
+    genv.ok("destroy", "e")
+    before = os.stat(nvram)             # the guest's variables: kept, never copied again
+    genv.ok("start", "--paused", "e")
+    after = os.stat(nvram)
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    genv.ok("destroy", "e")
