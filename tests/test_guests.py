@@ -358,8 +358,9 @@ def test_explicit_loader_no_acpi_device_boot_order_and_socket_serials(genv):
     nodes = {n["node-name"]: n for n in _qmp(genv, "e", "query-named-block-nodes")}
     assert nodes["libvirt-pflash0-format"]["ro"] and not nodes["libvirt-pflash1-format"]["ro"]
     assert _qmp(genv, "e", "qom-get", {"path": "/machine", "property": "acpi"}) == "off"
-    assert _qmp(genv, "e", "qom-get", {"path": "/machine/peripheral/virtio-disk0", "property": "bootindex"}) == 2
-    assert _qmp(genv, "e", "qom-get", {"path": "/machine/peripheral/net0", "property": "bootindex"}) == 1
+    for device, order in (("virtio-disk0", 2), ("net0", 1)):
+        path = "/machine/peripheral/" + device
+        assert _qmp(genv, "e", "qom-get", {"path": path, "property": "bootindex"}) == order
     chardevs = {c["label"]: c["filename"] for c in _qmp(genv, "e", "query-chardev")}
     assert "unix:%s" % sock in chardevs["charserial0"] and os.path.exists(sock)
     assert "telnet:127.0.0.1:" in chardevs["charserial1"]
