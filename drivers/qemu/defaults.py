@@ -26,7 +26,7 @@ IO_MODES = ("native", "threads", "io_uring")
 DETECT_ZEROES = ("off", "on", "unmap")
 USB_MODELS = ("qemu-xhci", "nec-xhci", "piix3-uhci", "ich9-ehci1", "ich9-uhci1", "ich9-uhci2", "ich9-uhci3",
               "none")
-PCI_MODELS = ("pci-root", "pcie-root", "pcie-root-port", "pcie-to-pci-bridge")
+PCI_MODELS = ("pci-root", "pcie-root", "pcie-root-port", "pcie-to-pci-bridge", "pci-bridge")
 # Video model defaults libvirt writes into the definition (KiB; heads).
 VIDEO_SIZES = {"qxl": (("ram", "65536"), ("vram", "65536"), ("vgamem", "16384")),
                "vga": (("vram", "16384"),), "cirrus": (("vram", "16384"),), "bochs": (("vram", "16384"),)}
@@ -69,7 +69,7 @@ class QemuDefaults(DomainDefaults):
             _add_controller(devices, "usb", "qemu-xhci" if q35 else "piix3-uhci")
         if q35 and ("sata", "0") not in types:
             _add_controller(devices, "sata", None)
-        if not any(t == "pci" for t, _ in types):
+        if ("pci", "0") not in types:
             _add_controller(devices, "pci", "pcie-root" if q35 else "pci-root")
 
     def post_parse(self, dom) -> None:
@@ -186,11 +186,10 @@ def _add_controller(devices, ctype: str, model: str | None) -> None:
     el.set("index", "0")
     if model:
         el.set("model", model)
+    # Controllers the driver adds go after the existing ones (unlike parsed ones, which
+    # libvirt's parser inserts next to their type; see _order_controllers).
     existing = list(devices.iterfind("controller"))
-    position = _controller_position(existing, ctype, 0)
-    if position < len(existing):
-        existing[position].addprevious(el)
-    elif existing:
+    if existing:
         existing[-1].addnext(el)
     else:
         anchor = list(devices.iterfind("disk")) or list(devices.iterfind("emulator"))
@@ -279,7 +278,7 @@ def _check_controllers(devices, q35: bool) -> None:
             raise unsupported("USB controller model '%s' is not supported" % ctrl.model)
         if ctrl.type == "pci" and ctrl.model not in PCI_MODELS:
             raise unsupported("PCI controller model '%s' is not supported" % ctrl.model)
-        if ctrl.type == "pci" and ctrl.model in ("pci-root",) and q35 or \
+        if ctrl.type == "pci" and ctrl.model in ("pci-root", "pci-bridge") and q35 or \
                 ctrl.type == "pci" and ctrl.model in ("pcie-root", "pcie-root-port", "pcie-to-pci-bridge") \
                 and not q35:
             raise unsupported("PCI controller model '%s' does not fit this machine type" % ctrl.model)

@@ -101,6 +101,9 @@ def controller_args(ctrl: Controller, q35: bool) -> list[str]:
                         **pci_props(ctrl, q35)})
         if ctrl.model == "pcie-to-pci-bridge":
             return dev({"driver": "pcie-pci-bridge", "id": ident, **pci_props(ctrl, q35)})
+        if ctrl.model == "pci-bridge":
+            chassis = int(ctrl.el.find("target").get("chassisNr"))
+            return dev({"driver": "pci-bridge", "chassis_nr": chassis, "id": ident, **pci_props(ctrl, q35)})
         return []                                   # pci-root / pcie-root: the machine's own
     if ctrl.type == "usb":
         if ctrl.model == "none":

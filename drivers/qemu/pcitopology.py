@@ -11,7 +11,7 @@ in a root port. Root ports libvirt adds (or that the XML gives without an
 address) are packed eight to a slot of pcie-root, from the first free slot.
 What is missing is counted first (a dry run over the devices in libvirt's
 order), added as controllers after the existing ones, plus one spare root port
-for hotplug when none is left free; then PCI controllers are placed in index
+for hotplug when none is left free; then PCI controllers are placed in document
 order, then the devices. User-given addresses are honoured and checked for
 clashes first.
 """
@@ -186,24 +186,28 @@ def _add_missing_buses(devices, buses, wanted) -> None:
     free_ports = [b.index for b in buses.values() if b.model == "pcie-root-port" and not b.used]
     bridge_slots = sum(len([s for s in b.slots if s not in {u for u, _ in b.used}])
                        for b in buses.values() if b.model == "pcie-to-pci-bridge")
-    next_index = max(buses) + 1
     added: list[tuple[int, str]] = []
+
+    def add(model: str) -> None:
+        # a new controller takes the lowest index no controller has
+        taken = set(buses) | {index for index, _ in added}
+        added.append((next(i for i in range(1, 257) if i not in taken), model))
+
     for _dev, kind in wanted:
         if kind == PCIE:
             if free_ports:
                 free_ports.pop(0)
             else:
-                added.append((next_index, "pcie-root-port"))
-                next_index += 1
+                add("pcie-root-port")
         elif bridge_slots:
             bridge_slots -= 1
         else:
             # The bridge needs a root port of its own, added with it (libvirt adds the pair).
-            added += [(next_index, "pcie-root-port"), (next_index + 1, "pcie-to-pci-bridge")]
-            next_index += 2
+            add("pcie-root-port")
+            add("pcie-to-pci-bridge")
             bridge_slots = 30
     if not free_ports:
-        added.append((next_index, "pcie-root-port"))      # a spare for hotplug
+        add("pcie-root-port")           # a spare for hotplug
     anchor = list(devices.iterfind("controller"))[-1]     # appended, as libvirt inserts them
     for index, model in added:
         el = etree.Element("controller")
@@ -216,8 +220,8 @@ def _add_missing_buses(devices, buses, wanted) -> None:
 
 
 def _place_pci_controllers(devices, buses, taken, q35: bool) -> None:
-    ctrls = sorted((c for c in Controller.all_in(devices) if c.type == "pci" and c.index > 0),
-                   key=lambda c: c.index)
+    # in document order, as libvirt walks its controller list
+    ctrls = [c for c in Controller.all_in(devices) if c.type == "pci" and c.index > 0]
     packed: dict[int, list] = {}
     for ctrl in ctrls:
         model = ctrl.model

@@ -69,7 +69,7 @@ SUPPORTED: dict[str, set | None] = {
     }),
     **_device("devices/controller", {"type", "index", "model", "ports"}, {
         "model": {"name"},
-        "target": {"chassis", "port"},
+        "target": {"chassis", "port", "chassisNr"},
         "master": {"startport"},
     }),
     **_device("devices/interface", {"type"}, {
