@@ -37,15 +37,34 @@ def _load(name: str, defines: dict, seen: set) -> list:
 
 def schema_children() -> dict[str, set[str]]:
     """element path -> names of the child elements the schema allows there (paths as support.py)."""
+    return _schema()[0]
+
+
+def schema_attributes() -> dict[str, set[str]]:
+    """element path -> names of the attributes the schema allows on it, for mapped elements."""
+    return _schema()[1]
+
+
+_CACHE: list = []
+
+
+def _schema():
+    if _CACHE:
+        return _CACHE[0]
     from pyvirsh.drivers.qemu.support import SUPPORTED
     defines: dict = {}
     starts = _load("domain.rng", defines, set())
     children: dict[str, set[str]] = {}
+    attributes: dict[str, set[str]] = {}
     visited: set = set()
 
     def walk(node, path: str | None) -> None:
         for child in node:
             tag = child.tag
+            if tag == RNG + "attribute":
+                if path is not None and child.get("name"):
+                    attributes.setdefault(path, set()).add(child.get("name"))
+                continue
             if tag == RNG + "element":
                 name = child.get("name")
                 if name is None:
@@ -70,7 +89,8 @@ def schema_children() -> dict[str, set[str]]:
 
     for start in starts:
         walk(start, None)
-    return children
+    _CACHE.append((children, attributes))
+    return _CACHE[0]
 
 
 def _document_for(path: str, child: str):
@@ -130,3 +150,23 @@ def test_dumpxml_writes_every_mapped_element_and_attribute():
             parent_spec = (DOMAIN_SCHEMA.order.get("%s/%s" % (grand, parent))
                            or DOMAIN_SCHEMA.order.get(parent))
         assert steps[-1] in parent_spec[1], "the writer drops <%s> under <%s>" % (steps[-1], parent)
+
+
+def test_every_schema_attribute_of_a_mapped_element_is_mapped_or_refused_by_name():
+    from pyvirsh.drivers.api import DriverError
+    from pyvirsh.drivers.qemu.support import SUPPORTED, check
+    checked = 0
+    for path, names in schema_attributes().items():
+        allowed = SUPPORTED.get(path)
+        if allowed is None:
+            continue
+        for name in sorted(names - allowed):
+            doc = _document_for(path.rpartition("/")[0], path.rpartition("/")[2]) if path else \
+                etree.Element("domain")
+            target = doc if not path else doc.find(path)
+            target.set(name, "x")
+            with pytest.raises(DriverError) as err:
+                check(doc)
+            assert "attribute '%s'" % name in str(err.value), (path, name, str(err.value))
+            checked += 1
+    assert checked > 100
