@@ -157,6 +157,8 @@ def _cpu_args(root) -> list[str]:
         or cpu.findtext("model")
     if not name:
         return []
+    if mode == "host-passthrough" and cpu.get("migratable") == "off":
+        name += ",migratable=off"
     for feature in cpu.iterfind("feature"):
         policy = feature.get("policy", "require")
         name += ",%s=%s" % (feature.get("name"), "off" if policy in ("disable", "forbid") else "on")

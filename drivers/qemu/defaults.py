@@ -391,6 +391,10 @@ def _usb_ports(devices) -> None:
 def _graphics_and_audio(devices) -> None:
     graphics = list(devices.iterfind("graphics"))
     for g in graphics:
+        if g.get("tlsPort") not in (None, "-1"):
+            raise unsupported("spice TLS (tlsPort='%s') is not supported" % g.get("tlsPort"))
+        if g.get("type") == "vnc" and g.find("image") is not None:
+            raise unsupported("<image> is a spice setting, not supported on vnc graphics")
         if g.get("type") == "spice":
             if g.get("port") in (None, "-1") and g.get("autoport") in (None, "yes"):
                 g.attrib.pop("port", None)

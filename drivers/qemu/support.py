@@ -93,14 +93,18 @@ SUPPORTED: dict[str, set | None] = {
     **_device("devices/sound", {"model"}, {"audio": {"id"}}),
     "devices/audio": {"id", "type"},
     **_device("devices/redirdev", {"bus", "type"}, {}),
-    **_device("devices/memballoon", {"model", "autodeflate", "freePageReporting"}, {"stats": {"period"}}),
+    **_device("devices/memballoon", {"model", "autodeflate", "freePageReporting"}, {}),
     **_device("devices/rng", {"model"}, {"backend": {"model"}, "rate": {"bytes", "period"}}),
     **_device("devices/watchdog", {"model", "action"}, {}),
 }
 
 # Values the mapping knows, per (path, attribute); others are refused by name.
 VALUES: dict[tuple[str, str], tuple] = {
+    ("vcpu", "placement"): ("static",),
     ("os", "firmware"): ("efi", "bios"),
+    ("cpu", "migratable"): ("on", "off"),
+    ("devices/memballoon", "autodeflate"): ("on", "off"),
+    ("devices/memballoon", "freePageReporting"): ("on", "off"),
     ("os/loader", "type"): ("rom", "pflash"),
     ("os/boot", "dev"): ("hd", "cdrom", "network", "fd"),
     ("features/vmport", "state"): ("on", "off"),
