@@ -370,3 +370,36 @@ def test_explicit_loader_no_acpi_device_boot_order_and_socket_serials(genv):
     after = os.stat(nvram)
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
     genv.ok("destroy", "e")
+
+
+CLASHES = [
+    # (what the XML does, the error; the first two are libvirt 9.0's own words)
+    ("<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='DISK'/>"
+     "<target dev='vda' bus='virtio'/><address type='pci' domain='0x0000' bus='0x00' slot='0x05' "
+     "function='0x0'/></disk><interface type='user'><model type='virtio'/><address type='pci' "
+     "domain='0x0000' bus='0x00' slot='0x05' function='0x0'/></interface>",
+     "error: XML error: Attempted double use of PCI Address 0000:00:05.0"),
+    ("<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='DISK'/>"
+     "<target dev='vda' bus='virtio'/><address type='pci' domain='0x0000' bus='0x00' slot='0x01' "
+     "function='0x0'/></disk>",
+     "error: XML error: Attempted double use of PCI Address 0000:00:01.0"),
+    # libvirt would add pci-bridges up to bus 7; pyvirsh refuses instead of guessing
+    ("<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='DISK'/>"
+     "<target dev='vda' bus='virtio'/><address type='pci' domain='0x0000' bus='0x07' slot='0x05' "
+     "function='0x0'/></disk>",
+     "error: unsupported configuration: PCI address 0000:07:05.0 names bus 7"),
+]
+
+
+@needs_qemu
+@pytest.mark.parametrize("devices,error", CLASHES)
+def test_user_pci_addresses_are_checked_for_clashes(genv, devices, error):
+    xml = ("<domain type='qemu'><name>clash</name><memory>65536</memory>"
+           "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>%s</devices></domain>"
+           % devices.replace("DISK", genv.path("disk1.qcow2")))
+    path = os.path.join(genv.base, "clash.xml")
+    with open(path, "w") as f:
+        f.write(xml)
+    proc = genv.run("define", path)
+    assert proc.returncode == 1 and error in proc.stderr, proc.stderr
+    assert genv.run("dominfo", "clash").returncode == 1         # nothing defined

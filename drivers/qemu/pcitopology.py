@@ -37,14 +37,15 @@ def _fmt(addr) -> str:
 class _Bus:
     def __init__(self, index: int, model: str):
         self.index, self.model = index, model
-        if model in ("pcie-root-port",):
-            self.slots = [0]
-        elif model in ("pcie-to-pci-bridge", "pci-bridge"):
-            self.slots = list(range(1, 32))
-        else:                                   # pci-root, pcie-root
-            self.slots = list(range(1, 32))
+        # A root port has one slot; bridges keep slot 0 for themselves (SHPC); on pcie-root and
+        # pci-root, slot 0 is the host bridge: it exists (so placing a device there clashes) but
+        # is never handed out.
+        self.slots = [0] if model == "pcie-root-port" else list(range(1, 32))
         self.used: set[tuple[int, int]] = set()
         self.reserved_slots: set[int] = set()
+        if model in ("pci-root", "pcie-root"):
+            self.slots = list(range(0, 32))
+            self.reserved_slots.add(0)
 
     @property
     def accepts(self) -> str:
@@ -105,9 +106,16 @@ def controller_kind(ctrl: Controller, q35: bool) -> str | None:
     return PCIE if q35 else PCI                 # virtio-serial, virtio-scsi
 
 
+# Functions the machine's own chipset occupies: the host bridge, and the PIIX3's ISA bridge and
+# power management (pc) or the ICH9's LPC and SMBus (q35). A device placed there clashes.
+CHIPSET = {False: ((0, 0, 0), (0, 1, 0), (0, 1, 3)), True: ((0, 0, 0), (0, 0x1F, 0), (0, 0x1F, 3))}
+
+
 def assign(devices, q35: bool) -> None:
     buses = _existing_buses(devices, q35)
     taken: dict[tuple, str] = {}
+    for addr in CHIPSET[q35]:
+        _take(buses, taken, addr, "chipset")
     _honour_user_addresses(devices, buses, taken)
     videos = [v for v in Video.all_in(devices) if v.model != "none"]
     fixed: list[tuple[Device, tuple]] = []
@@ -152,8 +160,13 @@ def _take(buses, taken, addr, what) -> None:
     bus, slot, function = addr
     if addr in taken:
         raise DriverError(ErrorCode.XML_ERROR, "Attempted double use of PCI Address %s" % _fmt(addr))
-    if bus not in buses or slot not in buses[bus].slots:
-        raise DriverError(ErrorCode.XML_ERROR, "Invalid PCI address %s: no such bus or slot" % _fmt(addr))
+    if bus not in buses:
+        raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "PCI address %s names bus %d, which no PCI "
+                          "controller of this domain provides (pyvirsh adds no bridges for it)"
+                          % (_fmt(addr), bus))
+    if slot not in buses[bus].slots:
+        raise DriverError(ErrorCode.XML_ERROR, "Invalid PCI address %s: slot %d does not exist on %s"
+                          % (_fmt(addr), slot, buses[bus].model))
     taken[addr] = what
     buses[bus].used.add((slot, function))
 
