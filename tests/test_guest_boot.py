@@ -40,6 +40,13 @@ def guest_files(tmp_path_factory):
 
 def boot(tmp_path, guest_files, profile: str) -> tuple[etree._Element, dict]:
     env = Env(tmp_path)
+    try:
+        return _boot(env, guest_files, profile)
+    finally:
+        env.cleanup()           # the guest powers itself off; a failed boot must not stay
+
+
+def _boot(env: Env, guest_files, profile: str) -> tuple[etree._Element, dict]:
     for name in ("disk1.qcow2", "disk2.qcow2"):
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", env.path(name), "64M"], check=True)
     with open(env.path("install.iso"), "wb") as f:

@@ -37,9 +37,10 @@ def genv(tmp_path):
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", env.path("disk2.qcow2"), "64M"], check=True)
     with open(env.path("install.iso"), "wb") as f:
         f.truncate(1 << 20)
-    yield env
-    for name in PROFILES + LIBVIRT_CASES:
-        env.run("destroy", name)
+    try:
+        yield env
+    finally:
+        env.cleanup()           # whatever QEMU a failed test left running
 
 
 def profile_xml(env: Env, name: str, drop_tpm: bool = False, data: str = DATA) -> str:

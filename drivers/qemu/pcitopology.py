@@ -95,10 +95,13 @@ def controller_kind(ctrl: Controller, q35: bool) -> str | None:
     if ctrl.type == "pci":
         return None
     if ctrl.type == "usb":
+        if ctrl.model == "none":
+            return None
         if ctrl.model in ("qemu-xhci", "nec-xhci"):
             return PCIE if q35 else PCI
-        return None if ctrl.model in ("none", "piix3-uhci") and ctrl.index == 0 or ctrl.model == "none" \
-            else PCI
+        if ctrl.model == "piix3-uhci" and ctrl.index == 0 and not q35:
+            return None                         # the PIIX3's own, at 01.2
+        return PCI                              # ich9 ones are placed as a group before this
     if ctrl.type == "sata":
         return None if q35 and ctrl.index == 0 else (PCIE if q35 else PCI)
     if ctrl.type == "ide":
