@@ -555,7 +555,8 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         pidfile = os.path.join(run_dir, "qemu.pid")
         remove(monitor)
         remove(pidfile)
-        argv = cmdline.build(live, live.root.findtext("devices/emulator"), _short_path(monitor), pidfile)
+        argv = cmdline.build(live, live.root.findtext("devices/emulator"), _short_path(monitor), pidfile,
+                             state_dir=self.paths.state)
         log = self.paths.log_file(self.name)
         with open(log, "a") as f:
             f.write("%s: starting up\n%s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), shlex.join(argv)))
