@@ -24,7 +24,7 @@ from .xmlutil import Schema, parse, parse_trusted, set_child, text_of
 # Element and attribute order of libvirt's domain formatter
 # --------------------------------------------------------------------------
 
-_ADDRESS = (["type", "controller", "domain", "bus", "target", "slot", "unit", "function",
+_ADDRESS: tuple[list[str], list[str]] = (["type", "controller", "domain", "bus", "target", "slot", "unit", "function",
              "multifunction", "port", "reg", "cssid", "ssid", "devno", "iobase", "irq"], [])
 
 DOMAIN_SCHEMA = Schema({
@@ -529,7 +529,7 @@ class DomainDef:
     def _normalize_disks(self, devices) -> None:
         disks = list(devices.iterfind("disk"))
         ordered: list = []
-        targets: dict[str, str] = {}
+        targets: dict[str, str | None] = {}
         for disk in disks:
             dtype = disk.get("type", "file")
             if dtype not in DISK_TYPES:
@@ -602,11 +602,11 @@ class DomainDef:
                     addr.set(k, str(v))
             addr = disk.find("address")
             if bus in ("ide", "sata", "scsi", "fdc") and addr is not None and addr.get("type") == "drive":
-                controller = parse_uint(addr.get("controller", "0"), _UINT_MAX)
-                if controller is None:
+                wanted = parse_uint(addr.get("controller", "0"), _UINT_MAX)
+                if wanted is None:
                     raise DriverError(ErrorCode.XML_ERROR,
                                       _invalid_uint_attr("controller", "address", addr.get("controller")))
-                controllers_needed.append((bus, controller))
+                controllers_needed.append((bus, wanted))
         _add_controllers(devices, controllers_needed)
 
     def _normalize_chardevs(self, devices) -> None:

@@ -17,7 +17,7 @@ from lxml import etree
 
 from .api import DriverError, ErrorCode
 from .fsutil import MAX_XML_BYTES   # the one size limit, also for documents given as text
-from .xmlescape import escape  # noqa: F401
+from .xmlescape import escape
 
 
 class _NoExternalLoads(etree.Resolver):

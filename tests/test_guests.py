@@ -47,7 +47,7 @@ def profile_xml(env: Env, name: str, drop_tpm: bool = False, data: str = DATA) -
     with open(os.path.join(data, name + ".xml")) as f:
         text = f.read().replace("/tmp/lvimg/", env.images + "/")
     if drop_tpm:
-        text = re.sub(r"<tpm .*?</tpm>\s*", "", text, flags=re.S)
+        text = re.sub(r"<tpm .*?</tpm>\s*", "", text, flags=re.DOTALL)
     path = os.path.join(env.base, name + ".xml")
     with open(path, "w") as f:
         f.write(text)
@@ -375,19 +375,19 @@ def test_explicit_loader_no_acpi_device_boot_order_and_socket_serials(genv):
 
 CLASHES = [
     # (what the XML does, the error; the first two are libvirt 9.0's own words)
-    ("<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='DISK'/>"
+    (("<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='DISK'/>"
      "<target dev='vda' bus='virtio'/><address type='pci' domain='0x0000' bus='0x00' slot='0x05' "
      "function='0x0'/></disk><interface type='user'><model type='virtio'/><address type='pci' "
-     "domain='0x0000' bus='0x00' slot='0x05' function='0x0'/></interface>",
+     "domain='0x0000' bus='0x00' slot='0x05' function='0x0'/></interface>"),
      "error: XML error: Attempted double use of PCI Address 0000:00:05.0"),
-    ("<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='DISK'/>"
+    (("<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='DISK'/>"
      "<target dev='vda' bus='virtio'/><address type='pci' domain='0x0000' bus='0x00' slot='0x01' "
-     "function='0x0'/></disk>",
+     "function='0x0'/></disk>"),
      "error: XML error: Attempted double use of PCI Address 0000:00:01.0"),
     # libvirt would add pci-bridges up to bus 7; pyvirsh refuses instead of guessing
-    ("<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='DISK'/>"
+    (("<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='DISK'/>"
      "<target dev='vda' bus='virtio'/><address type='pci' domain='0x0000' bus='0x07' slot='0x05' "
-     "function='0x0'/></disk>",
+     "function='0x0'/></disk>"),
      "error: unsupported configuration: PCI address 0000:07:05.0 names bus 7"),
 ]
 

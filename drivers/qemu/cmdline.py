@@ -37,7 +37,7 @@ def blockdev_args(disk_el) -> list[str]:
     args = []
     for position in range(len(chain) - 1, -1, -1):
         layer = chain[position]
-        storage = {"driver": "host_device" if layer.type == "block" else "file", "filename": layer.path,
+        storage: dict[str, object] = {"driver": "host_device" if layer.type == "block" else "file", "filename": layer.path,
                    "node-name": storage_node(layer.index), "auto-read-only": True}
         if discard == "unmap":
             storage["discard"] = "unmap"

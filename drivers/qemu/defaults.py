@@ -35,7 +35,7 @@ TIMERS = {"rtc": ("catchup", "delay", None), "pit": ("delay", "catchup", "discar
 
 
 def is_q35(machine: str | None) -> bool:
-    return bool(machine) and "q35" in machine
+    return machine is not None and "q35" in machine
 
 
 class QemuDefaults(DomainDefaults):

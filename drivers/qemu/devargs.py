@@ -37,7 +37,7 @@ def pci_props(device: Device, q35: bool) -> dict:
     if addr is None:
         return {}
     bus, slot, function = addr
-    props = {"bus": bus_name(bus, q35)}
+    props: dict[str, str | bool] = {"bus": bus_name(bus, q35)}
     if device.address.multifunction == "on":
         props["multifunction"] = True
     props["addr"] = "0x%x" % slot if function == 0 else "0x%x.0x%x" % (slot, function)

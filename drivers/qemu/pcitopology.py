@@ -117,8 +117,8 @@ CHIPSET = {False: ((0, 0, 0), (0, 1, 0), (0, 1, 3)), True: ((0, 0, 0), (0, 0x1F,
 def assign(devices, q35: bool) -> None:
     buses = _existing_buses(devices, q35)
     taken: dict[tuple, str] = {}
-    for addr in CHIPSET[q35]:
-        _take(buses, taken, addr, "chipset")
+    for chipset_addr in CHIPSET[q35]:
+        _take(buses, taken, chipset_addr, "chipset")
     _honour_user_addresses(devices, buses, taken)
     videos = [v for v in Video.all_in(devices) if v.model != "none"]
     fixed: list[tuple[Device, tuple]] = []
@@ -132,10 +132,10 @@ def assign(devices, q35: bool) -> None:
                   if c.type == "usb" and c.model == "piix3-uhci" and c.index == 0]
         fixed += [(v, PC_VIDEO) for v in videos[:1]]
         buses[0].reserved_slots.add(1)
-    for dev, addr in fixed:
-        if dev.pci() is None and addr not in taken:
-            dev.set_pci(*addr)
-            _take(buses, taken, addr, dev.el.tag)
+    for dev, fixed_addr in fixed:
+        if dev.pci() is None and fixed_addr not in taken:
+            dev.set_pci(*fixed_addr)
+            _take(buses, taken, fixed_addr, dev.el.tag)
     _assign_ich9_usb(devices, buses, taken, q35)
     wanted = [(d, k) for d, k in device_order(devices, q35) if d.pci() is None]
     if q35:
@@ -248,6 +248,7 @@ def _place_pci_controllers(devices, buses, taken, q35: bool) -> None:
             el.set("name", name)
             ctrl.el.insert(0, el)
         if ctrl.pci() is None:
+            addr: tuple[int, int, int] | None
             if model == "pcie-root-port":
                 addr = _next_root_port_slot(buses[0], taken)
                 packed.setdefault(addr[1], []).append(ctrl)

@@ -149,6 +149,7 @@ def check(root) -> None:
 
 def _walk(element, path: str) -> None:
     allowed = SUPPORTED[path]
+    assert allowed is not None      # an ANY_CONTENT subtree is never walked (see below)
     shown = path or "domain"
     for attr, value in element.attrib.items():
         if attr not in allowed:
