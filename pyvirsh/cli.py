@@ -281,6 +281,10 @@ def long_version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--driver-stdio"]:
+        # The far end of a DRIVER+ssh:// connection (drivers/remote/server.py), not a shell.
+        from .drivers.remote.server import main as serve_stdio
+        return serve_stdio(argv[1:])
     instruction = os.environ.get("_PYVIRSH_COMPLETE")
     if instruction:
         # A TAB in bash, zsh or fish (see pyvirsh/shellscripts.py): answer and stop.

@@ -1,0 +1,7 @@
+"""Remote hosts through OpenSSH: DRIVER+ssh:// URIs.
+
+    protocol.py   the length-framed JSON protocol, values and errors on the wire
+    server.py     the far end: `pyvirsh --driver-stdio URI` serving one connection
+    client.py     the near end: a driver whose every call is forwarded
+    uri.py        DRIVER+ssh:// URIs: the ssh argv and the far end's URI
+"""
