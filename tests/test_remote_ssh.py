@@ -1,0 +1,223 @@
+"""Remote hosts over a real OpenSSH: DRIVER+ssh:// URIs against sshd instances the tests start.
+
+Two far "hosts" (tests/sshhosts.py): two sshd on loopback, each with its own port,
+host key, config, authorized key and state directories. The near end is the real
+ssh client with strict host-key checking against a known_hosts file holding the
+host's key; the far end is this checkout's pyvirsh (`pyvirsh=` in the URI).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from difftool import compare, pyvirsh_argv, run_virsh, run_in_process, virsh_missing_reason
+from sshhosts import SshHosts, sshd_missing_reason
+from test_differential import CASES
+
+pytestmark = pytest.mark.skipif(sshd_missing_reason() is not None, reason=sshd_missing_reason() or "")
+
+
+@pytest.fixture(scope="module")
+def hosts(tmp_path_factory):
+    group = SshHosts(str(tmp_path_factory.mktemp("ssh")), 2).start()
+    try:
+        yield group.hosts
+    finally:
+        group.stop()
+
+
+def pyvirsh(uri: str, *args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    env = dict(os.environ, LANG="C")
+    env.pop("PYVIRSH_DEFAULT_URI", None)
+    return subprocess.run(pyvirsh_argv() + ["-c", uri] + list(args), capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
+# --------------------------------------------------------------------------
+# The local test-driver suite's differential command lines, over test+ssh://
+# --------------------------------------------------------------------------
+
+_URI_WORDS = re.compile(r"\b(uri|connect)\b")
+
+
+def _remote_cases():
+    """The differential cases on test:/// URIs whose output does not print or switch the URI:
+    each with the index of its -c URI."""
+    out = []
+    for args in CASES:
+        if "-c" not in args[:-1]:
+            continue
+        at = args.index("-c") + 1
+        if not args[at].startswith("test:///") or any(_URI_WORDS.search(a) for a in args[at + 1:]):
+            continue
+        out.append((args, at))
+    return out
+
+
+REMOTE_CASES = _remote_cases()
+
+
+def test_most_differential_cases_run_remotely():
+    assert len(REMOTE_CASES) >= 200
+
+
+@pytest.mark.skipif(virsh_missing_reason() is not None, reason=virsh_missing_reason() or "")
+@pytest.mark.parametrize("number", range(len(REMOTE_CASES)),
+                         ids=[" ".join(c[0])[:70] for c in REMOTE_CASES])
+def test_same_as_local_virsh_over_ssh(hosts, number):
+    """virsh -c test:///... on this machine and pyvirsh -c test+ssh://host/... print the same;
+    the cases alternate between the two hosts. Files named on the command line (define
+    d1.xml) are read here, on the near end, and sent as content."""
+    args, at = REMOTE_CASES[number]
+    host = hosts[number % len(hosts)]
+    far = args[at]
+    remote = list(args)
+    remote[at] = host.uri(far)
+    theirs = run_virsh(args)
+    ours = run_in_process(remote)
+    assert ours == theirs
+
+
+def test_uri_and_hostname_as_virsh_prints_them_remotely(hosts):
+    uri = hosts[0].uri("test:///default")
+    result = pyvirsh(uri, "uri; hostname")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == "%s\n\n%s\n\n" % (uri, os.uname().nodename)
+
+
+def test_a_read_only_remote_connection(hosts):
+    result = subprocess.run(pyvirsh_argv() + ["-r", "-c", hosts[1].uri("test:///default"), "destroy test"],
+                            capture_output=True, text=True, timeout=120)
+    theirs = compare(["-r", "-c", "test:///default", "destroy test"])[0]
+    assert (result.stdout, result.stderr, result.returncode) == theirs
+
+
+def test_the_two_hosts_keep_their_own_state(hosts, tmp_path):
+    """qemu:///session lives under each far login's XDG directories (sshd's SetEnv per host)."""
+    xml = tmp_path / "only.xml"
+    xml.write_text("<domain type='kvm'><name>only-on-host0</name><memory>65536</memory>"
+                   "<os><type arch='x86_64'>hvm</type></os></domain>")
+    first, second = (h.uri("qemu:///session") for h in hosts)
+    assert pyvirsh(first, "define", str(xml)).returncode == 0
+    try:
+        assert "only-on-host0" in pyvirsh(first, "list", "--all", "--name").stdout
+        assert pyvirsh(second, "list", "--all", "--name").stdout == "\n"
+        assert os.listdir(os.path.join(hosts[0].state, "config"))
+    finally:
+        pyvirsh(first, "undefine", "only-on-host0")
+
+
+def test_an_unknown_host_key_is_refused_by_ssh(hosts, tmp_path):
+    """Host keys are OpenSSH's business: a host whose key is not the known one is not reached."""
+    bad = tmp_path / "known_hosts"
+    other_key = Path(hosts[1].dir, "known_hosts").read_text().split(" ", 1)[1]
+    bad.write_text("[127.0.0.1]:%d %s" % (hosts[0].port, other_key))
+    wrapper = tmp_path / "ssh"
+    config = Path(hosts[0].dir, "ssh_config").read_text().replace(hosts[0].dir + "/known_hosts", str(bad))
+    (tmp_path / "ssh_config").write_text(config)
+    wrapper.write_text('#!/bin/sh\nexec ssh -F %s/ssh_config "$@"\n' % tmp_path)
+    wrapper.chmod(0o755)
+    result = pyvirsh(hosts[0].uri("test:///default", command=str(wrapper)), "list")
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("error: failed to connect to the hypervisor\nerror: Cannot recv data: ")
+    assert "REMOTE HOST IDENTIFICATION HAS CHANGED" in result.stderr or "verification failed" in result.stderr
+    assert result.stderr.endswith(": Connection reset by peer\n")
+
+
+def test_keyfile_no_tty_and_no_verify_reach_ssh(hosts, tmp_path):
+    """libvirt's own parameters, with the real ssh and no wrapper config: the key from keyfile=,
+    the host key accepted by no_verify=1, BatchMode by no_tty=1 (no prompt can hang the test)."""
+    host = hosts[0]
+    uri = ("test+ssh://root@127.0.0.1:%d/default?keyfile=%s&no_verify=1&no_tty=1&pyvirsh=%s"
+           % (host.port, os.path.join(os.path.dirname(host.dir), "client_key"),
+              host.uri("x:///").split("pyvirsh=")[1]))
+    env = dict(os.environ, LANG="C")
+    # A private HOME is not enough for ssh (it reads the passwd entry's home): keep the user's
+    # known_hosts untouched by pointing ssh's user config at an empty one through command=.
+    wrapper = tmp_path / "ssh"
+    (tmp_path / "cfg").write_text("UserKnownHostsFile %s/kh\nGlobalKnownHostsFile /dev/null\n" % tmp_path)
+    wrapper.write_text('#!/bin/sh\nexec ssh -F %s/cfg "$@"\n' % tmp_path)
+    wrapper.chmod(0o755)
+    result = subprocess.run(pyvirsh_argv() + ["-c", uri + "&command=" + str(wrapper), "list --name"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "test\n\n", "")
+    assert (tmp_path / "kh").read_text().startswith("[127.0.0.1]:%d " % host.port)
+
+
+def test_a_missing_far_pyvirsh_is_the_far_shells_words(hosts):
+    result = pyvirsh(hosts[0].uri("test:///default", pyvirsh="/nonexistent/pyvirsh"), "list")
+    assert (result.returncode, result.stdout) == (1, "")
+    # The login shell's words (bash: "bash: line 1: /nonexistent/pyvirsh: No such file or directory").
+    assert re.fullmatch(r"error: failed to connect to the hypervisor\n"
+                        r"error: Cannot recv data: [^\n]*/nonexistent/pyvirsh: [^\n]+: Connection reset by peer\n",
+                        result.stderr), result.stderr
+
+
+def test_a_far_uri_that_cannot_open_is_the_far_drivers_error(hosts):
+    result = pyvirsh(hosts[0].uri("qemu:///embed"), "list")
+    local = pyvirsh("qemu:///embed", "list")
+    assert (result.returncode, result.stdout, result.stderr) == (local.returncode, local.stdout, local.stderr)
+
+
+def test_transports_other_than_ssh():
+    result = pyvirsh("test+tcp://127.0.0.1/default", "list")
+    assert result.stderr == ("error: failed to connect to the hypervisor\n"
+                             "error: unsupported configuration: transport 'tcp' needs libvirt's daemon; "
+                             "pyvirsh reaches remote hosts through ssh only (test+ssh://)\n")
+    theirs = run_virsh(["-c", "test+foo://h/default", "list"])
+    ours = run_in_process(["-c", "test+foo://h/default", "list"])
+    assert ours == theirs
+
+
+# --------------------------------------------------------------------------
+# QEMU over qemu+ssh:// (embed?root= on the far host)
+# --------------------------------------------------------------------------
+
+@pytest.fixture
+def remote_env(env, hosts):
+    """The conftest's embedded QEMU driver, reached through the first host; env.local_uri is the
+    same root opened directly, to compare with."""
+    env.local_uri = env.uri
+    env.uri = hosts[0].uri(env.uri)
+    return env
+
+
+def test_qemu_scenario_over_ssh(remote_env):
+    from qemuhelp import (assert_cache_matches_disk, chain_from_xml, check_view, expected_view, make_chain,
+                          write_patterns)
+
+    env = remote_env
+    paths = make_chain(env, ["base.qcow2", "l1.qcow2", "top.qcow2"])
+    write_patterns(paths)
+    env.define("vm", [("vda", paths[-1], "qcow2")])     # the XML file is read here and sent
+    assert env.ok("list", "--all") == " Id   Name   State\n-----------------------\n -    vm     shut off\n\n"
+    assert env.ok("start", "vm") == "Domain 'vm' started\n\n"
+    assert len(env.qemu_pids()) == 1
+    assert env.ok("snapshot-create-as", "vm", "s1", "--disk-only") == "Domain snapshot s1 created\n"
+    overlay = os.path.join(env.images, "top.s1")
+    live = env.ok("dumpxml", "vm")
+    assert chain_from_xml(live)[0] == (overlay, "qcow2")
+    assert env.ok("domblklist", "vm") == " Target   Source\n%s\n vda      %s\n\n" % ("-" * (12 + len(overlay)),
+                                                                                   overlay)
+    # The new overlay took index 4 on top of top.qcow2 [1], l1 [2], base [3].
+    result = env.run("blockcommit", "vm", "vda", "--top", "vda[1]", "--base", "vda[3]", "--wait", "--verbose")
+    assert (result.returncode, result.stdout) == (0, "\nCommit complete\n"), result.stderr
+    assert result.stderr.startswith("\rBlock commit: [") and result.stderr.endswith("\rBlock commit: [100 %]")
+    live = env.ok("dumpxml", "vm")
+    assert_cache_matches_disk(live)
+    assert chain_from_xml(live) == [(overlay, "qcow2"), (paths[0], "qcow2")]
+    # The same root opened on the near host directly shows the same.
+    local = subprocess.run(pyvirsh_argv() + ["-c", env.local_uri, "dumpxml", "vm"], capture_output=True, text=True)
+    assert local.stdout == live
+    assert env.ok("destroy", "vm") == "Domain 'vm' destroyed\n\n"
+    assert env.qemu_pids() == []
+    check_view(overlay, expected_view(3))
+    for command in (["domblklist", "vm"], ["dominfo", "vm"], ["snapshot-list", "vm"], ["blockpull", "nope", "vda"]):
+        local = subprocess.run(pyvirsh_argv() + ["-c", env.local_uri] + command, capture_output=True, text=True)
+        remote = env.run(*command)
+        assert (remote.returncode, remote.stdout, remote.stderr) == (local.returncode, local.stdout, local.stderr)
