@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 SSHD = "/usr/sbin/sshd"
@@ -69,7 +70,7 @@ class SshHost:
                 "PermitRootLogin prohibit-password",
                 "X11Forwarding no",
                 "AllowTcpForwarding no",
-                "LogLevel ERROR",
+                "LogLevel INFO",        # one "Accepted publickey" line per connection, in sshd.log
                 "SetEnv PYVIRSH_TEST_HOST=%s XDG_CONFIG_HOME=%s/config XDG_STATE_HOME=%s/state "
                 "XDG_RUNTIME_DIR=%s/run" % (name, self.state, self.state, self.state),
                 "",
@@ -131,21 +132,46 @@ class SshHost:
         self.proc = None
 
 
+    def logins(self) -> int:
+        """How many ssh connections sshd has accepted so far."""
+        with open(os.path.join(self.dir, "sshd.log")) as f:
+            return f.read().count("Accepted publickey")
+
+
 class SshHosts:
-    """N hosts sharing one client key."""
+    """N hosts sharing one client key, and a private ssh control socket directory (short: a
+    socket path holds 107 bytes) that the near end uses while the hosts run."""
 
     def __init__(self, directory: str, count: int):
         os.makedirs(directory, mode=0o700, exist_ok=True)
+        self.control_dir = tempfile.mkdtemp(prefix="pvssh-", dir="/tmp")
+        self._saved_control = os.environ.get("PYVIRSH_SSH_CONTROL_DIR")
         key = os.path.join(directory, "client_key")
         pub = _keygen(key)
         self.hosts = [SshHost("host%d" % i, os.path.join(directory, "host%d" % i), key, pub)
                       for i in range(count)]
 
     def start(self):
+        os.environ["PYVIRSH_SSH_CONTROL_DIR"] = self.control_dir
         for host in self.hosts:
             host.start()
         return self
 
+    def masters(self) -> list[str]:
+        return [os.path.join(self.control_dir, n) for n in os.listdir(self.control_dir)]
+
+    def exit_masters(self) -> None:
+        """End the shared connections (ControlPersist masters) the tests left behind."""
+        for socket_path in self.masters():
+            subprocess.run(["ssh", "-o", "ControlPath=" + socket_path, "-O", "exit", "x"],
+                           capture_output=True, timeout=30)
+
     def stop(self):
+        self.exit_masters()
         for host in self.hosts:
             host.stop()
+        if self._saved_control is None:
+            os.environ.pop("PYVIRSH_SSH_CONTROL_DIR", None)
+        else:
+            os.environ["PYVIRSH_SSH_CONTROL_DIR"] = self._saved_control
+        shutil.rmtree(self.control_dir, ignore_errors=True)

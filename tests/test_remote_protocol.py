@@ -244,7 +244,8 @@ def test_ssh_failing_to_connect_is_worded_as_virsh_words_it(tmp_path):
     """virsh 9.0 -c test+ssh://127.0.0.1:1/default list, recorded: ssh's own words in libvirt's frame."""
     proc = subprocess.run([sys.executable, "-m", "pyvirsh", "-c",
                            "test+ssh://127.0.0.1:1/default?no_tty=1&no_verify=1", "list"],
-                          capture_output=True, text=True, timeout=60, env=dict(os.environ, HOME=str(tmp_path)))
+                          capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, HOME=str(tmp_path), PYVIRSH_SSH_CONTROL_DIR="none"))
     assert (proc.returncode, proc.stdout) == (1, "")
     assert proc.stderr == ("error: failed to connect to the hypervisor\n"
                            "error: Cannot recv data: ssh: connect to host 127.0.0.1 port 1: Connection refused: "

@@ -31,8 +31,8 @@ def hosts(tmp_path_factory):
         group.stop()
 
 
-def pyvirsh(uri: str, *args: str, timeout: int = 120) -> subprocess.CompletedProcess:
-    env = dict(os.environ, LANG="C")
+def pyvirsh(uri: str, *args: str, timeout: int = 120, **env_extra) -> subprocess.CompletedProcess:
+    env = dict(os.environ, LANG="C", **env_extra)
     env.pop("PYVIRSH_DEFAULT_URI", None)
     return subprocess.run(pyvirsh_argv() + ["-c", uri] + list(args), capture_output=True, text=True,
                           env=env, timeout=timeout)
@@ -122,7 +122,8 @@ def test_an_unknown_host_key_is_refused_by_ssh(hosts, tmp_path):
     (tmp_path / "ssh_config").write_text(config)
     wrapper.write_text('#!/bin/sh\nexec ssh -F %s/ssh_config "$@"\n' % tmp_path)
     wrapper.chmod(0o755)
-    result = pyvirsh(hosts[0].uri("test:///default", command=str(wrapper)), "list")
+    # A fresh connection: a warm shared one was verified when it was made and is not checked again.
+    result = pyvirsh(hosts[0].uri("test:///default", command=str(wrapper)), "list", PYVIRSH_SSH_CONTROL_DIR="none")
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.startswith("error: failed to connect to the hypervisor\nerror: Cannot recv data: ")
     assert "REMOTE HOST IDENTIFICATION HAS CHANGED" in result.stderr or "verification failed" in result.stderr
@@ -136,7 +137,7 @@ def test_keyfile_no_tty_and_no_verify_reach_ssh(hosts, tmp_path):
     uri = ("test+ssh://root@127.0.0.1:%d/default?keyfile=%s&no_verify=1&no_tty=1&pyvirsh=%s"
            % (host.port, os.path.join(os.path.dirname(host.dir), "client_key"),
               host.uri("x:///").split("pyvirsh=")[1]))
-    env = dict(os.environ, LANG="C")
+    env = dict(os.environ, LANG="C", PYVIRSH_SSH_CONTROL_DIR="none")    # a connection of its own
     # A private HOME is not enough for ssh (it reads the passwd entry's home): keep the user's
     # known_hosts untouched by pointing ssh's user config at an empty one through command=.
     wrapper = tmp_path / "ssh"
@@ -221,3 +222,138 @@ def test_qemu_scenario_over_ssh(remote_env):
         local = subprocess.run(pyvirsh_argv() + ["-c", env.local_uri] + command, capture_output=True, text=True)
         remote = env.run(*command)
         assert (remote.returncode, remote.stdout, remote.stderr) == (local.returncode, local.stdout, local.stderr)
+
+
+# --------------------------------------------------------------------------
+# One shared ssh connection per host (ControlMaster / ControlPersist)
+# --------------------------------------------------------------------------
+
+def test_one_shot_commands_share_one_ssh_connection(hosts):
+    host = hosts[1]
+    uri = host.uri("test:///default")
+    assert pyvirsh(uri, "list").returncode == 0          # warm (or already warm)
+    logins = host.logins()
+    for command in ("list", "dominfo test", "hostname"):
+        assert pyvirsh(uri, command).returncode == 0
+    assert host.logins() == logins                       # no new ssh login: the master carried them
+    control = os.environ["PYVIRSH_SSH_CONTROL_DIR"]
+    assert os.stat(control).st_mode & 0o777 == 0o700
+    assert any(os.path.exists(p) for p in (os.path.join(control, n) for n in os.listdir(control)))
+
+
+@pytest.fixture
+def short_dir():
+    import shutil
+    import tempfile
+    path = tempfile.mkdtemp(prefix="pvc-", dir="/tmp")
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _refused(path, why):
+    return ("error: failed to connect to the hypervisor\n"
+            "error: operation forbidden: ssh control socket directory '%s' is not private: %s\n" % (path, why))
+
+
+def test_the_control_directory_is_checked_before_use(hosts, short_dir):
+    uri = hosts[0].uri("test:///default")
+    made = os.path.join(short_dir, "made")
+    assert pyvirsh(uri, "list", PYVIRSH_SSH_CONTROL_DIR=made).returncode == 0
+    assert os.stat(made).st_mode & 0o777 == 0o700 and os.listdir(made)   # made private, then used
+    subprocess.run(["ssh", "-o", "ControlPath=%s/%s" % (made, os.listdir(made)[0]), "-O", "exit", "x"],
+                   capture_output=True, timeout=30)
+
+    open_dir = os.path.join(short_dir, "open")
+    os.mkdir(open_dir)
+    os.chmod(open_dir, 0o755)
+    link = os.path.join(short_dir, "link")
+    os.symlink(made, link)
+    other = os.path.join(short_dir, "other")
+    os.mkdir(other, 0o700)
+    os.chown(other, 65534, 65534)
+    a_file = os.path.join(short_dir, "file")
+    open(a_file, "w").close()
+    for path, why in ((open_dir, "its mode is 0755, not 0700"), (link, "it is not a directory"),
+                      (other, "it belongs to uid 65534, not to uid %d" % os.geteuid()),
+                      (a_file, "it is not a directory"),
+                      ("relative", "it must be an absolute path of at most 49 bytes")):
+        result = pyvirsh(uri, "list", PYVIRSH_SSH_CONTROL_DIR=path)
+        assert (result.returncode, result.stdout, result.stderr) == (1, "", _refused(path, why))
+    assert os.listdir(open_dir) == [] and os.listdir(other) == []
+
+
+def test_a_command_string_keeps_one_connection(hosts):
+    """Without sharing, a command string of ten commands still logs in once."""
+    host = hosts[0]
+    logins = host.logins()
+    text = "; ".join(["list", "dominfo test", "domstate test", "domid test", "domuuid test"] * 2)
+    result = pyvirsh(host.uri("test:///default"), text, PYVIRSH_SSH_CONTROL_DIR="none")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert host.logins() == logins + 1
+
+
+# --------------------------------------------------------------------------
+# A lost connection in the middle of blockcommit --wait
+# --------------------------------------------------------------------------
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def test_killing_ssh_mid_blockcommit_wait_leaves_the_job_to_finish(remote_env):
+    import signal
+    import time
+
+    from qemuhelp import (assert_cache_matches_disk, chain_from_xml, check_view, expected_view, make_chain,
+                          write_patterns)
+
+    env = remote_env
+    paths = make_chain(env, ["base.qcow2", "l1.qcow2", "l2.qcow2", "top.qcow2"])
+    write_patterns(paths)
+    env.define("vm", [("vda", paths[-1], "qcow2")])
+    env.ok("start", "vm")
+    qemu = env.qemu_pids()
+    # 1 byte/s: the job cannot end while the connection lives.
+    proc = subprocess.Popen(pyvirsh_argv() + ["-c", env.uri, "blockcommit", "vm", "vda", "--top", "vda[2]",
+                                              "--base", "vda[4]", "--wait", "--verbose", "--bandwidth", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    local = ["-c", env.local_uri]
+    deadline = time.monotonic() + 60
+    while "Block Commit" not in subprocess.run(pyvirsh_argv() + local + ["blockjob", "vm", "vda", "--info"],
+                                               capture_output=True, text=True).stderr:
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.1)
+    ssh = _children(proc.pid)
+    assert ssh, "no ssh child"
+    for pid in ssh:
+        os.kill(pid, signal.SIGKILL)
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, out) == (1, b"\n")
+    assert re.fullmatch(rb"(\rBlock commit: \[ *\d+ %\])*error: failed to query job for disk vda\n"
+                        rb"error: End of file while reading data: Input/output error\n", err), err
+    # QEMU and its job carry on; the next connection sees the job, speeds it up and it finishes.
+    assert env.qemu_pids() == qemu
+    info = env.run("blockjob", "vm", "vda", "--info")
+    assert info.stderr.startswith("\rBlock Commit: ["), info.stderr
+    env.ok("blockjob", "vm", "vda", "--bandwidth", "0")
+    deadline = time.monotonic() + 60
+    while "No current block job" not in env.ok("blockjob", "vm", "vda"):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    live = env.ok("dumpxml", "vm")
+    assert_cache_matches_disk(live)
+    assert chain_from_xml(live) == [(paths[3], "qcow2"), (paths[0], "qcow2")]
+    env.ok("destroy", "vm")
+    check_view(paths[-1], expected_view(4))

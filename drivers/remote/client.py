@@ -17,6 +17,7 @@ from .. import api
 from ..api import DriverError, ErrorCode
 from . import protocol
 from .protocol import ProtocolError
+from .controlpath import control_options
 from .uri import RemoteURI
 
 
@@ -33,6 +34,7 @@ class Channel:
             raise DriverError(ErrorCode.SYSTEM_ERROR, "Cannot run %s: %s" % (argv[0], err.strerror)) from None
         self.next_id = 0
         self.connected = False
+        self.failure: DriverError | None = None
 
     def ssh_words(self) -> str:
         """What ssh (or the far shell) printed on stderr, without the trailing newline."""
@@ -43,21 +45,28 @@ class Channel:
             return ""
 
     def lost(self, why: str | None = None) -> DriverError:
-        """The error for a stream that ended or broke, worded as libvirt's remote driver."""
+        """The error for a stream that ended or broke, worded as libvirt's remote driver; every
+        later call on the channel fails with it too."""
         self.close()
         words = self.ssh_words()
         if why is not None:
-            return protocol.protocol_failure(ProtocolError(why))
-        if not self.connected:
-            return DriverError(ErrorCode.SYSTEM_ERROR,
-                               "Cannot recv data: %s: Connection reset by peer" % (words or "ssh exited"))
-        if words:
-            return DriverError(ErrorCode.SYSTEM_ERROR, "End of file while reading data: %s" % words)
-        return DriverError(ErrorCode.SYSTEM_ERROR, "End of file while reading data: Input/output error")
+            err = protocol.protocol_failure(ProtocolError(why))
+        elif not self.connected:
+            err = DriverError(ErrorCode.SYSTEM_ERROR,
+                              "Cannot recv data: %s: Connection reset by peer" % (words or "ssh exited"))
+        elif words:
+            err = DriverError(ErrorCode.SYSTEM_ERROR, "End of file while reading data: %s" % words)
+        else:
+            err = DriverError(ErrorCode.SYSTEM_ERROR, "End of file while reading data: Input/output error")
+        self.failure = err
+        return err
+
+    def closed(self) -> DriverError:
+        return self.failure or DriverError(ErrorCode.INTERNAL_ERROR, "client socket is closed")
 
     def send(self, message: dict) -> None:
         if self.proc is None:
-            raise DriverError(ErrorCode.SYSTEM_ERROR, "Cannot write data: Broken pipe")
+            raise self.closed()
         try:
             frame = protocol.encode_frame(message)
         except ProtocolError as err:
@@ -91,7 +100,7 @@ class Channel:
 
     def call(self, on, method: str, args: tuple, kwargs: dict, make_handle):
         if self.proc is None:
-            raise DriverError(ErrorCode.INTERNAL_ERROR, "client socket is closed")
+            raise self.closed()
         self.next_id += 1
         call_id = self.next_id
         self.send({"id": call_id, "on": on, "call": method,
@@ -174,9 +183,10 @@ def _forwarder(name: str):
     return forward
 
 
-def _install_forwarders(cls, kind: str):
+def _install_forwarders(cls, kind: str, keep: tuple = ()):
     for name in protocol.callable_methods(kind):
-        setattr(cls, name, _forwarder(name))
+        if name not in keep:
+            setattr(cls, name, _forwarder(name))
     return cls
 
 
@@ -198,6 +208,15 @@ class RemoteDomain(RemoteHandle, api.Domain):
         self.ref = ref
         self.name = ref["name"]
         self.uuid = ref["uuid"]
+
+    def wait_block_job_event(self, disk: str, timeout: float) -> None:
+        """Forwarded; a failure here (the connection lost mid --wait) is left for the poll that
+        follows, which reports it in virsh's words ('failed to query job for disk vda')."""
+        try:
+            self._conn._channel.call(self.target(), "wait_block_job_event", (disk, timeout), {},
+                                     self._conn.make_handle)
+        except DriverError:
+            pass
 
 
 class RemoteSnapshot(RemoteHandle, api.Snapshot):
@@ -252,7 +271,7 @@ class RemoteConnection(api.Connection):
 
 
 _install_forwarders(RemoteConnection, "connection")
-_install_forwarders(RemoteDomain, "domain")
+_install_forwarders(RemoteDomain, "domain", keep=("wait_block_job_event",))
 _install_forwarders(RemoteSnapshot, "snapshot")
 _install_forwarders(RemoteStoragePool, "pool")
 _install_forwarders(RemoteStorageVol, "vol")
@@ -262,7 +281,7 @@ def open_remote(uri: str, scheme: str, authority: str, path: str, params: dict,
                 readonly: bool = False) -> RemoteConnection:
     """Open DRIVER+ssh://[user@]host[:port]/PATH[?params] (split by drivers.split_uri) through OpenSSH."""
     remote = RemoteURI.parse(uri, scheme, authority, path, params)
-    channel = Channel(remote.ssh_argv())
+    channel = Channel(remote.ssh_argv(control_options()))
     try:
         channel.hello(readonly)
     except BaseException:
