@@ -84,8 +84,10 @@ BAD_CALLS = [
     ("private method", call(1, "__class__"), "unknown method '__class__' on a connection"),
     ("local-only method", call(1, "get_definition", TEST_DOM), "unknown method 'get_definition' on a domain"),
     ("close is the near end's", call(1, "close"), "unknown method 'close' on a connection"),
-    ("method not a string", dict(call(1, "x"), call=["get_info"]), "unknown method ['get_info'] on a connection"),
-    ("args not a list", dict(call(1, "get_hostname"), args={"a": 1}), "args must be a list and kwargs an object"),
+    ("method not a string", dict(call(1, "x"), call=["get_info"]),
+     "unknown method ['get_info'] on a connection"),
+    ("args not a list", dict(call(1, "get_hostname"), args={"a": 1}),
+     "args must be a list and kwargs an object"),
     ("too many args", call(1, "get_hostname", None, 1, 2), "get_hostname: too many positional arguments"),
     ("unknown keyword", call(1, "get_hostname", None, flags=1),
      "get_hostname: got an unexpected keyword argument 'flags'"),
@@ -127,7 +129,8 @@ BROKEN_STREAMS = [
     ("oversized", struct.pack(">I", protocol.MAX_FRAME + 1) + b"{}",
      "frame of %d bytes exceeds the limit of %d bytes" % (protocol.MAX_FRAME + 1, protocol.MAX_FRAME)),
     ("huge length, no body", b"\xff\xff\xff\xff", "frame of 4294967295 bytes exceeds the limit"),
-    ("truncated body", struct.pack(">I", 100) + b'{"id": 1', "truncated frame: stream ended after 8 of 100 bytes"),
+    ("truncated body", struct.pack(">I", 100) + b'{"id": 1',
+     "truncated frame: stream ended after 8 of 100 bytes"),
     ("truncated header", b"\x00\x00", "truncated frame: stream ended after 2 of 4 bytes"),
     ("not JSON", struct.pack(">I", 5) + b"hello", "frame is not UTF-8 JSON"),
     ("not UTF-8", struct.pack(">I", 2) + b"\xff\xfe", "frame is not UTF-8 JSON"),
@@ -203,7 +206,8 @@ out.write(replies[mode]); out.flush()
 
 NEAR_CASES = [
     ("oversized", "error: internal error: remote protocol: frame of 4294967295 bytes exceeds the limit"),
-    ("truncated", "error: internal error: remote protocol: truncated frame: stream ended after 5 of 50 bytes"),
+    ("truncated",
+     "error: internal error: remote protocol: truncated frame: stream ended after 5 of 50 bytes"),
     ("notjson", "error: internal error: remote protocol: frame is not UTF-8 JSON"),
     ("badrecord", "error: internal error: remote protocol: unknown or malformed record 'Nope'"),
     ("badhandle", "error: internal error: remote protocol: domain uuid must be a string"),
@@ -237,7 +241,8 @@ def test_a_far_end_that_never_answers_the_hello_is_ssh_words(fake_far):
                           text=True, timeout=60)
     assert (proc.returncode, proc.stdout) == (1, "")
     assert proc.stderr == ("error: failed to connect to the hypervisor\n"
-                           "error: Cannot recv data: far: pyvirsh: command not found: Connection reset by peer\n")
+                           "error: Cannot recv data: far: pyvirsh: command not found: "
+                           "Connection reset by peer\n")
 
 
 def test_ssh_failing_to_connect_is_worded_as_virsh_words_it(tmp_path):
@@ -248,5 +253,5 @@ def test_ssh_failing_to_connect_is_worded_as_virsh_words_it(tmp_path):
                           env=dict(os.environ, HOME=str(tmp_path), PYVIRSH_SSH_CONTROL_DIR="none"))
     assert (proc.returncode, proc.stdout) == (1, "")
     assert proc.stderr == ("error: failed to connect to the hypervisor\n"
-                           "error: Cannot recv data: ssh: connect to host 127.0.0.1 port 1: Connection refused: "
-                           "Connection reset by peer\n")
+                           "error: Cannot recv data: ssh: connect to host 127.0.0.1 port 1: "
+                           "Connection refused: Connection reset by peer\n")

@@ -79,7 +79,9 @@ def test_same_as_local_virsh_over_ssh(hosts, number):
     remote = list(args)
     remote[at] = host.uri(far)
     theirs = run_virsh(args)
-    ours = run_in_process(remote)
+    # In process the environment is made afresh (difftool): name the hosts' control directory.
+    control = os.environ["PYVIRSH_SSH_CONTROL_DIR"]
+    ours = run_in_process(remote, env_extra={"PYVIRSH_SSH_CONTROL_DIR": control})
     assert ours == theirs
 
 
@@ -123,7 +125,8 @@ def test_an_unknown_host_key_is_refused_by_ssh(hosts, tmp_path):
     wrapper.write_text('#!/bin/sh\nexec ssh -F %s/ssh_config "$@"\n' % tmp_path)
     wrapper.chmod(0o755)
     # A fresh connection: a warm shared one was verified when it was made and is not checked again.
-    result = pyvirsh(hosts[0].uri("test:///default", command=str(wrapper)), "list", PYVIRSH_SSH_CONTROL_DIR="none")
+    result = pyvirsh(hosts[0].uri("test:///default", command=str(wrapper)), "list",
+                     PYVIRSH_SSH_CONTROL_DIR="none")
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.startswith("error: failed to connect to the hypervisor\nerror: Cannot recv data: ")
     assert "REMOTE HOST IDENTIFICATION HAS CHANGED" in result.stderr or "verification failed" in result.stderr
@@ -155,7 +158,8 @@ def test_a_missing_far_pyvirsh_is_the_far_shells_words(hosts):
     assert (result.returncode, result.stdout) == (1, "")
     # The login shell's words (bash: "bash: line 1: /nonexistent/pyvirsh: No such file or directory").
     assert re.fullmatch(r"error: failed to connect to the hypervisor\n"
-                        r"error: Cannot recv data: [^\n]*/nonexistent/pyvirsh: [^\n]+: Connection reset by peer\n",
+                        r"error: Cannot recv data: [^\n]*/nonexistent/pyvirsh: [^\n]+: "
+                        r"Connection reset by peer\n",
                         result.stderr), result.stderr
 
 
@@ -203,8 +207,8 @@ def test_qemu_scenario_over_ssh(remote_env):
     overlay = os.path.join(env.images, "top.s1")
     live = env.ok("dumpxml", "vm")
     assert chain_from_xml(live)[0] == (overlay, "qcow2")
-    assert env.ok("domblklist", "vm") == " Target   Source\n%s\n vda      %s\n\n" % ("-" * (12 + len(overlay)),
-                                                                                   overlay)
+    rule = "-" * (12 + len(overlay))
+    assert env.ok("domblklist", "vm") == " Target   Source\n%s\n vda      %s\n\n" % (rule, overlay)
     # The new overlay took index 4 on top of top.qcow2 [1], l1 [2], base [3].
     result = env.run("blockcommit", "vm", "vda", "--top", "vda[1]", "--base", "vda[3]", "--wait", "--verbose")
     assert (result.returncode, result.stdout) == (0, "\nCommit complete\n"), result.stderr
@@ -213,15 +217,19 @@ def test_qemu_scenario_over_ssh(remote_env):
     assert_cache_matches_disk(live)
     assert chain_from_xml(live) == [(overlay, "qcow2"), (paths[0], "qcow2")]
     # The same root opened on the near host directly shows the same.
-    local = subprocess.run(pyvirsh_argv() + ["-c", env.local_uri, "dumpxml", "vm"], capture_output=True, text=True)
+    local = subprocess.run(pyvirsh_argv() + ["-c", env.local_uri, "dumpxml", "vm"], capture_output=True,
+                           text=True)
     assert local.stdout == live
     assert env.ok("destroy", "vm") == "Domain 'vm' destroyed\n\n"
     assert env.qemu_pids() == []
     check_view(overlay, expected_view(3))
-    for command in (["domblklist", "vm"], ["dominfo", "vm"], ["snapshot-list", "vm"], ["blockpull", "nope", "vda"]):
-        local = subprocess.run(pyvirsh_argv() + ["-c", env.local_uri] + command, capture_output=True, text=True)
+    for command in (["domblklist", "vm"], ["dominfo", "vm"], ["snapshot-list", "vm"],
+                    ["blockpull", "nope", "vda"]):
+        local = subprocess.run(pyvirsh_argv() + ["-c", env.local_uri] + command, capture_output=True,
+                               text=True)
         remote = env.run(*command)
-        assert (remote.returncode, remote.stdout, remote.stderr) == (local.returncode, local.stdout, local.stderr)
+        assert (remote.returncode, remote.stdout, remote.stderr) == \
+            (local.returncode, local.stdout, local.stderr)
 
 
 # --------------------------------------------------------------------------
@@ -254,7 +262,8 @@ def short_dir():
 
 def _refused(path, why):
     return ("error: failed to connect to the hypervisor\n"
-            "error: operation forbidden: ssh control socket directory '%s' is not private: %s\n" % (path, why))
+            "error: operation forbidden: ssh control socket directory '%s' is not private: %s\n"
+            % (path, why))
 
 
 def test_the_control_directory_is_checked_before_use(hosts, short_dir):

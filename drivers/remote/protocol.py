@@ -147,7 +147,8 @@ def encode_value(value, handle_ref):
             raise ProtocolError("dict keys must be strings")
         return {"$": "dict", "items": {k: encode_value(v, handle_ref) for k, v in value.items()}}
     if isinstance(value, api.Record):
-        return {"$": "record", "type": type(value).__name__, "fields": encode_value(value.to_dict(), handle_ref)}
+        return {"$": "record", "type": type(value).__name__,
+                "fields": encode_value(value.to_dict(), handle_ref)}
     kind_ref = handle_ref(value)
     if kind_ref is None:
         raise ProtocolError("a %s cannot cross the connection" % type(value).__name__)
@@ -220,7 +221,8 @@ def check_ref(kind: str, ref):
     if kind == "domain":
         return {"uuid": _str(ref.get("uuid"), "domain uuid"), "name": _str(ref.get("name"), "domain name")}
     if kind == "snapshot":
-        return {"name": _str(ref.get("name"), "snapshot name"), "domain": check_ref("domain", ref.get("domain"))}
+        return {"name": _str(ref.get("name"), "snapshot name"),
+                "domain": check_ref("domain", ref.get("domain"))}
     if kind == "pool":
         return {"uuid": _str(ref.get("uuid"), "pool uuid"), "name": _str(ref.get("name"), "pool name")}
     if kind == "vol":
