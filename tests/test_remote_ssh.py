@@ -366,3 +366,62 @@ def test_killing_ssh_mid_blockcommit_wait_leaves_the_job_to_finish(remote_env):
     assert chain_from_xml(live) == [(paths[3], "qcow2"), (paths[0], "qcow2")]
     env.ok("destroy", "vm")
     check_view(paths[-1], expected_view(4))
+
+
+# --------------------------------------------------------------------------
+# --hosts FILE: one command line on many hosts
+# --------------------------------------------------------------------------
+
+def _hosts_file(tmp_path, hosts, extra=""):
+    path = tmp_path / "hosts"
+    path.write_text("# far hosts\n" + "".join("%s %s\n" % (h.name, h.uri("test:///default")) for h in hosts)
+                    + extra)
+    return str(path)
+
+
+def test_hosts_runs_on_every_host_and_fails_if_one_does(hosts, tmp_path):
+    path = _hosts_file(tmp_path, hosts, "down test+ssh://127.0.0.1:1/default?no_tty=1\n")
+    result = subprocess.run(pyvirsh_argv() + ["--hosts", path, "destroy test; domstate test"],
+                            capture_output=True, text=True, timeout=120,
+                            env=dict(os.environ, PYVIRSH_SSH_CONTROL_DIR="none"))
+    each = "Domain 'test' destroyed\n\nshut off\n\n"
+    assert result.stdout == "=== host0 ===\n%s=== host1 ===\n%s=== down ===\n" % (each, each)
+    assert result.stderr == ("down: error: failed to connect to the hypervisor\n"
+                             "down: error: Cannot recv data: ssh: connect to host 127.0.0.1 port 1: "
+                             "Connection refused: Connection reset by peer\n")
+    assert result.returncode == 1
+    ok = subprocess.run(pyvirsh_argv() + ["--hosts=" + _hosts_file(tmp_path, hosts), "-q", "domstate test"],
+                        capture_output=True, text=True, timeout=120)
+    expected = "=== host0 ===\nrunning\n=== host1 ===\nrunning\n"      # -q: no blank line after each
+    assert (ok.returncode, ok.stdout, ok.stderr) == (0, expected, "")
+
+
+def test_hosts_json_is_one_document_keyed_by_host(hosts, tmp_path):
+    import json
+    result = subprocess.run(pyvirsh_argv() + ["--hosts", _hosts_file(tmp_path, hosts), "--json",
+                                              "domstate test; dominfo nope"],
+                            capture_output=True, text=True, timeout=120)
+    assert (result.returncode, result.stderr) == (1, "")
+    document = json.loads(result.stdout)
+    assert list(document) == ["host0", "host1"]
+    local = subprocess.run(pyvirsh_argv() + ["-c", "test:///default", "--json",
+                                             "domstate test; dominfo nope"], capture_output=True, text=True)
+    for host in hosts:
+        entry = document[host.name]
+        assert entry["uri"] == host.uri("test:///default") and entry["status"] == 1
+        assert entry["output"] == [json.loads(local.stdout)]
+        assert entry["errors"] == [json.loads(local.stderr)]
+
+
+@pytest.mark.parametrize("content,words", [
+    (None, "error: cannot read hosts file '{path}': No such file or directory\n"),
+    ("# nothing\n\n", "error: hosts file '{path}' names no host\n"),
+    ("a test:///default\na test:///default\n", "error: {path}:2: host name 'a' is used twice\n"),
+    ("a b c\n", "error: {path}:1: expected '[NAME] URI', got 'a b c'\n"),
+])
+def test_a_bad_hosts_file(tmp_path, content, words):
+    path = tmp_path / "hosts"
+    if content is not None:
+        path.write_text(content)
+    result = subprocess.run(pyvirsh_argv() + ["--hosts", str(path), "list"], capture_output=True, text=True)
+    assert (result.returncode, result.stdout, result.stderr) == (1, "", words.format(path=path))
