@@ -425,3 +425,24 @@ def test_a_bad_hosts_file(tmp_path, content, words):
         path.write_text(content)
     result = subprocess.run(pyvirsh_argv() + ["--hosts", str(path), "list"], capture_output=True, text=True)
     assert (result.returncode, result.stdout, result.stderr) == (1, "", words.format(path=path))
+
+
+def test_the_far_command_carries_no_shell_syntax(hosts, tmp_path):
+    """The one shell string ssh carries (the far argv) is quoted word by word: a URI full of shell
+    syntax is a URI the far driver refuses, never a command the far shell runs."""
+    marker = tmp_path / "ran"
+    path = "/nonexistent/x;touch %s;$(touch %s)`touch %s`.xml" % (marker, marker, marker)
+    result = pyvirsh(hosts[0].uri("test://" + path), "list")
+    local = pyvirsh("test://" + path, "list")
+    assert (result.returncode, result.stdout, result.stderr) == (local.returncode, local.stdout, local.stderr)
+    assert result.returncode == 1 and not marker.exists()
+    result = pyvirsh(hosts[0].uri("test:///default", pyvirsh="%s --version; touch %s" % (
+        hosts[0].uri("x:///").split("pyvirsh=")[1], marker)), "list")
+    assert result.returncode == 1 and not marker.exists()
+
+
+def test_an_option_as_the_host_is_refused(tmp_path):
+    result = pyvirsh("test+ssh://-oProxyCommand=touch%%20%s/default" % (tmp_path / "ran"), "list")
+    assert result.stderr.startswith("error: failed to connect to the hypervisor\n"
+                                    "error: internal error: Unable to parse URI test+ssh://-oProxyCommand")
+    assert not (tmp_path / "ran").exists()
