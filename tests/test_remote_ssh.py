@@ -446,3 +446,17 @@ def test_an_option_as_the_host_is_refused(tmp_path):
     assert result.stderr.startswith("error: failed to connect to the hypervisor\n"
                                     "error: internal error: Unable to parse URI test+ssh://-oProxyCommand")
     assert not (tmp_path / "ran").exists()
+
+
+def test_edit_runs_the_editor_here_and_defines_there(hosts, tmp_path):
+    """edit: the far end's XML is edited in a file on the near host and sent back as content."""
+    editor = tmp_path / "editor"
+    editor.write_text("#!/bin/sh\nsed -i 's/>2097152</>1048576</' \"$1\"\n")
+    editor.chmod(0o755)
+    text = "edit test; dominfo test; dumpxml test --inactive"
+    remote = pyvirsh(hosts[1].uri("test:///default"), text, EDITOR=str(editor), VISUAL=str(editor))
+    local = pyvirsh("test:///default", text, EDITOR=str(editor), VISUAL=str(editor))
+    assert (remote.returncode, remote.stderr) == (0, "")
+    assert "<currentMemory unit='KiB'>1048576</currentMemory>" in remote.stdout
+    pattern = re.compile(r"CPU time:.*\n")
+    assert pattern.sub("", remote.stdout) == pattern.sub("", local.stdout)
