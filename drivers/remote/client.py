@@ -54,8 +54,9 @@ class Channel:
         elif not self.connected:
             err = DriverError(ErrorCode.SYSTEM_ERROR,
                               "Cannot recv data: %s: Connection reset by peer" % (words or "ssh exited"))
-        elif words:
-            err = DriverError(ErrorCode.SYSTEM_ERROR, "End of file while reading data: %s" % words)
+        elif words:     # libvirt's virNetSocketReadWire: the words, then strerror(EIO)
+            err = DriverError(ErrorCode.SYSTEM_ERROR,
+                              "End of file while reading data: %s: Input/output error" % words)
         else:
             err = DriverError(ErrorCode.SYSTEM_ERROR, "End of file while reading data: Input/output error")
         self.failure = err
