@@ -255,3 +255,60 @@ def test_ssh_failing_to_connect_is_worded_as_virsh_words_it(tmp_path):
     assert proc.stderr == ("error: failed to connect to the hypervisor\n"
                            "error: Cannot recv data: ssh: connect to host 127.0.0.1 port 1: "
                            "Connection refused: Connection reset by peer\n")
+
+
+# --------------------------------------------------------------------------
+# Random mutations, in process (seeded: a failure is reproducible)
+# --------------------------------------------------------------------------
+
+def _mutations(rng, count):
+    """Valid sessions with one thing broken: a byte flipped, a length changed, a field replaced
+    by a random value of another type, a frame cut short."""
+    values = [None, True, -1, 2 ** 70, 1.5, "", "x" * 300, [], [[[]]], {}, {"$": "record"},
+              {"$": "domain", "ref": None}, {"kind": "domain", "ref": {"uuid": 1}}]
+    base = [HELLO, call(1, "lookup_domain_by_name", None, "test"), call(2, "get_info", TEST_DOM),
+            call(3, "snapshot_lookup_by_name", TEST_DOM, "s"), call(4, "get_state", TEST_DOM)]
+    for _ in range(count):
+        messages = [dict(m) for m in base]
+        kind = rng.randrange(4)
+        if kind == 0:
+            victim = rng.randrange(len(messages))
+            key = rng.choice(sorted(messages[victim]))
+            messages[victim][key] = rng.choice(values)
+        data = bytearray(b"".join(frame(m) for m in messages))
+        if kind == 1:
+            at = rng.randrange(len(data))
+            data[at] = rng.randrange(256)
+        elif kind == 2:
+            del data[rng.randrange(len(data)):]
+        elif kind == 3:
+            at = len(frame(HELLO))
+            data[at:at + 4] = struct.pack(">I", rng.choice([0, 1, 3, 2 ** 31, 2 ** 32 - 1, protocol.MAX_FRAME]))
+        yield bytes(data)
+
+
+def test_random_mutations_never_escape_as_exceptions():
+    import io
+    import random
+
+    from pyvirsh.drivers.remote import server
+
+    rng = random.Random(12)
+    answered = 0
+    for data in _mutations(rng, 400):
+        out = io.BytesIO()
+        status = server.serve("test:///default", io.BytesIO(data), out)
+        assert status in (0, 1)
+        stream = io.BytesIO(out.getvalue())
+        replies = []
+        while True:
+            message = protocol.read_frame(stream)       # the answers are well-formed frames
+            if message is None:
+                break
+            replies.append(message)
+        for reply in replies[1:]:
+            assert set(reply) in ({"id", "ret"}, {"id", "err"}, {"id", "v", "err"})
+            if "err" in reply:
+                assert "Traceback" not in reply["err"]["message"]
+        answered += len(replies)
+    assert answered > 400 * 2       # most sessions got past the hello: the calls were exercised
