@@ -283,7 +283,8 @@ def _mutations(rng, count):
             del data[rng.randrange(len(data)):]
         elif kind == 3:
             at = len(frame(HELLO))
-            data[at:at + 4] = struct.pack(">I", rng.choice([0, 1, 3, 2 ** 31, 2 ** 32 - 1, protocol.MAX_FRAME]))
+            length = rng.choice([0, 1, 3, 2 ** 31, 2 ** 32 - 1, protocol.MAX_FRAME])
+            data[at:at + 4] = struct.pack(">I", length)
         yield bytes(data)
 
 
