@@ -73,11 +73,13 @@ class Channel:
         except ProtocolError as err:
             raise protocol.protocol_failure(err) from None
         try:
-            self.proc.stdin.write(frame)
+            self.proc.stdin.write(frame)    # type: ignore[union-attr]  # spawned with stdin=PIPE
         except OSError:
             raise self.lost() from None
 
     def receive(self) -> dict:
+        if self.proc is None:
+            raise self.closed()
         try:
             message = protocol.read_frame(self.proc.stdout)
         except ProtocolError as err:

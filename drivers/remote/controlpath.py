@@ -49,7 +49,7 @@ def checked_control_dir(path: str) -> str:
     try:
         info = os.lstat(path)
     except OSError as err:
-        raise _refuse(path, err.strerror) from None
+        raise _refuse(path, err.strerror or str(err)) from None
     if not stat.S_ISDIR(info.st_mode):
         raise _refuse(path, "it is not a directory")
     if info.st_uid != os.geteuid():

@@ -174,7 +174,7 @@ def decode_value(data, make_handle, depth: int = 0):
     if tag == "dict" and isinstance(data.get("items"), dict):
         return {k: decode_value(v, make_handle, depth + 1) for k, v in data["items"].items()}
     if tag == "record":
-        cls = RECORDS.get(data.get("type"))
+        cls = RECORDS.get(str(data.get("type")))
         fields = data.get("fields")
         if cls is None or not isinstance(fields, dict) or fields.get("$") != "dict":
             raise ProtocolError("unknown or malformed record %.200r" % (data.get("type"),))
