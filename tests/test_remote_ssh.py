@@ -460,3 +460,45 @@ def test_edit_runs_the_editor_here_and_defines_there(hosts, tmp_path):
     assert "<currentMemory unit='KiB'>1048576</currentMemory>" in remote.stdout
     pattern = re.compile(r"CPU time:.*\n")
     assert pattern.sub("", remote.stdout) == pattern.sub("", local.stdout)
+
+
+def test_ctrl_c_during_blockcommit_wait_aborts_the_job_over_the_live_connection(remote_env):
+    """Ctrl-C reaches pyvirsh, not ssh (it runs with SIGINT ignored): the job is aborted on the
+    far end, the connection still in step to say so, and pyvirsh ends as a local run does."""
+    import signal
+    import time
+
+    from qemuhelp import chain_from_xml, check_view, expected_view, make_chain, write_patterns
+
+    env = remote_env
+    paths = make_chain(env, ["base.qcow2", "l1.qcow2", "l2.qcow2", "top.qcow2"])
+    write_patterns(paths)
+    env.define("vm", [("vda", paths[-1], "qcow2")])
+    env.ok("start", "vm")
+    before = chain_from_xml(env.ok("dumpxml", "vm"))
+    results = []
+    for uri in (env.uri, env.local_uri):
+        proc = subprocess.Popen(pyvirsh_argv() + ["-c", uri, "blockcommit", "vm", "vda", "--top", "vda[2]",
+                                                  "--base", "vda[4]", "--wait", "--bandwidth", "4096",
+                                                  "--bytes"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while "Block Commit" not in subprocess.run(pyvirsh_argv() + ["-c", env.local_uri, "blockjob", "vm",
+                                                                     "vda", "--info"],
+                                                   capture_output=True, text=True).stderr:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.1)
+        os.kill(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        results.append((proc.returncode, out, err))
+        # (Seen once: the job still listed right after the synchronous abort; the QEMU
+        # driver's business, local runs alike. Waited for here, with a bound.)
+        deadline = time.monotonic() + 30
+        while "No current block job" not in env.ok("blockjob", "vm", "vda"):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert chain_from_xml(env.ok("dumpxml", "vm")) == before
+    assert results[0] == results[1]
+    assert results[0][1] == b"\nCommit aborted\n" and b"Traceback" not in results[0][2]
+    env.ok("destroy", "vm")
+    check_view(paths[-1], expected_view(4))

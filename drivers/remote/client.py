@@ -8,6 +8,7 @@ DriverError the far driver raised, with libvirt's code and words.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import tempfile
@@ -32,6 +33,7 @@ class Channel:
         except OSError as err:
             self.errfile.close()
             raise DriverError(ErrorCode.SYSTEM_ERROR, "Cannot run %s: %s" % (argv[0], err.strerror)) from None
+        self.reader = protocol.FrameReader(self.proc.stdout.fileno())     # type: ignore[union-attr]
         self.next_id = 0
         self.connected = False
         self.failure: DriverError | None = None
@@ -73,7 +75,9 @@ class Channel:
         except ProtocolError as err:
             raise protocol.protocol_failure(err) from None
         try:
-            self.proc.stdin.write(frame)    # type: ignore[union-attr]  # spawned with stdin=PIPE
+            view = memoryview(frame)
+            while view:             # a raw pipe may take a large frame in parts
+                view = view[os.write(self.proc.stdin.fileno(), view):]   # type: ignore[union-attr]
         except OSError:
             raise self.lost() from None
 
@@ -81,7 +85,7 @@ class Channel:
         if self.proc is None:
             raise self.closed()
         try:
-            message = protocol.read_frame(self.proc.stdout)
+            message = self.reader.read_frame()
         except ProtocolError as err:
             raise self.lost(str(err)) from None
         except OSError:

@@ -24,6 +24,7 @@ api.py.
 from __future__ import annotations
 
 import json
+import os
 import struct
 
 from .. import api
@@ -95,7 +96,46 @@ def read_frame(stream) -> dict | None:
         raise ProtocolError("frame of %d bytes exceeds the limit of %d bytes" % (size, MAX_FRAME))
     body = read_exact(stream, size) if size else b""
     if body is None:
-        raise ProtocolError("truncated frame: stream ended after the header of a %d-byte frame" % size)
+        raise ProtocolError("truncated frame: stream ended after 0 of %d bytes" % size)
+    return parse_body(body)
+
+
+class FrameReader:
+    """read_frame over a file descriptor, keeping what it has read in its own buffer: a
+    KeyboardInterrupt (Ctrl-C during --wait) between two reads loses no byte, so the
+    stream stays in step and the next call reads the frame it was in the middle of."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.buffer = bytearray()
+
+    def _fill(self, size: int) -> bool:
+        """At least size bytes buffered; False at the end of the stream."""
+        while len(self.buffer) < size:
+            chunk = os.read(self.fd, max(65536, size - len(self.buffer)))
+            if not chunk:
+                return False
+            self.buffer += chunk
+        return True
+
+    def read_frame(self) -> dict | None:
+        if not self._fill(_HEADER.size):
+            if self.buffer:
+                raise ProtocolError("truncated frame: stream ended after %d of %d bytes"
+                                    % (len(self.buffer), _HEADER.size))
+            return None
+        (size,) = _HEADER.unpack_from(self.buffer)
+        if size > MAX_FRAME:
+            raise ProtocolError("frame of %d bytes exceeds the limit of %d bytes" % (size, MAX_FRAME))
+        if not self._fill(_HEADER.size + size):
+            raise ProtocolError("truncated frame: stream ended after %d of %d bytes"
+                                % (len(self.buffer) - _HEADER.size, size))
+        body = bytes(self.buffer[_HEADER.size:_HEADER.size + size])
+        del self.buffer[:_HEADER.size + size]
+        return parse_body(body)
+
+
+def parse_body(body: bytes) -> dict:
     try:
         message = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as err:
