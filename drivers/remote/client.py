@@ -110,9 +110,19 @@ class Channel:
             raise self.closed()
         self.next_id += 1
         call_id = self.next_id
-        self.send({"id": call_id, "on": on, "call": method,
-                   "args": [protocol.encode_value(a, _handle_ref) for a in args],
-                   "kwargs": {k: protocol.encode_value(v, _handle_ref) for k, v in kwargs.items()}})
+        try:
+            message = {"id": call_id, "on": on, "call": method,
+                       "args": [protocol.encode_value(a, _handle_ref) for a in args],
+                       "kwargs": {k: protocol.encode_value(v, _handle_ref) for k, v in kwargs.items()}}
+        except ProtocolError as err:        # an argument that cannot cross: nothing was sent
+            raise protocol.protocol_failure(err) from None
+        self.send(message)
+        try:
+            return self._answer(call_id, make_handle)
+        except ProtocolError as err:        # a malformed error or value from the far end
+            raise self.lost(str(err)) from None
+
+    def _answer(self, call_id: int, make_handle):
         while True:
             reply = self.receive()
             reply_id = reply.get("id")
@@ -122,17 +132,14 @@ class Channel:
                 self.close()
                 raise err
             if not isinstance(reply_id, int) or reply_id > call_id:
-                raise self.lost("reply to an unknown call %.50r" % (reply_id,))
+                raise ProtocolError("reply to an unknown call %.50r" % (reply_id,))
             if reply_id < call_id:
                 continue        # the answer to a call abandoned by Ctrl-C
             if "err" in reply:
                 raise protocol.decode_error(reply["err"])
             if "ret" not in reply:
-                raise self.lost("a reply with neither result nor error")
-            try:
-                return protocol.decode_value(reply["ret"], make_handle)
-            except ProtocolError as err:
-                raise self.lost(str(err)) from None
+                raise ProtocolError("a reply with neither result nor error")
+            return protocol.decode_value(reply["ret"], make_handle)
 
     def close(self) -> None:
         proc, self.proc = self.proc, None
