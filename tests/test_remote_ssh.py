@@ -464,7 +464,8 @@ def test_edit_runs_the_editor_here_and_defines_there(hosts, tmp_path):
 
 def test_ctrl_c_during_blockcommit_wait_aborts_the_job_over_the_live_connection(remote_env):
     """Ctrl-C reaches pyvirsh, not ssh (it runs with SIGINT ignored): the job is aborted on the
-    far end, the connection still in step to say so, and pyvirsh ends as a local run does."""
+    far end, the connection still in step to say so, and pyvirsh ends as a local run does
+    (status 1, 'Commit aborted': recorded from qemu:///embed on this driver)."""
     import signal
     import time
 
@@ -476,29 +477,18 @@ def test_ctrl_c_during_blockcommit_wait_aborts_the_job_over_the_live_connection(
     env.define("vm", [("vda", paths[-1], "qcow2")])
     env.ok("start", "vm")
     before = chain_from_xml(env.ok("dumpxml", "vm"))
-    results = []
-    for uri in (env.uri, env.local_uri):
-        proc = subprocess.Popen(pyvirsh_argv() + ["-c", uri, "blockcommit", "vm", "vda", "--top", "vda[2]",
-                                                  "--base", "vda[4]", "--wait", "--bandwidth", "4096",
-                                                  "--bytes"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 60
-        while "Block Commit" not in subprocess.run(pyvirsh_argv() + ["-c", env.local_uri, "blockjob", "vm",
-                                                                     "vda", "--info"],
-                                                   capture_output=True, text=True).stderr:
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.1)
-        os.kill(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-        results.append((proc.returncode, out, err))
-        # (Seen once: the job still listed right after the synchronous abort; the QEMU
-        # driver's business, local runs alike. Waited for here, with a bound.)
-        deadline = time.monotonic() + 30
-        while "No current block job" not in env.ok("blockjob", "vm", "vda"):
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
-        assert chain_from_xml(env.ok("dumpxml", "vm")) == before
-    assert results[0] == results[1]
-    assert results[0][1] == b"\nCommit aborted\n" and b"Traceback" not in results[0][2]
+    proc = subprocess.Popen(pyvirsh_argv() + ["-c", env.uri, "blockcommit", "vm", "vda", "--top", "vda[2]",
+                                              "--base", "vda[4]", "--wait", "--bandwidth", "4096", "--bytes"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    info = pyvirsh_argv() + ["-c", env.local_uri, "blockjob", "vm", "vda", "--info"]
+    while "Block Commit" not in subprocess.run(info, capture_output=True, text=True).stderr:
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.1)
+    os.kill(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, out, err) == (1, b"\nCommit aborted\n", b"")
+    assert "No current block job" in env.ok("blockjob", "vm", "vda")
+    assert chain_from_xml(env.ok("dumpxml", "vm")) == before
     env.ok("destroy", "vm")
     check_view(paths[-1], expected_view(4))

@@ -69,8 +69,7 @@ def lookup_volume(ctl, name: str, pool_name):
     return vol
 
 
-@command("pool-info", "storage pool information", "Returns basic information about the storage pool.",
-         group="pool")
+@command("pool-info", "Returns basic information about the storage pool.")
 @data("pool", "pool name or uuid")
 @flag("bytes", "Return pool info in bytes")
 def pool_info(ctl, pool, bytes):
@@ -136,7 +135,7 @@ def _collect_pools_fallback(ctl, state_flags: int, types_given: bool) -> list:
     return []
 
 
-@command("pool-list", "list pools", "Returns list of pools.", group="pool")
+@command("pool-list", "Returns list of pools.")
 @flag("inactive", "list inactive pools")
 @flag("all", "list inactive & active pools")
 @flag("transient", "list transient pools")
@@ -222,7 +221,7 @@ def _backing_volume(ctl, pool, name: str):
     raise CommandError("failed to get vol '%s'" % name, str(last))
 
 
-@command("vol-create-as", "create a volume from a set of args", "Create a vol.", group="volume")
+@command("vol-create-as", "Create a vol.")
 @data("pool", "pool name")
 @data("name", "name of the volume")
 @data("capacity", "size of the vol, as scaled integer (default bytes)")
@@ -286,7 +285,7 @@ def _collect_volumes(pool) -> list:
     return sorted(vols, key=lambda v: v.name.lower())
 
 
-@command("vol-list", "list vols", "Returns list of vols by pool.", group="volume")
+@command("vol-list", "Returns list of vols by pool.")
 @data("pool", "pool name or uuid")
 @flag("details", "display extended details for volumes")
 def vol_list(ctl, pool, details):
@@ -316,8 +315,7 @@ def vol_list(ctl, pool, details):
     return True
 
 
-@command("vol-info", "storage vol information", "Returns basic information about the storage vol.",
-         group="volume")
+@command("vol-info", "Returns basic information about the storage vol.")
 @data("vol", "vol name, key or path")
 @string("pool", "pool name or uuid")
 @flag("bytes", "sizes are represented in bytes rather than pretty units")
