@@ -57,10 +57,14 @@ def _row(label, ours, theirs=None):
         print("%-44s %10.1f %10.1f %7.2fx" % (label, ours, theirs, ours / theirs))
 
 
-def _domain(root_dir: str) -> str:
-    image = os.path.join(root_dir, "disk.qcow2")
+def _domain(root_dir: str, tag: str) -> str:
+    """A domain XML named bench over an image of its own (QEMU locks images)."""
+    image = os.path.join(root_dir, "disk-%s.qcow2" % tag)
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", image, "64M"], check=True)
-    xml = os.path.join(root_dir, "bench.xml")
+    # libvirtd's QEMU may run as another user (qemu.conf): let it reach the bench's image.
+    os.chmod(root_dir, 0o755)
+    os.chmod(image, 0o666)
+    xml = os.path.join(root_dir, "bench-%s.xml" % tag)
     with open(xml, "w") as f:
         f.write("<domain type='kvm'><name>bench</name><memory>65536</memory>"
                 "<os><type arch='x86_64'>hvm</type></os><devices><disk type='file' device='disk'>"
@@ -75,6 +79,7 @@ class Libvirtd:
     def __init__(self, directory: str):
         self.dir = directory
         self.proc = None
+        self.logd = None
         self.socket = os.path.join(directory, "sock", "libvirt-sock")
 
     def busy(self) -> str | None:
@@ -82,10 +87,14 @@ class Libvirtd:
         return out.strip() or None
 
     def start(self) -> None:
+        os.makedirs(os.path.dirname(self.socket), mode=0o700, exist_ok=True)
         conf = os.path.join(self.dir, "libvirtd.conf")
         with open(conf, "w") as f:
             f.write('unix_sock_dir = "%s/sock"\nlisten_tls = 0\nlisten_tcp = 0\n'
                     'auth_unix_rw = "none"\nauth_unix_ro = "none"\n' % self.dir)
+        # QEMU's output goes through virtlogd unless qemu.conf says stdio_handler = "file".
+        self.logd = subprocess.Popen(["/usr/sbin/virtlogd"], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
         self.proc = subprocess.Popen(["/usr/sbin/libvirtd", "-f", conf, "-p", os.path.join(self.dir, "pid")],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      start_new_session=True)
@@ -96,9 +105,10 @@ class Libvirtd:
             time.sleep(0.05)
 
     def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=30)
+        for proc in (self.proc, self.logd):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=30)
 
 
 def main() -> int:
@@ -115,7 +125,7 @@ def main() -> int:
     libvirtd = Libvirtd(os.path.join(work, "libvirtd"))
     os.makedirs(libvirtd.dir)
     try:
-        xml = _domain(work)
+        xml = _domain(work, "pyvirsh")
         subprocess.run([PYVIRSH, "-c", ours, "define", xml], check=True, capture_output=True)
         subprocess.run([PYVIRSH, "-c", ours, "start", "bench"], check=True, capture_output=True)
 
@@ -142,8 +152,10 @@ def main() -> int:
         if virsh_uri:
             local = ["virsh"] + virsh_flags + ["-c", "qemu+unix:///system?socket=" + virsh_uri]
             if not virsh_flags:
-                subprocess.run(local + ["define", xml], check=True, capture_output=True)
-                subprocess.run(local + ["start", "bench"], check=True, capture_output=True)
+                for step in (["define", _domain(work, "virsh")], ["start", "bench"]):
+                    done = subprocess.run(local + step, capture_output=True, text=True)
+                    if done.returncode != 0:
+                        raise SystemExit("virsh %s: %s" % (step[0], done.stderr.strip()))
             else:
                 names = subprocess.run(local + ["list", "--name"], capture_output=True,
                                        text=True).stdout.split()
