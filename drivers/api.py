@@ -340,6 +340,26 @@ POOL_TYPE_FLAGS = {
 }
 
 
+class StoragePoolBuildFlags:
+    NEW = 0
+    REPAIR = 1 << 0
+    RESIZE = 1 << 1
+    NO_OVERWRITE = 1 << 2
+    OVERWRITE = 1 << 3
+
+
+class StoragePoolCreateFlags:
+    """virStoragePoolCreate / virStoragePoolCreateXML flags: build before starting."""
+    NORMAL = 0
+    BUILD = 1 << 0
+    BUILD_OVERWRITE = 1 << 1
+    BUILD_NO_OVERWRITE = 1 << 2
+
+
+class StorageXMLFlags:
+    INACTIVE = 1 << 0
+
+
 class VolCreateFlags:
     PREALLOC_METADATA = 1 << 0
     REFLINK = 1 << 1
@@ -726,6 +746,13 @@ class Connection(ConnectionExtensions):
     def lookup_storage_pool_by_uuid(self, uuid: str) -> "StoragePool":
         raise no_support("virStoragePoolLookupByUUIDString")
 
+    def storage_pool_define_xml(self, xml: str, flags: int = 0) -> "StoragePool":
+        raise no_support("virStoragePoolDefineXML")
+
+    def storage_pool_create_xml(self, xml: str, flags: int = 0) -> "StoragePool":
+        """A transient pool, started at once; flags are StoragePoolCreateFlags."""
+        raise no_support("virStoragePoolCreateXML")
+
     def lookup_storage_vol_by_key(self, key: str) -> "StorageVol":
         raise no_support("virStorageVolLookupByKey")
 
@@ -921,6 +948,40 @@ class StoragePool:
         """A new volume from its XML; flags are VolCreateFlags."""
         raise no_support("virStorageVolCreateXML")
 
+    def get_xml_desc(self, flags: int = 0) -> str:
+        """flags are StorageXMLFlags."""
+        raise no_support("virStoragePoolGetXMLDesc")
+
+    @writes("virStoragePoolCreate")
+    def create(self, flags: int = 0) -> None:
+        """Start the pool; flags are StoragePoolCreateFlags."""
+        raise no_support("virStoragePoolCreate")
+
+    @writes("virStoragePoolBuild")
+    def build(self, flags: int = 0) -> None:
+        """flags are StoragePoolBuildFlags."""
+        raise no_support("virStoragePoolBuild")
+
+    @writes("virStoragePoolDestroy")
+    def destroy(self) -> None:
+        raise no_support("virStoragePoolDestroy")
+
+    @writes("virStoragePoolDelete")
+    def delete(self, flags: int = 0) -> None:
+        raise no_support("virStoragePoolDelete")
+
+    @writes("virStoragePoolUndefine")
+    def undefine(self) -> None:
+        raise no_support("virStoragePoolUndefine")
+
+    @writes("virStoragePoolSetAutostart")
+    def set_autostart(self, autostart: bool) -> None:
+        raise no_support("virStoragePoolSetAutostart")
+
+    @writes("virStoragePoolRefresh")
+    def refresh(self, flags: int = 0) -> None:
+        raise no_support("virStoragePoolRefresh")
+
 
 class StorageVol:
     """A storage volume handle (virStorageVol); name and key are the handle's own."""
@@ -944,6 +1005,13 @@ class StorageVol:
     def get_info_flags(self, flags: int) -> StorageVolInfo:
         """flags are VolGetInfoFlags (PHYSICAL: the allocation field holds the physical size)."""
         raise no_support("virStorageVolGetInfoFlags")
+
+    def get_xml_desc(self, flags: int = 0) -> str:
+        raise no_support("virStorageVolGetXMLDesc")
+
+    @writes("virStorageVolDelete")
+    def delete(self, flags: int = 0) -> None:
+        raise no_support("virStorageVolDelete")
 
 
 class TreeSnapshot(Snapshot):

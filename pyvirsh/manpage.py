@@ -434,6 +434,37 @@ needs it.
 Only images that pyvirsh created are ever deleted.
 Internal snapshots (qcow2) work as well, with the VM state when the domain
 is running.
+.SH STORAGE POOLS WITHOUT A DAEMON
+On the QEMU driver a storage pool is a directory of image files (type
+\fBdir\fR), kept in files beside the domains\(aq: a persistent pool\(aqs
+definition under the config directory (\fBstorage/\fR\fINAME\fR\fB.xml\fR),
+a running pool\(aqs live definition, with the sizes and permissions measured
+when it started or was refreshed, under the run directory.
+Every command reads them again, so all pyvirsh processes see one state.
+.TP
+Running
+A pool runs from \fBpool\-start\fR (or \fBpool\-create\fR) until
+\fBpool\-destroy\fR or the host\(aqs reboot, which empties the run
+directory; destroying a transient pool forgets it.
+Nothing is mounted or held open while a pool runs.
+.TP
+Autostart
+No daemon starts pools at boot: \fBpool\-autostart\fR marks a pool so that
+starting a domain whose disk names one of its volumes
+(\fB<disk type=\(aqvolume\(aq>\fR) starts the pool first.
+\fBpool\-list \-\-autostart\fR and \fBpool\-info\fR show the mark.
+.TP
+Sizes
+Capacity, allocation and available are those of the file system holding
+the directory (libvirt\(aqs way: available counts the blocks free to
+root), measured at start and at \fBpool\-refresh\fR.
+.TP
+Types
+Only \fBdir\fR pools run on the QEMU driver; another type is refused
+with \fBunsupported configuration:\fR naming it.
+The \fBbuild\fR flags \fB\-\-overwrite\fR and
+\fB\-\-no\-overwrite\fR format a source device, which a \fBdir\fR pool
+has none of (libvirt\(aqs error).
 .SH ENVIRONMENT
 .TP
 \fBPYVIRSH_DEFAULT_URI\fR

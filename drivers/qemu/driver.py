@@ -26,6 +26,7 @@ from .capabilities import Capabilities
 from .chaincache import LayerRef, attach_chain, layers, set_disk_image, user_chain_layers
 from .defaults import QemuDefaults
 from .paths import DriverPaths
+from .pools import QemuStorage
 from .snapshots import Snapshots
 from .status import Status
 
@@ -49,7 +50,7 @@ def check_name(name: str) -> None:
         raise DriverError(ErrorCode.XML_ERROR, "domain name '%s' is not usable as a file name" % name)
 
 
-class QemuConnection(Connection):
+class QemuConnection(QemuStorage, Connection):
     def __init__(self, uri: str, paths: DriverPaths, readonly: bool):
         self.uri = uri
         self.paths = paths

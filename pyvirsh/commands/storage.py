@@ -3,7 +3,7 @@ vol-list, vol-info, over the driver's StoragePool and StorageVol handles."""
 
 from __future__ import annotations
 
-from ..declare import command, data, flag, string
+from ..declare import command, data, flag, flag_table, string
 from ..errors import CommandError
 from ..output import format_kv, format_table, pretty_size
 from .. import values
@@ -334,4 +334,278 @@ def vol_info(ctl, vol, pool, bytes, physical):
     fmt = (lambda n: "%d bytes" % n) if bytes else _size
     ctl.print(format_kv([("Type:", vol_type_label(info.type)), ("Capacity:", fmt(info.capacity)),
                          ("Physical:" if physical else "Allocation:", fmt(info.allocation))]))
+    return True
+
+
+# ---------------------------------------------------------------------------
+# Pool lifecycle: define, create, build, start, destroy, delete, undefine
+# ---------------------------------------------------------------------------
+
+def _pool_by(ctl, word: str, by_uuid: bool = True, by_name: bool = True):
+    """virsh's virshCommandOptPoolBy for pool-name (UUID only) and pool-uuid (name only)."""
+    from ..drivers.api import DriverError
+
+    if by_uuid and not by_name:
+        if len(word) != 36:
+            raise CommandError("failed to get pool '%s'" % word)
+        with reporting("failed to get pool '%s'" % word):
+            return ctl.conn.lookup_storage_pool_by_uuid(word)
+    if by_name and not by_uuid:
+        with reporting("failed to get pool '%s'" % word):
+            return ctl.conn.lookup_storage_pool_by_name(word)
+    try:
+        return lookup_pool(ctl, word)
+    except DriverError as err:       # pragma: no cover - lookup_pool reports its own errors
+        raise CommandError(str(err)) from None
+
+
+_POOL_XML_OPTIONS = (
+    ("source-host", "source-host for underlying storage"),
+    ("source-path", "source path for underlying storage"),
+    ("source-dev", "source device for underlying storage"),
+    ("source-name", "source name for underlying storage"),
+    ("target", "target for underlying storage"),
+    ("source-format", "format for underlying storage"),
+    ("auth-type", "auth type to be used for underlying storage"),
+    ("auth-username", "auth username to be used for underlying storage"),
+    ("secret-usage", "auth secret usage to be used for underlying storage"),
+    ("secret-uuid", "auth secret UUID to be used for underlying storage"),
+    ("adapter-name", "adapter name to be used for underlying storage"),
+    ("adapter-wwnn", "adapter wwnn to be used for underlying storage"),
+    ("adapter-wwpn", "adapter wwpn to be used for underlying storage"),
+    ("adapter-parent", "adapter parent scsi_hostN to be used for underlying vHBA storage"),
+    ("adapter-parent-wwnn", "adapter parent scsi_hostN wwnn to be used for underlying vHBA storage"),
+    ("adapter-parent-wwpn", "adapter parent scsi_hostN wwpn to be used for underlying vHBA storage"),
+    ("adapter-parent-fabric-wwn", "adapter parent scsi_hostN fabric_wwn to be used for underlying vHBA storage"),
+    ("source-protocol-ver", "nfsvers value for NFS pool mount option"),
+    ("source-initiator", "initiator iqn for underlying storage"),
+)
+
+_BUILD_FLAGS = (
+    ("build", "build the pool as normal"),
+    ("no-overwrite", "do not overwrite any existing data"),
+    ("overwrite", "overwrite any existing data"),
+)
+
+
+def _pool_xml_options(func):
+    """pool-define-as and pool-create-as: name, type, --print-xml and the source options."""
+    for opt_name, help_text in reversed(_POOL_XML_OPTIONS):
+        func = string(opt_name, help_text)(func)
+    func = flag("print-xml", "print XML document, but don't define/create")(func)
+    func = data("type", "type of the pool")(func)
+    return data("name", "name of the pool")(func)
+
+
+def _build_pool_xml(name: str, pool_type: str, o: dict) -> str:
+    """virsh's virshBuildPoolXML, word for word (it escapes nothing)."""
+    wwn = o["adapter_wwnn"] and o["adapter_wwpn"]
+    auth = o["auth_type"] and o["auth_username"] and (o["secret_usage"] or o["secret_uuid"])
+    out = "<pool type='%s'>\n  <name>%s</name>\n" % (pool_type, name)
+    if any(o[k] for k in ("source_host", "source_path", "source_dev", "source_format", "source_name",
+                          "adapter_name", "source_protocol_ver", "source_initiator")) or wwn or auth:
+        out += "  <source>\n"
+        if o["source_host"]:
+            out += "    <host name='%s'/>\n" % o["source_host"]
+        if o["source_path"]:
+            out += "    <dir path='%s'/>\n" % o["source_path"]
+        if o["source_dev"]:
+            out += "    <device path='%s'/>\n" % o["source_dev"]
+        if o["source_initiator"]:
+            out += "    <initiator>\n      <iqn name='%s'/>\n    </initiator>\n" % o["source_initiator"]
+        if wwn:
+            out += "    <adapter type='fc_host'"
+            if o["adapter_parent"]:
+                out += " parent='%s'" % o["adapter_parent"]
+            elif o["adapter_parent_wwnn"] and o["adapter_parent_wwpn"]:
+                out += " parent_wwnn='%s' parent_wwpn='%s'" % (o["adapter_parent_wwnn"],
+                                                              o["adapter_parent_wwpn"])
+            elif o["adapter_parent_fabric_wwn"]:
+                out += " parent_fabric_wwn='%s'" % o["adapter_parent_fabric_wwn"]
+            out += " wwnn='%s' wwpn='%s'/>\n" % (o["adapter_wwnn"], o["adapter_wwpn"])
+        elif o["adapter_name"]:
+            out += "    <adapter type='scsi_host' name='%s'/>\n" % o["adapter_name"]
+        if auth:
+            out += "    <auth type='%s' username='%s'>\n" % (o["auth_type"], o["auth_username"])
+            if o["secret_usage"]:
+                out += "      <secret usage='%s'/>\n" % o["secret_usage"]
+            else:
+                out += "      <secret uuid='%s'/>\n" % o["secret_uuid"]
+            out += "    </auth>\n"
+        if o["source_format"]:
+            out += "    <format type='%s'/>\n" % o["source_format"]
+        if o["source_name"]:
+            out += "    <name>%s</name>\n" % o["source_name"]
+        if o["source_protocol_ver"]:
+            out += "    <protocol ver='%s'/>\n" % o["source_protocol_ver"]
+        out += "  </source>\n"
+    if o["target"]:
+        out += "  <target>\n    <path>%s</path>\n  </target>\n" % o["target"]
+    return out + "</pool>\n"
+
+
+def _create_flags(build: bool, no_overwrite: bool, overwrite: bool) -> int:
+    from ..drivers.api import StoragePoolCreateFlags as F
+
+    exclusive("overwrite", overwrite, "no-overwrite", no_overwrite)
+    return flag_bits((build, F.BUILD), (overwrite, F.BUILD_OVERWRITE), (no_overwrite, F.BUILD_NO_OVERWRITE))
+
+
+@command("pool-define-as", "define a pool from a set of args", "Define a pool.", group="pool")
+@_pool_xml_options
+def pool_define_as(ctl, name, type, print_xml, **options):
+    xml = _build_pool_xml(name, type, options)
+    if print_xml:
+        ctl.print(xml)
+        return True
+    with reporting("Failed to define pool %s" % name):
+        pool = ctl.conn.storage_pool_define_xml(xml, 0)
+    ctl.print_extra("Pool %s defined\n" % pool.name)
+    return True
+
+
+@command("pool-create-as", "create a pool from a set of args", "Create a pool.", group="pool")
+@_pool_xml_options
+@flag_table(_BUILD_FLAGS)
+def pool_create_as(ctl, name, type, print_xml, build, no_overwrite, overwrite, **options):
+    flags = _create_flags(build, no_overwrite, overwrite)
+    xml = _build_pool_xml(name, type, options)
+    if print_xml:
+        ctl.print(xml)
+        return True
+    with reporting("Failed to create pool %s" % name):
+        pool = ctl.conn.storage_pool_create_xml(xml, flags)
+    ctl.print_extra("Pool %s created\n" % pool.name)
+    return True
+
+
+@command("pool-define", "define an inactive persistent storage pool or modify an existing persistent one "
+         "from an XML file", "Define or modify a persistent storage pool.", group="pool")
+@data("file", "file containing an XML pool description", completer="files")
+@flag("validate", "validate the XML against the schema")
+def pool_define(ctl, file, validate):
+    from .common import read_xml_file
+
+    xml = read_xml_file(file)
+    with reporting("Failed to define pool from %s" % file):
+        pool = ctl.conn.storage_pool_define_xml(xml, 1 if validate else 0)
+    ctl.print_extra("Pool %s defined from %s\n" % (pool.name, file))
+    return True
+
+
+@command("pool-create", "create a pool from an XML file", "Create a pool.", group="pool")
+@data("file", "file containing an XML pool description", completer="files")
+@flag_table(_BUILD_FLAGS)
+def pool_create(ctl, file, build, no_overwrite, overwrite):
+    from .common import read_xml_file
+
+    flags = _create_flags(build, no_overwrite, overwrite)
+    xml = read_xml_file(file)
+    with reporting("Failed to create pool from %s" % file):
+        pool = ctl.conn.storage_pool_create_xml(xml, flags)
+    ctl.print_extra("Pool %s created from %s\n" % (pool.name, file))
+    return True
+
+
+@command("pool-build", "build a pool", "Build a given pool.", group="pool")
+@data("pool", "pool name or uuid", completer="pools")
+@flag_table(_BUILD_FLAGS[1:])
+def pool_build(ctl, pool, no_overwrite, overwrite):
+    from ..drivers.api import StoragePoolBuildFlags as F
+
+    p = lookup_pool(ctl, pool)
+    flags = flag_bits((overwrite, F.OVERWRITE), (no_overwrite, F.NO_OVERWRITE))
+    with reporting("Failed to build pool %s" % pool):
+        p.build(flags)
+    ctl.print_extra("Pool %s built\n" % pool)
+    return True
+
+
+@command("pool-start", "start a (previously defined) inactive pool", "Start a pool.", group="pool")
+@data("pool", "pool name or uuid", completer="pools")
+@flag_table(_BUILD_FLAGS)
+def pool_start(ctl, pool, build, no_overwrite, overwrite):
+    p = lookup_pool(ctl, pool)
+    flags = _create_flags(build, no_overwrite, overwrite)
+    with reporting("Failed to start pool %s" % pool):
+        p.create(flags)
+    ctl.print_extra("Pool %s started\n" % pool)
+    return True
+
+
+def _pool_action(ctl, word: str, verb: str, call, done: str) -> bool:
+    p = lookup_pool(ctl, word)
+    with reporting("Failed to %s pool %s" % (verb, word)):
+        call(p)
+    ctl.print_extra(done % word)
+    return True
+
+
+@command("pool-destroy", "destroy (stop) a pool",
+         "Forcefully stop a given pool. Raw data in the pool is untouched", group="pool")
+@data("pool", "pool name or uuid", completer="pools")
+def pool_destroy(ctl, pool):
+    return _pool_action(ctl, pool, "destroy", lambda p: p.destroy(), "Pool %s destroyed\n")
+
+
+@command("pool-delete", "delete a pool", "Delete a given pool.", group="pool")
+@data("pool", "pool name or uuid", completer="pools")
+def pool_delete(ctl, pool):
+    return _pool_action(ctl, pool, "delete", lambda p: p.delete(0), "Pool %s deleted\n")
+
+
+@command("pool-undefine", "undefine an inactive pool", "Undefine the configuration for an inactive pool.",
+         group="pool")
+@data("pool", "pool name or uuid", completer="pools")
+def pool_undefine(ctl, pool):
+    return _pool_action(ctl, pool, "undefine", lambda p: p.undefine(), "Pool %s has been undefined\n")
+
+
+@command("pool-refresh", "refresh a pool", "Refresh a given pool.", group="pool")
+@data("pool", "pool name or uuid", completer="pools")
+def pool_refresh(ctl, pool):
+    return _pool_action(ctl, pool, "refresh", lambda p: p.refresh(0), "Pool %s refreshed\n")
+
+
+@command("pool-autostart", "autostart a pool", "Configure a pool to be automatically started at boot.",
+         group="pool")
+@data("pool", "pool name or uuid", completer="pools")
+@flag("disable", "disable autostarting")
+def pool_autostart(ctl, pool, disable):
+    p = lookup_pool(ctl, pool)
+    verb = "unmark" if disable else "mark"
+    with reporting("failed to %s pool %s as autostarted" % (verb, pool)):
+        p.set_autostart(not disable)
+    ctl.print_extra("Pool %s %sed as autostarted\n" % (pool, verb))
+    return True
+
+
+@command("pool-dumpxml", "pool information in XML", "Output the pool information as an XML dump to stdout.",
+         group="pool")
+@data("pool", "pool name or uuid", completer="pools")
+@flag("inactive", "show inactive defined XML")
+@string("xpath", "xpath expression to filter the XML document", named_only=True, empty_ok=True)
+@flag("wrap", "wrap xpath results in an common root element")
+def pool_dumpxml(ctl, pool, inactive, xpath, wrap):
+    from ..drivers.api import StorageXMLFlags
+    from .common import print_xml
+
+    p = lookup_pool(ctl, pool)
+    with reporting("Failed to get XML description of pool %s" % pool):
+        text = p.get_xml_desc(StorageXMLFlags.INACTIVE if inactive else 0)
+    print_xml(ctl, text, xpath, wrap)
+    return True
+
+
+@command("pool-name", "convert a pool UUID to pool name", "", group="pool")
+@data("pool", "pool name or uuid", completer="pools")
+def pool_name(ctl, pool):
+    ctl.print("%s\n" % _pool_by(ctl, pool, by_name=False).name)
+    return True
+
+
+@command("pool-uuid", "convert a pool name to pool UUID", "", group="pool")
+@data("pool", "pool name or uuid", completer="pools")
+def pool_uuid(ctl, pool):
+    ctl.print("%s\n" % _pool_by(ctl, pool, by_uuid=False).uuid)
     return True
