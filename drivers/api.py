@@ -366,6 +366,27 @@ class VolCreateFlags:
     VALIDATE = 1 << 2
 
 
+class VolDeleteFlags:
+    ZEROED = 1 << 0
+    WITH_SNAPSHOTS = 1 << 1
+
+
+class VolResizeFlags:
+    ALLOCATE = 1 << 0
+    DELTA = 1 << 1
+    SHRINK = 1 << 2
+
+
+class VolStreamFlags:
+    """virStorageVolUploadFlags / virStorageVolDownloadFlags."""
+    SPARSE_STREAM = 1 << 0
+
+
+# virStorageVolWipeAlgorithm, in libvirt's order (the index is the number).
+VOL_WIPE_ALGORITHMS = ("zero", "nnsa", "dod", "bsi", "gutmann", "schneier", "pfitzner7", "pfitzner33",
+                       "random", "trim")
+
+
 class VolGetInfoFlags:
     PHYSICAL = 1 << 0
 
@@ -982,6 +1003,11 @@ class StoragePool:
     def refresh(self, flags: int = 0) -> None:
         raise no_support("virStoragePoolRefresh")
 
+    @writes("virStorageVolCreateXMLFrom")
+    def create_vol_xml_from(self, xml: str, clone: "StorageVol", flags: int = 0) -> "StorageVol":
+        """A new volume from its XML holding a copy of clone's data; flags are VolCreateFlags."""
+        raise no_support("virStorageVolCreateXMLFrom")
+
 
 class StorageVol:
     """A storage volume handle (virStorageVol); name and key are the handle's own."""
@@ -1012,6 +1038,27 @@ class StorageVol:
     @writes("virStorageVolDelete")
     def delete(self, flags: int = 0) -> None:
         raise no_support("virStorageVolDelete")
+
+    @writes("virStorageVolWipePattern")
+    def wipe_pattern(self, algorithm: int, flags: int = 0) -> None:
+        """algorithm is an index into VOL_WIPE_ALGORITHMS."""
+        raise no_support("virStorageVolWipePattern")
+
+    @writes("virStorageVolResize")
+    def resize(self, capacity: int, flags: int = 0) -> None:
+        """flags are VolResizeFlags."""
+        raise no_support("virStorageVolResize")
+
+    @writes("virStorageVolUpload")
+    def upload(self, local_path: str, offset: int, length: int, flags: int = 0) -> None:
+        """The bytes of local_path written into the volume at offset (length 0: all of them).
+
+        libvirt streams them; a daemonless driver reads the file itself."""
+        raise no_support("virStorageVolUpload")
+
+    def download(self, local_fd: int, offset: int, length: int, flags: int = 0) -> None:
+        """The volume's bytes from offset (length 0: to its end) written to local_fd."""
+        raise no_support("virStorageVolDownload")
 
 
 class TreeSnapshot(Snapshot):

@@ -459,6 +459,25 @@ Capacity, allocation and available are those of the file system holding
 the directory (libvirt\(aqs way: available counts the blocks free to
 root), measured at start and at \fBpool\-refresh\fR.
 .TP
+Volumes
+A volume is a file of a running pool\(aqs directory (hidden files are
+not volumes); a file copied in by hand is a volume at once.
+Its format is probed from its magic, its capacity read from its header,
+with pyvirsh\(aqs own prober; in \fBvol\-dumpxml\fR a backing file whose
+format the header does not record is probed only if it has no backing file
+of its own (the rule of a domain start), and is shown without a format
+otherwise.
+A backing volume (\fBvol\-create\-as \-\-backing\-vol\fR) must be in
+the same pool; without \fB\-\-backing\-vol\-format\fR its probed format
+is recorded (libvirt records raw).
+\fBvol\-clone\fR and \fBvol\-create\-from\fR copy the data the guest sees:
+the copy has no backing file.
+\fBvol\-wipe\fR (algorithm \fBzero\fR only) leaves a raw volume reading as
+zeros and makes any other format again, empty, with its size and backing
+file (libvirt overwrites its header).
+\fBvol\-upload\fR refuses a file longer than \fB\-\-length\fR before writing
+anything; \fB\-\-sparse\fR keeps holes as holes both ways.
+.TP
 Types
 Only \fBdir\fR pools run on the QEMU driver; another type is refused
 with \fBunsupported configuration:\fR naming it.

@@ -24,6 +24,7 @@ from ..api import (DriverError, ErrorCode, StoragePool, StoragePoolBuildFlags, S
 from ..fsutil import FileLock, atomic_write, ensure_dir, read_text, remove
 from ..storage import pooldir
 from ..storage.pooldef import PoolDef, parse_pool, require_supported
+from .volumes import PoolVolumes, VolumeLookups
 
 LOCK_TIMEOUT = 30.0
 _ALL_TYPES = sum(POOL_TYPE_FLAGS.values())
@@ -200,7 +201,7 @@ def _start(store: PoolStore, pool: PoolDef, flags: int) -> None:
     store.save_live(pool)
 
 
-class QemuStorage:
+class QemuStorage(VolumeLookups):
     """The storage half of a QemuConnection (a mixin: it reads self.paths)."""
 
     @property
@@ -279,7 +280,7 @@ def _matches(rec: PoolRecord, flags: int) -> bool:
             and (not types or bool(POOL_TYPE_FLAGS.get(rec.current.type, 0) & types)))
 
 
-class QemuStoragePool(StoragePool):
+class QemuStoragePool(PoolVolumes, StoragePool):
     """A handle on one pool; every call reads its files again."""
 
     def __init__(self, conn, name: str, uuid: str):

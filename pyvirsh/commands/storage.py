@@ -3,7 +3,7 @@ vol-list, vol-info, over the driver's StoragePool and StorageVol handles."""
 
 from __future__ import annotations
 
-from ..declare import command, data, flag, flag_table, string
+from ..declare import command, data, flag, flag_table, number, string
 from ..errors import CommandError
 from ..output import format_kv, format_table, pretty_size
 from .. import values
@@ -35,8 +35,9 @@ def lookup_pool(ctl, name: str):
     return pool
 
 
-def lookup_volume(ctl, name: str, pool_name):
-    """virsh's volume lookup: by name in the given pool, then by key, then by path."""
+def lookup_volume(ctl, name: str, pool_name, pool_option: bool = True):
+    """virsh's volume lookup: by name in the given pool, then by key, then by path
+    (pool_option: the command has a --pool option, which the failure suggests)."""
     from ..drivers.api import DriverError
 
     pool = None
@@ -57,7 +58,7 @@ def lookup_volume(ctl, name: str, pool_name):
         except DriverError as err:
             last = err
     if vol is None:
-        hint = "" if pool is not None else ", specifying --pool might help"
+        hint = "" if pool is not None or not pool_option else ", specifying --pool might help"
         raise CommandError("failed to get vol '%s'%s" % (name, hint), str(last))
     if pool is not None:
         try:
@@ -205,8 +206,12 @@ def pool_list(ctl, inactive, all, transient, persistent, autostart, no_autostart
 def _malformed(text):
     try:
         return values.scaled("capacity", text, 1)
-    except CommandError:
-        raise CommandError("Malformed size %s" % text) from None
+    except CommandError as err:
+        # virsh's words, then the scaling's reason (an overflow) when the number itself was fine
+        digits = text.strip().lstrip("+")
+        digits = digits[:len(digits) - len(digits.lstrip("0123456789"))] or "0"
+        detail = err.lines[1:] if int(digits) <= values.ULLONG_MAX else []
+        raise CommandError("Malformed size %s" % text, *detail) from None
 
 
 def _backing_volume(ctl, pool, name: str):
@@ -608,4 +613,285 @@ def pool_name(ctl, pool):
 @data("pool", "pool name or uuid", completer="pools")
 def pool_uuid(ctl, pool):
     ctl.print("%s\n" % _pool_by(ctl, pool, by_uuid=False).uuid)
+    return True
+
+
+# ---------------------------------------------------------------------------
+# Volumes: create from XML, copy, delete, wipe, resize, upload, download, names
+# ---------------------------------------------------------------------------
+
+def _vol_option(help_text: str = "vol name, key or path"):
+    return data("vol", help_text)
+
+
+def _pool_opt():
+    return string("pool", "pool name or uuid", completer="pools")
+
+
+@command("vol-create", "create a vol from an XML file", "Create a vol.", group="volume")
+@data("pool", "pool name", completer="pools")
+@data("file", "file containing an XML vol description", completer="files")
+@flag("prealloc-metadata", "preallocate metadata (for qcow2 instead of full allocation)")
+@flag("validate", "validate the XML against the schema")
+def vol_create(ctl, pool, file, prealloc_metadata, validate):
+    from ..drivers.api import VolCreateFlags as F
+    from .common import read_xml_file
+
+    p = lookup_pool(ctl, pool)
+    xml = read_xml_file(file)
+    with reporting("Failed to create vol from %s" % file):
+        vol = p.create_vol_xml(xml, flag_bits((prealloc_metadata, F.PREALLOC_METADATA), (validate, F.VALIDATE)))
+    ctl.print_extra("Vol %s created from %s\n" % (vol.name, file))
+    return True
+
+
+@command("vol-create-from", "create a vol, using another volume as input",
+         "Create a vol from an existing volume.", group="volume")
+@data("pool", "pool name or uuid", completer="pools")
+@data("file", "file containing an XML vol description", completer="files")
+@_vol_option()
+@string("inputpool", "pool name or uuid of the input volume's pool", completer="pools")
+@flag("prealloc-metadata", "preallocate metadata (for qcow2 instead of full allocation)")
+@flag("reflink", "use btrfs COW lightweight copy")
+@flag("validate", "validate the XML against the schema")
+def vol_create_from(ctl, pool, file, vol, inputpool, prealloc_metadata, reflink, validate):
+    from ..drivers.api import VolCreateFlags as F
+    from .common import read_xml_file
+
+    p = lookup_pool(ctl, pool)
+    source = lookup_volume(ctl, vol, inputpool, pool_option=False)
+    xml = read_xml_file(file)
+    flags = flag_bits((prealloc_metadata, F.PREALLOC_METADATA), (reflink, F.REFLINK), (validate, F.VALIDATE))
+    with reporting("Failed to create vol from %s" % file):
+        new = p.create_vol_xml_from(xml, source, flags)
+    ctl.print_extra("Vol %s created from input vol %s\n" % (new.name, source.name))
+    return True
+
+
+@command("vol-clone", "clone a volume.", "Clone an existing volume within the parent pool.", group="volume")
+@_vol_option()
+@data("newname", "clone name")
+@_pool_opt()
+@flag("prealloc-metadata", "preallocate metadata (for qcow2 instead of full allocation)")
+@flag("reflink", "use btrfs COW lightweight copy")
+@flag("print-xml", "print XML document rather than clone the volume")
+def vol_clone(ctl, vol, newname, pool, prealloc_metadata, reflink, print_xml):
+    from ..drivers.api import DriverError, VolCreateFlags as F
+
+    source = lookup_volume(ctl, vol, pool)
+    try:
+        parent = source.lookup_pool()
+    except DriverError:
+        raise CommandError("failed to get parent pool") from None
+    with reporting("Failed to get XML description of vol %s" % vol):
+        xml = _renamed_volume_xml(source.get_xml_desc(0), newname)
+    if print_xml:
+        ctl.print(xml)
+        return True
+    flags = flag_bits((prealloc_metadata, F.PREALLOC_METADATA), (reflink, F.REFLINK))
+    with reporting("Failed to clone vol from %s" % source.name):
+        parent.create_vol_xml_from(xml, source, flags)
+    ctl.print_extra("Vol %s cloned from %s\n" % (newname, source.name))
+    return True
+
+
+def _renamed_volume_xml(xml: str, newname: str) -> str:
+    """virsh's vol-clone: the volume's XML with the new name, as libxml2 writes it back."""
+    from lxml import etree
+
+    doc = etree.fromstring(xml.encode())
+    doc.find("name").text = newname
+    return etree.tostring(doc, encoding="unicode")
+
+
+@command("vol-delete", "delete a vol", "Delete a given vol.", group="volume")
+@_vol_option()
+@_pool_opt()
+@flag("delete-snapshots", "delete snapshots associated with volume (must be supported by storage driver)")
+def vol_delete(ctl, vol, pool, delete_snapshots):
+    from ..drivers.api import VolDeleteFlags
+
+    v = lookup_volume(ctl, vol, pool)
+    with reporting("Failed to delete vol %s" % vol):
+        v.delete(VolDeleteFlags.WITH_SNAPSHOTS if delete_snapshots else 0)
+    ctl.print_extra("Vol %s deleted\n" % vol)
+    return True
+
+
+@command("vol-wipe", "wipe a vol", "Ensure data previously on a volume is not accessible to future reads",
+         group="volume")
+@_vol_option()
+@_pool_opt()
+@string("algorithm", "perform selected wiping algorithm")
+def vol_wipe(ctl, vol, pool, algorithm):
+    from ..drivers.api import VOL_WIPE_ALGORITHMS
+
+    v = lookup_volume(ctl, vol, pool)
+    if algorithm is not None and algorithm not in VOL_WIPE_ALGORITHMS:
+        raise CommandError("Unsupported algorithm '%s'" % algorithm)
+    with reporting("Failed to wipe vol %s" % vol):
+        v.wipe_pattern(VOL_WIPE_ALGORITHMS.index(algorithm) if algorithm else 0, 0)
+    ctl.print_extra("Vol %s wiped\n" % vol)
+    return True
+
+
+@command("vol-resize", "resize a vol", "Resizes a storage volume. This is safe only for storage volumes not in "
+         "use by an active guest.\nSee blockresize for live resizing.", group="volume")
+@_vol_option()
+@data("capacity", "new capacity for the vol, as scaled integer (default bytes)")
+@_pool_opt()
+@flag("allocate", "allocate the new capacity, rather than leaving it sparse")
+@flag("delta", "use capacity as a delta to current size, rather than the new size")
+@flag("shrink", "allow the resize to shrink the volume")
+def vol_resize(ctl, vol, capacity, pool, allocate, delta, shrink):
+    from ..drivers.api import VolResizeFlags as F
+
+    flags = flag_bits((allocate, F.ALLOCATE), (delta, F.DELTA), (shrink, F.SHRINK))
+    v = lookup_volume(ctl, vol, pool)
+    text = capacity.lstrip(" \t\n\v\f\r")
+    if text.startswith("-"):
+        if not shrink:
+            raise CommandError("negative size requires --shrink")
+        text = text[1:]
+    size = _malformed(text)
+    how = "by" if delta else "to"
+    with reporting("Failed to change size of volume '%s' %s %s" % (v.name, how, text)):
+        v.resize(size, flags)
+    ctl.print_extra("Size of volume '%s' successfully changed %s %s\n" % (v.name, how, text))
+    return True
+
+
+def _ull(name: str, text) -> int:
+    if text is None:
+        return 0
+    value = values.to_int(text, 0, values.ULLONG_MAX)
+    if value is None:
+        raise CommandError("Numeric value '%s' for <%s> option is malformed or out of range" % (text, name))
+    return value
+
+
+@command("vol-upload", "upload file contents to a volume", "Upload file contents to a volume", group="volume")
+@_vol_option()
+@data("file", "file", completer="files")
+@_pool_opt()
+@number("offset", "volume offset to upload to")
+@number("length", "amount of data to upload")
+@flag("sparse", "preserve sparseness of volume")
+def vol_upload(ctl, vol, file, pool, offset, length, sparse):
+    import os
+
+    from ..drivers.api import VolStreamFlags
+
+    start, count = _ull("offset", offset), _ull("length", length)
+    v = lookup_volume(ctl, vol, pool)
+    try:
+        os.close(os.open(file, os.O_RDONLY))
+    except OSError:
+        raise CommandError("cannot read %s" % file) from None
+    with reporting("cannot send data to volume %s" % vol):
+        v.upload(file, start, count, VolStreamFlags.SPARSE_STREAM if sparse else 0)
+    return True
+
+
+@command("vol-download", "download volume contents to a file", "Download volume contents to a file",
+         group="volume")
+@_vol_option()
+@data("file", "file", completer="files")
+@_pool_opt()
+@number("offset", "volume offset to download from")
+@number("length", "amount of data to download")
+@flag("sparse", "preserve sparseness of volume")
+def vol_download(ctl, vol, file, pool, offset, length, sparse):
+    import os
+
+    from ..drivers.api import DriverError, VolStreamFlags
+
+    start, count = _ull("offset", offset), _ull("length", length)
+    v = lookup_volume(ctl, vol, pool)
+    created = True
+    try:
+        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        created = False
+        try:
+            fd = os.open(file, os.O_WRONLY | os.O_TRUNC)
+        except OSError:
+            raise CommandError("cannot create %s" % file) from None
+    except OSError:
+        raise CommandError("cannot create %s" % file) from None
+    try:
+        v.download(fd, start, count, VolStreamFlags.SPARSE_STREAM if sparse else 0)
+    except DriverError as err:
+        os.close(fd)
+        if created:
+            os.unlink(file)
+        raise CommandError("cannot receive data from volume %s" % vol, str(err)) from None
+    os.close(fd)
+    return True
+
+
+@command("vol-dumpxml", "vol information in XML", "Output the vol information as an XML dump to stdout.",
+         group="volume")
+@_vol_option()
+@_pool_opt()
+@string("xpath", "xpath expression to filter the XML document", named_only=True, empty_ok=True)
+@flag("wrap", "wrap xpath results in an common root element")
+def vol_dumpxml(ctl, vol, pool, xpath, wrap):
+    from ..drivers.api import DriverError
+    from .common import print_xml
+
+    v = lookup_volume(ctl, vol, pool)
+    try:
+        text = v.get_xml_desc(0)
+    except DriverError as err:
+        raise CommandError(str(err)) from None
+    print_xml(ctl, text, xpath, wrap)
+    return True
+
+
+def _one_value(ctl, call) -> bool:
+    from ..drivers.api import DriverError
+
+    try:
+        ctl.print("%s\n" % call())
+    except DriverError as err:
+        raise CommandError(str(err)) from None
+    return True
+
+
+@command("vol-path", "returns the volume path for a given volume name or key", "", group="volume")
+@data("vol", "volume name or key")
+@_pool_opt()
+def vol_path(ctl, vol, pool):
+    v = lookup_volume(ctl, vol, pool)
+    return _one_value(ctl, v.get_path)
+
+
+@command("vol-name", "returns the volume name for a given volume key or path", "", group="volume")
+@data("vol", "volume key or path")
+def vol_name(ctl, vol):
+    v = lookup_volume(ctl, vol, None, pool_option=False)
+    return _one_value(ctl, lambda: v.name)
+
+
+@command("vol-key", "returns the volume key for a given volume name or path", "", group="volume")
+@data("vol", "volume name or path")
+@_pool_opt()
+def vol_key(ctl, vol, pool):
+    v = lookup_volume(ctl, vol, pool)
+    return _one_value(ctl, lambda: v.key)
+
+
+@command("vol-pool", "returns the storage pool for a given volume key or path", "", group="volume")
+@data("vol", "volume key or path")
+@flag("uuid", "return the pool uuid rather than pool name")
+def vol_pool(ctl, vol, uuid):
+    from ..drivers.api import DriverError
+
+    v = lookup_volume(ctl, vol, None, pool_option=False)
+    try:
+        p = v.lookup_pool()
+    except DriverError:
+        raise CommandError("failed to get parent pool") from None
+    ctl.print("%s\n" % (p.uuid if uuid else p.name))
     return True
