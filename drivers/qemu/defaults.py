@@ -97,8 +97,8 @@ class QemuDefaults(DomainDefaults):
 
 def _check_disk(disk, q35: bool) -> None:
     dtype = disk.get("type")
-    if dtype not in ("file", "block"):
-        raise unsupported("disk type '%s' is not supported (only 'file' and 'block')" % dtype)
+    if dtype not in ("file", "block", "volume"):
+        raise unsupported("disk type '%s' is not supported (only 'file', 'block' and 'volume')" % dtype)
     if disk.get("device") not in ("disk", "cdrom"):
         raise unsupported("disk device '%s' is not supported" % disk.get("device"))
     target = disk.find("target")

@@ -438,7 +438,9 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
     def _prepare_live_definition(self, definition: DomainDef, status_capacity: dict) -> tuple[DomainDef, int]:
         """Copy the definition and record each disk's probed chain in it (probe once, here)."""
         from ..storage.chain import probe_chain
+        from .volumedisks import resolve_volume_disks
         live = definition.copy()
+        resolve_volume_disks(self.conn, live)       # <disk type='volume'>: the volume's file
         next_index = 1
         for disk in live.disks():
             src = disk.source_element
