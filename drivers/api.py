@@ -366,15 +366,22 @@ class VolCreateFlags:
     VALIDATE = 1 << 2
 
 
+# pyvirsh's own bit, beyond libvirt's flags of vol delete, wipe and resize: act on a volume
+# that is the backing file of another volume (a running domain's image is never forced).
+VOL_FORCE = 1 << 24
+
+
 class VolDeleteFlags:
     ZEROED = 1 << 0
     WITH_SNAPSHOTS = 1 << 1
+    FORCE = VOL_FORCE
 
 
 class VolResizeFlags:
     ALLOCATE = 1 << 0
     DELTA = 1 << 1
     SHRINK = 1 << 2
+    FORCE = VOL_FORCE
 
 
 class VolStreamFlags:

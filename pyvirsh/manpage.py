@@ -478,6 +478,14 @@ file (libvirt overwrites its header).
 \fBvol\-upload\fR refuses a file longer than \fB\-\-length\fR before writing
 anything; \fB\-\-sparse\fR keeps holes as holes both ways.
 .TP
+Volumes in use
+Beyond virsh, \fBvol\-delete\fR, \fBvol\-wipe\fR, \fBvol\-resize
+\-\-shrink\fR and \fBpool\-delete\fR refuse a volume that is a layer,
+at any depth, of a running domain\(aqs cached backing chain, naming the
+domain, the disk and the layer; nothing overrides that.
+They also refuse a volume that is the backing file of another volume of a
+running pool, naming it, unless \fB\-\-force\fR is given.
+.TP
 Types
 Only \fBdir\fR pools run on the QEMU driver; another type is refused
 with \fBunsupported configuration:\fR naming it.

@@ -64,10 +64,11 @@ def state_files(env) -> dict[str, bytes]:
             for d in dirnames:
                 out[os.path.join(dirpath, d)] = b"<dir>"
             for f in filenames:
-                if f.endswith(".lock"):
-                    continue
-                with open(os.path.join(dirpath, f), "rb") as fh:
-                    out[os.path.join(dirpath, f)] = fh.read()
+                full = os.path.join(dirpath, f)
+                if f.endswith(".lock") or not os.path.isfile(full) or os.path.islink(full):
+                    continue            # locks, sockets, pipes
+                with open(full, "rb") as fh:
+                    out[full] = fh.read()
     return out
 
 

@@ -368,6 +368,11 @@ class QemuStoragePool(PoolVolumes, StoragePool):
             rec = self.record()
             if rec.live is not None:
                 raise _still_active(self.name)
+            from .volumes import running_user
+            user = running_user(self.conn, rec.config.target_path, under=True)
+            if user is not None:
+                raise DriverError(ErrorCode.OPERATION_INVALID, "cannot delete pool '%s': its directory holds an "
+                                  "image of %s" % (self.name, user))
             pooldir.delete(rec.config)
 
     @writes("virStoragePoolUndefine")

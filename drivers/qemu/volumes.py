@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 
-from ..api import (VOL_WIPE_ALGORITHMS, DriverError, ErrorCode, StorageVol, StorageVolInfo, StorageVolType,
-                   VolCreateFlags, VolDeleteFlags, VolGetInfoFlags, VolResizeFlags, VolStreamFlags, check_flags,
-                   writes)
+from ..api import (VOL_FORCE, VOL_WIPE_ALGORITHMS, DriverError, ErrorCode, StorageVol, StorageVolInfo,
+                   StorageVolType, VolCreateFlags, VolDeleteFlags, VolGetInfoFlags, VolResizeFlags, VolStreamFlags,
+                   check_flags, writes)
 from ..storage import voldir
 from ..storage.pooldef import sanitize_path
 
@@ -177,13 +177,16 @@ class QemuStorageVol(StorageVol):
 
     @writes("virStorageVolDelete")
     def delete(self, flags: int = 0) -> None:
-        check_flags(flags, VolDeleteFlags.ZEROED, "storageVolDelete")
-        voldir.delete(self.live_path())
+        check_flags(flags, VolDeleteFlags.ZEROED | VOL_FORCE, "storageVolDelete")
+        path = self.live_path()
+        refuse_in_use(self.conn, path, "delete", bool(flags & VOL_FORCE))
+        voldir.delete(path)
 
     @writes("virStorageVolWipePattern")
     def wipe_pattern(self, algorithm: int, flags: int = 0) -> None:
-        check_flags(flags, 0, "storageVolWipePattern")
+        check_flags(flags, VOL_FORCE, "storageVolWipePattern")
         facts = self.facts()
+        refuse_in_use(self.conn, facts.path, "wipe", bool(flags & VOL_FORCE))
         if algorithm != 0:
             word = VOL_WIPE_ALGORITHMS[algorithm] if 0 <= algorithm < len(VOL_WIPE_ALGORITHMS) else algorithm
             raise DriverError(ErrorCode.OPERATION_UNSUPPORTED, "wiping algorithm '%s' is not supported by pyvirsh "
@@ -193,8 +196,10 @@ class QemuStorageVol(StorageVol):
     @writes("virStorageVolResize")
     def resize(self, capacity: int, flags: int = 0) -> None:
         F = VolResizeFlags
-        check_flags(flags, F.ALLOCATE | F.DELTA | F.SHRINK, "storageVolResize")
+        check_flags(flags, F.ALLOCATE | F.DELTA | F.SHRINK | VOL_FORCE, "storageVolResize")
         facts = self.facts()
+        if flags & F.SHRINK:
+            refuse_in_use(self.conn, facts.path, "shrink", bool(flags & VOL_FORCE))
         if flags & F.DELTA:
             if flags & F.SHRINK:
                 if capacity > facts.capacity:
@@ -227,3 +232,68 @@ class QemuStorageVol(StorageVol):
         check_flags(flags, VolStreamFlags.SPARSE_STREAM, "storageVolDownload")
         voldir.transfer(self.live_path(), local_fd, offset, 0, length or None,
                         bool(flags & VolStreamFlags.SPARSE_STREAM))
+
+
+# ---------------------------------------------------------------------------
+# Who uses a volume: refusals libvirt does not make
+# ---------------------------------------------------------------------------
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.normpath(a) == os.path.normpath(b)
+
+
+def running_user(conn, path: str, under: bool = False) -> str | None:
+    """'domain NAME (disk vda[2])' when path is a layer of a running domain's cached chain
+    (with under, when a layer lies in the directory path)."""
+    for dom in conn.list_all_domains():
+        try:
+            if not dom.is_active():
+                continue
+            disks = dom.get_disks()
+        except DriverError:
+            continue
+        for disk in disks:
+            for depth, layer in enumerate(disk.chain):
+                if not layer.path:
+                    continue
+                hit = (os.path.dirname(os.path.normpath(layer.path)) == os.path.normpath(path)) if under \
+                    else _same_file(layer.path, path)
+                if hit:
+                    where = disk.target if depth == 0 else "%s[%s]" % (disk.target, layer.index)
+                    return "running domain '%s' (%s, layer %d of its chain)" % (dom.name, where, depth + 1)
+    return None
+
+
+def backing_user(conn, path: str) -> str | None:
+    """'volume NAME in pool P' for a volume of a running pool whose backing file is path."""
+    for rec in conn.pools.records():
+        if rec.live is None:
+            continue
+        target = rec.live.target_path
+        try:
+            names = voldir.list_names(target)
+        except DriverError:
+            continue
+        for name in sorted(names):
+            other = os.path.join(target, name)
+            if _same_file(other, path):
+                continue
+            backing = voldir.describe(other).backing_path()
+            if backing is not None and _same_file(backing, path):
+                return "volume '%s' in pool '%s'" % (name, rec.name)
+    return None
+
+
+def refuse_in_use(conn, path: str, verb: str, force: bool) -> None:
+    user = running_user(conn, path)
+    if user is not None:
+        raise DriverError(ErrorCode.OPERATION_INVALID, "cannot %s volume '%s': it is in use by %s"
+                          % (verb, path, user))
+    if not force:
+        user = backing_user(conn, path)
+        if user is not None:
+            raise DriverError(ErrorCode.OPERATION_INVALID, "cannot %s volume '%s': it is the backing file of %s "
+                              "(--force to %s it anyway)" % (verb, path, user, verb))

@@ -708,12 +708,13 @@ def _renamed_volume_xml(xml: str, newname: str) -> str:
 @_vol_option()
 @_pool_opt()
 @flag("delete-snapshots", "delete snapshots associated with volume (must be supported by storage driver)")
-def vol_delete(ctl, vol, pool, delete_snapshots):
-    from ..drivers.api import VolDeleteFlags
+@flag("force", "also when another volume is backed by it (pyvirsh; never for a running domain's image)")
+def vol_delete(ctl, vol, pool, delete_snapshots, force):
+    from ..drivers.api import VolDeleteFlags as F
 
     v = lookup_volume(ctl, vol, pool)
     with reporting("Failed to delete vol %s" % vol):
-        v.delete(VolDeleteFlags.WITH_SNAPSHOTS if delete_snapshots else 0)
+        v.delete(flag_bits((delete_snapshots, F.WITH_SNAPSHOTS), (force, F.FORCE)))
     ctl.print_extra("Vol %s deleted\n" % vol)
     return True
 
@@ -723,14 +724,15 @@ def vol_delete(ctl, vol, pool, delete_snapshots):
 @_vol_option()
 @_pool_opt()
 @string("algorithm", "perform selected wiping algorithm")
-def vol_wipe(ctl, vol, pool, algorithm):
-    from ..drivers.api import VOL_WIPE_ALGORITHMS
+@flag("force", "also when another volume is backed by it (pyvirsh; never for a running domain's image)")
+def vol_wipe(ctl, vol, pool, algorithm, force):
+    from ..drivers.api import VOL_FORCE, VOL_WIPE_ALGORITHMS
 
     v = lookup_volume(ctl, vol, pool)
     if algorithm is not None and algorithm not in VOL_WIPE_ALGORITHMS:
         raise CommandError("Unsupported algorithm '%s'" % algorithm)
     with reporting("Failed to wipe vol %s" % vol):
-        v.wipe_pattern(VOL_WIPE_ALGORITHMS.index(algorithm) if algorithm else 0, 0)
+        v.wipe_pattern(VOL_WIPE_ALGORITHMS.index(algorithm) if algorithm else 0, VOL_FORCE if force else 0)
     ctl.print_extra("Vol %s wiped\n" % vol)
     return True
 
@@ -743,10 +745,11 @@ def vol_wipe(ctl, vol, pool, algorithm):
 @flag("allocate", "allocate the new capacity, rather than leaving it sparse")
 @flag("delta", "use capacity as a delta to current size, rather than the new size")
 @flag("shrink", "allow the resize to shrink the volume")
-def vol_resize(ctl, vol, capacity, pool, allocate, delta, shrink):
+@flag("force", "also when another volume is backed by it (pyvirsh; never for a running domain's image)")
+def vol_resize(ctl, vol, capacity, pool, allocate, delta, shrink, force):
     from ..drivers.api import VolResizeFlags as F
 
-    flags = flag_bits((allocate, F.ALLOCATE), (delta, F.DELTA), (shrink, F.SHRINK))
+    flags = flag_bits((allocate, F.ALLOCATE), (delta, F.DELTA), (shrink, F.SHRINK), (force, F.FORCE))
     v = lookup_volume(ctl, vol, pool)
     text = capacity.lstrip(" \t\n\v\f\r")
     if text.startswith("-"):
