@@ -61,6 +61,7 @@ class ErrorCode(metaclass=_CodeTable):
     SNAPSHOT_REVERT_RISKY = "revert requires force: "
     NO_STORAGE_POOL = "Storage pool not found: "
     NO_STORAGE_VOL = "Storage volume not found: "
+    STORAGE_POOL_BUILT = "Storage pool already built: "
     NO_NETWORK = "Network not found: "
     BLOCK_COPY_ACTIVE = "block copy still active: "
     AGENT_UNRESPONSIVE = "Guest agent is not responding: "

@@ -487,11 +487,17 @@ They also refuse a volume that is the backing file of another volume of a
 running pool, naming it, unless \fB\-\-force\fR is given.
 .TP
 Types
-Only \fBdir\fR pools run on the QEMU driver; another type is refused
-with \fBunsupported configuration:\fR naming it.
-The \fBbuild\fR flags \fB\-\-overwrite\fR and
-\fB\-\-no\-overwrite\fR format a source device, which a \fBdir\fR pool
-has none of (libvirt\(aqs error).
+\fBdir\fR pools, and \fBfs\fR pools: a file system on a block device or
+an image file (\fB\-\-source\-dev\fR, \fB\-\-source\-format\fR), mounted
+on the target (\fBmount \-o nodev,nosuid,noexec\fR) while the pool runs and
+unmounted by \fBpool\-destroy\fR; fs pools need root.
+\fBpool\-build \-\-overwrite\fR makes the file system with \fBmkfs\fR,
+\fB\-\-no\-overwrite\fR only where \fBblkid\fR finds none; without either
+flag only the target directory is made.
+Another type is refused with \fBunsupported configuration:\fR naming it
+(\fBlogical\fR pools need device-mapper, which pyvirsh does not drive yet).
+For a \fBdir\fR pool, \fB\-\-overwrite\fR and \fB\-\-no\-overwrite\fR are
+refused with libvirt\(aqs error: there is no source device to format.
 .SH ENVIRONMENT
 .TP
 \fBPYVIRSH_DEFAULT_URI\fR

@@ -253,7 +253,7 @@ def test_bad_input_changes_nothing(pools, tmp_path):
             "file name\n",
         ("pool-define-as", "n", "netfs", "--target", "/x"):
             "error: Failed to define pool n\nerror: unsupported configuration: storage pool type 'netfs' is not "
-            "supported by pyvirsh (supported: dir)\n",
+            "supported by pyvirsh (supported: dir, fs)\n",
         ("pool-start", "nosuch"):
             "error: failed to get pool 'nosuch'\n"
             "error: Storage pool not found: no storage pool with matching name 'nosuch'\n",

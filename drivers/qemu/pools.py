@@ -22,7 +22,7 @@ from ..api import (DriverError, ErrorCode, StoragePool, StoragePoolBuildFlags, S
                    StoragePoolInfo, StoragePoolListFlags, StoragePoolState, StorageXMLFlags, POOL_TYPE_FLAGS,
                    check_flags, writes)
 from ..fsutil import FileLock, atomic_write, ensure_dir, read_text, remove
-from ..storage import pooldir
+from ..storage import pooldir, poolfs
 from ..storage.pooldef import PoolDef, parse_pool, require_supported
 from .volumes import PoolVolumes, VolumeLookups
 
@@ -172,8 +172,9 @@ class PoolStore:
             elif rec.uuid == pool.uuid:
                 raise DriverError(ErrorCode.OPERATION_FAILED, "pool '%s' is already defined with uuid %s"
                                   % (rec.name, rec.uuid))
-            elif rec.current.type == pool.type and pool.target_path is not None and \
-                    rec.current.target_path == pool.target_path:
+            elif rec.current.type == pool.type and (
+                    (pool.target_path is not None and rec.current.target_path == pool.target_path)
+                    or (pool.type == "fs" and rec.current.devices == pool.devices)):
                 raise DriverError(ErrorCode.OPERATION_FAILED, "Storage source conflict with pool: '%s'"
                                   % rec.name)
         return existing
@@ -195,10 +196,26 @@ def _start(store: PoolStore, pool: PoolDef, flags: int) -> None:
     if flags & (F.BUILD | F.BUILD_OVERWRITE | F.BUILD_NO_OVERWRITE):
         build_flags = (StoragePoolBuildFlags.OVERWRITE if flags & F.BUILD_OVERWRITE else 0) | \
             (StoragePoolBuildFlags.NO_OVERWRITE if flags & F.BUILD_NO_OVERWRITE else 0)
-        pooldir.build(pool, build_flags)
-    pooldir.check_target(pool)
-    pooldir.measure(pool)
-    store.save_live(pool)
+        _build(pool, build_flags)
+    if pool.type == "fs":
+        poolfs.start(pool)
+    try:
+        pooldir.check_target(pool)
+        pooldir.measure(pool)
+        store.save_live(pool)
+    except BaseException:
+        _stop(pool)
+        raise
+
+
+def _build(pool: PoolDef, flags: int) -> None:
+    (poolfs.build if pool.type == "fs" else pooldir.build)(pool, flags)
+
+
+def _stop(pool: PoolDef) -> None:
+    """What stopping a pool undoes: an fs pool's mount."""
+    if pool.type == "fs":
+        poolfs.stop(pool)
 
 
 class QemuStorage(VolumeLookups):
@@ -353,12 +370,12 @@ class QemuStoragePool(PoolVolumes, StoragePool):
             rec = self.record()
             if rec.live is not None:
                 raise DriverError(ErrorCode.OPERATION_INVALID, "storage pool '%s' is already active" % self.name)
-            pooldir.build(rec.config, flags)
+            _build(rec.config, flags)
 
     @writes("virStoragePoolDestroy")
     def destroy(self) -> None:
         with self.store.lock():
-            self.active_record()
+            _stop(self.active_record().live)
             remove(self.store.paths.live_file(self.name))
 
     @writes("virStoragePoolDelete")
@@ -405,7 +422,10 @@ class QemuStoragePool(PoolVolumes, StoragePool):
                 pooldir.measure(live)
             except DriverError:
                 # libvirt stops a pool whose refresh fails (a transient one is gone).
-                remove(self.store.paths.live_file(self.name))
+                try:
+                    _stop(live)
+                finally:
+                    remove(self.store.paths.live_file(self.name))
                 raise
             self.store.save_live(live)
 

@@ -13,7 +13,7 @@ from ..api import POOL_TYPE_FLAGS, DriverError, ErrorCode
 from ..xmlescape import escape
 
 # Pool types the QEMU driver can run; the others parse but are refused on use.
-SUPPORTED_TYPES = ("dir",)
+SUPPORTED_TYPES = ("dir", "fs")
 
 # What <source> may hold, per child element: the ones pyvirsh keeps.
 _SOURCE_CHILDREN = ("host", "dir", "device", "name", "format")
@@ -196,6 +196,11 @@ def parse_pool(xml: str) -> PoolDef:
         pool.target_perms = _perms(target.find("permissions"))
     if pool.target_path is None and pool_type in ("dir", "fs", "netfs", "logical"):
         raise DriverError(ErrorCode.XML_ERROR, "missing storage pool target path")
+    if pool_type == "fs":
+        if not pool.devices:
+            raise DriverError(ErrorCode.XML_ERROR, "missing storage pool source device name")
+        if pool.source_format is None:
+            pool.source_format = "auto"
     return pool
 
 
