@@ -351,45 +351,55 @@ def _data_extents(fd: int, start: int, end: int):
 
 
 _PUNCH_HOLE = 0x02 | 0x01      # FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+_ZERO_RANGE = 0x10             # FALLOC_FL_ZERO_RANGE: allocated blocks that read as zeros
 _libc = None
 
 
-def _punch(fd: int, offset: int, length: int) -> None:
-    """Make [offset, offset+length) of fd read as zeros without allocating it."""
+def _fallocate(fd: int, mode: int, offset: int, length: int) -> bool:
     global _libc
-    if length <= 0:
-        return
     if _libc is None:
         import ctypes
         import ctypes.util
         _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
         _libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
-    if _libc.fallocate(fd, _PUNCH_HOLE, offset, length) != 0:
-        _write_zeros(fd, offset, length)        # a file system without hole punching
+    return _libc.fallocate(fd, mode, offset, length) == 0
 
 
-def _copy_range(src: int, dst: int, src_off: int, dst_off: int, length: int, sparse: bool) -> None:
-    """Copy length bytes; with sparse, a chunk of zeros becomes a hole in the target."""
+def _zero(fd: int, offset: int, length: int, sparse: bool) -> None:
+    """Make [offset, offset+length) of fd read as zeros: a hole with sparse, allocated
+    blocks without it (written zeros where the file system cannot do either)."""
+    if length <= 0:
+        return
+    if not _fallocate(fd, _PUNCH_HOLE if sparse else _ZERO_RANGE, offset, length):
+        _write_zeros(fd, offset, length)
+
+
+def _copy_range(src: int, dst: int, src_off: int, dst_off: int, length: int) -> None:
+    """Copy length bytes in the kernel (copy_file_range), by reads and writes where it cannot."""
     done = 0
     while done < length:
-        chunk = os.pread(src, min(COPY_CHUNK, length - done), src_off + done)
-        if not chunk:
-            break
-        if sparse and chunk.count(0) == len(chunk):
-            _punch(dst, dst_off + done, len(chunk))
-        else:
+        try:
+            n = os.copy_file_range(src, dst, length - done, src_off + done, dst_off + done)
+        except OSError:
+            n = -1
+        if n == 0:
+            break                       # the source ended early (it shrank meanwhile)
+        if n < 0:
+            chunk = os.pread(src, min(COPY_CHUNK, length - done), src_off + done)
+            if not chunk:
+                break
+            n = 0
             view = memoryview(chunk)
-            written = 0
-            while written < len(chunk):
-                written += os.pwrite(dst, view[written:], dst_off + done + written)
-        done += len(chunk)
+            while n < len(chunk):
+                n += os.pwrite(dst, view[n:], dst_off + done + n)
+        done += n
 
 
 def transfer(src_path: str, dst_fd: int, src_offset: int, dst_offset: int, length: int | None,
              sparse: bool) -> int:
     """The bytes of src from src_offset (length of them, or to its end) written at dst_offset
     of dst_fd; returns how many. Holes of the source are never read: with sparse they become
-    holes of the target, without it zeros. The target only grows, never shrinks."""
+    holes of the target, without it allocated zeros. The target only grows, never shrinks."""
     fd = os.open(src_path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         size = os.fstat(fd).st_size
@@ -398,13 +408,9 @@ def transfer(src_path: str, dst_fd: int, src_offset: int, dst_offset: int, lengt
         pos = src_offset
         for offset, count in list(_data_extents(fd, src_offset, end)) + [(end, 0)]:
             if offset > pos:
-                gap_at, gap = dst_offset + pos - src_offset, offset - pos
-                if sparse:
-                    _punch(dst_fd, gap_at, gap)
-                else:
-                    _write_zeros(dst_fd, gap_at, gap)
+                _zero(dst_fd, dst_offset + pos - src_offset, offset - pos, sparse)
             if count:
-                _copy_range(fd, dst_fd, offset, dst_offset + offset - src_offset, count, sparse)
+                _copy_range(fd, dst_fd, offset, dst_offset + offset - src_offset, count)
             pos = offset + count
         if total and os.fstat(dst_fd).st_size < dst_offset + total:
             os.ftruncate(dst_fd, dst_offset + total)
