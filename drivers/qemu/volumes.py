@@ -138,7 +138,12 @@ class QemuStorageVol(StorageVol):
         return QemuStoragePool(self.conn, self.pool_name, self.pool_uuid)
 
     def live_path(self) -> str:
-        """The volume's file, or libvirt's not-found error once the pool stopped or the file went."""
+        """The volume's file, or libvirt's not-found error once the pool stopped or the file went.
+
+        The pool's running state is its live file's existence (a stat, not a parse: vol-list
+        asks this of every volume)."""
+        if os.path.exists(self.conn.pools.paths.live_file(self.pool_name)) and voldir.is_regular(self.key):
+            return self.key
         rec = self.conn.pools.load(self.pool_name)
         if rec is None or rec.uuid != self.pool_uuid or rec.live is None:
             raise no_vol("name", self.name)

@@ -122,16 +122,21 @@ class VolumeFacts:
 
 
 def describe(path: str) -> VolumeFacts:
-    """Stat and probe one volume file."""
+    """Stat and probe one volume file (one open: a pool of a thousand volumes is listed often)."""
     try:
-        st = os.stat(path)
+        fd = probe.open_image(path)
     except OSError as err:
-        raise _system("cannot stat file '%s'" % path, err) from None
+        raise _system("cannot open file '%s'" % path, err) from None
     try:
-        fmt = probe.detect_format(path)
-        header = probe.read_header(path, fmt)
-    except DriverError:
-        fmt, header = "raw", None       # an unreadable or damaged header: the bytes as they are
+        st = os.fstat(fd)
+        try:
+            first = os.pread(fd, probe.FIRST_READ, 0)
+            fmt = probe.detect_from_fd(fd, path, first)
+            header = probe.header_from_fd(fd, path, fmt, st, first)
+        except (DriverError, OSError):
+            fmt, header = "raw", None       # an unreadable or damaged header: the bytes as they are
+    finally:
+        os.close(fd)
     return VolumeFacts(path, st, fmt, header)
 
 
