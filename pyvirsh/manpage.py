@@ -460,8 +460,9 @@ the directory (libvirt\(aqs way: available counts the blocks free to
 root), measured at start and at \fBpool\-refresh\fR.
 .TP
 Volumes
-A volume is a file of a running pool\(aqs directory (hidden files are
-not volumes); a file copied in by hand is a volume at once.
+A volume is a file or a directory of a running pool\(aqs directory, as
+in libvirt (pyvirsh\(aqs own \fB.pyvirsh\-\fR temporaries excepted); a
+file copied in by hand is a volume at once.
 Its format is probed from its magic, its capacity read from its header,
 with pyvirsh\(aqs own prober; in \fBvol\-dumpxml\fR a backing file whose
 format the header does not record is probed only if it has no backing file

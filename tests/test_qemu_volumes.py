@@ -326,3 +326,28 @@ def test_dumpxml_backing_format_follows_the_start_rule(pool, tmp_path):
     assert "<backingStore>\n    <path>/POOLS/p1/mid.qcow2</path>\n    <permissions>\n" in unsafe
     recorded = pool.ok("vol-dumpxml", "mid.qcow2", "--pool", "p1")
     assert "<backingStore>\n    <path>/POOLS/p1/base.qcow2</path>\n    <format type='qcow2'/>\n" in recorded
+
+
+def test_directories_and_hidden_files_are_volumes_as_in_libvirt(pool):
+    d = pool.dir("p1")
+    os.mkdir(os.path.join(d, "sub"))
+    open(os.path.join(d, "sub", "f"), "w").close()
+    open(os.path.join(d, ".hidden"), "w").close()
+    open(os.path.join(d, ".pyvirsh-scratch"), "w").close()      # pyvirsh's own temporaries are not
+    rows = [line.split()[:3] for line in pool.ok("vol-list", "p1", "--details").splitlines()[2:-1]]
+    assert rows == [[".hidden", "/POOLS/p1/.hidden", "file"], ["sub", "/POOLS/p1/sub", "dir"]]
+    assert pool.ok("vol-info", "sub", "--pool", "p1") == (
+        "Name:           sub\nType:           dir\nCapacity:       SIZE\nAllocation:     SIZE\n\n")
+    xml = pool.ok("vol-dumpxml", "sub", "--pool", "p1")
+    assert xml.startswith("<volume type='dir'>\n  <name>sub</name>\n  <key>/POOLS/p1/sub</key>\n"
+                          "  <capacity unit='bytes'>N</capacity>\n  <allocation unit='bytes'>N</allocation>\n"
+                          "  <target>\n    <path>/POOLS/p1/sub</path>\n    <format type='dir'/>\n"), xml
+    assert pool.fails("vol-delete", "sub", "--pool", "p1") == (
+        "error: Failed to delete vol sub\n"
+        "error: cannot remove directory '/POOLS/p1/sub': Directory not empty\n")
+    assert pool.fails("vol-wipe", "sub", "--pool", "p1") == (
+        "error: Failed to wipe vol sub\n"
+        "error: Failed to open storage volume with path '/POOLS/p1/sub': Is a directory\n")
+    os.unlink(os.path.join(d, "sub", "f"))
+    assert pool.ok("vol-delete", "sub", "--pool", "p1") == "Vol sub deleted\n\n"
+    assert not os.path.exists(os.path.join(d, "sub"))

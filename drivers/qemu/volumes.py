@@ -40,7 +40,7 @@ class PoolVolumes:
 
     def lookup_vol_by_name(self, name: str):
         target = self._target()
-        if "/" in name or name.startswith(".") or not voldir.is_regular(os.path.join(target, name)):
+        if "/" in name or name in (".", "..") or not voldir.is_volume(os.path.join(target, name)):
             raise no_vol("name", name)
         return self._vol(name, target)
 
@@ -64,8 +64,7 @@ class PoolVolumes:
         if os.path.dirname(full) != target:
             raise DriverError(ErrorCode.OPERATION_INVALID, "backing volume '%s' is not in pool '%s' (its target "
                               "is '%s')" % (path, self.name, target))
-        name = os.path.basename(full)
-        if name.startswith(".") or not voldir.is_regular(full):
+        if not voldir.is_volume(full) or os.path.isdir(full):
             raise no_vol("path", path)
         return voldir.describe(full)
 
@@ -99,11 +98,11 @@ class VolumeLookups:
     def _volume_at(self, path: str):
         clean = sanitize_path(path)
         directory, name = os.path.split(clean)
-        if not name or name.startswith("."):
+        if not name or name in (".", "..") or voldir.is_temporary(name):
             return None
         for rec in self.pools.records():
             if rec.live is not None and rec.live.target_path == directory and \
-                    voldir.is_regular(clean):
+                    voldir.is_volume(clean):
                 return QemuStorageVol(self, rec.name, rec.uuid, name, directory)
         return None
 
@@ -118,6 +117,10 @@ class VolumeLookups:
         if vol is None:
             raise no_vol("path", path)
         return vol
+
+
+def facts_type(facts: voldir.VolumeFacts) -> int:
+    return StorageVolType.DIR if facts.is_dir else StorageVolType.FILE
 
 
 class QemuStorageVol(StorageVol):
@@ -142,13 +145,13 @@ class QemuStorageVol(StorageVol):
 
         The pool's running state is its live file's existence (a stat, not a parse: vol-list
         asks this of every volume)."""
-        if os.path.exists(self.conn.pools.paths.live_file(self.pool_name)) and voldir.is_regular(self.key):
+        if os.path.exists(self.conn.pools.paths.live_file(self.pool_name)) and voldir.is_volume(self.key):
             return self.key
         rec = self.conn.pools.load(self.pool_name)
         if rec is None or rec.uuid != self.pool_uuid or rec.live is None:
             raise no_vol("name", self.name)
         path = os.path.join(rec.live.target_path, self.name)
-        if not voldir.is_regular(path):
+        if not voldir.is_volume(path):
             raise no_vol("name", self.name)
         return path
 
@@ -166,13 +169,13 @@ class QemuStorageVol(StorageVol):
 
     def get_info(self) -> StorageVolInfo:
         facts = self.facts()
-        return StorageVolInfo(StorageVolType.FILE, facts.capacity, facts.allocation)
+        return StorageVolInfo(facts_type(facts), facts.capacity, facts.allocation)
 
     def get_info_flags(self, flags: int) -> StorageVolInfo:
         check_flags(flags, VolGetInfoFlags.PHYSICAL, "storageVolGetInfoFlags")
         facts = self.facts()
-        second = facts.st.st_size if flags & VolGetInfoFlags.PHYSICAL else facts.allocation
-        return StorageVolInfo(StorageVolType.FILE, facts.capacity, second)
+        second = facts.st.st_size if flags & VolGetInfoFlags.PHYSICAL and not facts.is_dir else facts.allocation
+        return StorageVolInfo(facts_type(facts), facts.capacity, second)
 
     def get_xml_desc(self, flags: int = 0) -> str:
         check_flags(flags, 0, "storageVolGetXMLDesc")
@@ -203,6 +206,7 @@ class QemuStorageVol(StorageVol):
         F = VolResizeFlags
         check_flags(flags, F.ALLOCATE | F.DELTA | F.SHRINK | VOL_FORCE, "storageVolResize")
         facts = self.facts()
+        facts.refuse_dir()
         if flags & F.SHRINK:
             refuse_in_use(self.conn, facts.path, "shrink", bool(flags & VOL_FORCE))
         if flags & F.DELTA:

@@ -136,13 +136,16 @@ def _perms(st, indent: str) -> str:
                                     indent))
 
 
-def volume_xml(name: str, path: str, fmt: str, capacity: int, st, backing) -> str:
-    """libvirt's vol-dumpxml of a file volume; backing is (path, format or None, stat or None) or None."""
-    out = ("<volume type='file'>\n  <name>%s</name>\n  <key>%s</key>\n"
+def volume_xml(name: str, path: str, fmt: str, capacity: int, allocation: int, st, backing) -> str:
+    """libvirt's vol-dumpxml of a file (or directory) volume; backing is (path, format or None,
+    stat or None) or None."""
+    vol_type = "dir" if fmt == "dir" else "file"
+    out = ("<volume type='%s'>\n  <name>%s</name>\n  <key>%s</key>\n"
            "  <capacity unit='bytes'>%d</capacity>\n  <allocation unit='bytes'>%d</allocation>\n"
-           "  <physical unit='bytes'>%d</physical>\n  <target>\n    <path>%s</path>\n"
-           "    <format type='%s'/>\n" % (escape(name), escape(path), capacity, st.st_blocks * 512, st.st_size,
-                                         escape(path), fmt))
+           % (vol_type, escape(name), escape(path), capacity, allocation))
+    if vol_type == "file":
+        out += "  <physical unit='bytes'>%d</physical>\n" % st.st_size
+    out += "  <target>\n    <path>%s</path>\n    <format type='%s'/>\n" % (escape(path), fmt)
     out += _perms(st, "    ") + _timestamps(st, "    ") + "  </target>\n"
     if backing is not None:
         bpath, bfmt, bst = backing

@@ -46,18 +46,26 @@ def _system(what: str, err: OSError) -> DriverError:
     return DriverError(ErrorCode.SYSTEM_ERROR, "%s: %s" % (what, os.strerror(err.errno)))
 
 
+TEMP_PREFIX = ".pyvirsh-"      # pyvirsh's own temporary files in a pool: never volumes
+
+
+def is_temporary(name: str) -> bool:
+    return name.startswith(TEMP_PREFIX)
+
+
 def list_names(directory: str) -> list[str]:
-    """The pool's volumes: its regular files, hidden ones (pyvirsh's temporaries) left out."""
+    """The pool's volumes: its regular files and directories (as libvirt lists them),
+    pyvirsh's temporaries left out."""
     try:
         entries = list(os.scandir(directory))
     except OSError as err:
         raise _system("cannot open directory '%s'" % directory, err) from None
     names = []
     for entry in entries:
-        if entry.name.startswith("."):
+        if is_temporary(entry.name):
             continue
         try:
-            if entry.is_file():
+            if entry.is_file() or entry.is_dir():
                 names.append(entry.name)
         except OSError:
             continue
@@ -67,9 +75,9 @@ def list_names(directory: str) -> list[str]:
 def check_name(name: str) -> None:
     if "/" in name:
         raise DriverError(ErrorCode.OPERATION_INVALID, "volume name '%s' cannot contain '/'" % name)
-    if name in ("", ".", "..") or name.startswith(".") or "\0" in name:
+    if name in ("", ".", "..") or is_temporary(name) or "\0" in name:
         raise DriverError(ErrorCode.OPERATION_INVALID, "volume name '%s' is not usable as a file name in a dir "
-                          "pool (hidden files are not volumes)" % name)
+                          "pool" % name)
 
 
 class VolumeFacts:
@@ -82,14 +90,26 @@ class VolumeFacts:
         self.header = header
 
     @property
+    def is_dir(self) -> bool:
+        return _stat.S_ISDIR(self.st.st_mode)
+
+    @property
     def capacity(self) -> int:
+        if self.is_dir:
+            return 0                # libvirt's figures for a directory volume
         if self.header is not None and self.header.virtual_size is not None:
             return self.header.virtual_size
         return self.st.st_size
 
     @property
     def allocation(self) -> int:
-        return self.st.st_blocks * 512
+        return 0 if self.is_dir else self.st.st_blocks * 512
+
+    def refuse_dir(self) -> None:
+        """libvirt's words for a change that needs a file (wipe, resize)."""
+        if self.is_dir:
+            raise DriverError(ErrorCode.SYSTEM_ERROR, "Failed to open storage volume with path '%s': Is a "
+                              "directory" % self.path)
 
     def backing_path(self) -> str | None:
         name = self.header.backing_name if self.header is not None else None
@@ -118,11 +138,16 @@ class VolumeFacts:
         return (path, fmt, st)
 
     def to_xml(self, name: str) -> str:
-        return volume_xml(name, self.path, self.format, self.capacity, self.st, self.backing())
+        return volume_xml(name, self.path, self.format, self.capacity, self.allocation, self.st, self.backing())
 
 
 def describe(path: str) -> VolumeFacts:
     """Stat and probe one volume file (one open: a pool of a thousand volumes is listed often)."""
+    if os.path.isdir(path):
+        try:
+            return VolumeFacts(path, os.stat(path), "dir", None)
+        except OSError as err:
+            raise _system("cannot stat file '%s'" % path, err) from None
     try:
         fd = probe.open_image(path)
     except OSError as err:
@@ -259,6 +284,12 @@ def copy_from(path: str, vdef: VolumeDef, source: VolumeFacts, prealloc_metadata
 # ---------------------------------------------------------------------------
 
 def delete(path: str) -> None:
+    if os.path.isdir(path):
+        try:
+            os.rmdir(path)
+        except OSError as err:
+            raise _system("cannot remove directory '%s'" % path, err) from None
+        return
     try:
         os.unlink(path)
     except OSError as err:
@@ -270,6 +301,7 @@ def wipe_zero(facts: VolumeFacts) -> None:
     released). Any other format is made again, empty, with its format, capacity and
     backing file: the data is gone and the image stays usable (libvirt overwrites the
     header too, leaving a raw file of zeros)."""
+    facts.refuse_dir()
     path = facts.path
     if facts.format == "raw":
         try:
@@ -287,7 +319,7 @@ def wipe_zero(facts: VolumeFacts) -> None:
         vdef.backing_format = backing[1]
     if facts.header is not None and facts.header.compat:
         vdef.compat = facts.header.compat
-    tmp = os.path.join(os.path.dirname(path), ".%s.wipe%d" % (os.path.basename(path), os.getpid()))
+    tmp = os.path.join(os.path.dirname(path), "%s%s.wipe%d" % (TEMP_PREFIX, os.path.basename(path), os.getpid()))
     _unlink_quietly(tmp)
     args = _create_args(tmp, facts.format, vdef, False)
     if vdef.backing_path is not None:
@@ -431,8 +463,10 @@ def _write_zeros(fd: int, offset: int, length: int) -> None:
         done += os.pwrite(fd, zeros[:min(len(zeros), length - done)], offset + done)
 
 
-def is_regular(path: str) -> bool:
+def is_volume(path: str) -> bool:
+    """A regular file or a directory: what a dir pool counts as a volume."""
     try:
-        return _stat.S_ISREG(os.stat(path).st_mode)
+        mode = os.stat(path).st_mode
+        return (_stat.S_ISREG(mode) or _stat.S_ISDIR(mode)) and not is_temporary(os.path.basename(path))
     except OSError:
         return False
