@@ -85,6 +85,7 @@ ARGS = {
     "pool-refresh": ["cp", "default-pool"],
     "pool-autostart": ["cp", "cp --disable", "default-pool"],
     "pool-dumpxml": ["cp", "cp --inactive", "default-pool --xpath //path"],
+    "pool-edit": ["cp", "default-pool", "nosuch"],
     "pool-name": ["dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566", "cp"],
     "pool-uuid": ["cp", "default-pool"],
     "pool-destroy": ["cp", "cq", "default-pool"],

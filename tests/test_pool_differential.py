@@ -43,7 +43,7 @@ CASES = [
     'vol-create-as default-pool v1 1M; vol-upload v1 /etc/hostname --pool default-pool --offset x',
     'vol-clone nosuch x',
     'help pool-define-as; help pool-create-as; help pool-define; help pool-create; help pool-build; help pool-start',
-    'help pool-destroy; help pool-delete; help pool-undefine; help pool-autostart; help pool-refresh; help pool-dumpxml; help pool-name; help pool-uuid',
+    'help pool-destroy; help pool-delete; help pool-undefine; help pool-autostart; help pool-refresh; help pool-dumpxml; help pool-name; help pool-uuid; help pool-edit',
     'help vol-create; help vol-create-from; help vol-clone; help vol-upload; help vol-download; help vol-dumpxml; help vol-path; help vol-name; help vol-key; help vol-pool',
 ]
 

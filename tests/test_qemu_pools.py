@@ -287,3 +287,16 @@ def test_concurrent_defines_of_one_name_leave_one_pool(pools):
             assert r.stderr.startswith("error: Failed to define pool race\nerror: operation failed: pool 'race' "
                                        "already exists with uuid "), r.stderr
     assert pools.ok("pool-list", "--all", "--name") == "race                \n\n"
+
+
+def test_pool_edit(pools, tmp_path):
+    pools.ok("pool-define-as", "p1", "dir", "--target", pools.dir("p1"))
+    editor = tmp_path / "editor.sh"
+    editor.write_text("#!/bin/sh\nsed -i 's#<path>.*</path>#<path>%s</path>#' \"$1\"\n" % pools.dir("moved"))
+    editor.chmod(0o755)
+    env = {"EDITOR": str(editor)}
+    proc = pools.env.run("pool-edit", "p1", env=env)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "Pool p1 XML configuration edited.\n\n", "")
+    assert "<path>/POOLS/moved</path>" in pools.ok("pool-dumpxml", "p1")
+    proc = pools.env.run("pool-edit", "p1", env={"EDITOR": "true"})
+    assert (proc.returncode, proc.stdout) == (0, "Pool p1 XML configuration not changed.\n\n")

@@ -67,6 +67,7 @@ TABLE = {
     "pool-delete": ("storage", "pool", "delete a pool"),
     "pool-destroy": ("storage", "pool", "destroy (stop) a pool"),
     "pool-dumpxml": ("storage", "pool", "pool information in XML"),
+    "pool-edit": ("storage", "pool", "edit XML configuration for a storage pool"),
     "pool-info": ("storage", "pool", "storage pool information"),
     "pool-list": ("storage", "pool", "list pools"),
     "pool-name": ("storage", "pool", "convert a pool UUID to pool name"),

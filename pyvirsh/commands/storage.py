@@ -898,3 +898,25 @@ def vol_pool(ctl, vol, uuid):
         raise CommandError("failed to get parent pool") from None
     ctl.print("%s\n" % (p.uuid if uuid else p.name))
     return True
+
+
+@command("pool-edit", "edit XML configuration for a storage pool", "Edit the XML configuration for a storage pool.",
+         group="pool")
+@data("pool", "pool name or uuid", completer="pools")
+def pool_edit(ctl, pool):
+    from ..drivers.api import StorageXMLFlags
+    from .editing import edit_document
+
+    p = lookup_pool(ctl, pool)
+    with reporting("Failed to get XML description of pool %s" % pool):
+        original = p.get_xml_desc(StorageXMLFlags.INACTIVE)
+
+    def apply(new_text):
+        return ctl.conn.storage_pool_define_xml(new_text, 0)
+
+    result = edit_document(ctl, original, apply)
+    if result is None:
+        ctl.print_extra("Pool %s XML configuration not changed.\n" % p.name)
+    else:
+        ctl.print_extra("Pool %s XML configuration edited.\n" % result.name)
+    return True
