@@ -346,22 +346,15 @@ def vol_info(ctl, vol, pool, bytes, physical):
 # Pool lifecycle: define, create, build, start, destroy, delete, undefine
 # ---------------------------------------------------------------------------
 
-def _pool_by(ctl, word: str, by_uuid: bool = True, by_name: bool = True):
-    """virsh's virshCommandOptPoolBy for pool-name (UUID only) and pool-uuid (name only)."""
-    from ..drivers.api import DriverError
-
-    if by_uuid and not by_name:
-        if len(word) != 36:
-            raise CommandError("failed to get pool '%s'" % word)
-        with reporting("failed to get pool '%s'" % word):
+def _pool_by(ctl, word: str, by_uuid: bool):
+    """virsh's virshCommandOptPoolBy with one kind of lookup: pool-name looks up by UUID
+    only (a word that is no UUID is not looked up at all), pool-uuid by name only."""
+    if by_uuid and len(word) != 36:
+        raise CommandError("failed to get pool '%s'" % word)
+    with reporting("failed to get pool '%s'" % word):
+        if by_uuid:
             return ctl.conn.lookup_storage_pool_by_uuid(word)
-    if by_name and not by_uuid:
-        with reporting("failed to get pool '%s'" % word):
-            return ctl.conn.lookup_storage_pool_by_name(word)
-    try:
-        return lookup_pool(ctl, word)
-    except DriverError as err:       # pragma: no cover - lookup_pool reports its own errors
-        raise CommandError(str(err)) from None
+        return ctl.conn.lookup_storage_pool_by_name(word)
 
 
 _POOL_XML_OPTIONS = (
@@ -605,7 +598,7 @@ def pool_dumpxml(ctl, pool, inactive, xpath, wrap):
 @command("pool-name", "convert a pool UUID to pool name", "", group="pool")
 @data("pool", "pool name or uuid", completer="pools")
 def pool_name(ctl, pool):
-    ctl.print("%s\n" % _pool_by(ctl, pool, by_name=False).name)
+    ctl.print("%s\n" % _pool_by(ctl, pool, by_uuid=True).name)
     return True
 
 
