@@ -11,62 +11,65 @@ import path and must stay cheap.
 
 from __future__ import annotations
 
+# The typing module costs start-up time and only the type checker needs it: it reads
+# any name TYPE_CHECKING as true (the idiom Python 3.14 documents), Python as False.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, Self
+
 # Plain classes and int constants rather than enum.Enum/IntFlag: this module is
 # imported by every command, and building enum classes costs several
 # milliseconds of start-up for nothing a plain int cannot do.
 
 
 class _Code:
+    """One libvirt error code: its name and the prefix libvirt puts before its messages."""
+
     __slots__ = ("name", "prefix")
 
-    def __init__(self, name: str, prefix: str):
-        self.name = name
+    def __init__(self, prefix: str):
+        self.name = ""
         self.prefix = prefix
 
-    def __repr__(self):
+    def __set_name__(self, owner: type, name: str) -> None:
+        # Python calls this when ErrorCode's body binds the code to its name:
+        # the name is written once, in the table, and never repeated as a string.
+        self.name = name
+
+    def __repr__(self) -> str:
         return "ErrorCode.%s" % self.name
 
 
-class _CodeTable(type):
-    """Turns ErrorCode's NAME = "prefix" attributes into distinct code objects."""
-
-    def __new__(mcs, name, bases, namespace):
-        for key, value in list(namespace.items()):
-            if key.isupper() and isinstance(value, str):
-                namespace[key] = _Code(key, value)
-        return super().__new__(mcs, name, bases, namespace)
-
-
-class ErrorCode(metaclass=_CodeTable):
+class ErrorCode:
     """libvirt error codes that pyvirsh reports, each with libvirt's message prefix."""
 
-    INTERNAL_ERROR = "internal error: "
-    NO_SUPPORT = "this function is not supported by the connection driver: "
-    INVALID_ARG = "invalid argument: "
-    ARGUMENT_UNSUPPORTED = "argument unsupported: "
-    OPERATION_FAILED = "operation failed: "
-    OPERATION_INVALID = "Requested operation is not valid: "
-    OPERATION_DENIED = "operation forbidden: "
-    OPERATION_UNSUPPORTED = "Operation not supported: "
-    OPERATION_TIMEOUT = "Timed out during operation: "
-    OPERATION_ABORTED = "operation aborted: "
-    CONFIG_UNSUPPORTED = "unsupported configuration: "
-    XML_ERROR = "XML error: "
-    XML_DETAIL = ""          # libxml2 parse errors are shown as they are
-    SYSTEM_ERROR = ""        # "<what>: <strerror>" messages
-    RAW = ""                 # messages libvirt reports without a prefix
-    NO_DOMAIN = "Domain not found: "
-    NO_DOMAIN_SNAPSHOT = "Domain snapshot not found: "
-    INVALID_DOMAIN_SNAPSHOT = "Invalid snapshot: "
-    SNAPSHOT_REVERT_RISKY = "revert requires force: "
-    NO_STORAGE_POOL = "Storage pool not found: "
-    NO_STORAGE_VOL = "Storage volume not found: "
-    STORAGE_POOL_BUILT = "Storage pool already built: "
-    NO_NETWORK = "Network not found: "
-    BLOCK_COPY_ACTIVE = "block copy still active: "
-    AGENT_UNRESPONSIVE = "Guest agent is not responding: "
-    NO_CONNECT = "no connection driver available for "
-    CONNECT_FAILED = ""
+    INTERNAL_ERROR = _Code("internal error: ")
+    NO_SUPPORT = _Code("this function is not supported by the connection driver: ")
+    INVALID_ARG = _Code("invalid argument: ")
+    ARGUMENT_UNSUPPORTED = _Code("argument unsupported: ")
+    OPERATION_FAILED = _Code("operation failed: ")
+    OPERATION_INVALID = _Code("Requested operation is not valid: ")
+    OPERATION_DENIED = _Code("operation forbidden: ")
+    OPERATION_UNSUPPORTED = _Code("Operation not supported: ")
+    OPERATION_TIMEOUT = _Code("Timed out during operation: ")
+    OPERATION_ABORTED = _Code("operation aborted: ")
+    CONFIG_UNSUPPORTED = _Code("unsupported configuration: ")
+    XML_ERROR = _Code("XML error: ")
+    XML_DETAIL = _Code("")        # libxml2 parse errors are shown as they are
+    SYSTEM_ERROR = _Code("")      # "<what>: <strerror>" messages
+    RAW = _Code("")               # messages libvirt reports without a prefix
+    NO_DOMAIN = _Code("Domain not found: ")
+    NO_DOMAIN_SNAPSHOT = _Code("Domain snapshot not found: ")
+    INVALID_DOMAIN_SNAPSHOT = _Code("Invalid snapshot: ")
+    SNAPSHOT_REVERT_RISKY = _Code("revert requires force: ")
+    NO_STORAGE_POOL = _Code("Storage pool not found: ")
+    NO_STORAGE_VOL = _Code("Storage volume not found: ")
+    STORAGE_POOL_BUILT = _Code("Storage pool already built: ")
+    NO_NETWORK = _Code("Network not found: ")
+    BLOCK_COPY_ACTIVE = _Code("block copy still active: ")
+    AGENT_UNRESPONSIVE = _Code("Guest agent is not responding: ")
+    NO_CONNECT = _Code("no connection driver available for ")
+    CONNECT_FAILED = _Code("")
 
 
 class DriverError(Exception):
@@ -412,11 +415,11 @@ class Record:
     list-of-records field in _ITEMS (field -> record class) gets it rebuilt.
     """
 
-    __slots__ = ()
-    _ITEMS: dict = {}
+    __slots__: tuple[str, ...] = ()
+    _ITEMS: ClassVar[dict[str, type[Record]]] = {}
 
-    def to_dict(self) -> dict:
-        out = {}
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {}
         for name in self.__slots__:
             value = getattr(self, name)
             if isinstance(value, list):
@@ -425,7 +428,7 @@ class Record:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict):
+    def from_dict(cls, data: dict[str, Any]) -> Self:
         unknown = set(data) - set(cls.__slots__)
         if unknown:
             raise ValueError("%s has no field %s" % (cls.__name__, ", ".join(sorted(unknown))))
@@ -444,7 +447,9 @@ class Record:
         return type(other) is type(self) and all(getattr(self, n) == getattr(other, n)
                                                  for n in self.__slots__)
 
-    __hash__ = None
+    # Records are mutable and equal by value, so unhashable; typeshed types object.__hash__ as a
+    # method, where Python's documented way to say "unhashable" is None.
+    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self):
         return "%s(%s)" % (type(self).__name__,
@@ -601,7 +606,7 @@ class DomainDisk(Record):
     backing chain, top first, empty when no chain is cached.
     """
     __slots__ = ("type", "device", "target", "bus", "source", "has_source", "format", "readonly", "chain")
-    _ITEMS = {"chain": DiskLayer}
+    _ITEMS: ClassVar[dict[str, type[Record]]] = {"chain": DiskLayer}
 
     def __init__(self, type, device, target, bus, source, has_source, format, readonly, chain):
         self.type = type
@@ -662,7 +667,11 @@ class ConnectionExtensions:
 
     passive: bool = False       # set for TAB completion: read state only, never touch a hypervisor
 
-    def completion_view(self) -> "Connection":
+    if TYPE_CHECKING:
+        # Only Connection mixes this class in; the defaults below build on this call of it.
+        def list_all_domains(self) -> list[Domain]: ...
+
+    def completion_view(self) -> Self:
         """A connection TAB completion may use: it reads state and never talks to a hypervisor."""
         return self
 
@@ -710,7 +719,7 @@ class Connection(ConnectionExtensions):
     uri: str = ""
     readonly: bool = False
 
-    def connection(self) -> "Connection":
+    def connection(self) -> Connection:
         return self
 
     def close(self) -> None:
@@ -739,26 +748,26 @@ class Connection(ConnectionExtensions):
         raise no_support("virNodeGetSecurityModel")
 
     # domains
-    def list_all_domains(self) -> list["Domain"]:
+    def list_all_domains(self) -> list[Domain]:
         raise no_support("virConnectListAllDomains")
 
-    def lookup_domain_by_id(self, domid: int) -> "Domain":
+    def lookup_domain_by_id(self, domid: int) -> Domain:
         raise no_support("virDomainLookupByID")
 
-    def lookup_domain_by_uuid(self, uuid: str) -> "Domain":
+    def lookup_domain_by_uuid(self, uuid: str) -> Domain:
         raise no_support("virDomainLookupByUUIDString")
 
-    def lookup_domain_by_name(self, name: str) -> "Domain":
+    def lookup_domain_by_name(self, name: str) -> Domain:
         raise no_support("virDomainLookupByName")
 
-    def define_xml(self, xml: str, flags: int = 0) -> "Domain":
+    def define_xml(self, xml: str, flags: int = 0) -> Domain:
         raise no_support_flagged("virDomainDefineXML", "virDomainDefineXMLFlags", flags)
 
-    def create_xml(self, xml: str, flags: int = 0) -> "Domain":
+    def create_xml(self, xml: str, flags: int = 0) -> Domain:
         raise no_support("virDomainCreateXML")
 
     # storage pools and volumes
-    def list_all_storage_pools(self, flags: int = 0) -> list["StoragePool"]:
+    def list_all_storage_pools(self, flags: int = 0) -> list[StoragePool]:
         """The pools matching flags (StoragePoolListFlags; no bit of a kind means no filter)."""
         raise no_support("virConnectListAllStoragePools")
 
@@ -769,23 +778,23 @@ class Connection(ConnectionExtensions):
     def num_of_defined_storage_pools(self) -> int:
         raise no_support("virConnectNumOfDefinedStoragePools")
 
-    def lookup_storage_pool_by_name(self, name: str) -> "StoragePool":
+    def lookup_storage_pool_by_name(self, name: str) -> StoragePool:
         raise no_support("virStoragePoolLookupByName")
 
-    def lookup_storage_pool_by_uuid(self, uuid: str) -> "StoragePool":
+    def lookup_storage_pool_by_uuid(self, uuid: str) -> StoragePool:
         raise no_support("virStoragePoolLookupByUUIDString")
 
-    def storage_pool_define_xml(self, xml: str, flags: int = 0) -> "StoragePool":
+    def storage_pool_define_xml(self, xml: str, flags: int = 0) -> StoragePool:
         raise no_support("virStoragePoolDefineXML")
 
-    def storage_pool_create_xml(self, xml: str, flags: int = 0) -> "StoragePool":
+    def storage_pool_create_xml(self, xml: str, flags: int = 0) -> StoragePool:
         """A transient pool, started at once; flags are StoragePoolCreateFlags."""
         raise no_support("virStoragePoolCreateXML")
 
-    def lookup_storage_vol_by_key(self, key: str) -> "StorageVol":
+    def lookup_storage_vol_by_key(self, key: str) -> StorageVol:
         raise no_support("virStorageVolLookupByKey")
 
-    def lookup_storage_vol_by_path(self, path: str) -> "StorageVol":
+    def lookup_storage_vol_by_path(self, path: str) -> StorageVol:
         raise no_support("virStorageVolLookupByPath")
 
 
@@ -898,19 +907,19 @@ class Domain(DomainExtensions):
         raise no_support("virDomainBlockResize")
 
     # snapshots
-    def snapshot_create_xml(self, xml: str, flags: int = 0) -> "Snapshot":
+    def snapshot_create_xml(self, xml: str, flags: int = 0) -> Snapshot:
         raise no_support("virDomainSnapshotCreateXML")
 
-    def list_all_snapshots(self, flags: int = 0) -> list["Snapshot"]:
+    def list_all_snapshots(self, flags: int = 0) -> list[Snapshot]:
         raise no_support("virDomainListAllSnapshots")
 
-    def snapshot_lookup_by_name(self, name: str) -> "Snapshot":
+    def snapshot_lookup_by_name(self, name: str) -> Snapshot:
         raise no_support("virDomainSnapshotLookupByName")
 
     def has_current_snapshot(self) -> bool:
         raise no_support("virDomainHasCurrentSnapshot")
 
-    def snapshot_current(self) -> "Snapshot":
+    def snapshot_current(self) -> Snapshot:
         raise no_support("virDomainSnapshotCurrent")
 
 
@@ -922,7 +931,7 @@ class Snapshot:
     def get_xml_desc(self, flags: int = 0) -> str:
         raise no_support("virDomainSnapshotGetXMLDesc")
 
-    def get_parent(self) -> "Snapshot":
+    def get_parent(self) -> Snapshot:
         raise no_support("virDomainSnapshotGetParent")
 
     def is_current(self) -> bool:
@@ -931,7 +940,7 @@ class Snapshot:
     def has_metadata(self) -> bool:
         raise no_support("virDomainSnapshotHasMetadata")
 
-    def list_all_children(self, flags: int = 0) -> list["Snapshot"]:
+    def list_all_children(self, flags: int = 0) -> list[Snapshot]:
         raise no_support("virDomainSnapshotListAllChildren")
 
     def delete(self, flags: int = 0) -> None:
@@ -962,18 +971,18 @@ class StoragePool:
     def get_autostart(self) -> bool:
         raise no_support("virStoragePoolGetAutostart")
 
-    def list_all_volumes(self, flags: int = 0) -> list["StorageVol"]:
+    def list_all_volumes(self, flags: int = 0) -> list[StorageVol]:
         raise no_support("virStoragePoolListAllVolumes")
 
     def num_of_volumes(self) -> int:
         """The call virsh falls back on without virStoragePoolListAllVolumes."""
         raise no_support("virStoragePoolNumOfVolumes")
 
-    def lookup_vol_by_name(self, name: str) -> "StorageVol":
+    def lookup_vol_by_name(self, name: str) -> StorageVol:
         raise no_support("virStorageVolLookupByName")
 
     @writes("virStorageVolCreateXML")
-    def create_vol_xml(self, xml: str, flags: int = 0) -> "StorageVol":
+    def create_vol_xml(self, xml: str, flags: int = 0) -> StorageVol:
         """A new volume from its XML; flags are VolCreateFlags."""
         raise no_support("virStorageVolCreateXML")
 
@@ -1081,7 +1090,7 @@ class TreeSnapshot(Snapshot):
     returns is for reading only.
     """
 
-    def __init__(self, dom: "Domain", name: str):
+    def __init__(self, dom: Domain, name: str):
         self.dom = dom
         self.name = name
 
@@ -1094,7 +1103,7 @@ class TreeSnapshot(Snapshot):
     def get_xml_desc(self, flags: int = 0) -> str:
         return self._tree().get(self.name).to_xml()
 
-    def get_parent(self) -> "Snapshot":
+    def get_parent(self) -> Snapshot:
         snap = self._tree().get(self.name)
         if snap.parent is None:
             raise DriverError(ErrorCode.NO_DOMAIN_SNAPSHOT, "snapshot '%s' does not have a parent" % self.name)
@@ -1109,7 +1118,7 @@ class TreeSnapshot(Snapshot):
         self._tree().get(self.name)
         return True
 
-    def list_all_children(self, flags: int = 0) -> list["Snapshot"]:
+    def list_all_children(self, flags: int = 0) -> list[Snapshot]:
         tree = self._tree()
         tree.get(self.name)
         return [type(self)(self.dom, s.name) for s in tree.filtered(self.name, flags)]

@@ -48,9 +48,11 @@ DOMAIN_SCHEMA = Schema({
     "path": ([], []), "device/weight": ([], []), "read_iops_sec": ([], []), "write_iops_sec": ([], []),
     "read_bytes_sec": ([], []), "write_bytes_sec": ([], []),
     "bootloader": ([], []),
-    "os": (["firmware"], ["type", "loader", "nvram", "kernel", "initrd", "cmdline", "dtb", "root",
+    "os": (["firmware"], ["type", "firmware", "loader", "nvram", "kernel", "initrd", "cmdline", "dtb", "root",
                           "init", "boot", "bootmenu", "smbios", "bios"]),
     "os/type": (["arch", "machine"], []),
+    "os/firmware": ([], ["feature"]),
+    "firmware/feature": (["enabled", "name"], []),
     "loader": (["readonly", "secure", "type"], []),
     "nvram": (["template"], []),
     "kernel": ([], []), "initrd": ([], []), "cmdline": ([], []), "dtb": ([], []), "root": ([], []),
@@ -110,9 +112,11 @@ DOMAIN_SCHEMA = Schema({
     "disk/boot": (["order"], []),
     "alias": (["name"], []),
     "address": _ADDRESS,
-    "controller": (["type", "index", "model", "ports", "vectors"], ["model", "driver", "target",
+    "controller": (["type", "index", "model", "ports", "vectors"], ["model", "driver", "master", "target",
                                                                     "alias", "address"]),
     "controller/model": (["name"], []),
+    "controller/target": (["chassisNr", "chassis", "port", "busNr", "index"], []),
+    "master": (["startport"], []),
     "interface": (["type", "trustGuestRxFilters"],
                   ["mac", "source", "virtualport", "ip", "route", "script", "backenddomain",
                    "target", "guest", "model", "driver", "backend", "filterref", "tune", "teaming",
@@ -127,22 +131,31 @@ DOMAIN_SCHEMA = Schema({
     "link": (["state"], []),
     "mtu": (["size"], []),
     "interface/boot": (["order"], []),
-    "serial/source": (["path", "mode", "host", "service"], []),
+    "serial/source": (["mode", "path", "host", "service", "append"], []),
     "serial/target": (["type", "port"], ["model"]),
-    "console": (["type", "tty"], ["source", "target", "alias"]),
-    "console/source": (["path"], []),
+    "target/model": (["name"], []),
+    "protocol": (["type"], []),
+    "console": (["type", "tty"], ["source", "protocol", "log", "target", "alias"]),
+    "console/source": (["mode", "path", "host", "service", "append"], []),
     "console/target": (["type", "port"], []),
-    "channel": (["type"], ["source", "target", "alias", "address"]),
+    "channel": (["type"], ["source", "protocol", "target", "alias", "address"]),
+    "channel/source": (["mode", "path", "host", "service", "append"], []),
     "channel/target": (["type", "name", "state"], []),
     "input": (["type", "bus"], ["alias", "address"]),
-    "graphics": (["type", "port", "autoport", "websocket", "listen", "passwd", "keymap",
-                  "sharePolicy"], ["listen"]),
+    "graphics": (["type", "port", "tlsPort", "autoport", "websocket", "listen", "passwd", "keymap",
+                  "sharePolicy"], ["listen", "image"]),
+    "image": (["compression"], []),
+    "sound": (["model"], ["codec", "audio", "alias", "address"]),
+    "sound/audio": (["id"], []),
+    "devices/audio": (["id", "type"], []),
+    "redirdev": (["bus", "type"], ["alias", "address"]),
     "graphics/listen": (["type", "address", "network", "socket"], []),
     "video": ([], ["driver", "model", "alias", "address"]),
     "video/model": (["type", "ram", "vram", "vram64", "vgamem", "heads", "primary"], []),
     "memballoon": (["model", "autodeflate", "freePageReporting"], ["alias", "address", "stats"]),
     "stats": (["period"], []),
     "rng": (["model"], ["rate", "backend", "alias", "address"]),
+    "rate": (["bytes", "period"], []),
     "backend": (["model", "type"], []),
     "watchdog": (["model", "action"], ["alias", "address"]),
     "panic": (["model"], ["address"]),
@@ -203,6 +216,9 @@ class DomainDefaults:
 
     def machine(self, arch: str) -> str | None:
         return None
+
+    def add_default_devices(self, dom: "DomainDef") -> None:
+        """Devices the driver always adds (default controllers), before the implicit ones."""
 
     def post_parse(self, dom: "DomainDef") -> None:
         """Driver-specific defaults after the generic ones."""
@@ -459,7 +475,12 @@ class DomainDef:
             if machine:
                 type_el.set("machine", machine)
         os_el = root.find("os")
-        if os_type == "hvm" and os_el.find("boot") is None and os_el.find("kernel") is None:
+        per_device_boot = root.find("devices/*/boot") is not None
+        if per_device_boot and os_el.find("boot") is not None:
+            raise DriverError(ErrorCode.XML_ERROR,
+                              "per-device boot elements cannot be used together with os/boot elements")
+        if os_type == "hvm" and os_el.find("boot") is None and os_el.find("kernel") is None \
+                and not per_device_boot:
             etree.SubElement(os_el, "boot").set("dev", "hd")
         loader = os_el.find("loader")
         if loader is not None and loader.get("type") is None and (loader.text or "").strip():
@@ -487,6 +508,9 @@ class DomainDef:
         devices = root.find("devices")
         if devices is None:
             devices = etree.SubElement(root, "devices")
+        # The driver's own default devices come before those the disks imply (libvirt
+        # runs the driver's post-parse before adding implicit controllers).
+        defaults.add_default_devices(self)
         self._normalize_disks(devices)
         self._normalize_chardevs(devices)
         self._normalize_graphics(devices, defaults)

@@ -3,7 +3,9 @@ bounded reader every XML file goes through.
 
 Every state file is replaced atomically (temporary file in the same
 directory, fsync, rename, fsync of the directory), so a crash or a kill -9 at
-any moment leaves either the old or the new file, never half of one.
+any moment leaves either the old or the new file, never half of one. The
+temporary file of a writer killed before its rename is removed by the next
+writer in that directory.
 """
 
 from __future__ import annotations
@@ -90,9 +92,34 @@ def ensure_dir(path: str, mode: int = 0o700) -> str:
     return path
 
 
+def _temp_name(path: str, pid: int) -> str:
+    return os.path.join(os.path.dirname(path), ".%s.tmp%d" % (os.path.basename(path), pid))
+
+
+def remove_dead_writers_temps(directory: str) -> None:
+    """Remove '.NAME.tmpPID' files whose writer no longer runs (killed before its rename).
+    A live PID's file is left alone: it may be another writer at work right now."""
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.startswith("."):
+            continue
+        head, sep, pid = entry.rpartition(".tmp")
+        if not sep or not head or not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        if os.path.exists("/proc/%s" % pid):
+            continue
+        try:
+            os.unlink(os.path.join(directory, entry))
+        except OSError:
+            pass
+
+
 def atomic_write(path: str, text: str, mode: int = 0o600) -> None:
     directory = os.path.dirname(path)
-    tmp = os.path.join(directory, ".%s.tmp%d" % (os.path.basename(path), os.getpid()))
+    tmp = _temp_name(path, os.getpid())
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -111,6 +138,7 @@ def atomic_write(path: str, text: str, mode: int = 0o600) -> None:
         os.fsync(dfd)
     finally:
         os.close(dfd)
+    remove_dead_writers_temps(directory)
 
 
 def read_text(path: str) -> str | None:

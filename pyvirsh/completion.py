@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import os
 
-from .parsing import (OptType, ParseError, find_option, is_option_word, option_names, positional_slots,
-                      store_value)
+from .parsing import CommandBinding, OptType
 
 # Which domains a command accepts, so TAB offers only those (virsh's completer filters).
 _INACTIVE_ONLY = {"start", "undefine"}
@@ -69,7 +68,7 @@ def _lookup(conn, name: str):
             continue
         try:
             return lookup(key)
-        except Exception:       # noqa: BLE001 - completion stays silent
+        except Exception:       # noqa: BLE001, S112 - completion stays silent
             continue
     raise LookupError(name)
 
@@ -147,8 +146,7 @@ def _command_names(incomplete: str) -> list[tuple[str, str]]:
 
 
 def _values_for(ctl, cmd, spec, values, incomplete) -> list[str]:
-    param = next((p for p in cmd.params if getattr(p, "spec", None) is spec), None)
-    completer = COMPLETERS.get(getattr(param, "completer", None))
+    completer = COMPLETERS.get(cmd.completer(spec))
     if completer is None:
         return []
     try:
@@ -168,61 +166,24 @@ def complete(ctl, words: list[str], incomplete: str) -> list[tuple[str, str]]:
 def _complete(ctl, words, incomplete):
     if not words:
         return _command_names(incomplete)
-    from .cli import root
-    cmd = root.get_command(None, words[0])
+    from .tree import command
+    cmd = command(words[0])
     if cmd is None:
         return []
-    # The words before the cursor are bound by the binder's rules (pyvirsh.parsing),
-    # minus its errors: a word that would be one is skipped.
-    specs = cmd.specs
-    by_name = option_names(specs)
-    positional = positional_slots(specs)      # indexes still to fill, ARGV ones stay
-    seen: set[int] = set()
-    values: dict = {}
-    pending = None                              # index of the option whose value comes next
-    data_only = False
-
-    def fill(index, value):
-        store_value(values, specs[index], value)
-        if index in positional and specs[index].type is not OptType.ARGV:
-            positional.remove(index)
-
+    # The words before the cursor, bound by the binder itself, leniently: a word
+    # that would be an error is skipped.
+    binding = CommandBinding(cmd.name, cmd.specs, lenient=True)
     for word in words[1:]:
-        if pending is not None:
-            fill(pending, word)
-            pending = None
-            continue
-        if not data_only and word == "--":
-            data_only = True
-            continue
-        if not data_only and is_option_word(word):
-            name, eq, inline = word[2:].partition("=")
-            try:
-                index, value = find_option(cmd.name, specs, by_name, name, inline if eq else None,
-                                           report=False)
-            except ParseError:
-                continue
-            if index < 0:
-                continue
-            seen.add(index)
-            if specs[index].type is OptType.BOOL:
-                continue
-            if value is None:
-                pending = index
-            else:
-                fill(index, value)
-            continue
-        if positional:
-            seen.add(positional[0])
-            fill(positional[0], word)
-    if pending is not None:
-        return [(v, "") for v in _values_for(ctl, cmd, specs[pending], values, incomplete)]
+        binding.feed(word)
+    specs, seen, values = binding.specs, binding.seen, binding.values
+    if binding.pending is not None:
+        return [(v, "") for v in _values_for(ctl, cmd, specs[binding.pending], values, incomplete)]
     offered = [(i, s) for i, s in enumerate(specs) if s.type is not OptType.ALIAS]
-    if incomplete.startswith("-") and not data_only:
+    if incomplete.startswith("-") and not binding.data_only:
         return [("--" + s.name, s.help) for i, s in offered
                 if ("--" + s.name).startswith(incomplete) and (i not in seen or s.type is OptType.ARGV)]
-    if positional:
-        found = _values_for(ctl, cmd, specs[positional[0]], values, incomplete)
+    if binding.need:
+        found = _values_for(ctl, cmd, specs[binding.need[0]], values, incomplete)
         if found or incomplete:
             return [(v, "") for v in found]
     return [("--" + s.name, s.help) for i, s in offered

@@ -1,94 +1,103 @@
-"""How commands are declared: click commands carrying virsh's option model.
+"""How commands are declared: virsh's option model, as decorators on plain functions.
 
-Every pyvirsh command is a real click command; each of its options is a
-click option that also carries the virsh facts the binder and the help
-printer need (type, required, named-only, help text). A command module reads:
+A command module reads:
 
-    @command("domstate", "domain state", "Returns state about a domain.")
+    @command("domstate", "Returns state about a domain.")
     @domain_option()
     @flag("reason", "also print reason for the state")
     def domstate(ctl, domain, reason): ...
 
+The command's one-line summary and help group are not repeated here: they
+come from the static table in pyvirsh.commands (its one source, read for help
+and completion without importing any command module).
+
 The function receives the session (``ctl``) first, then one keyword argument
 per option: str for string/number options (commands convert numbers with
 pyvirsh.values, so the error words are virsh's), bool for flags, a tuple
-for argv options, None when an option was not given.
+for argv options, None when an option was not given. The binder
+(pyvirsh.parsing) is the only parser; Command.call hands its bound values to
+the function as they are. Declaring imports nothing heavy: click sees these
+declarations only through pyvirsh.clicktree, for shell completion scripts.
 """
 
 from __future__ import annotations
 
-import click
-
+from .commands import TABLE
 from .errors import CommandError
 from .parsing import OptSpec, OptType
 
 
-class VshOption(click.Option):
-    """A click option that knows how virsh declares it."""
+class Option:
+    """One declared option: virsh's spec, plus how pyvirsh completes and checks it."""
 
-    def __init__(self, spec: OptSpec, completer: str | None = None):
-        decl = "--" + spec.name
-        # The help text lives in the spec (virsh's help printer reads it there);
-        # click would run inspect.cleandoc on it for nothing at every start.
-        attrs = {}
-        if spec.type is OptType.BOOL:
-            attrs.update(is_flag=True, default=False)
-        elif spec.type is OptType.ARGV:
-            attrs.update(multiple=True, type=str)
-        else:
-            attrs.update(type=str, default=None)
-        super().__init__([decl, spec.name.replace("-", "_")], **attrs)
+    __slots__ = ("spec", "completer", "empty_ok", "keyword")
+
+    def __init__(self, spec: OptSpec, completer: str | None = None, empty_ok: bool = False):
         self.spec = spec
-        self.empty_ok = False
         # A name from pyvirsh.completion.COMPLETERS ("domains", "disks", ...): kept
         # as a word so that declaring a command never imports the completion code.
         self.completer = completer
+        # virsh refuses an empty value for options read with vshCommandOptStringReq.
+        self.empty_ok = empty_ok
+        self.keyword = spec.name.replace("-", "_")      # the function's argument
 
 
-class VshCommand(click.Command):
-    """A click command with virsh's summary, description, help group and aliases."""
+class Command:
+    """A declared command: its function, options, description and whether it needs a connection."""
 
-    def __init__(self, name, func, params, summary, description, group, aliases, connect):
+    def __init__(self, name: str, func, options: list[Option], aliases: list[OptSpec], description: str,
+                 connect: bool):
+        self.name = name
         self.func = func
-        self.summary = summary
-        self.description = description
-        self.vsh_group = group
+        self.options = options
         self.aliases = aliases
+        self.description = description
         self.needs_connection = connect
-        super().__init__(name, callback=self._call, params=params, short_help=summary,
-                         add_help_option=False)
+        # Options in declaration order, hidden aliases last (the binder's view).
+        self.specs = [o.spec for o in options] + aliases
 
     @property
-    def specs(self) -> list[OptSpec]:
-        """Options in declaration order, hidden aliases last (the binder's view)."""
-        return [p.spec for p in self.params if isinstance(p, VshOption)] + self.aliases
+    def summary(self) -> str:
+        return TABLE[self.name][2]
 
-    def _call(self, **values):
-        # virsh refuses an empty value when the command reads an option that does
-        # not allow it; options are read in declaration order, so check in that order.
-        for param in self.params:
-            if not isinstance(param, VshOption) or param.empty_ok:
-                continue
-            value = values.get(param.name)
-            if value == "" and param.spec.type in (OptType.STRING, OptType.DATA, OptType.INT):
-                raise CommandError("Failed to get option '%s': Option argument is empty"
-                                   % param.spec.name)
-        ctl = click.get_current_context().obj
-        return self.func(ctl, **values)
+    @property
+    def group(self) -> str:
+        return TABLE[self.name][1]
+
+    def completer(self, spec: OptSpec) -> str | None:
+        return next((o.completer for o in self.options if o.spec is spec), None)
+
+    def call(self, ctl, values: dict):
+        """Run the function with the binder's values (option name -> str | True | list[str])."""
+        kwargs = {}
+        for opt in self.options:
+            spec = opt.spec
+            value = values.get(spec.name)
+            if spec.type is OptType.BOOL:
+                value = value is True
+            elif spec.type is OptType.ARGV:
+                value = tuple(value or ())
+            elif value == "" and not opt.empty_ok:
+                # virsh checks options in declaration order as the command reads them.
+                raise CommandError("Failed to get option '%s': Option argument is empty" % spec.name)
+            kwargs[opt.keyword] = value
+        return self.func(ctl, **kwargs)
 
 
 # Every declared command by name; filled as command modules are imported.
-REGISTRY: dict[str, VshCommand] = {}
+REGISTRY: dict[str, Command] = {}
 
 
-def command(name: str, summary: str, description: str = "", *, group: str, connect: bool = True):
-    """Declare a command: name, virsh's one-line help and description, help group keyword."""
+def command(name: str, description: str = "", *, connect: bool = True):
+    """Declare a command: its name (in pyvirsh.commands.TABLE) and virsh's description."""
+    if name not in TABLE:
+        raise LookupError("command %r is not in pyvirsh.commands.TABLE" % name)
 
     def decorate(func):
         pending = list(reversed(getattr(func, "__vsh_params__", [])))
-        params = [p for p in pending if isinstance(p, VshOption)]
+        options = [p for p in pending if isinstance(p, Option)]
         aliases = [p for p in pending if isinstance(p, OptSpec)]
-        cmd = VshCommand(name, func, params, summary, description, group, aliases, connect)
+        cmd = Command(name, func, options, aliases, description, connect)
         REGISTRY[name] = cmd
         return cmd
 
@@ -104,9 +113,8 @@ def _add(item):
 
 def option(name: str, type: OptType, help: str, *, required: bool = False, named_only: bool = False,
            empty_ok: bool = False, completer=None):
-    opt = VshOption(OptSpec(name, type, help, required=required, named_only=named_only), completer)
-    opt.empty_ok = empty_ok
-    return _add(opt)
+    return _add(Option(OptSpec(name, type, help, required=required, named_only=named_only), completer,
+                       empty_ok))
 
 
 def flag(name: str, help: str):

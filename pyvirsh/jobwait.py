@@ -13,20 +13,6 @@ import time
 POLL_SECONDS = 0.1
 
 
-def job_percent(remaining: int, total: int) -> int:
-    """virsh 9.0's virshPrintJobProgress percentage: an integer, 99 until done."""
-    progress = 100.0
-    if remaining != 0:
-        progress = 100.0 - remaining * 100.0 / total if total else 0.0
-        if progress >= 100.0:
-            progress = 99.0
-    return int(progress)
-
-
-def job_progress_line(label: str, remaining: int, total: int) -> str:
-    return "\r%s: [%3d %%]" % (label, job_percent(remaining, total))
-
-
 class JobWaiter:
     def __init__(self, ctl, dom, disk: str, label: str, verbose: bool, timeout_ms: int | None,
                  async_abort: bool):

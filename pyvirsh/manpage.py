@@ -3,7 +3,8 @@
     python -m pyvirsh.manpage > man/pyvirsh.1
 
 Every command entry (synopsis, summary, description, options and their help)
-comes from the same declarations that `pyvirsh help COMMAND` prints, so the
+comes from the same declarations that `pyvirsh help COMMAND` prints, and the
+OPTIONS section from the global-option table (pyvirsh.globalopts), so the
 page cannot drift from the program; tests/test_manpage.py checks that the
 committed page is exactly what render() returns. The page date is
 $SOURCE_DATE_EPOCH (reproducible builds) or else the fixed PAGE_DATE below,
@@ -110,56 +111,6 @@ def text_lines(text: str) -> list[str]:
     if cur:
         lines.append(cur)
     return [_protect(line) for line in lines]
-
-
-# ---------------------------------------------------------------------------
-# Global options
-# ---------------------------------------------------------------------------
-
-# (label in help notation, troff text); kept in step with cli.GLOBAL_OPTIONS
-# (tests/test_manpage.py checks that every global option of the cli appears).
-_GLOBAL_OPTIONS = [
-    ("-c URI, --connect=URI",
-     "Connect to the hypervisor at \\fIURI\\fR.\n"
-     "See \\fBCONNECTIONS\\fR for the URIs pyvirsh knows and the default."),
-    ("-d NUM, --debug=NUM",
-     "Debug level, 0 to 4; a level out of range is reported and ignored.\n"
-     "With any level set, an internal error also prints its Python traceback."),
-    ("-e CHAR, --escape=CHAR",
-     "Escape sequence for the console: one character, or \\(aq^\\(aq and a letter.\n"
-     "Checked as virsh checks it; pyvirsh has no console command."),
-    ("-h, --help",
-     "Print the usage and the list of commands by group, then exit."),
-    ("-k NUM, --keepalive-interval=NUM",
-     "Keepalive interval in seconds, 0 to disable.\n"
-     "Checked as virsh checks it; with no daemon there is nothing to keep alive."),
-    ("-K NUM, --keepalive-count=NUM",
-     "Number of keepalive messages that may be missed; checked and otherwise ignored."),
-    ("-l FILE, --log=FILE",
-     "Accepted for compatibility; pyvirsh writes no client log."),
-    ("-q, --quiet",
-     "Quiet mode: leave out informational messages, table headers\n"
-     "and the banner of the interactive shell."),
-    ("-r, --readonly",
-     "Connect read-only: commands that would change anything fail.\n"
-     "The shell\\(aqs prompt becomes \\fBpyvirsh >\\fR."),
-    ("-t, --timing",
-     "After each command, print the time it took."),
-    ("-v, --version, --version=short",
-     "Print the version number and exit."),
-    ("-V, --version=long",
-     "Print the long version (the drivers and features built in) and exit."),
-    ("--json",
-     "Print the results of \\fBlist\\fR, \\fBdominfo\\fR, \\fBdomstate\\fR,\n"
-     "\\fBdomblklist\\fR, \\fBdomblkinfo\\fR, \\fBblockjob\\fR,\n"
-     "\\fBsnapshot\\-list\\fR, \\fBsnapshot\\-info\\fR and \\fBnodeinfo\\fR\n"
-     "as JSON documents, one per command, instead of virsh\\(aqs text.\n"
-     "Informational messages are left out, and the errors of a failed command\n"
-     "become one JSON document on standard error."),
-    ("--no-color",
-     "Never colour the output, as when \\fBNO_COLOR\\fR is set.\n"
-     "Colour and progress bars are only ever used on a terminal."),
-]
 
 
 # ---------------------------------------------------------------------------
@@ -686,9 +637,12 @@ pyvirsh blockcommit vm1 vda \-\-active \-\-pivot \-\-verbose
 # ---------------------------------------------------------------------------
 
 def _options_section() -> list[str]:
+    from .globalopts import GLOBAL_OPTIONS
+
     out = []
-    for label, help_troff in _GLOBAL_OPTIONS:
-        out += [".TP", notation(label)] + _no_hyphenation(help_troff.splitlines())
+    for option in GLOBAL_OPTIONS:
+        if option.man is not None:
+            out += [".TP", notation(option.man)] + _no_hyphenation(option.man_text.splitlines())
     return out
 
 
@@ -720,15 +674,15 @@ def command_entry(cmd) -> list[str]:
 
 
 def _commands_section() -> list[str]:
-    from .cli import root
     from .commands import GROUPS
     from .commands.helptext import group_commands
+    from .tree import command
 
     out = []
     for keyword, title in GROUPS.items():
         out.append('.SS "%s (help keyword \\(aq%s\\(aq)"' % (title, keyword))
         for name, _summary in group_commands(keyword):
-            out += command_entry(root.get_command(None, name))
+            out += command_entry(command(name))
     return out
 
 

@@ -197,91 +197,126 @@ def bind(tokenizer, table: CommandTable) -> list[BoundCommand]:
 
 
 def _bind_one(tokenizer, table: CommandTable):
-    cmd_name = None
-    specs: list[OptSpec] = []
-    by_name: dict[str, int] = {}
-    values: dict = {}
-    seen: set[int] = set()
-    need: list[int] = []
-    data_only = False
-    help_requested = False
-
+    binding = None
     while True:
         kind, word = tokenizer.next()
         if kind != ARG:
             break
-
-        if cmd_name is None:
-            if word.startswith("#"):
-                # A quoted or argv word starting with '#' in command position is a comment too.
-                while kind == ARG:
-                    kind, word = tokenizer.next()
-                break
-            specs = table.options(word)
-            if specs is None:
-                raise ParseError("unknown command: '%s'" % word)
-            cmd_name = word
-            by_name = option_names(specs)
-            need = positional_slots(specs)
+        if binding is not None:
+            binding.feed(word)
             continue
+        if word.startswith("#"):
+            # A quoted or argv word starting with '#' in command position is a comment too.
+            while kind == ARG:
+                kind, word = tokenizer.next()
+            break
+        specs = table.options(word)
+        if specs is None:
+            raise ParseError("unknown command: '%s'" % word)
+        binding = CommandBinding(word, specs)
+    return kind, None if binding is None else binding.finish()
 
-        if not data_only and is_option_word(word):
+
+class CommandBinding:
+    """One command's words bound to its options, word by word (the loop of vshCmdParse).
+
+    Strict, it raises ParseError as virsh reports the error. Lenient (for TAB
+    completion, which binds a command still being typed), a word that would be
+    an error is skipped, and the state after the last word is what completion
+    reads: the values so far, the options seen, the positional options still
+    open, and the option whose value the next word is.
+    """
+
+    __slots__ = ("name", "specs", "by_name", "values", "seen", "need", "pending", "data_only",
+                 "help_requested", "lenient")
+
+    def __init__(self, name: str, specs: list[OptSpec], lenient: bool = False):
+        self.name = name
+        self.specs = specs
+        self.by_name = option_names(specs)
+        self.values: dict = {}
+        self.seen: set[int] = set()
+        self.need = positional_slots(specs)     # positional options still open, in order (ARGV stays)
+        self.pending: int | None = None         # the option whose value is the next word
+        self.data_only = False                  # after '--': every word is a value
+        self.help_requested = False
+        self.lenient = lenient
+
+    def feed(self, word: str) -> None:
+        try:
+            self._feed(word)
+        except ParseError:
+            if not self.lenient:
+                raise
+
+    def _feed(self, word: str) -> None:
+        if self.pending is not None:
+            index, self.pending = self.pending, None
+            self._store(index, word)
+            return
+
+        if not self.data_only and is_option_word(word):
             name, eq, inline = word[2:].partition("=")
             value = inline if eq else None
             if name == "help":
                 if eq:
                     raise ParseError("invalid '=' after option --help")
-                help_requested = True
-                continue
-            index, value = find_option(cmd_name, specs, by_name, name, value)
+                self.help_requested = True
+                return
+            index, value = find_option(self.name, self.specs, self.by_name, name, value,
+                                       report=not self.lenient)
             if index < 0:
-                continue           # 'help' ignores options it does not know
-            spec = specs[index]
-            if index in seen and spec.type is not OptType.ARGV:
+                return             # 'help' ignores options it does not know
+            spec = self.specs[index]
+            if index in self.seen and spec.type is not OptType.ARGV:
                 raise ParseError("option --%s already seen" % spec.name)
-            seen.add(index)
             if spec.type is OptType.BOOL:
                 if value is not None:
                     raise ParseError("invalid '=' after option --%s" % spec.name)
-                values[spec.name] = True
-                continue
+                self.seen.add(index)
+                self.values[spec.name] = True
+                return
+            self.seen.add(index)
             if value is None:
-                kind, value = tokenizer.next()
-                if kind != ARG:
-                    raise ParseError("expected syntax: --%s <%s>" % (
-                        spec.name, "number" if spec.type is OptType.INT else "string"))
-            store_value(values, spec, value)
-            if spec.type is not OptType.ARGV and index in need:
-                need.remove(index)
-            continue
+                self.pending = index
+            else:
+                self._store(index, value)
+            return
 
-        if not data_only and word == "--":
-            data_only = True
-            continue
+        if not self.data_only and word == "--":
+            self.data_only = True
+            return
 
         # A bare word fills the first positional option not given yet.
-        if not need:
-            if cmd_name == "help":
-                continue
+        if not self.need:
+            if self.name == "help":
+                return
             raise ParseError("unexpected data '%s'" % word)
-        index = need[0]
-        spec = specs[index]
-        if spec.type is not OptType.ARGV:
-            need.pop(0)
-        seen.add(index)
-        store_value(values, spec, word)
+        index = self.need[0]
+        self.seen.add(index)
+        self._store(index, word)
 
-    if cmd_name is None:
-        return kind, None
-    if help_requested:
-        # '--help' anywhere turns the command into 'help <command>'.
-        return kind, BoundCommand("help", {"command": cmd_name})
-    for i, spec in enumerate(specs):
-        if spec.required and i not in seen:
-            raise ParseError(
-                ("command '%s' requires <%s> option" if spec.type in (OptType.DATA, OptType.ARGV)
-                 else "command '%s' requires --%s option") % (cmd_name, spec.name))
-    return kind, BoundCommand(cmd_name, values)
+    def _store(self, index: int, value: str) -> None:
+        spec = self.specs[index]
+        store_value(self.values, spec, value)
+        if spec.type is not OptType.ARGV and index in self.need:
+            self.need.remove(index)
+
+    def finish(self) -> BoundCommand:
+        """The bound command at the end of its words; raises ParseError for what is missing."""
+        if self.pending is not None:
+            spec = self.specs[self.pending]
+            raise ParseError("expected syntax: --%s <%s>" % (
+                spec.name, "number" if spec.type is OptType.INT else "string"))
+        if self.help_requested:
+            # '--help' anywhere turns the command into 'help <command>'.
+            return BoundCommand("help", {"command": self.name})
+        for i, spec in enumerate(self.specs):
+            if spec.required and i not in self.seen:
+                raise ParseError(
+                    ("command '%s' requires <%s> option" if spec.type in (OptType.DATA, OptType.ARGV)
+                     else "command '%s' requires --%s option") % (self.name, spec.name))
+        return BoundCommand(self.name, self.values)
 
 
 def store_value(values: dict, spec: OptSpec, value: str) -> None:

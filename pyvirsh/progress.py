@@ -3,7 +3,19 @@ rich progress bar when stderr is a terminal and colour is allowed."""
 
 from __future__ import annotations
 
-from .jobwait import job_percent, job_progress_line
+
+def job_percent(remaining: int, total: int) -> int:
+    """virsh 9.0's virshPrintJobProgress percentage: an integer, 99 until done."""
+    progress = 100.0
+    if remaining != 0:
+        progress = 100.0 - remaining * 100.0 / total if total else 0.0
+        if progress >= 100.0:
+            progress = 99.0
+    return int(progress)
+
+
+def job_progress_line(label: str, remaining: int, total: int) -> str:
+    return "\r%s: [%3d %%]" % (label, job_percent(remaining, total))
 
 
 class PlainProgress:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import sys
 
-from .errors import ConnectError
 from .parsing import ParseError
 from .values import to_int
 
@@ -45,7 +44,7 @@ def history_size(ctl) -> int:
 
 def run_line(ctl, line: str) -> None:
     """Parse and run one line of input; errors never leave the shell."""
-    from .cli import parse_string, run_commands
+    from .runner import parse_string, run_commands
 
     try:
         commands = parse_string(line)
@@ -59,19 +58,10 @@ def run_line(ctl, line: str) -> None:
         ctl.error("interrupted")
 
 
-def _connect(ctl) -> bool:
-    from .cli import report_connect_error
-    try:
-        ctl.connect()
-    except ConnectError as err:
-        report_connect_error(ctl, err)
-        return False
-    return True
-
-
 def run_shell(ctl) -> int:
     ctl.interactive = True
-    if not _connect(ctl):
+    from .runner import connect
+    if not connect(ctl):
         return 1            # as virsh: no shell without its first connection
     if not ctl.quiet:
         ctl.print(BANNER)

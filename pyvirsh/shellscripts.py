@@ -3,8 +3,9 @@
 The scripts are click's own shell-completion classes with pyvirsh's engine
 behind them (pyvirsh.completion), so TAB in bash, zsh and fish offers what TAB
 in pyvirsh's shell offers. Each TAB runs `pyvirsh` once with
-_PYVIRSH_COMPLETE set; that path imports no command module and no heavy
-library, and talks to no hypervisor process.
+_PYVIRSH_COMPLETE set; that path imports click (pyvirsh.clicktree: one-shot
+commands do not), at most the one command module the line names, and talks to
+no hypervisor process.
 
 bash splits words at ':' (COMP_WORDBREAKS), which breaks click's stock script
 after `-c qemu:///system`; pyvirsh's bash script sends the raw line
@@ -18,21 +19,17 @@ from __future__ import annotations
 
 import os
 
+from .lazyimport import defer
+
+defer("inspect")        # before click: see pyvirsh/lazyimport.py
+
 from click.shell_completion import BashComplete, CompletionItem, FishComplete, ZshComplete
 
+from .clicktree import root
 from .parsing import split_for_completion
 
 COMPLETE_VAR = "_PYVIRSH_COMPLETE"
 KNOWN_URIS = ["test:///default", "qemu:///session", "qemu:///system", "qemu:///embed?root="]
-
-
-def _global_option_words() -> list[tuple[str, str]]:
-    from .cli import GLOBAL_OPTIONS
-    words = []
-    for long, short, _, help_text in GLOBAL_OPTIONS:
-        words += [("-" + short, help_text)] if short else []
-        words += [("--" + long, help_text)] if long else []
-    return words
 
 
 def complete_argv(args: list[str], incomplete: str) -> list[tuple[str, str]]:
@@ -41,18 +38,18 @@ def complete_argv(args: list[str], incomplete: str) -> list[tuple[str, str]]:
     The global options are read by the same parser pyvirsh runs with, so
     `-qc URI`, `--conn=URI` and `--` mean here what they mean there.
     """
-    from .cli import UsageError, _read_globals
     from .completion import complete
+    from .globalopts import UsageError, completion_words, read_globals
     from .session import Session
 
     try:
-        opts, first = _read_globals(args)
+        opts, first = read_globals(args)
     except UsageError as err:
         if err.missing_argument_of == "connect":
             return [(u, "") for u in KNOWN_URIS if u.startswith(incomplete)]
         return []
     if first == len(args) and incomplete.startswith("-") and "--" not in args:
-        return [(o, h) for o, h in _global_option_words() if o.startswith(incomplete)]
+        return [(o, h) for o, h in completion_words() if o.startswith(incomplete)]
     uri = None
     readonly = False
     for letter, value in opts:
@@ -66,7 +63,7 @@ def complete_argv(args: list[str], incomplete: str) -> list[tuple[str, str]]:
     finally:
         try:
             ctl.close()
-        except Exception:       # noqa: BLE001 - completion stays silent
+        except Exception:       # noqa: BLE001, S110 - completion stays silent
             pass
 
 
@@ -128,14 +125,12 @@ SHELLS = {"bash": PyvirshBash, "zsh": PyvirshZsh, "fish": PyvirshFish}
 
 
 def script(shell: str) -> str:
-    from .cli import root
     cls = SHELLS[shell]
     return cls(root, {}, "pyvirsh", COMPLETE_VAR).source()
 
 
 def answer(instruction: str) -> str:
     """Run one completion request (the _PYVIRSH_COMPLETE protocol); '' if unknown."""
-    from .cli import root
     shell, _, kind = instruction.partition("_")
     cls = SHELLS.get(shell)
     if cls is None or kind != "complete":

@@ -91,14 +91,9 @@ def run_virsh(args: list[str], stdin: str | None = None, env_extra=None):
     return _virsh_cached(tuple(args), stdin, tuple(sorted((env_extra or {}).items())))
 
 
-@functools.cache
 def pyvirsh_main():
-    """The function the installed `pyvirsh` console script calls (pyproject's [project.scripts])."""
-    from importlib.metadata import entry_points
-    found = entry_points(group="console_scripts", name="pyvirsh")
-    if found:
-        return next(iter(found)).load()
-    from pyvirsh.cli import main     # not installed (running from a source tree)
+    """The function the installed `pyvirsh` command calls (bin/pyvirsh: sys.exit(main()))."""
+    from pyvirsh.cli import main
     return main
 
 

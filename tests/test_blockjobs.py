@@ -15,10 +15,17 @@ import time
 import pytest
 
 from difftool import pyvirsh_argv
+from invariants import assert_invariants, check_after_every_step
 from qemuhelp import (assert_cache_matches_disk, backing_chain, chain_from_xml, check_view, expected_view,
                       make_chain, write_patterns)
 
 NAMES = ["base.qcow2", "l1.qcow2", "l2.qcow2", "top.qcow2"]
+
+
+@pytest.fixture(autouse=True)
+def checked(env):
+    """The invariant check after every chain-altering command (tests/invariants.py)."""
+    check_after_every_step(env)
 
 
 @pytest.fixture
@@ -167,9 +174,15 @@ def test_kill_9_of_a_waiting_commit(env, chain4):
     proc = subprocess.Popen(pyvirsh_argv() + ["-c", env.uri, "blockcommit", "vm", "vda", "--top", "vda[2]",
                                               "--base", "vda[4]", "--wait", "--bandwidth", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(1.5)
+    # Killed once QEMU runs the job, while the command waits on it (the lock the command
+    # holds while starting the job makes the query wait until then).
+    deadline = time.monotonic() + 60
+    while not env.run("blockjob", "vm", "vda", "--info").stderr.startswith("\rBlock Commit: ["):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    assert_invariants(env)
     env.ok("blockjob", "vm", "vda", "--bandwidth", "0")
     deadline = time.monotonic() + 60
     while "No current block job" not in env.ok("blockjob", "vm", "vda"):

@@ -145,7 +145,7 @@ def _walk(capsys, uri: str, prefix: str, fill: dict, readonly: bool = False,
     failures, succeeded = [], set()
     for name, args in _ordered_commands():
         text = (prefix + name + " " + args.format(**fill)).strip()
-        status, out, err = _run(capsys, uri, text, readonly)
+        status, _, err = _run(capsys, uri, text, readonly)
         if PYTHON_ERROR.search(err) or "Traceback" in err or status not in (0, 1):
             failures.append("%s -> exit %s\n%s" % (text, status, err))
         elif status == 0:
@@ -215,11 +215,11 @@ def qemu_driver(scratch):
 
 
 def test_qemu_driver(capsys, scratch, qemu_driver):
-    uri, root, (run_image, off_image) = qemu_driver
+    uri, _, (run_image, off_image) = qemu_driver
     run_xml = _domain_file(scratch, "run", run_image, "qemu")
     off_xml = _domain_file(scratch, "off", off_image, "qemu")
     new_domain = _domain_file(scratch, "fresh", None, "qemu")
-    status, out, err = _run(capsys, uri, "define %s; define %s; start run" % (run_xml, off_xml))
+    status, _, err = _run(capsys, uri, "define %s; define %s; start run" % (run_xml, off_xml))
     assert status == 0, err
     failures = []
     for dom in ("run", "off"):
@@ -228,8 +228,8 @@ def test_qemu_driver(capsys, scratch, qemu_driver):
 
 
 def test_qemu_driver_read_only(capsys, scratch, qemu_driver):
-    uri, root, (run_image, off_image) = qemu_driver
-    status, out, err = _run(capsys, uri, "define %s" % _domain_file(scratch, "off", off_image, "qemu"))
+    uri, _, (_, off_image) = qemu_driver
+    status, _, err = _run(capsys, uri, "define %s" % _domain_file(scratch, "off", off_image, "qemu"))
     assert status == 0, err
     failures = _walk(capsys, uri, "", {"dom": "off", "tmp": str(scratch), "uri": uri,
                                        "xml": _domain_file(scratch, "fresh", None, "qemu")}, readonly=True)
@@ -247,7 +247,7 @@ def test_qemu_storage_calls_end_in_libvirts_error(capsys, scratch, qemu_driver):
         "vol-create-as default v 1M": "error: failed to get pool 'default'\n" + missing,
     }
     for text, error in expected.items():
-        status, out, err = _run(capsys, uri, text)
+        status, _, err = _run(capsys, uri, text)
         assert (status, err) == (1, error), text
     import subprocess
 
@@ -302,9 +302,9 @@ def test_a_driver_with_nothing_but_lookups(capsys, scratch, monkeypatch):
             "xml": _domain_file(scratch, "fresh", None, "test")}
     failures = _walk(capsys, uri, "", fill, reads=("domid", "domuuid", "uri"))
     assert not failures, "\n".join(failures)
-    status, out, err = _run(capsys, uri, "dominfo bare")
-    assert (status, err) == (1, "error: this function is not supported by the connection driver: "
-                                "virDomainGetInfo\n")
+    status, _, err = _run(capsys, uri, "dominfo bare")
+    assert (status, err) == (1, ("error: this function is not supported by the connection driver: "
+                                 "virDomainGetInfo\n"))
 
 
 # --------------------------------------------------------------------------

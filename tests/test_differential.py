@@ -389,8 +389,8 @@ CASES = [
     NODE + ["dumpxml fv0; dumpxml fc4; dumpxml fc5"],
     NODE + ["domblklist fv0 --details; domblklist fc5 --details; domblkinfo fc5 --all"],
     NODE + ["pool-list --all --details; vol-list default-pool --details; vol-info default-vol default-pool"],
-    NODE + ["vol-info /default-pool/default-vol --bytes; vol-info default-vol; pool-list --all --uuid --name; "
-            "vol-create-as default-pool v 1G; pool-info default-pool --bytes; vol-list default-pool"],
+    NODE + [("vol-info /default-pool/default-vol --bytes; vol-info default-vol; pool-list --all --uuid --name; "
+             "vol-create-as default-pool v 1G; pool-info default-pool --bytes; vol-list default-pool")],
     NODE + ["-q", "domname 4294967298"],
     # snapshots in a node file: libvirt's internal form, <active> marking the current one
     SNAPNODE + ["snapshot-list d1 --tree; snapshot-current d1 --name; snapshot-dumpxml d1 s2"],

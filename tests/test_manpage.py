@@ -11,9 +11,9 @@ import subprocess
 import pytest
 
 from pyvirsh import manpage
-from pyvirsh.cli import root
 from pyvirsh.commands import GROUPS, TABLE
 from pyvirsh.commands.helptext import format_command_help, option_notation
+from pyvirsh.tree import command
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAGE = os.path.join(REPO, "man", "pyvirsh.1")
@@ -94,7 +94,7 @@ def test_every_option_and_its_help_appears(plain):
             starts[words[0]] = i
     order = sorted(starts.values()) + [len(lines)]
     for name in TABLE:
-        cmd = root.get_command(None, name)
+        cmd = command(name)
         begin = starts[name]
         block = lines[begin:order[order.index(begin) + 1]]
         # The synopsis is virsh's help synopsis, word for word.
@@ -111,13 +111,13 @@ def test_every_option_and_its_help_appears(plain):
 
 
 def test_every_global_option_appears(plain):
-    from pyvirsh import cli
+    from pyvirsh import globalopts
     text = " ".join(_section(plain, "OPTIONS"))
-    for long_name, (letter, _kind) in cli._LONG_OPTIONS.items():
+    for long_name, (letter, _kind) in globalopts.LONG_OPTIONS.items():
         assert re.search(r"(^|\s)--%s\b" % long_name, text), long_name
         if len(letter) == 1:
             assert re.search(r"(^|\s)-%s\b" % letter, text), letter
-    for letter in cli._SHORT_FLAGS | cli._SHORT_WITH_ARG:
+    for letter in globalopts.SHORT_FLAGS | globalopts.SHORT_WITH_ARG:
         assert re.search(r"(^|\s)-%s\b" % letter, text), letter
 
 

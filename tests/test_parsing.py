@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pyvirsh.cli import TREE
 from pyvirsh.parsing import ArgvTokenizer, ParseError, StringTokenizer, bind, split_for_completion
+from pyvirsh.tree import TREE
 
 
 def words(text):
@@ -70,3 +70,28 @@ def test_split_for_completion():
     assert split_for_completion("list; domstate te") == (["domstate"], "te", 2)
     assert split_for_completion("domstate ") == (["domstate"], "", 0)
     assert split_for_completion("dom") == ([], "dom", 3)
+
+
+def test_lenient_binding_skips_errors_and_reports_where_it_stands():
+    """TAB completion binds a command still being typed with the same binder, leniently."""
+    from pyvirsh.parsing import CommandBinding
+    from pyvirsh.tree import command
+
+    specs = command("blockcommit").specs
+    strict = CommandBinding("blockcommit", specs)
+    with pytest.raises(ParseError, match="doesn't support option --nosuch"):
+        strict.feed("--nosuch")
+    lenient = CommandBinding("blockcommit", specs, lenient=True)
+    for word in ["dom", "--nosuch", "--verbose", "--verbose=1", "vda", "--base"]:
+        lenient.feed(word)
+    assert lenient.values == {"domain": "dom", "verbose": True, "path": "vda"}
+    assert specs[lenient.pending].name == "base"
+    assert [specs[i].name for i in lenient.need][:2] == ["bandwidth", "base"]
+    lenient.feed("/b.img")
+    assert lenient.pending is None and lenient.finish().values["base"] == "/b.img"
+    # What strict binding refuses at the end, lenient binding shows as state too.
+    with pytest.raises(ParseError, match="expected syntax: --base <string>"):
+        binding = CommandBinding("blockcommit", specs)
+        for word in ["dom", "vda", "--base"]:
+            binding.feed(word)
+        binding.finish()

@@ -12,6 +12,7 @@ import os
 
 import pytest
 
+from invariants import check_after_every_step
 from qemuhelp import assert_cache_matches_disk, chain_from_xml, make_chain, qemu_img, qemu_io
 
 
@@ -42,6 +43,12 @@ def assert_view(env, name, view: dict[int, int]) -> None:
     assert "Pattern verification failed" not in proc.stdout, (image, view, proc.stdout)
     if env.run("domstate", name).stdout.startswith("running"):
         assert_cache_matches_disk(env.ok("dumpxml", name))
+
+
+@pytest.fixture(autouse=True)
+def checked(env):
+    """The invariant check after every chain-altering command (tests/invariants.py)."""
+    check_after_every_step(env)
 
 
 @pytest.fixture

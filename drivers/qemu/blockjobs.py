@@ -55,7 +55,7 @@ def reconcile_jobs(dom, locked: bool) -> None:
         return
     try:
         dom.status = dom.conn.load_status(dom.name)
-        if dom.status is not None and dom.status.jobs:
+        if dom.status is not None and dom.status.pending():
             _reconcile(dom)
     finally:
         lock.release()
@@ -65,16 +65,28 @@ def _reconcile(dom) -> None:
     status = dom.status
     changed = False
     with dom.qmp() as q:
+        if status.intent is not None:
+            dom.settle_intent(q)
         jobs = {j["id"]: j for j in q.execute("query-jobs")}
+        recorded = {job.id for job in status.jobs}
         for job in list(status.jobs):
             info = jobs.get(job.id)
             if info is None:
                 # pyvirsh dismisses a job only after saving its outcome, so a job QEMU does
                 # not know never started (pyvirsh was killed between recording and starting it).
                 _forget(status, job, "failed")
+                if job.kind == "copy" and job.base:
+                    status.release.append(int(job.base))    # the target node may have been added
                 changed = True
                 continue
             state = info["status"]
+            if state == "ready" and job.pivot_on_ready and not job.pivot_requested and not job.abort_requested:
+                # A snapshot delete was killed while its merge ran: finish the pivot it wanted.
+                job.pivot_requested = "1"
+                dom.save_status()
+                q.execute("job-complete", {"id": job.id})
+                state = _wait_past(q, job.id)
+                info = {j["id"]: j for j in q.execute("query-jobs")}.get(job.id, {"status": "concluded"})
             if state == "pending":
                 q.execute("job-finalize", {"id": job.id})
                 info = {j["id"]: j for j in q.execute("query-jobs")}.get(job.id, {"status": "concluded"})
@@ -89,18 +101,57 @@ def _reconcile(dom) -> None:
                     outcome = "completed"
                 if outcome == "completed":
                     _apply(dom, q, job)
+                elif job.kind == "copy" and job.base:
+                    status.release.append(int(job.base))
                 _forget(status, job, outcome)
-                # Saved before the dismiss: killed in between, QEMU still holds the concluded
-                # job (cleared when the disk's next job starts), never a lost chain change.
+                # Saved before the dismiss, with the nodes to release queued: killed in
+                # between, QEMU still holds the concluded job (cleared when the disk's next
+                # job starts) and the next command releases the nodes; never a lost change.
                 dom.save_status()
                 q.execute("job-dismiss", {"id": job.id})
-                if outcome != "completed" and job.kind == "copy":
-                    _drop_copy_target(q, job)
             elif state == "ready" and job.state != "ready":
                 job.state = "ready"
                 changed = True
-    if changed:
+        for job_name, info in jobs.items():
+            if info["status"] == "concluded" and job_name.startswith("pv-") and job_name not in recorded:
+                # Its outcome was saved, the dismiss was not: the job still holds its nodes.
+                q.execute("job-dismiss", {"id": job_name})
+        if changed:
+            dom.save_status()
+        release_dropped(dom, q)
+
+
+def release_dropped(dom, q) -> None:
+    """Let QEMU close the layers a finished job or snapshot change dropped, then remove the
+    files queued for removal. Only after the job is dismissed: a concluded job still holds
+    its nodes and QEMU refuses to delete them ("in use")."""
+    status = dom.status
+    if not status.release and not status.unlink:
+        return
+    for index in list(status.release):
+        blockdev_del(q, index)
+        status.release.remove(index)
+    dom.save_status()
+    if status.unlink:
+        from .process import open_files
+        still_open = open_files(status.pid)
+        for path in list(status.unlink):
+            if os.path.realpath(path) in still_open:
+                raise DriverError(ErrorCode.INTERNAL_ERROR, "QEMU still has '%s' open; it is not removed"
+                                  % path)
+            remove(path)
+            status.unlink.remove(path)
         dom.save_status()
+
+
+def _wait_past(q, name: str, timeout: float = 30.0) -> str:
+    """Poll a job told to complete until it waits to be finalized (a pivot takes a moment)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        current = {j["id"]: j["status"] for j in q.execute("query-jobs")}.get(name, "concluded")
+        if current not in ("ready", "waiting", "running") or time.monotonic() > deadline:
+            return current
+        time.sleep(0.01)
 
 
 def _completed_gracefully(job, error) -> bool:
@@ -114,9 +165,13 @@ def _forget(status, job, outcome: str) -> None:
 
 
 def _apply(dom, q, job) -> None:
-    """The job's known change to the cached chain, checked against QEMU's graph."""
+    """The job's known change to the cached chain, checked against QEMU's graph. The dropped
+    layers are queued for release (status.release) and files for removal (status.unlink);
+    snapshot metadata that named a merged image names the image it went into."""
     disk = dom.status.definition.find_disk(job.disk)
     dropped: list[int] = []
+    merged: list = []           # layers whose data went into `into`
+    into = None
     if job.kind == "pull":
         top = layers(disk.el)[0]
         base = _layer_by_index(disk.el, job.base)
@@ -125,10 +180,14 @@ def _apply(dom, q, job) -> None:
         top = _layer_by_index(disk.el, job.top)
         base = _layer_by_index(disk.el, job.base)
         parent = _parent_of(disk.el, top)
+        merged = _between(disk.el, top, base)
+        into = base
         dropped = chaincache.subtree_indexes(chaincache.set_backing(parent, base))
     elif job.kind == "active-commit":
         if job.pivot_requested:
             base = _layer_by_index(disk.el, job.base)
+            merged = _between(disk.el, layers(disk.el)[0], base)
+            into = base
             dropped = chaincache.promote(disk.el, base)
             dom.point_config_disk(job.disk, base.path, base.format, base.type)
         else:
@@ -141,14 +200,28 @@ def _apply(dom, q, job) -> None:
             dom.status.capacity[int(job.base)] = dom.status.capacity.get(int(job.top), 0)
             dom.point_config_disk(job.disk, job.dest, job.dest_format, job.dest_type)
         else:
-            _drop_copy_target(q, job)
+            dom.status.release.append(int(job.base))
             return
     _verify(q, dom, disk)
-    for index in dropped:
-        blockdev_del(q, index)
+    doomed = []
     if job.delete and job.kind in ("commit", "active-commit"):
-        for path in job.delete.split("\n"):
-            remove(path)
+        doomed = job.delete.split("\n")
+    if into is not None:
+        doomed += dom.follow_merge(job.disk, [(layer.path, layer.format) for layer in merged],
+                                   (into.path, into.format), deleted_snapshot=job.snapshot)
+    for index in dropped:
+        if index not in dom.status.release:
+            dom.status.release.append(index)
+    for path in doomed:
+        if path not in dom.status.unlink:
+            dom.status.unlink.append(path)
+
+
+def _between(disk_el, top, base) -> list:
+    """The layers from top down to just above base."""
+    chain = layers(disk_el)
+    indexes = [layer.index for layer in chain]
+    return chain[indexes.index(top.index):indexes.index(base.index)]
 
 
 def _layer_by_index(disk_el, index):
@@ -169,17 +242,25 @@ def _parent_of(disk_el, layer):
 
 
 def blockdev_del(q, index: int) -> None:
-    """Release a dropped layer: QEMU keeps its files open and locked until these go."""
+    """Release a dropped layer: QEMU keeps its files open and locked until these go.
+
+    A node already gone is fine (a killed pyvirsh may have deleted it before saving
+    that it did); any other refusal is an error, never swallowed."""
+    from .qmp import QMPError
     for node in (format_node(index), storage_node(index)):
         try:
             q.execute("blockdev-del", {"node-name": node})
-        except DriverError:
-            pass
+        except QMPError as err:
+            if "find node" not in err.desc.lower():
+                raise
 
 
-def _drop_copy_target(q, job) -> None:
-    if job.base:
-        blockdev_del(q, int(job.base))
+def blockdev_del_quietly(q, index: int) -> None:
+    """Undo a blockdev-add on a path that is failing anyway: the first error is the one to report."""
+    try:
+        blockdev_del(q, index)
+    except DriverError:
+        pass
 
 
 def _verify(q, dom, disk) -> None:
@@ -211,6 +292,10 @@ def _speed(bandwidth: int, in_bytes: bool) -> int:
 class BlockJobs:
     """Block-job methods of QemuDomain (mixed in)."""
 
+    # While a snapshot delete starts a merge job: the snapshot's name (or "" when other
+    # disks still need merging), which the job records with the pivot as its intent.
+    merging_for_snapshot = None
+
     def _disk(self, path: str):
         definition = self.get_definition()
         disk = definition.find_disk(path)
@@ -229,6 +314,9 @@ class BlockJobs:
         if stale == "concluded":
             q.execute("job-dismiss", {"id": job.id})     # outcome saved, dismiss interrupted
         args = dict(args, **{"job-id": job.id, "auto-finalize": False, "auto-dismiss": False})
+        if self.merging_for_snapshot is not None:       # "" : a merge, but not the snapshot's last
+            job.snapshot = self.merging_for_snapshot or None
+            job.pivot_on_ready = "1" if job.kind == "active-commit" else None
         job.state = "running"
         self.status.jobs.append(job)
         self.status.last_job.pop(job.disk, None)
@@ -413,7 +501,7 @@ class BlockJobs:
                     q.execute("blockdev-add", node)
                     self._start_job(q, "blockdev-mirror", args, job)
                 except DriverError:
-                    blockdev_del(q, index)
+                    blockdev_del_quietly(q, index)
                     raise
 
     # query, abort, speed ------------------------------------------------

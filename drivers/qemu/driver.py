@@ -19,7 +19,7 @@ from ..api import (BlockInfo, Connection, DestroyFlags, Domain, DomainInfo, Doma
                    ErrorCode, NodeInfo, Reason, SecurityLabel, ShutdownMode, StartFlags, UndefineFlags,
                    XMLFlags, check_flags, writes)
 from ..domxml import DomainDef
-from ..fsutil import FileLock, atomic_write, ensure_dir, read_text, remove
+from ..fsutil import FileLock, atomic_write, ensure_dir, read_text, remove, remove_dead_writers_temps
 from . import process
 from .blockjobs import BlockJobs, reconcile_jobs
 from .capabilities import Capabilities
@@ -62,6 +62,16 @@ class QemuConnection(QemuStorage, Connection):
         # Passive connections (TAB completion) only read state files: no liveness
         # checks that could lead to cleanup, no QMP, no locks.
         self.passive = False
+        self._temps_swept = False
+
+    def sweep_dead_writers_temps(self) -> None:
+        """Once per connection, before the first domain is looked at: temporary files of
+        writers that were killed go, even if this command itself writes nothing."""
+        if self._temps_swept or self.passive:
+            return
+        self._temps_swept = True
+        for directory in (self.paths.run, self.paths.config, self.paths.state, self.paths.snapshot_dir):
+            remove_dead_writers_temps(directory)
 
     def completion_view(self) -> "QemuConnection":
         view = QemuConnection(self.uri, self.paths, True)
@@ -127,6 +137,9 @@ class QemuConnection(QemuStorage, Connection):
         for entry in _listdir(self.paths.run):
             if entry.endswith(".status.xml") and not entry.startswith("."):
                 names.add(entry[:-len(".status.xml")])
+            elif entry.endswith(".spawning") and not entry.startswith(".") and not self.passive:
+                # A transient domain whose start was killed: looking at it stops its QEMU.
+                names.add(entry[:-len(".spawning")])
         return sorted(names)
 
     def load_config(self, name: str) -> DomainDef | None:
@@ -179,7 +192,8 @@ class QemuConnection(QemuStorage, Connection):
     def lookup_domain_by_name(self, name: str):
         if "/" in name or name in (".", ".."):
             raise DriverError(ErrorCode.NO_DOMAIN, "no domain with matching name '%s'" % name)
-        if not (os.path.exists(self.paths.config_file(name)) or os.path.exists(self.paths.status_file(name))):
+        if not any(os.path.exists(p) for p in (self.paths.config_file(name), self.paths.status_file(name),
+                                               self.paths.spawn_intent_file(name))):
             raise DriverError(ErrorCode.NO_DOMAIN, "no domain with matching name '%s'" % name)
         return self._handle(name)
 
@@ -275,10 +289,13 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         lock, before acting) raises; otherwise the domain stays usable: listing,
         inspecting and destroying must never be locked up by one bad job.
         """
+        self.conn.sweep_dead_writers_temps()
         self.config = self.conn.load_config(self.name)
         self.status = self.conn.load_status(self.name)
         if self.conn.passive:
             pass
+        elif self.status is None and os.path.exists(self.paths.spawn_intent_file(self.name)):
+            self._with_lock(locked, self._stop_unrecorded_qemu)
         elif self.status is not None and not process.qemu_alive(self.status.pid, self.status.pidfile):
             if locked:
                 self._reap()
@@ -295,7 +312,10 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
                             self._reap()
                     finally:
                         lock.release()
-        if self.status is not None and self.status.jobs and not self.conn.passive:
+        if self.status is not None and not self.conn.passive and \
+                os.path.exists(self.paths.spawn_intent_file(self.name)):
+            self._with_lock(locked, self._finish_start)
+        if self.status is not None and self.status.pending() and not self.conn.passive:
             try:
                 reconcile_jobs(self, locked)
             except DriverError:
@@ -307,6 +327,60 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
                 raise DriverError(ErrorCode.NO_DOMAIN, "no domain with matching name '%s'" % self.name)
             return
         self.uuid = definition.uuid
+
+    def _with_lock(self, locked: bool, action) -> None:
+        """Run a clean-up under the domain lock, reloading the files first; an unlocked
+        caller never waits (the holder of the lock cleans up itself)."""
+        if locked:
+            action()
+            return
+        lock = self.conn.domain_lock(self.name)
+        if lock.try_acquire():
+            try:
+                self.config = self.conn.load_config(self.name)
+                self.status = self.conn.load_status(self.name)
+                action()
+            finally:
+                lock.release()
+
+    def _stop_unrecorded_qemu(self) -> None:
+        """A start was killed after spawning QEMU and before recording it: find that QEMU by
+        its pidfile argument and stop it. Its guest never ran (QEMU waits under -S until the
+        status is recorded), so nothing is lost, and the domain is plainly shut off again."""
+        intent = self.paths.spawn_intent_file(self.name)
+        if self.status is not None or not os.path.exists(intent):
+            return
+        run_dir = self.paths.run_dir(self.name)
+        for pid in process.pids_naming(os.path.join(run_dir, "qemu.pid")):
+            process.kill_now(pid)
+        remove(os.path.join(run_dir, "qmp.sock"))
+        remove(os.path.join(run_dir, "qemu.pid"))
+        remove(intent)
+
+    def _finish_start(self) -> None:
+        """A start was killed after recording QEMU but before letting the guest run (or
+        pause, as asked): finish it. The intent file says which the user asked for."""
+        intent = self.paths.spawn_intent_file(self.name)
+        status = self.status
+        wanted = read_text(intent)
+        if status is None or wanted is None:
+            return
+        if status.reason != Reason.PAUSED_STARTING_UP:
+            remove(intent)          # killed after the last step: the start is complete
+            return
+        try:
+            with self._connect_new_monitor(status.pid, status.monitor, self.paths.log_file(self.name)) as qmp:
+                self._record_chardevs(qmp)
+                if wanted.strip() == "running":
+                    qmp.execute("cont")
+                    status.state, status.reason = DomainState.RUNNING, Reason.RUNNING_BOOTED
+                else:
+                    status.reason = Reason.PAUSED_USER
+                self.save_status()
+        except DriverError:
+            return          # QEMU went away meanwhile: the next liveness check reaps it
+        remove(intent)
+        remove(os.path.join(self.paths.run, self.name + ".shutoff"))
 
     def _reap(self) -> None:
         """QEMU is gone without pyvirsh stopping it: record why and remove its runtime files."""
@@ -324,6 +398,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
             except OSError:
                 pass
         remove(self.paths.status_file(self.name))
+        remove(self.paths.spawn_intent_file(self.name))
         self.status = None
         if self.config is not None:
             self.conn.set_shutoff_reason(self.name, reason)
@@ -483,18 +558,27 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         pidfile = os.path.join(run_dir, "qemu.pid")
         remove(monitor)
         remove(pidfile)
-        argv = cmdline.build(live, live.root.findtext("devices/emulator"), _short_path(monitor), pidfile)
+        argv = cmdline.build(live, live.root.findtext("devices/emulator"), _short_path(monitor), pidfile,
+                             state_dir=self.paths.state)
         log = self.paths.log_file(self.name)
         with open(log, "a") as f:
             f.write("%s: starting up\n%s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), shlex.join(argv)))
         domid = self.conn.next_domain_id()
-        pid = process.spawn(argv, log)
+        # The intent first: a pyvirsh killed between the spawn and the status below leaves
+        # this file, and the next command finds that QEMU by its pidfile and stops it; killed
+        # after the status, the next command finishes the start as asked (_finish_start).
+        intent = self.paths.spawn_intent_file(self.name)
+        atomic_write(intent, "paused" if paused else "running")
+        try:
+            pid = process.spawn(argv, log)
+        except BaseException:
+            self._stop_unrecorded_qemu()
+            raise
         self.status = Status(live, DomainState.PAUSED, Reason.PAUSED_STARTING_UP, pid, domid, monitor, pidfile,
                              next_index)
         self.status.capacity = capacity
         try:
-            # Recorded at once: a pyvirsh killed from here on leaves a domain the next
-            # command shows as 'paused (starting up)' and can destroy, never a stray QEMU.
+            # Recorded at once: never a stray QEMU from here on.
             self.save_status()
             with self._connect_new_monitor(pid, monitor, log) as qmp:
                 self._record_chardevs(qmp)
@@ -504,11 +588,13 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
                 else:
                     self.status.reason = Reason.PAUSED_USER
                 self.save_status()
+            remove(intent)
         except BaseException:
             process.terminate(pid)
             remove(monitor)
             remove(pidfile)
             remove(self.paths.status_file(self.name))
+            remove(intent)
             self.status = None
             raise
         remove(os.path.join(self.paths.run, self.name + ".shutoff"))

@@ -100,13 +100,17 @@ def offline_commit(dom, disk, base, top, flags: int) -> None:
         qemu_img("rebase", "-q", "-u", "-f", parent.format, "-b",
                  backing_name(parent.path, base_layer.path, bool(flags & C.RELATIVE)),
                  "-F", base_layer.format, parent.path)
+        doomed = dom.follow_merge(disk.target, [(layer.path, layer.format) for layer in committed],
+                                  (base_layer.path, base_layer.format))
         if flags & C.DELETE:
-            for layer in committed:
-                remove(layer.path)
+            doomed += [layer.path for layer in committed]
+        for path in doomed:
+            remove(path)
         return
     jobs = _load_jobs(dom)
     jobs[disk.target] = {"base": base_layer.path, "format": base_layer.format, "type": base_layer.type,
                          "delete": [layer.path for layer in committed] if flags & C.DELETE else [],
+                         "merged": [[layer.path, layer.format] for layer in committed],
                          "size": os.path.getsize(top_layer.path)}
     _save_jobs(dom, jobs)
 
@@ -163,6 +167,8 @@ def offline_abort(dom, disk, flags: int) -> None:
         raise DriverError(ErrorCode.INVALID_ARG, "disk %s does not have an active block job" % disk.target)
     if flags & BlockJobAbortFlags.PIVOT:
         dom.point_config_disk(disk.target, job["base"], job["format"], job["type"])
-        for path in job["delete"]:
+        doomed = dom.follow_merge(disk.target, [tuple(m) for m in job.get("merged", [])],
+                                  (job["base"], job["format"]))
+        for path in job["delete"] + doomed:
             remove(path)
     _save_jobs(dom, jobs)

@@ -72,6 +72,10 @@ class DriverPaths:
     def status_file(self, name: str) -> str:
         return os.path.join(self.run, name + ".status.xml")
 
+    def spawn_intent_file(self, name: str) -> str:
+        """Exists while a start spawns QEMU and has not yet recorded it in the status."""
+        return os.path.join(self.run, name + ".spawning")
+
     def log_file(self, name: str) -> str:
         return os.path.join(self.log, name + ".log")
 

@@ -100,6 +100,52 @@ def qemu_alive(pid: int, pidfile: str) -> bool:
     return pidfile_locked(pidfile) and pid_alive(pid)
 
 
+def open_files(pid: int) -> set[str]:
+    """The files a process has open (/proc/PID/fd), as real paths."""
+    out = set()
+    fd_dir = "/proc/%d/fd" % pid
+    try:
+        names = os.listdir(fd_dir)
+    except OSError:
+        return out
+    for name in names:
+        try:
+            target = os.readlink(os.path.join(fd_dir, name))
+        except OSError:
+            continue
+        if target.startswith("/"):
+            out.add(target[:-len(" (deleted)")] if target.endswith(" (deleted)") else target)
+    return out
+
+
+def pids_naming(path: str) -> list[int]:
+    """Live processes whose command line has an argument containing `path` (a QEMU's -pidfile
+    names its domain's run directory, so this finds a QEMU no status file records)."""
+    wanted = path.encode()
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if any(wanted in arg for arg in argv) and pid_alive(int(entry)):
+            out.append(int(entry))
+    return out
+
+
+def kill_now(pid: int) -> None:
+    """SIGKILL and wait: for a QEMU whose guest never ran (still stopped by -S)."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    if not wait_gone(pid, 10.0):
+        raise DriverError(ErrorCode.OPERATION_FAILED, "failed to terminate QEMU process %d" % pid)
+
+
 def cpu_time_ns(pid: int) -> int:
     """User plus system CPU time of a process, from /proc."""
     try:

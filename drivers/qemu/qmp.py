@@ -7,10 +7,18 @@ needs a handful of commands with timeouts, the events that arrive meanwhile,
 and nothing else; tests/bench/bench_qmp.py measures both side by side.
 
 QEMU serves one client per monitor at a time: connect, do the work, close.
+
+A reply is trusted only when it carries the id of the request it answers. QEMU
+hands a new client whatever a previous one left unread (a client that gave up on
+a slow command leaves its reply behind, and it arrives before the greeting), so
+anything before the greeting is skipped, ids are unique to this client (process,
+connection, counter) rather than small numbers a stale reply could match, and a
+client that timed out on a command is closed at once instead of reused.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import select
@@ -38,12 +46,17 @@ class MonitorGone(DriverError):
         super().__init__(ErrorCode.OPERATION_FAILED, why)
 
 
+# Connections made by this process, so two clients of one process never share ids.
+_connections = itertools.count(1)
+
+
 class QMP:
     def __init__(self, path: str, timeout: float = CONNECT_TIMEOUT):
         self.path = path
         self.events: list[dict] = []
         self._buf = b""
         self._id = 0
+        self._id_prefix = "pv-%d-%d-%s-" % (os.getpid(), next(_connections), os.urandom(4).hex())
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         deadline = time.monotonic() + timeout
         try:
@@ -52,8 +65,9 @@ class QMP:
             # QEMU accepts a second client at the socket level but greets it only
             # once the first one leaves; the deadline bounds that wait.
             greeting = self._read_message(deadline)
-            if "QMP" not in greeting:
-                raise MonitorGone("unexpected QMP greeting")
+            while "QMP" not in greeting:
+                # A reply or event meant for an earlier client: not ours, never trusted.
+                greeting = self._read_message(deadline)
             self.version = greeting["QMP"].get("version", {}).get("qemu", {})
             self.execute("qmp_capabilities", deadline=deadline)
         except (OSError, ValueError) as err:
@@ -91,7 +105,8 @@ class QMP:
                 raise MonitorGone("QEMU closed the monitor connection")
             self._buf += chunk
         line, self._buf = self._buf.split(b"\n", 1)
-        return json.loads(line)
+        message = json.loads(line) if line.strip() else {}
+        return message if isinstance(message, dict) else {}
 
     def execute(self, command: str, arguments: dict | None = None, *, deadline: float | None = None,
                 timeout: float = COMMAND_TIMEOUT):
@@ -99,19 +114,27 @@ class QMP:
         if self.sock is None:
             raise MonitorGone("QEMU monitor connection is closed")
         self._id += 1
-        msg = {"execute": command, "id": self._id}
+        request_id = self._id_prefix + str(self._id)
+        msg = {"execute": command, "id": request_id}
         if arguments:
             msg["arguments"] = arguments
         try:
             self.sock.sendall(json.dumps(msg).encode() + b"\n")
             deadline = deadline or time.monotonic() + timeout
             while True:
-                reply = self._read_message(deadline)
+                try:
+                    reply = self._read_message(deadline)
+                except DriverError as err:
+                    if err.code is ErrorCode.OPERATION_TIMEOUT:
+                        # The reply may still come; no later command on this
+                        # connection may take it for its own.
+                        self.close()
+                    raise
                 if "event" in reply:
                     self.events.append(reply)
                     continue
-                if reply.get("id") != self._id:
-                    continue
+                if reply.get("id") != request_id:
+                    continue        # a stray reply (no id, or another request's)
                 if "error" in reply:
                     err = reply["error"]
                     raise QMPError(command, err.get("class", ""), err.get("desc", ""))

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 
-from ..api import (BlockCommitFlags, BlockJobAbortFlags, DriverError, ErrorCode, Reason, SnapshotRevertFlags)
+from ..api import (BlockCommitFlags, DriverError, ErrorCode, Reason, SnapshotRevertFlags)
 from ..fsutil import atomic_write, remove
 from .chaincache import format_node, layers, set_disk_image
 from .offline import qemu_img
-from .snapshots import _pinned, default_overlay_name
+from .snapshotmeta import default_overlay_name, pinned_images, rename_in_snapshot
 
 JOB_WAIT = 3600.0
 
@@ -55,7 +55,7 @@ def build_tree(dom, meta, target: str) -> tuple[ImageTree, str | None]:
     tree = ImageTree()
     chain = active_chain(dom, target)
     tree.add_chain(chain)
-    extra = [pins[target] for pins in (_pinned(s) for s in meta.tree.snaps.values()) if target in pins]
+    extra = [pins[target] for pins in (pinned_images(s) for s in meta.tree.snaps.values()) if target in pins]
     extra += [(path, "qcow2") for path in sorted(meta.owned) if os.path.exists(path)]
     for path, fmt in extra:
         if path in tree.parent or not os.path.exists(path):
@@ -72,7 +72,7 @@ def _pins(meta, target: str, excluding: str | None = None) -> set[str]:
     for snap in meta.tree.snaps.values():
         if snap.name == excluding:
             continue
-        pinned = _pinned(snap).get(target)
+        pinned = pinned_images(snap).get(target)
         if pinned:
             out.add(pinned[0])
     return out
@@ -98,7 +98,8 @@ def delete_snapshots(dom, meta, names: list[str], metadata_only: bool) -> None:
                 _delete_external(dom, meta, snap)
             else:
                 _delete_internal(dom, snap)
-        meta.tree.remove(name)
+        if name in meta.tree:       # a merge finishing may have dropped it already
+            meta.tree.remove(name)
         meta.save()
     if not metadata_only:
         for target in _all_targets(dom, meta):
@@ -111,7 +112,8 @@ def _all_targets(dom, meta) -> list[str]:
 
 
 def _delete_external(dom, meta, snap) -> None:
-    for target, (pinned, _fmt) in _pinned(snap).items():
+    pins = pinned_images(snap)
+    for target, (pinned, _fmt) in pins.items():
         if pinned in _pins(meta, target, excluding=snap.name):
             continue
         tree, active = build_tree(dom, meta, target)
@@ -119,7 +121,13 @@ def _delete_external(dom, meta, snap) -> None:
             continue
         kids = tree.children(pinned)
         if len(kids) == 1:
-            merge_child_into(dom, meta, target, pinned, kids[0], tree, active)
+            # A one-disk snapshot's merge job carries the delete: killed while it runs, the
+            # next command pivots it and drops the snapshot (several disks: redo the delete).
+            dom.merging_for_snapshot = snap.name if len(pins) == 1 else ""
+            try:
+                merge_child_into(dom, meta, target, pinned, kids[0], tree, active)
+            finally:
+                dom.merging_for_snapshot = None
         # No child: a dead branch, collected below. Two or more: it stays, unpinned.
 
 
@@ -131,8 +139,9 @@ def merge_child_into(dom, meta, target: str, parent: str, child: str, tree: Imag
     if child in live:
         if child == active:
             dom.block_commit(target, _spec(dom, target, parent), None, 0, BlockCommitFlags.ACTIVE)
-            _wait_job(dom, target, ready=True)
-            dom.block_job_abort(target, BlockJobAbortFlags.PIVOT)
+            # Started with the pivot as its intent (merging_for_snapshot): the reconcile that
+            # finds it ready pivots it, here or in the next command if this one is killed.
+            _wait_job(dom, target, ready=False)
         else:
             dom.block_commit(target, _spec(dom, target, parent), _spec(dom, target, child), 0, 0)
             _wait_job(dom, target, ready=False)
@@ -144,8 +153,10 @@ def merge_child_into(dom, meta, target: str, parent: str, child: str, tree: Imag
     for grandkid in grandkids:
         qemu_img("rebase", "-q", "-u", "-f", tree.format[grandkid], "-b", parent, "-F", parent_fmt, grandkid)
     for snap in meta.tree.snaps.values():
-        _rename_in_snapshot(snap, target, child, parent, parent_fmt)
+        rename_in_snapshot(snap, target, child, parent, parent_fmt)
     if child in meta.owned:
+        if _open_in_qemu(dom, child):
+            raise DriverError(ErrorCode.INTERNAL_ERROR, "QEMU still has '%s' open; it is not removed" % child)
         remove(child)
         meta.owned.discard(child)
 
@@ -176,16 +187,12 @@ def _wait_job(dom, target: str, ready: bool) -> None:
     raise DriverError(ErrorCode.OPERATION_TIMEOUT, "block job on '%s' did not finish in time" % target)
 
 
-def _rename_in_snapshot(snap, target: str, old: str, new: str, new_fmt: str) -> None:
-    dom = snap.domain
-    if dom is not None:
-        disk = dom.find_disk(target)
-        if disk is not None and disk.source == old:
-            set_disk_image(disk, "file", new, new_fmt)
-    for el in snap.disk_elements():
-        src = el.find("source")
-        if el.get("name") == target and src is not None and src.get("file") == old:
-            src.set("file", new)
+def _open_in_qemu(dom, path: str) -> bool:
+    """Never remove a file QEMU still has open (its data would live on only in QEMU)."""
+    if dom.status is None:
+        return False
+    from .process import open_files
+    return os.path.realpath(path) in open_files(dom.status.pid)
 
 
 def collect_garbage(dom, meta, target: str) -> None:
@@ -194,13 +201,25 @@ def collect_garbage(dom, meta, target: str) -> None:
         tree, active = build_tree(dom, meta, target)
         pins = _pins(meta, target)
         doomed = [p for p in tree.parent if p in meta.owned and p != active and p not in pins
-                  and not tree.children(p)]
+                  and not tree.children(p) and not _open_in_qemu(dom, p)]
         if not doomed:
             return
         for path in doomed:
             remove(path)
             meta.owned.discard(path)
+            _forget_overlay(meta, target, path)
         meta.save()
+
+
+def _forget_overlay(meta, target: str, path: str) -> None:
+    """A snapshot whose overlay (the image made to take the writes after it) was removed
+    names its own pinned image there instead: every file a snapshot names exists."""
+    for snap in meta.tree.snaps.values():
+        pinned = pinned_images(snap).get(target)
+        for el in snap.disk_elements():
+            src = el.find("source")
+            if el.get("name") == target and src is not None and src.get("file") == path and pinned:
+                src.set("file", pinned[0])
 
 
 def _delete_internal(dom, snap) -> None:
@@ -256,7 +275,7 @@ def _next_free(path: str) -> str:
 
 def _revert_external(dom, meta, snap, flags: int) -> None:
     R = SnapshotRevertFlags
-    pins = _pinned(snap)
+    pins = pinned_images(snap)
     if dom.status is not None:
         dom._stop_qemu(dom.status)
         dom._cleanup(Reason.SHUTOFF_FROM_SNAPSHOT)
@@ -277,11 +296,13 @@ def _revert_external(dom, meta, snap, flags: int) -> None:
         for path in created:
             remove(path)
         raise
+    # Owned before anything uses them: killed in between, an unused overlay pyvirsh owns is
+    # collected later, never an overlay in use that nobody owns.
     meta.owned.update(created)
+    meta.save()
     if dom.config is not None:
         dom.config = definition
         atomic_write(dom.paths.config_file(dom.name), definition.to_xml())
-    meta.save()
     if flags & (R.RUNNING | R.PAUSED):
         dom.launch(definition, bool(flags & R.PAUSED))
         _mark_from_snapshot(dom)

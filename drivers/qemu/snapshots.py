@@ -36,10 +36,12 @@ from ..api import (DomainState, DriverError, ErrorCode, Reason, SnapshotCreateFl
 from ..api import TreeSnapshot
 from ..fsutil import atomic_write, read_text, remove
 from ..snapshots import SnapshotDef, SnapshotTree
-from ..xmlutil import parse_trusted
+from ..xmlutil import detached_copy, parse_trusted
 from .blockjobs import blockdev_del
 from .chaincache import format_node, layers, push_overlay, set_disk_image, storage_node
 from .offline import qemu_img
+from .snapshotmeta import default_overlay_name, pinned_images, rename_in_snapshot
+from .snapshotops import delete_snapshots, revert_snapshot
 
 JOB_TIMEOUT = 600.0
 
@@ -96,24 +98,31 @@ def _file_identity(path: str):
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
-def _pinned(snap: SnapshotDef) -> dict[str, tuple[str, str]]:
-    """disk -> (path, format) of the images an external snapshot pins."""
-    out = {}
-    dom = snap.domain
-    if dom is None:
-        return out
-    external = {d.get("name") for d in snap.disk_elements() if d.get("snapshot") == "external"}
-    for disk in dom.disks():
-        if disk.target in external and disk.source:
-            out[disk.target] = (disk.source, disk.driver_type or "raw")
-    return out
+def _built_on(path: str, meta: Metadata, target: str, exclude: set[str]) -> bool:
+    """Does an image pyvirsh made, or one a snapshot pins, still name `path` as its backing file?
+    (Images QEMU has open are in the cached chain, where a merged image no longer is.)"""
+    from ..storage.probe import read_header
+    candidates = set(meta.owned)
+    for snap in meta.tree.snaps.values():
+        pinned = pinned_images(snap).get(target)
+        if pinned:
+            candidates.add(pinned[0])
+    for other in candidates - exclude - {path}:
+        try:
+            header = read_header(other, "qcow2")
+        except (DriverError, OSError):
+            continue
+        name = header.backing_name
+        if name and os.path.join(os.path.dirname(other), name) == path:
+            return True
+    return False
 
 
-def default_overlay_name(path: str, snap_name: str) -> str:
-    """libvirt's default: the suffix after the last dot replaced by the snapshot's name."""
-    directory, base = os.path.split(path)
-    stem = base.rsplit(".", 1)[0] if "." in base else base
-    return os.path.join(directory, "%s.%s" % (stem, snap_name))
+def intent_overlay(intent, target: str):
+    for o in intent.iterfind("overlay"):
+        if o.get("disk") == target:
+            return o
+    raise DriverError(ErrorCode.INTERNAL_ERROR, "no overlay for disk '%s' in the intent" % target)
 
 
 class Snapshots:
@@ -135,11 +144,36 @@ class Snapshots:
         self._metadata_cache = (identity, meta) if identity is not None else None
         return meta
 
+    # The Metadata a command of this process is changing (under the domain lock), so that
+    # block jobs finishing inside it (a snapshot delete merging images) change the same one.
+    _metadata_open = None
+
     def _metadata_for_update(self) -> Metadata:
         """The snapshot metadata read afresh from the file, to change and save: call it
         with the domain lock held. Saving it drops the read cache."""
         self._forget_metadata()
         return Metadata(self.paths.snapshot_file(self.name), on_save=self._forget_metadata)
+
+    def follow_merge(self, target: str, merged: list[tuple[str, str]], into: tuple[str, str],
+                     deleted_snapshot: str | None = None) -> list[str]:
+        """A commit put the data of `merged` images into `into`: every snapshot that named one
+        of them names `into` now. Returns the merged images pyvirsh made that nothing else
+        builds on (no longer owned; the caller removes them once QEMU has let them go)."""
+        meta = self._metadata_open or self._metadata_for_update()
+        paths = [path for path, _ in merged]
+        for snap in meta.tree.snaps.values():
+            for old in paths:
+                rename_in_snapshot(snap, target, old, into[0], into[1])
+        if deleted_snapshot is not None and deleted_snapshot in meta.tree:
+            # The merge was the last step of deleting this snapshot (its delete was killed).
+            meta.tree.remove(deleted_snapshot)
+        doomed = []
+        for path in paths:
+            if path in meta.owned and not _built_on(path, meta, target, exclude=set(paths)):
+                meta.owned.discard(path)
+                doomed.append(path)
+        meta.save()
+        return doomed
 
     def _forget_metadata(self) -> None:
         self._metadata_cache = None
@@ -212,7 +246,7 @@ class Snapshots:
                                   "use --disk-only, or an internal snapshot")
             else:
                 self._create_internal(snap, meta, flags)
-            if not flags & F.NO_METADATA:
+            if not flags & F.NO_METADATA and snap.name not in meta.tree:
                 snap.parent = meta.tree.current
                 meta.tree.add(snap)
                 meta.tree.current = snap.name
@@ -270,6 +304,9 @@ class Snapshots:
         if not plan:
             raise DriverError(ErrorCode.CONFIG_UNSUPPORTED,
                               "disk-only snapshots require at least one disk to be selected for snapshot")
+        if self.status is not None:
+            self._create_disk_only_live(snap, meta, flags, plan)
+            return
         created = []
         try:
             for disk, path, exists in plan:
@@ -278,24 +315,118 @@ class Snapshots:
                     qemu_img("create", "-q", "-f", "qcow2", "-u", "-b", disk.source, "-F",
                              disk.driver_type or "raw", path, str(size))
                     created.append(path)
-            if self.status is not None:
-                indexes = self._snapshot_live(plan)
-            else:
-                self._switch_config_sources(plan)
+            self._switch_config_sources(plan)
         except BaseException:
-            # Nothing switched yet: the new overlays are not in use and can go.
             for path in created:
                 remove(path)
             raise
-        if self.status is not None:
-            # The guest writes to the overlays now: whatever fails from here, they stay.
-            for (disk, path, _), index in zip(plan, indexes):
-                self.status.capacity[index] = self.status.capacity.get(layers(disk.el)[0].index, 0)
-                push_overlay(disk.el, path, "qcow2", "file", index)
-            self.save_status()
-            self._switch_config_sources(plan)
         if not flags & F.NO_METADATA:
             meta.owned.update(created)
+
+    def _create_disk_only_live(self, snap: SnapshotDef, meta: Metadata, flags: int, plan) -> None:
+        """The intent goes into the status first (overlays, node indexes, the snapshot
+        itself), then files, nodes and the one QMP transaction that switches every disk;
+        then the cache, the persistent definition and the metadata follow and the intent
+        goes. A pyvirsh killed anywhere in between leaves the intent, and the next command
+        asks QEMU whether the transaction happened: it completes the snapshot if so, and
+        removes the overlays if not (settle_intent)."""
+        status = self.status
+        intent = etree.Element("intent", op="snapshot", metadata="0" if flags & SnapshotCreateFlags.NO_METADATA
+                               else "1")
+        for disk, path, exists in plan:
+            etree.SubElement(intent, "overlay", disk=disk.target, path=path, index=str(status.next_index),
+                             created="0" if exists else "1",
+                             size=str(self._disk_capacity(disk)))
+            status.next_index += 1      # node names are never reused, even after a kill
+        intent.append(detached_copy(snap.root))
+        status.intent = intent
+        self.save_status()
+        try:
+            for disk, path, exists in plan:
+                if not exists:
+                    qemu_img("create", "-q", "-f", "qcow2", "-u", "-b", disk.source, "-F",
+                             disk.driver_type or "raw", path, intent_overlay(intent, disk.target).get("size"))
+            with self.qmp() as q:
+                self._snapshot_transaction(q, intent)
+        except BaseException:
+            # Nothing switched: the overlays are not in use and go (the intent with them).
+            # If even that fails, the intent stays for the next command to settle.
+            try:
+                with self.qmp() as q:
+                    self._roll_back_snapshot(q)
+            except DriverError:
+                pass
+            raise
+        self._complete_snapshot(meta)
+
+    def settle_intent(self, q) -> None:
+        """Finish or undo what a killed pyvirsh left in the status's intent."""
+        intent = self.status.intent
+        if intent.get("op") != "snapshot":
+            raise DriverError(ErrorCode.INTERNAL_ERROR, "unknown intent '%s' in the status" % intent.get("op"))
+        inserted = {b.get("inserted", {}).get("node-name") for b in q.execute("query-block")}
+        switched = [format_node(int(o.get("index"))) in inserted for o in intent.iterfind("overlay")]
+        if all(switched):
+            self._complete_snapshot(self._metadata_open or self._metadata_for_update())
+        elif not any(switched):
+            self._roll_back_snapshot(q)
+        else:
+            raise DriverError(ErrorCode.INTERNAL_ERROR, "a snapshot transaction switched only some disks")
+
+    def _snapshot_transaction(self, q, intent) -> None:
+        """blockdev-add every overlay, then one QMP transaction of blockdev-snapshot: all or
+        nothing. The transaction is the commit point: after it the guest writes to the overlays."""
+        actions = []
+        for o in intent.iterfind("overlay"):
+            index = int(o.get("index"))
+            disk = self.status.definition.find_disk(o.get("disk"))
+            q.execute("blockdev-add", {"driver": "file", "filename": o.get("path"),
+                                       "node-name": storage_node(index), "auto-read-only": True})
+            q.execute("blockdev-add", {"driver": "qcow2", "file": storage_node(index),
+                                       "node-name": format_node(index), "backing": None})
+            actions.append({"type": "blockdev-snapshot",
+                            "data": {"node": format_node(layers(disk.el)[0].index), "overlay": format_node(index)}})
+        q.execute("transaction", {"actions": actions})
+
+    def _roll_back_snapshot(self, q) -> None:
+        """The transaction never happened: drop the overlays' nodes and the files made for them."""
+        intent = self.status.intent
+        for o in intent.iterfind("overlay"):
+            blockdev_del(q, int(o.get("index")))
+        for o in intent.iterfind("overlay"):
+            if o.get("created") == "1":
+                remove(o.get("path"))
+        self.status.intent = None
+        self.save_status()
+
+    def _complete_snapshot(self, meta: Metadata) -> None:
+        """The transaction happened: cache, persistent definition and metadata follow, each
+        step safe to repeat, and the intent goes last."""
+        status = self.status
+        intent = status.intent
+        for o in intent.iterfind("overlay"):
+            index = int(o.get("index"))
+            disk = status.definition.find_disk(o.get("disk"))
+            if layers(disk.el)[0].index != index:
+                status.capacity[index] = int(o.get("size"))
+                push_overlay(disk.el, o.get("path"), "qcow2", "file", index)
+        self.save_status()
+        if self.config is not None:
+            for o in intent.iterfind("overlay"):
+                cfg = self.config.find_disk(o.get("disk"))
+                if cfg is not None:
+                    set_disk_image(cfg, "file", o.get("path"), "qcow2")
+            atomic_write(self.paths.config_file(self.name), self.config.to_xml())
+        if intent.get("metadata") == "1":
+            snap = SnapshotDef(detached_copy(intent.find("domainsnapshot")))
+            if snap.name not in meta.tree:
+                snap.parent = meta.tree.current
+                meta.tree.add(snap)
+                meta.tree.current = snap.name
+            meta.owned.update(o.get("path") for o in intent.iterfind("overlay") if o.get("created") == "1")
+            meta.save()
+        status.intent = None
+        self.save_status()
 
     def _disk_capacity(self, disk) -> int:
         if self.status is not None:
@@ -304,34 +435,6 @@ class Snapshots:
                 return self.status.capacity[chain[0].index]
         from ..storage.probe import read_header
         return read_header(disk.source, disk.driver_type or "raw").virtual_size or 0
-
-    def _snapshot_live(self, plan) -> list[int]:
-        """blockdev-add every overlay, then one QMP transaction of blockdev-snapshot: all
-        or nothing. Returns the overlays' node indexes. The transaction is the commit
-        point: after it the guest writes to the overlays."""
-        status = self.status
-        indexes = list(range(status.next_index, status.next_index + len(plan)))
-        status.next_index += len(plan)
-        self.save_status()      # node names are never reused, even after a kill below
-        added = []
-        with self.qmp() as q:
-            try:
-                actions = []
-                for (disk, path, _), index in zip(plan, indexes):
-                    q.execute("blockdev-add", {"driver": "file", "filename": path, "node-name": storage_node(index),
-                                               "auto-read-only": True})
-                    added.append(index)
-                    q.execute("blockdev-add", {"driver": "qcow2", "file": storage_node(index),
-                                               "node-name": format_node(index), "backing": None})
-                    actions.append({"type": "blockdev-snapshot",
-                                    "data": {"node": format_node(layers(disk.el)[0].index),
-                                             "overlay": format_node(index)}})
-                q.execute("transaction", {"actions": actions})
-            except DriverError:
-                for index in added:
-                    blockdev_del(q, index)
-                raise
-        return indexes
 
     def _switch_config_sources(self, plan) -> None:
         """The persistent definition follows the new overlays (libvirt does the same)."""
@@ -427,26 +530,27 @@ class QemuSnapshot(TreeSnapshot):
 
     @writes("virDomainSnapshotDelete")
     def delete(self, flags: int = 0) -> None:
-        from .snapshotops import delete_snapshots
         F = SnapshotDeleteFlags
         check_snapshot_delete_flags(flags)
         check_flags(flags, F.CHILDREN | F.CHILDREN_ONLY | F.METADATA_ONLY, "qemuDomainSnapshotDelete")
         dom = self.dom
         with dom.conn.domain_lock(dom.name):
             dom.refresh(locked=True)
-            meta = dom._metadata_for_update()
-            snap = meta.tree.get(self.name)
-            victims = []
-            if flags & (F.CHILDREN | F.CHILDREN_ONLY):
-                victims = [s.name for s in meta.tree.descendants(snap.name)]
-            if not flags & F.CHILDREN_ONLY:
-                victims.append(snap.name)
-            delete_snapshots(dom, meta, victims, metadata_only=bool(flags & F.METADATA_ONLY))
-            meta.save()
+            meta = dom._metadata_open = dom._metadata_for_update()
+            try:
+                snap = meta.tree.get(self.name)
+                victims = []
+                if flags & (F.CHILDREN | F.CHILDREN_ONLY):
+                    victims = [s.name for s in meta.tree.descendants(snap.name)]
+                if not flags & F.CHILDREN_ONLY:
+                    victims.append(snap.name)
+                delete_snapshots(dom, meta, victims, metadata_only=bool(flags & F.METADATA_ONLY))
+                meta.save()
+            finally:
+                dom._metadata_open = None
 
     @writes("virDomainRevertToSnapshot")
     def revert(self, flags: int = 0) -> None:
-        from .snapshotops import revert_snapshot
         F = SnapshotRevertFlags
         check_snapshot_revert_flags(flags)
         allowed = F.RUNNING | F.PAUSED | F.FORCE
@@ -454,9 +558,12 @@ class QemuSnapshot(TreeSnapshot):
         dom = self.dom
         with dom.conn.domain_lock(dom.name):
             dom.refresh(locked=True)
-            meta = dom._metadata_for_update()
-            snap = meta.tree.get(self.name)
-            revert_snapshot(dom, meta, snap, flags)
-            meta.tree.current = snap.name
-            meta.save()
+            meta = dom._metadata_open = dom._metadata_for_update()
+            try:
+                snap = meta.tree.get(self.name)
+                revert_snapshot(dom, meta, snap, flags)
+                meta.tree.current = snap.name
+                meta.save()
+            finally:
+                dom._metadata_open = None
 

@@ -6,6 +6,9 @@
       <nextIndex>4</nextIndex>
       <capacity index='1' bytes='67108864'/>...      virtual sizes of cached layers
       <job .../>...                                   block jobs QEMU may still be running
+      <release index='3'/>...                         dropped layers whose nodes QEMU must still let go
+      <unlink path='...'/>...                         files to remove once those nodes are gone
+      <intent op='snapshot'>...</intent>              a multi-step change under way (see intent.py)
       <domain type='kvm' id='3'>...</domain>          the live definition, chains cached
     </domstatus>
 
@@ -25,7 +28,10 @@ class Job:
     """A block job recorded while QEMU runs it (see blockjobs.py for its life)."""
 
     FIELDS = ("id", "disk", "kind", "top", "base", "bandwidth", "flags", "dest", "dest_format", "dest_type",
-              "state", "delete", "pivot_requested", "abort_requested", "error")
+              "state", "delete", "pivot_requested", "abort_requested", "error",
+              # A job that merges images for a snapshot delete carries that intent: the
+              # next command pivots it once ready and drops the snapshot when it ends.
+              "pivot_on_ready", "snapshot")
 
     def __init__(self, **values):
         for name in self.FIELDS:
@@ -60,6 +66,14 @@ class Status:
         self.jobs: list[Job] = []
         self.shutdown_requested = False
         self.last_job: dict[str, str] = {}     # disk -> outcome of its last finished job
+        # Work a killed pyvirsh may have left half done; the next command finishes it.
+        self.release: list[int] = []            # layer indexes to blockdev-del
+        self.unlink: list[str] = []             # files to remove after the release
+        self.intent = None                      # an lxml <intent> element, or None
+
+    def pending(self) -> bool:
+        """Is there anything the next command must reconcile before acting?"""
+        return bool(self.jobs or self.release or self.unlink or self.intent is not None)
 
     def job_for(self, disk: str) -> Job | None:
         for job in self.jobs:
@@ -82,6 +96,12 @@ class Status:
             lines.append("  " + etree.tostring(job.to_element(), encoding="unicode") + "\n")
         for disk, outcome in sorted(self.last_job.items()):
             lines.append("  <lastJob disk='%s' outcome='%s'/>\n" % (escape(disk), escape(outcome)))
+        for index in self.release:
+            lines.append("  <release index='%d'/>\n" % index)
+        for path in self.unlink:
+            lines.append("  <unlink path='%s'/>\n" % escape(path))
+        if self.intent is not None:
+            lines.append("  " + etree.tostring(self.intent, encoding="unicode", with_tail=False) + "\n")
         lines.append(self.definition.to_xml(self.id, 2))
         lines.append("</domstatus>\n")
         return "".join(lines)
@@ -105,4 +125,7 @@ class Status:
         status.jobs = [Job.from_element(el) for el in root.iterfind("job")]
         for el in root.iterfind("lastJob"):
             status.last_job[el.get("disk")] = el.get("outcome")
+        status.release = [int(el.get("index")) for el in root.iterfind("release")]
+        status.unlink = [el.get("path") for el in root.iterfind("unlink")]
+        status.intent = root.find("intent")
         return status

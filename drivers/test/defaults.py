@@ -1,5 +1,21 @@
 """The built-in state of test:///default, as libvirt's test driver has it."""
 
+from __future__ import annotations
+
+# The type checker reads any name TYPE_CHECKING as true; Python skips the block (no typing import).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TypedDict
+
+    class PoolFacts(TypedDict):
+        name: str
+        uuid: str
+        type: str
+        path: str
+        capacity: int
+        allocation: int
+        available: int
+
 # The default domain, already in libvirt's canonical form. It is parsed only
 # when a command needs the document (dumpxml, domblklist, snapshots...);
 # list/dominfo/domstate use DEFAULT_DOMAIN_FACTS and never import lxml.
@@ -50,7 +66,7 @@ DEFAULT_DOMAIN_FACTS = {
 # virNodeInfo of the default node: model, memory KiB, cpus, MHz, nodes, sockets, cores, threads
 DEFAULT_NODE = ("i686", 3145728, 16, 1400, 2, 2, 2, 2)
 
-DEFAULT_POOL = {
+DEFAULT_POOL: PoolFacts = {
     "name": "default-pool",
     "uuid": "dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566",
     "type": "dir",

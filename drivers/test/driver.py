@@ -21,8 +21,8 @@ from ..api import (BlockInfo, Connection, DestroyFlags, Domain, DomainInfo, Doma
                    check_snapshot_create_flags, check_snapshot_delete_flags, check_snapshot_revert_flags,
                    check_flags, writes)
 from .defaults import DEFAULT_DOMAIN_FACTS, DEFAULT_DOMAIN_XML, DEFAULT_POOL
-from .state import TestDomainObj, TestHandle, TestState, test_defaults
-from .storage import TestPoolObj, TestStorage
+from .state import TestDomainObj, TestHandle, TestPoolObj, TestState, test_defaults
+from .storage import TestStorage
 
 _default_state: TestState | None = None
 
@@ -40,7 +40,7 @@ def _build_default_state() -> TestState:
 _default_users = 0
 
 
-def open_test(uri: str, path: str, readonly: bool) -> "TestConnection":
+def open_test(uri: str, path: str, readonly: bool) -> TestConnection:
     """test:///default is one state shared by the process's open connections, made
     afresh once the last of them closes (as libvirt's); a node file is read per open."""
     global _default_state, _default_users
@@ -92,7 +92,7 @@ class TestConnection(TestStorage, Connection):
 
     # domains ----------------------------------------------------------
 
-    def _handle(self, obj: TestDomainObj) -> "TestDomain":
+    def _handle(self, obj: TestDomainObj) -> TestDomain:
         return TestDomain(self, obj)
 
     def list_all_domains(self):
@@ -381,6 +381,8 @@ class TestDomain(TestHandle, Domain):
 
 
 class TestSnapshot(TreeSnapshot):
+    dom: TestDomain     # made only by TestDomain, over itself
+
     def _tree(self):
         return self.dom._live().snapshot_tree()
 

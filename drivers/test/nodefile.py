@@ -15,8 +15,8 @@ from ..fsutil import MAX_XML_BYTES, ReadError, read_bounded
 from ..ids import new_uuid, parse_uint, parse_uuid
 from ..xmlutil import parse
 from .defaults import DEFAULT_NODE, DEFAULT_POOL
-from .state import TEST_NS, TestDomainObj, TestState, test_defaults
-from .storage import TestPoolObj, TestVolObj, size_of
+from .state import TEST_NS, TestDomainObj, TestPoolObj, TestState, TestVolObj, test_defaults
+from .storage import size_of
 
 _RUNSTATE = "{%s}runstate" % TEST_NS
 _TRANSIENT = "{%s}transient" % TEST_NS

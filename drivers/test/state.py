@@ -1,5 +1,5 @@
 """The state of one test-driver connection: its domains (with their
-definitions and snapshot trees), the node, the storage pools.
+definitions and snapshot trees), the node, the storage pools and their volumes.
 
 Shared by driver.py (the API over it) and nodefile.py (which loads it from a
 libvirt node file); it imports neither, so neither imports the other back.
@@ -10,19 +10,30 @@ from __future__ import annotations
 from ..api import DomainState, DriverError, NodeInfo, Reason
 from .defaults import DEFAULT_NODE
 
+# Imports for the type checker only (which reads any name TYPE_CHECKING as true): domxml
+# loads lxml, which the listing commands never need, and typing costs start-up time.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ..domxml import DomainDef, DomainDefaults
+    from ..snapshots import SnapshotTree
+
 TEST_NS = "http://libvirt.org/schemas/domain/test/1.0"
 
 
 class TestDomainObj:
     """One domain's state (libvirt's virDomainObj)."""
 
-    def __init__(self, definition=None, xml_text=None, facts=None):
+    def __init__(self, definition: DomainDef | None = None, xml_text: str | None = None,
+                 facts: dict[str, Any] | None = None) -> None:
         self._def = definition          # DomainDef, parsed lazily from xml_text when None
         self._xml_text = xml_text
         self._facts = facts
         if definition is not None:
             self.name, self.uuid = definition.name, definition.uuid
         else:
+            assert facts is not None, "a domain is made from its definition, or its XML text and facts"
             self.name, self.uuid = facts["name"], facts["uuid"]
         self.id = -1
         self.state = DomainState.SHUTOFF
@@ -30,9 +41,9 @@ class TestDomainObj:
         self.persistent = True
         self.autostart = False
         self.managed_save = False
-        self.new_def = None             # persistent definition waiting for the next shutdown
-        self.snapshots = None           # SnapshotTree, created on first use
-        self.messages: list[str] = []   # taints, computed when the domain starts
+        self.new_def: DomainDef | None = None       # persistent definition waiting for the next shutdown
+        self.snapshots: SnapshotTree | None = None  # created on first use
+        self.messages: list[str] = []               # taints, computed when the domain starts
 
     @property
     def definition(self):
@@ -68,14 +79,58 @@ class TestDomainObj:
         return len(self.snapshots) if self.snapshots is not None else 0
 
 
+class TestVolObj:
+    """One volume (libvirt's virStorageVolDef); its key is its path, as in libvirt's test driver."""
+
+    def __init__(self, name: str, path: str, vol_type: str, capacity: int, allocation: int,
+                 fmt: str | None = None, backing: tuple[str, str | None] | None = None):
+        self.name = name
+        self.path = path
+        self.type = vol_type            # the XML's word: file, block, dir, ...
+        self.capacity = capacity
+        self.allocation = allocation
+        self.format = fmt
+        self.backing = backing          # the backing volume's (path, format)
+
+    @property
+    def key(self) -> str:
+        return self.path
+
+
+class TestPoolObj:
+    """One pool (libvirt's virStoragePoolObj) and its volumes."""
+
+    def __init__(self, name: str, uuid: str, pool_type: str, path: str, capacity: int):
+        self.name = name
+        self.uuid = uuid
+        self.type = pool_type
+        self.path = path
+        self.capacity = capacity
+        self.allocation = 0
+        self.available = capacity
+        self.volumes: list[TestVolObj] = []
+        self.active = True
+        self.persistent = True
+        self.autostart = False
+
+    def add_volume(self, vol: TestVolObj) -> None:
+        """A new volume, its allocation taken from the pool's free space (which stops at 0)."""
+        self.volumes.append(vol)
+        self.allocation += vol.allocation
+        self.available = max(self.capacity - self.allocation, 0)
+
+    def find_volume(self, name: str) -> TestVolObj | None:
+        return next((v for v in self.volumes if v.name == name), None)
+
+
 class TestState:
     """Everything one test connection sees."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.domains: list[TestDomainObj] = []
         self.next_id = 1
         self.node = NodeInfo(*DEFAULT_NODE)
-        self.pools: list = []        # storage.TestPoolObj
+        self.pools: list[TestPoolObj] = []
         self.hostname = None
 
     def start(self, obj: TestDomainObj, reason: int) -> None:
@@ -97,7 +152,7 @@ class TestState:
             self.domains.remove(obj)
 
 
-_DEFAULTS = []
+_DEFAULTS: list[DomainDefaults] = []
 
 
 def test_defaults():

@@ -1,6 +1,7 @@
-"""The test driver's storage pools and volumes: in-memory objects and their
-handles (api.StoragePool / api.StorageVol), as libvirt's test driver keeps
-them. No file is ever created: a volume is a name, a path and its sizes."""
+"""The test driver's storage pools and volumes: the handles (api.StoragePool /
+api.StorageVol) over the state's pool and volume objects (state.py), as
+libvirt's test driver keeps them. No file is ever created: a volume is a name,
+a path and its sizes."""
 
 from __future__ import annotations
 
@@ -8,51 +9,7 @@ from ..api import (POOL_TYPE_FLAGS, DriverError, ErrorCode, StoragePool, Storage
                    StoragePoolListFlags, StoragePoolState, StorageVol, StorageVolInfo, check_flags,
                    vol_type_number, writes)
 from ..ids import parse_uint
-from .state import TestHandle
-
-
-class TestVolObj:
-    """One volume (libvirt's virStorageVolDef); its key is its path, as in libvirt's test driver."""
-
-    def __init__(self, name: str, path: str, vol_type: str, capacity: int, allocation: int,
-                 fmt: str | None = None, backing: tuple[str, str | None] | None = None):
-        self.name = name
-        self.path = path
-        self.type = vol_type            # the XML's word: file, block, dir, ...
-        self.capacity = capacity
-        self.allocation = allocation
-        self.format = fmt
-        self.backing = backing          # the backing volume's (path, format)
-
-    @property
-    def key(self) -> str:
-        return self.path
-
-
-class TestPoolObj:
-    """One pool (libvirt's virStoragePoolObj) and its volumes."""
-
-    def __init__(self, name: str, uuid: str, pool_type: str, path: str, capacity: int):
-        self.name = name
-        self.uuid = uuid
-        self.type = pool_type
-        self.path = path
-        self.capacity = capacity
-        self.allocation = 0
-        self.available = capacity
-        self.volumes: list[TestVolObj] = []
-        self.active = True
-        self.persistent = True
-        self.autostart = False
-
-    def add_volume(self, vol: TestVolObj) -> None:
-        """A new volume, its allocation taken from the pool's free space (which stops at 0)."""
-        self.volumes.append(vol)
-        self.allocation += vol.allocation
-        self.available = max(self.capacity - self.allocation, 0)
-
-    def find_volume(self, name: str) -> TestVolObj | None:
-        return next((v for v in self.volumes if v.name == name), None)
+from .state import TestHandle, TestPoolObj, TestState, TestVolObj
 
 
 def size_of(element, tag: str) -> int:
@@ -87,6 +44,8 @@ _ALL_POOL_FILTERS = _ALL_TYPES | sum(v for k, v in vars(StoragePoolListFlags).it
 
 class TestStorage:
     """The storage half of a TestConnection (a mixin: it reads self.state)."""
+
+    state: TestState
 
     def list_all_storage_pools(self, flags: int = 0):
         check_flags(flags, _ALL_POOL_FILTERS, "testConnectListAllStoragePools")

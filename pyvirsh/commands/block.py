@@ -22,8 +22,7 @@ def path_option(help: str):
 # blockpull
 # ---------------------------------------------------------------------------
 
-@command("blockpull", "Populate a disk from its backing image.", "Populate a disk from its backing image.",
-         group="domain")
+@command("blockpull", "Populate a disk from its backing image.")
 @domain_option()
 @path_option("fully-qualified path of disk")
 @number("bandwidth", "bandwidth limit in MiB/s")
@@ -74,8 +73,7 @@ def _wait_for_job(ctl, dom, path, label, verbose, timeout_ms, is_async, noun: st
 # blockcommit
 # ---------------------------------------------------------------------------
 
-@command("blockcommit", "Start a block commit operation.",
-         "Commit changes from a snapshot down to its backing image.", group="domain")
+@command("blockcommit", "Commit changes from a snapshot down to its backing image.")
 @domain_option()
 @path_option("fully-qualified path of disk")
 @number("bandwidth", "bandwidth limit in MiB/s")
@@ -152,8 +150,7 @@ def _end_synchronized_job(ctl, dom, path, is_async, pivot, finish, finished: str
 # blockcopy
 # ---------------------------------------------------------------------------
 
-@command("blockcopy", "Start a block copy operation.", "Copy a disk backing image chain to dest.",
-         group="domain")
+@command("blockcopy", "Copy a disk backing image chain to dest.")
 @domain_option()
 @path_option("fully-qualified path of source disk")
 @string("dest", "path of the copy to create")
@@ -233,8 +230,7 @@ def blockcopy(ctl, domain, path, dest, bandwidth, shallow, reuse_external, block
 # blockjob
 # ---------------------------------------------------------------------------
 
-@command("blockjob", "Manage active block operations",
-         "Query, adjust speed, or cancel active block operations.", group="domain")
+@command("blockjob", "Query, adjust speed, or cancel active block operations.")
 @domain_option()
 @path_option("fully-qualified path of disk")
 @flag("abort", "abort the active job on the specified disk")
@@ -265,7 +261,7 @@ def blockjob(ctl, domain, path, abort, pivot, info, bytes, raw, bandwidth, **kw)
         dom.block_job_abort(path, flag_bits((is_async, A.ASYNC), (pivot, A.PIVOT)))
         return True
     from ..drivers.api import job_type_label
-    from ..jobwait import job_percent, job_progress_line
+    from ..progress import job_percent, job_progress_line
     # virsh asks for bytes/s unless --raw alone asks for MiB/s.
     info_flags = I.BANDWIDTH_BYTES if bytes or not raw else 0
     job = dom.get_block_job_info(path, info_flags)
@@ -297,7 +293,7 @@ def blockjob(ctl, domain, path, abort, pivot, info, bytes, raw, bandwidth, **kw)
 # blockresize
 # ---------------------------------------------------------------------------
 
-@command("blockresize", "Resize block device of domain.", "Resize block device of domain.", group="domain")
+@command("blockresize", "Resize block device of domain.")
 @domain_option()
 @path_option("Fully-qualified path of block device")
 @number("size", "New size of the block device, as scaled integer (default KiB)", required=True)

@@ -4,8 +4,6 @@ printer, flag bits, and virsh's comma-separated lists."""
 
 from __future__ import annotations
 
-import contextlib
-
 from ..declare import data
 from ..errors import CommandError
 from ..values import to_int
@@ -49,15 +47,23 @@ def lookup_domain(ctl, name: str, by: int = BY_ANY):
     return dom
 
 
-@contextlib.contextmanager
-def reporting(context: str):
-    """Turn a driver failure into virsh's context line followed by the driver's words."""
-    from ..drivers.api import DriverError
+class reporting:
+    """with reporting(context): a driver failure inside becomes virsh's context line
+    followed by the driver's words. (A class, not contextlib: that import alone costs a
+    one-shot command more than the command's own work.)"""
 
-    try:
-        yield
-    except DriverError as err:
-        raise CommandError(context, str(err)) from None
+    def __init__(self, context: str):
+        self.context = context
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, err, traceback):
+        from ..drivers.api import DriverError
+
+        if kind is not None and issubclass(kind, DriverError):
+            raise CommandError(self.context, str(err)) from None
+        return False
 
 
 def read_xml_file(path: str) -> str:

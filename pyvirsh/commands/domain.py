@@ -17,8 +17,7 @@ def file_option(help: str):
 # define, undefine, create
 # ---------------------------------------------------------------------------
 
-@command("define", "define (but don't start) a domain from an XML file", "Define a domain.",
-         group="domain")
+@command("define", "Define a domain.")
 @file_option("file containing an XML domain description")
 @flag("validate", "validate the XML against the schema")
 def define(ctl, file, validate):
@@ -31,8 +30,7 @@ def define(ctl, file, validate):
     return True
 
 
-@command("undefine", "undefine a domain", "Undefine an inactive domain, or convert persistent to transient.",
-         group="domain")
+@command("undefine", "Undefine an inactive domain, or convert persistent to transient.")
 @domain_option()
 @flag("managed-save", "remove domain managed state file")
 @string("storage", "remove associated storage volumes (comma separated list of targets or source paths) "
@@ -103,7 +101,7 @@ def _check_storage_to_remove(ctl, dom, storage, remove_all) -> None:
         raise CommandError()
 
 
-@command("create", "create a domain from an XML file", "Create a domain.", group="domain")
+@command("create", "Create a domain.")
 @file_option("file containing an XML domain description")
 @flag("console", "attach to console after creation")
 @flag("paused", "leave the guest paused after creation")
@@ -138,9 +136,8 @@ def _check_pass_fds(pass_fds) -> None:
 # lifecycle
 # ---------------------------------------------------------------------------
 
-@command("start", "start a (previously defined) inactive domain",
-         "Start a domain, either from the last managedsave\n    state, or via a fresh boot if no "
-         "managedsave state\n    is present.", group="domain")
+@command("start", "Start a domain, either from the last managedsave\n    state, or via a fresh boot if no "
+         "managedsave state\n    is present.")
 @domain_option("name of the inactive domain")
 @flag("console", "attach to console after creation")
 @flag("paused", "leave the guest paused after creation")
@@ -166,8 +163,7 @@ def start(ctl, domain, console, paused, autodestroy, bypass_cache, force_boot, p
     return True
 
 
-@command("destroy", "destroy (stop) a domain",
-         "Forcefully stop a given domain, but leave its resources intact.", group="domain")
+@command("destroy", "Forcefully stop a given domain, but leave its resources intact.")
 @domain_option()
 @flag("graceful", "terminate gracefully")
 @flag("remove-logs", "remove domain logs")
@@ -198,7 +194,7 @@ def _mode_flags(mode) -> int:
     return flags
 
 
-@command("shutdown", "gracefully shutdown a domain", "Run shutdown in the target domain.", group="domain")
+@command("shutdown", "Run shutdown in the target domain.")
 @domain_option()
 @string("mode", "shutdown mode: acpi|agent|initctl|signal|paravirt")
 def shutdown(ctl, domain, mode):
@@ -210,7 +206,7 @@ def shutdown(ctl, domain, mode):
     return True
 
 
-@command("reboot", "reboot a domain", "Run a reboot command in the target domain.", group="domain")
+@command("reboot", "Run a reboot command in the target domain.")
 @domain_option()
 @string("mode", "shutdown mode: acpi|agent|initctl|signal|paravirt")
 def reboot(ctl, domain, mode):
@@ -222,7 +218,7 @@ def reboot(ctl, domain, mode):
     return True
 
 
-@command("suspend", "suspend a domain", "Suspend a running domain.", group="domain")
+@command("suspend", "Suspend a running domain.")
 @domain_option()
 def suspend(ctl, domain):
     dom = lookup_domain(ctl, domain)
@@ -232,7 +228,7 @@ def suspend(ctl, domain):
     return True
 
 
-@command("resume", "resume a domain", "Resume a previously suspended domain.", group="domain")
+@command("resume", "Resume a previously suspended domain.")
 @domain_option()
 def resume(ctl, domain):
     dom = lookup_domain(ctl, domain)
@@ -246,7 +242,7 @@ def resume(ctl, domain):
 # identifiers
 # ---------------------------------------------------------------------------
 
-@command("domid", "convert a domain name or UUID to domain id", group="domain")
+@command("domid")
 @domain_option("domain name or uuid")
 def domid(ctl, domain):
     dom = lookup_domain(ctl, domain, BY_NAME | BY_UUID)
@@ -255,7 +251,7 @@ def domid(ctl, domain):
     return True
 
 
-@command("domname", "convert a domain id or UUID to domain name", group="domain")
+@command("domname")
 @domain_option("domain id or uuid")
 def domname(ctl, domain):
     dom = lookup_domain(ctl, domain, BY_ID | BY_UUID)
@@ -263,7 +259,7 @@ def domname(ctl, domain):
     return True
 
 
-@command("domuuid", "convert a domain name or id to domain UUID", group="domain")
+@command("domuuid")
 @domain_option("domain id or name")
 def domuuid(ctl, domain):
     dom = lookup_domain(ctl, domain, BY_ID | BY_NAME)
@@ -275,8 +271,7 @@ def domuuid(ctl, domain):
 # dumpxml, edit
 # ---------------------------------------------------------------------------
 
-@command("dumpxml", "domain information in XML", "Output the domain information as an XML dump to stdout.",
-         group="domain")
+@command("dumpxml", "Output the domain information as an XML dump to stdout.")
 @domain_option()
 @flag("inactive", "show inactive defined XML")
 @flag("security-info", "include security sensitive information in XML dump")
@@ -295,8 +290,7 @@ def dumpxml(ctl, domain, inactive, security_info, update_cpu, migratable, xpath,
     return True
 
 
-@command("edit", "edit XML configuration for a domain", "Edit the XML configuration for a domain.",
-         group="domain")
+@command("edit", "Edit the XML configuration for a domain.")
 @domain_option()
 @flag("skip-validate", "skip validation of the XML against the schema")
 def edit(ctl, domain, skip_validate):

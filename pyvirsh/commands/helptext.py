@@ -1,4 +1,5 @@
-"""virsh's help layouts, generated from the command tree (vshCmddefHelp, vshCmdGrpHelp)."""
+"""virsh's help layouts, generated from the command tree and the global-option table
+(vshCmddefHelp, vshCmdGrpHelp, virsh's usage)."""
 
 from __future__ import annotations
 
@@ -64,10 +65,9 @@ def format_command_help(cmd) -> str:
 
 
 def command_help(name: str) -> str | None:
-    if name not in TABLE:
-        return None
-    from ..cli import root
-    return format_command_help(root.get_command(None, name))
+    from ..tree import command
+    cmd = command(name)
+    return None if cmd is None else format_command_help(cmd)
 
 
 def group_commands(keyword: str) -> list[tuple[str, str]]:
@@ -94,3 +94,17 @@ def group_help(word: str) -> str | None:
 
 def groups_overview() -> str:
     return "Grouped commands:\n\n" + "".join(_group_block(k) + "\n" for k in GROUPS)
+
+
+def usage_text() -> str:
+    """`pyvirsh -h`: virsh's usage, the global options, and every group's commands."""
+    from ..globalopts import usage_lines
+    lines = ["", "pyvirsh [options]... [<command_string>]", "pyvirsh [options]... <command> [args...]", "",
+             "  options:"]
+    lines += usage_lines()
+    lines += ["  commands (non interactive mode):", ""]
+    for keyword, title in GROUPS.items():
+        lines += [" %s (help keyword '%s')" % (title, keyword)] + command_lines(keyword) + [""]
+    lines += ["", "  (specify help <group> for details about the commands in the group)", "",
+              "  (specify help <command> for details about the command)", ""]
+    return "\n".join(lines) + "\n"

@@ -9,13 +9,13 @@ from ..output import format_kv
 API_VERSION = "9.0.0"
 
 
-@command("hostname", "print the hypervisor hostname", group="host")
+@command("hostname")
 def hostname(ctl):
     ctl.print("%s\n" % ctl.conn.get_hostname())
     return True
 
 
-@command("nodeinfo", "node information", "Returns basic information about the node.", group="host")
+@command("nodeinfo", "Returns basic information about the node.")
 def nodeinfo(ctl):
     info = ctl.conn.get_node_info()
     if ctl.out.json:
@@ -36,7 +36,7 @@ def nodeinfo(ctl):
     return True
 
 
-@command("uri", "print the hypervisor canonical URI", group="host")
+@command("uri")
 def uri(ctl):
     ctl.print("%s\n" % ctl.conn.get_uri())
     return True
@@ -46,7 +46,7 @@ def _dotted(packed: int) -> str:
     return "%d.%d.%d" % (packed // 1000000, packed // 1000 % 1000, packed % 1000)
 
 
-@command("version", "show version", "Display the system version information.", group="host")
+@command("version", "Display the system version information.")
 @flag("daemon", "report daemon version too")
 def version(ctl, daemon):
     conn = ctl.conn

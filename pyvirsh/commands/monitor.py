@@ -82,7 +82,7 @@ def _has_snapshots(dom) -> bool:
     return bool(dom.list_all_snapshots())
 
 
-@command("list", "list domains", "Returns list of domains.", group="monitor")
+@command("list", "Returns list of domains.")
 @flag_table(_LIST_FLAGS)
 def list_domains(ctl, **opts):
     exclusive("table", opts["table"], "name", opts["name"])
@@ -144,7 +144,7 @@ def list_domains(ctl, **opts):
 # dominfo, domstate
 # ---------------------------------------------------------------------------
 
-@command("dominfo", "domain information", "Returns basic information about the domain.", group="monitor")
+@command("dominfo", "Returns basic information about the domain.")
 @domain_option()
 def dominfo(ctl, domain):
     from ..drivers.api import state_label
@@ -226,7 +226,7 @@ def _title(dom) -> str:
         return ""
 
 
-@command("domstate", "domain state", "Returns state about a domain.", group="monitor")
+@command("domstate", "Returns state about a domain.")
 @domain_option()
 @flag("reason", "also print reason for the state")
 def domstate(ctl, domain, reason):
@@ -250,8 +250,7 @@ def domstate(ctl, domain, reason):
 # domblklist, domblkinfo
 # ---------------------------------------------------------------------------
 
-@command("domblklist", "list all domain blocks", "Get the summary of block devices for a domain.",
-         group="monitor")
+@command("domblklist", "Get the summary of block devices for a domain.")
 @domain_option()
 @flag("inactive", "get inactive rather than running configuration")
 @flag("details", "additionally display the type and device value")
@@ -287,8 +286,7 @@ def _blkinfo_cells(info, human: bool) -> list[str]:
     return ["%.3f %s" % pretty_size(v) for v in values]
 
 
-@command("domblkinfo", "domain block device size information",
-         "Get block device size info for a domain.", group="monitor")
+@command("domblkinfo", "Get block device size info for a domain.")
 @domain_option()
 @string("device", "block device", completer="disks", empty_ok=True)
 @flag("human", "Human readable output")

@@ -92,8 +92,7 @@ def create_snapshot(ctl, dom, xml: str, flags: int, source_file=None) -> bool:
 # snapshot-create, snapshot-create-as
 # ---------------------------------------------------------------------------
 
-@command("snapshot-create", "Create a snapshot from XML", "Create a snapshot (disk and RAM) from XML",
-         group="snapshot")
+@command("snapshot-create", "Create a snapshot (disk and RAM) from XML")
 @domain_option()
 @string("xmlfile", "domain snapshot XML", completer="files")
 @flag("redefine", "redefine metadata for existing snapshot")
@@ -163,8 +162,7 @@ def diskspec_xml(spec: str, indent: str) -> str:
     return out + indent + "</disk>\n"
 
 
-@command("snapshot-create-as", "Create a snapshot from a set of args",
-         "Create a snapshot (disk and RAM) from arguments", group="snapshot")
+@command("snapshot-create-as", "Create a snapshot (disk and RAM) from arguments")
 @domain_option()
 @string("name", "name of snapshot")
 @string("description", "description of snapshot")
@@ -221,7 +219,7 @@ def tree_lines(names: list[str], parents: dict) -> list[str]:
     return out
 
 
-@command("snapshot-list", "List snapshots for a domain", "Snapshot List", group="snapshot")
+@command("snapshot-list", "Snapshot List")
 @domain_option()
 @flag("parent", "add a column showing parent snapshot")
 @flag("roots", "list only snapshots without parents")
@@ -319,8 +317,7 @@ def snapshot_list(ctl, domain, parent, roots, leaves, no_leaves, metadata, no_me
 # snapshot-info, snapshot-dumpxml, snapshot-current, snapshot-parent
 # ---------------------------------------------------------------------------
 
-@command("snapshot-info", "snapshot information", "Returns basic information about a snapshot.",
-         group="snapshot")
+@command("snapshot-info", "Returns basic information about a snapshot.")
 @domain_option()
 @snapshot_name_option("snapshot name")
 @flag("current", "info on current snapshot")
@@ -352,7 +349,7 @@ def snapshot_info(ctl, domain, snapshotname, current):
     return True
 
 
-@command("snapshot-dumpxml", "Dump XML for a domain snapshot", "Snapshot Dump XML", group="snapshot")
+@command("snapshot-dumpxml", "Snapshot Dump XML")
 @domain_option()
 @data("snapshotname", "snapshot name", completer="snapshots")
 @flag("security-info", "include security sensitive information in XML dump")
@@ -372,8 +369,7 @@ def set_current(dom, snap) -> None:
     dom.snapshot_create_xml(xml, redefine_flags(xml, F.REDEFINE | F.CURRENT))
 
 
-@command("snapshot-current", "Get or set the current snapshot", "Get or set the current snapshot",
-         group="snapshot")
+@command("snapshot-current", "Get or set the current snapshot")
 @domain_option()
 @flag("name", "list the name, rather than the full xml")
 @flag("security-info", "include security sensitive information in XML dump")
@@ -396,8 +392,7 @@ def snapshot_current(ctl, domain, name, security_info, snapshotname):
     return True
 
 
-@command("snapshot-parent", "Get the name of the parent of a snapshot",
-         "Extract the snapshot's parent, if any", group="snapshot")
+@command("snapshot-parent", "Extract the snapshot's parent, if any")
 @domain_option()
 @snapshot_name_option("find parent of snapshot name")
 @flag("current", "find parent of current snapshot")
@@ -415,7 +410,7 @@ def snapshot_parent(ctl, domain, snapshotname, current):
 # snapshot-revert, snapshot-delete, snapshot-edit
 # ---------------------------------------------------------------------------
 
-@command("snapshot-revert", "Revert a domain to a snapshot", "Revert domain to snapshot", group="snapshot")
+@command("snapshot-revert", "Revert domain to snapshot")
 @domain_option()
 @snapshot_name_option("snapshot name")
 @flag("current", "revert to current snapshot")
@@ -442,7 +437,7 @@ def snapshot_revert(ctl, domain, snapshotname, current, running, paused, force, 
     return True
 
 
-@command("snapshot-delete", "Delete a domain snapshot", "Snapshot Delete", group="snapshot")
+@command("snapshot-delete", "Snapshot Delete")
 @domain_option()
 @snapshot_name_option("snapshot name")
 @flag("current", "delete current snapshot")
@@ -464,8 +459,7 @@ def snapshot_delete(ctl, domain, snapshotname, current, children, children_only,
     return True
 
 
-@command("snapshot-edit", "edit XML for a snapshot", "Edit the domain snapshot XML for a named snapshot",
-         group="snapshot")
+@command("snapshot-edit", "Edit the domain snapshot XML for a named snapshot")
 @domain_option()
 @snapshot_name_option("snapshot name")
 @flag("current", "also set edited snapshot as current")

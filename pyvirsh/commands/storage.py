@@ -70,8 +70,7 @@ def lookup_volume(ctl, name: str, pool_name, pool_option: bool = True):
     return vol
 
 
-@command("pool-info", "storage pool information", "Returns basic information about the storage pool.",
-         group="pool")
+@command("pool-info", "Returns basic information about the storage pool.")
 @data("pool", "pool name or uuid")
 @flag("bytes", "Return pool info in bytes")
 def pool_info(ctl, pool, bytes):
@@ -137,7 +136,7 @@ def _collect_pools_fallback(ctl, state_flags: int, types_given: bool) -> list:
     return []
 
 
-@command("pool-list", "list pools", "Returns list of pools.", group="pool")
+@command("pool-list", "Returns list of pools.")
 @flag("inactive", "list inactive pools")
 @flag("all", "list inactive & active pools")
 @flag("transient", "list transient pools")
@@ -227,7 +226,7 @@ def _backing_volume(ctl, pool, name: str):
     raise CommandError("failed to get vol '%s'" % name, str(last))
 
 
-@command("vol-create-as", "create a volume from a set of args", "Create a vol.", group="volume")
+@command("vol-create-as", "Create a vol.")
 @data("pool", "pool name")
 @data("name", "name of the volume")
 @data("capacity", "size of the vol, as scaled integer (default bytes)")
@@ -291,7 +290,7 @@ def _collect_volumes(pool) -> list:
     return sorted(vols, key=lambda v: v.name.lower())
 
 
-@command("vol-list", "list vols", "Returns list of vols by pool.", group="volume")
+@command("vol-list", "Returns list of vols by pool.")
 @data("pool", "pool name or uuid")
 @flag("details", "display extended details for volumes")
 def vol_list(ctl, pool, details):
@@ -321,8 +320,7 @@ def vol_list(ctl, pool, details):
     return True
 
 
-@command("vol-info", "storage vol information", "Returns basic information about the storage vol.",
-         group="volume")
+@command("vol-info", "Returns basic information about the storage vol.")
 @data("vol", "vol name, key or path")
 @string("pool", "pool name or uuid")
 @flag("bytes", "sizes are represented in bytes rather than pretty units")
@@ -449,7 +447,7 @@ def _create_flags(build: bool, no_overwrite: bool, overwrite: bool) -> int:
     return flag_bits((build, F.BUILD), (overwrite, F.BUILD_OVERWRITE), (no_overwrite, F.BUILD_NO_OVERWRITE))
 
 
-@command("pool-define-as", "define a pool from a set of args", "Define a pool.", group="pool")
+@command("pool-define-as", "Define a pool.")
 @_pool_xml_options
 def pool_define_as(ctl, name, type, print_xml, **options):
     xml = _build_pool_xml(name, type, options)
@@ -462,7 +460,7 @@ def pool_define_as(ctl, name, type, print_xml, **options):
     return True
 
 
-@command("pool-create-as", "create a pool from a set of args", "Create a pool.", group="pool")
+@command("pool-create-as", "Create a pool.")
 @_pool_xml_options
 @flag_table(_BUILD_FLAGS)
 def pool_create_as(ctl, name, type, print_xml, build, no_overwrite, overwrite, **options):
@@ -477,8 +475,7 @@ def pool_create_as(ctl, name, type, print_xml, build, no_overwrite, overwrite, *
     return True
 
 
-@command("pool-define", "define an inactive persistent storage pool or modify an existing persistent one "
-         "from an XML file", "Define or modify a persistent storage pool.", group="pool")
+@command("pool-define", "Define or modify a persistent storage pool.")
 @data("file", "file containing an XML pool description", completer="files")
 @flag("validate", "validate the XML against the schema")
 def pool_define(ctl, file, validate):
@@ -491,7 +488,7 @@ def pool_define(ctl, file, validate):
     return True
 
 
-@command("pool-create", "create a pool from an XML file", "Create a pool.", group="pool")
+@command("pool-create", "Create a pool.")
 @data("file", "file containing an XML pool description", completer="files")
 @flag_table(_BUILD_FLAGS)
 def pool_create(ctl, file, build, no_overwrite, overwrite):
@@ -505,7 +502,7 @@ def pool_create(ctl, file, build, no_overwrite, overwrite):
     return True
 
 
-@command("pool-build", "build a pool", "Build a given pool.", group="pool")
+@command("pool-build", "Build a given pool.")
 @data("pool", "pool name or uuid", completer="pools")
 @flag_table(_BUILD_FLAGS[1:])
 def pool_build(ctl, pool, no_overwrite, overwrite):
@@ -519,7 +516,7 @@ def pool_build(ctl, pool, no_overwrite, overwrite):
     return True
 
 
-@command("pool-start", "start a (previously defined) inactive pool", "Start a pool.", group="pool")
+@command("pool-start", "Start a pool.")
 @data("pool", "pool name or uuid", completer="pools")
 @flag_table(_BUILD_FLAGS)
 def pool_start(ctl, pool, build, no_overwrite, overwrite):
@@ -539,34 +536,31 @@ def _pool_action(ctl, word: str, verb: str, call, done: str) -> bool:
     return True
 
 
-@command("pool-destroy", "destroy (stop) a pool",
-         "Forcefully stop a given pool. Raw data in the pool is untouched", group="pool")
+@command("pool-destroy", "Forcefully stop a given pool. Raw data in the pool is untouched")
 @data("pool", "pool name or uuid", completer="pools")
 def pool_destroy(ctl, pool):
     return _pool_action(ctl, pool, "destroy", lambda p: p.destroy(), "Pool %s destroyed\n")
 
 
-@command("pool-delete", "delete a pool", "Delete a given pool.", group="pool")
+@command("pool-delete", "Delete a given pool.")
 @data("pool", "pool name or uuid", completer="pools")
 def pool_delete(ctl, pool):
     return _pool_action(ctl, pool, "delete", lambda p: p.delete(0), "Pool %s deleted\n")
 
 
-@command("pool-undefine", "undefine an inactive pool", "Undefine the configuration for an inactive pool.",
-         group="pool")
+@command("pool-undefine", "Undefine the configuration for an inactive pool.")
 @data("pool", "pool name or uuid", completer="pools")
 def pool_undefine(ctl, pool):
     return _pool_action(ctl, pool, "undefine", lambda p: p.undefine(), "Pool %s has been undefined\n")
 
 
-@command("pool-refresh", "refresh a pool", "Refresh a given pool.", group="pool")
+@command("pool-refresh", "Refresh a given pool.")
 @data("pool", "pool name or uuid", completer="pools")
 def pool_refresh(ctl, pool):
     return _pool_action(ctl, pool, "refresh", lambda p: p.refresh(0), "Pool %s refreshed\n")
 
 
-@command("pool-autostart", "autostart a pool", "Configure a pool to be automatically started at boot.",
-         group="pool")
+@command("pool-autostart", "Configure a pool to be automatically started at boot.")
 @data("pool", "pool name or uuid", completer="pools")
 @flag("disable", "disable autostarting")
 def pool_autostart(ctl, pool, disable):
@@ -578,8 +572,7 @@ def pool_autostart(ctl, pool, disable):
     return True
 
 
-@command("pool-dumpxml", "pool information in XML", "Output the pool information as an XML dump to stdout.",
-         group="pool")
+@command("pool-dumpxml", "Output the pool information as an XML dump to stdout.")
 @data("pool", "pool name or uuid", completer="pools")
 @flag("inactive", "show inactive defined XML")
 @string("xpath", "xpath expression to filter the XML document", named_only=True, empty_ok=True)
@@ -595,14 +588,14 @@ def pool_dumpxml(ctl, pool, inactive, xpath, wrap):
     return True
 
 
-@command("pool-name", "convert a pool UUID to pool name", "", group="pool")
+@command("pool-name")
 @data("pool", "pool name or uuid", completer="pools")
 def pool_name(ctl, pool):
     ctl.print("%s\n" % _pool_by(ctl, pool, by_uuid=True).name)
     return True
 
 
-@command("pool-uuid", "convert a pool name to pool UUID", "", group="pool")
+@command("pool-uuid")
 @data("pool", "pool name or uuid", completer="pools")
 def pool_uuid(ctl, pool):
     ctl.print("%s\n" % _pool_by(ctl, pool, by_uuid=False).uuid)
@@ -621,7 +614,7 @@ def _pool_opt():
     return string("pool", "pool name or uuid", completer="pools")
 
 
-@command("vol-create", "create a vol from an XML file", "Create a vol.", group="volume")
+@command("vol-create", "Create a vol.")
 @data("pool", "pool name", completer="pools")
 @data("file", "file containing an XML vol description", completer="files")
 @flag("prealloc-metadata", "preallocate metadata (for qcow2 instead of full allocation)")
@@ -638,8 +631,7 @@ def vol_create(ctl, pool, file, prealloc_metadata, validate):
     return True
 
 
-@command("vol-create-from", "create a vol, using another volume as input",
-         "Create a vol from an existing volume.", group="volume")
+@command("vol-create-from", "Create a vol from an existing volume.")
 @data("pool", "pool name or uuid", completer="pools")
 @data("file", "file containing an XML vol description", completer="files")
 @_vol_option()
@@ -661,7 +653,7 @@ def vol_create_from(ctl, pool, file, vol, inputpool, prealloc_metadata, reflink,
     return True
 
 
-@command("vol-clone", "clone a volume.", "Clone an existing volume within the parent pool.", group="volume")
+@command("vol-clone", "Clone an existing volume within the parent pool.")
 @_vol_option()
 @data("newname", "clone name")
 @_pool_opt()
@@ -697,7 +689,7 @@ def _renamed_volume_xml(xml: str, newname: str) -> str:
     return etree.tostring(doc, encoding="unicode")
 
 
-@command("vol-delete", "delete a vol", "Delete a given vol.", group="volume")
+@command("vol-delete", "Delete a given vol.")
 @_vol_option()
 @_pool_opt()
 @flag("delete-snapshots", "delete snapshots associated with volume (must be supported by storage driver)")
@@ -712,8 +704,7 @@ def vol_delete(ctl, vol, pool, delete_snapshots, force):
     return True
 
 
-@command("vol-wipe", "wipe a vol", "Ensure data previously on a volume is not accessible to future reads",
-         group="volume")
+@command("vol-wipe", "Ensure data previously on a volume is not accessible to future reads")
 @_vol_option()
 @_pool_opt()
 @string("algorithm", "perform selected wiping algorithm")
@@ -730,8 +721,8 @@ def vol_wipe(ctl, vol, pool, algorithm, force):
     return True
 
 
-@command("vol-resize", "resize a vol", "Resizes a storage volume. This is safe only for storage volumes not in "
-         "use by an active guest.\nSee blockresize for live resizing.", group="volume")
+@command("vol-resize", "Resizes a storage volume. This is safe only for storage volumes not in use by an "
+         "active guest.\nSee blockresize for live resizing.")
 @_vol_option()
 @data("capacity", "new capacity for the vol, as scaled integer (default bytes)")
 @_pool_opt()
@@ -766,7 +757,7 @@ def _ull(name: str, text) -> int:
     return value
 
 
-@command("vol-upload", "upload file contents to a volume", "Upload file contents to a volume", group="volume")
+@command("vol-upload", "Upload file contents to a volume")
 @_vol_option()
 @data("file", "file", completer="files")
 @_pool_opt()
@@ -789,8 +780,7 @@ def vol_upload(ctl, vol, file, pool, offset, length, sparse):
     return True
 
 
-@command("vol-download", "download volume contents to a file", "Download volume contents to a file",
-         group="volume")
+@command("vol-download", "Download volume contents to a file")
 @_vol_option()
 @data("file", "file", completer="files")
 @_pool_opt()
@@ -826,8 +816,7 @@ def vol_download(ctl, vol, file, pool, offset, length, sparse):
     return True
 
 
-@command("vol-dumpxml", "vol information in XML", "Output the vol information as an XML dump to stdout.",
-         group="volume")
+@command("vol-dumpxml", "Output the vol information as an XML dump to stdout.")
 @_vol_option()
 @_pool_opt()
 @string("xpath", "xpath expression to filter the XML document", named_only=True, empty_ok=True)
@@ -855,7 +844,7 @@ def _one_value(ctl, call) -> bool:
     return True
 
 
-@command("vol-path", "returns the volume path for a given volume name or key", "", group="volume")
+@command("vol-path")
 @data("vol", "volume name or key")
 @_pool_opt()
 def vol_path(ctl, vol, pool):
@@ -863,14 +852,14 @@ def vol_path(ctl, vol, pool):
     return _one_value(ctl, v.get_path)
 
 
-@command("vol-name", "returns the volume name for a given volume key or path", "", group="volume")
+@command("vol-name")
 @data("vol", "volume key or path")
 def vol_name(ctl, vol):
     v = lookup_volume(ctl, vol, None, pool_option=False)
     return _one_value(ctl, lambda: v.name)
 
 
-@command("vol-key", "returns the volume key for a given volume name or path", "", group="volume")
+@command("vol-key")
 @data("vol", "volume name or path")
 @_pool_opt()
 def vol_key(ctl, vol, pool):
@@ -878,7 +867,7 @@ def vol_key(ctl, vol, pool):
     return _one_value(ctl, lambda: v.key)
 
 
-@command("vol-pool", "returns the storage pool for a given volume key or path", "", group="volume")
+@command("vol-pool")
 @data("vol", "volume key or path")
 @flag("uuid", "return the pool uuid rather than pool name")
 def vol_pool(ctl, vol, uuid):
@@ -893,8 +882,7 @@ def vol_pool(ctl, vol, uuid):
     return True
 
 
-@command("pool-edit", "edit XML configuration for a storage pool", "Edit the XML configuration for a storage pool.",
-         group="pool")
+@command("pool-edit", "Edit the XML configuration for a storage pool.")
 @data("pool", "pool name or uuid", completer="pools")
 def pool_edit(ctl, pool):
     from ..drivers.api import StorageXMLFlags

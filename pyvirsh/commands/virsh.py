@@ -18,9 +18,7 @@ def _shell_quote(word: str) -> str:
     return "'" + word.replace("'", "'\\''") + "'"
 
 
-@command("echo", "echo arguments. Used for internal testing.",
-         "Echo back arguments, possibly with quoting. Used for internal testing.",
-         group="virsh", connect=False)
+@command("echo", "Echo back arguments, possibly with quoting. Used for internal testing.", connect=False)
 @flag("shell", "escape for shell use")
 @flag("xml", "escape for XML use")
 @flag("split", "split each argument on ','; ',,' is an escape sequence")
@@ -46,9 +44,8 @@ def echo(ctl, shell, xml, split, err, string):
     return True
 
 
-@command("help", "print help",
-         "Prints global help, command specific help, or help for a\n    group of related commands",
-         group="virsh", connect=False)
+@command("help", "Prints global help, command specific help, or help for a\n    group of related commands",
+         connect=False)
 @string("command", "Prints global help, command specific help, or help for a group of related commands",
         empty_ok=True)
 def help_(ctl, command):
@@ -66,20 +63,19 @@ def help_(ctl, command):
     return True
 
 
-@command("quit", "quit this interactive terminal", group="virsh", connect=False)
+@command("quit", connect=False)
 def quit_(ctl):
     ctl.quit_requested = True
     return True
 
 
-@command("exit", "quit this interactive terminal", group="virsh", connect=False)
+@command("exit", connect=False)
 def exit_(ctl):
     ctl.quit_requested = True
     return True
 
 
-@command("cd", "change the current directory", "Change the current directory.", group="virsh",
-         connect=False)
+@command("cd", "Change the current directory.", connect=False)
 @string("dir", "directory to switch to (default: home or else root)", empty_ok=True)
 def cd(ctl, dir):
     if not ctl.interactive:
@@ -92,8 +88,7 @@ def cd(ctl, dir):
     return True
 
 
-@command("pwd", "print the current directory", "Print the current directory.", group="virsh",
-         connect=False)
+@command("pwd", "Print the current directory.", connect=False)
 def pwd(ctl):
     try:
         ctl.print("%s\n" % os.getcwd())
@@ -102,9 +97,8 @@ def pwd(ctl):
     return True
 
 
-@command("connect", "(re)connect to hypervisor",
-         "Connect to local hypervisor. This is built-in command after shell start up.",
-         group="virsh", connect=False)
+@command("connect", "Connect to local hypervisor. This is built-in command after shell start up.",
+         connect=False)
 @string("name", "hypervisor connection URI", empty_ok=True)
 @flag("readonly", "read-only connection")
 def connect(ctl, name, readonly):
@@ -113,9 +107,8 @@ def connect(ctl, name, readonly):
     return True
 
 
-@command("completion", "print the bash, zsh or fish completion script",
-         "Print the shell completion script for bash, zsh or fish (pyvirsh's own command).",
-         group="virsh", connect=False)
+@command("completion", "Print the shell completion script for bash, zsh or fish (pyvirsh's own command).",
+         connect=False)
 @data("shell", "bash, zsh or fish")
 def completion(ctl, shell):
     from ..shellscripts import SHELLS, script

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """The QEMU driver measured against its peers, side by side in one run.
 
-    python tests/bench/bench_qemu.py [--runs N] [--jobs-size-mib N] [--skip-jobs]
+    python tests/bench/bench_qemu.py [--runs N] [--jobs-size-mib N] [--skip-jobs] [--skip-start]
+                                     [--baseline PATH]
 
 1. `pyvirsh start` (a whole one-shot process: Python start, probe, spawn, QMP) vs a bare
    `qemu-system-x86_64` spawn of the same command line to QMP-ready (goal: pyvirsh adds <= 100 ms).
-2. One-shot `list`, `list --all`, `domblklist` and `dumpxml` with 1 running and 50 defined
-   domains, beside virsh's own figures from the reference (libvirt + QEMU, same machine kind:
-   list 23 ms, domblklist 30 ms, dumpxml 28 ms) and virsh on test:///default as a floor.
+2. One-shot `list`, `list --all`, `domblklist`, `dumpxml`, `dominfo` and `domstate` with
+   1 running and 50 defined domains, beside virsh's own figures from the reference (libvirt +
+   QEMU, same machine kind: list 23 ms, domblklist 30 ms, dumpxml 28 ms) and virsh on
+   test:///default as a floor.
 3. Block jobs on N MiB of written data (default 1024): blockcommit and blockpull --wait vs
    the same job issued bare over QMP (pyvirsh's own cost), the bare jobs vs `qemu-img convert`
    of the same data (QEMU's figure; the reference measured commit ~1.0x, stream ~0.70x), and
@@ -123,7 +125,7 @@ def _logged_argv(drv: Driver) -> list[str]:
     return shlex.split(lines[starts[-1] + 1])
 
 
-def bench_listing(base: str, runs: int) -> None:
+def bench_listing(base: str, runs: int, baseline: str | None = None) -> None:
     drv = Driver(base)
     images = os.path.join(base, "img2")
     os.makedirs(images)
@@ -134,18 +136,27 @@ def bench_listing(base: str, runs: int) -> None:
     drv.run("start", "dom00", "--paused")
     virsh = shutil.which("virsh")
     print("one-shot commands with 1 running and 50 defined domains, median of %d (ms)" % runs)
-    print("  %-28s %10s %12s %16s" % ("command", "pyvirsh", "virsh+libvirt", "virsh test:///"))
+    print("  %-28s %10s %12s %16s" % ("command", "pyvirsh", "virsh+libvirt", "virsh test:///")
+          + (" %10s" % "baseline" if baseline else ""))
     for args, reference in ((["list"], 23.0), (["list", "--all"], None), (["domblklist", "dom00"], 30.0),
-                            (["dumpxml", "dom00"], 28.0)):
-        ours = statistics.median(timed(drv.argv + args) for _ in range(runs))
-        floor = ""
+                            (["dumpxml", "dom00"], 28.0), (["dominfo", "dom00"], None),
+                            (["domstate", "dom00"], None)):
+        # The programs take turns in every round, so that load from elsewhere falls on all alike.
+        argvs = [drv.argv + args]
         if virsh:
-            test_args = ["domblklist", "test"] if args[0] == "domblklist" else \
-                ["dumpxml", "test"] if args[0] == "dumpxml" else args
-            floor = "%.1f" % statistics.median(timed([virsh, "-c", "test:///default"] + test_args)
-                                               for _ in range(runs))
-        print("  %-28s %10.1f %12s %16s" % (" ".join(args), ours, "%.1f" % reference if reference else "-",
-                                           floor))
+            test_args = [args[0], "test"] if args[1:] == ["dom00"] else args
+            argvs.append([virsh, "-c", "test:///default"] + test_args)
+        if baseline:
+            argvs.append([baseline, "-c", drv.uri] + args)
+        times: list[list[float]] = [[] for _ in argvs]
+        for _ in range(runs):
+            for argv, measured in zip(argvs, times, strict=True):
+                measured.append(timed(argv))
+        medians = [statistics.median(t) for t in times]
+        floor = "%.1f" % medians[1] if virsh else ""
+        known = "%.1f" % reference if reference else "-"
+        print("  %-28s %10.1f %12s %16s" % (" ".join(args), medians[0], known, floor)
+              + (" %10.1f" % medians[-1] if baseline else ""))
     drv.run("destroy", "dom00")
 
 
@@ -274,11 +285,14 @@ def main() -> int:
     parser.add_argument("--job-runs", type=int, default=3)
     parser.add_argument("--jobs-size-mib", type=int, default=1024)
     parser.add_argument("--skip-jobs", action="store_true")
+    parser.add_argument("--skip-start", action="store_true")
+    parser.add_argument("--baseline", help="another pyvirsh to measure in the same rounds of the listing")
     args = parser.parse_args()
     base = tempfile.mkdtemp(prefix="pyvirsh-bench-")
     try:
-        bench_start(os.path.join(base, "a"), args.runs)
-        bench_listing(os.path.join(base, "b"), args.runs)
+        if not args.skip_start:
+            bench_start(os.path.join(base, "a"), args.runs)
+        bench_listing(os.path.join(base, "b"), args.runs, args.baseline)
         if not args.skip_jobs:
             bench_jobs(os.path.join(base, "c"), args.jobs_size_mib, args.job_runs)
     finally:
