@@ -1021,7 +1021,7 @@ class StoragePool:
         raise no_support("virStoragePoolRefresh")
 
     @writes("virStorageVolCreateXMLFrom")
-    def create_vol_xml_from(self, xml: str, clone: "StorageVol", flags: int = 0) -> "StorageVol":
+    def create_vol_xml_from(self, xml: str, clone: StorageVol, flags: int = 0) -> StorageVol:
         """A new volume from its XML holding a copy of clone's data; flags are VolCreateFlags."""
         raise no_support("virStorageVolCreateXMLFrom")
 
