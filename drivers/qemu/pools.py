@@ -231,6 +231,10 @@ class QemuStorage(VolumeLookups):
     def _pool_handle(self, rec: PoolRecord) -> QemuStoragePool:
         return QemuStoragePool(self, rec.name, rec.uuid)
 
+    def pool_handle(self, name: str, uuid: str) -> QemuStoragePool:
+        """A handle on a pool known by name and UUID (a volume's parent; volumes.py cannot import this)."""
+        return QemuStoragePool(self, name, uuid)
+
     def list_all_storage_pools(self, flags: int = 0):
         check_flags(flags, _ALL_LIST_FLAGS, "storageConnectListAllStoragePools")
         return [self._pool_handle(r) for r in self.pools.records() if _matches(r, flags)]

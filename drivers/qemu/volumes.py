@@ -137,8 +137,7 @@ class QemuStorageVol(StorageVol):
         return self.conn
 
     def pool(self):
-        from .pools import QemuStoragePool
-        return QemuStoragePool(self.conn, self.pool_name, self.pool_uuid)
+        return self.conn.pool_handle(self.pool_name, self.pool_uuid)
 
     def live_path(self) -> str:
         """The volume's file, or libvirt's not-found error once the pool stopped or the file went.
