@@ -26,6 +26,7 @@ from .capabilities import Capabilities
 from .chaincache import LayerRef, attach_chain, layers, set_disk_image, user_chain_layers
 from .defaults import QemuDefaults
 from .paths import DriverPaths
+from .pools import QemuStorage
 from .snapshots import Snapshots
 from .status import Status
 
@@ -49,7 +50,7 @@ def check_name(name: str) -> None:
         raise DriverError(ErrorCode.XML_ERROR, "domain name '%s' is not usable as a file name" % name)
 
 
-class QemuConnection(Connection):
+class QemuConnection(QemuStorage, Connection):
     def __init__(self, uri: str, paths: DriverPaths, readonly: bool):
         self.uri = uri
         self.paths = paths
@@ -512,7 +513,9 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
     def _prepare_live_definition(self, definition: DomainDef, status_capacity: dict) -> tuple[DomainDef, int]:
         """Copy the definition and record each disk's probed chain in it (probe once, here)."""
         from ..storage.chain import probe_chain
+        from .volumedisks import resolve_volume_disks
         live = definition.copy()
+        resolve_volume_disks(self.conn, live)       # <disk type='volume'>: the volume's file
         next_index = 1
         for disk in live.disks():
             src = disk.source_element

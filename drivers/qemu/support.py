@@ -61,7 +61,7 @@ SUPPORTED: dict[str, set | None] = {
     "devices/emulator": set(),
     **_device("devices/disk", {"type", "device"}, {
         "driver": {"name", "type", "cache", "io", "discard", "detect_zeroes"},
-        "source": {"file", "dev", "index"},
+        "source": {"file", "dev", "index", "pool", "volume", "mode"},     # pool/volume: volumedisks.py
         "backingStore": ANY_CONTENT,        # chaincache's (user-written chains, the live cache)
         "target": {"dev", "bus"},
         "readonly": set(), "serial": set(),
@@ -111,7 +111,7 @@ VALUES: dict[tuple[str, str], tuple] = {
     ("features/smm", "state"): ("on", "off"),
     ("cpu", "mode"): ("custom", "host-passthrough", "host-model", "maximum"),
     ("clock", "offset"): ("utc", "localtime"),
-    ("devices/disk", "type"): ("file", "block"),
+    ("devices/disk", "type"): ("file", "block", "volume"),
     ("devices/disk", "device"): ("disk", "cdrom"),
     ("devices/disk/target", "bus"): ("virtio", "sata", "scsi", "ide"),
     ("devices/controller", "type"): ("pci", "usb", "sata", "ide", "scsi", "virtio-serial"),
