@@ -217,10 +217,10 @@ class DomainDefaults:
     def machine(self, arch: str) -> str | None:
         return None
 
-    def add_default_devices(self, dom: "DomainDef") -> None:
+    def add_default_devices(self, dom: DomainDef) -> None:
         """Devices the driver always adds (default controllers), before the implicit ones."""
 
-    def post_parse(self, dom: "DomainDef") -> None:
+    def post_parse(self, dom: DomainDef) -> None:
         """Driver-specific defaults after the generic ones."""
 
 
@@ -295,19 +295,19 @@ class DomainDef:
     # ------------------------------------------------------------------
 
     @classmethod
-    def from_xml(cls, text: str, defaults: DomainDefaults | None = None) -> "DomainDef":
+    def from_xml(cls, text: str, defaults: DomainDefaults | None = None) -> DomainDef:
         root = parse(text, "domain_definition", root="domain")
         dom = cls(root)
         dom._normalize(defaults or DomainDefaults())
         return dom
 
     @classmethod
-    def from_trusted_xml(cls, text: str, what: str = "domain definition") -> "DomainDef":
+    def from_trusted_xml(cls, text: str, what: str = "domain definition") -> DomainDef:
         """Load XML pyvirsh wrote itself (state files): parse only, no defaults.
         ``what`` names the document (the file) if it turns out to be corrupt."""
         return cls(parse_trusted(text, what))
 
-    def copy(self) -> "DomainDef":
+    def copy(self) -> DomainDef:
         return DomainDef(copy.deepcopy(self.root))
 
     # ------------------------------------------------------------------

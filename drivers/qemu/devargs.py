@@ -227,7 +227,7 @@ def video_args(video: Video, q35: bool, primary: bool) -> list[str]:
     elif video.model == "virtio":
         props["max_outputs"] = video.heads
     elif video.model in ("vga", "cirrus", "bochs") and video.vram:
-        props["vgamem_mb" if video.model == "vga" else "vgamem_mb"] = video.vram // 1024
+        props["vgamem_mb"] = video.vram // 1024
     return dev({**props, **pci_props(video, q35)})
 
 

@@ -44,7 +44,7 @@ class _Bus:
         self.used: set[tuple[int, int]] = set()
         self.reserved_slots: set[int] = set()
         if model in ("pci-root", "pcie-root"):
-            self.slots = list(range(0, 32))
+            self.slots = list(range(32))
             self.reserved_slots.add(0)
 
     @property
@@ -259,7 +259,7 @@ def _place_pci_controllers(devices, buses, taken, q35: bool) -> None:
             ctrl.set_pci(*addr)
             _take(buses, taken, addr, "controller")
         if model == "pcie-root-port":
-            bus, slot, function = ctrl.pci()
+            _, slot, function = ctrl.pci()
             if ctrl.chassis is None:
                 ctrl.chassis = ctrl.index
             if ctrl.port is None:
