@@ -24,6 +24,7 @@ from ..api import (DriverError, ErrorCode, StoragePool, StoragePoolBuildFlags, S
 from ..fsutil import FileLock, atomic_write, ensure_dir, read_text, remove
 from ..storage import pooldir, poolfs
 from ..storage.pooldef import PoolDef, parse_pool, require_supported
+from .paths import DriverPaths
 from .volumes import PoolVolumes, VolumeLookups
 
 LOCK_TIMEOUT = 30.0
@@ -34,7 +35,7 @@ _ALL_LIST_FLAGS = _ALL_TYPES | sum(v for k, v in vars(StoragePoolListFlags).item
 class PoolPaths:
     """Where the pool files of one connection live."""
 
-    def __init__(self, paths):
+    def __init__(self, paths: DriverPaths):
         self.config = os.path.join(paths.config, "storage")
         self.autostart_dir = os.path.join(self.config, "autostart")
         self.run = os.path.join(paths.run, "storage")
@@ -58,10 +59,11 @@ class PoolRecord:
         self.config = config
         self.live = live
         self.autostart = autostart
-
-    @property
-    def current(self) -> PoolDef:
-        return self.live if self.live is not None else self.config
+        current = live if live is not None else config
+        if current is None:     # PoolStore.load makes no record of a pool without files
+            raise ValueError("a pool record needs a definition")
+        # The live definition while it runs, else the persistent one (the next start's).
+        self.current: PoolDef = current
 
     @property
     def name(self) -> str:
@@ -107,9 +109,9 @@ def _still_active(name: str) -> DriverError:
 class PoolStore:
     """Reading and writing the pool files of one connection."""
 
-    def __init__(self, paths):
+    def __init__(self, paths: DriverPaths):
         self.paths = PoolPaths(paths)
-        self._lock = None
+        self._lock: FileLock | None = None
 
     def lock(self) -> FileLock:
         if self._lock is None:
@@ -118,7 +120,7 @@ class PoolStore:
         return self._lock
 
     def names(self) -> list[str]:
-        names = set()
+        names: set[str] = set()
         for directory in (self.paths.config, self.paths.run):
             try:
                 entries = os.listdir(directory)
@@ -221,6 +223,8 @@ def _stop(pool: PoolDef) -> None:
 class QemuStorage(VolumeLookups):
     """The storage half of a QemuConnection (a mixin: it reads self.paths)."""
 
+    paths: DriverPaths      # the host class's, QemuConnection's
+
     @property
     def pools(self) -> PoolStore:
         store = self.__dict__.get("_pool_store")
@@ -304,7 +308,9 @@ def _matches(rec: PoolRecord, flags: int) -> bool:
 class QemuStoragePool(PoolVolumes, StoragePool):
     """A handle on one pool; every call reads its files again."""
 
-    def __init__(self, conn, name: str, uuid: str):
+    conn: QemuStorage       # the QemuConnection
+
+    def __init__(self, conn: QemuStorage, name: str, uuid: str):
         self.conn = conn
         self.name = name
         self.uuid = uuid
@@ -328,6 +334,13 @@ class QemuStoragePool(PoolVolumes, StoragePool):
         if rec.live is None:
             raise _not_active(self.name)
         return rec
+
+    def live_def(self) -> PoolDef:
+        """The running pool's live definition; not active: libvirt's error."""
+        live = self.record().live
+        if live is None:
+            raise _not_active(self.name)
+        return live
 
     # reading ------------------------------------------------------------
 
@@ -364,7 +377,7 @@ class QemuStoragePool(PoolVolumes, StoragePool):
             rec = self.record()
             if rec.live is not None:
                 raise DriverError(ErrorCode.OPERATION_INVALID, "storage pool '%s' is already active" % self.name)
-            _start(self.store, rec.config, flags)
+            _start(self.store, rec.current, flags)        # inactive: current is the persistent definition
 
     @writes("virStoragePoolBuild")
     def build(self, flags: int = 0) -> None:
@@ -374,12 +387,12 @@ class QemuStoragePool(PoolVolumes, StoragePool):
             rec = self.record()
             if rec.live is not None:
                 raise DriverError(ErrorCode.OPERATION_INVALID, "storage pool '%s' is already active" % self.name)
-            _build(rec.config, flags)
+            _build(rec.current, flags)        # inactive: current is the persistent definition
 
     @writes("virStoragePoolDestroy")
     def destroy(self) -> None:
         with self.store.lock():
-            _stop(self.active_record().live)
+            _stop(self.live_def())
             remove(self.store.paths.live_file(self.name))
 
     @writes("virStoragePoolDelete")
@@ -390,11 +403,12 @@ class QemuStoragePool(PoolVolumes, StoragePool):
             if rec.live is not None:
                 raise _still_active(self.name)
             from .volumes import running_user
-            user = running_user(self.conn, rec.config.target_path, under=True)
+            pool = rec.current      # inactive: the persistent definition
+            user = running_user(self.conn, pool.target_dir, under=True)
             if user is not None:
                 raise DriverError(ErrorCode.OPERATION_INVALID, "cannot delete pool '%s': its directory holds an "
                                   "image of %s" % (self.name, user))
-            pooldir.delete(rec.config)
+            pooldir.delete(pool)
 
     @writes("virStoragePoolUndefine")
     def undefine(self) -> None:
@@ -419,8 +433,7 @@ class QemuStoragePool(PoolVolumes, StoragePool):
     def refresh(self, flags: int = 0) -> None:
         check_flags(flags, 0, "storagePoolRefresh")
         with self.store.lock():
-            rec = self.active_record()
-            live = rec.live
+            live = self.live_def()
             try:
                 pooldir.check_target(live)
                 pooldir.measure(live)

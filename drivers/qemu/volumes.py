@@ -13,7 +13,30 @@ from ..api import (VOL_FORCE, VOL_WIPE_ALGORITHMS, DriverError, ErrorCode, Stora
                    StorageVolType, VolCreateFlags, VolDeleteFlags, VolGetInfoFlags, VolResizeFlags, VolStreamFlags,
                    check_flags, writes)
 from ..storage import voldir
-from ..storage.pooldef import sanitize_path
+from ..storage.pooldef import PoolDef, sanitize_path
+from ..storage.probe import os_reason
+
+# The type checker reads any name TYPE_CHECKING as true; Python skips the block (no typing import).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Protocol
+
+    class _PoolRecord(Protocol):
+        """What the lookups read of a pools.py PoolRecord (pools.py imports this module, not back)."""
+
+        live: PoolDef | None
+
+        @property
+        def name(self) -> str: ...
+
+        @property
+        def uuid(self) -> str: ...
+
+    class _PoolRecords(Protocol):
+        """What the lookups read of the connection's pools.py PoolStore."""
+
+        def records(self) -> Sequence[_PoolRecord]: ...
 
 
 def no_vol(kind: str, word: str) -> DriverError:
@@ -22,10 +45,18 @@ def no_vol(kind: str, word: str) -> DriverError:
 
 
 class PoolVolumes:
-    """The volume calls of a QemuStoragePool (a mixin: it reads self.active_record())."""
+    """The volume calls of a QemuStoragePool (a mixin: it reads the attributes declared here)."""
+
+    conn: VolumeLookups     # the QemuConnection (driver.py, which imports this module)
+    name: str
+    uuid: str
+
+    if TYPE_CHECKING:
+        # QemuStoragePool's: the running pool's live definition, or libvirt's not-active error.
+        def live_def(self) -> PoolDef: ...
 
     def _target(self) -> str:
-        return self.active_record().live.target_path
+        return self.live_def().target_dir
 
     def _vol(self, name: str, target: str | None = None) -> QemuStorageVol:
         return QemuStorageVol(self.conn, self.name, self.uuid, name, target or self._target())
@@ -94,6 +125,11 @@ class PoolVolumes:
 
 class VolumeLookups:
     """The connection's volume lookups by key and path (a mixin of QemuStorage)."""
+
+    if TYPE_CHECKING:
+        # QemuStorage's: the connection's pool files.
+        @property
+        def pools(self) -> _PoolRecords: ...
 
     def _volume_at(self, path: str):
         clean = sanitize_path(path)
@@ -229,7 +265,7 @@ class QemuStorageVol(StorageVol):
             fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
         except OSError as err:
             raise DriverError(ErrorCode.SYSTEM_ERROR, "cannot open volume '%s': %s"
-                              % (path, os.strerror(err.errno))) from None
+                              % (path, os_reason(err))) from None
         try:
             # no fsync: like libvirt's stream and cp, the data is in the page cache when this returns
             voldir.transfer(local_path, fd, 0, offset, None, bool(flags & VolStreamFlags.SPARSE_STREAM))

@@ -67,6 +67,14 @@ class PoolDef:
         self.allocation = 0
         self.available = 0
 
+    @property
+    def target_dir(self) -> str:
+        """The target path of a pool that must have one: parse_pool refuses a dir or fs pool
+        without it, so this error is for a caller that forgot to refuse another type first."""
+        if self.target_path is None:
+            raise DriverError(ErrorCode.INTERNAL_ERROR, "storage pool '%s' has no target path" % self.name)
+        return self.target_path
+
     def definition_xml(self) -> str:
         """The definition alone, without sizes: what a persistent pool's config file holds."""
         return self.to_xml(with_sizes=False)
@@ -171,9 +179,10 @@ def parse_pool(xml: str) -> PoolDef:
     if uuid_text is None:
         uuid = new_uuid()
     else:
-        uuid = parse_uuid(uuid_text.strip())
-        if uuid is None:
+        parsed = parse_uuid(uuid_text.strip())
+        if parsed is None:
             raise DriverError(ErrorCode.XML_ERROR, "malformed uuid element")
+        uuid = parsed
     pool = PoolDef(pool_type, name, uuid)
     source = doc.find("source")
     if source is not None:

@@ -10,12 +10,13 @@ import os
 
 from ..api import DriverError, ErrorCode, StoragePoolBuildFlags
 from .pooldef import PoolDef, measured_perms
+from .probe import os_reason
 
 DEFAULT_DIR_MODE = 0o711    # libvirt's VIR_STORAGE_DEFAULT_POOL_PERM_MODE
 
 
 def _system(what: str, err: OSError) -> DriverError:
-    return DriverError(ErrorCode.SYSTEM_ERROR, "%s: %s" % (what, os.strerror(err.errno)))
+    return DriverError(ErrorCode.SYSTEM_ERROR, "%s: %s" % (what, os_reason(err)))
 
 
 def check_build_flags(pool: PoolDef, flags: int) -> None:
@@ -33,7 +34,7 @@ def build(pool: PoolDef, flags: int) -> None:
     """Make the target directory (and its parents) with the definition's permissions,
     as libvirt's virStorageBackendFileSystemBuild; an existing directory is kept."""
     check_build_flags(pool, flags)
-    path = pool.target_path
+    path = pool.target_dir
     perms = pool.target_perms
     mode = perms.mode if perms.mode is not None else DEFAULT_DIR_MODE
     parent = os.path.dirname(path)
@@ -60,18 +61,18 @@ def build(pool: PoolDef, flags: int) -> None:
 def check_target(pool: PoolDef) -> None:
     """What a start or refresh needs: the target is an openable directory."""
     try:
-        os.close(os.open(pool.target_path, os.O_RDONLY | os.O_DIRECTORY))
+        os.close(os.open(pool.target_dir, os.O_RDONLY | os.O_DIRECTORY))
     except OSError as err:
-        raise _system("cannot open directory '%s'" % pool.target_path, err) from None
+        raise _system("cannot open directory '%s'" % pool.target_dir, err) from None
 
 
 def measure(pool: PoolDef) -> None:
     """A refresh's sizes and permissions, libvirt's way (available counts f_bfree)."""
     try:
-        sb = os.statvfs(pool.target_path)
-        pool.target_perms = measured_perms(pool.target_path)
+        sb = os.statvfs(pool.target_dir)
+        pool.target_perms = measured_perms(pool.target_dir)
     except OSError as err:
-        raise _system("cannot statvfs path '%s'" % pool.target_path, err) from None
+        raise _system("cannot statvfs path '%s'" % pool.target_dir, err) from None
     pool.capacity = sb.f_frsize * sb.f_blocks
     pool.available = sb.f_frsize * sb.f_bfree
     pool.allocation = pool.capacity - pool.available
@@ -80,6 +81,6 @@ def measure(pool: PoolDef) -> None:
 def delete(pool: PoolDef) -> None:
     """Remove the (empty) target directory, as libvirt's pool-delete for dir pools."""
     try:
-        os.rmdir(pool.target_path)
+        os.rmdir(pool.target_dir)
     except OSError as err:
-        raise _system("failed to remove pool '%s'" % pool.target_path, err) from None
+        raise _system("failed to remove pool '%s'" % pool.target_dir, err) from None

@@ -44,7 +44,7 @@ def fs_format(pool: PoolDef) -> str:
 
 def is_mounted(pool: PoolDef) -> bool:
     """Whether the pool's target is a mount point now (libvirt's virStorageBackendFileSystemIsMounted)."""
-    target = os.path.realpath(pool.target_path)
+    target = os.path.realpath(pool.target_dir)
     try:
         with open("/proc/self/mounts") as f:
             for line in f:
@@ -91,9 +91,9 @@ def start(pool: PoolDef) -> None:
     _require_root("starting")
     if is_mounted(pool):
         return
-    _run(["mount", "-o", "nodev,nosuid,noexec", "-t", fs_format(pool), device(pool), pool.target_path])
+    _run(["mount", "-o", "nodev,nosuid,noexec", "-t", fs_format(pool), device(pool), pool.target_dir])
 
 
 def stop(pool: PoolDef) -> None:
     if is_mounted(pool):
-        _run(["umount", pool.target_path])
+        _run(["umount", pool.target_dir])

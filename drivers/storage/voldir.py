@@ -43,7 +43,7 @@ def qemu_img(*args: str) -> str:
 
 
 def _system(what: str, err: OSError) -> DriverError:
-    return DriverError(ErrorCode.SYSTEM_ERROR, "%s: %s" % (what, os.strerror(err.errno)))
+    return DriverError(ErrorCode.SYSTEM_ERROR, "%s: %s" % (what, probe.os_reason(err)))
 
 
 TEMP_PREFIX = ".pyvirsh-"      # pyvirsh's own temporary files in a pool: never volumes
@@ -314,7 +314,7 @@ def wipe_zero(facts: VolumeFacts) -> None:
         return
     vdef = VolumeDef(os.path.basename(path), facts.capacity, None, facts.format)
     backing = facts.backing()
-    if backing is not None:
+    if backing is not None and facts.header is not None:     # a backing file is named by a header
         vdef.backing_path = facts.header.backing_name
         vdef.backing_format = backing[1]
     if facts.header is not None and facts.header.compat:
