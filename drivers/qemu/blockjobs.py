@@ -16,6 +16,7 @@ qemu-img's own locks guard against a domain running elsewhere.
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 
@@ -26,6 +27,7 @@ from ..fsutil import remove
 from ..storage.probe import BACKING_FORMATS
 from . import chaincache
 from .chaincache import backing_name, find_layer, format_node, layers, storage_node
+from .domainbase import QemuDomainBase
 from .status import Job
 
 ABORT_WAIT = 60.0
@@ -82,7 +84,7 @@ def _reconcile(dom) -> None:
             state = info["status"]
             if state == "ready" and job.pivot_on_ready and not job.pivot_requested and not job.abort_requested:
                 # A snapshot delete was killed while its merge ran: finish the pivot it wanted.
-                job.pivot_requested = "1"
+                job.pivot_requested = True
                 dom.save_status()
                 q.execute("job-complete", {"id": job.id})
                 state = _wait_past(q, job.id)
@@ -235,7 +237,7 @@ def _layer_by_index(disk_el, index):
 
 def _parent_of(disk_el, layer):
     chain = layers(disk_el)
-    for upper, lower in zip(chain, chain[1:]):
+    for upper, lower in itertools.pairwise(chain):
         if lower.index == layer.index:
             return upper
     raise DriverError(ErrorCode.INTERNAL_ERROR, "top '%s' has no parent in the chain" % layer.path)
@@ -289,12 +291,12 @@ def _speed(bandwidth: int, in_bytes: bool) -> int:
     return bandwidth if in_bytes else bandwidth << 20
 
 
-class BlockJobs:
+class BlockJobs(QemuDomainBase):
     """Block-job methods of QemuDomain (mixed in)."""
 
     # While a snapshot delete starts a merge job: the snapshot's name (or "" when other
     # disks still need merging), which the job records with the pivot as its intent.
-    merging_for_snapshot = None
+    merging_for_snapshot: str | None = None
 
     def _disk(self, path: str):
         definition = self.get_definition()
@@ -316,15 +318,16 @@ class BlockJobs:
         args = dict(args, **{"job-id": job.id, "auto-finalize": False, "auto-dismiss": False})
         if self.merging_for_snapshot is not None:       # "" : a merge, but not the snapshot's last
             job.snapshot = self.merging_for_snapshot or None
-            job.pivot_on_ready = "1" if job.kind == "active-commit" else None
+            job.pivot_on_ready = job.kind == "active-commit"
         job.state = "running"
-        self.status.jobs.append(job)
-        self.status.last_job.pop(job.disk, None)
+        status = self._require_active()
+        status.jobs.append(job)
+        status.last_job.pop(job.disk, None)
         self.save_status()
         try:
             q.execute(command, args)
         except BaseException:
-            self.status.jobs.remove(job)
+            status.jobs.remove(job)
             self.save_status()
             raise
 
@@ -341,7 +344,7 @@ class BlockJobs:
         check_flags(flags, R.SHALLOW | R.REUSE_EXT | R.COPY_RAW | R.COPY | R.RELATIVE | R.COPY_DEV |
                     R.BANDWIDTH_BYTES, "qemuDomainBlockRebase")
         if flags & BlockRebaseFlags.COPY:
-            self._copy(disk, base, None, None, _speed(bandwidth, flags & BlockRebaseFlags.BANDWIDTH_BYTES),
+            self._copy(disk, base, None, None, _speed(bandwidth, bool(flags & BlockRebaseFlags.BANDWIDTH_BYTES)),
                        flags, "block" if flags & BlockRebaseFlags.COPY_DEV else "file",
                        "raw" if flags & BlockRebaseFlags.COPY_RAW else None)
             return
@@ -365,14 +368,15 @@ class BlockJobs:
                 if base_layer.index == top.index:
                     raise DriverError(ErrorCode.INVALID_ARG, "could not find image '%s' beneath '%s' in chain "
                                       "for '%s'" % (base, top.path, disk.target))
-            args = {"device": format_node(top.index), "speed": _speed(bandwidth, in_bytes)}
+            speed = _speed(bandwidth, in_bytes)
+            args: dict[str, object] = {"device": format_node(top.index), "speed": speed}
             if base_layer is not None:
                 args["base-node"] = format_node(base_layer.index)
                 args["backing-file"] = backing_name(top.path, base_layer.path,
                                                     bool(flags & BlockRebaseFlags.RELATIVE))
             job = Job(id=job_id(disk.target), disk=disk.target, kind="pull",
                       top=top.index, base=base_layer.index if base_layer else None,
-                      bandwidth=args["speed"], flags=flags)
+                      bandwidth=speed, flags=flags)
             with self.qmp() as q:
                 self._start_job(q, "block-stream", args, job)
 
@@ -385,11 +389,11 @@ class BlockJobs:
         with self.conn.domain_lock(self.name):
             self.refresh(locked=True)
             disk = self._disk(path)
-            chain = layers(disk.el) if self.status is not None else None
             if self.status is None:
                 from .offline import offline_commit
                 offline_commit(self, disk, base, top, flags)
                 return
+            chain = layers(disk.el)
             self._job_free(disk)
             top_layer = find_layer(disk.el, disk.target, top) if top else chain[0]
             below = chain[[layer.index for layer in chain].index(top_layer.index) + 1:]
@@ -415,7 +419,7 @@ class BlockJobs:
             if not active and flags & C.ACTIVE:
                 raise DriverError(ErrorCode.INVALID_ARG, "active commit requested but '%s' is not active"
                                   % top_layer.path)
-            speed = _speed(bandwidth, flags & C.BANDWIDTH_BYTES)
+            speed = _speed(bandwidth, bool(flags & C.BANDWIDTH_BYTES))
             args = {"device": format_node(chain[0].index), "base-node": format_node(base_layer.index),
                     "speed": speed}
             committed = chain[[layer.index for layer in chain].index(top_layer.index):
@@ -589,11 +593,11 @@ class BlockJobs:
                     if info is None or info["status"] != "ready":
                         raise DriverError(ErrorCode.BLOCK_COPY_ACTIVE,
                                           "block job '%s' not ready for pivot yet" % job.id)
-                    job.pivot_requested = "1"
+                    job.pivot_requested = True
                     self.save_status()
                     q.execute("job-complete", {"id": job.id})
                 else:
-                    job.abort_requested = "1"
+                    job.abort_requested = True
                     self.save_status()
                     q.execute("job-cancel", {"id": job.id})
         if flags & A.ASYNC:
@@ -621,7 +625,7 @@ class BlockJobs:
             job = self.status.job_for(disk.target) if self.status is not None else None
             if job is None:
                 raise DriverError(ErrorCode.INVALID_ARG, "disk %s does not have an active block job" % disk.target)
-            speed = _speed(bandwidth, flags & BlockJobSetSpeedFlags.BANDWIDTH_BYTES)
+            speed = _speed(bandwidth, bool(flags & BlockJobSetSpeedFlags.BANDWIDTH_BYTES))
             with self.qmp() as q:
                 q.execute("block-job-set-speed", {"device": job.id, "speed": speed})
             job.bandwidth = speed

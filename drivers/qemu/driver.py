@@ -34,7 +34,7 @@ START_TIMEOUT = 30.0
 NAME_MAX = 200
 
 
-def open_qemu(uri: str, mode: str, root: str | None, readonly: bool) -> "QemuConnection":
+def open_qemu(uri: str, mode: str, root: str | None, readonly: bool) -> QemuConnection:
     paths = DriverPaths(mode, root)
     if mode == "system" and os.geteuid() != 0:
         raise DriverError(ErrorCode.OPERATION_DENIED, "qemu:///system needs root; use qemu:///session "
@@ -72,7 +72,7 @@ class QemuConnection(Connection):
         for directory in (self.paths.run, self.paths.config, self.paths.state, self.paths.snapshot_dir):
             remove_dead_writers_temps(directory)
 
-    def completion_view(self) -> "QemuConnection":
+    def completion_view(self) -> QemuConnection:
         view = QemuConnection(self.uri, self.paths, True)
         view.passive = True
         return view
@@ -91,7 +91,7 @@ class QemuConnection(Connection):
         import subprocess
         try:
             out = subprocess.run([find_emulator(host_arch()), "--version"], capture_output=True, text=True,
-                                 timeout=30).stdout
+                                 timeout=30, check=False).stdout     # an old or odd QEMU: version 0
             major, minor, micro = (out.split("version ", 1)[1].split()[0].split(".") + ["0", "0"])[:3]
             return int(major) * 1000000 + int(minor) * 1000 + int(micro.split("(")[0] or 0)
         except (OSError, IndexError, ValueError):
@@ -167,7 +167,7 @@ class QemuConnection(Connection):
 
     # domains ----------------------------------------------------------
 
-    def _handle(self, name: str) -> "QemuDomain":
+    def _handle(self, name: str) -> QemuDomain:
         dom = QemuDomain(self, name)
         dom.refresh()
         return dom
@@ -250,7 +250,7 @@ class QemuConnection(Connection):
             dom.refresh(locked=True, must_exist=False)
             if dom.is_active():
                 raise DriverError(ErrorCode.OPERATION_INVALID, "domain '%s' is already active" % dom.name)
-            dom.launch(definition, flags & StartFlags.PAUSED)
+            dom.launch(definition, bool(flags & StartFlags.PAUSED))
         return dom
 
 
@@ -262,6 +262,8 @@ def _listdir(path: str) -> list[str]:
 
 
 class QemuDomain(BlockJobs, Snapshots, Domain):
+    conn: QemuConnection
+
     def __init__(self, conn: QemuConnection, name: str):
         self.conn = conn
         self.name = name
@@ -383,7 +385,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
 
     def _reap(self) -> None:
         """QEMU is gone without pyvirsh stopping it: record why and remove its runtime files."""
-        status = self.status
+        status = self._require_active()
         reason = Reason.SHUTOFF_SHUTDOWN if status.shutdown_requested else Reason.SHUTOFF_CRASHED
         self._cleanup(reason)
 
@@ -405,15 +407,16 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
             remove(os.path.join(self.paths.run, self.name + ".shutoff"))
 
     def save_status(self) -> None:
-        self.status.save(self.paths.status_file(self.name))
+        self._require_active().save(self.paths.status_file(self.name))
 
     def point_config_disk(self, target: str, path: str, fmt: str, disk_type: str = "file") -> None:
         """The persistent definition follows a disk's new image, as libvirt rewrites it."""
-        disk = self.config.find_disk(target) if self.config is not None else None
-        if disk is None:
+        config = self.config
+        disk = config.find_disk(target) if config is not None else None
+        if config is None or disk is None:
             return
         set_disk_image(disk, disk_type, path, fmt)
-        atomic_write(self.paths.config_file(self.name), self.config.to_xml())
+        atomic_write(self.paths.config_file(self.name), config.to_xml())
 
     def _require_active(self) -> Status:
         if self.status is None:
@@ -431,7 +434,11 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
     def get_definition(self, inactive: bool = False) -> DomainDef:
         if inactive and self.config is not None:
             return self.config
-        return self.status.definition if self.status is not None else self.config
+        if self.status is not None:
+            return self.status.definition
+        if self.config is None:         # refresh(must_exist=False) found neither
+            raise DriverError(ErrorCode.NO_DOMAIN, "no domain with matching name '%s'" % self.name)
+        return self.config
 
     def get_disks(self, inactive: bool = False):
         from ..diskinfo import disk_records
@@ -471,7 +478,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
 
     def get_xml_desc(self, flags: int = 0) -> str:
         if flags & XMLFlags.INACTIVE or self.status is None:
-            return (self.config or self.status.definition).to_xml()
+            return self.get_definition(inactive=True).to_xml()
         return self.status.definition.to_xml(self.status.id)
 
     def get_block_info(self, disk: str) -> BlockInfo:
@@ -495,7 +502,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         try:
             st = os.stat(path)
         except OSError as err:
-            raise DriverError(ErrorCode.SYSTEM_ERROR, "cannot stat file '%s': %s" % (path, os.strerror(err.errno)))
+            raise DriverError(ErrorCode.SYSTEM_ERROR, "cannot stat file '%s': %s" % (path, err.strerror))
         physical = st.st_size
         if found.type == "block":
             with open(path, "rb") as f:
@@ -511,7 +518,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
 
     def _prepare_live_definition(self, definition: DomainDef, status_capacity: dict) -> tuple[DomainDef, int]:
         """Copy the definition and record each disk's probed chain in it (probe once, here)."""
-        from ..storage.chain import probe_chain
+        from ..storage.chain import ChainLayer, probe_chain
         live = definition.copy()
         next_index = 1
         for disk in live.disks():
@@ -520,15 +527,15 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
                 continue
             top_format = disk.driver_type or "raw"
             given, terminated = user_chain_layers(disk.el)
+            chain: list[LayerRef | ChainLayer]
             if given:
                 # A chain written in XML is trusted as written and never probed.
-                chain = [LayerRef(disk.source, top_format, disk.type)] + \
-                    [LayerRef(p, f, t) for p, f, t in given]
+                chain = [LayerRef(disk.source, top_format, disk.type), *(LayerRef(p, f, t) for p, f, t in given)]
                 if not terminated:
                     chain += probe_chain(given[-1][0], given[-1][1], disk.target)[1:]
                 capacity = None         # the top's own header says (read below)
             else:
-                chain = probe_chain(disk.source, top_format, disk.target)
+                chain = list(probe_chain(disk.source, top_format, disk.target))
                 capacity = chain[0].virtual_size
             first = next_index
             next_index = attach_chain(disk.el, chain, next_index)
@@ -617,7 +624,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
             filename = chardev.get("filename", "")
             if filename.startswith("pty:"):
                 ptys[chardev["label"]] = filename[4:]
-        devices = self.status.definition.devices
+        devices = self._require_active().definition.devices
         for n, serial in enumerate(devices.iterfind("serial")):
             path = ptys.get("charserial%d" % n)
             if path:
@@ -666,10 +673,10 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         _acpi_only(flags, "shutdown")
         with self.conn.domain_lock(self.name):
             self.refresh(locked=True)
-            self._require_active()
+            status = self._require_active()
             with self.qmp() as q:
                 q.execute("system_powerdown")
-            self.status.shutdown_requested = True
+            status.shutdown_requested = True
             self.save_status()
 
     @writes("virDomainReboot")

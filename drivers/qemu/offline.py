@@ -24,7 +24,8 @@ from .chaincache import attach_chain, backing_name, find_layer, layers
 def qemu_img(*args: str) -> str:
     import subprocess
     try:
-        proc = subprocess.run(["qemu-img", *args], capture_output=True, text=True, timeout=24 * 3600)
+        proc = subprocess.run(["qemu-img", *args], capture_output=True, text=True, timeout=24 * 3600,
+                              check=False)      # the exit status is read below
     except FileNotFoundError:
         raise DriverError(ErrorCode.OPERATION_FAILED, "qemu-img is not installed: install the Debian package "
                           "qemu-utils (apt-get install -y qemu-utils)") from None

@@ -21,6 +21,8 @@ from ..fsutil import ensure_dir
 class DriverPaths:
     def __init__(self, mode: str, root: str | None):
         if mode == "embed":
+            if root is None:
+                raise DriverError(ErrorCode.INVALID_ARG, "qemu:///embed needs a root directory (?root=DIR)")
             root = os.path.abspath(root)
             self.config = os.path.join(root, "config")
             self.state = os.path.join(root, "state")

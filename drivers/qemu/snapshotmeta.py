@@ -13,7 +13,7 @@ from .chaincache import set_disk_image
 
 def pinned_images(snap: SnapshotDef) -> dict[str, tuple[str, str]]:
     """disk -> (path, format) of the images an external snapshot pins."""
-    out = {}
+    out: dict[str, tuple[str, str]] = {}
     dom = snap.domain
     if dom is None:
         return out

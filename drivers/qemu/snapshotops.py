@@ -22,7 +22,7 @@ JOB_WAIT = 3600.0
 class ImageTree:
     """Every image of one disk that the domain or a snapshot still needs, with its parent."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.parent: dict[str, str | None] = {}
         self.format: dict[str, str] = {}
 
@@ -237,7 +237,7 @@ def _delete_internal(dom, snap) -> None:
 
 def _internal_images(dom, snap) -> list[tuple[str, str]]:
     internal = {d.get("name") for d in snap.disk_elements() if d.get("snapshot") == "internal"}
-    out = []
+    out: list[tuple[str, str]] = []
     if snap.domain is None:
         return out
     for disk in snap.domain.disks():

@@ -34,14 +34,17 @@ from ..api import (DomainState, DriverError, ErrorCode, Reason, SnapshotCreateFl
                    SnapshotRevertFlags, check_snapshot_create_flags, check_snapshot_delete_flags,
                    check_snapshot_revert_flags, check_flags, writes)
 from ..api import TreeSnapshot
+from ..domxml import Disk
 from ..fsutil import atomic_write, read_text, remove
 from ..snapshots import SnapshotDef, SnapshotTree
 from ..xmlutil import detached_copy, parse_trusted
 from .blockjobs import blockdev_del
+from .domainbase import QemuDomainBase
 from .chaincache import format_node, layers, push_overlay, set_disk_image, storage_node
 from .offline import qemu_img
 from .snapshotmeta import default_overlay_name, pinned_images, rename_in_snapshot
 from .snapshotops import delete_snapshots, revert_snapshot
+from .status import Status
 
 JOB_TIMEOUT = 600.0
 
@@ -125,12 +128,12 @@ def intent_overlay(intent, target: str):
     raise DriverError(ErrorCode.INTERNAL_ERROR, "no overlay for disk '%s' in the intent" % target)
 
 
-class Snapshots:
+class Snapshots(QemuDomainBase):
     """Snapshot methods of QemuDomain (mixed in)."""
 
     # (file identity, Metadata) of the last read: snapshot handles ask for the tree on
     # every call, and snapshot-list makes several calls per snapshot.
-    _metadata_cache = None
+    _metadata_cache: tuple[tuple, Metadata] | None = None
 
     def _metadata(self) -> Metadata:
         """The snapshot metadata, to read: parsed again only when the file changed.
@@ -146,7 +149,7 @@ class Snapshots:
 
     # The Metadata a command of this process is changing (under the domain lock), so that
     # block jobs finishing inside it (a snapshot delete merging images) change the same one.
-    _metadata_open = None
+    _metadata_open: Metadata | None = None
 
     def _metadata_for_update(self) -> Metadata:
         """The snapshot metadata read afresh from the file, to change and save: call it
@@ -330,7 +333,7 @@ class Snapshots:
         goes. A pyvirsh killed anywhere in between leaves the intent, and the next command
         asks QEMU whether the transaction happened: it completes the snapshot if so, and
         removes the overlays if not (settle_intent)."""
-        status = self.status
+        status = self._require_active()
         intent = etree.Element("intent", op="snapshot", metadata="0" if flags & SnapshotCreateFlags.NO_METADATA
                                else "1")
         for disk, path, exists in plan:
@@ -361,7 +364,7 @@ class Snapshots:
 
     def settle_intent(self, q) -> None:
         """Finish or undo what a killed pyvirsh left in the status's intent."""
-        intent = self.status.intent
+        _, intent = self._intent()
         if intent.get("op") != "snapshot":
             raise DriverError(ErrorCode.INTERNAL_ERROR, "unknown intent '%s' in the status" % intent.get("op"))
         inserted = {b.get("inserted", {}).get("node-name") for b in q.execute("query-block")}
@@ -379,7 +382,7 @@ class Snapshots:
         actions = []
         for o in intent.iterfind("overlay"):
             index = int(o.get("index"))
-            disk = self.status.definition.find_disk(o.get("disk"))
+            disk = _live_disk(self._require_active(), o.get("disk"))
             q.execute("blockdev-add", {"driver": "file", "filename": o.get("path"),
                                        "node-name": storage_node(index), "auto-read-only": True})
             q.execute("blockdev-add", {"driver": "qcow2", "file": storage_node(index),
@@ -390,23 +393,22 @@ class Snapshots:
 
     def _roll_back_snapshot(self, q) -> None:
         """The transaction never happened: drop the overlays' nodes and the files made for them."""
-        intent = self.status.intent
+        status, intent = self._intent()
         for o in intent.iterfind("overlay"):
             blockdev_del(q, int(o.get("index")))
         for o in intent.iterfind("overlay"):
             if o.get("created") == "1":
                 remove(o.get("path"))
-        self.status.intent = None
+        status.intent = None
         self.save_status()
 
     def _complete_snapshot(self, meta: Metadata) -> None:
         """The transaction happened: cache, persistent definition and metadata follow, each
         step safe to repeat, and the intent goes last."""
-        status = self.status
-        intent = status.intent
+        status, intent = self._intent()
         for o in intent.iterfind("overlay"):
             index = int(o.get("index"))
-            disk = status.definition.find_disk(o.get("disk"))
+            disk = _live_disk(status, o.get("disk"))
             if layers(disk.el)[0].index != index:
                 status.capacity[index] = int(o.get("size"))
                 push_overlay(disk.el, o.get("path"), "qcow2", "file", index)
@@ -427,6 +429,13 @@ class Snapshots:
             meta.save()
         status.intent = None
         self.save_status()
+
+    def _intent(self) -> tuple[Status, etree._Element]:
+        """The running domain's status and the intent recorded in it."""
+        status = self._require_active()
+        if status.intent is None:
+            raise DriverError(ErrorCode.INTERNAL_ERROR, "no intent in the status of domain '%s'" % self.name)
+        return status, status.intent
 
     def _disk_capacity(self, disk) -> int:
         if self.status is not None:
@@ -501,6 +510,14 @@ class Snapshots:
             raise DriverError(ErrorCode.OPERATION_FAILED, "%s failed: %s" % (command, info["error"]))
 
 
+def _live_disk(status: Status, target: str) -> Disk:
+    disk = status.definition.find_disk(target)
+    if disk is None:
+        raise DriverError(ErrorCode.INTERNAL_ERROR, "disk '%s' of the intent is not in the live definition"
+                          % target)
+    return disk
+
+
 def _set_disk_source(el, path: str) -> None:
     el.set("type", "file")
     driver = el.find("driver")
@@ -525,6 +542,8 @@ def _strip_cache(definition) -> None:
 
 
 class QemuSnapshot(TreeSnapshot):
+    dom: Snapshots
+
     def _tree(self) -> SnapshotTree:
         return self.dom._metadata().tree
 

@@ -19,35 +19,89 @@ from __future__ import annotations
 
 from lxml import etree
 
+# The type checker reads any name TYPE_CHECKING as true; Python skips the block (no typing import).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import ClassVar
+
 from ..domxml import DomainDef
-from ..fsutil import atomic_write, read_text
+from ..fsutil import atomic_write, corrupt_state_file, read_text
 from ..xmlutil import escape, parse_trusted
 
 
 class Job:
-    """A block job recorded while QEMU runs it (see blockjobs.py for its life)."""
+    """A block job recorded while QEMU runs it (see blockjobs.py for its life).
 
-    FIELDS = ("id", "disk", "kind", "top", "base", "bandwidth", "flags", "dest", "dest_format", "dest_type",
-              "state", "delete", "pivot_requested", "abort_requested", "error",
-              # A job that merges images for a snapshot delete carries that intent: the
-              # next command pivots it once ready and drops the snapshot when it ends.
-              "pivot_on_ready", "snapshot")
+    In the status file each field is an attribute of <job> (underscores as dashes): an int
+    as its digits, a flag as '1' when set (absent when not), text as is; an absent field
+    reads as its default."""
 
-    def __init__(self, **values):
-        for name in self.FIELDS:
-            setattr(self, name, values.get(name))
+    # field -> its type in the file (int, bool or str); the one table the reader and writer share
+    FIELDS: ClassVar[dict[str, type]] = {
+        "id": str, "disk": str, "kind": str,            # kind: pull, commit, active-commit, copy
+        "top": int, "base": int,                        # layer indexes (a copy's base: its target's)
+        "bandwidth": int, "flags": int,
+        "dest": str, "dest_format": str, "dest_type": str,
+        "state": str,                                   # running, ready
+        "delete": str,                                  # files to remove once committed, one a line
+        "pivot_requested": bool, "abort_requested": bool,
+        "error": str,
+        # A job that merges images for a snapshot delete carries that intent: the
+        # next command pivots it once ready and drops the snapshot when it ends.
+        "pivot_on_ready": bool, "snapshot": str}
 
-    def to_element(self):
+    def __init__(self, *, id: str, disk: str, kind: str, top: int | None = None, base: int | None = None,
+                 bandwidth: int = 0, flags: int = 0, dest: str | None = None, dest_format: str | None = None,
+                 dest_type: str | None = None, state: str | None = None, delete: str | None = None,
+                 pivot_requested: bool = False, abort_requested: bool = False, error: str | None = None,
+                 pivot_on_ready: bool = False, snapshot: str | None = None):
+        self.id = id
+        self.disk = disk
+        self.kind = kind
+        self.top = top
+        self.base = base
+        self.bandwidth = bandwidth
+        self.flags = flags
+        self.dest = dest
+        self.dest_format = dest_format
+        self.dest_type = dest_type
+        self.state = state
+        self.delete = delete
+        self.pivot_requested = pivot_requested
+        self.abort_requested = abort_requested
+        self.error = error
+        self.pivot_on_ready = pivot_on_ready
+        self.snapshot = snapshot
+
+    def to_element(self) -> etree._Element:
         el = etree.Element("job")
         for name in self.FIELDS:
             value = getattr(self, name)
-            if value is not None:
-                el.set(name.replace("_", "-"), str(value))
+            if value is None or value is False:
+                continue
+            el.set(name.replace("_", "-"), "1" if value is True else str(value))
         return el
 
     @classmethod
-    def from_element(cls, el) -> "Job":
-        values = {name: el.get(name.replace("_", "-")) for name in cls.FIELDS}
+    def from_element(cls, el: etree._Element, path: str) -> Job:
+        values: dict = {}
+        for name, kind in cls.FIELDS.items():
+            text = el.get(name.replace("_", "-"))
+            if text is None:
+                continue
+            if kind is bool:
+                values[name] = text == "1"
+            elif kind is int:
+                try:
+                    values[name] = int(text)
+                except ValueError:
+                    raise corrupt_state_file(path, "job field %s='%s' is not a number"
+                                             % (name.replace("_", "-"), text)) from None
+            else:
+                values[name] = text
+        for name in ("id", "disk", "kind"):
+            if name not in values:
+                raise corrupt_state_file(path, "a job has no %s" % name)
         return cls(**values)
 
 
@@ -69,7 +123,7 @@ class Status:
         # Work a killed pyvirsh may have left half done; the next command finishes it.
         self.release: list[int] = []            # layer indexes to blockdev-del
         self.unlink: list[str] = []             # files to remove after the release
-        self.intent = None                      # an lxml <intent> element, or None
+        self.intent: etree._Element | None = None      # a multi-step change under way
 
     def pending(self) -> bool:
         """Is there anything the next command must reconcile before acting?"""
@@ -110,7 +164,7 @@ class Status:
         atomic_write(path, self.to_xml())
 
     @classmethod
-    def load(cls, path: str) -> "Status | None":
+    def load(cls, path: str) -> Status | None:
         text = read_text(path)
         if text is None:
             return None
@@ -122,7 +176,7 @@ class Status:
         status.shutdown_requested = root.find("shutdownRequested") is not None
         for el in root.iterfind("capacity"):
             status.capacity[int(el.get("index"))] = int(el.get("bytes"))
-        status.jobs = [Job.from_element(el) for el in root.iterfind("job")]
+        status.jobs = [Job.from_element(el, path) for el in root.iterfind("job")]
         for el in root.iterfind("lastJob"):
             status.last_job[el.get("disk")] = el.get("outcome")
         status.release = [int(el.get("index")) for el in root.iterfind("release")]
