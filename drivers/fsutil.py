@@ -154,12 +154,6 @@ def read_text(path: str) -> str | None:
         return None
 
 
-def corrupt_state_file(path: str, detail: str) -> DriverError:
-    """The error for a state file pyvirsh wrote that it cannot use (truncated, hand-edited):
-    it names the file and never lets it pass as empty."""
-    return DriverError(ErrorCode.INTERNAL_ERROR, "corrupt state file '%s': %s" % (path, detail))
-
-
 def remove(path: str) -> None:
     try:
         os.unlink(path)

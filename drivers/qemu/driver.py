@@ -27,6 +27,7 @@ from .chaincache import LayerRef, attach_chain, layers, set_disk_image, user_cha
 from .defaults import QemuDefaults
 from .paths import DriverPaths
 from .snapshots import Snapshots
+from .statefile import read_number, read_state
 from .status import Status
 
 LOCK_TIMEOUT = 30.0
@@ -153,17 +154,16 @@ class QemuConnection(Connection):
         # Its own lock: taken while a domain lock is held, so it must never wait on one.
         with self.domain_lock(".ids"):
             path = self.paths.id_counter()
-            text = read_text(path)
-            value = int(text) if text and text.strip().isdigit() else 1
+            value = read_number(path) or 1
             atomic_write(path, str(value + 1))
             return value
 
     def shutoff_reason(self, name: str) -> int:
-        text = read_text(os.path.join(self.paths.run, name + ".shutoff"))
-        return int(text) if text and text.strip().isdigit() else Reason.SHUTOFF_UNKNOWN
+        reason = read_number(self.paths.shutoff_file(name))
+        return reason if reason is not None else Reason.SHUTOFF_UNKNOWN
 
     def set_shutoff_reason(self, name: str, reason: int) -> None:
-        atomic_write(os.path.join(self.paths.run, name + ".shutoff"), str(reason))
+        atomic_write(self.paths.shutoff_file(name), str(reason))
 
     # domains ----------------------------------------------------------
 
@@ -351,11 +351,10 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         intent = self.paths.spawn_intent_file(self.name)
         if self.status is not None or not os.path.exists(intent):
             return
-        run_dir = self.paths.run_dir(self.name)
-        for pid in process.pids_naming(os.path.join(run_dir, "qemu.pid")):
+        for pid in process.pids_naming(self.paths.pidfile(self.name)):
             process.kill_now(pid)
-        remove(os.path.join(run_dir, "qmp.sock"))
-        remove(os.path.join(run_dir, "qemu.pid"))
+        remove(self.paths.monitor_socket(self.name))
+        remove(self.paths.pidfile(self.name))
         remove(intent)
 
     def _finish_start(self) -> None:
@@ -363,7 +362,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         pause, as asked): finish it. The intent file says which the user asked for."""
         intent = self.paths.spawn_intent_file(self.name)
         status = self.status
-        wanted = read_text(intent)
+        wanted = read_state(intent)
         if status is None or wanted is None:
             return
         if status.reason != Reason.PAUSED_STARTING_UP:
@@ -381,7 +380,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         except DriverError:
             return          # QEMU went away meanwhile: the next liveness check reaps it
         remove(intent)
-        remove(os.path.join(self.paths.run, self.name + ".shutoff"))
+        remove(self.paths.shutoff_file(self.name))
 
     def _reap(self) -> None:
         """QEMU is gone without pyvirsh stopping it: record why and remove its runtime files."""
@@ -404,7 +403,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         if self.config is not None:
             self.conn.set_shutoff_reason(self.name, reason)
         else:
-            remove(os.path.join(self.paths.run, self.name + ".shutoff"))
+            remove(self.paths.shutoff_file(self.name))
 
     def save_status(self) -> None:
         self._require_active().save(self.paths.status_file(self.name))
@@ -557,9 +556,9 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         refuse_start_with_offline_jobs(self)
         capacity: dict[int, int] = {}
         live, next_index = self._prepare_live_definition(definition, capacity)
-        run_dir = ensure_dir(self.paths.run_dir(self.name))
-        monitor = os.path.join(run_dir, "qmp.sock")
-        pidfile = os.path.join(run_dir, "qemu.pid")
+        ensure_dir(self.paths.run_dir(self.name))
+        monitor = self.paths.monitor_socket(self.name)
+        pidfile = self.paths.pidfile(self.name)
         remove(monitor)
         remove(pidfile)
         argv = cmdline.build(live, live.root.findtext("devices/emulator"), _short_path(monitor), pidfile)
@@ -600,7 +599,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
             remove(intent)
             self.status = None
             raise
-        remove(os.path.join(self.paths.run, self.name + ".shutoff"))
+        remove(self.paths.shutoff_file(self.name))
 
     def _connect_new_monitor(self, pid: int, monitor: str, log: str):
         """QMP of a QEMU just spawned, once it listens; its log's last lines if it died first."""
@@ -730,7 +729,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
             from .offline import drop_offline_jobs
             drop_offline_jobs(self)
             remove(self.paths.config_file(self.name))
-            remove(os.path.join(self.paths.run, self.name + ".shutoff"))
+            remove(self.paths.shutoff_file(self.name))
             self.config = None
 
 

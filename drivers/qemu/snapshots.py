@@ -35,15 +35,16 @@ from ..api import (DomainState, DriverError, ErrorCode, Reason, SnapshotCreateFl
                    check_snapshot_revert_flags, check_flags, writes)
 from ..api import TreeSnapshot
 from ..domxml import Disk
-from ..fsutil import atomic_write, read_text, remove
+from ..fsutil import atomic_write, remove
 from ..snapshots import SnapshotDef, SnapshotTree
-from ..xmlutil import detached_copy, parse_trusted
+from ..xmlutil import detached_copy
 from .blockjobs import blockdev_del
 from .domainbase import QemuDomainBase
 from .chaincache import format_node, layers, push_overlay, set_disk_image, storage_node
 from .offline import qemu_img
 from .snapshotmeta import default_overlay_name, pinned_images, rename_in_snapshot
 from .snapshotops import delete_snapshots, revert_snapshot
+from .statefile import parse_state
 from .status import Status
 
 JOB_TIMEOUT = 600.0
@@ -59,10 +60,9 @@ class Metadata:
         self.on_save = on_save          # called after every write of the file
         self.tree = SnapshotTree()
         self.owned: set[str] = set()
-        text = read_text(path)
-        if text is None:
+        root = parse_state(path)
+        if root is None:
             return
-        root = parse_trusted(text, path)
         for el in root.iterfind("owned/file"):
             self.owned.add(el.get("path"))
         for el in root.iterfind("domainsnapshot"):

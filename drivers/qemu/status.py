@@ -25,8 +25,9 @@ if TYPE_CHECKING:
     from typing import ClassVar
 
 from ..domxml import DomainDef
-from ..fsutil import atomic_write, corrupt_state_file, read_text
-from ..xmlutil import escape, parse_trusted
+from ..fsutil import atomic_write
+from ..xmlutil import escape
+from .statefile import corrupt_state_file, parse_state
 
 
 class Job:
@@ -165,21 +166,26 @@ class Status:
 
     @classmethod
     def load(cls, path: str) -> Status | None:
-        text = read_text(path)
-        if text is None:
+        root = parse_state(path)
+        if root is None:
             return None
-        root = parse_trusted(text, path)
-        domain = root.find("domain")
-        status = cls(DomainDef(domain), int(root.get("state")), int(root.get("reason")), int(root.get("pid")),
-                     int(root.get("id")), root.find("monitor").get("path"), root.find("pidfile").get("path"),
-                     int(root.findtext("nextIndex")))
-        status.shutdown_requested = root.find("shutdownRequested") is not None
-        for el in root.iterfind("capacity"):
-            status.capacity[int(el.get("index"))] = int(el.get("bytes"))
-        status.jobs = [Job.from_element(el, path) for el in root.iterfind("job")]
-        for el in root.iterfind("lastJob"):
-            status.last_job[el.get("disk")] = el.get("outcome")
-        status.release = [int(el.get("index")) for el in root.iterfind("release")]
-        status.unlink = [el.get("path") for el in root.iterfind("unlink")]
+        try:
+            domain = root.find("domain")
+            if domain is None:
+                raise corrupt_state_file(path, "no <domain>")
+            status = cls(DomainDef(domain), int(root.get("state")), int(root.get("reason")),
+                         int(root.get("pid")), int(root.get("id")), root.find("monitor").get("path"),
+                         root.find("pidfile").get("path"), int(root.findtext("nextIndex")))
+            status.shutdown_requested = root.find("shutdownRequested") is not None
+            for el in root.iterfind("capacity"):
+                status.capacity[int(el.get("index"))] = int(el.get("bytes"))
+            status.jobs = [Job.from_element(el, path) for el in root.iterfind("job")]
+            for el in root.iterfind("lastJob"):
+                status.last_job[el.get("disk")] = el.get("outcome")
+            status.release = [int(el.get("index")) for el in root.iterfind("release")]
+            status.unlink = [el.get("path") for el in root.iterfind("unlink")]
+        except (TypeError, ValueError, AttributeError):
+            # int(None), int('x'), None.get: a missing or malformed attribute or element
+            raise corrupt_state_file(path, "a field is missing or malformed") from None
         status.intent = root.find("intent")
         return status
