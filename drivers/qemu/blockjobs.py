@@ -24,6 +24,7 @@ from ..api import (BlockCommitFlags, BlockCopyFlags, BlockJobAbortFlags, BlockJo
                    BlockJobSetSpeedFlags, BlockJobType, BlockPullFlags, BlockRebaseFlags, BlockResizeFlags,
                    DriverError, ErrorCode, check_flags, writes)
 from ..fsutil import remove
+from ..waiting import wait_for
 from ..storage.probe import BACKING_FORMATS
 from . import chaincache
 from .chaincache import backing_name, find_layer, format_node, layers, storage_node
@@ -147,13 +148,16 @@ def release_dropped(dom, q) -> None:
 
 
 def _wait_past(q, name: str, timeout: float = 30.0) -> str:
-    """Poll a job told to complete until it waits to be finalized (a pivot takes a moment)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        current = {j["id"]: j["status"] for j in q.execute("query-jobs")}.get(name, "concluded")
-        if current not in ("ready", "waiting", "running") or time.monotonic() > deadline:
-            return current
-        time.sleep(0.01)
+    """Poll a job told to complete until it waits to be finalized (a pivot takes a moment);
+    its status then, or when the time is up."""
+    def current() -> str:
+        return {j["id"]: j["status"] for j in q.execute("query-jobs")}.get(name, "concluded")
+
+    def moved_on() -> str | None:
+        now = current()
+        return now if now not in ("ready", "waiting", "running") else None
+
+    return wait_for(moved_on, timeout, poll=0.01) or current()
 
 
 def _completed_gracefully(job, error) -> bool:
@@ -352,8 +356,7 @@ class BlockJobs(QemuDomainBase):
 
     def _pull(self, path: str, base, bandwidth: int, in_bytes: bool, flags: int) -> None:
         """block-stream; flags are BlockRebaseFlags (SHALLOW, RELATIVE), none for a plain pull."""
-        with self.conn.domain_lock(self.name):
-            self.refresh(locked=True)
+        with self.locked():
             disk = self._disk(path)
             if self.status is None:
                 from .offline import offline_pull
@@ -386,8 +389,7 @@ class BlockJobs(QemuDomainBase):
     def block_commit(self, path: str, base, top, bandwidth: int, flags: int = 0) -> None:
         C = BlockCommitFlags
         check_flags(flags, C.SHALLOW | C.DELETE | C.ACTIVE | C.RELATIVE | C.BANDWIDTH_BYTES, "qemuDomainBlockCommit")
-        with self.conn.domain_lock(self.name):
-            self.refresh(locked=True)
+        with self.locked():
             disk = self._disk(path)
             if self.status is None:
                 from .offline import offline_commit
@@ -459,8 +461,7 @@ class BlockJobs(QemuDomainBase):
         R = BlockRebaseFlags
         if not os.path.isabs(dest):
             raise DriverError(ErrorCode.INVALID_ARG, "absolute path must be used as block copy target")
-        with self.conn.domain_lock(self.name):
-            self.refresh(locked=True)
+        with self.locked():
             disk = self._disk(path)
             if self.status is None:
                 raise DriverError(ErrorCode.OPERATION_INVALID, "domain is not running")
@@ -512,8 +513,7 @@ class BlockJobs(QemuDomainBase):
 
     def get_block_job_info(self, path: str, flags: int = 0):
         check_flags(flags, BlockJobInfoFlags.BANDWIDTH_BYTES, "qemuDomainGetBlockJobInfo")
-        with self.conn.domain_lock(self.name):
-            self.refresh(locked=True)
+        with self.locked():
             disk = self._disk(path)
             if self.status is None:
                 from .offline import offline_job_info
@@ -574,8 +574,7 @@ class BlockJobs(QemuDomainBase):
     def block_job_abort(self, path: str, flags: int = 0) -> None:
         A = BlockJobAbortFlags
         check_flags(flags, A.ASYNC | A.PIVOT, "qemuDomainBlockJobAbort")
-        with self.conn.domain_lock(self.name):
-            self.refresh(locked=True)
+        with self.locked():
             disk = self._disk(path)
             if self.status is None:
                 from .offline import offline_abort
@@ -602,14 +601,12 @@ class BlockJobs(QemuDomainBase):
                     q.execute("job-cancel", {"id": job.id})
         if flags & A.ASYNC:
             return
-        deadline = time.monotonic() + ABORT_WAIT
-        while time.monotonic() < deadline:
-            with self.conn.domain_lock(self.name):
-                self.refresh(locked=True)
-                if self.status is None or self.status.job_for(disk.target) is None:
-                    break
-            time.sleep(0.05)
-        else:
+
+        def ended() -> bool | None:
+            with self.locked():
+                return True if self.status is None or self.status.job_for(disk.target) is None else None
+
+        if not wait_for(ended, ABORT_WAIT):
             raise DriverError(ErrorCode.OPERATION_TIMEOUT, "block job on disk '%s' did not end in time"
                               % disk.target)
         if flags & A.PIVOT and self.status is not None and \
@@ -619,8 +616,7 @@ class BlockJobs(QemuDomainBase):
     @writes("virDomainBlockJobSetSpeed")
     def block_job_set_speed(self, path: str, bandwidth: int, flags: int = 0) -> None:
         check_flags(flags, BlockJobSetSpeedFlags.BANDWIDTH_BYTES, "qemuDomainBlockJobSetSpeed")
-        with self.conn.domain_lock(self.name):
-            self.refresh(locked=True)
+        with self.locked():
             disk = self._disk(path)
             job = self.status.job_for(disk.target) if self.status is not None else None
             if job is None:
@@ -635,8 +631,7 @@ class BlockJobs(QemuDomainBase):
     def block_resize(self, path: str, size: int, flags: int = 0) -> None:
         check_flags(flags, BlockResizeFlags.BYTES, "qemuDomainBlockResize")
         size_bytes = size if flags & BlockResizeFlags.BYTES else size * 1024
-        with self.conn.domain_lock(self.name):
-            self.refresh(locked=True)
+        with self.locked():
             disk = self._disk(path)
             if disk.source is None:
                 raise DriverError(ErrorCode.INVALID_ARG, "disk '%s' does not currently have a source assigned"

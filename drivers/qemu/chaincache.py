@@ -20,6 +20,7 @@ import os
 from lxml import etree
 
 from ..api import DriverError, ErrorCode
+from ..diskinfo import backing_nodes, node_format, node_path
 
 
 def format_node(index: int) -> str:
@@ -45,7 +46,7 @@ class Layer:
 
     @property
     def path(self) -> str:
-        return self.source.get("file") or self.source.get("dev")
+        return node_path(self.source)
 
 
 def layers(disk_el) -> list[Layer]:
@@ -53,14 +54,9 @@ def layers(disk_el) -> list[Layer]:
     src = disk_el.find("source")
     if src is None or src.get("index") is None:
         return []
-    out = [Layer(disk_el, src, disk_el.find("driver").get("type", "raw"), disk_el.get("type"))]
-    node = disk_el.find("backingStore")
-    while node is not None and node.find("source") is not None:
-        fmt_el = node.find("format")
-        out.append(Layer(node, node.find("source"), fmt_el.get("type") if fmt_el is not None else "raw",
-                         node.get("type", "file")))
-        node = node.find("backingStore")
-    return out
+    return [Layer(disk_el, src, disk_el.find("driver").get("type", "raw"), disk_el.get("type"))] + \
+        [Layer(node, node.find("source"), node_format(node) or "raw", node.get("type", "file"))
+         for node in backing_nodes(disk_el)[0]]
 
 
 def _make_backing(layer_info, index: int):
@@ -101,17 +97,9 @@ def attach_chain(disk_el, probed: list, next_index: int) -> int:
 def user_chain_layers(disk_el):
     """A chain the user wrote in XML, as (path, format, type) top first, and whether it ends
     with the explicit terminator (then nothing below it is probed)."""
-    out = []
-    node = disk_el.find("backingStore")
-    while node is not None:
-        src = node.find("source")
-        if src is None:
-            return out, True
-        fmt = node.find("format")
-        out.append((src.get("file") or src.get("dev"), fmt.get("type") if fmt is not None else "raw",
-                    node.get("type", "file")))
-        node = node.find("backingStore")
-    return out, False
+    nodes, terminated = backing_nodes(disk_el)
+    return [(node_path(node.find("source")), node_format(node) or "raw", node.get("type", "file"))
+            for node in nodes], terminated
 
 
 def find_layer(disk_el, target: str, spec: str) -> Layer:
@@ -139,10 +127,10 @@ def set_backing(upper: Layer, lower: Layer | None) -> list:
     holder = upper.element
     old = holder.find("backingStore")
     dropped = []
-    node = old
-    while node is not None and node.find("source") is not None and (lower is None or node is not lower.element):
+    for node in backing_nodes(holder)[0]:
+        if lower is not None and node is lower.element:
+            break
         dropped.append(node)
-        node = node.find("backingStore")
     if old is not None:
         holder.remove(old)
     if lower is None:

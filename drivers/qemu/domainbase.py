@@ -33,10 +33,55 @@ if TYPE_CHECKING:
         def set_shutoff_reason(self, name: str, reason: int) -> None: ...
 
 
+class _Held:
+    """The domain lock taken, the domain's files reloaded under it (refresh), and for
+    LockedActive the domain required to run; the lock goes when the block ends."""
+
+    def __init__(self, dom: QemuDomainBase, strict: bool | None):
+        self.dom = dom
+        self.strict = strict
+        self.lock = dom.conn.domain_lock(dom.name)
+
+    def _take(self) -> None:
+        self.lock.acquire()
+        try:
+            self.dom.refresh(locked=True, strict=self.strict)
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()
+
+
+class Locked(_Held):
+    def __enter__(self) -> None:
+        self._take()
+
+
+class LockedActive(_Held):
+    def __enter__(self) -> Status:
+        self._take()
+        try:
+            return self.dom._require_active()
+        except BaseException:
+            self.lock.release()
+            raise
+
+
 class QemuDomainBase(Domain):
     conn: QemuConnectionParts
     config: DomainDef | None = None          # the persistent definition, if any
     status: Status | None = None             # the running domain's status, if it runs
+
+    def locked(self, strict: bool | None = None) -> Locked:
+        """`with dom.locked():` act on the domain as it is on disk, with nobody else acting.
+        strict: see refresh (False lets a broken job not block the action)."""
+        return Locked(self, strict)
+
+    def locked_active(self, strict: bool | None = None) -> LockedActive:
+        """`with dom.locked_active() as status:` the same, for a domain that must be running."""
+        return LockedActive(self, strict)
 
     if TYPE_CHECKING:
         # Defined by driver.QemuDomain.

@@ -199,15 +199,28 @@ class QemuConnection(Connection):
     def lookup_domain_by_uuid(self, uuid: str):
         from ..ids import parse_uuid
         wanted = parse_uuid(uuid)
-        for dom in self.list_all_domains():
-            if wanted is not None and dom.uuid == wanted:
-                return dom
+        # The files are only read to find the name: only the domain found is refreshed
+        # (which may reap its dead QEMU or reconcile its jobs), never the others.
+        for name in self._names() if wanted is not None else []:
+            try:
+                status = self.load_status(name)
+                definition = status.definition if status is not None else self.load_config(name)
+            except DriverError:
+                continue            # an unusable domain is skipped, as a listing skips it
+            if definition is not None and definition.uuid == wanted:
+                return self._handle(name)
         raise DriverError(ErrorCode.NO_DOMAIN, "no domain with matching uuid '%s'" % uuid)
 
     def lookup_domain_by_id(self, domid: int):
-        for dom in self.list_all_domains():
-            if dom.get_id() == domid:
-                return dom
+        for name in self._names():
+            try:
+                status = self.load_status(name)
+            except DriverError:
+                continue
+            if status is not None and status.id == domid:
+                dom = self._handle(name)
+                if dom.get_id() == domid:       # its QEMU may have died: then it has no id
+                    return dom
         raise DriverError(ErrorCode.NO_DOMAIN, "no domain with matching id %d" % domid)
 
     def parse_definition(self, xml: str) -> DomainDef:
@@ -637,8 +650,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
     def create(self, flags: int = 0) -> None:
         allowed = StartFlags.PAUSED | StartFlags.FORCE_BOOT | StartFlags.BYPASS_CACHE
         check_flags(flags, allowed, "qemuDomainCreateWithFlags")
-        with self.conn.domain_lock(self.name):
-            self.refresh(locked=True)
+        with self.locked():
             if self.status is not None:
                 raise DriverError(ErrorCode.OPERATION_INVALID, "domain is already running")
             if self.config is None:
@@ -648,9 +660,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
     @writes("virDomainDestroy", "virDomainDestroyFlags")
     def destroy(self, flags: int = 0) -> None:
         check_flags(flags, DestroyFlags.GRACEFUL | DestroyFlags.REMOVE_LOGS, "qemuDomainDestroyFlags")
-        with self.conn.domain_lock(self.name):
-            self.refresh(locked=True, strict=False)     # a broken job must not keep QEMU alive
-            status = self._require_active()
+        with self.locked_active(strict=False) as status:     # a broken job must not keep QEMU alive
             self._stop_qemu(status, graceful=bool(flags & DestroyFlags.GRACEFUL))
             self._cleanup(Reason.SHUTOFF_DESTROYED)
             if flags & DestroyFlags.REMOVE_LOGS:
@@ -670,9 +680,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
     @writes("virDomainShutdown", "virDomainShutdownFlags")
     def shutdown(self, flags: int = 0) -> None:
         _acpi_only(flags, "shutdown")
-        with self.conn.domain_lock(self.name):
-            self.refresh(locked=True)
-            status = self._require_active()
+        with self.locked_active() as status:
             with self.qmp() as q:
                 q.execute("system_powerdown")
             status.shutdown_requested = True
@@ -681,17 +689,12 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
     @writes("virDomainReboot")
     def reboot(self, flags: int = 0) -> None:
         _acpi_only(flags, "reboot")
-        with self.conn.domain_lock(self.name):
-            self.refresh(locked=True)
-            self._require_active()
-            with self.qmp() as q:
-                q.execute("system_reset")
+        with self.locked_active(), self.qmp() as q:
+            q.execute("system_reset")
 
     @writes("virDomainSuspend")
     def suspend(self) -> None:
-        with self.conn.domain_lock(self.name):
-            self.refresh(locked=True)
-            status = self._require_active()
+        with self.locked_active() as status:
             if status.state != DomainState.PAUSED:
                 with self.qmp() as q:
                     q.execute("stop")
@@ -700,9 +703,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
 
     @writes("virDomainResume")
     def resume(self) -> None:
-        with self.conn.domain_lock(self.name):
-            self.refresh(locked=True)
-            status = self._require_active()
+        with self.locked_active() as status:
             if status.state != DomainState.PAUSED:
                 raise DriverError(ErrorCode.OPERATION_INVALID, "domain is not paused")
             with self.qmp() as q:
@@ -716,8 +717,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
                    UndefineFlags.CHECKPOINTS_METADATA | UndefineFlags.KEEP_TPM | UndefineFlags.NVRAM |
                    UndefineFlags.TPM)
         check_flags(flags, allowed, "qemuDomainUndefineFlags")
-        with self.conn.driver_lock(), self.conn.domain_lock(self.name):
-            self.refresh(locked=True)
+        with self.conn.driver_lock(), self.locked():
             if self.config is None:
                 raise DriverError(ErrorCode.OPERATION_INVALID, "cannot undefine transient domain")
             count = self.snapshot_count()

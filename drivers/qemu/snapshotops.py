@@ -171,20 +171,20 @@ def _spec(dom, target: str, path: str) -> str:
 
 
 def _wait_job(dom, target: str, ready: bool) -> None:
-    import time
-    deadline = time.monotonic() + JOB_WAIT
-    while time.monotonic() < deadline:
+    from ..waiting import wait_for
+
+    def settled() -> str | None:
         info = dom.get_block_job_info(target)
         if info is None:
-            outcome = dom.block_job_outcome(target)
-            if outcome != "completed":
-                raise DriverError(ErrorCode.OPERATION_FAILED, "block job merging snapshot images of '%s' %s"
-                                  % (target, outcome))
-            return
-        if ready and info.ready:
-            return
-        time.sleep(0.05)
-    raise DriverError(ErrorCode.OPERATION_TIMEOUT, "block job on '%s' did not finish in time" % target)
+            return dom.block_job_outcome(target)
+        return "ready" if ready and info.ready else None
+
+    outcome = wait_for(settled, JOB_WAIT)
+    if outcome is None:
+        raise DriverError(ErrorCode.OPERATION_TIMEOUT, "block job on '%s' did not finish in time" % target)
+    if outcome not in ("completed", "ready"):
+        raise DriverError(ErrorCode.OPERATION_FAILED, "block job merging snapshot images of '%s' %s"
+                          % (target, outcome))
 
 
 def _open_in_qemu(dom, path: str) -> bool:

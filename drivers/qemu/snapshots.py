@@ -26,7 +26,6 @@ persistent definition change together under the domain lock.
 from __future__ import annotations
 
 import os
-import time
 
 from lxml import etree
 
@@ -218,8 +217,7 @@ class Snapshots(QemuDomainBase):
         check_flags(flags, allowed, "qemuDomainSnapshotCreateXML")
         redefine = bool(flags & F.REDEFINE)
         snap = SnapshotDef.parse(xml, redefine=redefine)
-        with self.conn.domain_lock(self.name):
-            self.refresh(locked=True)
+        with self.locked():
             meta = self._metadata_for_update()
             if redefine:
                 meta.tree.redefine(snap, self.uuid, self.conn.parse_definition, bool(flags & F.CURRENT))
@@ -494,19 +492,22 @@ class Snapshots(QemuDomainBase):
 
     def _run_job(self, command: str, args: dict) -> None:
         """Run a QEMU job that must end before the command returns (internal snapshots)."""
+        from ..waiting import wait_for
         job = "pvsnap"
         with self.qmp() as q:
             q.execute(command, dict(args, **{"job-id": job}))
-            deadline = time.monotonic() + JOB_TIMEOUT
-            while True:
+
+            def concluded() -> dict | None:
                 info = {j["id"]: j for j in q.execute("query-jobs")}.get(job)
-                if info is None or info["status"] == "concluded":
-                    break
-                if time.monotonic() > deadline:
-                    raise DriverError(ErrorCode.OPERATION_TIMEOUT, "%s did not finish in time" % command)
-                time.sleep(0.05)
+                if info is None:
+                    return {}           # gone: nothing to report
+                return info if info["status"] == "concluded" else None
+
+            info = wait_for(concluded, JOB_TIMEOUT, lambda seconds: q.wait_event(("JOB_STATUS_CHANGE",), seconds))
+            if info is None:
+                raise DriverError(ErrorCode.OPERATION_TIMEOUT, "%s did not finish in time" % command)
             q.execute("job-dismiss", {"id": job})
-        if info is not None and info.get("error"):
+        if info.get("error"):
             raise DriverError(ErrorCode.OPERATION_FAILED, "%s failed: %s" % (command, info["error"]))
 
 
@@ -553,8 +554,7 @@ class QemuSnapshot(TreeSnapshot):
         check_snapshot_delete_flags(flags)
         check_flags(flags, F.CHILDREN | F.CHILDREN_ONLY | F.METADATA_ONLY, "qemuDomainSnapshotDelete")
         dom = self.dom
-        with dom.conn.domain_lock(dom.name):
-            dom.refresh(locked=True)
+        with dom.locked():
             meta = dom._metadata_open = dom._metadata_for_update()
             try:
                 snap = meta.tree.get(self.name)
@@ -575,8 +575,7 @@ class QemuSnapshot(TreeSnapshot):
         allowed = F.RUNNING | F.PAUSED | F.FORCE
         check_flags(flags, allowed, "qemuDomainRevertToSnapshot")
         dom = self.dom
-        with dom.conn.domain_lock(dom.name):
-            dom.refresh(locked=True)
+        with dom.locked():
             meta = dom._metadata_open = dom._metadata_for_update()
             try:
                 snap = meta.tree.get(self.name)
