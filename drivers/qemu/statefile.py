@@ -6,6 +6,7 @@ read as empty (that would silently forget a running QEMU, a job or a snapshot)."
 from __future__ import annotations
 
 from ..api import DriverError, ErrorCode
+from ..fsutil import read_text
 
 
 def corrupt_state_file(path: str, detail: str) -> DriverError:
@@ -16,10 +17,7 @@ def corrupt_state_file(path: str, detail: str) -> DriverError:
 def read_state(path: str) -> str | None:
     """The file's text, or None if there is no such file."""
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
+        return read_text(path)
     except OSError as err:
         raise corrupt_state_file(path, err.strerror or str(err)) from None
     except UnicodeDecodeError:
