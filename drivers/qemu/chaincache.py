@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import os
 
-from lxml import etree
-
 from ..api import DriverError, ErrorCode
 from ..diskinfo import backing_nodes, node_format, node_path
+
+# lxml is imported where elements are made: reading a chain needs only the elements' methods,
+# and a command that reads no chain must not pay for the import.
 
 
 def format_node(index: int) -> str:
@@ -60,6 +61,7 @@ def layers(disk_el) -> list[Layer]:
 
 
 def _make_backing(layer_info, index: int):
+    from lxml import etree
     el = etree.Element("backingStore")
     el.set("type", layer_info.type if layer_info.type in ("file", "block") else "file")
     el.set("index", str(index))
@@ -71,6 +73,7 @@ def _make_backing(layer_info, index: int):
 
 def attach_chain(disk_el, probed: list, next_index: int) -> int:
     """Record a probed chain (top first) in a live <disk>; return the next free index."""
+    from lxml import etree
     for old in disk_el.findall("backingStore"):
         disk_el.remove(old)
     src = disk_el.find("source")
@@ -124,6 +127,7 @@ def find_layer(disk_el, target: str, spec: str) -> Layer:
 
 def set_backing(upper: Layer, lower: Layer | None) -> list:
     """Make `lower` (or the terminator) the backing of `upper`; return the dropped subtree's elements."""
+    from lxml import etree
     holder = upper.element
     old = holder.find("backingStore")
     dropped = []
@@ -145,6 +149,7 @@ def set_backing(upper: Layer, lower: Layer | None) -> list:
 
 
 def _replace_source(disk_el, path: str, disk_type: str, fmt: str, index: int) -> None:
+    from lxml import etree
     old = disk_el.find("source")
     new = etree.Element("source")
     new.set("dev" if disk_type == "block" else "file", path)
@@ -157,6 +162,7 @@ def _replace_source(disk_el, path: str, disk_type: str, fmt: str, index: int) ->
 
 def promote(disk_el, layer: Layer) -> list[int]:
     """Make a lower layer the disk's top (active commit pivoted); return dropped indexes."""
+    from lxml import etree
     chain = layers(disk_el)
     position = [item.index for item in chain].index(layer.index)
     if position == 0:
@@ -172,6 +178,7 @@ def promote(disk_el, layer: Layer) -> list[int]:
 
 def replace_top(disk_el, path: str, fmt: str, disk_type: str, index: int, keep_backing: bool) -> list[int]:
     """A copy was pivoted to: the new image becomes the top (over the old backing if shallow)."""
+    from lxml import etree
     chain = layers(disk_el)
     dropped = [chain[0].index] + ([] if keep_backing else [item.index for item in chain[1:]])
     _replace_source(disk_el, path, disk_type, fmt, index)
@@ -224,6 +231,7 @@ def backing_name(upper_path: str, base_path: str, relative: bool) -> str:
 def set_disk_image(disk, disk_type: str, path: str, fmt: str) -> None:
     """Point a definition's disk at one image, with no chain cached below it
     (the persistent definition after a pivot, a snapshot or a revert)."""
+    from lxml import etree
     disk.set_source(disk_type, path)
     driver = disk.el.find("driver")
     if driver is None:

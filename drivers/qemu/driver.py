@@ -12,23 +12,26 @@ files are removed.
 from __future__ import annotations
 
 import os
-import shlex
 import time
 
 from ..api import (BlockInfo, Connection, DestroyFlags, Domain, DomainInfo, DomainState, DriverError,
                    ErrorCode, NodeInfo, Reason, SecurityLabel, ShutdownMode, StartFlags, UndefineFlags,
                    XMLFlags, check_flags, writes)
-from ..domxml import DomainDef
 from ..fsutil import FileLock, atomic_write, ensure_dir, read_text, remove, remove_dead_writers_temps
 from . import process
 from .blockjobs import BlockJobs, reconcile_jobs
 from .capabilities import Capabilities
 from .chaincache import LayerRef, attach_chain, layers, set_disk_image, user_chain_layers
-from .defaults import QemuDefaults
 from .paths import DriverPaths
 from .snapshots import Snapshots
 from .statefile import read_number, read_state
-from .status import Status
+from .status import Status, StatusHead
+
+# The type checker reads any name TYPE_CHECKING as true; Python skips the block: lxml (domxml,
+# defaults) and shlex are imported where used, so `list` and `domstate` load neither.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..domxml import DomainDef
 
 LOCK_TIMEOUT = 30.0
 START_TIMEOUT = 30.0
@@ -145,10 +148,16 @@ class QemuConnection(Connection):
     def load_config(self, name: str) -> DomainDef | None:
         path = self.paths.config_file(name)
         text = read_text(path)
-        return DomainDef.from_trusted_xml(text, path) if text is not None else None
+        if text is None:
+            return None
+        from ..domxml import DomainDef
+        return DomainDef.from_trusted_xml(text, path)
 
     def load_status(self, name: str) -> Status | None:
         return Status.load(self.paths.status_file(name))
+
+    def load_status_head(self, name: str) -> StatusHead | None:
+        return StatusHead.read(self.paths.status_file(name))
 
     def next_domain_id(self) -> int:
         # Its own lock: taken while a domain lock is held, so it must never wait on one.
@@ -214,16 +223,18 @@ class QemuConnection(Connection):
     def lookup_domain_by_id(self, domid: int):
         for name in self._names():
             try:
-                status = self.load_status(name)
+                head = self.load_status_head(name)
             except DriverError:
                 continue
-            if status is not None and status.id == domid:
+            if head is not None and head.id == domid:
                 dom = self._handle(name)
                 if dom.get_id() == domid:       # its QEMU may have died: then it has no id
                     return dom
         raise DriverError(ErrorCode.NO_DOMAIN, "no domain with matching id %d" % domid)
 
     def parse_definition(self, xml: str) -> DomainDef:
+        from ..domxml import DomainDef
+        from .defaults import QemuDefaults
         definition = DomainDef.from_xml(xml, QemuDefaults(self.caps))
         check_name(definition.name)
         return definition
@@ -280,9 +291,51 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
     def __init__(self, conn: QemuConnection, name: str):
         self.conn = conn
         self.name = name
-        self.config: DomainDef | None = None
-        self.status: Status | None = None
-        self.uuid = ""
+        # The files are parsed when first needed: `list` and `domstate` need only the
+        # status file's first line (StatusHead) and which files exist.
+        self._config: DomainDef | None = None
+        self._config_read = False
+        self._status: Status | None = None
+        self._status_read = False
+        self._head: StatusHead | None = None
+
+    @property
+    def config(self) -> DomainDef | None:
+        """The persistent definition, or None (a transient domain)."""
+        if not self._config_read:
+            self._config = self.conn.load_config(self.name)
+            self._config_read = True
+        return self._config
+
+    @config.setter
+    def config(self, value: DomainDef | None) -> None:
+        self._config, self._config_read = value, True
+
+    @property
+    def status(self) -> Status | None:
+        """The running domain's status, or None (shut off)."""
+        if not self._status_read:
+            self._status = self.conn.load_status(self.name)
+            self._status_read = True
+        return self._status
+
+    @status.setter
+    def status(self, value: Status | None) -> None:
+        self._status, self._status_read = value, True
+
+    def _forget(self) -> None:
+        """Read the files again when next needed."""
+        self._config_read = self._status_read = False
+
+    def _light_head(self) -> StatusHead | None:
+        """The status's head: from the status if it was read, else from the file's first line."""
+        if self._status_read:
+            return self._status.head() if self._status is not None else None
+        return self._head
+
+    @property
+    def uuid(self) -> str:  # type: ignore[override]  # read-only: the definition is its one source
+        return self.get_definition().uuid
 
     def connection(self):
         return self.conn
@@ -304,13 +357,13 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         inspecting and destroying must never be locked up by one bad job.
         """
         self.conn.sweep_dead_writers_temps()
-        self.config = self.conn.load_config(self.name)
-        self.status = self.conn.load_status(self.name)
+        self._forget()
+        head = self._head = self.conn.load_status_head(self.name)
         if self.conn.passive:
             pass
-        elif self.status is None and os.path.exists(self.paths.spawn_intent_file(self.name)):
+        elif head is None and os.path.exists(self.paths.spawn_intent_file(self.name)):
             self._with_lock(locked, self._stop_unrecorded_qemu)
-        elif self.status is not None and not process.qemu_alive(self.status.pid, self.status.pidfile):
+        elif head is not None and not process.qemu_alive(head.pid, head.pidfile):
             if locked:
                 self._reap()
             else:
@@ -319,28 +372,25 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
                 lock = self.conn.domain_lock(self.name)
                 if lock.try_acquire():
                     try:
-                        self.config = self.conn.load_config(self.name)
-                        self.status = self.conn.load_status(self.name)
+                        self._forget()
                         if self.status is not None and \
                                 not process.qemu_alive(self.status.pid, self.status.pidfile):
                             self._reap()
                     finally:
                         lock.release()
-        if self.status is not None and not self.conn.passive and \
+        head = self._light_head()
+        if head is not None and not self.conn.passive and \
                 os.path.exists(self.paths.spawn_intent_file(self.name)):
             self._with_lock(locked, self._finish_start)
-        if self.status is not None and self.status.pending() and not self.conn.passive:
+            head = self._light_head()
+        if head is not None and head.pending and not self.conn.passive:
             try:
                 reconcile_jobs(self, locked)
             except DriverError:
                 if locked if strict is None else strict:
                     raise
-        definition = self.status.definition if self.status is not None else self.config
-        if definition is None:
-            if must_exist:
-                raise DriverError(ErrorCode.NO_DOMAIN, "no domain with matching name '%s'" % self.name)
-            return
-        self.uuid = definition.uuid
+        if must_exist and self._light_head() is None and not os.path.exists(self.paths.config_file(self.name)):
+            raise DriverError(ErrorCode.NO_DOMAIN, "no domain with matching name '%s'" % self.name)
 
     def _with_lock(self, locked: bool, action) -> None:
         """Run a clean-up under the domain lock, reloading the files first; an unlocked
@@ -351,8 +401,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         lock = self.conn.domain_lock(self.name)
         if lock.try_acquire():
             try:
-                self.config = self.conn.load_config(self.name)
-                self.status = self.conn.load_status(self.name)
+                self._forget()
                 action()
             finally:
                 lock.release()
@@ -457,12 +506,14 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         return disk_records(self.get_definition(inactive))
 
     def get_id(self) -> int:
-        return self.status.id if self.status is not None else -1
+        head = self._light_head()
+        return head.id if head is not None else -1
 
     def get_state(self):
-        if self.status is None:
+        head = self._light_head()
+        if head is None:
             return DomainState.SHUTOFF, self.conn.shutoff_reason(self.name)
-        return self.status.state, self.status.reason
+        return head.state, head.reason
 
     def get_info(self) -> DomainInfo:
         definition = self.get_definition()
@@ -474,6 +525,8 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         return self.get_definition().os_type
 
     def is_persistent(self) -> bool:
+        if not self._config_read:
+            return os.path.exists(self.paths.config_file(self.name))
         return self.config is not None
 
     def get_autostart(self) -> bool:
@@ -577,6 +630,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         argv = cmdline.build(live, live.root.findtext("devices/emulator"), _short_path(monitor), pidfile)
         log = self.paths.log_file(self.name)
         with open(log, "a") as f:
+            import shlex
             f.write("%s: starting up\n%s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), shlex.join(argv)))
         domid = self.conn.next_domain_id()
         # The intent first: a pyvirsh killed between the spawn and the status below leaves

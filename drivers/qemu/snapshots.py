@@ -27,16 +27,12 @@ from __future__ import annotations
 
 import os
 
-from lxml import etree
 
 from ..api import (DomainState, DriverError, ErrorCode, Reason, SnapshotCreateFlags, SnapshotDeleteFlags,
                    SnapshotRevertFlags, check_snapshot_create_flags, check_snapshot_delete_flags,
                    check_snapshot_revert_flags, check_flags, writes)
 from ..api import TreeSnapshot
-from ..domxml import Disk
 from ..fsutil import atomic_write, remove
-from ..snapshots import SnapshotDef, SnapshotTree
-from ..xmlutil import detached_copy
 from .blockjobs import blockdev_del
 from .domainbase import QemuDomainBase
 from .chaincache import format_node, layers, push_overlay, set_disk_image, storage_node
@@ -45,6 +41,14 @@ from .snapshotmeta import default_overlay_name, pinned_images, rename_in_snapsho
 from .snapshotops import delete_snapshots, revert_snapshot
 from .statefile import parse_state
 from .status import Status
+
+# The type checker reads any name TYPE_CHECKING as true; Python skips the block (lxml costs start-up time).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from lxml import etree
+
+    from ..domxml import Disk
+    from ..snapshots import SnapshotDef, SnapshotTree
 
 JOB_TIMEOUT = 600.0
 
@@ -55,6 +59,7 @@ JOB_TIMEOUT = 600.0
 
 class Metadata:
     def __init__(self, path: str, on_save=None):
+        from ..snapshots import SnapshotDef, SnapshotTree
         self.path = path
         self.on_save = on_save          # called after every write of the file
         self.tree = SnapshotTree()
@@ -76,6 +81,7 @@ class Metadata:
                 self.on_save()
 
     def _write(self) -> None:
+        from lxml import etree
         if not self.tree.snaps and not self.owned:
             remove(self.path)
             return
@@ -210,6 +216,7 @@ class Snapshots(QemuDomainBase):
 
     @writes("virDomainSnapshotCreateXML")
     def snapshot_create_xml(self, xml: str, flags: int = 0):
+        from ..snapshots import SnapshotDef
         F = SnapshotCreateFlags
         check_snapshot_create_flags(flags)
         allowed = (F.REDEFINE | F.CURRENT | F.NO_METADATA | F.HALT | F.DISK_ONLY | F.REUSE_EXT | F.QUIESCE |
@@ -331,6 +338,8 @@ class Snapshots(QemuDomainBase):
         goes. A pyvirsh killed anywhere in between leaves the intent, and the next command
         asks QEMU whether the transaction happened: it completes the snapshot if so, and
         removes the overlays if not (settle_intent)."""
+        from ..xmlutil import detached_copy
+        from lxml import etree
         status = self._require_active()
         intent = etree.Element("intent", op="snapshot", metadata="0" if flags & SnapshotCreateFlags.NO_METADATA
                                else "1")
@@ -403,6 +412,8 @@ class Snapshots(QemuDomainBase):
     def _complete_snapshot(self, meta: Metadata) -> None:
         """The transaction happened: cache, persistent definition and metadata follow, each
         step safe to repeat, and the intent goes last."""
+        from ..xmlutil import detached_copy
+        from ..snapshots import SnapshotDef
         status, intent = self._intent()
         for o in intent.iterfind("overlay"):
             index = int(o.get("index"))
@@ -520,6 +531,7 @@ def _live_disk(status: Status, target: str) -> Disk:
 
 
 def _set_disk_source(el, path: str) -> None:
+    from lxml import etree
     el.set("type", "file")
     driver = el.find("driver")
     if driver is None:

@@ -1,6 +1,6 @@
 """A running domain's status file: what survives between pyvirsh invocations.
 
-    <domstatus state='1' reason='1' pid='1234' id='3'>
+    <domstatus state='1' reason='1' pid='1234' id='3' pidfile='.../qemu.pid' pending='0'>
       <monitor path='.../qmp.sock'/>
       <pidfile path='.../qemu.pid'/>
       <nextIndex>4</nextIndex>
@@ -12,22 +12,67 @@
       <domain type='kvm' id='3'>...</domain>          the live definition, chains cached
     </domstatus>
 
-It is rewritten atomically after every change, under the domain's lock.
+It is rewritten atomically after every change, under the domain's lock. Its first line
+is all a liveness check, `list` and `domstate` need (StatusHead): it is read without an
+XML library, whose import alone costs more than the rest of such a command.
 """
 
 from __future__ import annotations
 
-from lxml import etree
+from ..fsutil import atomic_write
+from ..xmlescape import escape
+from .statefile import corrupt_state_file, parse_state
 
 # The type checker reads any name TYPE_CHECKING as true; Python skips the block (no typing import).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import ClassVar
 
-from ..domxml import DomainDef
-from ..fsutil import atomic_write
-from ..xmlutil import escape
-from .statefile import corrupt_state_file, parse_state
+    from lxml import etree
+
+    from ..domxml import DomainDef
+
+_HEAD_FIELDS = ("state", "reason", "pid", "id", "pidfile", "pending")
+
+
+class StatusHead:
+    """The status file's first line: the running domain's state, reason, QEMU pid and
+    pidfile, domain id, and whether the next command must reconcile something."""
+
+    def __init__(self, state: int, reason: int, pid: int, domid: int, pidfile: str, pending: bool):
+        self.state = state
+        self.reason = reason
+        self.pid = pid
+        self.id = domid
+        self.pidfile = pidfile
+        self.pending = pending
+
+    @classmethod
+    def read(cls, path: str) -> StatusHead | None:
+        """None if there is no status file; a file whose first line is not a head (a
+        pyvirsh before the head was written) is read in full."""
+        try:
+            with open(path, "rb") as f:
+                line = f.readline(8192).decode("utf-8", "replace")
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise corrupt_state_file(path, err.strerror or str(err)) from None
+        attrs = {}
+        for part in line.rstrip("\n>").split("' ")[:len(_HEAD_FIELDS)]:
+            name, _, value = part.partition("='")
+            attrs[name.rpartition(" ")[2]] = value.rstrip("'")
+        try:
+            return cls(int(attrs["state"]), int(attrs["reason"]), int(attrs["pid"]), int(attrs["id"]),
+                       _unescape(attrs["pidfile"]), attrs["pending"] == "1")
+        except (KeyError, ValueError):
+            status = Status.load(path)
+            return status.head() if status is not None else None
+
+
+def _unescape(value: str) -> str:
+    return (value.replace("&apos;", "'").replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">")
+            .replace("&amp;", "&"))
 
 
 class Job:
@@ -75,6 +120,7 @@ class Job:
         self.snapshot = snapshot
 
     def to_element(self) -> etree._Element:
+        from lxml import etree
         el = etree.Element("job")
         for name in self.FIELDS:
             value = getattr(self, name)
@@ -130,6 +176,9 @@ class Status:
         """Is there anything the next command must reconcile before acting?"""
         return bool(self.jobs or self.release or self.unlink or self.intent is not None)
 
+    def head(self) -> StatusHead:
+        return StatusHead(self.state, self.reason, self.pid, self.id, self.pidfile, self.pending())
+
     def job_for(self, disk: str) -> Job | None:
         for job in self.jobs:
             if job.disk == disk:
@@ -137,8 +186,9 @@ class Status:
         return None
 
     def to_xml(self) -> str:
-        attrs = " ".join("%s='%s'" % (k, v) for k, v in (("state", self.state), ("reason", self.reason),
-                                                           ("pid", self.pid), ("id", self.id)))
+        from lxml import etree
+        head = (self.state, self.reason, self.pid, self.id, escape(self.pidfile), int(self.pending()))
+        attrs = " ".join("%s='%s'" % pair for pair in zip(_HEAD_FIELDS, head, strict=True))
         lines = ["<domstatus %s>\n" % attrs,
                  "  <monitor path='%s'/>\n" % escape(self.monitor),
                  "  <pidfile path='%s'/>\n" % escape(self.pidfile),
@@ -166,6 +216,7 @@ class Status:
 
     @classmethod
     def load(cls, path: str) -> Status | None:
+        from ..domxml import DomainDef
         root = parse_state(path)
         if root is None:
             return None
