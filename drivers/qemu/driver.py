@@ -285,52 +285,61 @@ def _listdir(path: str) -> list[str]:
         return []
 
 
+class _ReadWhenNeeded:
+    """A domain's file, parsed by the connection's loader the first time it is asked for;
+    assigning sets the value as read."""
+
+    def __init__(self, loader: str):
+        self.loader = loader
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = "_read_" + name
+
+    def __get__(self, dom, owner=None):
+        if dom is None:
+            return self
+        if self.slot not in dom.__dict__:
+            dom.__dict__[self.slot] = getattr(dom.conn, self.loader)(dom.name)
+        return dom.__dict__[self.slot]
+
+    def __set__(self, dom, value) -> None:
+        dom.__dict__[self.slot] = value
+
+    @staticmethod
+    def was_read(dom, name: str) -> bool:
+        return "_read_" + name in dom.__dict__
+
+    @staticmethod
+    def forget(dom) -> None:
+        for key in [key for key in dom.__dict__ if key.startswith("_read_")]:
+            del dom.__dict__[key]
+
+
 class QemuDomain(BlockJobs, Snapshots, Domain):
     conn: QemuConnection
 
     def __init__(self, conn: QemuConnection, name: str):
         self.conn = conn
         self.name = name
-        # The files are parsed when first needed: `list` and `domstate` need only the
-        # status file's first line (StatusHead) and which files exist.
-        self._config: DomainDef | None = None
-        self._config_read = False
-        self._status: Status | None = None
-        self._status_read = False
         self._head: StatusHead | None = None
 
-    @property
-    def config(self) -> DomainDef | None:
-        """The persistent definition, or None (a transient domain)."""
-        if not self._config_read:
-            self._config = self.conn.load_config(self.name)
-            self._config_read = True
-        return self._config
-
-    @config.setter
-    def config(self, value: DomainDef | None) -> None:
-        self._config, self._config_read = value, True
-
-    @property
-    def status(self) -> Status | None:
-        """The running domain's status, or None (shut off)."""
-        if not self._status_read:
-            self._status = self.conn.load_status(self.name)
-            self._status_read = True
-        return self._status
-
-    @status.setter
-    def status(self, value: Status | None) -> None:
-        self._status, self._status_read = value, True
+    # The files are parsed when first needed: `list` and `domstate` need only the status
+    # file's first line (StatusHead) and which files exist.
+    if TYPE_CHECKING:
+        config: DomainDef | None        # the persistent definition, or None (a transient domain)
+        status: Status | None           # the running domain's status, or None (shut off)
+    else:
+        config = _ReadWhenNeeded("load_config")
+        status = _ReadWhenNeeded("load_status")
 
     def _forget(self) -> None:
         """Read the files again when next needed."""
-        self._config_read = self._status_read = False
+        _ReadWhenNeeded.forget(self)
 
     def _light_head(self) -> StatusHead | None:
         """The status's head: from the status if it was read, else from the file's first line."""
-        if self._status_read:
-            return self._status.head() if self._status is not None else None
+        if _ReadWhenNeeded.was_read(self, "status"):
+            return self.status.head() if self.status is not None else None
         return self._head
 
     @property
@@ -525,7 +534,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         return self.get_definition().os_type
 
     def is_persistent(self) -> bool:
-        if not self._config_read:
+        if not _ReadWhenNeeded.was_read(self, "config"):
             return os.path.exists(self.paths.config_file(self.name))
         return self.config is not None
 
