@@ -7,6 +7,8 @@ open_connection() maps a URI to a driver:
     qemu:///session            QEMU driver, per-user state under the XDG dirs
     qemu:///system             QEMU driver, host-wide state (root)
     qemu:///embed?root=DIR     QEMU driver with every file under DIR
+    DRIVER+ssh://[user@]host[:port]/PATH[?params]
+                               any of these on a far host, through OpenSSH (remote/)
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ def percent_decode(text: str) -> str:
 
 def open_connection(uri: str, readonly: bool = False) -> Connection:
     scheme, host, path, params = split_uri(uri)
+    if "+" in scheme:
+        from .remote.client import open_remote
+        return open_remote(uri, scheme, host, path, params, readonly)
     if scheme == "test" and not host and path.startswith("/"):
         from .test.driver import open_test
         return open_test(uri, path, readonly)

@@ -64,6 +64,7 @@ class ErrorCode:
     SNAPSHOT_REVERT_RISKY = _Code("revert requires force: ")
     NO_STORAGE_POOL = _Code("Storage pool not found: ")
     NO_STORAGE_VOL = _Code("Storage volume not found: ")
+    STORAGE_POOL_BUILT = _Code("Storage pool already built: ")
     NO_NETWORK = _Code("Network not found: ")
     BLOCK_COPY_ACTIVE = _Code("block copy still active: ")
     AGENT_UNRESPONSIVE = _Code("Guest agent is not responding: ")
@@ -343,10 +344,58 @@ POOL_TYPE_FLAGS = {
 }
 
 
+class StoragePoolBuildFlags:
+    NEW = 0
+    REPAIR = 1 << 0
+    RESIZE = 1 << 1
+    NO_OVERWRITE = 1 << 2
+    OVERWRITE = 1 << 3
+
+
+class StoragePoolCreateFlags:
+    """virStoragePoolCreate / virStoragePoolCreateXML flags: build before starting."""
+    NORMAL = 0
+    BUILD = 1 << 0
+    BUILD_OVERWRITE = 1 << 1
+    BUILD_NO_OVERWRITE = 1 << 2
+
+
+class StorageXMLFlags:
+    INACTIVE = 1 << 0
+
+
 class VolCreateFlags:
     PREALLOC_METADATA = 1 << 0
     REFLINK = 1 << 1
     VALIDATE = 1 << 2
+
+
+# pyvirsh's own bit, beyond libvirt's flags of vol delete, wipe and resize: act on a volume
+# that is the backing file of another volume (a running domain's image is never forced).
+VOL_FORCE = 1 << 24
+
+
+class VolDeleteFlags:
+    ZEROED = 1 << 0
+    WITH_SNAPSHOTS = 1 << 1
+    FORCE = VOL_FORCE
+
+
+class VolResizeFlags:
+    ALLOCATE = 1 << 0
+    DELTA = 1 << 1
+    SHRINK = 1 << 2
+    FORCE = VOL_FORCE
+
+
+class VolStreamFlags:
+    """virStorageVolUploadFlags / virStorageVolDownloadFlags."""
+    SPARSE_STREAM = 1 << 0
+
+
+# virStorageVolWipeAlgorithm, in libvirt's order (the index is the number).
+VOL_WIPE_ALGORITHMS = ("zero", "nnsa", "dod", "bsi", "gutmann", "schneier", "pfitzner7", "pfitzner33",
+                       "random", "trim")
 
 
 class VolGetInfoFlags:
@@ -735,6 +784,13 @@ class Connection(ConnectionExtensions):
     def lookup_storage_pool_by_uuid(self, uuid: str) -> StoragePool:
         raise no_support("virStoragePoolLookupByUUIDString")
 
+    def storage_pool_define_xml(self, xml: str, flags: int = 0) -> StoragePool:
+        raise no_support("virStoragePoolDefineXML")
+
+    def storage_pool_create_xml(self, xml: str, flags: int = 0) -> StoragePool:
+        """A transient pool, started at once; flags are StoragePoolCreateFlags."""
+        raise no_support("virStoragePoolCreateXML")
+
     def lookup_storage_vol_by_key(self, key: str) -> StorageVol:
         raise no_support("virStorageVolLookupByKey")
 
@@ -930,6 +986,45 @@ class StoragePool:
         """A new volume from its XML; flags are VolCreateFlags."""
         raise no_support("virStorageVolCreateXML")
 
+    def get_xml_desc(self, flags: int = 0) -> str:
+        """flags are StorageXMLFlags."""
+        raise no_support("virStoragePoolGetXMLDesc")
+
+    @writes("virStoragePoolCreate")
+    def create(self, flags: int = 0) -> None:
+        """Start the pool; flags are StoragePoolCreateFlags."""
+        raise no_support("virStoragePoolCreate")
+
+    @writes("virStoragePoolBuild")
+    def build(self, flags: int = 0) -> None:
+        """flags are StoragePoolBuildFlags."""
+        raise no_support("virStoragePoolBuild")
+
+    @writes("virStoragePoolDestroy")
+    def destroy(self) -> None:
+        raise no_support("virStoragePoolDestroy")
+
+    @writes("virStoragePoolDelete")
+    def delete(self, flags: int = 0) -> None:
+        raise no_support("virStoragePoolDelete")
+
+    @writes("virStoragePoolUndefine")
+    def undefine(self) -> None:
+        raise no_support("virStoragePoolUndefine")
+
+    @writes("virStoragePoolSetAutostart")
+    def set_autostart(self, autostart: bool) -> None:
+        raise no_support("virStoragePoolSetAutostart")
+
+    @writes("virStoragePoolRefresh")
+    def refresh(self, flags: int = 0) -> None:
+        raise no_support("virStoragePoolRefresh")
+
+    @writes("virStorageVolCreateXMLFrom")
+    def create_vol_xml_from(self, xml: str, clone: StorageVol, flags: int = 0) -> StorageVol:
+        """A new volume from its XML holding a copy of clone's data; flags are VolCreateFlags."""
+        raise no_support("virStorageVolCreateXMLFrom")
+
 
 class StorageVol:
     """A storage volume handle (virStorageVol); name and key are the handle's own."""
@@ -953,6 +1048,34 @@ class StorageVol:
     def get_info_flags(self, flags: int) -> StorageVolInfo:
         """flags are VolGetInfoFlags (PHYSICAL: the allocation field holds the physical size)."""
         raise no_support("virStorageVolGetInfoFlags")
+
+    def get_xml_desc(self, flags: int = 0) -> str:
+        raise no_support("virStorageVolGetXMLDesc")
+
+    @writes("virStorageVolDelete")
+    def delete(self, flags: int = 0) -> None:
+        raise no_support("virStorageVolDelete")
+
+    @writes("virStorageVolWipePattern")
+    def wipe_pattern(self, algorithm: int, flags: int = 0) -> None:
+        """algorithm is an index into VOL_WIPE_ALGORITHMS."""
+        raise no_support("virStorageVolWipePattern")
+
+    @writes("virStorageVolResize")
+    def resize(self, capacity: int, flags: int = 0) -> None:
+        """flags are VolResizeFlags."""
+        raise no_support("virStorageVolResize")
+
+    @writes("virStorageVolUpload")
+    def upload(self, local_path: str, offset: int, length: int, flags: int = 0) -> None:
+        """The bytes of local_path written into the volume at offset (length 0: all of them).
+
+        libvirt streams them; a daemonless driver reads the file itself."""
+        raise no_support("virStorageVolUpload")
+
+    def download(self, local_fd: int, offset: int, length: int, flags: int = 0) -> None:
+        """The volume's bytes from offset (length 0: to its end) written to local_fd."""
+        raise no_support("virStorageVolDownload")
 
 
 class TreeSnapshot(Snapshot):

@@ -24,7 +24,7 @@ from .xmlutil import Schema, parse, parse_trusted, set_child, text_of
 # Element and attribute order of libvirt's domain formatter
 # --------------------------------------------------------------------------
 
-_ADDRESS = (["type", "controller", "domain", "bus", "target", "slot", "unit", "function",
+_ADDRESS: tuple[list[str], list[str]] = (["type", "controller", "domain", "bus", "target", "slot", "unit", "function",
              "multifunction", "port", "reg", "cssid", "ssid", "devno", "iobase", "irq"], [])
 
 DOMAIN_SCHEMA = Schema({
@@ -48,9 +48,11 @@ DOMAIN_SCHEMA = Schema({
     "path": ([], []), "device/weight": ([], []), "read_iops_sec": ([], []), "write_iops_sec": ([], []),
     "read_bytes_sec": ([], []), "write_bytes_sec": ([], []),
     "bootloader": ([], []),
-    "os": (["firmware"], ["type", "loader", "nvram", "kernel", "initrd", "cmdline", "dtb", "root",
+    "os": (["firmware"], ["type", "firmware", "loader", "nvram", "kernel", "initrd", "cmdline", "dtb", "root",
                           "init", "boot", "bootmenu", "smbios", "bios"]),
     "os/type": (["arch", "machine"], []),
+    "os/firmware": ([], ["feature"]),
+    "firmware/feature": (["enabled", "name"], []),
     "loader": (["readonly", "secure", "type"], []),
     "nvram": (["template"], []),
     "kernel": ([], []), "initrd": ([], []), "cmdline": ([], []), "dtb": ([], []), "root": ([], []),
@@ -110,9 +112,11 @@ DOMAIN_SCHEMA = Schema({
     "disk/boot": (["order"], []),
     "alias": (["name"], []),
     "address": _ADDRESS,
-    "controller": (["type", "index", "model", "ports", "vectors"], ["model", "driver", "target",
+    "controller": (["type", "index", "model", "ports", "vectors"], ["model", "driver", "master", "target",
                                                                     "alias", "address"]),
     "controller/model": (["name"], []),
+    "controller/target": (["chassisNr", "chassis", "port", "busNr", "index"], []),
+    "master": (["startport"], []),
     "interface": (["type", "trustGuestRxFilters"],
                   ["mac", "source", "virtualport", "ip", "route", "script", "backenddomain",
                    "target", "guest", "model", "driver", "backend", "filterref", "tune", "teaming",
@@ -127,22 +131,31 @@ DOMAIN_SCHEMA = Schema({
     "link": (["state"], []),
     "mtu": (["size"], []),
     "interface/boot": (["order"], []),
-    "serial/source": (["path", "mode", "host", "service"], []),
+    "serial/source": (["mode", "path", "host", "service", "append"], []),
     "serial/target": (["type", "port"], ["model"]),
-    "console": (["type", "tty"], ["source", "target", "alias"]),
-    "console/source": (["path"], []),
+    "target/model": (["name"], []),
+    "protocol": (["type"], []),
+    "console": (["type", "tty"], ["source", "protocol", "log", "target", "alias"]),
+    "console/source": (["mode", "path", "host", "service", "append"], []),
     "console/target": (["type", "port"], []),
-    "channel": (["type"], ["source", "target", "alias", "address"]),
+    "channel": (["type"], ["source", "protocol", "target", "alias", "address"]),
+    "channel/source": (["mode", "path", "host", "service", "append"], []),
     "channel/target": (["type", "name", "state"], []),
     "input": (["type", "bus"], ["alias", "address"]),
-    "graphics": (["type", "port", "autoport", "websocket", "listen", "passwd", "keymap",
-                  "sharePolicy"], ["listen"]),
+    "graphics": (["type", "port", "tlsPort", "autoport", "websocket", "listen", "passwd", "keymap",
+                  "sharePolicy"], ["listen", "image"]),
+    "image": (["compression"], []),
+    "sound": (["model"], ["codec", "audio", "alias", "address"]),
+    "sound/audio": (["id"], []),
+    "devices/audio": (["id", "type"], []),
+    "redirdev": (["bus", "type"], ["alias", "address"]),
     "graphics/listen": (["type", "address", "network", "socket"], []),
     "video": ([], ["driver", "model", "alias", "address"]),
     "video/model": (["type", "ram", "vram", "vram64", "vgamem", "heads", "primary"], []),
     "memballoon": (["model", "autodeflate", "freePageReporting"], ["alias", "address", "stats"]),
     "stats": (["period"], []),
     "rng": (["model"], ["rate", "backend", "alias", "address"]),
+    "rate": (["bytes", "period"], []),
     "backend": (["model", "type"], []),
     "watchdog": (["model", "action"], ["alias", "address"]),
     "panic": (["model"], ["address"]),
@@ -204,7 +217,10 @@ class DomainDefaults:
     def machine(self, arch: str) -> str | None:
         return None
 
-    def post_parse(self, dom: "DomainDef") -> None:
+    def add_default_devices(self, dom: DomainDef) -> None:
+        """Devices the driver always adds (default controllers), before the implicit ones."""
+
+    def post_parse(self, dom: DomainDef) -> None:
         """Driver-specific defaults after the generic ones."""
 
 
@@ -279,19 +295,19 @@ class DomainDef:
     # ------------------------------------------------------------------
 
     @classmethod
-    def from_xml(cls, text: str, defaults: DomainDefaults | None = None) -> "DomainDef":
+    def from_xml(cls, text: str, defaults: DomainDefaults | None = None) -> DomainDef:
         root = parse(text, "domain_definition", root="domain")
         dom = cls(root)
         dom._normalize(defaults or DomainDefaults())
         return dom
 
     @classmethod
-    def from_trusted_xml(cls, text: str, what: str = "domain definition") -> "DomainDef":
+    def from_trusted_xml(cls, text: str, what: str = "domain definition") -> DomainDef:
         """Load XML pyvirsh wrote itself (state files): parse only, no defaults.
         ``what`` names the document (the file) if it turns out to be corrupt."""
         return cls(parse_trusted(text, what))
 
-    def copy(self) -> "DomainDef":
+    def copy(self) -> DomainDef:
         return DomainDef(copy.deepcopy(self.root))
 
     # ------------------------------------------------------------------
@@ -459,7 +475,12 @@ class DomainDef:
             if machine:
                 type_el.set("machine", machine)
         os_el = root.find("os")
-        if os_type == "hvm" and os_el.find("boot") is None and os_el.find("kernel") is None:
+        per_device_boot = root.find("devices/*/boot") is not None
+        if per_device_boot and os_el.find("boot") is not None:
+            raise DriverError(ErrorCode.XML_ERROR,
+                              "per-device boot elements cannot be used together with os/boot elements")
+        if os_type == "hvm" and os_el.find("boot") is None and os_el.find("kernel") is None \
+                and not per_device_boot:
             etree.SubElement(os_el, "boot").set("dev", "hd")
         loader = os_el.find("loader")
         if loader is not None and loader.get("type") is None and (loader.text or "").strip():
@@ -487,6 +508,9 @@ class DomainDef:
         devices = root.find("devices")
         if devices is None:
             devices = etree.SubElement(root, "devices")
+        # The driver's own default devices come before those the disks imply (libvirt
+        # runs the driver's post-parse before adding implicit controllers).
+        defaults.add_default_devices(self)
         self._normalize_disks(devices)
         self._normalize_chardevs(devices)
         self._normalize_graphics(devices, defaults)
@@ -505,7 +529,7 @@ class DomainDef:
     def _normalize_disks(self, devices) -> None:
         disks = list(devices.iterfind("disk"))
         ordered: list = []
-        targets: dict[str, str] = {}
+        targets: dict[str, str | None] = {}
         for disk in disks:
             dtype = disk.get("type", "file")
             if dtype not in DISK_TYPES:
@@ -578,11 +602,11 @@ class DomainDef:
                     addr.set(k, str(v))
             addr = disk.find("address")
             if bus in ("ide", "sata", "scsi", "fdc") and addr is not None and addr.get("type") == "drive":
-                controller = parse_uint(addr.get("controller", "0"), _UINT_MAX)
-                if controller is None:
+                wanted = parse_uint(addr.get("controller", "0"), _UINT_MAX)
+                if wanted is None:
                     raise DriverError(ErrorCode.XML_ERROR,
                                       _invalid_uint_attr("controller", "address", addr.get("controller")))
-                controllers_needed.append((bus, controller))
+                controllers_needed.append((bus, wanted))
         _add_controllers(devices, controllers_needed)
 
     def _normalize_chardevs(self, devices) -> None:

@@ -17,7 +17,7 @@ from lxml import etree
 
 from .api import DriverError, ErrorCode
 from .fsutil import MAX_XML_BYTES   # the one size limit, also for documents given as text
-from .xmlescape import escape  # noqa: F401
+from .xmlescape import escape
 
 
 class _NoExternalLoads(etree.Resolver):
@@ -223,9 +223,11 @@ class Schema:
 
 def _write_verbatim(element, indent, out):
     pad = " " * indent
-    attrs = "".join(" %s='%s'" % (_qname(element, k), escape(v)) for k, v in element.attrib.items())
+    # Free-form content is dumped the way libxml2 dumps a node (libvirt's metadata): double quotes.
+    attrs = "".join(' %s="%s"' % (_qname(element, k), _escape_attr_verbatim(v))
+                    for k, v in element.attrib.items())
     tag = _qname(element, element.tag)
-    nsdecl = "".join(" xmlns%s='%s'" % ((":" + p) if p else "", escape(u))
+    nsdecl = "".join(' xmlns%s="%s"' % ((":" + p) if p else "", _escape_attr_verbatim(u))
                      for p, u in (element.nsmap or {}).items()
                      if element.getparent() is None or (element.getparent().nsmap or {}).get(p) != u)
     children = [c for c in element if isinstance(c.tag, str)]
@@ -233,12 +235,17 @@ def _write_verbatim(element, indent, out):
     if not children and text is None:
         out.append("%s<%s%s%s/>\n" % (pad, tag, nsdecl, attrs))
     elif not children:
-        out.append("%s<%s%s%s>%s</%s>\n" % (pad, tag, nsdecl, attrs, escape(text), tag))
+        out.append("%s<%s%s%s>%s</%s>\n" % (pad, tag, nsdecl, attrs, escape_text(text), tag))
     else:
         out.append("%s<%s%s%s>\n" % (pad, tag, nsdecl, attrs))
         for child in children:
             _write_verbatim(child, indent + 2, out)
         out.append("%s</%s>\n" % (pad, tag))
+
+
+def _escape_attr_verbatim(value: str) -> str:
+    return (value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+            .replace("\n", "&#10;"))
 
 
 def _qname(element, name: str) -> str:

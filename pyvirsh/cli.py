@@ -45,6 +45,14 @@ def long_version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--driver-stdio"]:
+        # The far end of a DRIVER+ssh:// connection (drivers/remote/server.py), not a shell.
+        from .drivers.remote.server import main as serve_stdio
+        return serve_stdio(argv[1:])
+    if argv[:1] == ["--hosts"] or argv[:1] and argv[0].startswith("--hosts="):
+        # One command line on many hosts in parallel (pyvirsh/fanout.py).
+        from .fanout import main as fan_out
+        return fan_out(argv[1:] if argv[0] == "--hosts" else [argv[0][len("--hosts="):]] + argv[1:])
     instruction = os.environ.get("_PYVIRSH_COMPLETE")
     if instruction:
         # A TAB in bash, zsh or fish (see pyvirsh/shellscripts.py): answer and stop.

@@ -104,6 +104,13 @@ def snapshot_names(request: Request) -> list[str]:
     return sorted(s.name for s in dom.list_all_snapshots() if s.name.startswith(request.incomplete))
 
 
+def pool_names(request: Request) -> list[str]:
+    conn = _conn(request.ctl)
+    if conn is None:
+        return []
+    return sorted(p.name for p in conn.list_all_storage_pools(0) if p.name.startswith(request.incomplete))
+
+
 def local_files(request: Request) -> list[str]:
     text = request.incomplete
     directory, prefix = os.path.split(text)
@@ -125,6 +132,7 @@ COMPLETERS = {
     "chain": chain_indexes,
     "snapshots": snapshot_names,
     "files": local_files,
+    "pools": pool_names,
 }
 
 

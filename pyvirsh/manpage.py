@@ -385,6 +385,71 @@ needs it.
 Only images that pyvirsh created are ever deleted.
 Internal snapshots (qcow2) work as well, with the VM state when the domain
 is running.
+.SH STORAGE POOLS WITHOUT A DAEMON
+On the QEMU driver a storage pool is a directory of image files (type
+\fBdir\fR), kept in files beside the domains\(aq: a persistent pool\(aqs
+definition under the config directory (\fBstorage/\fR\fINAME\fR\fB.xml\fR),
+a running pool\(aqs live definition, with the sizes and permissions measured
+when it started or was refreshed, under the run directory.
+Every command reads them again, so all pyvirsh processes see one state.
+.TP
+Running
+A pool runs from \fBpool\-start\fR (or \fBpool\-create\fR) until
+\fBpool\-destroy\fR or the host\(aqs reboot, which empties the run
+directory; destroying a transient pool forgets it.
+Nothing is mounted or held open while a pool runs.
+.TP
+Autostart
+No daemon starts pools at boot: \fBpool\-autostart\fR marks a pool so that
+starting a domain whose disk names one of its volumes
+(\fB<disk type=\(aqvolume\(aq>\fR) starts the pool first.
+\fBpool\-list \-\-autostart\fR and \fBpool\-info\fR show the mark.
+.TP
+Sizes
+Capacity, allocation and available are those of the file system holding
+the directory (libvirt\(aqs way: available counts the blocks free to
+root), measured at start and at \fBpool\-refresh\fR.
+.TP
+Volumes
+A volume is a file or a directory of a running pool\(aqs directory, as
+in libvirt (pyvirsh\(aqs own \fB.pyvirsh\-\fR temporaries excepted); a
+file copied in by hand is a volume at once.
+Its format is probed from its magic, its capacity read from its header,
+with pyvirsh\(aqs own prober; in \fBvol\-dumpxml\fR a backing file whose
+format the header does not record is probed only if it has no backing file
+of its own (the rule of a domain start), and is shown without a format
+otherwise.
+A backing volume (\fBvol\-create\-as \-\-backing\-vol\fR) must be in
+the same pool; without \fB\-\-backing\-vol\-format\fR its probed format
+is recorded (libvirt records raw).
+\fBvol\-clone\fR and \fBvol\-create\-from\fR copy the data the guest sees:
+the copy has no backing file.
+\fBvol\-wipe\fR (algorithm \fBzero\fR only) leaves a raw volume reading as
+zeros and makes any other format again, empty, with its size and backing
+file (libvirt overwrites its header).
+\fBvol\-upload\fR refuses a file longer than \fB\-\-length\fR before writing
+anything; \fB\-\-sparse\fR keeps holes as holes both ways.
+.TP
+Volumes in use
+Beyond virsh, \fBvol\-delete\fR, \fBvol\-wipe\fR, \fBvol\-resize
+\-\-shrink\fR and \fBpool\-delete\fR refuse a volume that is a layer,
+at any depth, of a running domain\(aqs cached backing chain, naming the
+domain, the disk and the layer; nothing overrides that.
+They also refuse a volume that is the backing file of another volume of a
+running pool, naming it, unless \fB\-\-force\fR is given.
+.TP
+Types
+\fBdir\fR pools, and \fBfs\fR pools: a file system on a block device or
+an image file (\fB\-\-source\-dev\fR, \fB\-\-source\-format\fR), mounted
+on the target (\fBmount \-o nodev,nosuid,noexec\fR) while the pool runs and
+unmounted by \fBpool\-destroy\fR; fs pools need root.
+\fBpool\-build \-\-overwrite\fR makes the file system with \fBmkfs\fR,
+\fB\-\-no\-overwrite\fR only where \fBblkid\fR finds none; without either
+flag only the target directory is made.
+Another type is refused with \fBunsupported configuration:\fR naming it
+(\fBlogical\fR pools need device-mapper, which pyvirsh does not drive yet).
+For a \fBdir\fR pool, \fB\-\-overwrite\fR and \fB\-\-no\-overwrite\fR are
+refused with libvirt\(aqs error: there is no source device to format.
 .SH ENVIRONMENT
 .TP
 \fBPYVIRSH_DEFAULT_URI\fR

@@ -40,7 +40,7 @@ def page_text():
 @pytest.fixture(scope="module")
 def plain():
     """The page as mandoc renders it, wide enough that no synopsis or option wraps."""
-    proc = _run([_tool("mandoc"), "-T", "ascii", "-O", "width=400", PAGE])
+    proc = _run([_tool("mandoc"), "-T", "ascii", "-O", "width=1000", PAGE])
     assert proc.returncode == 0, proc.stderr
     return re.sub(".\x08", "", proc.stdout)
 

@@ -43,7 +43,7 @@ class Capabilities:
 
     def __init__(self, cache_path: str):
         self.cache_path = cache_path
-        self._data = None
+        self._data: dict | None = None
 
     def _load(self) -> dict:
         if self._data is None:

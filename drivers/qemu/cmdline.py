@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import json
 
+import os
+
 from ..storage.probe import BACKING_FORMATS
+from . import devargs
 from .capabilities import kvm_usable
 from .chaincache import format_node, layers, storage_node
+from .defaults import is_q35
+from .devicemodel import Chardev, Controller, DiskDevice, Interface, Video, Watchdog
 
 
 def _qemu_opt(value: str) -> str:
     """Escape a value for QEMU's key=value option syntax (commas are doubled)."""
     return value.replace(",", ",,")
-
-
-def _pci(el) -> dict:
-    addr = el.find("address")
-    if addr is None or addr.get("type") != "pci":
-        return {}
-    return {"bus": "pci.0", "addr": "0x%x" % int(addr.get("slot"), 16)}
 
 
 def blockdev_args(disk_el) -> list[str]:
@@ -33,12 +31,13 @@ def blockdev_args(disk_el) -> list[str]:
     cache = driver.get("cache") if driver is not None else None
     io = driver.get("io") if driver is not None else None
     discard = driver.get("discard") if driver is not None else None
+    detect_zeroes = driver.get("detect_zeroes") if driver is not None else None
     readonly = disk_el.find("readonly") is not None
     chain = layers(disk_el)
     args = []
     for position in range(len(chain) - 1, -1, -1):
         layer = chain[position]
-        storage = {"driver": "host_device" if layer.type == "block" else "file", "filename": layer.path,
+        storage: dict[str, object] = {"driver": "host_device" if layer.type == "block" else "file", "filename": layer.path,
                    "node-name": storage_node(layer.index), "auto-read-only": True}
         if discard == "unmap":
             storage["discard"] = "unmap"
@@ -52,6 +51,8 @@ def blockdev_args(disk_el) -> list[str]:
                "read-only": readonly or position > 0}
         if discard == "unmap":
             fmt["discard"] = "unmap"
+        if detect_zeroes and position == 0:
+            fmt["detect-zeroes"] = detect_zeroes
         if layer.format in BACKING_FORMATS:      # QEMU knows "backing" for COW formats only
             fmt["backing"] = format_node(chain[position + 1].index) if position + 1 < len(chain) else None
         args += ["-blockdev", json.dumps(storage, separators=(",", ":")),
@@ -59,107 +60,271 @@ def blockdev_args(disk_el) -> list[str]:
     return args
 
 
-def disk_device(disk_el, counters: dict) -> list[str]:
-    target = disk_el.find("target")
-    bus, dev = target.get("bus"), target.get("dev")
-    cdrom = disk_el.get("device") == "cdrom"
-    chain = layers(disk_el)
-    device = {}
-    if bus == "virtio":
-        device = {"driver": "virtio-blk-pci", **_pci(disk_el), "id": "virtio-disk%d" % counters["virtio"]}
-        counters["virtio"] += 1
-    elif bus in ("sata", "ide"):
-        addr = disk_el.find("address")
-        unit = int(addr.get("unit", "0")) if addr is not None else 0
-        busno = int(addr.get("bus", "0")) if addr is not None else 0
-        if bus == "sata":
-            device = {"driver": "ide-cd" if cdrom else "ide-hd", "bus": "sata0.%d" % unit,
-                      "id": "sata0-0-%d" % unit}
-        else:
-            device = {"driver": "ide-cd" if cdrom else "ide-hd", "bus": "ide.%d" % busno, "unit": unit,
-                      "id": "ide0-%d-%d" % (busno, unit)}
-    elif bus == "scsi":
-        addr = disk_el.find("address")
-        unit = int(addr.get("unit", "0")) if addr is not None else 0
-        device = {"driver": "scsi-cd" if cdrom else "scsi-hd", "bus": "scsi0.0", "channel": 0, "scsi-id": 0,
-                  "lun": unit, "id": "scsi0-0-0-%d" % unit}
+def disk_device(disk: DiskDevice, q35: bool, bootindex: int | None) -> list[str]:
+    cdrom = disk.device == "cdrom"
+    chain = layers(disk.el)
+    if disk.bus == "virtio":
+        device = {"driver": "virtio-blk-pci", **devargs.pci_props(disk, q35)}
+    elif disk.bus == "sata":
+        ctrl = disk.drive_controller
+        bus = "ide.%d" % disk.drive_unit if q35 and ctrl == 0 else "sata%d.%d" % (ctrl, disk.drive_unit)
+        device = {"driver": "ide-cd" if cdrom else "ide-hd", "bus": bus}
+    elif disk.bus == "ide":
+        device = {"driver": "ide-cd" if cdrom else "ide-hd", "bus": "ide.%d" % disk.drive_bus,
+                  "unit": disk.drive_unit}
+    else:
+        device = {"driver": "scsi-cd" if cdrom else "scsi-hd", "bus": "scsi%d.0" % disk.drive_controller,
+                  "channel": 0, "scsi-id": 0, "lun": disk.drive_unit}
     if chain:
         device["drive"] = format_node(chain[0].index)
-    serial = disk_el.findtext("serial")
-    if serial:
-        device["serial"] = serial
-    boot = disk_el.find("boot")
-    if boot is not None and boot.get("order"):
-        device["bootindex"] = int(boot.get("order"))
-    return ["-device", json.dumps(device, separators=(",", ":"))]
+    device["id"] = disk.alias
+    if bootindex:
+        device["bootindex"] = bootindex
+    if disk.serial:
+        device["serial"] = disk.serial
+    return devargs.dev(device)
 
 
-def build(definition, emulator: str, qmp_path: str, pidfile: str) -> list[str]:
+def boot_indexes(root) -> dict:
+    """bootindex per device element: per-device <boot order>, else <os><boot dev> order given to
+    the first disk, cdrom, interface of each kind, as libvirt does."""
+    devices = root.find("devices")
+    out = {}
+    for el in devices:
+        if isinstance(el.tag, str) and el.find("boot") is not None:
+            out[el] = int(el.find("boot").get("order"))
+    if out:
+        return out
+    for n, boot in enumerate(root.iterfind("os/boot"), start=1):
+        kind = boot.get("dev")
+        if kind == "network":
+            found = devices.find("interface")
+        else:
+            want = {"hd": "disk", "cdrom": "cdrom", "fd": "floppy"}[kind]
+            found = next((d for d in devices.iterfind("disk") if d.get("device") == want), None)
+        if found is not None and found not in out:
+            out[found] = n
+    return out
+
+
+def _machine_opts(root, machine: str, q35: bool) -> str:
+    opts = [machine, "usb=off"]
+    features = root.find("features")
+    vmport = features.find("vmport") if features is not None else None
+    if vmport is not None:
+        opts.append("vmport=%s" % vmport.get("state", "on"))
+    smm = features.find("smm") if features is not None else None
+    if smm is not None:
+        opts.append("smm=%s" % smm.get("state", "on"))
+    if features is None or features.find("acpi") is None:
+        opts.append("acpi=off")
+    opts.append("dump-guest-core=off")
+    loader = root.find("os/loader")
+    if loader is not None and loader.get("type") == "pflash":
+        opts.append("pflash0=libvirt-pflash0-format")
+        if root.findtext("os/nvram"):
+            opts.append("pflash1=libvirt-pflash1-format")
+    return ",".join(opts)
+
+
+def _firmware_args(root) -> list[str]:
+    loader = root.find("os/loader")
+    if loader is None:
+        return []
+    path = loader.text.strip()
+    if loader.get("type", "rom") == "rom":
+        return ["-bios", path]
+    args = []
+    for n, (file, readonly) in enumerate(((path, loader.get("readonly") == "yes"),
+                                          (root.findtext("os/nvram"), False))):
+        if not file:
+            continue
+        args += ["-blockdev", json.dumps({"driver": "file", "filename": file.strip(),
+                                          "node-name": "libvirt-pflash%d-storage" % n, "auto-read-only": True,
+                                          "discard": "unmap"}, separators=(",", ":")),
+                 "-blockdev", json.dumps({"node-name": "libvirt-pflash%d-format" % n, "read-only": readonly,
+                                          "driver": "raw", "file": "libvirt-pflash%d-storage" % n},
+                                         separators=(",", ":"))]
+    return args
+
+
+def _cpu_args(root) -> list[str]:
+    cpu = root.find("cpu")
+    if cpu is None:
+        return []
+    mode = cpu.get("mode", "custom")
+    name = {"host-passthrough": "host", "host-model": "max", "maximum": "max"}.get(mode) \
+        or cpu.findtext("model")
+    if not name:
+        return []
+    if mode == "host-passthrough" and cpu.get("migratable") == "off":
+        name += ",migratable=off"
+    for feature in cpu.iterfind("feature"):
+        policy = feature.get("policy", "require")
+        name += ",%s=%s" % (feature.get("name"), "off" if policy in ("disable", "forbid") else "on")
+    return ["-cpu", name]
+
+
+def _smp(definition) -> str:
+    smp = "%d" % definition.vcpus
+    topology = definition.root.find("cpu/topology")
+    if topology is not None:
+        smp += ",maxcpus=%d" % definition.max_vcpus
+        for key in ("sockets", "dies", "cores", "threads"):
+            if topology.get(key):
+                smp += ",%s=%s" % (key, topology.get(key))
+        return smp
+    return smp + ",maxcpus=%d" % definition.max_vcpus
+
+
+def _clock_args(root, q35: bool) -> list[str]:
+    clock = root.find("clock")
+    rtc = "base=%s" % ("localtime" if clock.get("offset") == "localtime" else "utc")
+    args = []
+    for timer in clock.iterfind("timer"):
+        name, policy = timer.get("name"), timer.get("tickpolicy")
+        if name == "rtc" and policy == "catchup":
+            rtc += ",driftfix=slew"
+        elif name == "pit" and policy:
+            args += ["-global", "kvm-pit.lost_tick_policy=%s" % {"catchup": "slew"}.get(policy, policy)]
+        elif name == "hpet" and timer.get("present") == "no":
+            args += ["-no-hpet"]
+    return ["-rtc", rtc] + args
+
+
+def _pm_args(root, q35: bool) -> list[str]:
+    args = []
+    for n, tag in ((3, "suspend-to-mem"), (4, "suspend-to-disk")):
+        el = root.find("pm/" + tag)
+        if el is not None:
+            args += ["-global", "%s.disable_s%d=%d" % ("ICH9-LPC" if q35 else "PIIX4_PM", n,
+                                                       0 if el.get("enabled") == "yes" else 1)]
+    return args
+
+
+def _boot_args(root) -> list[str]:
+    opts = ["strict=on"]
+    menu = root.find("os/bootmenu")
+    if menu is not None and menu.get("enable") == "yes":
+        opts.insert(0, "menu=on" + (",splash-time=%s" % menu.get("timeout") if menu.get("timeout") else ""))
+    args = ["-boot", ",".join(opts)]
+    for tag, flag in (("kernel", "-kernel"), ("initrd", "-initrd"), ("cmdline", "-append")):
+        if root.findtext("os/" + tag):
+            args += [flag, root.findtext("os/" + tag)]
+    return args
+
+
+def _free_port(start: int) -> int:
+    import socket
+    for port in range(start, start + 100):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise OSError("no free port for graphics")
+
+
+def _graphics_args(devices, audio_id: str) -> list[str]:
+    args = []
+    for g in devices.iterfind("graphics"):
+        listen_el = g.find("listen")
+        listen = (listen_el.get("address") if listen_el is not None else None) or g.get("listen") \
+            or "127.0.0.1"
+        # autoport: the first free port from 5900, as libvirt's port allocator picks it, shown
+        # in the live XML with the address listened on
+        port = _free_port(5900) if g.get("autoport") == "yes" else int(g.get("port"))
+        g.set("port", str(port))
+        g.set("listen", listen)
+        if listen_el is not None:
+            listen_el.set("address", listen)
+        if g.get("type") == "vnc":
+            args += ["-vnc", "%s:%d,audiodev=audio%s" % (listen, port - 5900, audio_id)]
+        else:
+            opts = "port=%d,addr=%s,disable-ticketing=on" % (port, listen)
+            image = g.find("image")
+            if image is not None and image.get("compression"):
+                opts += ",image-compression=%s" % image.get("compression")
+            args += ["-spice", opts + ",seamless-migration=on"]
+    return args
+
+
+def build(definition, emulator: str, qmp_path: str, pidfile: str, state_dir: str | None = None) -> list[str]:
+    """The argv for a live definition; fills what only exists while it runs into it
+    (aliases, the guest agent's socket path, the chosen firmware and its NVRAM)."""
     root = definition.root
     machine = definition.machine
+    q35 = is_q35(machine)
+    devices = root.find("devices")
+    run_dir = os.path.dirname(pidfile)
+    if root.find("os").get("firmware") == "efi" or root.find("os/loader") is not None:
+        from .firmware import resolve
+        resolve(root, definition.name, state_dir or run_dir)
+    devargs.assign_aliases(devices, q35)
     argv = [emulator,
             "-name", "guest=%s,debug-threads=on" % _qemu_opt(definition.name),
-            "-S",
-            "-machine", "%s,usb=off,dump-guest-core=off" % machine]
+            "-S"]
+    argv += _firmware_args(root)
+    argv += ["-machine", _machine_opts(root, machine, q35)]
+    loader = root.find("os/loader")
+    if loader is not None and loader.get("secure") == "yes":
+        argv += ["-global", "driver=cfi.pflash01,property=secure,value=on"]
     if definition.virt_type == "kvm" and kvm_usable():
         # KVM when it works; QEMU falls back to TCG on its own if KVM refuses.
         argv += ["-accel", "kvm", "-accel", "tcg"]
     else:
         argv += ["-accel", "tcg"]
-    cpu = root.find("cpu")
-    if cpu is not None:
-        mode = cpu.get("mode", "custom")
-        if mode == "host-passthrough":
-            argv += ["-cpu", "host"]
-        elif mode == "host-model":
-            argv += ["-cpu", "max"]
-        elif cpu.findtext("model"):
-            argv += ["-cpu", cpu.findtext("model")]
+    argv += _cpu_args(root)
     argv += ["-m", "%dk" % definition.memory_kib,
-             "-smp", "%d,maxcpus=%d" % (definition.vcpus, definition.max_vcpus),
+             "-smp", _smp(definition),
              "-uuid", definition.uuid,
              "-no-user-config", "-nodefaults", "-display", "none",
              "-qmp", "unix:%s,server=on,wait=off" % _qemu_opt(qmp_path),
              "-pidfile", pidfile,
              "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"]
-    if root.findtext("clock") is not None and root.find("clock").get("offset") == "localtime":
-        argv += ["-rtc", "base=localtime"]
-    devices = root.find("devices")
-    for controller in devices.iterfind("controller"):
-        ctype = controller.get("type")
-        if ctype == "scsi":
-            argv += ["-device", json.dumps({"driver": "virtio-scsi-pci", **_pci(controller), "id": "scsi0"},
-                                           separators=(",", ":"))]
-        elif ctype == "sata" and "q35" not in machine:
-            argv += ["-device", json.dumps({"driver": "ahci", **_pci(controller), "id": "sata0"},
-                                           separators=(",", ":"))]
-    counters = {"virtio": 0}
-    for disk in devices.iterfind("disk"):
-        argv += blockdev_args(disk)
-        argv += disk_device(disk, counters)
-    for n, iface in enumerate(devices.iterfind("interface")):
-        model = iface.find("model").get("type")
-        driver = "virtio-net-pci" if model == "virtio" else model
-        argv += ["-netdev", "user,id=hostnet%d" % n,
-                 "-device", json.dumps({"driver": driver, "netdev": "hostnet%d" % n, "id": "net%d" % n,
-                                        "mac": iface.find("mac").get("address"), **_pci(iface)},
-                                       separators=(",", ":"))]
-    for n, serial in enumerate(devices.iterfind("serial")):
-        argv += ["-chardev", "pty,id=charserial%d" % n,
-                 "-device", "isa-serial,chardev=charserial%d,id=serial%d" % (n, n)]
-    for graphics in devices.iterfind("graphics"):
-        listen = graphics.get("listen") or "127.0.0.1"
-        if graphics.get("autoport") == "yes":
-            argv += ["-vnc", "%s:0,to=100" % listen]
-        else:
-            argv += ["-vnc", "%s:%d" % (listen, int(graphics.get("port", "5900")) - 5900)]
-    for video in devices.iterfind("video"):
-        model = video.find("model").get("type") if video.find("model") is not None else "vga"
-        qdev = {"vga": "VGA", "cirrus": "cirrus-vga", "virtio": "virtio-vga", "bochs": "bochs-display"}.get(model)
-        if qdev:
-            argv += ["-device", json.dumps({"driver": qdev, "id": "video0", **_pci(video)}, separators=(",", ":"))]
+    argv += _clock_args(root, q35)
+    if root.findtext("on_reboot") == "destroy":
+        argv += ["-no-reboot"]
+    argv += _pm_args(root, q35)
+    argv += _boot_args(root)
+    controllers = Controller.all_in(devices)
+    for ctrl in sorted((c for c in controllers if c.type == "pci"), key=lambda c: c.index):
+        argv += devargs.controller_args(ctrl, q35)
+    # An EHCI master before its UHCI companions, which name its bus.
+    for ctrl in sorted((c for c in controllers if c.type != "pci"), key=lambda c: c.startport is not None):
+        argv += devargs.controller_args(ctrl, q35)
+    boot = boot_indexes(root)
+    for disk in DiskDevice.all_in(devices):
+        argv += blockdev_args(disk.el)
+        argv += disk_device(disk, q35, boot.get(disk.el))
+    for iface in Interface.all_in(devices):
+        argv += devargs.interface_args(iface, q35, boot.get(iface.el))
+    for serial in devices.iterfind("serial"):
+        argv += devargs.serial_args(Chardev(serial))
+    for channel in devices.iterfind("channel"):
+        argv += devargs.channel_args(Chardev(channel), run_dir)
+    for inp in devices.iterfind("input"):
+        argv += devargs.input_args(inp)
+    audio = devices.find("audio")
+    audio_id = audio.get("id") if audio is not None else "1"
+    if audio is not None:
+        argv += ["-audiodev", json.dumps({"id": "audio%s" % audio_id, "driver": audio.get("type")},
+                                         separators=(",", ":"))]
+    argv += _graphics_args(devices, audio_id)
+    for sound in devices.iterfind("sound"):
+        ref = sound.find("audio")
+        argv += devargs.sound_args(sound, q35, ref.get("id") if ref is not None else audio_id)
+    videos = [v for v in Video.all_in(devices) if v.model != "none"]
+    for n, video in enumerate(videos):
+        argv += devargs.video_args(video, q35, n == 0)
+    for redir in devices.iterfind("redirdev"):
+        argv += devargs.redirdev_args(redir)
+    for dog in Watchdog.all_in(devices):
+        argv += devargs.watchdog_args(dog, q35)
     balloon = devices.find("memballoon")
-    if balloon is not None and balloon.get("model") == "virtio":
-        argv += ["-device", json.dumps({"driver": "virtio-balloon-pci", "id": "balloon0", **_pci(balloon)},
-                                       separators=(",", ":"))]
+    if balloon is not None:
+        argv += devargs.balloon_args(balloon, q35)
+    for rng in devices.iterfind("rng"):
+        argv += devargs.rng_args(rng, q35)
     return argv

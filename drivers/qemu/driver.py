@@ -23,6 +23,7 @@ from .blockjobs import BlockJobs, reconcile_jobs
 from .capabilities import Capabilities
 from .chaincache import LayerRef, attach_chain, layers, set_disk_image, user_chain_layers
 from .paths import DriverPaths
+from .pools import QemuStorage
 from .snapshots import Snapshots
 from .statefile import read_number, read_state
 from .status import Status, StatusHead
@@ -53,7 +54,7 @@ def check_name(name: str) -> None:
         raise DriverError(ErrorCode.XML_ERROR, "domain name '%s' is not usable as a file name" % name)
 
 
-class QemuConnection(Connection):
+class QemuConnection(QemuStorage, Connection):
     def __init__(self, uri: str, paths: DriverPaths, readonly: bool):
         self.uri = uri
         self.paths = paths
@@ -593,7 +594,9 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
     def _prepare_live_definition(self, definition: DomainDef, status_capacity: dict) -> tuple[DomainDef, int]:
         """Copy the definition and record each disk's probed chain in it (probe once, here)."""
         from ..storage.chain import ChainLayer, probe_chain
+        from .volumedisks import resolve_volume_disks
         live = definition.copy()
+        resolve_volume_disks(self.conn, live)       # <disk type='volume'>: the volume's file
         next_index = 1
         for disk in live.disks():
             src = disk.source_element
@@ -636,7 +639,8 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         pidfile = self.paths.pidfile(self.name)
         remove(monitor)
         remove(pidfile)
-        argv = cmdline.build(live, live.root.findtext("devices/emulator"), _short_path(monitor), pidfile)
+        argv = cmdline.build(live, live.root.findtext("devices/emulator"), _short_path(monitor), pidfile,
+                             state_dir=self.paths.state)
         log = self.paths.log_file(self.name)
         with open(log, "a") as f:
             import shlex

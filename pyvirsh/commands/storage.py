@@ -3,7 +3,7 @@ vol-list, vol-info, over the driver's StoragePool and StorageVol handles."""
 
 from __future__ import annotations
 
-from ..declare import command, data, flag, string
+from ..declare import command, data, flag, flag_table, number, string
 from ..errors import CommandError
 from ..output import format_kv, format_table, pretty_size
 from .. import values
@@ -35,8 +35,9 @@ def lookup_pool(ctl, name: str):
     return pool
 
 
-def lookup_volume(ctl, name: str, pool_name):
-    """virsh's volume lookup: by name in the given pool, then by key, then by path."""
+def lookup_volume(ctl, name: str, pool_name, pool_option: bool = True):
+    """virsh's volume lookup: by name in the given pool, then by key, then by path
+    (pool_option: the command has a --pool option, which the failure suggests)."""
     from ..drivers.api import DriverError
 
     pool = None
@@ -57,7 +58,7 @@ def lookup_volume(ctl, name: str, pool_name):
         except DriverError as err:
             last = err
     if vol is None:
-        hint = "" if pool is not None else ", specifying --pool might help"
+        hint = "" if pool is not None or not pool_option else ", specifying --pool might help"
         raise CommandError("failed to get vol '%s'%s" % (name, hint), str(last))
     if pool is not None:
         try:
@@ -204,8 +205,12 @@ def pool_list(ctl, inactive, all, transient, persistent, autostart, no_autostart
 def _malformed(text):
     try:
         return values.scaled("capacity", text, 1)
-    except CommandError:
-        raise CommandError("Malformed size %s" % text) from None
+    except CommandError as err:
+        # virsh's words, then the scaling's reason (an overflow) when the number itself was fine
+        digits = text.strip().lstrip("+")
+        digits = digits[:len(digits) - len(digits.lstrip("0123456789"))] or "0"
+        detail = err.lines[1:] if int(digits) <= values.ULLONG_MAX else []
+        raise CommandError("Malformed size %s" % text, *detail) from None
 
 
 def _backing_volume(ctl, pool, name: str):
@@ -332,4 +337,567 @@ def vol_info(ctl, vol, pool, bytes, physical):
     fmt = (lambda n: "%d bytes" % n) if bytes else _size
     ctl.print(format_kv([("Type:", vol_type_label(info.type)), ("Capacity:", fmt(info.capacity)),
                          ("Physical:" if physical else "Allocation:", fmt(info.allocation))]))
+    return True
+
+
+# ---------------------------------------------------------------------------
+# Pool lifecycle: define, create, build, start, destroy, delete, undefine
+# ---------------------------------------------------------------------------
+
+def _pool_by(ctl, word: str, by_uuid: bool):
+    """virsh's virshCommandOptPoolBy with one kind of lookup: pool-name looks up by UUID
+    only (a word that is no UUID is not looked up at all), pool-uuid by name only."""
+    if by_uuid and len(word) != 36:
+        raise CommandError("failed to get pool '%s'" % word)
+    with reporting("failed to get pool '%s'" % word):
+        if by_uuid:
+            return ctl.conn.lookup_storage_pool_by_uuid(word)
+        return ctl.conn.lookup_storage_pool_by_name(word)
+
+
+_POOL_XML_OPTIONS = (
+    ("source-host", "source-host for underlying storage"),
+    ("source-path", "source path for underlying storage"),
+    ("source-dev", "source device for underlying storage"),
+    ("source-name", "source name for underlying storage"),
+    ("target", "target for underlying storage"),
+    ("source-format", "format for underlying storage"),
+    ("auth-type", "auth type to be used for underlying storage"),
+    ("auth-username", "auth username to be used for underlying storage"),
+    ("secret-usage", "auth secret usage to be used for underlying storage"),
+    ("secret-uuid", "auth secret UUID to be used for underlying storage"),
+    ("adapter-name", "adapter name to be used for underlying storage"),
+    ("adapter-wwnn", "adapter wwnn to be used for underlying storage"),
+    ("adapter-wwpn", "adapter wwpn to be used for underlying storage"),
+    ("adapter-parent", "adapter parent scsi_hostN to be used for underlying vHBA storage"),
+    ("adapter-parent-wwnn", "adapter parent scsi_hostN wwnn to be used for underlying vHBA storage"),
+    ("adapter-parent-wwpn", "adapter parent scsi_hostN wwpn to be used for underlying vHBA storage"),
+    ("adapter-parent-fabric-wwn", "adapter parent scsi_hostN fabric_wwn to be used for underlying vHBA storage"),
+    ("source-protocol-ver", "nfsvers value for NFS pool mount option"),
+    ("source-initiator", "initiator iqn for underlying storage"),
+)
+
+_BUILD_FLAGS = (
+    ("build", "build the pool as normal"),
+    ("no-overwrite", "do not overwrite any existing data"),
+    ("overwrite", "overwrite any existing data"),
+)
+
+
+def _pool_xml_options(func):
+    """pool-define-as and pool-create-as: name, type, --print-xml and the source options."""
+    for opt_name, help_text in reversed(_POOL_XML_OPTIONS):
+        func = string(opt_name, help_text)(func)
+    func = flag("print-xml", "print XML document, but don't define/create")(func)
+    func = data("type", "type of the pool")(func)
+    return data("name", "name of the pool")(func)
+
+
+def _build_pool_xml(name: str, pool_type: str, o: dict) -> str:
+    """virsh's virshBuildPoolXML, word for word (it escapes nothing)."""
+    wwn = o["adapter_wwnn"] and o["adapter_wwpn"]
+    auth = o["auth_type"] and o["auth_username"] and (o["secret_usage"] or o["secret_uuid"])
+    out = "<pool type='%s'>\n  <name>%s</name>\n" % (pool_type, name)
+    if any(o[k] for k in ("source_host", "source_path", "source_dev", "source_format", "source_name",
+                          "adapter_name", "source_protocol_ver", "source_initiator")) or wwn or auth:
+        out += "  <source>\n"
+        if o["source_host"]:
+            out += "    <host name='%s'/>\n" % o["source_host"]
+        if o["source_path"]:
+            out += "    <dir path='%s'/>\n" % o["source_path"]
+        if o["source_dev"]:
+            out += "    <device path='%s'/>\n" % o["source_dev"]
+        if o["source_initiator"]:
+            out += "    <initiator>\n      <iqn name='%s'/>\n    </initiator>\n" % o["source_initiator"]
+        if wwn:
+            out += "    <adapter type='fc_host'"
+            if o["adapter_parent"]:
+                out += " parent='%s'" % o["adapter_parent"]
+            elif o["adapter_parent_wwnn"] and o["adapter_parent_wwpn"]:
+                out += " parent_wwnn='%s' parent_wwpn='%s'" % (o["adapter_parent_wwnn"],
+                                                              o["adapter_parent_wwpn"])
+            elif o["adapter_parent_fabric_wwn"]:
+                out += " parent_fabric_wwn='%s'" % o["adapter_parent_fabric_wwn"]
+            out += " wwnn='%s' wwpn='%s'/>\n" % (o["adapter_wwnn"], o["adapter_wwpn"])
+        elif o["adapter_name"]:
+            out += "    <adapter type='scsi_host' name='%s'/>\n" % o["adapter_name"]
+        if auth:
+            out += "    <auth type='%s' username='%s'>\n" % (o["auth_type"], o["auth_username"])
+            if o["secret_usage"]:
+                out += "      <secret usage='%s'/>\n" % o["secret_usage"]
+            else:
+                out += "      <secret uuid='%s'/>\n" % o["secret_uuid"]
+            out += "    </auth>\n"
+        if o["source_format"]:
+            out += "    <format type='%s'/>\n" % o["source_format"]
+        if o["source_name"]:
+            out += "    <name>%s</name>\n" % o["source_name"]
+        if o["source_protocol_ver"]:
+            out += "    <protocol ver='%s'/>\n" % o["source_protocol_ver"]
+        out += "  </source>\n"
+    if o["target"]:
+        out += "  <target>\n    <path>%s</path>\n  </target>\n" % o["target"]
+    return out + "</pool>\n"
+
+
+def _create_flags(build: bool, no_overwrite: bool, overwrite: bool) -> int:
+    from ..drivers.api import StoragePoolCreateFlags as F
+
+    exclusive("overwrite", overwrite, "no-overwrite", no_overwrite)
+    return flag_bits((build, F.BUILD), (overwrite, F.BUILD_OVERWRITE), (no_overwrite, F.BUILD_NO_OVERWRITE))
+
+
+@command("pool-define-as", "Define a pool.")
+@_pool_xml_options
+def pool_define_as(ctl, name, type, print_xml, **options):
+    xml = _build_pool_xml(name, type, options)
+    if print_xml:
+        ctl.print(xml)
+        return True
+    with reporting("Failed to define pool %s" % name):
+        pool = ctl.conn.storage_pool_define_xml(xml, 0)
+    ctl.print_extra("Pool %s defined\n" % pool.name)
+    return True
+
+
+@command("pool-create-as", "Create a pool.")
+@_pool_xml_options
+@flag_table(_BUILD_FLAGS)
+def pool_create_as(ctl, name, type, print_xml, build, no_overwrite, overwrite, **options):
+    flags = _create_flags(build, no_overwrite, overwrite)
+    xml = _build_pool_xml(name, type, options)
+    if print_xml:
+        ctl.print(xml)
+        return True
+    with reporting("Failed to create pool %s" % name):
+        pool = ctl.conn.storage_pool_create_xml(xml, flags)
+    ctl.print_extra("Pool %s created\n" % pool.name)
+    return True
+
+
+@command("pool-define", "Define or modify a persistent storage pool.")
+@data("file", "file containing an XML pool description", completer="files")
+@flag("validate", "validate the XML against the schema")
+def pool_define(ctl, file, validate):
+    from .common import read_xml_file
+
+    xml = read_xml_file(file)
+    with reporting("Failed to define pool from %s" % file):
+        pool = ctl.conn.storage_pool_define_xml(xml, 1 if validate else 0)
+    ctl.print_extra("Pool %s defined from %s\n" % (pool.name, file))
+    return True
+
+
+@command("pool-create", "Create a pool.")
+@data("file", "file containing an XML pool description", completer="files")
+@flag_table(_BUILD_FLAGS)
+def pool_create(ctl, file, build, no_overwrite, overwrite):
+    from .common import read_xml_file
+
+    flags = _create_flags(build, no_overwrite, overwrite)
+    xml = read_xml_file(file)
+    with reporting("Failed to create pool from %s" % file):
+        pool = ctl.conn.storage_pool_create_xml(xml, flags)
+    ctl.print_extra("Pool %s created from %s\n" % (pool.name, file))
+    return True
+
+
+@command("pool-build", "Build a given pool.")
+@data("pool", "pool name or uuid", completer="pools")
+@flag_table(_BUILD_FLAGS[1:])
+def pool_build(ctl, pool, no_overwrite, overwrite):
+    from ..drivers.api import StoragePoolBuildFlags as F
+
+    p = lookup_pool(ctl, pool)
+    flags = flag_bits((overwrite, F.OVERWRITE), (no_overwrite, F.NO_OVERWRITE))
+    with reporting("Failed to build pool %s" % pool):
+        p.build(flags)
+    ctl.print_extra("Pool %s built\n" % pool)
+    return True
+
+
+@command("pool-start", "Start a pool.")
+@data("pool", "pool name or uuid", completer="pools")
+@flag_table(_BUILD_FLAGS)
+def pool_start(ctl, pool, build, no_overwrite, overwrite):
+    p = lookup_pool(ctl, pool)
+    flags = _create_flags(build, no_overwrite, overwrite)
+    with reporting("Failed to start pool %s" % pool):
+        p.create(flags)
+    ctl.print_extra("Pool %s started\n" % pool)
+    return True
+
+
+def _pool_action(ctl, word: str, verb: str, call, done: str) -> bool:
+    p = lookup_pool(ctl, word)
+    with reporting("Failed to %s pool %s" % (verb, word)):
+        call(p)
+    ctl.print_extra(done % word)
+    return True
+
+
+@command("pool-destroy", "Forcefully stop a given pool. Raw data in the pool is untouched")
+@data("pool", "pool name or uuid", completer="pools")
+def pool_destroy(ctl, pool):
+    return _pool_action(ctl, pool, "destroy", lambda p: p.destroy(), "Pool %s destroyed\n")
+
+
+@command("pool-delete", "Delete a given pool.")
+@data("pool", "pool name or uuid", completer="pools")
+def pool_delete(ctl, pool):
+    return _pool_action(ctl, pool, "delete", lambda p: p.delete(0), "Pool %s deleted\n")
+
+
+@command("pool-undefine", "Undefine the configuration for an inactive pool.")
+@data("pool", "pool name or uuid", completer="pools")
+def pool_undefine(ctl, pool):
+    return _pool_action(ctl, pool, "undefine", lambda p: p.undefine(), "Pool %s has been undefined\n")
+
+
+@command("pool-refresh", "Refresh a given pool.")
+@data("pool", "pool name or uuid", completer="pools")
+def pool_refresh(ctl, pool):
+    return _pool_action(ctl, pool, "refresh", lambda p: p.refresh(0), "Pool %s refreshed\n")
+
+
+@command("pool-autostart", "Configure a pool to be automatically started at boot.")
+@data("pool", "pool name or uuid", completer="pools")
+@flag("disable", "disable autostarting")
+def pool_autostart(ctl, pool, disable):
+    p = lookup_pool(ctl, pool)
+    verb = "unmark" if disable else "mark"
+    with reporting("failed to %s pool %s as autostarted" % (verb, pool)):
+        p.set_autostart(not disable)
+    ctl.print_extra("Pool %s %sed as autostarted\n" % (pool, verb))
+    return True
+
+
+@command("pool-dumpxml", "Output the pool information as an XML dump to stdout.")
+@data("pool", "pool name or uuid", completer="pools")
+@flag("inactive", "show inactive defined XML")
+@string("xpath", "xpath expression to filter the XML document", named_only=True, empty_ok=True)
+@flag("wrap", "wrap xpath results in an common root element")
+def pool_dumpxml(ctl, pool, inactive, xpath, wrap):
+    from ..drivers.api import StorageXMLFlags
+    from .common import print_xml
+
+    p = lookup_pool(ctl, pool)
+    with reporting("Failed to get XML description of pool %s" % pool):
+        text = p.get_xml_desc(StorageXMLFlags.INACTIVE if inactive else 0)
+    print_xml(ctl, text, xpath, wrap)
+    return True
+
+
+@command("pool-name")
+@data("pool", "pool name or uuid", completer="pools")
+def pool_name(ctl, pool):
+    ctl.print("%s\n" % _pool_by(ctl, pool, by_uuid=True).name)
+    return True
+
+
+@command("pool-uuid")
+@data("pool", "pool name or uuid", completer="pools")
+def pool_uuid(ctl, pool):
+    ctl.print("%s\n" % _pool_by(ctl, pool, by_uuid=False).uuid)
+    return True
+
+
+# ---------------------------------------------------------------------------
+# Volumes: create from XML, copy, delete, wipe, resize, upload, download, names
+# ---------------------------------------------------------------------------
+
+def _vol_option(help_text: str = "vol name, key or path"):
+    return data("vol", help_text)
+
+
+def _pool_opt():
+    return string("pool", "pool name or uuid", completer="pools")
+
+
+@command("vol-create", "Create a vol.")
+@data("pool", "pool name", completer="pools")
+@data("file", "file containing an XML vol description", completer="files")
+@flag("prealloc-metadata", "preallocate metadata (for qcow2 instead of full allocation)")
+@flag("validate", "validate the XML against the schema")
+def vol_create(ctl, pool, file, prealloc_metadata, validate):
+    from ..drivers.api import VolCreateFlags as F
+    from .common import read_xml_file
+
+    p = lookup_pool(ctl, pool)
+    xml = read_xml_file(file)
+    with reporting("Failed to create vol from %s" % file):
+        vol = p.create_vol_xml(xml, flag_bits((prealloc_metadata, F.PREALLOC_METADATA), (validate, F.VALIDATE)))
+    ctl.print_extra("Vol %s created from %s\n" % (vol.name, file))
+    return True
+
+
+@command("vol-create-from", "Create a vol from an existing volume.")
+@data("pool", "pool name or uuid", completer="pools")
+@data("file", "file containing an XML vol description", completer="files")
+@_vol_option()
+@string("inputpool", "pool name or uuid of the input volume's pool", completer="pools")
+@flag("prealloc-metadata", "preallocate metadata (for qcow2 instead of full allocation)")
+@flag("reflink", "use btrfs COW lightweight copy")
+@flag("validate", "validate the XML against the schema")
+def vol_create_from(ctl, pool, file, vol, inputpool, prealloc_metadata, reflink, validate):
+    from ..drivers.api import VolCreateFlags as F
+    from .common import read_xml_file
+
+    p = lookup_pool(ctl, pool)
+    source = lookup_volume(ctl, vol, inputpool, pool_option=False)
+    xml = read_xml_file(file)
+    flags = flag_bits((prealloc_metadata, F.PREALLOC_METADATA), (reflink, F.REFLINK), (validate, F.VALIDATE))
+    with reporting("Failed to create vol from %s" % file):
+        new = p.create_vol_xml_from(xml, source, flags)
+    ctl.print_extra("Vol %s created from input vol %s\n" % (new.name, source.name))
+    return True
+
+
+@command("vol-clone", "Clone an existing volume within the parent pool.")
+@_vol_option()
+@data("newname", "clone name")
+@_pool_opt()
+@flag("prealloc-metadata", "preallocate metadata (for qcow2 instead of full allocation)")
+@flag("reflink", "use btrfs COW lightweight copy")
+@flag("print-xml", "print XML document rather than clone the volume")
+def vol_clone(ctl, vol, newname, pool, prealloc_metadata, reflink, print_xml):
+    from ..drivers.api import DriverError, VolCreateFlags as F
+
+    source = lookup_volume(ctl, vol, pool)
+    try:
+        parent = source.lookup_pool()
+    except DriverError:
+        raise CommandError("failed to get parent pool") from None
+    with reporting("Failed to get XML description of vol %s" % vol):
+        xml = _renamed_volume_xml(source.get_xml_desc(0), newname)
+    if print_xml:
+        ctl.print(xml)
+        return True
+    flags = flag_bits((prealloc_metadata, F.PREALLOC_METADATA), (reflink, F.REFLINK))
+    with reporting("Failed to clone vol from %s" % source.name):
+        parent.create_vol_xml_from(xml, source, flags)
+    ctl.print_extra("Vol %s cloned from %s\n" % (newname, source.name))
+    return True
+
+
+def _renamed_volume_xml(xml: str, newname: str) -> str:
+    """virsh's vol-clone: the volume's XML with the new name, as libxml2 writes it back."""
+    from lxml import etree
+
+    doc = etree.fromstring(xml.encode())
+    doc.find("name").text = newname
+    return etree.tostring(doc, encoding="unicode")
+
+
+@command("vol-delete", "Delete a given vol.")
+@_vol_option()
+@_pool_opt()
+@flag("delete-snapshots", "delete snapshots associated with volume (must be supported by storage driver)")
+@flag("force", "also when another volume is backed by it (pyvirsh; never for a running domain's image)")
+def vol_delete(ctl, vol, pool, delete_snapshots, force):
+    from ..drivers.api import VolDeleteFlags as F
+
+    v = lookup_volume(ctl, vol, pool)
+    with reporting("Failed to delete vol %s" % vol):
+        v.delete(flag_bits((delete_snapshots, F.WITH_SNAPSHOTS), (force, F.FORCE)))
+    ctl.print_extra("Vol %s deleted\n" % vol)
+    return True
+
+
+@command("vol-wipe", "Ensure data previously on a volume is not accessible to future reads")
+@_vol_option()
+@_pool_opt()
+@string("algorithm", "perform selected wiping algorithm")
+@flag("force", "also when another volume is backed by it (pyvirsh; never for a running domain's image)")
+def vol_wipe(ctl, vol, pool, algorithm, force):
+    from ..drivers.api import VOL_FORCE, VOL_WIPE_ALGORITHMS
+
+    v = lookup_volume(ctl, vol, pool)
+    if algorithm is not None and algorithm not in VOL_WIPE_ALGORITHMS:
+        raise CommandError("Unsupported algorithm '%s'" % algorithm)
+    with reporting("Failed to wipe vol %s" % vol):
+        v.wipe_pattern(VOL_WIPE_ALGORITHMS.index(algorithm) if algorithm else 0, VOL_FORCE if force else 0)
+    ctl.print_extra("Vol %s wiped\n" % vol)
+    return True
+
+
+@command("vol-resize", "Resizes a storage volume. This is safe only for storage volumes not in use by an "
+         "active guest.\nSee blockresize for live resizing.")
+@_vol_option()
+@data("capacity", "new capacity for the vol, as scaled integer (default bytes)")
+@_pool_opt()
+@flag("allocate", "allocate the new capacity, rather than leaving it sparse")
+@flag("delta", "use capacity as a delta to current size, rather than the new size")
+@flag("shrink", "allow the resize to shrink the volume")
+@flag("force", "also when another volume is backed by it (pyvirsh; never for a running domain's image)")
+def vol_resize(ctl, vol, capacity, pool, allocate, delta, shrink, force):
+    from ..drivers.api import VolResizeFlags as F
+
+    flags = flag_bits((allocate, F.ALLOCATE), (delta, F.DELTA), (shrink, F.SHRINK), (force, F.FORCE))
+    v = lookup_volume(ctl, vol, pool)
+    text = capacity.lstrip(" \t\n\v\f\r")
+    if text.startswith("-"):
+        if not shrink:
+            raise CommandError("negative size requires --shrink")
+        text = text[1:]
+    size = _malformed(text)
+    how = "by" if delta else "to"
+    with reporting("Failed to change size of volume '%s' %s %s" % (v.name, how, text)):
+        v.resize(size, flags)
+    ctl.print_extra("Size of volume '%s' successfully changed %s %s\n" % (v.name, how, text))
+    return True
+
+
+def _ull(name: str, text) -> int:
+    if text is None:
+        return 0
+    value = values.to_int(text, 0, values.ULLONG_MAX)
+    if value is None:
+        raise CommandError("Numeric value '%s' for <%s> option is malformed or out of range" % (text, name))
+    return value
+
+
+@command("vol-upload", "Upload file contents to a volume")
+@_vol_option()
+@data("file", "file", completer="files")
+@_pool_opt()
+@number("offset", "volume offset to upload to")
+@number("length", "amount of data to upload")
+@flag("sparse", "preserve sparseness of volume")
+def vol_upload(ctl, vol, file, pool, offset, length, sparse):
+    import os
+
+    from ..drivers.api import VolStreamFlags
+
+    start, count = _ull("offset", offset), _ull("length", length)
+    v = lookup_volume(ctl, vol, pool)
+    try:
+        os.close(os.open(file, os.O_RDONLY))
+    except OSError:
+        raise CommandError("cannot read %s" % file) from None
+    with reporting("cannot send data to volume %s" % vol):
+        v.upload(file, start, count, VolStreamFlags.SPARSE_STREAM if sparse else 0)
+    return True
+
+
+@command("vol-download", "Download volume contents to a file")
+@_vol_option()
+@data("file", "file", completer="files")
+@_pool_opt()
+@number("offset", "volume offset to download from")
+@number("length", "amount of data to download")
+@flag("sparse", "preserve sparseness of volume")
+def vol_download(ctl, vol, file, pool, offset, length, sparse):
+    import os
+
+    from ..drivers.api import DriverError, VolStreamFlags
+
+    start, count = _ull("offset", offset), _ull("length", length)
+    v = lookup_volume(ctl, vol, pool)
+    created = True
+    try:
+        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        created = False
+        try:
+            fd = os.open(file, os.O_WRONLY | os.O_TRUNC)
+        except OSError:
+            raise CommandError("cannot create %s" % file) from None
+    except OSError:
+        raise CommandError("cannot create %s" % file) from None
+    try:
+        v.download(fd, start, count, VolStreamFlags.SPARSE_STREAM if sparse else 0)
+    except DriverError as err:
+        os.close(fd)
+        if created:
+            os.unlink(file)
+        raise CommandError("cannot receive data from volume %s" % vol, str(err)) from None
+    os.close(fd)
+    return True
+
+
+@command("vol-dumpxml", "Output the vol information as an XML dump to stdout.")
+@_vol_option()
+@_pool_opt()
+@string("xpath", "xpath expression to filter the XML document", named_only=True, empty_ok=True)
+@flag("wrap", "wrap xpath results in an common root element")
+def vol_dumpxml(ctl, vol, pool, xpath, wrap):
+    from ..drivers.api import DriverError
+    from .common import print_xml
+
+    v = lookup_volume(ctl, vol, pool)
+    try:
+        text = v.get_xml_desc(0)
+    except DriverError as err:
+        raise CommandError(str(err)) from None
+    print_xml(ctl, text, xpath, wrap)
+    return True
+
+
+def _one_value(ctl, call) -> bool:
+    from ..drivers.api import DriverError
+
+    try:
+        ctl.print("%s\n" % call())
+    except DriverError as err:
+        raise CommandError(str(err)) from None
+    return True
+
+
+@command("vol-path")
+@data("vol", "volume name or key")
+@_pool_opt()
+def vol_path(ctl, vol, pool):
+    v = lookup_volume(ctl, vol, pool)
+    return _one_value(ctl, v.get_path)
+
+
+@command("vol-name")
+@data("vol", "volume key or path")
+def vol_name(ctl, vol):
+    v = lookup_volume(ctl, vol, None, pool_option=False)
+    return _one_value(ctl, lambda: v.name)
+
+
+@command("vol-key")
+@data("vol", "volume name or path")
+@_pool_opt()
+def vol_key(ctl, vol, pool):
+    v = lookup_volume(ctl, vol, pool)
+    return _one_value(ctl, lambda: v.key)
+
+
+@command("vol-pool")
+@data("vol", "volume key or path")
+@flag("uuid", "return the pool uuid rather than pool name")
+def vol_pool(ctl, vol, uuid):
+    from ..drivers.api import DriverError
+
+    v = lookup_volume(ctl, vol, None, pool_option=False)
+    try:
+        p = v.lookup_pool()
+    except DriverError:
+        raise CommandError("failed to get parent pool") from None
+    ctl.print("%s\n" % (p.uuid if uuid else p.name))
+    return True
+
+
+@command("pool-edit", "Edit the XML configuration for a storage pool.")
+@data("pool", "pool name or uuid", completer="pools")
+def pool_edit(ctl, pool):
+    from ..drivers.api import StorageXMLFlags
+    from .editing import edit_document
+
+    p = lookup_pool(ctl, pool)
+    with reporting("Failed to get XML description of pool %s" % pool):
+        original = p.get_xml_desc(StorageXMLFlags.INACTIVE)
+
+    def apply(new_text):
+        return ctl.conn.storage_pool_define_xml(new_text, 0)
+
+    result = edit_document(ctl, original, apply)
+    if result is None:
+        ctl.print_extra("Pool %s XML configuration not changed.\n" % p.name)
+    else:
+        ctl.print_extra("Pool %s XML configuration edited.\n" % result.name)
     return True

@@ -1,0 +1,440 @@
+"""The QEMU driver's storage pools, daemonless: state in files beside the domains'.
+
+    CONFIG/storage/NAME.xml            a persistent pool's definition
+    CONFIG/storage/autostart/NAME      present when the pool autostarts
+    RUN/storage/NAME.xml               a running pool's live definition, with the sizes
+                                       and target permissions measured when it started
+                                       or was refreshed (a transient pool has only this)
+
+(CONFIG and RUN are the connection's config and run directories, see paths.py.)
+A pool runs from its start to its destroy or to the host's reboot, which
+empties RUN. Without a daemon nothing starts pools at boot: autostart means
+that starting a domain whose <disk type='volume'> names an inactive pool
+starts that pool first. Every call reads the files again, so several pyvirsh
+processes see one state; changes take the storage lock and are atomic writes.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..api import (DriverError, ErrorCode, StoragePool, StoragePoolBuildFlags, StoragePoolCreateFlags,
+                   StoragePoolInfo, StoragePoolListFlags, StoragePoolState, StorageXMLFlags, POOL_TYPE_FLAGS,
+                   check_flags, writes)
+from ..fsutil import FileLock, atomic_write, ensure_dir, read_text, remove
+from ..storage import pooldir, poolfs
+from ..storage.pooldef import PoolDef, parse_pool, require_supported
+from .volumes import PoolVolumes, VolumeLookups
+
+LOCK_TIMEOUT = 30.0
+_ALL_TYPES = sum(POOL_TYPE_FLAGS.values())
+_ALL_LIST_FLAGS = _ALL_TYPES | sum(v for k, v in vars(StoragePoolListFlags).items() if k.isupper())
+
+
+class PoolPaths:
+    """Where the pool files of one connection live."""
+
+    def __init__(self, paths):
+        self.config = os.path.join(paths.config, "storage")
+        self.autostart_dir = os.path.join(self.config, "autostart")
+        self.run = os.path.join(paths.run, "storage")
+        self.lock = os.path.join(paths.locks, "storage.lock")
+
+    def config_file(self, name: str) -> str:
+        return os.path.join(self.config, name + ".xml")
+
+    def live_file(self, name: str) -> str:
+        return os.path.join(self.run, name + ".xml")
+
+    def autostart_file(self, name: str) -> str:
+        return os.path.join(self.autostart_dir, name)
+
+
+class PoolRecord:
+    """One pool as its files say: the persistent definition (None for a transient pool),
+    the live one (None when inactive) and the autostart mark."""
+
+    def __init__(self, config: PoolDef | None, live: PoolDef | None, autostart: bool):
+        self.config = config
+        self.live = live
+        self.autostart = autostart
+
+    @property
+    def current(self) -> PoolDef:
+        return self.live if self.live is not None else self.config
+
+    @property
+    def name(self) -> str:
+        return self.current.name
+
+    @property
+    def uuid(self) -> str:
+        return self.current.uuid
+
+
+def _read_def(path: str) -> PoolDef | None:
+    text = read_text(path)
+    if text is None:
+        return None
+    return _trusted(text, path)
+
+
+def _trusted(text: str, path: str) -> PoolDef:
+    """A definition pyvirsh wrote, with the sizes it measured (parse_pool reads the rest)."""
+    from ..xmlutil import parse_trusted
+
+    pool = parse_pool(text)
+    doc = parse_trusted(text, path)
+    for tag in ("capacity", "allocation", "available"):
+        value = doc.findtext(tag)
+        if value is not None:
+            setattr(pool, tag, int(value))
+    return pool
+
+
+def _no_pool_name(name: str) -> DriverError:
+    return DriverError(ErrorCode.NO_STORAGE_POOL, "no storage pool with matching name '%s'" % name)
+
+
+def _not_active(name: str) -> DriverError:
+    return DriverError(ErrorCode.OPERATION_INVALID, "storage pool '%s' is not active" % name)
+
+
+def _still_active(name: str) -> DriverError:
+    return DriverError(ErrorCode.OPERATION_INVALID, "storage pool '%s' is still active" % name)
+
+
+class PoolStore:
+    """Reading and writing the pool files of one connection."""
+
+    def __init__(self, paths):
+        self.paths = PoolPaths(paths)
+        self._lock = None
+
+    def lock(self) -> FileLock:
+        if self._lock is None:
+            ensure_dir(os.path.dirname(self.paths.lock))
+            self._lock = FileLock(self.paths.lock, LOCK_TIMEOUT, "the storage pools")
+        return self._lock
+
+    def names(self) -> list[str]:
+        names = set()
+        for directory in (self.paths.config, self.paths.run):
+            try:
+                entries = os.listdir(directory)
+            except OSError:
+                continue
+            names.update(e[:-4] for e in entries if e.endswith(".xml") and not e.startswith("."))
+        return sorted(names)
+
+    def load(self, name: str) -> PoolRecord | None:
+        if "/" in name or name.startswith(".") or "\0" in name:
+            return None
+        config = _read_def(self.paths.config_file(name))
+        live = _read_def(self.paths.live_file(name))
+        if config is None and live is None:
+            return None
+        return PoolRecord(config, live, os.path.exists(self.paths.autostart_file(name)))
+
+    def records(self) -> list[PoolRecord]:
+        return [r for r in (self.load(n) for n in self.names()) if r is not None]
+
+    def save_config(self, pool: PoolDef) -> None:
+        ensure_dir(self.paths.config)
+        atomic_write(self.paths.config_file(pool.name), pool.definition_xml())
+
+    def save_live(self, pool: PoolDef) -> None:
+        ensure_dir(self.paths.run)
+        atomic_write(self.paths.live_file(pool.name), pool.to_xml())
+
+    def set_autostart(self, name: str, on: bool) -> None:
+        path = self.paths.autostart_file(name)
+        if on:
+            ensure_dir(self.paths.autostart_dir)
+            atomic_write(path, "")
+        else:
+            remove(path)
+
+    # --- checks a new definition must pass (libvirt's virStoragePoolObjIsDuplicate
+    #     and virStoragePoolObjSourceFindDuplicate) -------------------------------
+
+    def check_new(self, pool: PoolDef, *, creating: bool) -> PoolRecord | None:
+        """The existing record the definition replaces (same name and UUID), if any."""
+        existing = None
+        for rec in self.records():
+            if rec.name == pool.name:
+                if rec.uuid != pool.uuid:
+                    raise DriverError(ErrorCode.OPERATION_FAILED, "pool '%s' already exists with uuid %s"
+                                      % (rec.name, rec.uuid))
+                if creating and rec.live is not None:
+                    raise DriverError(ErrorCode.OPERATION_INVALID, "pool is already active as '%s'" % rec.name)
+                existing = rec
+            elif rec.uuid == pool.uuid:
+                raise DriverError(ErrorCode.OPERATION_FAILED, "pool '%s' is already defined with uuid %s"
+                                  % (rec.name, rec.uuid))
+            elif rec.current.type == pool.type and (
+                    (pool.target_path is not None and rec.current.target_path == pool.target_path)
+                    or (pool.type == "fs" and rec.current.devices == pool.devices)):
+                raise DriverError(ErrorCode.OPERATION_FAILED, "Storage source conflict with pool: '%s'"
+                                  % rec.name)
+        return existing
+
+
+def _check_name(name: str) -> None:
+    """Names that cannot be a state file: libvirt refuses only '/', pyvirsh also these."""
+    if name in ("", ".", "..") or name.startswith(".") or "\0" in name or "\n" in name or \
+            len(name.encode()) > 200:
+        raise DriverError(ErrorCode.XML_ERROR, "pool name '%s' is not usable as a file name" % name)
+
+
+def _start(store: PoolStore, pool: PoolDef, flags: int) -> None:
+    """Build if asked, check the target, measure, and write the live file."""
+    F = StoragePoolCreateFlags
+    if flags & F.BUILD_OVERWRITE and flags & F.BUILD_NO_OVERWRITE:
+        raise DriverError(ErrorCode.RAW, "Flags 'VIR_STORAGE_POOL_CREATE_WITH_BUILD_OVERWRITE' and "
+                          "'VIR_STORAGE_POOL_CREATE_WITH_BUILD_NO_OVERWRITE' are mutually exclusive")
+    if flags & (F.BUILD | F.BUILD_OVERWRITE | F.BUILD_NO_OVERWRITE):
+        build_flags = (StoragePoolBuildFlags.OVERWRITE if flags & F.BUILD_OVERWRITE else 0) | \
+            (StoragePoolBuildFlags.NO_OVERWRITE if flags & F.BUILD_NO_OVERWRITE else 0)
+        _build(pool, build_flags)
+    if pool.type == "fs":
+        poolfs.start(pool)
+    try:
+        pooldir.check_target(pool)
+        pooldir.measure(pool)
+        store.save_live(pool)
+    except BaseException:
+        _stop(pool)
+        raise
+
+
+def _build(pool: PoolDef, flags: int) -> None:
+    (poolfs.build if pool.type == "fs" else pooldir.build)(pool, flags)
+
+
+def _stop(pool: PoolDef) -> None:
+    """What stopping a pool undoes: an fs pool's mount."""
+    if pool.type == "fs":
+        poolfs.stop(pool)
+
+
+class QemuStorage(VolumeLookups):
+    """The storage half of a QemuConnection (a mixin: it reads self.paths)."""
+
+    @property
+    def pools(self) -> PoolStore:
+        store = self.__dict__.get("_pool_store")
+        if store is None:
+            store = self.__dict__["_pool_store"] = PoolStore(self.paths)
+        return store
+
+    def _pool_handle(self, rec: PoolRecord) -> QemuStoragePool:
+        return QemuStoragePool(self, rec.name, rec.uuid)
+
+    def pool_handle(self, name: str, uuid: str) -> QemuStoragePool:
+        """A handle on a pool known by name and UUID (a volume's parent; volumes.py cannot import this)."""
+        return QemuStoragePool(self, name, uuid)
+
+    def list_all_storage_pools(self, flags: int = 0):
+        check_flags(flags, _ALL_LIST_FLAGS, "storageConnectListAllStoragePools")
+        return [self._pool_handle(r) for r in self.pools.records() if _matches(r, flags)]
+
+    def num_of_storage_pools(self) -> int:
+        return sum(1 for r in self.pools.records() if r.live is not None)
+
+    def num_of_defined_storage_pools(self) -> int:
+        return sum(1 for r in self.pools.records() if r.live is None)
+
+    def lookup_storage_pool_by_name(self, name: str):
+        rec = self.pools.load(name)
+        if rec is None:
+            raise _no_pool_name(name)
+        return self._pool_handle(rec)
+
+    def lookup_storage_pool_by_uuid(self, uuid: str):
+        from ..ids import parse_uuid
+        canonical = parse_uuid(uuid)
+        if canonical is None:
+            raise DriverError(ErrorCode.INVALID_ARG,
+                              "uuidstr in virStoragePoolLookupByUUIDString must be a valid UUID")
+        for rec in self.pools.records():
+            if rec.uuid == canonical:
+                return self._pool_handle(rec)
+        raise DriverError(ErrorCode.NO_STORAGE_POOL, "no storage pool with matching uuid '%s'" % canonical)
+
+    @writes("virStoragePoolDefineXML")
+    def storage_pool_define_xml(self, xml: str, flags: int = 0):
+        check_flags(flags, 1, "storagePoolDefineXML")      # VALIDATE: the parse is the validation
+        pool = parse_pool(xml)
+        _check_name(pool.name)
+        require_supported(pool)
+        with self.pools.lock():
+            self.pools.check_new(pool, creating=False)
+            self.pools.save_config(pool)
+        return QemuStoragePool(self, pool.name, pool.uuid)
+
+    @writes("virStoragePoolCreateXML")
+    def storage_pool_create_xml(self, xml: str, flags: int = 0):
+        check_flags(flags, 7, "storagePoolCreateXML")
+        pool = parse_pool(xml)
+        _check_name(pool.name)
+        require_supported(pool)
+        with self.pools.lock():
+            self.pools.check_new(pool, creating=True)
+            _start(self.pools, pool, flags)
+        return QemuStoragePool(self, pool.name, pool.uuid)
+
+
+def _matches(rec: PoolRecord, flags: int) -> bool:
+    """libvirt's virStoragePoolObjMatch: of each pair of bits, one alone filters."""
+    F = StoragePoolListFlags
+
+    def pair(yes: int, no: int, value: bool) -> bool:
+        if bool(flags & yes) == bool(flags & no):
+            return True
+        return value if flags & yes else not value
+
+    types = flags & _ALL_TYPES
+    return (pair(F.ACTIVE, F.INACTIVE, rec.live is not None)
+            and pair(F.PERSISTENT, F.TRANSIENT, rec.config is not None)
+            and pair(F.AUTOSTART, F.NO_AUTOSTART, rec.autostart)
+            and (not types or bool(POOL_TYPE_FLAGS.get(rec.current.type, 0) & types)))
+
+
+class QemuStoragePool(PoolVolumes, StoragePool):
+    """A handle on one pool; every call reads its files again."""
+
+    def __init__(self, conn, name: str, uuid: str):
+        self.conn = conn
+        self.name = name
+        self.uuid = uuid
+
+    def connection(self):
+        return self.conn
+
+    @property
+    def store(self) -> PoolStore:
+        return self.conn.pools
+
+    def record(self) -> PoolRecord:
+        rec = self.store.load(self.name)
+        if rec is None or rec.uuid != self.uuid:
+            raise DriverError(ErrorCode.NO_STORAGE_POOL, "no storage pool with matching uuid '%s' (%s)"
+                              % (self.uuid, self.name))
+        return rec
+
+    def active_record(self) -> PoolRecord:
+        rec = self.record()
+        if rec.live is None:
+            raise _not_active(self.name)
+        return rec
+
+    # reading ------------------------------------------------------------
+
+    def get_info(self) -> StoragePoolInfo:
+        rec = self.record()
+        if rec.live is None:
+            return StoragePoolInfo(StoragePoolState.INACTIVE, 0, 0, 0)
+        live = rec.live
+        return StoragePoolInfo(StoragePoolState.RUNNING, live.capacity, live.allocation, live.available)
+
+    def is_active(self) -> bool:
+        return self.record().live is not None
+
+    def is_persistent(self) -> bool:
+        return self.record().config is not None
+
+    def get_autostart(self) -> bool:
+        return self.record().autostart
+
+    def get_xml_desc(self, flags: int = 0) -> str:
+        check_flags(flags, StorageXMLFlags.INACTIVE, "storagePoolGetXMLDesc")
+        rec = self.record()
+        if flags & StorageXMLFlags.INACTIVE and rec.config is not None and rec.live is not None and \
+                not rec.config.same_definition(rec.live):
+            return rec.config.to_xml()      # redefined since it started: the next start's definition
+        return rec.current.to_xml()
+
+    # lifecycle ----------------------------------------------------------
+
+    @writes("virStoragePoolCreate")
+    def create(self, flags: int = 0) -> None:
+        check_flags(flags, 7, "storagePoolCreate")
+        with self.store.lock():
+            rec = self.record()
+            if rec.live is not None:
+                raise DriverError(ErrorCode.OPERATION_INVALID, "storage pool '%s' is already active" % self.name)
+            _start(self.store, rec.config, flags)
+
+    @writes("virStoragePoolBuild")
+    def build(self, flags: int = 0) -> None:
+        check_flags(flags, StoragePoolBuildFlags.OVERWRITE | StoragePoolBuildFlags.NO_OVERWRITE,
+                    "storagePoolBuild")
+        with self.store.lock():
+            rec = self.record()
+            if rec.live is not None:
+                raise DriverError(ErrorCode.OPERATION_INVALID, "storage pool '%s' is already active" % self.name)
+            _build(rec.config, flags)
+
+    @writes("virStoragePoolDestroy")
+    def destroy(self) -> None:
+        with self.store.lock():
+            _stop(self.active_record().live)
+            remove(self.store.paths.live_file(self.name))
+
+    @writes("virStoragePoolDelete")
+    def delete(self, flags: int = 0) -> None:
+        check_flags(flags, 1, "storagePoolDelete")      # ZEROED: dir pools ignore it, as libvirt
+        with self.store.lock():
+            rec = self.record()
+            if rec.live is not None:
+                raise _still_active(self.name)
+            from .volumes import running_user
+            user = running_user(self.conn, rec.config.target_path, under=True)
+            if user is not None:
+                raise DriverError(ErrorCode.OPERATION_INVALID, "cannot delete pool '%s': its directory holds an "
+                                  "image of %s" % (self.name, user))
+            pooldir.delete(rec.config)
+
+    @writes("virStoragePoolUndefine")
+    def undefine(self) -> None:
+        with self.store.lock():
+            rec = self.record()
+            if rec.live is not None:
+                raise _still_active(self.name)
+            if rec.config is None:
+                raise DriverError(ErrorCode.OPERATION_INVALID, "pool '%s' is not persistent" % self.name)
+            self.store.set_autostart(self.name, False)
+            remove(self.store.paths.config_file(self.name))
+
+    @writes("virStoragePoolSetAutostart")
+    def set_autostart(self, autostart: bool) -> None:
+        with self.store.lock():
+            rec = self.record()
+            if rec.config is None:
+                raise DriverError(ErrorCode.OPERATION_INVALID, "cannot set autostart for transient pool")
+            self.store.set_autostart(self.name, autostart)
+
+    @writes("virStoragePoolRefresh")
+    def refresh(self, flags: int = 0) -> None:
+        check_flags(flags, 0, "storagePoolRefresh")
+        with self.store.lock():
+            rec = self.active_record()
+            live = rec.live
+            try:
+                pooldir.check_target(live)
+                pooldir.measure(live)
+            except DriverError:
+                # libvirt stops a pool whose refresh fails (a transient one is gone).
+                try:
+                    _stop(live)
+                finally:
+                    remove(self.store.paths.live_file(self.name))
+                raise
+            self.store.save_live(live)
+
+    def _check_active(self) -> PoolRecord:
+        return self.active_record()
+
+    def require_supported(self) -> None:
+        require_supported(self.record().current)

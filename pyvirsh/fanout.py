@@ -1,0 +1,124 @@
+"""`pyvirsh --hosts FILE [OPTIONS] COMMAND...`: one command line on many hosts at once.
+
+FILE names one host a line, `[NAME] URI` (NAME defaults to the URI's host; blank
+lines and '#' comments are skipped). Each host runs `pyvirsh -c URI OPTIONS
+COMMAND...` as its own process, all in parallel; with shared ssh connections
+(drivers/remote/controlpath.py) a warm host costs one round trip. The output is
+printed in the file's order once all are done: each host's stdout under a
+`=== NAME ===` line, its stderr lines prefixed with `NAME: `. The exit status is
+0 when every host succeeded, else 1.
+
+With --json among the options the whole run is one JSON document keyed by host
+name: {"NAME": {"uri": ..., "status": N, "output": [documents], "errors":
+[documents]}}, each list holding the JSON documents that host printed (one per
+command).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+USAGE = "usage: pyvirsh --hosts FILE [OPTIONS] COMMAND...\n"
+
+
+class HostsError(Exception):
+    pass
+
+
+def read_hosts(path: str) -> list[tuple[str, str]]:
+    """(name, uri) for each host line of the file, in order; names must be unique."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        why = getattr(err, "strerror", None) or err
+        raise HostsError("cannot read hosts file '%s': %s" % (path, why)) from None
+    hosts, seen = [], set()
+    for number, line in enumerate(lines, 1):
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        if len(words) > 2:
+            raise HostsError("%s:%d: expected '[NAME] URI', got '%s'" % (path, number, line.strip()))
+        uri = words[-1]
+        name = words[0] if len(words) == 2 else _host_of(uri)
+        if name in seen:
+            raise HostsError("%s:%d: host name '%s' is used twice" % (path, number, name))
+        seen.add(name)
+        hosts.append((name, uri))
+    if not hosts:
+        raise HostsError("hosts file '%s' names no host" % path)
+    return hosts
+
+
+def _host_of(uri: str) -> str:
+    authority = uri.partition("://")[2].partition("/")[0]
+    return authority.rpartition("@")[2] or uri
+
+
+def _documents(text: str) -> list:
+    """The JSON documents a --json run printed, one after the other; text that is not JSON stays text."""
+    decoder, out, at = json.JSONDecoder(), [], 0
+    while True:
+        while at < len(text) and text[at].isspace():
+            at += 1
+        if at >= len(text):
+            return out
+        try:
+            value, at = decoder.raw_decode(text, at)
+        except ValueError:
+            out.append(text[at:])
+            return out
+        out.append(value)
+
+
+def run(argv: list[str]) -> int:
+    """argv after --hosts: FILE, then the options and command each host runs."""
+    if not argv:
+        sys.stderr.write(USAGE)
+        return 1
+    path, rest = argv[0], argv[1:]
+    try:
+        hosts = read_hosts(path)
+    except HostsError as err:
+        sys.stderr.write("error: %s\n" % err)
+        return 1
+    if not rest:
+        sys.stderr.write(USAGE)
+        return 1
+    program = [sys.executable, "-m", "pyvirsh"]
+    procs = []
+    for name, uri in hosts:
+        procs.append((name, uri, subprocess.Popen(program + ["-c", uri] + rest, stdin=subprocess.DEVNULL,
+                                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)))
+    results = []
+    for name, uri, proc in procs:
+        out, err = proc.communicate()
+        results.append((name, uri, proc.returncode, out.decode("utf-8", "replace"),
+                        err.decode("utf-8", "replace")))
+    if "--json" in rest:
+        document = {name: {"uri": uri, "status": status, "output": _documents(out), "errors": _documents(err)}
+                    for name, uri, status, out, err in results}
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    else:
+        for name, _uri, _status, out, err in results:
+            sys.stdout.write("=== %s ===\n%s" % (name, out))
+            sys.stdout.flush()
+            for line in err.splitlines():
+                sys.stderr.write("%s: %s\n" % (name, line))
+            sys.stderr.flush()
+    return 0 if all(status == 0 for _n, _u, status, _o, _e in results) else 1
+
+
+def main(argv: list[str]) -> int:
+    try:
+        return run(argv)
+    except BrokenPipeError:
+        try:
+            sys.stdout = open(os.devnull, "w")     # noqa: SIM115 - the reader went away; stop quietly
+        except OSError:
+            pass
+        return 1

@@ -1,0 +1,152 @@
+"""A real guest OS boots from virt-install's XML (tests/testguest.py's tiny Linux, given as
+<kernel>/<initrd>/<cmdline>, under TCG: the kvm_pvm /dev/kvm here does not boot a stock kernel in
+useful time) and reports from inside what it sees; each device of the XML must be there, at the
+PCI address the XML gives it: disks (virtio, SATA, IDE), the cdrom's media, the rng, the guest
+agent's and spice's virtio-serial ports, the USB tablet, the NIC's MAC, the serial console."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+
+import pytest
+from lxml import etree
+
+import testguest
+from qemuhelp import Env
+
+DATA = os.path.join(os.path.dirname(__file__), "data", "virtinst")
+BOOT_DEADLINE = 300          # seconds; TCG on a busy 2-core machine, a bound and not a timing check
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None,
+                       reason="qemu-system-x86_64 is not installed"),
+    pytest.mark.skipif(testguest.kernel_version() is None,
+                       reason="no kernel in /boot (apt-get install -y linux-image-amd64 busybox-static)"),
+]
+
+
+@pytest.fixture(scope="session")
+def guest_files(tmp_path_factory):
+    os.environ.setdefault("PYVIRSH_TEST_GUEST_CACHE", str(tmp_path_factory.mktemp("guest-cache")))
+    try:
+        return testguest.build()
+    except RuntimeError as err:
+        pytest.skip(str(err))
+
+
+def boot(tmp_path, guest_files, profile: str) -> tuple[etree._Element, dict]:
+    env = Env(tmp_path)
+    try:
+        return _boot(env, guest_files, profile)
+    finally:
+        env.cleanup()           # the guest powers itself off; a failed boot must not stay
+
+
+def _boot(env: Env, guest_files, profile: str) -> tuple[etree._Element, dict]:
+    for name in ("disk1.qcow2", "disk2.qcow2"):
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", env.path(name), "64M"], check=True)
+    with open(env.path("install.iso"), "wb") as f:
+        f.write(b"CD001" * 1000)
+        f.truncate(3 << 20)
+    kernel, initrd = guest_files
+    log = os.path.join(env.base, "serial.log")
+    with open(os.path.join(DATA, profile + ".xml")) as f:
+        text = f.read().replace("/tmp/lvimg/", env.images + "/")
+    text = re.sub(r'<boot dev="[a-z]+"/>', "", text)
+    text = text.replace("<os>", "<os><kernel>%s</kernel><initrd>%s</initrd>"
+                        "<cmdline>console=ttyS0 cryptomgr.notests</cmdline>" % (kernel, initrd), 1)
+    # the console as a file, so the test reads what the guest printed after it powered off
+    text = text.replace('<console type="pty"/>', "<serial type='file'><source path='%s'/></serial>" % log)
+    text = text.replace('<domain type="kvm">', '<domain type="qemu">')
+    path = os.path.join(env.base, "guest.xml")
+    with open(path, "w") as f:
+        f.write(text)
+    env.ok("define", path)
+    env.ok("start", profile)
+    live = etree.fromstring(env.ok("dumpxml", profile).encode())
+    deadline = time.monotonic() + BOOT_DEADLINE
+    while env.ok("domstate", profile).strip() != "shut off":     # the guest powers itself off
+        assert time.monotonic() < deadline, "the guest did not power off"
+        time.sleep(0.2)
+    with open(log, errors="replace") as f:
+        lines = testguest.report(f.read())
+    assert lines, "the guest printed no report"
+    seen: dict = {}
+    for line in lines:
+        kind, _, rest = line.partition(" ")
+        seen.setdefault(kind, []).append(rest)
+    return live, seen
+
+
+def guest_bus_numbers(devices) -> dict[int, int]:
+    """libvirt's bus indexes are not the guest's bus numbers: firmware numbers bridges depth
+    first in slot order. The mapping from the XML's controller indexes to what the guest sees."""
+    children: dict[int, list] = {}
+    for ctrl in devices.iterfind("controller[@type='pci']"):
+        addr = ctrl.find("address")
+        if addr is not None:
+            children.setdefault(int(addr.get("bus"), 16), []).append(
+                ((int(addr.get("slot"), 16), int(addr.get("function"), 16)), int(ctrl.get("index"))))
+    numbers = {0: 0}
+
+    def walk(bus: int) -> None:
+        for _, index in sorted(children.get(bus, [])):
+            numbers[index] = len(numbers)
+            walk(index)
+    walk(0)
+    return numbers
+
+
+def check_inside(live, seen) -> None:
+    guest_pci = {entry.split()[0] for entry in seen["pci"]}
+    devices = live.find("devices")
+    numbers = guest_bus_numbers(devices)
+
+    def _pci(addr_el) -> str:
+        return "0000:%02x:%02x.%x" % (numbers[int(addr_el.get("bus"), 16)], int(addr_el.get("slot"), 16),
+                                     int(addr_el.get("function"), 16))
+
+    for el in devices:
+        addr = el.find("address") if isinstance(el.tag, str) else None
+        if addr is not None and addr.get("type") == "pci":
+            assert _pci(addr) in guest_pci, (el.tag, _pci(addr), guest_pci)
+    blocks = {entry.split()[0]: entry.split() for entry in seen.get("block", [])}
+    for disk in devices.iterfind("disk"):
+        bus = disk.find("target").get("bus")
+        addr = disk.find("address")
+        if bus == "virtio":
+            assert any(_pci(addr) in entry[2] for entry in blocks.values()), (_pci(addr), blocks)
+        elif bus in ("sata", "ide"):
+            ata = "/ata%d/" % ((int(addr.get("unit")) if bus == "sata" else int(addr.get("bus"))) + 1)
+            hosts = [entry for entry in blocks.values() if ata in entry[2]]
+            assert hosts, (bus, ata, blocks)
+            if disk.get("device") == "cdrom":
+                assert hosts[0][0].startswith("sr") and int(hosts[0][1]) == (3 << 20) // 512
+    if devices.find("rng") is not None:
+        assert seen["rng"] == ["virtio_rng.0"]
+    wanted_ports = sorted(c.find("target").get("name") for c in devices.iterfind("channel"))
+    assert sorted(seen.get("vport", [])) == wanted_ports
+    if devices.find("input[@type='tablet']") is not None:
+        assert "QEMU USB Tablet" in seen["usb"]
+    macs = sorted(i.find("mac").get("address") for i in devices.iterfind("interface"))
+    assert sorted(entry.split()[1] for entry in seen.get("net", [])) == macs
+    assert seen["serial"] == ["ttyS0"]
+
+
+def test_q35_guest_sees_virt_install_devices(tmp_path, guest_files):
+    live, seen = boot(tmp_path, guest_files, "q35-cdrom-spice")
+    check_inside(live, seen)
+
+
+def test_pc_guest_sees_virtio_and_ide_disks(tmp_path, guest_files):
+    live, seen = boot(tmp_path, guest_files, "pc-two-buses")
+    check_inside(live, seen)
+
+
+def test_q35_guest_sees_sata_disk_and_rtl8139_behind_the_bridge(tmp_path, guest_files):
+    live, seen = boot(tmp_path, guest_files, "q35-two-buses")
+    check_inside(live, seen)
