@@ -40,11 +40,9 @@ class StatusHead:
     pidfile, domain id, and whether the next command must reconcile something."""
 
     def __init__(self, state: int, reason: int, pid: int, domid: int, pidfile: str, pending: bool):
-        self.state = state
-        self.reason = reason
-        self.pid = pid
+        self.state, self.reason = state, reason
+        self.pid, self.pidfile = pid, pidfile
         self.id = domid
-        self.pidfile = pidfile
         self.pending = pending
 
     @classmethod
