@@ -16,22 +16,40 @@ def _index(element) -> int | None:
     return int(value) if value is not None and value.isdigit() else None
 
 
+def backing_nodes(holder) -> tuple[list, bool]:
+    """The one walk down a backing chain in XML: the <backingStore> elements below holder
+    (a <disk> or a <backingStore>) that name an image, top down, and whether the chain
+    ends with the explicit terminator (an empty <backingStore>) rather than just ending."""
+    out: list = []                  # lxml elements (lxml ships no types)
+    node = holder.find("backingStore")
+    while node is not None:
+        if node.find("source") is None:
+            return out, True
+        out.append(node)
+        node = node.find("backingStore")
+    return out, False
+
+
+def node_path(source) -> str:
+    """The image a <source> element names (a file, or a block device)."""
+    return source.get("file") or source.get("dev")
+
+
+def node_format(node) -> str | None:
+    """The format a <backingStore> records, or None."""
+    fmt = node.find("format")
+    return fmt.get("type") if fmt is not None else None
+
+
 def cached_chain(disk) -> list[DiskLayer]:
     """A domxml.Disk's cached chain, top first; empty when the top carries no index
     (no chain was cached: an inactive definition, or a driver that keeps none)."""
-    el = disk.el
-    src = el.find("source")
+    src = disk.el.find("source")
     if src is None or src.get("index") is None:
         return []
-    chain = [DiskLayer(_index(src), disk.source, disk.driver_type or "raw", disk.type)]
-    node = el.find("backingStore")
-    while node is not None and node.find("source") is not None:
-        fmt = node.find("format")
-        layer_src = node.find("source")
-        chain.append(DiskLayer(_index(node), layer_src.get("file") or layer_src.get("dev"),
-                               fmt.get("type") if fmt is not None else None, node.get("type", "file")))
-        node = node.find("backingStore")
-    return chain
+    return [DiskLayer(_index(src), disk.source, disk.driver_type or "raw", disk.type)] + \
+        [DiskLayer(_index(node), node_path(node.find("source")), node_format(node), node.get("type", "file"))
+         for node in backing_nodes(disk.el)[0]]
 
 
 def disk_record(disk) -> DomainDisk:

@@ -18,6 +18,11 @@ import time
 
 from .api import DriverError, ErrorCode
 
+# The type checker reads any name TYPE_CHECKING as true; Python skips the block (no typing import).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Self
+
 # libvirt reads at most this much XML from a file (virsh's VSH_MAX_XML_FILE).
 # The one limit for every XML document pyvirsh reads, from a file or not.
 MAX_XML_BYTES = 10 * 1024 * 1024
@@ -56,12 +61,12 @@ def read_bounded(path: str, limit: int = MAX_XML_BYTES, regular_only: bool = Fal
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as err:
-        raise ReadError(path, "open", err.errno) from None
+        raise ReadError(path, "open", err.errno or 0) from None
     try:
         try:
             st = os.fstat(fd)
         except OSError as err:
-            raise ReadError(path, "read", err.errno) from None
+            raise ReadError(path, "read", err.errno or 0) from None
         if stat.S_ISREG(st.st_mode):
             if st.st_size > limit:
                 raise ReadError(path, "size", errno.EOVERFLOW)
@@ -75,7 +80,7 @@ def read_bounded(path: str, limit: int = MAX_XML_BYTES, regular_only: bool = Fal
             try:
                 chunk = os.read(fd, min(65536, limit + 1 - size))
             except OSError as err:
-                raise ReadError(path, "read", err.errno) from None
+                raise ReadError(path, "read", err.errno or 0) from None
             if not chunk:
                 break
             size += len(chunk)
@@ -167,7 +172,7 @@ class FileLock:
         self.path = path
         self.timeout = timeout
         self.what = what
-        self.fd = None
+        self.fd: int | None = None
         self.depth = 0
 
     def acquire(self) -> None:
@@ -207,10 +212,11 @@ class FileLock:
         self.depth -= 1
         if self.depth == 0:
             fd, self.fd = self.fd, None
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         self.acquire()
         return self
 

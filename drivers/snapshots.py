@@ -44,7 +44,7 @@ class SnapshotDef:
         self.root = root
 
     @classmethod
-    def parse(cls, text: str, *, redefine: bool = False) -> "SnapshotDef":
+    def parse(cls, text: str, *, redefine: bool = False) -> SnapshotDef:
         root = parse(text, "domainsnapshot", root="domainsnapshot")
         snap = cls(root)
         name = text_of(root, "name")
@@ -91,7 +91,7 @@ class SnapshotDef:
         return snap
 
     @classmethod
-    def from_trusted_xml(cls, text: str, what: str = "snapshot definition") -> "SnapshotDef":
+    def from_trusted_xml(cls, text: str, what: str = "snapshot definition") -> SnapshotDef:
         """Load XML pyvirsh wrote itself; ``what`` names it if it turns out to be corrupt."""
         return cls(parse_trusted(text, what))
 
@@ -214,7 +214,7 @@ class SnapshotDef:
 class SnapshotTree:
     """Snapshots of one domain by name, with parent links and the current one."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.snaps: dict[str, SnapshotDef] = {}
         self.current: str | None = None
 

@@ -8,7 +8,6 @@ the job completes or reaches its synchronized (READY) phase. Ctrl-C or
 
 from __future__ import annotations
 
-import time
 
 POLL_SECONDS = 0.1
 
@@ -49,25 +48,33 @@ class JobWaiter:
         from .drivers.api import DriverError
         from .errors import CommandError
 
-        start = time.monotonic()
+        from .drivers.waiting import wait_for
+
         last = None
+
+        def ended() -> str | None:
+            nonlocal last
+            try:
+                info = self.dom.get_block_job_info(self.disk, 0)
+            except DriverError as err:
+                raise CommandError("failed to query job for disk %s" % self.disk, str(err)) from None
+            if info is None:
+                return self.dom.block_job_outcome(self.disk)
+            if info.ready:
+                return "ready"
+            if (info.cur, info.end) != last:
+                self._show(info.end - info.cur, info.end)
+                last = (info.cur, info.end)
+            return None
+
         try:
-            while True:
-                try:
-                    info = self.dom.get_block_job_info(self.disk, 0)
-                except DriverError as err:
-                    raise CommandError("failed to query job for disk %s" % self.disk, str(err)) from None
-                if info is None:
-                    return self.dom.block_job_outcome(self.disk)
-                if info.ready:
-                    return "ready"
-                if (info.cur, info.end) != last:
-                    self._show(info.end - info.cur, info.end)
-                    last = (info.cur, info.end)
-                if self.timeout and time.monotonic() - start > self.timeout:
-                    self._abort()
-                    return "canceled"
-                self.dom.wait_block_job_event(self.disk, POLL_SECONDS)
+            # Between queries the driver waits for the job's next event (or the slice to pass).
+            outcome = wait_for(ended, self.timeout, lambda seconds: self.dom.wait_block_job_event(self.disk, seconds),
+                               poll=POLL_SECONDS)
+            if outcome is None:         # --timeout
+                self._abort()
+                return "canceled"
+            return outcome
         except KeyboardInterrupt:
             self._abort()
             return "canceled"

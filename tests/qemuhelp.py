@@ -3,6 +3,7 @@ made with qemu-img, guest-visible data written and checked with qemu-io."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -100,7 +101,7 @@ def make_chain(env: Env, names: list[str], size: str = "64M", fmt: str = "qcow2"
     """base first: names[0] is the base; each next image is an overlay with the format recorded."""
     paths = [env.path(n) for n in names]
     qemu_img("create", "-q", "-f", fmt, paths[0], size)
-    for lower, upper in zip(paths, paths[1:]):
+    for lower, upper in itertools.pairwise(paths):
         qemu_img("create", "-q", "-f", "qcow2", "-b", lower, "-F", fmt if lower == paths[0] else "qcow2", upper)
     return paths
 

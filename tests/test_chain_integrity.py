@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import socket
 import subprocess
 import threading
@@ -239,7 +240,7 @@ def test_start_killed_before_recording_its_qemu(env, r1):
 def test_create_of_a_transient_domain_killed_before_recording_its_qemu(env, r1):
     xml = os.path.join(env.base, "t.xml")
     with open(xml, "w") as f:
-        f.write(open(os.path.join(env.base, "vm.xml")).read().replace("<name>vm</name>", "<name>t</name>"))
+        f.write(pathlib.Path(env.base, "vm.xml").read_text().replace("<name>vm</name>", "<name>t</name>"))
     pidfile = os.path.join(env.root, "run", "t", "qemu.pid")
     env.ok("undefine", "vm")
     kill_while_writing(env, ["create", xml], os.path.join(env.root, "run"), "t.status.xml",
@@ -291,7 +292,7 @@ def test_snapshot_killed_before_its_transaction_is_rolled_back(env, r1):
     assert chain_from_xml(env.ok("dumpxml", "vm"))[0][0] == r1[-1]
     assert not os.path.exists(overlay)
     assert_invariants(env)
-    assert "<intent" not in open(status).read()
+    assert "<intent" not in pathlib.Path(status).read_text()
     assert env.ok("snapshot-create-as", "vm", "k1", "--disk-only") == "Domain snapshot k1 created\n"
     assert_invariants(env)
 
@@ -306,7 +307,7 @@ def test_start_killed_after_recording_its_qemu_is_finished_by_the_next_command(e
         while not os.path.exists(status) and proc.poll() is None:
             time.sleep(0.001)
         proc.send_signal(signal.SIGSTOP)
-        caught = proc.poll() is None and "<domstatus state='3' reason='10'" in open(status).read()
+        caught = proc.poll() is None and "<domstatus state='3' reason='10'" in pathlib.Path(status).read_text()
         proc.kill()
         proc.communicate()
         if caught:

@@ -89,6 +89,59 @@ def test_corrupt_snapshot_metadata_is_a_driver_error(tmp_path):
     assert str(path) in str(info.value)
 
 
+_STATUS_HEAD = "<domstatus state='%s' reason='1' pid='5' id='2'><monitor path='/m'/><pidfile path='/p'/>"
+_STATUS_TAIL = "<nextIndex>2</nextIndex>%s<domain type='kvm'><name>d</name></domain></domstatus>"
+
+
+@pytest.mark.parametrize("text", [
+    "<domstatus state='1' reason='1' pid='5' id='2'><monitor path='/m'/></domstatus>",      # fields missing
+    _STATUS_HEAD % "x" + _STATUS_TAIL % "",                                                # not a number
+    _STATUS_HEAD % "1" + _STATUS_TAIL % "<job id='pv-vda' disk='vda' kind='pull' base='two'/>",  # job field
+])
+def test_malformed_status_file_names_the_file_and_the_way_out(tmp_path, text):
+    from pyvirsh.drivers.qemu.status import Status
+    path = tmp_path / "d.status.xml"
+    path.write_text(text)
+    with pytest.raises(DriverError) as info:
+        Status.load(str(path))
+    assert "state file '%s' is unusable" % path in str(info.value)
+    assert "move it aside" in str(info.value)
+
+
+def test_job_fields_keep_their_types_through_the_status_file(tmp_path):
+    from pyvirsh.drivers.qemu.status import Job
+    from lxml import etree
+    job = Job(id="pv-vda", disk="vda", kind="copy", top=1, base=4, bandwidth=1 << 20, flags=2,
+              pivot_requested=True)
+    again = Job.from_element(etree.fromstring(etree.tostring(job.to_element())), "f")
+    assert (again.top, again.base, again.bandwidth, again.flags) == (1, 4, 1 << 20, 2)
+    assert again.pivot_requested is True and again.abort_requested is False and again.pivot_on_ready is False
+    assert job.to_element().get("pivot-requested") == "1" and job.to_element().get("abort-requested") is None
+
+
+@pytest.mark.parametrize("name, reader, text", [
+    ("offline-jobs-d.json", "read_json", "{not json"),
+    ("d.shutoff", "read_number", "crashed"),
+    ("next-id", "read_number", ""),
+])
+def test_corrupt_small_state_files_are_errors_not_empty(tmp_path, name, reader, text):
+    from pyvirsh.drivers.qemu import statefile
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(DriverError) as info:
+        getattr(statefile, reader)(str(path))
+    assert str(path) in str(info.value)
+    assert getattr(statefile, reader)(str(tmp_path / "absent")) is None
+
+
+def test_unreadable_state_file_is_an_error(tmp_path):
+    from pyvirsh.drivers.qemu.statefile import read_state
+    (tmp_path / "dir.status.xml").mkdir()
+    with pytest.raises(DriverError) as info:
+        read_state(str(tmp_path / "dir.status.xml"))
+    assert "dir.status.xml' is unusable" in str(info.value)
+
+
 # ---------------------------------------------------------------------------
 # the QEMU snapshot metadata: parsed once while the file stays the same
 # ---------------------------------------------------------------------------
@@ -108,8 +161,15 @@ def snapdom(tmp_path, monkeypatch):
         paths = SimpleNamespace(snapshot_file=lambda name: str(tmp_path / (name + ".xml")))
 
     parses = []
-    real = snapshots.parse_trusted
-    monkeypatch.setattr(snapshots, "parse_trusted", lambda text, what: parses.append(what) or real(text, what))
+    real = snapshots.parse_state
+
+    def counting_parse(path):
+        root = real(path)
+        if root is not None:        # a missing file is not a parse
+            parses.append(path)
+        return root
+
+    monkeypatch.setattr(snapshots, "parse_state", counting_parse)
     return Dom(), str(tmp_path / "d.xml"), parses
 
 

@@ -15,6 +15,7 @@ made after the kill.
 from __future__ import annotations
 
 import os
+import pathlib
 import shutil
 import subprocess
 import time
@@ -155,7 +156,7 @@ def half_deleted_snapshot(env) -> list[str]:
     it and drops the snapshot)."""
     from lxml import etree
     meta = os.path.join(env.root, "state", "snapshots", "vm.xml")
-    if not os.path.exists(meta) or b"<name>s1</name>" not in open(meta, "rb").read():
+    if not os.path.exists(meta) or b"<name>s1</name>" not in pathlib.Path(meta).read_bytes():
         return []
     status = os.path.join(env.root, "run", "vm.status.xml")
     if os.path.exists(status):

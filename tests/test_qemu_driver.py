@@ -74,6 +74,53 @@ def test_qemu_killed_from_outside_is_noticed(env, qcow2_chain):
     env.ok("destroy", "vm1")
 
 
+def test_lookup_by_uuid_or_id_leaves_other_domains_alone(env, qcow2_chain):
+    """Finding a domain by UUID or id reads the others' files, never acts on them: a dead
+    QEMU of another domain is noticed (and its files removed) only when that one is looked at."""
+    (img,) = qcow2_chain(["only.qcow2"])
+    env.define("vm1", [("vda", img, "qcow2")])
+    env.define("vm2", [])
+    env.ok("start", "vm1")
+    (pid,) = env.qemu_pids()
+    os.kill(pid, signal.SIGKILL)
+    status = os.path.join(env.root, "run", "vm1.status.xml")
+    uuid2 = env.ok("domuuid", "vm2").strip()
+    assert env.ok("domname", uuid2) == "vm2\n\n"
+    assert os.path.exists(status)
+    assert env.run("domname", "1").returncode == 1        # vm1's id: its QEMU is gone, so no such id
+    assert not os.path.exists(status)
+    assert env.ok("domstate", "vm1", "--reason") == "shut off (crashed)\n\n"
+
+
+def test_list_and_domstate_read_no_xml(env, qcow2_chain):
+    """The status file's first line says what `list` and `domstate` show: neither loads lxml
+    (nor shlex), for a running domain or a shut-off one, while `dominfo` parses the definition."""
+    import subprocess
+    import sys
+    (img,) = qcow2_chain(["only.qcow2"])
+    env.define("vm1", [("vda", img, "qcow2")])
+    env.define("vm2", [])
+    env.ok("start", "vm1")
+    code = ("import sys, io, contextlib\n"
+            "from pyvirsh.cli import main\n"
+            "out = io.StringIO()\n"
+            "with contextlib.redirect_stdout(out):\n"
+            "    main(['-c', %r] + sys.argv[1:])\n"
+            "print(out.getvalue() + repr(sorted(m for m in ('lxml', 'shlex') if m in sys.modules)))\n" % env.uri)
+
+    def loaded(*args):
+        proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+    listing = loaded("list", "--all")
+    assert " 1    vm1    running" in listing and " -    vm2    shut off" in listing
+    assert listing.endswith("[]\n")
+    assert loaded("domstate", "vm1", "--reason") == "running (booted)\n\n[]\n"
+    assert loaded("domstate", "vm2") == "shut off\n\n[]\n"
+    assert "'lxml'" in loaded("dominfo", "vm1")
+    env.ok("destroy", "vm1")
+
+
 def test_transient_domain_disappears_when_stopped(env, qcow2_chain):
     (img,) = qcow2_chain(["only.qcow2"])
     from qemuhelp import domain_xml

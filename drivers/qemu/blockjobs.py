@@ -16,6 +16,7 @@ qemu-img's own locks guard against a domain running elsewhere.
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 
@@ -23,9 +24,11 @@ from ..api import (BlockCommitFlags, BlockCopyFlags, BlockJobAbortFlags, BlockJo
                    BlockJobSetSpeedFlags, BlockJobType, BlockPullFlags, BlockRebaseFlags, BlockResizeFlags,
                    DriverError, ErrorCode, check_flags, writes)
 from ..fsutil import remove
+from ..waiting import wait_for
 from ..storage.probe import BACKING_FORMATS
 from . import chaincache
 from .chaincache import backing_name, find_layer, format_node, layers, storage_node
+from .domainbase import QemuDomainBase
 from .status import Job
 
 ABORT_WAIT = 60.0
@@ -82,7 +85,7 @@ def _reconcile(dom) -> None:
             state = info["status"]
             if state == "ready" and job.pivot_on_ready and not job.pivot_requested and not job.abort_requested:
                 # A snapshot delete was killed while its merge ran: finish the pivot it wanted.
-                job.pivot_requested = "1"
+                job.pivot_requested = True
                 dom.save_status()
                 q.execute("job-complete", {"id": job.id})
                 state = _wait_past(q, job.id)
@@ -145,13 +148,16 @@ def release_dropped(dom, q) -> None:
 
 
 def _wait_past(q, name: str, timeout: float = 30.0) -> str:
-    """Poll a job told to complete until it waits to be finalized (a pivot takes a moment)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        current = {j["id"]: j["status"] for j in q.execute("query-jobs")}.get(name, "concluded")
-        if current not in ("ready", "waiting", "running") or time.monotonic() > deadline:
-            return current
-        time.sleep(0.01)
+    """Poll a job told to complete until it waits to be finalized (a pivot takes a moment);
+    its status then, or when the time is up."""
+    def current() -> str:
+        return {j["id"]: j["status"] for j in q.execute("query-jobs")}.get(name, "concluded")
+
+    def moved_on() -> str | None:
+        now = current()
+        return now if now not in ("ready", "waiting", "running") else None
+
+    return wait_for(moved_on, timeout, poll=0.01) or current()
 
 
 def _completed_gracefully(job, error) -> bool:
@@ -235,7 +241,7 @@ def _layer_by_index(disk_el, index):
 
 def _parent_of(disk_el, layer):
     chain = layers(disk_el)
-    for upper, lower in zip(chain, chain[1:]):
+    for upper, lower in itertools.pairwise(chain):
         if lower.index == layer.index:
             return upper
     raise DriverError(ErrorCode.INTERNAL_ERROR, "top '%s' has no parent in the chain" % layer.path)
@@ -289,12 +295,12 @@ def _speed(bandwidth: int, in_bytes: bool) -> int:
     return bandwidth if in_bytes else bandwidth << 20
 
 
-class BlockJobs:
+class BlockJobs(QemuDomainBase):
     """Block-job methods of QemuDomain (mixed in)."""
 
     # While a snapshot delete starts a merge job: the snapshot's name (or "" when other
     # disks still need merging), which the job records with the pivot as its intent.
-    merging_for_snapshot = None
+    merging_for_snapshot: str | None = None
 
     def _disk(self, path: str):
         definition = self.get_definition()
@@ -316,15 +322,16 @@ class BlockJobs:
         args = dict(args, **{"job-id": job.id, "auto-finalize": False, "auto-dismiss": False})
         if self.merging_for_snapshot is not None:       # "" : a merge, but not the snapshot's last
             job.snapshot = self.merging_for_snapshot or None
-            job.pivot_on_ready = "1" if job.kind == "active-commit" else None
+            job.pivot_on_ready = job.kind == "active-commit"
         job.state = "running"
-        self.status.jobs.append(job)
-        self.status.last_job.pop(job.disk, None)
+        status = self._require_active()
+        status.jobs.append(job)
+        status.last_job.pop(job.disk, None)
         self.save_status()
         try:
             q.execute(command, args)
         except BaseException:
-            self.status.jobs.remove(job)
+            status.jobs.remove(job)
             self.save_status()
             raise
 
@@ -341,7 +348,7 @@ class BlockJobs:
         check_flags(flags, R.SHALLOW | R.REUSE_EXT | R.COPY_RAW | R.COPY | R.RELATIVE | R.COPY_DEV |
                     R.BANDWIDTH_BYTES, "qemuDomainBlockRebase")
         if flags & BlockRebaseFlags.COPY:
-            self._copy(disk, base, None, None, _speed(bandwidth, flags & BlockRebaseFlags.BANDWIDTH_BYTES),
+            self._copy(disk, base, None, None, _speed(bandwidth, bool(flags & BlockRebaseFlags.BANDWIDTH_BYTES)),
                        flags, "block" if flags & BlockRebaseFlags.COPY_DEV else "file",
                        "raw" if flags & BlockRebaseFlags.COPY_RAW else None)
             return
@@ -349,8 +356,7 @@ class BlockJobs:
 
     def _pull(self, path: str, base, bandwidth: int, in_bytes: bool, flags: int) -> None:
         """block-stream; flags are BlockRebaseFlags (SHALLOW, RELATIVE), none for a plain pull."""
-        with self.conn.domain_lock(self.name):
-            self.refresh(locked=True)
+        with self.locked():
             disk = self._disk(path)
             if self.status is None:
                 from .offline import offline_pull
@@ -365,14 +371,15 @@ class BlockJobs:
                 if base_layer.index == top.index:
                     raise DriverError(ErrorCode.INVALID_ARG, "could not find image '%s' beneath '%s' in chain "
                                       "for '%s'" % (base, top.path, disk.target))
-            args = {"device": format_node(top.index), "speed": _speed(bandwidth, in_bytes)}
+            speed = _speed(bandwidth, in_bytes)
+            args: dict[str, object] = {"device": format_node(top.index), "speed": speed}
             if base_layer is not None:
                 args["base-node"] = format_node(base_layer.index)
                 args["backing-file"] = backing_name(top.path, base_layer.path,
                                                     bool(flags & BlockRebaseFlags.RELATIVE))
             job = Job(id=job_id(disk.target), disk=disk.target, kind="pull",
                       top=top.index, base=base_layer.index if base_layer else None,
-                      bandwidth=args["speed"], flags=flags)
+                      bandwidth=speed, flags=flags)
             with self.qmp() as q:
                 self._start_job(q, "block-stream", args, job)
 
@@ -382,14 +389,13 @@ class BlockJobs:
     def block_commit(self, path: str, base, top, bandwidth: int, flags: int = 0) -> None:
         C = BlockCommitFlags
         check_flags(flags, C.SHALLOW | C.DELETE | C.ACTIVE | C.RELATIVE | C.BANDWIDTH_BYTES, "qemuDomainBlockCommit")
-        with self.conn.domain_lock(self.name):
-            self.refresh(locked=True)
+        with self.locked():
             disk = self._disk(path)
-            chain = layers(disk.el) if self.status is not None else None
             if self.status is None:
                 from .offline import offline_commit
                 offline_commit(self, disk, base, top, flags)
                 return
+            chain = layers(disk.el)
             self._job_free(disk)
             top_layer = find_layer(disk.el, disk.target, top) if top else chain[0]
             below = chain[[layer.index for layer in chain].index(top_layer.index) + 1:]
@@ -415,7 +421,7 @@ class BlockJobs:
             if not active and flags & C.ACTIVE:
                 raise DriverError(ErrorCode.INVALID_ARG, "active commit requested but '%s' is not active"
                                   % top_layer.path)
-            speed = _speed(bandwidth, flags & C.BANDWIDTH_BYTES)
+            speed = _speed(bandwidth, bool(flags & C.BANDWIDTH_BYTES))
             args = {"device": format_node(chain[0].index), "base-node": format_node(base_layer.index),
                     "speed": speed}
             committed = chain[[layer.index for layer in chain].index(top_layer.index):
@@ -455,8 +461,7 @@ class BlockJobs:
         R = BlockRebaseFlags
         if not os.path.isabs(dest):
             raise DriverError(ErrorCode.INVALID_ARG, "absolute path must be used as block copy target")
-        with self.conn.domain_lock(self.name):
-            self.refresh(locked=True)
+        with self.locked():
             disk = self._disk(path)
             if self.status is None:
                 raise DriverError(ErrorCode.OPERATION_INVALID, "domain is not running")
@@ -508,8 +513,7 @@ class BlockJobs:
 
     def get_block_job_info(self, path: str, flags: int = 0):
         check_flags(flags, BlockJobInfoFlags.BANDWIDTH_BYTES, "qemuDomainGetBlockJobInfo")
-        with self.conn.domain_lock(self.name):
-            self.refresh(locked=True)
+        with self.locked():
             disk = self._disk(path)
             if self.status is None:
                 from .offline import offline_job_info
@@ -570,8 +574,7 @@ class BlockJobs:
     def block_job_abort(self, path: str, flags: int = 0) -> None:
         A = BlockJobAbortFlags
         check_flags(flags, A.ASYNC | A.PIVOT, "qemuDomainBlockJobAbort")
-        with self.conn.domain_lock(self.name):
-            self.refresh(locked=True)
+        with self.locked():
             disk = self._disk(path)
             if self.status is None:
                 from .offline import offline_abort
@@ -589,23 +592,21 @@ class BlockJobs:
                     if info is None or info["status"] != "ready":
                         raise DriverError(ErrorCode.BLOCK_COPY_ACTIVE,
                                           "block job '%s' not ready for pivot yet" % job.id)
-                    job.pivot_requested = "1"
+                    job.pivot_requested = True
                     self.save_status()
                     q.execute("job-complete", {"id": job.id})
                 else:
-                    job.abort_requested = "1"
+                    job.abort_requested = True
                     self.save_status()
                     q.execute("job-cancel", {"id": job.id})
         if flags & A.ASYNC:
             return
-        deadline = time.monotonic() + ABORT_WAIT
-        while time.monotonic() < deadline:
-            with self.conn.domain_lock(self.name):
-                self.refresh(locked=True)
-                if self.status is None or self.status.job_for(disk.target) is None:
-                    break
-            time.sleep(0.05)
-        else:
+
+        def ended() -> bool | None:
+            with self.locked():
+                return True if self.status is None or self.status.job_for(disk.target) is None else None
+
+        if not wait_for(ended, ABORT_WAIT):
             raise DriverError(ErrorCode.OPERATION_TIMEOUT, "block job on disk '%s' did not end in time"
                               % disk.target)
         if flags & A.PIVOT and self.status is not None and \
@@ -615,13 +616,12 @@ class BlockJobs:
     @writes("virDomainBlockJobSetSpeed")
     def block_job_set_speed(self, path: str, bandwidth: int, flags: int = 0) -> None:
         check_flags(flags, BlockJobSetSpeedFlags.BANDWIDTH_BYTES, "qemuDomainBlockJobSetSpeed")
-        with self.conn.domain_lock(self.name):
-            self.refresh(locked=True)
+        with self.locked():
             disk = self._disk(path)
             job = self.status.job_for(disk.target) if self.status is not None else None
             if job is None:
                 raise DriverError(ErrorCode.INVALID_ARG, "disk %s does not have an active block job" % disk.target)
-            speed = _speed(bandwidth, flags & BlockJobSetSpeedFlags.BANDWIDTH_BYTES)
+            speed = _speed(bandwidth, bool(flags & BlockJobSetSpeedFlags.BANDWIDTH_BYTES))
             with self.qmp() as q:
                 q.execute("block-job-set-speed", {"device": job.id, "speed": speed})
             job.bandwidth = speed
@@ -631,8 +631,7 @@ class BlockJobs:
     def block_resize(self, path: str, size: int, flags: int = 0) -> None:
         check_flags(flags, BlockResizeFlags.BYTES, "qemuDomainBlockResize")
         size_bytes = size if flags & BlockResizeFlags.BYTES else size * 1024
-        with self.conn.domain_lock(self.name):
-            self.refresh(locked=True)
+        with self.locked():
             disk = self._disk(path)
             if disk.source is None:
                 raise DriverError(ErrorCode.INVALID_ARG, "disk '%s' does not currently have a source assigned"

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import os
 
-from lxml import etree
-
 from ..api import DriverError, ErrorCode
+from ..diskinfo import backing_nodes, node_format, node_path
+
+# lxml is imported where elements are made: reading a chain needs only the elements' methods,
+# and a command that reads no chain must not pay for the import.
 
 
 def format_node(index: int) -> str:
@@ -45,7 +47,7 @@ class Layer:
 
     @property
     def path(self) -> str:
-        return self.source.get("file") or self.source.get("dev")
+        return node_path(self.source)
 
 
 def layers(disk_el) -> list[Layer]:
@@ -53,17 +55,13 @@ def layers(disk_el) -> list[Layer]:
     src = disk_el.find("source")
     if src is None or src.get("index") is None:
         return []
-    out = [Layer(disk_el, src, disk_el.find("driver").get("type", "raw"), disk_el.get("type"))]
-    node = disk_el.find("backingStore")
-    while node is not None and node.find("source") is not None:
-        fmt_el = node.find("format")
-        out.append(Layer(node, node.find("source"), fmt_el.get("type") if fmt_el is not None else "raw",
-                         node.get("type", "file")))
-        node = node.find("backingStore")
-    return out
+    return [Layer(disk_el, src, disk_el.find("driver").get("type", "raw"), disk_el.get("type"))] + \
+        [Layer(node, node.find("source"), node_format(node) or "raw", node.get("type", "file"))
+         for node in backing_nodes(disk_el)[0]]
 
 
 def _make_backing(layer_info, index: int):
+    from lxml import etree
     el = etree.Element("backingStore")
     el.set("type", layer_info.type if layer_info.type in ("file", "block") else "file")
     el.set("index", str(index))
@@ -75,6 +73,7 @@ def _make_backing(layer_info, index: int):
 
 def attach_chain(disk_el, probed: list, next_index: int) -> int:
     """Record a probed chain (top first) in a live <disk>; return the next free index."""
+    from lxml import etree
     for old in disk_el.findall("backingStore"):
         disk_el.remove(old)
     src = disk_el.find("source")
@@ -101,17 +100,9 @@ def attach_chain(disk_el, probed: list, next_index: int) -> int:
 def user_chain_layers(disk_el):
     """A chain the user wrote in XML, as (path, format, type) top first, and whether it ends
     with the explicit terminator (then nothing below it is probed)."""
-    out = []
-    node = disk_el.find("backingStore")
-    while node is not None:
-        src = node.find("source")
-        if src is None:
-            return out, True
-        fmt = node.find("format")
-        out.append((src.get("file") or src.get("dev"), fmt.get("type") if fmt is not None else "raw",
-                    node.get("type", "file")))
-        node = node.find("backingStore")
-    return out, False
+    nodes, terminated = backing_nodes(disk_el)
+    return [(node_path(node.find("source")), node_format(node) or "raw", node.get("type", "file"))
+            for node in nodes], terminated
 
 
 def find_layer(disk_el, target: str, spec: str) -> Layer:
@@ -136,13 +127,14 @@ def find_layer(disk_el, target: str, spec: str) -> Layer:
 
 def set_backing(upper: Layer, lower: Layer | None) -> list:
     """Make `lower` (or the terminator) the backing of `upper`; return the dropped subtree's elements."""
+    from lxml import etree
     holder = upper.element
     old = holder.find("backingStore")
     dropped = []
-    node = old
-    while node is not None and node.find("source") is not None and (lower is None or node is not lower.element):
+    for node in backing_nodes(holder)[0]:
+        if lower is not None and node is lower.element:
+            break
         dropped.append(node)
-        node = node.find("backingStore")
     if old is not None:
         holder.remove(old)
     if lower is None:
@@ -157,6 +149,7 @@ def set_backing(upper: Layer, lower: Layer | None) -> list:
 
 
 def _replace_source(disk_el, path: str, disk_type: str, fmt: str, index: int) -> None:
+    from lxml import etree
     old = disk_el.find("source")
     new = etree.Element("source")
     new.set("dev" if disk_type == "block" else "file", path)
@@ -169,6 +162,7 @@ def _replace_source(disk_el, path: str, disk_type: str, fmt: str, index: int) ->
 
 def promote(disk_el, layer: Layer) -> list[int]:
     """Make a lower layer the disk's top (active commit pivoted); return dropped indexes."""
+    from lxml import etree
     chain = layers(disk_el)
     position = [item.index for item in chain].index(layer.index)
     if position == 0:
@@ -184,6 +178,7 @@ def promote(disk_el, layer: Layer) -> list[int]:
 
 def replace_top(disk_el, path: str, fmt: str, disk_type: str, index: int, keep_backing: bool) -> list[int]:
     """A copy was pivoted to: the new image becomes the top (over the old backing if shallow)."""
+    from lxml import etree
     chain = layers(disk_el)
     dropped = [chain[0].index] + ([] if keep_backing else [item.index for item in chain[1:]])
     _replace_source(disk_el, path, disk_type, fmt, index)
@@ -236,6 +231,7 @@ def backing_name(upper_path: str, base_path: str, relative: bool) -> str:
 def set_disk_image(disk, disk_type: str, path: str, fmt: str) -> None:
     """Point a definition's disk at one image, with no chain cached below it
     (the persistent definition after a pivot, a snapshot or a revert)."""
+    from lxml import etree
     disk.set_source(disk_type, path)
     driver = disk.el.find("driver")
     if driver is None:

@@ -12,30 +12,34 @@ files are removed.
 from __future__ import annotations
 
 import os
-import shlex
 import time
 
 from ..api import (BlockInfo, Connection, DestroyFlags, Domain, DomainInfo, DomainState, DriverError,
                    ErrorCode, NodeInfo, Reason, SecurityLabel, ShutdownMode, StartFlags, UndefineFlags,
                    XMLFlags, check_flags, writes)
-from ..domxml import DomainDef
 from ..fsutil import FileLock, atomic_write, ensure_dir, read_text, remove, remove_dead_writers_temps
 from . import process
 from .blockjobs import BlockJobs, reconcile_jobs
 from .capabilities import Capabilities
 from .chaincache import LayerRef, attach_chain, layers, set_disk_image, user_chain_layers
-from .defaults import QemuDefaults
 from .paths import DriverPaths
 from .pools import QemuStorage
 from .snapshots import Snapshots
-from .status import Status
+from .statefile import read_number, read_state
+from .status import Status, StatusHead
+
+# The type checker reads any name TYPE_CHECKING as true; Python skips the block: lxml (domxml,
+# defaults) and shlex are imported where used, so `list` and `domstate` load neither.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..domxml import DomainDef
 
 LOCK_TIMEOUT = 30.0
 START_TIMEOUT = 30.0
 NAME_MAX = 200
 
 
-def open_qemu(uri: str, mode: str, root: str | None, readonly: bool) -> "QemuConnection":
+def open_qemu(uri: str, mode: str, root: str | None, readonly: bool) -> QemuConnection:
     paths = DriverPaths(mode, root)
     if mode == "system" and os.geteuid() != 0:
         raise DriverError(ErrorCode.OPERATION_DENIED, "qemu:///system needs root; use qemu:///session "
@@ -73,7 +77,7 @@ class QemuConnection(QemuStorage, Connection):
         for directory in (self.paths.run, self.paths.config, self.paths.state, self.paths.snapshot_dir):
             remove_dead_writers_temps(directory)
 
-    def completion_view(self) -> "QemuConnection":
+    def completion_view(self) -> QemuConnection:
         view = QemuConnection(self.uri, self.paths, True)
         view.passive = True
         return view
@@ -92,7 +96,7 @@ class QemuConnection(QemuStorage, Connection):
         import subprocess
         try:
             out = subprocess.run([find_emulator(host_arch()), "--version"], capture_output=True, text=True,
-                                 timeout=30).stdout
+                                 timeout=30, check=False).stdout     # an old or odd QEMU: version 0
             major, minor, micro = (out.split("version ", 1)[1].split()[0].split(".") + ["0", "0"])[:3]
             return int(major) * 1000000 + int(minor) * 1000 + int(micro.split("(")[0] or 0)
         except (OSError, IndexError, ValueError):
@@ -145,30 +149,35 @@ class QemuConnection(QemuStorage, Connection):
     def load_config(self, name: str) -> DomainDef | None:
         path = self.paths.config_file(name)
         text = read_text(path)
-        return DomainDef.from_trusted_xml(text, path) if text is not None else None
+        if text is None:
+            return None
+        from ..domxml import DomainDef
+        return DomainDef.from_trusted_xml(text, path)
 
     def load_status(self, name: str) -> Status | None:
         return Status.load(self.paths.status_file(name))
+
+    def load_status_head(self, name: str) -> StatusHead | None:
+        return StatusHead.read(self.paths.status_file(name))
 
     def next_domain_id(self) -> int:
         # Its own lock: taken while a domain lock is held, so it must never wait on one.
         with self.domain_lock(".ids"):
             path = self.paths.id_counter()
-            text = read_text(path)
-            value = int(text) if text and text.strip().isdigit() else 1
+            value = read_number(path) or 1
             atomic_write(path, str(value + 1))
             return value
 
     def shutoff_reason(self, name: str) -> int:
-        text = read_text(os.path.join(self.paths.run, name + ".shutoff"))
-        return int(text) if text and text.strip().isdigit() else Reason.SHUTOFF_UNKNOWN
+        reason = read_number(self.paths.shutoff_file(name))
+        return reason if reason is not None else Reason.SHUTOFF_UNKNOWN
 
     def set_shutoff_reason(self, name: str, reason: int) -> None:
-        atomic_write(os.path.join(self.paths.run, name + ".shutoff"), str(reason))
+        atomic_write(self.paths.shutoff_file(name), str(reason))
 
     # domains ----------------------------------------------------------
 
-    def _handle(self, name: str) -> "QemuDomain":
+    def _handle(self, name: str) -> QemuDomain:
         dom = QemuDomain(self, name)
         dom.refresh()
         return dom
@@ -200,18 +209,33 @@ class QemuConnection(QemuStorage, Connection):
     def lookup_domain_by_uuid(self, uuid: str):
         from ..ids import parse_uuid
         wanted = parse_uuid(uuid)
-        for dom in self.list_all_domains():
-            if wanted is not None and dom.uuid == wanted:
-                return dom
+        # The files are only read to find the name: only the domain found is refreshed
+        # (which may reap its dead QEMU or reconcile its jobs), never the others.
+        for name in self._names() if wanted is not None else []:
+            try:
+                status = self.load_status(name)
+                definition = status.definition if status is not None else self.load_config(name)
+            except DriverError:
+                continue            # an unusable domain is skipped, as a listing skips it
+            if definition is not None and definition.uuid == wanted:
+                return self._handle(name)
         raise DriverError(ErrorCode.NO_DOMAIN, "no domain with matching uuid '%s'" % uuid)
 
     def lookup_domain_by_id(self, domid: int):
-        for dom in self.list_all_domains():
-            if dom.get_id() == domid:
-                return dom
+        for name in self._names():
+            try:
+                head = self.load_status_head(name)
+            except DriverError:
+                continue
+            if head is not None and head.id == domid:
+                dom = self._handle(name)
+                if dom.get_id() == domid:       # its QEMU may have died: then it has no id
+                    return dom
         raise DriverError(ErrorCode.NO_DOMAIN, "no domain with matching id %d" % domid)
 
     def parse_definition(self, xml: str) -> DomainDef:
+        from ..domxml import DomainDef
+        from .defaults import QemuDefaults
         definition = DomainDef.from_xml(xml, QemuDefaults(self.caps))
         check_name(definition.name)
         return definition
@@ -251,7 +275,7 @@ class QemuConnection(QemuStorage, Connection):
             dom.refresh(locked=True, must_exist=False)
             if dom.is_active():
                 raise DriverError(ErrorCode.OPERATION_INVALID, "domain '%s' is already active" % dom.name)
-            dom.launch(definition, flags & StartFlags.PAUSED)
+            dom.launch(definition, bool(flags & StartFlags.PAUSED))
         return dom
 
 
@@ -262,13 +286,66 @@ def _listdir(path: str) -> list[str]:
         return []
 
 
+class _ReadWhenNeeded:
+    """A domain's file, parsed by the connection's loader the first time it is asked for;
+    assigning sets the value as read."""
+
+    def __init__(self, loader: str):
+        self.loader = loader
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = "_read_" + name
+
+    def __get__(self, dom, owner=None):
+        if dom is None:
+            return self
+        if self.slot not in dom.__dict__:
+            dom.__dict__[self.slot] = getattr(dom.conn, self.loader)(dom.name)
+        return dom.__dict__[self.slot]
+
+    def __set__(self, dom, value) -> None:
+        dom.__dict__[self.slot] = value
+
+    @staticmethod
+    def was_read(dom, name: str) -> bool:
+        return "_read_" + name in dom.__dict__
+
+    @staticmethod
+    def forget(dom) -> None:
+        for key in [key for key in dom.__dict__ if key.startswith("_read_")]:
+            del dom.__dict__[key]
+
+
 class QemuDomain(BlockJobs, Snapshots, Domain):
+    conn: QemuConnection
+
     def __init__(self, conn: QemuConnection, name: str):
         self.conn = conn
         self.name = name
-        self.config: DomainDef | None = None
-        self.status: Status | None = None
-        self.uuid = ""
+        self._head: StatusHead | None = None
+
+    # The files are parsed when first needed: `list` and `domstate` need only the status
+    # file's first line (StatusHead) and which files exist.
+    if TYPE_CHECKING:
+        config: DomainDef | None        # the persistent definition, or None (a transient domain)
+        status: Status | None           # the running domain's status, or None (shut off)
+    else:
+        config = _ReadWhenNeeded("load_config")
+        status = _ReadWhenNeeded("load_status")
+
+    def _forget(self) -> None:
+        """Read the files again when next needed."""
+        _ReadWhenNeeded.forget(self)
+
+    def _light_head(self) -> StatusHead | None:
+        """The status's head: from the status if it was read, else from the file's first line."""
+        if _ReadWhenNeeded.was_read(self, "status"):
+            return self.status.head() if self.status is not None else None
+        return self._head
+
+    @property
+    def uuid(self) -> str:  # type: ignore[override]  # read-only: the definition is its one source
+        return self.get_definition().uuid
 
     def connection(self):
         return self.conn
@@ -290,13 +367,13 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         inspecting and destroying must never be locked up by one bad job.
         """
         self.conn.sweep_dead_writers_temps()
-        self.config = self.conn.load_config(self.name)
-        self.status = self.conn.load_status(self.name)
+        self._forget()
+        head = self._head = self.conn.load_status_head(self.name)
         if self.conn.passive:
             pass
-        elif self.status is None and os.path.exists(self.paths.spawn_intent_file(self.name)):
+        elif head is None and os.path.exists(self.paths.spawn_intent_file(self.name)):
             self._with_lock(locked, self._stop_unrecorded_qemu)
-        elif self.status is not None and not process.qemu_alive(self.status.pid, self.status.pidfile):
+        elif head is not None and not process.qemu_alive(head.pid, head.pidfile):
             if locked:
                 self._reap()
             else:
@@ -305,28 +382,25 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
                 lock = self.conn.domain_lock(self.name)
                 if lock.try_acquire():
                     try:
-                        self.config = self.conn.load_config(self.name)
-                        self.status = self.conn.load_status(self.name)
+                        self._forget()
                         if self.status is not None and \
                                 not process.qemu_alive(self.status.pid, self.status.pidfile):
                             self._reap()
                     finally:
                         lock.release()
-        if self.status is not None and not self.conn.passive and \
+        head = self._light_head()
+        if head is not None and not self.conn.passive and \
                 os.path.exists(self.paths.spawn_intent_file(self.name)):
             self._with_lock(locked, self._finish_start)
-        if self.status is not None and self.status.pending() and not self.conn.passive:
+            head = self._light_head()
+        if head is not None and head.pending and not self.conn.passive:
             try:
                 reconcile_jobs(self, locked)
             except DriverError:
                 if locked if strict is None else strict:
                     raise
-        definition = self.status.definition if self.status is not None else self.config
-        if definition is None:
-            if must_exist:
-                raise DriverError(ErrorCode.NO_DOMAIN, "no domain with matching name '%s'" % self.name)
-            return
-        self.uuid = definition.uuid
+        if must_exist and self._light_head() is None and not os.path.exists(self.paths.config_file(self.name)):
+            raise DriverError(ErrorCode.NO_DOMAIN, "no domain with matching name '%s'" % self.name)
 
     def _with_lock(self, locked: bool, action) -> None:
         """Run a clean-up under the domain lock, reloading the files first; an unlocked
@@ -337,8 +411,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         lock = self.conn.domain_lock(self.name)
         if lock.try_acquire():
             try:
-                self.config = self.conn.load_config(self.name)
-                self.status = self.conn.load_status(self.name)
+                self._forget()
                 action()
             finally:
                 lock.release()
@@ -350,11 +423,10 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         intent = self.paths.spawn_intent_file(self.name)
         if self.status is not None or not os.path.exists(intent):
             return
-        run_dir = self.paths.run_dir(self.name)
-        for pid in process.pids_naming(os.path.join(run_dir, "qemu.pid")):
+        for pid in process.pids_naming(self.paths.pidfile(self.name)):
             process.kill_now(pid)
-        remove(os.path.join(run_dir, "qmp.sock"))
-        remove(os.path.join(run_dir, "qemu.pid"))
+        remove(self.paths.monitor_socket(self.name))
+        remove(self.paths.pidfile(self.name))
         remove(intent)
 
     def _finish_start(self) -> None:
@@ -362,7 +434,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         pause, as asked): finish it. The intent file says which the user asked for."""
         intent = self.paths.spawn_intent_file(self.name)
         status = self.status
-        wanted = read_text(intent)
+        wanted = read_state(intent)
         if status is None or wanted is None:
             return
         if status.reason != Reason.PAUSED_STARTING_UP:
@@ -380,11 +452,11 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         except DriverError:
             return          # QEMU went away meanwhile: the next liveness check reaps it
         remove(intent)
-        remove(os.path.join(self.paths.run, self.name + ".shutoff"))
+        remove(self.paths.shutoff_file(self.name))
 
     def _reap(self) -> None:
         """QEMU is gone without pyvirsh stopping it: record why and remove its runtime files."""
-        status = self.status
+        status = self._require_active()
         reason = Reason.SHUTOFF_SHUTDOWN if status.shutdown_requested else Reason.SHUTOFF_CRASHED
         self._cleanup(reason)
 
@@ -403,18 +475,19 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         if self.config is not None:
             self.conn.set_shutoff_reason(self.name, reason)
         else:
-            remove(os.path.join(self.paths.run, self.name + ".shutoff"))
+            remove(self.paths.shutoff_file(self.name))
 
     def save_status(self) -> None:
-        self.status.save(self.paths.status_file(self.name))
+        self._require_active().save(self.paths.status_file(self.name))
 
     def point_config_disk(self, target: str, path: str, fmt: str, disk_type: str = "file") -> None:
         """The persistent definition follows a disk's new image, as libvirt rewrites it."""
-        disk = self.config.find_disk(target) if self.config is not None else None
-        if disk is None:
+        config = self.config
+        disk = config.find_disk(target) if config is not None else None
+        if config is None or disk is None:
             return
         set_disk_image(disk, disk_type, path, fmt)
-        atomic_write(self.paths.config_file(self.name), self.config.to_xml())
+        atomic_write(self.paths.config_file(self.name), config.to_xml())
 
     def _require_active(self) -> Status:
         if self.status is None:
@@ -432,19 +505,25 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
     def get_definition(self, inactive: bool = False) -> DomainDef:
         if inactive and self.config is not None:
             return self.config
-        return self.status.definition if self.status is not None else self.config
+        if self.status is not None:
+            return self.status.definition
+        if self.config is None:         # refresh(must_exist=False) found neither
+            raise DriverError(ErrorCode.NO_DOMAIN, "no domain with matching name '%s'" % self.name)
+        return self.config
 
     def get_disks(self, inactive: bool = False):
         from ..diskinfo import disk_records
         return disk_records(self.get_definition(inactive))
 
     def get_id(self) -> int:
-        return self.status.id if self.status is not None else -1
+        head = self._light_head()
+        return head.id if head is not None else -1
 
     def get_state(self):
-        if self.status is None:
+        head = self._light_head()
+        if head is None:
             return DomainState.SHUTOFF, self.conn.shutoff_reason(self.name)
-        return self.status.state, self.status.reason
+        return head.state, head.reason
 
     def get_info(self) -> DomainInfo:
         definition = self.get_definition()
@@ -456,6 +535,8 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         return self.get_definition().os_type
 
     def is_persistent(self) -> bool:
+        if not _ReadWhenNeeded.was_read(self, "config"):
+            return os.path.exists(self.paths.config_file(self.name))
         return self.config is not None
 
     def get_autostart(self) -> bool:
@@ -472,7 +553,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
 
     def get_xml_desc(self, flags: int = 0) -> str:
         if flags & XMLFlags.INACTIVE or self.status is None:
-            return (self.config or self.status.definition).to_xml()
+            return self.get_definition(inactive=True).to_xml()
         return self.status.definition.to_xml(self.status.id)
 
     def get_block_info(self, disk: str) -> BlockInfo:
@@ -496,7 +577,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         try:
             st = os.stat(path)
         except OSError as err:
-            raise DriverError(ErrorCode.SYSTEM_ERROR, "cannot stat file '%s': %s" % (path, os.strerror(err.errno)))
+            raise DriverError(ErrorCode.SYSTEM_ERROR, "cannot stat file '%s': %s" % (path, err.strerror))
         physical = st.st_size
         if found.type == "block":
             with open(path, "rb") as f:
@@ -512,7 +593,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
 
     def _prepare_live_definition(self, definition: DomainDef, status_capacity: dict) -> tuple[DomainDef, int]:
         """Copy the definition and record each disk's probed chain in it (probe once, here)."""
-        from ..storage.chain import probe_chain
+        from ..storage.chain import ChainLayer, probe_chain
         from .volumedisks import resolve_volume_disks
         live = definition.copy()
         resolve_volume_disks(self.conn, live)       # <disk type='volume'>: the volume's file
@@ -523,15 +604,15 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
                 continue
             top_format = disk.driver_type or "raw"
             given, terminated = user_chain_layers(disk.el)
+            chain: list[LayerRef | ChainLayer]
             if given:
                 # A chain written in XML is trusted as written and never probed.
-                chain = [LayerRef(disk.source, top_format, disk.type)] + \
-                    [LayerRef(p, f, t) for p, f, t in given]
+                chain = [LayerRef(disk.source, top_format, disk.type), *(LayerRef(p, f, t) for p, f, t in given)]
                 if not terminated:
                     chain += probe_chain(given[-1][0], given[-1][1], disk.target)[1:]
                 capacity = None         # the top's own header says (read below)
             else:
-                chain = probe_chain(disk.source, top_format, disk.target)
+                chain = list(probe_chain(disk.source, top_format, disk.target))
                 capacity = chain[0].virtual_size
             first = next_index
             next_index = attach_chain(disk.el, chain, next_index)
@@ -553,15 +634,16 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         refuse_start_with_offline_jobs(self)
         capacity: dict[int, int] = {}
         live, next_index = self._prepare_live_definition(definition, capacity)
-        run_dir = ensure_dir(self.paths.run_dir(self.name))
-        monitor = os.path.join(run_dir, "qmp.sock")
-        pidfile = os.path.join(run_dir, "qemu.pid")
+        ensure_dir(self.paths.run_dir(self.name))
+        monitor = self.paths.monitor_socket(self.name)
+        pidfile = self.paths.pidfile(self.name)
         remove(monitor)
         remove(pidfile)
         argv = cmdline.build(live, live.root.findtext("devices/emulator"), _short_path(monitor), pidfile,
                              state_dir=self.paths.state)
         log = self.paths.log_file(self.name)
         with open(log, "a") as f:
+            import shlex
             f.write("%s: starting up\n%s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), shlex.join(argv)))
         domid = self.conn.next_domain_id()
         # The intent first: a pyvirsh killed between the spawn and the status below leaves
@@ -597,7 +679,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
             remove(intent)
             self.status = None
             raise
-        remove(os.path.join(self.paths.run, self.name + ".shutoff"))
+        remove(self.paths.shutoff_file(self.name))
 
     def _connect_new_monitor(self, pid: int, monitor: str, log: str):
         """QMP of a QEMU just spawned, once it listens; its log's last lines if it died first."""
@@ -621,7 +703,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
             filename = chardev.get("filename", "")
             if filename.startswith("pty:"):
                 ptys[chardev["label"]] = filename[4:]
-        devices = self.status.definition.devices
+        devices = self._require_active().definition.devices
         for n, serial in enumerate(devices.iterfind("serial")):
             path = ptys.get("charserial%d" % n)
             if path:
@@ -635,8 +717,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
     def create(self, flags: int = 0) -> None:
         allowed = StartFlags.PAUSED | StartFlags.FORCE_BOOT | StartFlags.BYPASS_CACHE
         check_flags(flags, allowed, "qemuDomainCreateWithFlags")
-        with self.conn.domain_lock(self.name):
-            self.refresh(locked=True)
+        with self.locked():
             if self.status is not None:
                 raise DriverError(ErrorCode.OPERATION_INVALID, "domain is already running")
             if self.config is None:
@@ -646,9 +727,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
     @writes("virDomainDestroy", "virDomainDestroyFlags")
     def destroy(self, flags: int = 0) -> None:
         check_flags(flags, DestroyFlags.GRACEFUL | DestroyFlags.REMOVE_LOGS, "qemuDomainDestroyFlags")
-        with self.conn.domain_lock(self.name):
-            self.refresh(locked=True, strict=False)     # a broken job must not keep QEMU alive
-            status = self._require_active()
+        with self.locked_active(strict=False) as status:     # a broken job must not keep QEMU alive
             self._stop_qemu(status, graceful=bool(flags & DestroyFlags.GRACEFUL))
             self._cleanup(Reason.SHUTOFF_DESTROYED)
             if flags & DestroyFlags.REMOVE_LOGS:
@@ -668,28 +747,21 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
     @writes("virDomainShutdown", "virDomainShutdownFlags")
     def shutdown(self, flags: int = 0) -> None:
         _acpi_only(flags, "shutdown")
-        with self.conn.domain_lock(self.name):
-            self.refresh(locked=True)
-            self._require_active()
+        with self.locked_active() as status:
             with self.qmp() as q:
                 q.execute("system_powerdown")
-            self.status.shutdown_requested = True
+            status.shutdown_requested = True
             self.save_status()
 
     @writes("virDomainReboot")
     def reboot(self, flags: int = 0) -> None:
         _acpi_only(flags, "reboot")
-        with self.conn.domain_lock(self.name):
-            self.refresh(locked=True)
-            self._require_active()
-            with self.qmp() as q:
-                q.execute("system_reset")
+        with self.locked_active(), self.qmp() as q:
+            q.execute("system_reset")
 
     @writes("virDomainSuspend")
     def suspend(self) -> None:
-        with self.conn.domain_lock(self.name):
-            self.refresh(locked=True)
-            status = self._require_active()
+        with self.locked_active() as status:
             if status.state != DomainState.PAUSED:
                 with self.qmp() as q:
                     q.execute("stop")
@@ -698,9 +770,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
 
     @writes("virDomainResume")
     def resume(self) -> None:
-        with self.conn.domain_lock(self.name):
-            self.refresh(locked=True)
-            status = self._require_active()
+        with self.locked_active() as status:
             if status.state != DomainState.PAUSED:
                 raise DriverError(ErrorCode.OPERATION_INVALID, "domain is not paused")
             with self.qmp() as q:
@@ -714,8 +784,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
                    UndefineFlags.CHECKPOINTS_METADATA | UndefineFlags.KEEP_TPM | UndefineFlags.NVRAM |
                    UndefineFlags.TPM)
         check_flags(flags, allowed, "qemuDomainUndefineFlags")
-        with self.conn.driver_lock(), self.conn.domain_lock(self.name):
-            self.refresh(locked=True)
+        with self.conn.driver_lock(), self.locked():
             if self.config is None:
                 raise DriverError(ErrorCode.OPERATION_INVALID, "cannot undefine transient domain")
             count = self.snapshot_count()
@@ -727,7 +796,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
             from .offline import drop_offline_jobs
             drop_offline_jobs(self)
             remove(self.paths.config_file(self.name))
-            remove(os.path.join(self.paths.run, self.name + ".shutoff"))
+            remove(self.paths.shutoff_file(self.name))
             self.config = None
 
 

@@ -17,14 +17,16 @@ from __future__ import annotations
 import os
 
 from ..api import (BlockCommitFlags, BlockJobAbortFlags, BlockJobInfo, BlockJobType, DriverError, ErrorCode)
-from ..fsutil import atomic_write, read_text, remove
+from ..fsutil import atomic_write, remove
 from .chaincache import attach_chain, backing_name, find_layer, layers
+from .statefile import corrupt_state_file, read_json
 
 
 def qemu_img(*args: str) -> str:
     import subprocess
     try:
-        proc = subprocess.run(["qemu-img", *args], capture_output=True, text=True, timeout=24 * 3600)
+        proc = subprocess.run(["qemu-img", *args], capture_output=True, text=True, timeout=24 * 3600,
+                              check=False)      # the exit status is read below
     except FileNotFoundError:
         raise DriverError(ErrorCode.OPERATION_FAILED, "qemu-img is not installed: install the Debian package "
                           "qemu-utils (apt-get install -y qemu-utils)") from None
@@ -116,18 +118,16 @@ def offline_commit(dom, disk, base, top, flags: int) -> None:
 
 
 def _jobs_file(dom) -> str:
-    return os.path.join(dom.paths.state, "offline-jobs-%s.json" % dom.name)
+    return dom.paths.offline_jobs_file(dom.name)
 
 
 def _load_jobs(dom) -> dict:
-    text = read_text(_jobs_file(dom))
-    if not text:
+    jobs = read_json(_jobs_file(dom))
+    if jobs is None:
         return {}
-    import json
-    try:
-        return json.loads(text)
-    except ValueError:
-        return {}
+    if not isinstance(jobs, dict):
+        raise corrupt_state_file(_jobs_file(dom), "not a JSON object")
+    return jobs
 
 
 def _save_jobs(dom, jobs: dict) -> None:

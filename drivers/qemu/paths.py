@@ -7,7 +7,8 @@
 
 config holds the persistent definitions (NAME.xml); state holds snapshot
 metadata and caches; run holds each running domain's status XML, QMP socket,
-pidfile and lock; log holds QEMU's stderr per domain. Directories are 0700.
+pidfile and lock; log holds QEMU's stderr per domain. Directories are 0700. Every state
+file's path comes from a method below.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from ..fsutil import ensure_dir
 class DriverPaths:
     def __init__(self, mode: str, root: str | None):
         if mode == "embed":
+            if root is None:
+                raise DriverError(ErrorCode.INVALID_ARG, "qemu:///embed needs a root directory (?root=DIR)")
             root = os.path.abspath(root)
             self.config = os.path.join(root, "config")
             self.state = os.path.join(root, "state")
@@ -71,6 +74,20 @@ class DriverPaths:
 
     def status_file(self, name: str) -> str:
         return os.path.join(self.run, name + ".status.xml")
+
+    def monitor_socket(self, name: str) -> str:
+        return os.path.join(self.run_dir(name), "qmp.sock")
+
+    def pidfile(self, name: str) -> str:
+        return os.path.join(self.run_dir(name), "qemu.pid")
+
+    def shutoff_file(self, name: str) -> str:
+        """Why a shut-off domain last stopped (a Reason number)."""
+        return os.path.join(self.run, name + ".shutoff")
+
+    def offline_jobs_file(self, name: str) -> str:
+        """qemu-img jobs of a shut-off domain (see offline.py)."""
+        return os.path.join(self.state, "offline-jobs-%s.json" % name)
 
     def spawn_intent_file(self, name: str) -> str:
         """Exists while a start spawns QEMU and has not yet recorded it in the status."""

@@ -102,7 +102,7 @@ def qemu_alive(pid: int, pidfile: str) -> bool:
 
 def open_files(pid: int) -> set[str]:
     """The files a process has open (/proc/PID/fd), as real paths."""
-    out = set()
+    out: set[str] = set()
     fd_dir = "/proc/%d/fd" % pid
     try:
         names = os.listdir(fd_dir)
@@ -114,7 +114,7 @@ def open_files(pid: int) -> set[str]:
         except OSError:
             continue
         if target.startswith("/"):
-            out.add(target[:-len(" (deleted)")] if target.endswith(" (deleted)") else target)
+            out.add(target.removesuffix(" (deleted)"))
     return out
 
 

@@ -27,6 +27,11 @@ import time
 
 from ..api import DriverError, ErrorCode
 
+# The type checker reads any name TYPE_CHECKING as true; Python skips the block (no typing import).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Self
+
 CONNECT_TIMEOUT = 5.0
 COMMAND_TIMEOUT = 30.0
 
@@ -57,11 +62,12 @@ class QMP:
         self._buf = b""
         self._id = 0
         self._id_prefix = "pv-%d-%d-%s-" % (os.getpid(), next(_connections), os.urandom(4).hex())
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock: socket.socket | None = sock       # None once closed
         deadline = time.monotonic() + timeout
         try:
-            self.sock.settimeout(timeout)
-            self.sock.connect(_short_path(path))
+            sock.settimeout(timeout)
+            sock.connect(_short_path(path))
             # QEMU accepts a second client at the socket level but greets it only
             # once the first one leaves; the deadline bounds that wait.
             greeting = self._read_message(deadline)
@@ -77,7 +83,7 @@ class QMP:
             self.close()
             raise
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc):
@@ -93,14 +99,17 @@ class QMP:
     # ------------------------------------------------------------------
 
     def _read_message(self, deadline: float) -> dict:
+        sock = self.sock
+        if sock is None:
+            raise MonitorGone("QEMU monitor connection is closed")
         while b"\n" not in self._buf:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise DriverError(ErrorCode.OPERATION_TIMEOUT, "QEMU monitor did not answer in time")
-            ready, _, _ = select.select([self.sock], [], [], remaining)
+            ready, _, _ = select.select([sock], [], [], remaining)
             if not ready:
                 continue
-            chunk = self.sock.recv(65536)
+            chunk = sock.recv(65536)
             if not chunk:
                 raise MonitorGone("QEMU closed the monitor connection")
             self._buf += chunk
@@ -115,7 +124,7 @@ class QMP:
             raise MonitorGone("QEMU monitor connection is closed")
         self._id += 1
         request_id = self._id_prefix + str(self._id)
-        msg = {"execute": command, "id": request_id}
+        msg: dict[str, object] = {"execute": command, "id": request_id}
         if arguments:
             msg["arguments"] = arguments
         try:
@@ -136,8 +145,8 @@ class QMP:
                 if reply.get("id") != request_id:
                     continue        # a stray reply (no id, or another request's)
                 if "error" in reply:
-                    err = reply["error"]
-                    raise QMPError(command, err.get("class", ""), err.get("desc", ""))
+                    error = reply["error"]
+                    raise QMPError(command, error.get("class", ""), error.get("desc", ""))
                 return reply.get("return")
         except OSError as err:
             raise MonitorGone("QEMU monitor connection failed: %s" % err) from None

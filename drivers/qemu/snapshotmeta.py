@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import os
 
-from ..snapshots import SnapshotDef
 from .chaincache import set_disk_image
+
+# The type checker reads any name TYPE_CHECKING as true; Python skips the block (lxml costs start-up time).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..snapshots import SnapshotDef
 
 
 def pinned_images(snap: SnapshotDef) -> dict[str, tuple[str, str]]:
     """disk -> (path, format) of the images an external snapshot pins."""
-    out = {}
+    out: dict[str, tuple[str, str]] = {}
     dom = snap.domain
     if dom is None:
         return out

@@ -22,7 +22,7 @@ JOB_WAIT = 3600.0
 class ImageTree:
     """Every image of one disk that the domain or a snapshot still needs, with its parent."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.parent: dict[str, str | None] = {}
         self.format: dict[str, str] = {}
 
@@ -171,20 +171,20 @@ def _spec(dom, target: str, path: str) -> str:
 
 
 def _wait_job(dom, target: str, ready: bool) -> None:
-    import time
-    deadline = time.monotonic() + JOB_WAIT
-    while time.monotonic() < deadline:
+    from ..waiting import wait_for
+
+    def settled() -> str | None:
         info = dom.get_block_job_info(target)
         if info is None:
-            outcome = dom.block_job_outcome(target)
-            if outcome != "completed":
-                raise DriverError(ErrorCode.OPERATION_FAILED, "block job merging snapshot images of '%s' %s"
-                                  % (target, outcome))
-            return
-        if ready and info.ready:
-            return
-        time.sleep(0.05)
-    raise DriverError(ErrorCode.OPERATION_TIMEOUT, "block job on '%s' did not finish in time" % target)
+            return dom.block_job_outcome(target)
+        return "ready" if ready and info.ready else None
+
+    outcome = wait_for(settled, JOB_WAIT)
+    if outcome is None:
+        raise DriverError(ErrorCode.OPERATION_TIMEOUT, "block job on '%s' did not finish in time" % target)
+    if outcome not in ("completed", "ready"):
+        raise DriverError(ErrorCode.OPERATION_FAILED, "block job merging snapshot images of '%s' %s"
+                          % (target, outcome))
 
 
 def _open_in_qemu(dom, path: str) -> bool:
@@ -237,7 +237,7 @@ def _delete_internal(dom, snap) -> None:
 
 def _internal_images(dom, snap) -> list[tuple[str, str]]:
     internal = {d.get("name") for d in snap.disk_elements() if d.get("snapshot") == "internal"}
-    out = []
+    out: list[tuple[str, str]] = []
     if snap.domain is None:
         return out
     for disk in snap.domain.disks():

@@ -26,22 +26,29 @@ persistent definition change together under the domain lock.
 from __future__ import annotations
 
 import os
-import time
 
-from lxml import etree
 
 from ..api import (DomainState, DriverError, ErrorCode, Reason, SnapshotCreateFlags, SnapshotDeleteFlags,
                    SnapshotRevertFlags, check_snapshot_create_flags, check_snapshot_delete_flags,
                    check_snapshot_revert_flags, check_flags, writes)
 from ..api import TreeSnapshot
-from ..fsutil import atomic_write, read_text, remove
-from ..snapshots import SnapshotDef, SnapshotTree
-from ..xmlutil import detached_copy, parse_trusted
+from ..fsutil import atomic_write, remove
 from .blockjobs import blockdev_del
+from .domainbase import QemuDomainBase
 from .chaincache import format_node, layers, push_overlay, set_disk_image, storage_node
 from .offline import qemu_img
 from .snapshotmeta import default_overlay_name, pinned_images, rename_in_snapshot
 from .snapshotops import delete_snapshots, revert_snapshot
+from .statefile import parse_state
+from .status import Status
+
+# The type checker reads any name TYPE_CHECKING as true; Python skips the block (lxml costs start-up time).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from lxml import etree
+
+    from ..domxml import Disk
+    from ..snapshots import SnapshotDef, SnapshotTree
 
 JOB_TIMEOUT = 600.0
 
@@ -52,14 +59,14 @@ JOB_TIMEOUT = 600.0
 
 class Metadata:
     def __init__(self, path: str, on_save=None):
+        from ..snapshots import SnapshotDef, SnapshotTree
         self.path = path
         self.on_save = on_save          # called after every write of the file
         self.tree = SnapshotTree()
         self.owned: set[str] = set()
-        text = read_text(path)
-        if text is None:
+        root = parse_state(path)
+        if root is None:
             return
-        root = parse_trusted(text, path)
         for el in root.iterfind("owned/file"):
             self.owned.add(el.get("path"))
         for el in root.iterfind("domainsnapshot"):
@@ -74,6 +81,7 @@ class Metadata:
                 self.on_save()
 
     def _write(self) -> None:
+        from lxml import etree
         if not self.tree.snaps and not self.owned:
             remove(self.path)
             return
@@ -125,12 +133,12 @@ def intent_overlay(intent, target: str):
     raise DriverError(ErrorCode.INTERNAL_ERROR, "no overlay for disk '%s' in the intent" % target)
 
 
-class Snapshots:
+class Snapshots(QemuDomainBase):
     """Snapshot methods of QemuDomain (mixed in)."""
 
     # (file identity, Metadata) of the last read: snapshot handles ask for the tree on
     # every call, and snapshot-list makes several calls per snapshot.
-    _metadata_cache = None
+    _metadata_cache: tuple[tuple, Metadata] | None = None
 
     def _metadata(self) -> Metadata:
         """The snapshot metadata, to read: parsed again only when the file changed.
@@ -146,7 +154,7 @@ class Snapshots:
 
     # The Metadata a command of this process is changing (under the domain lock), so that
     # block jobs finishing inside it (a snapshot delete merging images) change the same one.
-    _metadata_open = None
+    _metadata_open: Metadata | None = None
 
     def _metadata_for_update(self) -> Metadata:
         """The snapshot metadata read afresh from the file, to change and save: call it
@@ -208,6 +216,7 @@ class Snapshots:
 
     @writes("virDomainSnapshotCreateXML")
     def snapshot_create_xml(self, xml: str, flags: int = 0):
+        from ..snapshots import SnapshotDef
         F = SnapshotCreateFlags
         check_snapshot_create_flags(flags)
         allowed = (F.REDEFINE | F.CURRENT | F.NO_METADATA | F.HALT | F.DISK_ONLY | F.REUSE_EXT | F.QUIESCE |
@@ -215,8 +224,7 @@ class Snapshots:
         check_flags(flags, allowed, "qemuDomainSnapshotCreateXML")
         redefine = bool(flags & F.REDEFINE)
         snap = SnapshotDef.parse(xml, redefine=redefine)
-        with self.conn.domain_lock(self.name):
-            self.refresh(locked=True)
+        with self.locked():
             meta = self._metadata_for_update()
             if redefine:
                 meta.tree.redefine(snap, self.uuid, self.conn.parse_definition, bool(flags & F.CURRENT))
@@ -330,7 +338,9 @@ class Snapshots:
         goes. A pyvirsh killed anywhere in between leaves the intent, and the next command
         asks QEMU whether the transaction happened: it completes the snapshot if so, and
         removes the overlays if not (settle_intent)."""
-        status = self.status
+        from ..xmlutil import detached_copy
+        from lxml import etree
+        status = self._require_active()
         intent = etree.Element("intent", op="snapshot", metadata="0" if flags & SnapshotCreateFlags.NO_METADATA
                                else "1")
         for disk, path, exists in plan:
@@ -361,7 +371,7 @@ class Snapshots:
 
     def settle_intent(self, q) -> None:
         """Finish or undo what a killed pyvirsh left in the status's intent."""
-        intent = self.status.intent
+        _, intent = self._intent()
         if intent.get("op") != "snapshot":
             raise DriverError(ErrorCode.INTERNAL_ERROR, "unknown intent '%s' in the status" % intent.get("op"))
         inserted = {b.get("inserted", {}).get("node-name") for b in q.execute("query-block")}
@@ -379,7 +389,7 @@ class Snapshots:
         actions = []
         for o in intent.iterfind("overlay"):
             index = int(o.get("index"))
-            disk = self.status.definition.find_disk(o.get("disk"))
+            disk = _live_disk(self._require_active(), o.get("disk"))
             q.execute("blockdev-add", {"driver": "file", "filename": o.get("path"),
                                        "node-name": storage_node(index), "auto-read-only": True})
             q.execute("blockdev-add", {"driver": "qcow2", "file": storage_node(index),
@@ -390,23 +400,24 @@ class Snapshots:
 
     def _roll_back_snapshot(self, q) -> None:
         """The transaction never happened: drop the overlays' nodes and the files made for them."""
-        intent = self.status.intent
+        status, intent = self._intent()
         for o in intent.iterfind("overlay"):
             blockdev_del(q, int(o.get("index")))
         for o in intent.iterfind("overlay"):
             if o.get("created") == "1":
                 remove(o.get("path"))
-        self.status.intent = None
+        status.intent = None
         self.save_status()
 
     def _complete_snapshot(self, meta: Metadata) -> None:
         """The transaction happened: cache, persistent definition and metadata follow, each
         step safe to repeat, and the intent goes last."""
-        status = self.status
-        intent = status.intent
+        from ..xmlutil import detached_copy
+        from ..snapshots import SnapshotDef
+        status, intent = self._intent()
         for o in intent.iterfind("overlay"):
             index = int(o.get("index"))
-            disk = status.definition.find_disk(o.get("disk"))
+            disk = _live_disk(status, o.get("disk"))
             if layers(disk.el)[0].index != index:
                 status.capacity[index] = int(o.get("size"))
                 push_overlay(disk.el, o.get("path"), "qcow2", "file", index)
@@ -427,6 +438,13 @@ class Snapshots:
             meta.save()
         status.intent = None
         self.save_status()
+
+    def _intent(self) -> tuple[Status, etree._Element]:
+        """The running domain's status and the intent recorded in it."""
+        status = self._require_active()
+        if status.intent is None:
+            raise DriverError(ErrorCode.INTERNAL_ERROR, "no intent in the status of domain '%s'" % self.name)
+        return status, status.intent
 
     def _disk_capacity(self, disk) -> int:
         if self.status is not None:
@@ -485,23 +503,35 @@ class Snapshots:
 
     def _run_job(self, command: str, args: dict) -> None:
         """Run a QEMU job that must end before the command returns (internal snapshots)."""
+        from ..waiting import wait_for
         job = "pvsnap"
         with self.qmp() as q:
             q.execute(command, dict(args, **{"job-id": job}))
-            deadline = time.monotonic() + JOB_TIMEOUT
-            while True:
+
+            def concluded() -> dict | None:
                 info = {j["id"]: j for j in q.execute("query-jobs")}.get(job)
-                if info is None or info["status"] == "concluded":
-                    break
-                if time.monotonic() > deadline:
-                    raise DriverError(ErrorCode.OPERATION_TIMEOUT, "%s did not finish in time" % command)
-                time.sleep(0.05)
+                if info is None:
+                    return {}           # gone: nothing to report
+                return info if info["status"] == "concluded" else None
+
+            info = wait_for(concluded, JOB_TIMEOUT, lambda seconds: q.wait_event(("JOB_STATUS_CHANGE",), seconds))
+            if info is None:
+                raise DriverError(ErrorCode.OPERATION_TIMEOUT, "%s did not finish in time" % command)
             q.execute("job-dismiss", {"id": job})
-        if info is not None and info.get("error"):
+        if info.get("error"):
             raise DriverError(ErrorCode.OPERATION_FAILED, "%s failed: %s" % (command, info["error"]))
 
 
+def _live_disk(status: Status, target: str) -> Disk:
+    disk = status.definition.find_disk(target)
+    if disk is None:
+        raise DriverError(ErrorCode.INTERNAL_ERROR, "disk '%s' of the intent is not in the live definition"
+                          % target)
+    return disk
+
+
 def _set_disk_source(el, path: str) -> None:
+    from lxml import etree
     el.set("type", "file")
     driver = el.find("driver")
     if driver is None:
@@ -525,6 +555,8 @@ def _strip_cache(definition) -> None:
 
 
 class QemuSnapshot(TreeSnapshot):
+    dom: Snapshots
+
     def _tree(self) -> SnapshotTree:
         return self.dom._metadata().tree
 
@@ -534,8 +566,7 @@ class QemuSnapshot(TreeSnapshot):
         check_snapshot_delete_flags(flags)
         check_flags(flags, F.CHILDREN | F.CHILDREN_ONLY | F.METADATA_ONLY, "qemuDomainSnapshotDelete")
         dom = self.dom
-        with dom.conn.domain_lock(dom.name):
-            dom.refresh(locked=True)
+        with dom.locked():
             meta = dom._metadata_open = dom._metadata_for_update()
             try:
                 snap = meta.tree.get(self.name)
@@ -556,8 +587,7 @@ class QemuSnapshot(TreeSnapshot):
         allowed = F.RUNNING | F.PAUSED | F.FORCE
         check_flags(flags, allowed, "qemuDomainRevertToSnapshot")
         dom = self.dom
-        with dom.conn.domain_lock(dom.name):
-            dom.refresh(locked=True)
+        with dom.locked():
             meta = dom._metadata_open = dom._metadata_for_update()
             try:
                 snap = meta.tree.get(self.name)

@@ -1,6 +1,6 @@
 """A running domain's status file: what survives between pyvirsh invocations.
 
-    <domstatus state='1' reason='1' pid='1234' id='3'>
+    <domstatus state='1' reason='1' pid='1234' id='3' pidfile='.../qemu.pid' pending='0'>
       <monitor path='.../qmp.sock'/>
       <pidfile path='.../qemu.pid'/>
       <nextIndex>4</nextIndex>
@@ -12,42 +12,141 @@
       <domain type='kvm' id='3'>...</domain>          the live definition, chains cached
     </domstatus>
 
-It is rewritten atomically after every change, under the domain's lock.
+It is rewritten atomically after every change, under the domain's lock. Its first line
+is all a liveness check, `list` and `domstate` need (StatusHead): it is read without an
+XML library, whose import alone costs more than the rest of such a command.
 """
 
 from __future__ import annotations
 
-from lxml import etree
+from ..fsutil import atomic_write
+from ..xmlescape import escape
+from .statefile import corrupt_state_file, parse_state
 
-from ..domxml import DomainDef
-from ..fsutil import atomic_write, read_text
-from ..xmlutil import escape, parse_trusted
+# The type checker reads any name TYPE_CHECKING as true; Python skips the block (no typing import).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import ClassVar
+
+    from lxml import etree
+
+    from ..domxml import DomainDef
+
+_HEAD_FIELDS = ("state", "reason", "pid", "id", "pidfile", "pending")
+
+
+class StatusHead:
+    """The status file's first line: the running domain's state, reason, QEMU pid and
+    pidfile, domain id, and whether the next command must reconcile something."""
+
+    def __init__(self, state: int, reason: int, pid: int, domid: int, pidfile: str, pending: bool):
+        self.state, self.reason = state, reason
+        self.pid, self.pidfile = pid, pidfile
+        self.id = domid
+        self.pending = pending
+
+    @classmethod
+    def read(cls, path: str) -> StatusHead | None:
+        """None if there is no status file; a file whose first line is not a head (a
+        pyvirsh before the head was written) is read in full."""
+        try:
+            with open(path, "rb") as f:
+                line = f.readline(8192).decode("utf-8", "replace")
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise corrupt_state_file(path, err.strerror or str(err)) from None
+        attrs = {}
+        for part in line.rstrip("\n>").split("' ")[:len(_HEAD_FIELDS)]:
+            name, _, value = part.partition("='")
+            attrs[name.rpartition(" ")[2]] = value.rstrip("'")
+        try:
+            return cls(int(attrs["state"]), int(attrs["reason"]), int(attrs["pid"]), int(attrs["id"]),
+                       _unescape(attrs["pidfile"]), attrs["pending"] == "1")
+        except (KeyError, ValueError):
+            status = Status.load(path)
+            return status.head() if status is not None else None
+
+
+def _unescape(value: str) -> str:
+    return (value.replace("&apos;", "'").replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">")
+            .replace("&amp;", "&"))
 
 
 class Job:
-    """A block job recorded while QEMU runs it (see blockjobs.py for its life)."""
+    """A block job recorded while QEMU runs it (see blockjobs.py for its life).
 
-    FIELDS = ("id", "disk", "kind", "top", "base", "bandwidth", "flags", "dest", "dest_format", "dest_type",
-              "state", "delete", "pivot_requested", "abort_requested", "error",
-              # A job that merges images for a snapshot delete carries that intent: the
-              # next command pivots it once ready and drops the snapshot when it ends.
-              "pivot_on_ready", "snapshot")
+    In the status file each field is an attribute of <job> (underscores as dashes): an int
+    as its digits, a flag as '1' when set (absent when not), text as is; an absent field
+    reads as its default."""
 
-    def __init__(self, **values):
-        for name in self.FIELDS:
-            setattr(self, name, values.get(name))
+    # field -> its type in the file (int, bool or str); the one table the reader and writer share
+    FIELDS: ClassVar[dict[str, type]] = {
+        "id": str, "disk": str, "kind": str,            # kind: pull, commit, active-commit, copy
+        "top": int, "base": int,                        # layer indexes (a copy's base: its target's)
+        "bandwidth": int, "flags": int,
+        "dest": str, "dest_format": str, "dest_type": str,
+        "state": str,                                   # running, ready
+        "delete": str,                                  # files to remove once committed, one a line
+        "pivot_requested": bool, "abort_requested": bool,
+        "error": str,
+        # A job that merges images for a snapshot delete carries that intent: the
+        # next command pivots it once ready and drops the snapshot when it ends.
+        "pivot_on_ready": bool, "snapshot": str}
 
-    def to_element(self):
+    def __init__(self, *, id: str, disk: str, kind: str, top: int | None = None, base: int | None = None,
+                 bandwidth: int = 0, flags: int = 0, dest: str | None = None, dest_format: str | None = None,
+                 dest_type: str | None = None, state: str | None = None, delete: str | None = None,
+                 pivot_requested: bool = False, abort_requested: bool = False, error: str | None = None,
+                 pivot_on_ready: bool = False, snapshot: str | None = None):
+        self.id = id
+        self.disk = disk
+        self.kind = kind
+        self.top = top
+        self.base = base
+        self.bandwidth = bandwidth
+        self.flags = flags
+        self.dest = dest
+        self.dest_format = dest_format
+        self.dest_type = dest_type
+        self.state = state
+        self.delete = delete
+        self.pivot_requested = pivot_requested
+        self.abort_requested = abort_requested
+        self.error = error
+        self.pivot_on_ready = pivot_on_ready
+        self.snapshot = snapshot
+
+    def to_element(self) -> etree._Element:
+        from lxml import etree
         el = etree.Element("job")
         for name in self.FIELDS:
             value = getattr(self, name)
-            if value is not None:
-                el.set(name.replace("_", "-"), str(value))
+            if value is None or value is False:
+                continue
+            el.set(name.replace("_", "-"), "1" if value is True else str(value))
         return el
 
     @classmethod
-    def from_element(cls, el) -> "Job":
-        values = {name: el.get(name.replace("_", "-")) for name in cls.FIELDS}
+    def from_element(cls, el: etree._Element, path: str) -> Job:
+        values: dict = {}
+        for name, kind in cls.FIELDS.items():
+            text = el.get(name.replace("_", "-"))
+            if text is None:
+                continue
+            if kind is bool:
+                values[name] = text == "1"
+            elif kind is int:
+                try:
+                    values[name] = int(text)
+                except ValueError:
+                    raise corrupt_state_file(path, "job field %s='%s' is not a number"
+                                             % (name.replace("_", "-"), text)) from None
+            else:
+                values[name] = text
+        for name in ("id", "disk", "kind"):
+            if name not in values:
+                raise corrupt_state_file(path, "a job has no %s" % name)
         return cls(**values)
 
 
@@ -69,11 +168,14 @@ class Status:
         # Work a killed pyvirsh may have left half done; the next command finishes it.
         self.release: list[int] = []            # layer indexes to blockdev-del
         self.unlink: list[str] = []             # files to remove after the release
-        self.intent = None                      # an lxml <intent> element, or None
+        self.intent: etree._Element | None = None      # a multi-step change under way
 
     def pending(self) -> bool:
         """Is there anything the next command must reconcile before acting?"""
         return bool(self.jobs or self.release or self.unlink or self.intent is not None)
+
+    def head(self) -> StatusHead:
+        return StatusHead(self.state, self.reason, self.pid, self.id, self.pidfile, self.pending())
 
     def job_for(self, disk: str) -> Job | None:
         for job in self.jobs:
@@ -82,8 +184,9 @@ class Status:
         return None
 
     def to_xml(self) -> str:
-        attrs = " ".join("%s='%s'" % (k, v) for k, v in (("state", self.state), ("reason", self.reason),
-                                                           ("pid", self.pid), ("id", self.id)))
+        from lxml import etree
+        head = (self.state, self.reason, self.pid, self.id, escape(self.pidfile), int(self.pending()))
+        attrs = " ".join("%s='%s'" % pair for pair in zip(_HEAD_FIELDS, head, strict=True))
         lines = ["<domstatus %s>\n" % attrs,
                  "  <monitor path='%s'/>\n" % escape(self.monitor),
                  "  <pidfile path='%s'/>\n" % escape(self.pidfile),
@@ -110,22 +213,28 @@ class Status:
         atomic_write(path, self.to_xml())
 
     @classmethod
-    def load(cls, path: str) -> "Status | None":
-        text = read_text(path)
-        if text is None:
+    def load(cls, path: str) -> Status | None:
+        from ..domxml import DomainDef
+        root = parse_state(path)
+        if root is None:
             return None
-        root = parse_trusted(text, path)
-        domain = root.find("domain")
-        status = cls(DomainDef(domain), int(root.get("state")), int(root.get("reason")), int(root.get("pid")),
-                     int(root.get("id")), root.find("monitor").get("path"), root.find("pidfile").get("path"),
-                     int(root.findtext("nextIndex")))
-        status.shutdown_requested = root.find("shutdownRequested") is not None
-        for el in root.iterfind("capacity"):
-            status.capacity[int(el.get("index"))] = int(el.get("bytes"))
-        status.jobs = [Job.from_element(el) for el in root.iterfind("job")]
-        for el in root.iterfind("lastJob"):
-            status.last_job[el.get("disk")] = el.get("outcome")
-        status.release = [int(el.get("index")) for el in root.iterfind("release")]
-        status.unlink = [el.get("path") for el in root.iterfind("unlink")]
+        try:
+            domain = root.find("domain")
+            if domain is None:
+                raise corrupt_state_file(path, "no <domain>")
+            status = cls(DomainDef(domain), int(root.get("state")), int(root.get("reason")),
+                         int(root.get("pid")), int(root.get("id")), root.find("monitor").get("path"),
+                         root.find("pidfile").get("path"), int(root.findtext("nextIndex")))
+            status.shutdown_requested = root.find("shutdownRequested") is not None
+            for el in root.iterfind("capacity"):
+                status.capacity[int(el.get("index"))] = int(el.get("bytes"))
+            status.jobs = [Job.from_element(el, path) for el in root.iterfind("job")]
+            for el in root.iterfind("lastJob"):
+                status.last_job[el.get("disk")] = el.get("outcome")
+            status.release = [int(el.get("index")) for el in root.iterfind("release")]
+            status.unlink = [el.get("path") for el in root.iterfind("unlink")]
+        except (TypeError, ValueError, AttributeError):
+            # int(None), int('x'), None.get: a missing or malformed attribute or element
+            raise corrupt_state_file(path, "a field is missing or malformed") from None
         status.intent = root.find("intent")
         return status
