@@ -477,7 +477,7 @@ class BlockJobs(QemuDomainBase):
                     raise DriverError(ErrorCode.CONFIG_UNSUPPORTED,
                                       "external destination file for disk %s already exists and is not a "
                                       "block device: %s" % (disk.target, dest))
-                from .offline import qemu_img
+                from ..storage.qemuimg import qemu_img
                 size = self.status.capacity.get(top.index, 0)
                 backing = ["-u", "-b", chain[1].path, "-F", chain[1].format] if shallow else []
                 qemu_img("create", "-q", "-f", fmt, *backing, dest, str(size))
@@ -637,7 +637,7 @@ class BlockJobs(QemuDomainBase):
                 raise DriverError(ErrorCode.INVALID_ARG, "disk '%s' does not currently have a source assigned"
                                   % path)
             if self.status is None:
-                from .offline import qemu_img
+                from ..storage.qemuimg import qemu_img
                 qemu_img("resize", "-q", "-f", disk.driver_type or "raw", disk.source, str(size_bytes))
                 return
             top = layers(disk.el)[0]

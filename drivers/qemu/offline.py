@@ -18,22 +18,9 @@ import os
 
 from ..api import (BlockCommitFlags, BlockJobAbortFlags, BlockJobInfo, BlockJobType, DriverError, ErrorCode)
 from ..fsutil import atomic_write, remove
+from ..storage.qemuimg import qemu_img
 from .chaincache import attach_chain, backing_name, find_layer, layers
 from .statefile import corrupt_state_file, read_json
-
-
-def qemu_img(*args: str) -> str:
-    import subprocess
-    try:
-        proc = subprocess.run(["qemu-img", *args], capture_output=True, text=True, timeout=24 * 3600,
-                              check=False)      # the exit status is read below
-    except FileNotFoundError:
-        raise DriverError(ErrorCode.OPERATION_FAILED, "qemu-img is not installed: install the Debian package "
-                          "qemu-utils (apt-get install -y qemu-utils)") from None
-    if proc.returncode != 0:
-        message = (proc.stderr or proc.stdout).strip().replace("\n", " ")
-        raise DriverError(ErrorCode.OPERATION_FAILED, message or "qemu-img %s failed" % args[0])
-    return proc.stdout
 
 
 def _probed_disk(dom, disk):

@@ -19,17 +19,15 @@ from __future__ import annotations
 import os
 
 from ..api import (DriverError, ErrorCode, StoragePool, StoragePoolBuildFlags, StoragePoolCreateFlags,
-                   StoragePoolInfo, StoragePoolListFlags, StoragePoolState, StorageXMLFlags, POOL_TYPE_FLAGS,
-                   check_flags, writes)
+                   StoragePoolInfo, StoragePoolState, StorageXMLFlags, check_flags, writes)
 from ..fsutil import FileLock, atomic_write, ensure_dir, read_text, remove
 from ..storage import pooldir, poolfs
 from ..storage.pooldef import PoolDef, parse_pool, require_supported
+from ..storage.poolfilter import ALL_POOL_LIST_FLAGS, pool_matches
 from .paths import DriverPaths
 from .volumes import PoolVolumes, VolumeLookups
 
 LOCK_TIMEOUT = 30.0
-_ALL_TYPES = sum(POOL_TYPE_FLAGS.values())
-_ALL_LIST_FLAGS = _ALL_TYPES | sum(v for k, v in vars(StoragePoolListFlags).items() if k.isupper())
 
 
 class PoolPaths:
@@ -240,8 +238,9 @@ class QemuStorage(VolumeLookups):
         return QemuStoragePool(self, name, uuid)
 
     def list_all_storage_pools(self, flags: int = 0):
-        check_flags(flags, _ALL_LIST_FLAGS, "storageConnectListAllStoragePools")
-        return [self._pool_handle(r) for r in self.pools.records() if _matches(r, flags)]
+        check_flags(flags, ALL_POOL_LIST_FLAGS, "storageConnectListAllStoragePools")
+        return [self._pool_handle(r) for r in self.pools.records()
+                if pool_matches(flags, r.live is not None, r.config is not None, r.autostart, r.current.type)]
 
     def num_of_storage_pools(self) -> int:
         return sum(1 for r in self.pools.records() if r.live is not None)
@@ -287,22 +286,6 @@ class QemuStorage(VolumeLookups):
             self.pools.check_new(pool, creating=True)
             _start(self.pools, pool, flags)
         return QemuStoragePool(self, pool.name, pool.uuid)
-
-
-def _matches(rec: PoolRecord, flags: int) -> bool:
-    """libvirt's virStoragePoolObjMatch: of each pair of bits, one alone filters."""
-    F = StoragePoolListFlags
-
-    def pair(yes: int, no: int, value: bool) -> bool:
-        if bool(flags & yes) == bool(flags & no):
-            return True
-        return value if flags & yes else not value
-
-    types = flags & _ALL_TYPES
-    return (pair(F.ACTIVE, F.INACTIVE, rec.live is not None)
-            and pair(F.PERSISTENT, F.TRANSIENT, rec.config is not None)
-            and pair(F.AUTOSTART, F.NO_AUTOSTART, rec.autostart)
-            and (not types or bool(POOL_TYPE_FLAGS.get(rec.current.type, 0) & types)))
 
 
 class QemuStoragePool(PoolVolumes, StoragePool):

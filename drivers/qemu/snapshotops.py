@@ -13,7 +13,7 @@ import os
 from ..api import (BlockCommitFlags, DriverError, ErrorCode, Reason, SnapshotRevertFlags)
 from ..fsutil import atomic_write, remove
 from .chaincache import format_node, layers, set_disk_image
-from .offline import qemu_img
+from ..storage.qemuimg import qemu_img
 from .snapshotmeta import default_overlay_name, pinned_images, rename_in_snapshot
 
 JOB_WAIT = 3600.0

@@ -36,7 +36,7 @@ from ..fsutil import atomic_write, remove
 from .blockjobs import blockdev_del
 from .domainbase import QemuDomainBase
 from .chaincache import format_node, layers, push_overlay, set_disk_image, storage_node
-from .offline import qemu_img
+from ..storage.qemuimg import qemu_img
 from .snapshotmeta import default_overlay_name, pinned_images, rename_in_snapshot
 from .snapshotops import delete_snapshots, revert_snapshot
 from .statefile import parse_state

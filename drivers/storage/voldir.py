@@ -18,28 +18,15 @@ from __future__ import annotations
 import errno
 import os
 import stat as _stat
-import subprocess
 
 from ..api import DriverError, ErrorCode
 from . import probe
+from .qemuimg import qemu_img
 from .voldef import MAX_SIZE, VolumeDef, volume_xml
 
 # Formats pyvirsh creates: raw itself, the others with qemu-img.
 CREATABLE = ("raw", "qcow2", "qed", "vmdk", "vdi", "vpc", "qcow")
 COPY_CHUNK = 1 << 20
-
-
-def qemu_img(*args: str) -> str:
-    try:
-        proc = subprocess.run(["qemu-img", *args], capture_output=True, text=True, timeout=24 * 3600,
-                              check=False)
-    except FileNotFoundError:
-        raise DriverError(ErrorCode.OPERATION_FAILED, "qemu-img is not installed: install the Debian package "
-                          "qemu-utils (apt-get install -y qemu-utils)") from None
-    if proc.returncode != 0:
-        message = (proc.stderr or proc.stdout).strip().replace("\n", " ")
-        raise DriverError(ErrorCode.OPERATION_FAILED, message or "qemu-img %s failed" % args[0])
-    return proc.stdout
 
 
 def _system(what: str, err: OSError) -> DriverError:

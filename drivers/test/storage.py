@@ -5,10 +5,11 @@ a path and its sizes."""
 
 from __future__ import annotations
 
-from ..api import (POOL_TYPE_FLAGS, DriverError, ErrorCode, StoragePool, StoragePoolInfo,
-                   StoragePoolListFlags, StoragePoolState, StorageVol, StorageVolInfo, check_flags,
+from ..api import (DriverError, ErrorCode, StoragePool, StoragePoolInfo,
+                   StoragePoolState, StorageVol, StorageVolInfo, check_flags,
                    vol_type_number, writes)
 from ..ids import parse_uint
+from ..storage.poolfilter import ALL_POOL_LIST_FLAGS, pool_matches
 from .state import TestHandle, TestPoolObj, TestState, TestVolObj
 
 
@@ -23,33 +24,15 @@ def size_of(element, tag: str) -> int:
     return value
 
 
-def _matches(pool: TestPoolObj, flags: int) -> bool:
-    """libvirt's virStoragePoolObjMatch: of each pair of bits, one alone filters, none or both do not."""
-    F = StoragePoolListFlags
-
-    def pair(yes: int, no: int, value: bool) -> bool:
-        if bool(flags & yes) == bool(flags & no):
-            return True
-        return value if flags & yes else not value
-
-    types = flags & _ALL_TYPES
-    return (pair(F.ACTIVE, F.INACTIVE, pool.active) and pair(F.PERSISTENT, F.TRANSIENT, pool.persistent)
-            and pair(F.AUTOSTART, F.NO_AUTOSTART, pool.autostart)
-            and (not types or bool(POOL_TYPE_FLAGS.get(pool.type, 0) & types)))
-
-
-_ALL_TYPES = sum(POOL_TYPE_FLAGS.values())
-_ALL_POOL_FILTERS = _ALL_TYPES | sum(v for k, v in vars(StoragePoolListFlags).items() if k.isupper())
-
-
 class TestStorage:
     """The storage half of a TestConnection (a mixin: it reads self.state)."""
 
     state: TestState
 
     def list_all_storage_pools(self, flags: int = 0):
-        check_flags(flags, _ALL_POOL_FILTERS, "testConnectListAllStoragePools")
-        return [TestStoragePool(self, p) for p in self.state.pools if _matches(p, flags)]
+        check_flags(flags, ALL_POOL_LIST_FLAGS, "testConnectListAllStoragePools")
+        return [TestStoragePool(self, p) for p in self.state.pools
+                if pool_matches(flags, p.active, p.persistent, p.autostart, p.type)]
 
     def lookup_storage_pool_by_name(self, name: str):
         for pool in self.state.pools:
