@@ -283,6 +283,34 @@ The QEMU driver for the whole host, with its state under \fB/etc\fR,
 \fBqemu:///embed?root=\fR\fIDIR\fR
 The QEMU driver with every file it keeps under the absolute directory
 \fIDIR\fR: a private set of domains, for tests and tools.
+.TP
+\fIDRIVER\fB+ssh://\fR[\fIUSER\fB@\fR]\fIHOST\fR\c
+[\fB:\fIPORT\fR]\fB/\fIPATH\fR[\fB?\fIPARAMS\fR]
+Another host, as libvirt\(aqs URIs name it, for \fIDRIVER\fR \fBqemu\fR
+(\fBsystem\fR, \fBsession\fR, \fBembed?root=\fR\fIDIR\fR) and \fBtest\fR
+(\fBdefault\fR, \fB/\fR\fINODE\fR\fB.xml\fR).
+There is no daemon on that host either: OpenSSH logs in (keys, agent, host
+keys and ProxyJump from the ssh configuration) and runs
+\fBpyvirsh \-\-driver\-stdio\fR \fIURI\fR there, which serves pyvirsh\(aqs
+own driver over the connection until it closes (a length-framed JSON
+protocol; that entry point is not for interactive use).
+The parameters \fBkeyfile\fR, \fBno_verify\fR, \fBno_tty\fR,
+\fBcommand\fR (the ssh binary), \fBsshauth\fR and \fBname\fR mean what
+they mean to libvirt; \fBpyvirsh=\fR\fIPATH\fR names the far host\(aqs
+pyvirsh.
+Files named on the command line are read on the near host.
+One-shot commands to one host share one ssh connection (ControlMaster,
+kept 60 seconds) through a socket in \fB$XDG_RUNTIME_DIR/pyvirsh\-ssh\fR,
+else \fB/tmp/pyvirsh\-ssh\-\fR\fIUID\fR, or \fBPYVIRSH_SSH_CONTROL_DIR\fR
+(\fBnone\fR turns sharing off); a directory that is not the user\(aqs own
+with mode 0700 is refused.
+.PP
+\fBpyvirsh \-\-hosts\fR \fIFILE\fR [\fIOPTION\fR]...\&
+\fICOMMAND\fR...\& (\fB\-\-hosts\fR first) runs the command on every
+host of \fIFILE\fR
+(a line each: [\fINAME\fR] \fIURI\fR) in parallel, prints each host\(aqs
+output under \fB=== \fR\fINAME\fR\fB ===\fR, and exits with status 1 when
+any host failed; with \fB\-\-json\fR, one document keyed by host.
 .PP
 The QEMU driver needs \fBqemu\-system\-x86_64\fR and \fBqemu\-img\fR;
 when one is missing, the error names the Debian package to install.
