@@ -14,7 +14,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import signal
 import time
 
 from ..api import DriverError, ErrorCode
@@ -138,6 +137,7 @@ def pids_naming(path: str) -> list[int]:
 
 def kill_now(pid: int) -> None:
     """SIGKILL and wait: for a QEMU whose guest never ran (still stopped by -S)."""
+    import signal               # here, not at the top: list and lookups never stop a QEMU
     try:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -172,6 +172,7 @@ def terminate(pid: int, graceful_quit=None) -> None:
 
     A QEMU busy in a long monitor command can ignore SIGTERM, hence the last step.
     """
+    import signal
     if not pid_alive(pid):
         return
     if graceful_quit is not None:

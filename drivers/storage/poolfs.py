@@ -10,7 +10,6 @@ reports a child process's.
 from __future__ import annotations
 
 import os
-import subprocess
 
 from ..api import DriverError, ErrorCode, StoragePoolBuildFlags
 from . import pooldir
@@ -18,6 +17,7 @@ from .pooldef import PoolDef
 
 
 def _run(argv: list[str]) -> None:
+    import subprocess       # here: every QEMU command imports this module, few run mkfs or mount
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600,
                               check=False)
@@ -58,6 +58,7 @@ def is_mounted(pool: PoolDef) -> bool:
 
 def probed_fs(path: str) -> str | None:
     """The file system type on a device or image, None when blkid finds none."""
+    import subprocess
     proc = subprocess.run(["blkid", "-p", "-o", "value", "-s", "TYPE", path], capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, check=False)
     value = proc.stdout.strip()
