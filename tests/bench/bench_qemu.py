@@ -7,8 +7,8 @@
 1. `pyvirsh start` (a whole one-shot process: Python start, probe, spawn, QMP) vs a bare
    `qemu-system-x86_64` spawn of the same command line to QMP-ready (goal: pyvirsh adds <= 100 ms).
 2. One-shot `list`, `list --all`, `domblklist`, `dumpxml`, `dominfo` and `domstate` with
-   1 running and 50 defined domains, beside virsh's own figures from the reference (libvirt +
-   QEMU, same machine kind: list 23 ms, domblklist 30 ms, dumpxml 28 ms) and virsh on
+   1 running and 50 defined domains, beside virsh with a libvirtd the bench starts (its own
+   socket; the same domains, one running; goal: pyvirsh at most 2.5x) and virsh on
    test:///default as a floor.
 3. Block jobs on N MiB of written data (default 1024): blockcommit and blockpull --wait vs
    the same job issued bare over QMP (pyvirsh's own cost), the bare jobs vs `qemu-img convert`
@@ -34,6 +34,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from difftool import pyvirsh_argv
+from libvirtdref import Libvirtd
+
+# libvirtd (as root) keeps definitions under /etc/libvirt/qemu: a name no real domain has,
+# and every one undefined when the bench ends.
+NAME = "pyvirsh-bench-%02d"
+DOMAIN_XML = ("<domain type='kvm'><name>%s</name><memory unit='MiB'>64</memory><os><type>hvm</type></os>"
+              "<devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+              "<source file='%s'/><target dev='vda' bus='virtio'/></disk></devices></domain>")
 
 
 def timed(argv, env=None, check=True) -> float:
@@ -63,10 +71,7 @@ class Driver:
     def define(self, base: str, name: str, image: str) -> None:
         xml = os.path.join(base, name + ".xml")
         with open(xml, "w") as f:
-            f.write("<domain type='kvm'><name>%s</name><memory unit='MiB'>64</memory><os><type>hvm</type></os>"
-                    "<devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
-                    "<source file='%s'/><target dev='vda' bus='virtio'/></disk></devices></domain>"
-                    % (name, image))
+            f.write(DOMAIN_XML % (name, image))
         self.run("define", xml)
 
 
@@ -125,39 +130,92 @@ def _logged_argv(drv: Driver) -> list[str]:
     return shlex.split(lines[starts[-1] + 1])
 
 
+def _libvirtd_peer(base: str, images: list[str]):
+    """virsh + a libvirtd of the bench's own with the same 50 domains (on copies of the
+    images: QEMU locks them) and the same one running, or None with the reason."""
+    if not os.path.exists("/usr/sbin/libvirtd"):
+        return None, "libvirtd is not installed (libvirt-daemon-driver-qemu)"
+    daemon = Libvirtd(os.path.join(base, "libvirtd"))
+    if daemon.busy():
+        return None, "another libvirtd is running (%s)" % daemon.busy()
+    os.makedirs(daemon.dir)
+    daemon.start()
+    virsh = ["virsh", "-c", daemon.uri]
+    for folder in (os.path.dirname(base), base):
+        os.chmod(folder, 0o755)         # libvirtd's QEMU may run as another user (qemu.conf)
+    try:
+        for n, image in enumerate(images):
+            copy = os.path.join(os.path.dirname(image), "v%d.qcow2" % n)
+            shutil.copyfile(image, copy)
+            os.chmod(copy, 0o666)
+            xml = os.path.join(base, "v%d.xml" % n)
+            with open(xml, "w") as f:
+                f.write(DOMAIN_XML % (NAME % n, copy))
+            subprocess.run(virsh + ["define", xml], check=True, capture_output=True)
+        started = subprocess.run(virsh + ["start", NAME % 0, "--paused"], capture_output=True, text=True)
+    except BaseException:
+        _forget(virsh, daemon, len(images))
+        raise
+    if started.returncode != 0:
+        _forget(virsh, daemon, len(images))
+        return None, "libvirtd could not start %s: " % (NAME % 0) + started.stderr.strip()
+    return (daemon, virsh), None
+
+
+def _forget(virsh: list[str], daemon: Libvirtd, count: int) -> None:
+    """Stop libvirtd's domains, undefine them and stop the daemon (nothing left in /etc)."""
+    subprocess.run(virsh + ["destroy", NAME % 0], capture_output=True)
+    for n in range(count):
+        subprocess.run(virsh + ["undefine", NAME % n], capture_output=True)
+    daemon.stop()
+
+
 def bench_listing(base: str, runs: int, baseline: str | None = None) -> None:
     drv = Driver(base)
     images = os.path.join(base, "img2")
     os.makedirs(images)
+    paths = []
     for n in range(51):
         path = os.path.join(images, "d%d.qcow2" % n)
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", path, "16M"], check=True)
-        drv.define(base, "dom%02d" % n, path)
-    drv.run("start", "dom00", "--paused")
+        drv.define(base, NAME % n, path)
+        paths.append(path)
+    drv.run("start", NAME % 0, "--paused")
+    peer, why = _libvirtd_peer(base, paths)
     virsh = shutil.which("virsh")
     print("one-shot commands with 1 running and 50 defined domains, median of %d (ms)" % runs)
-    print("  %-28s %10s %12s %16s" % ("command", "pyvirsh", "virsh+libvirt", "virsh test:///")
+    if peer is None:
+        print("  (no virsh + libvirtd column: %s)" % why)
+    print("  %-28s %10s %14s %8s %16s" % ("command", "pyvirsh", "virsh+libvirtd", "ratio", "virsh test:///")
           + (" %10s" % "baseline" if baseline else ""))
-    for args, reference in ((["list"], 23.0), (["list", "--all"], None), (["domblklist", "dom00"], 30.0),
-                            (["dumpxml", "dom00"], 28.0), (["dominfo", "dom00"], None),
-                            (["domstate", "dom00"], None)):
-        # The programs take turns in every round, so that load from elsewhere falls on all alike.
-        argvs = [drv.argv + args]
-        if virsh:
-            test_args = [args[0], "test"] if args[1:] == ["dom00"] else args
-            argvs.append([virsh, "-c", "test:///default"] + test_args)
-        if baseline:
-            argvs.append([baseline, "-c", drv.uri] + args)
-        times: list[list[float]] = [[] for _ in argvs]
-        for _ in range(runs):
-            for argv, measured in zip(argvs, times, strict=True):
-                measured.append(timed(argv))
-        medians = [statistics.median(t) for t in times]
-        floor = "%.1f" % medians[1] if virsh else ""
-        known = "%.1f" % reference if reference else "-"
-        print("  %-28s %10.1f %12s %16s" % (" ".join(args), medians[0], known, floor)
-              + (" %10.1f" % medians[-1] if baseline else ""))
-    drv.run("destroy", "dom00")
+    try:
+        for args in (["list"], ["list", "--all"], ["domblklist", NAME % 0], ["dumpxml", NAME % 0],
+                     ["dominfo", NAME % 0], ["domstate", NAME % 0]):
+            # The programs take turns in every round, so that load from elsewhere falls on all alike.
+            argvs = [drv.argv + args]
+            if peer is not None:
+                argvs.append(peer[1] + args)
+            if virsh:
+                test_args = [args[0], "test"] if args[1:] == [NAME % 0] else args
+                argvs.append([virsh, "-c", "test:///default"] + test_args)
+            if baseline:
+                argvs.append([baseline, "-c", drv.uri] + args)
+            times: list[list[float]] = [[] for _ in argvs]
+            for _ in range(runs):
+                for argv, measured in zip(argvs, times, strict=True):
+                    measured.append(timed(argv))
+            medians = iter(statistics.median(t) for t in times)
+            ours = next(medians)
+            theirs = next(medians) if peer is not None else None
+            floor = next(medians) if virsh else None
+            print("  %-28s %10.1f %14s %8s %16s" % (
+                " ".join(args), ours, "%.1f" % theirs if theirs else "-",
+                "%.2fx" % (ours / theirs) if theirs else "-", "%.1f" % floor if floor else "-")
+                + (" %10.1f" % next(medians) if baseline else ""))
+    finally:
+        drv.run("destroy", NAME % 0)
+        if peer is not None:
+            _forget(peer[1], peer[0], len(paths))
 
 
 def bare_qmp_job(drv: Driver, name: str, command: str, top_file: str | None, base_file: str | None) -> float:
