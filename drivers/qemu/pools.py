@@ -312,12 +312,6 @@ class QemuStoragePool(PoolVolumes, StoragePool):
                               % (self.uuid, self.name))
         return rec
 
-    def active_record(self) -> PoolRecord:
-        rec = self.record()
-        if rec.live is None:
-            raise _not_active(self.name)
-        return rec
-
     def live_def(self) -> PoolDef:
         """The running pool's live definition; not active: libvirt's error."""
         live = self.record().live
@@ -428,9 +422,3 @@ class QemuStoragePool(PoolVolumes, StoragePool):
                     remove(self.store.paths.live_file(self.name))
                 raise
             self.store.save_live(live)
-
-    def _check_active(self) -> PoolRecord:
-        return self.active_record()
-
-    def require_supported(self) -> None:
-        require_supported(self.record().current)

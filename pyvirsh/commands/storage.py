@@ -748,15 +748,6 @@ def vol_resize(ctl, vol, capacity, pool, allocate, delta, shrink, force):
     return True
 
 
-def _ull(name: str, text) -> int:
-    if text is None:
-        return 0
-    value = values.to_int(text, 0, values.ULLONG_MAX)
-    if value is None:
-        raise CommandError("Numeric value '%s' for <%s> option is malformed or out of range" % (text, name))
-    return value
-
-
 @command("vol-upload", "Upload file contents to a volume")
 @_vol_option()
 @data("file", "file", completer="files")
@@ -769,7 +760,8 @@ def vol_upload(ctl, vol, file, pool, offset, length, sparse):
 
     from ..drivers.api import VolStreamFlags
 
-    start, count = _ull("offset", offset), _ull("length", length)
+    start = values.integer("offset", offset, 0, values.ULLONG_MAX) or 0
+    count = values.integer("length", length, 0, values.ULLONG_MAX) or 0
     v = lookup_volume(ctl, vol, pool)
     try:
         os.close(os.open(file, os.O_RDONLY))
@@ -792,7 +784,8 @@ def vol_download(ctl, vol, file, pool, offset, length, sparse):
 
     from ..drivers.api import DriverError, VolStreamFlags
 
-    start, count = _ull("offset", offset), _ull("length", length)
+    start = values.integer("offset", offset, 0, values.ULLONG_MAX) or 0
+    count = values.integer("length", length, 0, values.ULLONG_MAX) or 0
     v = lookup_volume(ctl, vol, pool)
     created = True
     try:
