@@ -4,6 +4,11 @@ boots it in seconds, where the compressed bzImage takes twice as long) and an un
 initramfs whose /init loads the drivers for virt-install's devices, reports what the guest
 sees between PYVIRSH-GUEST-BEGIN/END lines on ttyS0, and powers off.
 
+With `pyvirsh.shell` on the kernel command line the guest stays up instead: it runs every
+/etc/pyvirsh.d/*.sh (tests add them, and the programs they start, with build(extras=...)),
+prints PYVIRSH-GUEST-READY and keeps a root shell (prompt "guest# ") on the console, so tests
+can log in through `console`, write data to disks, or serve the guest agent.
+
 Built once into a cache directory ($PYVIRSH_TEST_GUEST_CACHE, else ~/.cache/pyvirsh/test-guest/
 KERNEL-VERSION) and reused: `python3 tests/testguest.py` builds it and prints the two paths.
 The initramfs is written here as a newc cpio archive; no cpio binary is needed.
@@ -52,6 +57,14 @@ for n in /sys/class/net/*; do
 done
 grep -q '^0: uart:16550A' /proc/tty/driver/serial 2>/dev/null && echo "serial ttyS0"
 echo PYVIRSH-GUEST-END
+case " $(cat /proc/cmdline) " in
+*" pyvirsh.shell "*)
+    for s in /etc/pyvirsh.d/*.sh; do [ -e "$s" ] && . "$s"; done
+    echo PYVIRSH-GUEST-READY
+    export PS1='guest# '
+    # init must never exit: a shell that ends (exit, ^D) is started again.
+    while true; do setsid cttyhack /bin/sh; done;;
+esac
 poweroff -f
 """
 
@@ -119,7 +132,10 @@ class _Cpio:
         self.add("TRAILER!!!", 0)
 
 
-def build_initrd(version: str, path: str) -> None:
+Extras = dict[str, "tuple[int, bytes]"]  # path in the guest -> (mode, content)
+
+
+def build_initrd(version: str, path: str, extras: Extras | None = None) -> None:
     busybox = shutil.which("busybox", path="/bin:/usr/bin")
     if busybox is None or "static" not in os.path.realpath(busybox) and not _is_static(busybox):
         raise RuntimeError("busybox-static is needed (apt-get install -y busybox-static)")
@@ -127,19 +143,29 @@ def build_initrd(version: str, path: str) -> None:
     tmp = path + ".tmp"
     with open(tmp, "wb") as f:
         cpio = _Cpio(f)
-        for d in ("bin", "dev", "proc", "sys", "lib", "lib/modules", modroot[1:]):
+        made = set()
+        for d in ("bin", "dev", "proc", "sys", "lib", "lib/modules", modroot[1:], "etc", "etc/pyvirsh.d"):
             cpio.add(d, stat.S_IFDIR | 0o755)
+            made.add(d)
         with open(busybox, "rb") as b:
             cpio.add("bin/busybox", stat.S_IFREG | 0o755, b.read())
         cpio.add("init", stat.S_IFREG | 0o755, (INIT % {"modules": " ".join(MODULES)}).encode())
-        made = set()
-        for rel in _module_closure(version):
-            parts = rel.split("/")[:-1]
+        for name, (mode, data) in sorted((extras or {}).items()):
+            name = name.lstrip("/")
+            parts = name.split("/")[:-1]
             for i in range(1, len(parts) + 1):
                 d = "/".join(parts[:i])
                 if d not in made:
                     made.add(d)
-                    cpio.add("%s/%s" % (modroot[1:], d), stat.S_IFDIR | 0o755)
+                    cpio.add(d, stat.S_IFDIR | 0o755)
+            cpio.add(name, mode, data)
+        for rel in _module_closure(version):
+            parts = rel.split("/")[:-1]
+            for i in range(1, len(parts) + 1):
+                d = "%s/%s" % (modroot[1:], "/".join(parts[:i]))
+                if d not in made:
+                    made.add(d)
+                    cpio.add(d, stat.S_IFDIR | 0o755)
             with open(os.path.join(modroot, rel), "rb") as m:
                 cpio.add("%s/%s" % (modroot[1:], rel), stat.S_IFREG | 0o644, m.read())
         for meta in ("modules.dep", "modules.alias", "modules.symbols", "modules.builtin", "modules.order"):
@@ -155,21 +181,24 @@ def _is_static(path: str) -> bool:
         return b"/lib64/ld-linux" not in f.read(65536)
 
 
-def build() -> tuple[str, str]:
-    """(kernel, initrd) paths in the cache, built if missing."""
+def build(extras: Extras | None = None, flavour: str = "") -> tuple[str, str]:
+    """(kernel, initrd) paths in the cache, built if missing. A test that adds `extras` (files
+    in the guest, e.g. /etc/pyvirsh.d/agent.sh and the programs it starts) names its `flavour`,
+    which names its own cached initrd."""
     version = kernel_version()
     if version is None:
         raise RuntimeError("no kernel in /boot (apt-get install -y linux-image-amd64)")
     directory = cache_dir(version)
     os.makedirs(directory, exist_ok=True)
-    kernel, initrd = os.path.join(directory, "vmlinux"), os.path.join(directory, "initrd.cpio")
+    kernel = os.path.join(directory, "vmlinux")
+    initrd = os.path.join(directory, "initrd-%s.cpio" % flavour if flavour else "initrd.cpio")
     if not os.path.exists(kernel):
         tmp = kernel + ".tmp"
         with open(tmp, "wb") as f:
             f.write(extract_vmlinux("/boot/vmlinuz-%s" % version))
         os.replace(tmp, kernel)
     if not os.path.exists(initrd):
-        build_initrd(version, initrd)
+        build_initrd(version, initrd, extras)
     return kernel, initrd
 
 
