@@ -58,6 +58,9 @@ class ErrorCode:
     XML_DETAIL = _Code("")        # libxml2 parse errors are shown as they are
     SYSTEM_ERROR = _Code("")      # "<what>: <strerror>" messages
     RAW = _Code("")               # messages libvirt reports without a prefix
+    # virCheckFlags' refusal: libvirt's VIR_ERR_INVALID_ARG, whose text carries no prefix;
+    # virsh's *-edit commands retry without the INACTIVE flag on it.
+    UNSUPPORTED_FLAGS = _Code("")
     NO_DOMAIN = _Code("Domain not found: ")
     NO_DOMAIN_SNAPSHOT = _Code("Domain snapshot not found: ")
     INVALID_DOMAIN_SNAPSHOT = _Code("Invalid snapshot: ")
@@ -89,7 +92,7 @@ class DriverError(Exception):
 
 def unsupported_flags(flags: int, function: str) -> DriverError:
     """libvirt's virCheckFlags failure, e.g. for --disk-only on the test driver."""
-    return DriverError(ErrorCode.RAW, "unsupported flags (0x%x) in function %s" % (flags, function))
+    return DriverError(ErrorCode.UNSUPPORTED_FLAGS, "unsupported flags (0x%x) in function %s" % (flags, function))
 
 
 def check_flags(flags: int, supported: int, function: str) -> None:
@@ -791,6 +794,15 @@ class Connection(ConnectionExtensions):
         """A transient pool, started at once; flags are StoragePoolCreateFlags."""
         raise no_support("virStoragePoolCreateXML")
 
+    def get_storage_pool_capabilities(self, flags: int = 0) -> str:
+        """The <storagepoolCapabilities> document: every pool type and whether the driver runs it."""
+        raise no_support("virConnectGetStoragePoolCapabilities")
+
+    def find_storage_pool_sources(self, pool_type: str, spec: str | None, flags: int = 0) -> str:
+        """A <sources> document of the pools of pool_type that could be made; spec is a
+        <source> document narrowing the search (a host to ask)."""
+        raise no_support("virConnectFindStoragePoolSources")
+
     def lookup_storage_vol_by_key(self, key: str) -> StorageVol:
         raise no_support("virStorageVolLookupByKey")
 
@@ -1055,6 +1067,11 @@ class StorageVol:
     @writes("virStorageVolDelete")
     def delete(self, flags: int = 0) -> None:
         raise no_support("virStorageVolDelete")
+
+    @writes("virStorageVolWipe")
+    def wipe(self, flags: int = 0) -> None:
+        """Overwrite the volume with zeros (virsh's vol-wipe without --algorithm)."""
+        raise no_support("virStorageVolWipe")
 
     @writes("virStorageVolWipePattern")
     def wipe_pattern(self, algorithm: int, flags: int = 0) -> None:

@@ -22,7 +22,8 @@ from ..api import (DriverError, ErrorCode, StoragePool, StoragePoolBuildFlags, S
                    StoragePoolInfo, StoragePoolState, StorageXMLFlags, check_flags, writes)
 from ..fsutil import FileLock, atomic_write, ensure_dir, read_text, remove
 from ..storage import pooldir, poolfs
-from ..storage.pooldef import PoolDef, parse_pool, require_supported
+from ..storage.pooldef import SUPPORTED_TYPES, PoolDef, parse_pool, require_supported
+from ..storage.pooldup import check_new_pool
 from ..storage.poolfilter import ALL_POOL_LIST_FLAGS, pool_matches
 from .paths import DriverPaths
 from .volumes import PoolVolumes, VolumeLookups
@@ -155,29 +156,11 @@ class PoolStore:
         else:
             remove(path)
 
-    # --- checks a new definition must pass (libvirt's virStoragePoolObjIsDuplicate
-    #     and virStoragePoolObjSourceFindDuplicate) -------------------------------
-
     def check_new(self, pool: PoolDef, *, creating: bool) -> PoolRecord | None:
         """The existing record the definition replaces (same name and UUID), if any."""
-        existing = None
-        for rec in self.records():
-            if rec.name == pool.name:
-                if rec.uuid != pool.uuid:
-                    raise DriverError(ErrorCode.OPERATION_FAILED, "pool '%s' already exists with uuid %s"
-                                      % (rec.name, rec.uuid))
-                if creating and rec.live is not None:
-                    raise DriverError(ErrorCode.OPERATION_INVALID, "pool is already active as '%s'" % rec.name)
-                existing = rec
-            elif rec.uuid == pool.uuid:
-                raise DriverError(ErrorCode.OPERATION_FAILED, "pool '%s' is already defined with uuid %s"
-                                  % (rec.name, rec.uuid))
-            elif rec.current.type == pool.type and (
-                    (pool.target_path is not None and rec.current.target_path == pool.target_path)
-                    or (pool.type == "fs" and rec.current.devices == pool.devices)):
-                raise DriverError(ErrorCode.OPERATION_FAILED, "Storage source conflict with pool: '%s'"
-                                  % rec.name)
-        return existing
+        records = self.records()
+        index = check_new_pool(pool, [(rec.current, rec.live is not None) for rec in records], creating=creating)
+        return None if index is None else records[index]
 
 
 def _check_name(name: str) -> None:
@@ -264,6 +247,12 @@ class QemuStorage(VolumeLookups):
             if rec.uuid == canonical:
                 return self._pool_handle(rec)
         raise DriverError(ErrorCode.NO_STORAGE_POOL, "no storage pool with matching uuid '%s'" % canonical)
+
+    def get_storage_pool_capabilities(self, flags: int = 0) -> str:
+        from ..storage.pooltypes import capabilities_xml
+
+        check_flags(flags, 0, "storageConnectGetStoragePoolCapabilities")
+        return capabilities_xml(SUPPORTED_TYPES)
 
     @writes("virStoragePoolDefineXML")
     def storage_pool_define_xml(self, xml: str, flags: int = 0):

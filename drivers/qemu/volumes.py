@@ -225,6 +225,10 @@ class QemuStorageVol(StorageVol):
         refuse_in_use(self.conn, path, "delete", bool(flags & VOL_FORCE))
         voldir.delete(path)
 
+    @writes("virStorageVolWipe")
+    def wipe(self, flags: int = 0) -> None:
+        self.wipe_pattern(0, flags)         # libvirt's storageVolWipe: the zero pattern
+
     @writes("virStorageVolWipePattern")
     def wipe_pattern(self, algorithm: int, flags: int = 0) -> None:
         check_flags(flags, VOL_FORCE, "storageVolWipePattern")

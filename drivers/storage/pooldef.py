@@ -11,6 +11,7 @@ import os
 
 from ..api import POOL_TYPE_FLAGS, DriverError, ErrorCode
 from ..xmlescape import escape
+from .pooltypes import POOL_TYPES
 
 # Pool types the QEMU driver can run; the others parse but are refused on use.
 SUPPORTED_TYPES = ("dir", "fs")
@@ -203,13 +204,22 @@ def parse_pool(xml: str) -> PoolDef:
         if path is not None:
             pool.target_path = sanitize_path(path.strip())
         pool.target_perms = _perms(target.find("permissions"))
-    if pool.target_path is None and pool_type in ("dir", "fs", "netfs", "logical"):
+    if pool_type == "logical":
+        # libvirt names a volume group after its pool and keeps it under /dev/VG.
+        if pool.source_name is None:
+            pool.source_name = name
+        pool.target_path = "/dev/%s" % pool.source_name
+    if pool.target_path is None and pool_type in ("dir", "fs", "netfs", "disk"):
         raise DriverError(ErrorCode.XML_ERROR, "missing storage pool target path")
-    if pool_type == "fs":
-        if not pool.devices:
-            raise DriverError(ErrorCode.XML_ERROR, "missing storage pool source device name")
-        if pool.source_format is None:
-            pool.source_format = "auto"
+    if pool_type == "fs" and not pool.devices:
+        raise DriverError(ErrorCode.XML_ERROR, "missing storage pool source device name")
+    source_options = POOL_TYPES[pool_type].source
+    if source_options is None:
+        pool.source_format = None           # libvirt keeps no format for such a pool
+    elif pool.source_format is None:
+        pool.source_format = source_options.default
+    elif pool.source_format not in source_options.formats:
+        raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "unknown pool format type %s" % pool.source_format)
     return pool
 
 

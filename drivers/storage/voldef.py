@@ -68,7 +68,8 @@ def scaled_size(element, tag: str) -> int | None:
     value = parse_uint((el.text or "").strip())
     scale = _unit_scale(el.get("unit", "bytes"))
     if value is None:
-        raise DriverError(ErrorCode.XML_ERROR, "malformed %s element" % tag)
+        # libvirt's virStorageSize names the capacity element for either size
+        raise DriverError(ErrorCode.XML_ERROR, "malformed capacity element")
     if scale is None:
         raise DriverError(ErrorCode.INVALID_ARG, "unknown suffix '%s'" % el.get("unit"))
     if value * scale > MAX_SIZE:

@@ -32,8 +32,11 @@ def _build_default_state() -> TestState:
     obj = TestDomainObj(xml_text=DEFAULT_DOMAIN_XML, facts=DEFAULT_DOMAIN_FACTS)
     state.domains.append(obj)
     state.start(obj, Reason.RUNNING_UNKNOWN)
-    state.pools.append(TestPoolObj(DEFAULT_POOL["name"], DEFAULT_POOL["uuid"], DEFAULT_POOL["type"],
-                                   DEFAULT_POOL["path"], DEFAULT_POOL["capacity"]))
+    from ..storage.pooldef import PoolDef     # os and the error types only
+
+    definition = PoolDef(DEFAULT_POOL["type"], DEFAULT_POOL["name"], DEFAULT_POOL["uuid"])
+    definition.target_path = DEFAULT_POOL["path"]
+    state.pools.append(TestPoolObj(definition, DEFAULT_POOL["capacity"]))
     return state
 
 

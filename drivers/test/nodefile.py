@@ -8,11 +8,12 @@ inline or referenced by file= relative to the node file. Domains start running
 
 from __future__ import annotations
 
+import copy
 import os
 
 from ..api import DomainState, DriverError, ErrorCode, NodeInfo, Reason
 from ..fsutil import MAX_XML_BYTES, ReadError, read_bounded
-from ..ids import new_uuid, parse_uint, parse_uuid
+from ..ids import parse_uint
 from ..xmlutil import parse
 from .defaults import DEFAULT_NODE, DEFAULT_POOL
 from .state import TEST_NS, TestDomainObj, TestPoolObj, TestState, TestVolObj, test_defaults
@@ -64,6 +65,7 @@ def load_node_file(path: str) -> TestState:
 
     from ..domxml import DomainDef
     from ..snapshots import SnapshotDef
+    from ..storage.pooldef import parse_pool
 
     node = parse(_read(path), path, root="node")
     base_dir = os.path.dirname(path)
@@ -120,14 +122,12 @@ def load_node_file(path: str) -> TestState:
             obj.snapshot_tree().redefine(snap, None, parse_domain, current)
     for element in node.iterfind("pool"):
         doc = _child_document(element, base_dir, "pool")
-        if not doc.findtext("name"):
-            raise DriverError(ErrorCode.XML_ERROR, "missing pool source name element")
         # libvirt ignores a pool's own sizes (they are output only): every test pool
         # starts as the default one, 100 GiB, filled by its volumes' allocations.
-        uuid_text = doc.findtext("uuid")
-        uuid = (parse_uuid(uuid_text) or uuid_text) if uuid_text else new_uuid()
-        pool = TestPoolObj(doc.findtext("name"), uuid, doc.get("type"), doc.findtext("target/path") or "",
-                           DEFAULT_POOL["capacity"])
+        definition = copy.deepcopy(doc)
+        for vol_el in definition.findall("volume"):     # an inline pool's volumes are not its definition
+            definition.remove(vol_el)
+        pool = TestPoolObj(parse_pool(etree.tostring(definition, encoding="unicode")), DEFAULT_POOL["capacity"])
         # libvirt 9.0 reads <volume> children only for inline pools (with file= it
         # looks for them in the pool's own file and finds none); so does the twin.
         volumes = element.iterfind("volume") if element.get("file") is None else ()

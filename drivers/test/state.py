@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from ..domxml import DomainDef, DomainDefaults
+    from ..storage.pooldef import PoolDef
     from ..snapshots import SnapshotTree
 
 TEST_NS = "http://libvirt.org/schemas/domain/test/1.0"
@@ -98,13 +99,11 @@ class TestVolObj:
 
 
 class TestPoolObj:
-    """One pool (libvirt's virStoragePoolObj) and its volumes."""
+    """One pool (libvirt's virStoragePoolObj): its definition, the sizes libvirt's test driver
+    makes up for it (every pool is 100 GiB, filled by its volumes' allocations), its volumes."""
 
-    def __init__(self, name: str, uuid: str, pool_type: str, path: str, capacity: int):
-        self.name = name
-        self.uuid = uuid
-        self.type = pool_type
-        self.path = path
+    def __init__(self, definition: PoolDef, capacity: int):
+        self.definition = definition
         self.capacity = capacity
         self.allocation = 0
         self.available = capacity
@@ -113,14 +112,42 @@ class TestPoolObj:
         self.persistent = True
         self.autostart = False
 
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    @property
+    def uuid(self) -> str:
+        return self.definition.uuid
+
+    @property
+    def type(self) -> str:
+        return self.definition.type
+
+    @property
+    def path(self) -> str:
+        return self.definition.target_path or ""
+
     def add_volume(self, vol: TestVolObj) -> None:
         """A new volume, its allocation taken from the pool's free space (which stops at 0)."""
         self.volumes.append(vol)
         self.allocation += vol.allocation
         self.available = max(self.capacity - self.allocation, 0)
 
+    def remove_volume(self, vol: TestVolObj) -> None:
+        self.volumes.remove(vol)
+        self.allocation -= vol.allocation
+        self.available += vol.allocation
+
     def find_volume(self, name: str) -> TestVolObj | None:
         return next((v for v in self.volumes if v.name == name), None)
+
+    def xml(self) -> str:
+        """pool-dumpxml: the running definition with the made-up sizes."""
+        definition = self.definition
+        definition.capacity, definition.allocation, definition.available = (
+            self.capacity, self.allocation, self.available)
+        return definition.to_xml()
 
 
 class TestState:

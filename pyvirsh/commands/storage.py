@@ -35,9 +35,9 @@ def lookup_pool(ctl, name: str):
     return pool
 
 
-def lookup_volume(ctl, name: str, pool_name, pool_option: bool = True):
+def lookup_volume(ctl, name: str, pool_name, pool_option: str | None = "pool"):
     """virsh's volume lookup: by name in the given pool, then by key, then by path
-    (pool_option: the command has a --pool option, which the failure suggests)."""
+    (pool_option: the command's option naming the pool, which the failure suggests)."""
     from ..drivers.api import DriverError
 
     pool = None
@@ -58,7 +58,7 @@ def lookup_volume(ctl, name: str, pool_name, pool_option: bool = True):
         except DriverError as err:
             last = err
     if vol is None:
-        hint = "" if pool is not None or not pool_option else ", specifying --pool might help"
+        hint = "" if pool is not None or not pool_option else ", specifying --%s might help" % pool_option
         raise CommandError("failed to get vol '%s'%s" % (name, hint), str(last))
     if pool is not None:
         try:
@@ -582,8 +582,7 @@ def pool_dumpxml(ctl, pool, inactive, xpath, wrap):
     from .common import print_xml
 
     p = lookup_pool(ctl, pool)
-    with reporting("Failed to get XML description of pool %s" % pool):
-        text = p.get_xml_desc(StorageXMLFlags.INACTIVE if inactive else 0)
+    text = p.get_xml_desc(StorageXMLFlags.INACTIVE if inactive else 0)     # virsh adds no line of its own
     print_xml(ctl, text, xpath, wrap)
     return True
 
@@ -644,7 +643,7 @@ def vol_create_from(ctl, pool, file, vol, inputpool, prealloc_metadata, reflink,
     from .common import read_xml_file
 
     p = lookup_pool(ctl, pool)
-    source = lookup_volume(ctl, vol, inputpool, pool_option=False)
+    source = lookup_volume(ctl, vol, inputpool, pool_option="inputpool")
     xml = read_xml_file(file)
     flags = flag_bits((prealloc_metadata, F.PREALLOC_METADATA), (reflink, F.REFLINK), (validate, F.VALIDATE))
     with reporting("Failed to create vol from %s" % file):
@@ -716,7 +715,11 @@ def vol_wipe(ctl, vol, pool, algorithm, force):
     if algorithm is not None and algorithm not in VOL_WIPE_ALGORITHMS:
         raise CommandError("Unsupported algorithm '%s'" % algorithm)
     with reporting("Failed to wipe vol %s" % vol):
-        v.wipe_pattern(VOL_WIPE_ALGORITHMS.index(algorithm) if algorithm else 0, VOL_FORCE if force else 0)
+        flags = VOL_FORCE if force else 0
+        if algorithm is None:
+            v.wipe(flags)               # virsh calls virStorageVolWipe without --algorithm
+        else:
+            v.wipe_pattern(VOL_WIPE_ALGORITHMS.index(algorithm), flags)
     ctl.print_extra("Vol %s wiped\n" % vol)
     return True
 
@@ -758,7 +761,7 @@ def vol_resize(ctl, vol, capacity, pool, allocate, delta, shrink, force):
 def vol_upload(ctl, vol, file, pool, offset, length, sparse):
     import os
 
-    from ..drivers.api import VolStreamFlags
+    from ..drivers.api import DriverError, VolStreamFlags
 
     start = values.integer("offset", offset, 0, values.ULLONG_MAX) or 0
     count = values.integer("length", length, 0, values.ULLONG_MAX) or 0
@@ -767,9 +770,20 @@ def vol_upload(ctl, vol, file, pool, offset, length, sparse):
         os.close(os.open(file, os.O_RDONLY))
     except OSError:
         raise CommandError("cannot read %s" % file) from None
-    with reporting("cannot send data to volume %s" % vol):
+    try:
         v.upload(file, start, count, VolStreamFlags.SPARSE_STREAM if sparse else 0)
+    except DriverError as err:
+        raise CommandError(_stream_failure("cannot upload to volume", "cannot send data to volume", err)
+                           + " " + vol, str(err)) from None
     return True
+
+
+def _stream_failure(opening: str, moving: str, err) -> str:
+    """virsh's words for a failed upload or download: a driver without the call fails while
+    the stream opens, any other failure is the data's (one call does both here)."""
+    from ..drivers.api import ErrorCode
+
+    return opening if err.code is ErrorCode.NO_SUPPORT else moving
 
 
 @command("vol-download", "Download volume contents to a file")
@@ -804,7 +818,8 @@ def vol_download(ctl, vol, file, pool, offset, length, sparse):
         os.close(fd)
         if created:
             os.unlink(file)
-        raise CommandError("cannot receive data from volume %s" % vol, str(err)) from None
+        raise CommandError(_stream_failure("cannot download from volume", "cannot receive data from volume", err)
+                           + " " + vol, str(err)) from None
     os.close(fd)
     return True
 
@@ -848,7 +863,7 @@ def vol_path(ctl, vol, pool):
 @command("vol-name")
 @data("vol", "volume key or path")
 def vol_name(ctl, vol):
-    v = lookup_volume(ctl, vol, None, pool_option=False)
+    v = lookup_volume(ctl, vol, None, pool_option=None)
     return _one_value(ctl, lambda: v.name)
 
 
@@ -866,7 +881,7 @@ def vol_key(ctl, vol, pool):
 def vol_pool(ctl, vol, uuid):
     from ..drivers.api import DriverError
 
-    v = lookup_volume(ctl, vol, None, pool_option=False)
+    v = lookup_volume(ctl, vol, None, pool_option=None)
     try:
         p = v.lookup_pool()
     except DriverError:
@@ -881,9 +896,17 @@ def pool_edit(ctl, pool):
     from ..drivers.api import StorageXMLFlags
     from .editing import edit_document
 
+    from ..drivers.api import DriverError, ErrorCode
+
     p = lookup_pool(ctl, pool)
-    with reporting("Failed to get XML description of pool %s" % pool):
+    try:
         original = p.get_xml_desc(StorageXMLFlags.INACTIVE)
+    except DriverError as err:
+        # virsh asks for the inactive definition and, from a driver that has no such flag,
+        # for the running one.
+        if err.code is not ErrorCode.UNSUPPORTED_FLAGS:
+            raise
+        original = p.get_xml_desc(0)
 
     def apply(new_text):
         return ctl.conn.storage_pool_define_xml(new_text, 0)
@@ -894,3 +917,47 @@ def pool_edit(ctl, pool):
     else:
         ctl.print_extra("Pool %s XML configuration edited.\n" % result.name)
     return True
+
+
+@command("pool-capabilities", "Returns capabilities of storage pool support.")
+def pool_capabilities(ctl):
+    with reporting("failed to get storage pool capabilities"):
+        text = ctl.conn.get_storage_pool_capabilities(0)
+    ctl.print("%s\n" % text)
+    return True
+
+
+def _find_sources(ctl, pool_type: str, spec: str | None) -> bool:
+    with reporting("Failed to find any %s pool sources" % pool_type):
+        text = ctl.conn.find_storage_pool_sources(pool_type, spec, 0)
+    ctl.print("%s\n" % text)
+    return True
+
+
+@command("find-storage-pool-sources", "Returns XML <sources> document.")
+@data("type", "type of storage pool sources to discover")
+@string("srcSpec", "optional file of source xml to query for pools")
+def find_storage_pool_sources(ctl, type, srcSpec):
+    from .common import read_xml_file
+
+    return _find_sources(ctl, type, read_xml_file(srcSpec) if srcSpec is not None else None)
+
+
+@command("find-storage-pool-sources-as", "Returns XML <sources> document.")
+@data("type", "type of storage pool sources to find")
+@string("host", "optional host to query")
+@string("port", "optional port to query")
+@string("initiator", "optional initiator IQN to use for query")
+def find_storage_pool_sources_as(ctl, type, host, port, initiator):
+    from ..drivers.xmlescape import escape
+
+    spec = None
+    if host is not None:            # virsh describes the source only when a host is given
+        spec = "<source>\n  <host name='%s'" % escape(host)
+        if port is not None:
+            spec += " port='%s'" % escape(port)
+        spec += "/>\n"
+        if initiator is not None:
+            spec += "  <initiator>\n    <iqn name='%s'/>\n  </initiator>\n" % escape(initiator)
+        spec += "</source>\n"
+    return _find_sources(ctl, type, spec)
