@@ -606,12 +606,14 @@ class DomainDisk(Record):
     source is what domblklist shows (path, device, network or volume name),
     None when there is none; has_source says whether the disk has a <source>
     element at all (virsh's test for an empty drive). chain is the cached
-    backing chain, top first, empty when no chain is cached.
+    backing chain, top first, empty when no chain is cached. pool is the storage
+    pool of a <disk type='volume'> (source is then the volume's name).
     """
-    __slots__ = ("type", "device", "target", "bus", "source", "has_source", "format", "readonly", "chain")
+    __slots__ = ("type", "device", "target", "bus", "source", "has_source", "format", "readonly", "chain",
+                 "pool")
     _ITEMS: ClassVar[dict[str, type[Record]]] = {"chain": DiskLayer}
 
-    def __init__(self, type, device, target, bus, source, has_source, format, readonly, chain):
+    def __init__(self, type, device, target, bus, source, has_source, format, readonly, chain, pool=None):
         self.type = type
         self.device = device
         self.target = target
@@ -621,6 +623,7 @@ class DomainDisk(Record):
         self.format = format
         self.readonly = readonly
         self.chain = chain
+        self.pool = pool
 
 
 def find_disk(disks: list[DomainDisk], name: str) -> DomainDisk | None:

@@ -55,7 +55,8 @@ def cached_chain(disk) -> list[DiskLayer]:
 def disk_record(disk) -> DomainDisk:
     return DomainDisk(type=disk.type, device=disk.device, target=disk.target, bus=disk.bus,
                       source=disk.source, has_source=disk.source_element is not None,
-                      format=disk.driver_type, readonly=disk.readonly, chain=cached_chain(disk))
+                      format=disk.driver_type, readonly=disk.readonly, chain=cached_chain(disk),
+                      pool=disk.source_pool)
 
 
 def disk_records(definition) -> list[DomainDisk]:

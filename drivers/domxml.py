@@ -261,6 +261,12 @@ class Disk:
         """What domblklist shows: path, device, network name, volume name."""
         return source_path(self.type, self.el.find("source"))
 
+    @property
+    def source_pool(self) -> str | None:
+        """The storage pool of a volume disk."""
+        src = self.el.find("source")
+        return src.get("pool") if src is not None and self.type == "volume" else None
+
     def set_source(self, disk_type: str, path: str | None) -> None:
         src = self.el.find("source")
         if src is None:

@@ -62,57 +62,57 @@ def test_same_as_virsh(text):
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 STATE_CASES = [
-    "pool-define pools/z.xml; pool-dumpxml z; pool-start z; pool-define pools/z2.xml; pool-dumpxml z; "
-    "pool-destroy z; pool-dumpxml z",
+    ("pool-define pools/z.xml; pool-dumpxml z; pool-start z; pool-define pools/z2.xml; pool-dumpxml z; "
+    "pool-destroy z; pool-dumpxml z"),
     "pool-define pools/z.xml; pool-define pools/zbad.xml; pool-create pools/zbad.xml",
-    "pool-create pools/z.xml; pool-dumpxml z; pool-list --all --transient --details; pool-autostart z; "
-    "pool-undefine z; pool-destroy z; pool-list --all",
+    ("pool-create pools/z.xml; pool-dumpxml z; pool-list --all --transient --details; pool-autostart z; "
+    "pool-undefine z; pool-destroy z; pool-list --all"),
     "pool-define pools/z.xml; pool-start z; pool-create pools/z.xml",
-    "pool-define pools/z.xml; pool-create pools/z.xml; pool-list --all --persistent; pool-info z; "
-    "pool-destroy z; pool-list --all",
+    ("pool-define pools/z.xml; pool-create pools/z.xml; pool-list --all --persistent; pool-info z; "
+    "pool-destroy z; pool-list --all"),
     "pool-create pools/z.xml --build",
     "pool-define pools/z.xml; pool-start z --build",
     "pool-define --validate pools/z.xml; pool-list --all --uuid",
     "pool-build default-pool --overwrite",
-    "pool-start default-pool; pool-destroy default-pool; pool-destroy default-pool; pool-build default-pool; "
-    "pool-refresh default-pool; pool-delete default-pool; pool-start default-pool",
-    "pool-destroy default-pool; vol-list default-pool; pool-info default-pool; pool-dumpxml default-pool; "
-    "pool-undefine default-pool; pool-list --all",
+    ("pool-start default-pool; pool-destroy default-pool; pool-destroy default-pool; pool-build default-pool; "
+    "pool-refresh default-pool; pool-delete default-pool; pool-start default-pool"),
+    ("pool-destroy default-pool; vol-list default-pool; pool-info default-pool; pool-dumpxml default-pool; "
+    "pool-undefine default-pool; pool-list --all"),
     "pool-delete default-pool; pool-undefine default-pool",
     "pool-dumpxml --inactive default-pool",
-    "pool-define-as p2 dir --target /tmp/p2; pool-dumpxml p2; pool-info p2; pool-build p2; pool-start p2; "
+    ("pool-define-as p2 dir --target /tmp/p2; pool-dumpxml p2; pool-info p2; pool-build p2; pool-start p2; "
     "pool-info p2; pool-refresh p2; pool-autostart p2; pool-info p2; pool-list --all --details; "
-    "pool-destroy p2; pool-delete p2; pool-undefine p2; pool-list --all",
+    "pool-destroy p2; pool-delete p2; pool-undefine p2; pool-list --all"),
     "pool-define-as pl logical --target /dev/vgx; pool-dumpxml pl",
-    "pool-define-as pl logical --source-name vg; pool-dumpxml pl; pool-start pl; vol-create-as pl lv1 1G; "
-    "vol-dumpxml lv1 --pool pl",
-    "pool-define-as pd disk --source-dev /dev/sdz --target /dev; pool-start pd; vol-create-as pd sdz1 1M; "
-    "vol-dumpxml sdz1 --pool pd",
-    "pool-define-as pn netfs --source-host h --source-path /e --target /mnt; pool-dumpxml pn; pool-start pn; "
-    "vol-create-as pn x 1M; vol-dumpxml x --pool pn",
+    ("pool-define-as pl logical --source-name vg; pool-dumpxml pl; pool-start pl; vol-create-as pl lv1 1G; "
+    "vol-dumpxml lv1 --pool pl"),
+    ("pool-define-as pd disk --source-dev /dev/sdz --target /dev; pool-start pd; vol-create-as pd sdz1 1M; "
+    "vol-dumpxml sdz1 --pool pd"),
+    ("pool-define-as pn netfs --source-host h --source-path /e --target /mnt; pool-dumpxml pn; pool-start pn; "
+    "vol-create-as pn x 1M; vol-dumpxml x --pool pn"),
     "pool-define-as pi iscsi --source-host h --source-dev iqn.x --target /dev/disk/by-path; pool-dumpxml pi",
     "pool-define-as p3 dir --target /default-pool",
     "pool-define-as p3 dir",
     "pool-define-as pz dir --source-format x --target /m; pool-dumpxml pz",
     "pool-define-as pz logical --source-format bogus",
     "pool-define-as pz disk --source-format gpt --source-dev /dev/x --target /dev; pool-dumpxml pz",
-    "pool-create-as t2 dir --target /t2; pool-list --all --transient; pool-autostart t2; pool-destroy t2; "
-    "pool-list --all",
-    "pool-autostart default-pool; pool-list --autostart; pool-autostart default-pool --disable; "
-    "pool-list --all --no-autostart",
-    "vol-create default-pool pools/v.xml; vol-create-as default-pool big 101G --allocation 0; "
+    ("pool-create-as t2 dir --target /t2; pool-list --all --transient; pool-autostart t2; pool-destroy t2; "
+    "pool-list --all"),
+    ("pool-autostart default-pool; pool-list --autostart; pool-autostart default-pool --disable; "
+    "pool-list --all --no-autostart"),
+    ("vol-create default-pool pools/v.xml; vol-create-as default-pool big 101G --allocation 0; "
     "vol-create-as default-pool big2 50G; vol-create-as default-pool big3 60G; pool-info default-pool; "
     "vol-create-as default-pool big3 60G --allocation 10G; pool-info default-pool; "
-    "vol-delete big2 --pool default-pool; pool-info default-pool; vol-list default-pool --details",
-    "vol-create-as default-pool v1 1M --format qcow2; vol-dumpxml v1 --pool default-pool; "
+    "vol-delete big2 --pool default-pool; pool-info default-pool; vol-list default-pool --details"),
+    ("vol-create-as default-pool v1 1M --format qcow2; vol-dumpxml v1 --pool default-pool; "
     "vol-create-as default-pool q 1M --backing-vol /default-pool/v1 --format qcow2; vol-dumpxml q --pool default-pool; "
     "vol-clone v1 q --pool default-pool; vol-clone v1 v3 --pool default-pool; vol-dumpxml v3 --pool default-pool; "
-    "vol-delete v1 --pool default-pool --delete-snapshots",
-    "vol-create-as default-pool v1 1M; vol-wipe v1 --pool default-pool; vol-resize v1 2M --pool default-pool; "
-    "vol-upload v1 /etc/hostname --pool default-pool; vol-download v1 /nonexistent-dir/dl --pool default-pool",
+    "vol-delete v1 --pool default-pool --delete-snapshots"),
+    ("vol-create-as default-pool v1 1M; vol-wipe v1 --pool default-pool; vol-resize v1 2M --pool default-pool; "
+    "vol-upload v1 /etc/hostname --pool default-pool; vol-download v1 /nonexistent-dir/dl --pool default-pool"),
     "vol-create-as default-pool v1 1M; vol-delete v1 --pool default-pool; vol-delete v1 --pool default-pool",
-    "vol-create-as default-pool v1 1M; vol-create-from default-pool pools/v.xml v1; "
-    "vol-create-from default-pool pools/v.xml v1 --inputpool default-pool; vol-list default-pool",
+    ("vol-create-as default-pool v1 1M; vol-create-from default-pool pools/v.xml v1; "
+    "vol-create-from default-pool pools/v.xml v1 --inputpool default-pool; vol-list default-pool"),
     "vol-create-as default-pool v1 1M; pool-destroy default-pool; pool-start default-pool; vol-list default-pool",
     "pool-capabilities",
     "find-storage-pool-sources logical",
@@ -147,4 +147,29 @@ def test_pool_edit_same_as_virsh(tmp_path):
     text = "pool-destroy default-pool; pool-edit default-pool; pool-dumpxml default-pool"
     theirs, ours = compare(["-c", "test:///default", text], env_extra=env, in_process=True)
     assert "/edited<" in theirs[0]
+    assert ours == theirs
+
+
+STORAGE_REMOVAL_CASES = [
+    ("vol-create-as default-pool v1 1M; vol-create-as default-pool v2 1M; define pools/d.xml; "
+    "undefine dd --remove-all-storage; vol-list default-pool"),
+    ("vol-create-as default-pool v1 1M; vol-create-as default-pool v2 1M; define pools/d.xml; "
+    "undefine dd --storage vda,vdc,nosuch; list --all --name"),
+    ("vol-create-as default-pool v1 1M; vol-create-as default-pool v2 1M; define pools/d.xml; "
+    "undefine dd --storage vda,/default-pool/v2 --wipe-storage; vol-list default-pool"),
+    ("vol-create-as default-pool v1 1M; define pools/d.xml; "
+    "undefine dd --remove-all-storage --delete-storage-volume-snapshots"),
+    ("vol-create-as default-pool v1 1M; vol-create-as default-pool v2 1M; define pools/d.xml; "
+    "undefine dd --storage vda,v2 --wipe-storage"),
+    "define pools/d.xml; undefine dd --storage vdb",
+    "undefine test --remove-all-storage",
+]
+
+
+@needs_virsh
+@pytest.mark.parametrize("text", STORAGE_REMOVAL_CASES, ids=[c[-60:] for c in STORAGE_REMOVAL_CASES])
+def test_domain_storage_removal(text):
+    """undefine --storage/--remove-all-storage: disks whose images the test driver's pools
+    hold are removed, others reported; a volume disk's pool that is missing is named."""
+    theirs, ours = compare(["-c", "test:///default", text], in_process=True)
     assert ours == theirs

@@ -122,3 +122,51 @@ def test_volumes_in_use_are_refused(env):
     assert pools.ok("vol-wipe", "base.qcow2", "--pool", "p1", "--force") == "Vol base.qcow2 wiped\n\n"
     assert pools.ok("vol-delete", "base.qcow2", "--pool", "p1", "--force") == "Vol base.qcow2 deleted\n\n"
     assert sorted(os.listdir(pools.dir("p1"))) == ["mid.qcow2"]
+
+
+def test_undefine_removes_the_storage_pools_hold(env):
+    """undefine --remove-all-storage / --storage on the QEMU driver: each disk's image that a
+    pool holds (by path, or a volume disk's pool and volume) is removed after the undefine,
+    with --wipe-storage zeroed first; an image no pool holds is reported and kept. The words
+    are virsh's (compared byte for byte on test:///default in test_domain_storage_removal)."""
+    pools = Pools(env)
+    pools.ok("pool-define-as", "p1", "dir", "--target", pools.dir("p1"))
+    pools.ok("pool-start", "p1", "--build")
+    for name in ("a.qcow2", "b.qcow2", "c.raw"):
+        pools.ok("vol-create-as", "p1", name, "4M", "--format", "qcow2" if name.endswith("qcow2") else "raw")
+    outside = os.path.join(env.base, "outside.raw")
+    with open(outside, "wb") as f:
+        f.truncate(MiB)
+    a, c = os.path.join(pools.dir("p1"), "a.qcow2"), os.path.join(pools.dir("p1"), "c.raw")
+    assert qemu_io(c, "write -P 0x77 0 64k", fmt="raw").returncode == 0
+    xml = ("<domain type='kvm'><name>vm3</name><memory unit='MiB'>64</memory><os><type>hvm</type></os><devices>"
+           "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='%s'/>"
+           "<target dev='vda' bus='virtio'/></disk>"
+           "<disk type='volume' device='disk'><driver name='qemu' type='qcow2'/>"
+           "<source pool='p1' volume='b.qcow2'/><target dev='vdb' bus='virtio'/></disk>"
+           "<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='%s'/>"
+           "<target dev='vdc' bus='virtio'/></disk>"
+           "<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='%s'/>"
+           "<target dev='vdd' bus='virtio'/></disk></devices></domain>" % (a, c, outside))
+    path = os.path.join(env.base, "vm3.xml")
+    with open(path, "w") as f:
+        f.write(xml)
+    env.ok("define", path)
+    # a word naming no disk stops it before anything changes
+    proc = env.run("undefine", "vm3", "--storage", "vda,nosuch")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        1, "\n", "error: Volume 'nosuch' was not found in domain's definition.\n\n")
+    assert os.path.exists(a) and "vm3" in env.ok("list", "--all", "--name")
+    proc = env.run("undefine", "vm3", "--remove-all-storage", "--wipe-storage")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == (
+        "Domain 'vm3' has been undefined\n"
+        "Wiping volume 'vda'(%s) ... Done.\nVolume 'vda'(%s) removed.\n"
+        "Wiping volume 'vdb'(b.qcow2) ... Done.\nVolume 'vdb'(b.qcow2) removed.\n"
+        "Wiping volume 'vdc'(%s) ... Done.\nVolume 'vdc'(%s) removed.\n\n" % (a, a, c, c))
+    assert proc.stderr == ("error: Storage volume 'vdd'(%s) is not managed by libvirt. Remove it manually.\n\n"
+                           % outside)
+    assert os.listdir(pools.dir("p1")) == []
+    assert " Name   Path\n" in pools.ok("vol-list", "p1") and "qcow2" not in pools.ok("vol-list", "p1")
+    assert os.path.exists(outside)
+    assert "vm3" not in env.ok("list", "--all", "--name")

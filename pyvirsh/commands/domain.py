@@ -60,25 +60,28 @@ def undefine(ctl, domain, managed_save, storage, remove_all_storage, delete_stor
     flags = flag_bits((managed_save, U.MANAGED_SAVE), (snapshots_metadata, U.SNAPSHOTS_METADATA),
                       (checkpoints_metadata, U.CHECKPOINTS_METADATA), (nvram, U.NVRAM),
                       (keep_nvram, U.KEEP_NVRAM), (tpm, U.TPM), (keep_tpm, U.KEEP_TPM))
+    volumes = []
     if storage or remove_all_storage:
-        _check_storage_to_remove(ctl, dom, storage, remove_all_storage)
+        volumes = _storage_to_remove(ctl, dom, storage, remove_all_storage)
     with reporting("Failed to undefine domain '%s'" % domain):
         dom.undefine(flags)
     ctl.print_extra("Domain '%s' has been undefined\n" % domain)
-    return True
+    return _remove_storage(ctl, volumes, wipe_storage, delete_storage_volume_snapshots)
 
 
-def _check_storage_to_remove(ctl, dom, storage, remove_all) -> None:
-    """virsh's checks before undefining with --storage/--remove-all-storage.
+def _storage_to_remove(ctl, dom, storage, remove_all) -> list:
+    """virsh's checks before undefining with --storage/--remove-all-storage, and the volumes
+    (target, source, volume handle) to remove after it: each selected disk's source looked up
+    as a storage volume (in its pool for a volume disk, else by path). A disk whose image no
+    pool holds is reported and kept; a --storage word naming no disk stops the undefine."""
+    from ..drivers.api import DriverError
 
-    pyvirsh manages no storage volumes: each disk virsh would remove is reported
-    as not managed; a --storage word naming no disk stops the undefine.
-    """
     if dom.get_id() != -1:
         raise CommandError("Storage volume deletion is supported only on stopped domains")
     if storage is not None and remove_all:
         raise CommandError("Specified both --storage and --remove-all-storage")
     wanted = split_commas(storage) if storage is not None else None
+    volumes = []
     for disk in domain_disks(dom):
         # virsh reads the source's file, dir, name, dev or volume attribute: the disk's source.
         source = disk.source
@@ -92,13 +95,56 @@ def _check_storage_to_remove(ctl, dom, storage, remove_all) -> None:
                     break
             else:
                 continue
-        ctl.error("Storage volume '%s'(%s) is not managed by libvirt. Remove it manually.\n"
-                  % (disk.target, source))
+        try:
+            if disk.pool is not None:
+                try:
+                    pool = ctl.conn.lookup_storage_pool_by_name(disk.pool)
+                except DriverError:
+                    ctl.error("Storage pool '%s' for volume '%s' not found." % (disk.pool, disk.target))
+                    continue
+                vol = pool.lookup_vol_by_name(source)
+            else:
+                vol = ctl.conn.lookup_storage_vol_by_path(source)
+        except DriverError:
+            ctl.error("Storage volume '%s'(%s) is not managed by libvirt. Remove it manually.\n"
+                      % (disk.target, source))
+            continue
+        volumes.append((disk.target, source, vol))
     missing = [word for word in wanted or () if word is not None]
     for word in missing:
         ctl.error("Volume '%s' was not found in domain's definition.\n" % word)
     if missing:
         raise CommandError()
+    return volumes
+
+
+def _remove_storage(ctl, volumes, wipe: bool, with_snapshots: bool) -> bool:
+    """After the undefine: wipe (if asked) and delete each volume. A failure is reported and the
+    next volume tried; the last driver error closes the command, as virsh reports it."""
+    from ..drivers.api import DriverError, VolDeleteFlags
+
+    last = None
+    for target, source, vol in volumes:
+        if wipe:
+            ctl.print_extra("Wiping volume '%s'(%s) ... " % (target, source))
+            ctl.out.stdout.flush()          # the line ends only when the wipe does
+            try:
+                vol.wipe(0)
+            except DriverError as err:
+                ctl.error("Failed! Volume not removed.")
+                last = err
+                continue
+            ctl.print_extra("Done.\n")
+        try:
+            vol.delete(VolDeleteFlags.WITH_SNAPSHOTS if with_snapshots else 0)
+        except DriverError as err:
+            ctl.error("Failed to remove storage volume '%s'(%s)" % (target, source))
+            last = err
+            continue
+        ctl.print_extra("Volume '%s'(%s) removed.\n" % (target, source))
+    if last is not None:
+        raise CommandError(str(last))
+    return True
 
 
 @command("create", "Create a domain.")
