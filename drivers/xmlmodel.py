@@ -58,7 +58,7 @@ class XMLProperty:
         if raw is None:
             return self.default
         if self.kind is int:
-            return int(raw, 0) if raw.lower().startswith("0x") else int(raw)
+            return _integer(raw, self.attr, node.tag)
         if self.kind is bool:
             return raw in ("yes", "on")
         return raw
@@ -102,3 +102,30 @@ class XMLObject:
 
     def child(self, tag: str):
         return self.el.find(tag)
+
+
+def integer_attribute(element, attr: str, default: int | None = None) -> int:
+    """An element's numeric attribute (decimal or 0x-hex), default when absent; a value that
+    is no number, or a missing one without a default, is libvirt's XML error naming the
+    attribute (virXMLPropUInt), never a Python exception."""
+    raw = element.get(attr)
+    if raw is None:
+        if default is None:
+            from .api import DriverError, ErrorCode
+
+            raise DriverError(ErrorCode.XML_ERROR, "Missing required attribute '%s' in element '%s'"
+                              % (attr, element.tag))
+        return default
+    return _integer(raw, attr, element.tag)
+
+
+def _integer(raw: str, attr: str | None, element: str) -> int:
+    """A decimal or 0x-hex number; anything else is libvirt's XML error for it (virXMLPropUInt)."""
+    from .api import DriverError, ErrorCode
+
+    try:
+        return int(raw, 16) if raw.lower().startswith("0x") else int(raw)
+    except ValueError:
+        what = "attribute '%s' in element '%s'" % (attr, element) if attr else "element '%s'" % element
+        raise DriverError(ErrorCode.XML_ERROR, "Invalid value for %s: '%s'. Expected non-negative integer value"
+                          % (what, raw)) from None

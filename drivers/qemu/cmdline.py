@@ -13,6 +13,7 @@ import json
 import os
 
 from ..storage.probe import BACKING_FORMATS
+from ..xmlmodel import integer_attribute
 from . import devargs
 from .capabilities import kvm_usable
 from .chaincache import format_node, layers, storage_node
@@ -92,7 +93,7 @@ def boot_indexes(root) -> dict:
     out = {}
     for el in devices:
         if isinstance(el.tag, str) and el.find("boot") is not None:
-            out[el] = int(el.find("boot").get("order"))
+            out[el] = integer_attribute(el.find("boot"), "order")
     if out:
         return out
     for n, boot in enumerate(root.iterfind("os/boot"), start=1):
@@ -234,7 +235,7 @@ def _graphics_args(devices, audio_id: str) -> list[str]:
             or "127.0.0.1"
         # autoport: the first free port from 5900, as libvirt's port allocator picks it, shown
         # in the live XML with the address listened on
-        port = _free_port(5900) if g.get("autoport") == "yes" else int(g.get("port"))
+        port = _free_port(5900) if g.get("autoport") == "yes" else integer_attribute(g, "port")
         g.set("port", str(port))
         g.set("listen", listen)
         if listen_el is not None:

@@ -15,6 +15,7 @@ from lxml import etree
 
 from ..api import DriverError, ErrorCode
 from ..domxml import DomainDefaults
+from ..xmlmodel import integer_attribute
 from . import pcitopology, support
 from .capabilities import Capabilities, find_emulator, host_arch
 from .devicemodel import Chardev, Controller, DiskDevice, Input, Video
@@ -282,6 +283,9 @@ def _check_controllers(devices, q35: bool) -> None:
                 ctrl.type == "pci" and ctrl.model in ("pcie-root", "pcie-root-port", "pcie-to-pci-bridge") \
                 and not q35:
             raise unsupported("PCI controller model '%s' does not fit this machine type" % ctrl.model)
+        if ctrl.type == "pci" and (ctrl.model in ("pci-root", "pcie-root")) != (ctrl.index == 0):
+            raise unsupported("PCI controller model '%s' with index %s is not supported (only the root "
+                              "controller has index 0)" % (ctrl.model, ctrl.index))
         if ctrl.type == "scsi":
             if ctrl.model is None:
                 ctrl.model = "virtio-scsi" if q35 else "lsilogic"
@@ -363,7 +367,7 @@ def _virtio_serial_ports(devices) -> None:
             for key, value in (("type", "virtio-serial"), ("controller", "0"), ("bus", "0"),
                                ("port", str(port))):
                 addr.set(key, value)
-        port = max(port, int(addr.get("port", "0"))) + 1
+        port = max(port, integer_attribute(addr, "port", 0)) + 1
 
 
 def _usb_ports(devices) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 
+from ..xmlmodel import integer_attribute
 from .devicemodel import Chardev, Controller, Device, DiskDevice, Interface, Video, Watchdog
 from .support import unsupported
 
@@ -102,7 +103,7 @@ def controller_args(ctrl: Controller, q35: bool) -> list[str]:
         if ctrl.model == "pcie-to-pci-bridge":
             return dev({"driver": "pcie-pci-bridge", "id": ident, **pci_props(ctrl, q35)})
         if ctrl.model == "pci-bridge":
-            chassis = int(ctrl.el.find("target").get("chassisNr"))
+            chassis = integer_attribute(ctrl.el.find("target"), "chassisNr")
             return dev({"driver": "pci-bridge", "chassis_nr": chassis, "id": ident, **pci_props(ctrl, q35)})
         return []                                   # pci-root / pcie-root: the machine's own
     if ctrl.type == "usb":
@@ -195,8 +196,8 @@ def channel_args(channel: Chardev, run_dir: str) -> list[str]:
     if channel.type in ("unix", "spicevmc"):
         # The guest has not opened the port yet; libvirt shows the same until QEMU reports a change.
         channel.el.find("target").set("state", "disconnected")
-    port = int(channel.el.find("address").get("port"))
-    ctrl = int(channel.el.find("address").get("controller", "0"))
+    port = integer_attribute(channel.el.find("address"), "port")
+    ctrl = integer_attribute(channel.el.find("address"), "controller", 0)
     return chardev_backend(channel, ident, socket_path) + dev(
         {"driver": "virtserialport", "bus": "virtio-serial%d.0" % ctrl, "nr": port, "chardev": ident,
          "id": channel.alias, "name": channel.target_name})
@@ -252,8 +253,8 @@ def rng_args(el, q35: bool) -> list[str]:
     props = {"driver": "virtio-rng-pci", "rng": "objrng%s" % n, "id": dev_.alias}
     rate = el.find("rate")
     if rate is not None:
-        props["max-bytes"] = int(rate.get("bytes"))
-        props["period"] = int(rate.get("period", "1000"))
+        props["max-bytes"] = integer_attribute(rate, "bytes")
+        props["period"] = integer_attribute(rate, "period", 1000)
     return ["-object", json.dumps({"qom-type": "rng-random", "id": "objrng%s" % n, "filename": backend},
                                   separators=(",", ":"))] + dev({**props, **pci_props(dev_, q35)})
 
