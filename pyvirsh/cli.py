@@ -49,10 +49,6 @@ def main(argv: list[str] | None = None) -> int:
         # The far end of a DRIVER+ssh:// connection (drivers/remote/server.py), not a shell.
         from .drivers.remote.server import main as serve_stdio
         return serve_stdio(argv[1:])
-    if argv[:1] == ["--hosts"] or argv[:1] and argv[0].startswith("--hosts="):
-        # One command line on many hosts in parallel (pyvirsh/fanout.py).
-        from .fanout import main as fan_out
-        return fan_out(argv[1:] if argv[0] == "--hosts" else [argv[0][len("--hosts="):]] + argv[1:])
     instruction = os.environ.get("_PYVIRSH_COMPLETE")
     if instruction:
         # A TAB in bash, zsh or fish (see pyvirsh/shellscripts.py): answer and stop.
@@ -91,6 +87,13 @@ def _main(ctl: Session, argv: list[str]) -> int:
     except UsageError as err:
         ctl.error(str(err))
         return 1
+    hosts = [value for letter, value in opts if letter == "hosts"]
+    if hosts:
+        # One command line on many hosts in parallel (pyvirsh/fanout.py): the other global
+        # options and the command go to every host.
+        from .fanout import run as fan_out
+        from .globalopts import without_option
+        return fan_out([hosts[-1]] + without_option(argv, first, "hosts") + argv[first:])
 
     keepalive = False
     for letter, value in opts:

@@ -75,7 +75,13 @@ GLOBAL_OPTIONS = [
                  "Print the long version (the drivers and features built in) and exit."),
     GlobalOption("version", None, OPTIONAL, "     --version[=TYPE]",
                  "version, TYPE is short or long (default short)", None, key="v"),
-    # pyvirsh's own, beyond virsh (long form only):
+    # pyvirsh's own, beyond virsh (long form only, in alphabetical order):
+    GlobalOption("hosts", None, REQUIRED, "     --hosts=FILE",
+                 "run the command on every host FILE names, in parallel",
+                 "--hosts=FILE",
+                 "Run the command line on every host the file names, all at once, and print\n"
+                 "each host\\(aqs output under its name (see \\fBCONNECTIONS\\fR).\n"
+                 "The other global options go to every host."),
     GlobalOption("json", None, NO, "     --json",
                  "print results as JSON (list, dominfo, domstate, domblklist,\n"
                  "domblkinfo, blockjob, snapshot-list, snapshot-info, nodeinfo)",
@@ -147,8 +153,8 @@ def read_globals(argv: list[str]) -> tuple[list[tuple[str, str | None]], int]:
                                  (("-" + letter) if len(letter) == 1 else word))
             if kind == REQUIRED and not eq:
                 if i + 1 >= len(argv):
-                    raise UsageError("option '-%s'/'--%s' requires an argument" % (letter, matches[0]),
-                                     matches[0])
+                    short = "'-%s'/" % letter if len(letter) == 1 else ""      # getopt names both forms
+                    raise UsageError("option %s'--%s' requires an argument" % (short, matches[0]), matches[0])
                 i += 1
                 value = argv[i]
                 eq = "="
@@ -179,3 +185,20 @@ def read_globals(argv: list[str]) -> tuple[list[tuple[str, str | None]], int]:
             continue
         return opts, i
     return opts, i
+
+
+def without_option(argv: list[str], first: int, long: str) -> list[str]:
+    """The global option words before argv[first] (the command) with every use of --long
+    (abbreviated or not, its value joined by '=' or in the next word) left out."""
+    out = []
+    i = 0
+    while i < first:
+        word = argv[i]
+        name, eq, _ = word[2:].partition("=") if word.startswith("--") else ("", "", "")
+        if name and long.startswith(name) and [n for n in LONG_OPTIONS if n.startswith(name)] in ([long],) \
+                or name == long:
+            i += 1 if eq else 2
+            continue
+        out.append(word)
+        i += 1
+    return out

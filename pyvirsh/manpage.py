@@ -306,7 +306,7 @@ else \fB/tmp/pyvirsh\-ssh\-\fR\fIUID\fR, or \fBPYVIRSH_SSH_CONTROL_DIR\fR
 with mode 0700 is refused.
 .PP
 \fBpyvirsh \-\-hosts\fR \fIFILE\fR [\fIOPTION\fR]...\&
-\fICOMMAND\fR...\& (\fB\-\-hosts\fR first) runs the command on every
+\fICOMMAND\fR...\& runs the command on every
 host of \fIFILE\fR
 (a line each: [\fINAME\fR] \fIURI\fR) in parallel, prints each host\(aqs
 output under \fB=== \fR\fINAME\fR\fB ===\fR, and exits with status 1 when

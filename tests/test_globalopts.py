@@ -11,7 +11,7 @@ import pytest
 from pyvirsh.commands.helptext import usage_text
 from pyvirsh.globalopts import GLOBAL_OPTIONS, LONG_OPTIONS, completion_words, read_globals
 
-PYVIRSH_ONLY = {"json", "no-color"}
+PYVIRSH_ONLY = {"hosts", "json", "no-color"}
 
 
 def _options_block(text: str) -> list[str]:
@@ -27,7 +27,7 @@ def test_usage_options_are_virshs_plus_pyvirshs_own():
     # virsh's lines, byte for byte and in virsh's order, then pyvirsh's own options.
     assert ours[:len(theirs)] == theirs
     extra = ours[len(theirs):]
-    assert [line.split()[0] for line in extra if not line.startswith(" " * 28)] == \
+    assert [line.split()[0].split("=")[0] for line in extra if not line.startswith(" " * 28)] == \
         ["--" + name for name in sorted(PYVIRSH_ONLY)]
 
 
@@ -54,3 +54,17 @@ def test_every_option_has_a_man_page_entry():
             assert "-%s" % option.short in labels.replace(",", " ").split()
         if option.long:
             assert any(word.split("=")[0] == "--" + option.long for word in labels.replace(",", " ").split())
+
+
+def test_hosts_is_left_out_of_what_each_host_runs():
+    """--hosts is read like any global option (abbreviated, '=' or the next word); the other
+    options before the command go to every host, --hosts itself to none."""
+    from pyvirsh.globalopts import without_option
+
+    for argv in (["-q", "--hosts", "F", "-r", "list"], ["-q", "--hosts=F", "-r", "list"],
+                 ["-q", "--ho", "F", "-r", "list"], ["-q", "--hos=F", "-r", "list"]):
+        opts, first = read_globals(argv)
+        assert ("hosts", "F") in opts
+        assert without_option(argv, first, "hosts") + argv[first:] == ["-q", "-r", "list"]
+    opts, first = read_globals(["--json", "--", "--hosts"])
+    assert without_option(["--json", "--", "--hosts"], first, "hosts") == ["--json", "--"]
