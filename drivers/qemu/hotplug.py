@@ -494,11 +494,15 @@ class Hotplug(QemuDomainBase):
         element = self._by_alias(alias)
         if element is not None:
             if element.tag == "disk":
-                for index in _delete_chain(q, element):
-                    status.capacity.pop(index, None)
+                _delete_chain(q, element)
+                status.last_job.pop(element.find("target").get("dev"), None)
             elif element.tag == "interface":
                 self._netdev_del_quietly(q, "host" + alias)
             element.getparent().remove(element)
+        # sizes are kept for the layers still cached, the removed disk's and any a job dropped
+        from .chaincache import layers
+        cached = {layer.index for disk in status.definition.devices.iterfind("disk") for layer in layers(disk)}
+        status.capacity = {index: size for index, size in status.capacity.items() if index in cached}
         status.detaching.remove(alias)
         self.save_status()
 
@@ -619,7 +623,8 @@ class Hotplug(QemuDomainBase):
     @staticmethod
     def _drive(q, alias: str) -> dict:
         for drive in q.execute("query-block"):
-            if drive.get("qdev") in (alias, "/machine/peripheral/%s" % alias):
+            path = drive.get("qdev", "")
+            if path in (alias, "/machine/peripheral/" + alias) or path.startswith("/machine/peripheral/%s/" % alias):
                 return drive
         raise DriverError(ErrorCode.INTERNAL_ERROR, "QEMU has no drive '%s'" % alias)
 
