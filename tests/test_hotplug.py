@@ -203,133 +203,6 @@ class Console:
         self.sock.close()
 
 
-def write_xml(env: Env, name: str, text: str) -> str:
-    path = os.path.join(env.base, name)
-    with open(path, "w") as f:
-        f.write(text)
-    return path
-
-
-# ---------------------------------------------------------------------------
-# The issue's scenario on a booted guest
-# ---------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def guest(tmp_path_factory):
-    if testguest.kernel_version() is None:
-        pytest.skip("no kernel in /boot (apt-get install -y linux-image-amd64 busybox-static)")
-    os.environ.setdefault("PYVIRSH_TEST_GUEST_CACHE", str(tmp_path_factory.mktemp("guest-cache")))
-    try:
-        kernel, initrd = testguest.build()
-    except RuntimeError as err:
-        pytest.skip(str(err))
-    env = Env(tmp_path_factory.mktemp("hotplug-guest"))
-    sockdir = tempfile.mkdtemp(prefix="hp", dir="/tmp")        # a unix socket path stays short
-    serial = os.path.join(sockdir, "ttyS0")
-    xml = ("<domain type='qemu'><name>g</name><memory unit='MiB'>256</memory><vcpu>1</vcpu>"
-           "<os><type arch='x86_64' machine='pc'>hvm</type><kernel>%s</kernel><initrd>%s</initrd>"
-           "<cmdline>console=ttyS0 cryptomgr.notests pyvirsh.shell</cmdline></os><features><acpi/></features>"
-           "<devices><serial type='unix'><source mode='bind' path='%s'/><target port='0'/></serial>"
-           "</devices></domain>" % (kernel, initrd, serial))
-    env.ok("define", write_xml(env, "g.xml", xml))
-    env.ok("start", "g")
-    console = None
-    try:
-        console = Console(serial)
-        console.wait_ready()
-        yield env, console
-    finally:
-        if console is not None:
-            console.close()
-        env.run("destroy", "g")
-        env.cleanup()
-        shutil.rmtree(sockdir, ignore_errors=True)
-
-
-def guest_find_disk(console: Console, serial: str) -> str:
-    """The guest's name for the virtio disk with this serial, waited for inside the guest."""
-    out = console.run("i=0; while [ $i -lt 600 ]; do for d in /sys/block/vd*; do "
-                      "[ \"$(cat $d/serial 2>/dev/null)\" = %s ] && echo DEV=${d##*/}; done | grep DEV= && break; "
-                      "i=$((i+1)); sleep 0.1; done" % serial)
-    found = re.findall(r"^DEV=(vd[a-z]+)\r?$", out, re.MULTILINE)
-    assert found, "the guest did not see the disk:\n" + out
-    return found[-1]
-
-
-def guest_write(console: Console, dev: str, char: str, mib: int) -> None:
-    """1 MiB of one byte at mib MiB, written by the guest and flushed to the disk."""
-    out = console.run("dd if=/dev/zero bs=65536 count=16 2>/dev/null | tr '\\000' '%s' | "
-                      "dd of=/dev/%s bs=65536 seek=%d conv=fsync 2>/dev/null; echo RC=$?" % (char, dev, mib * 16))
-    assert "RC=0" in out, out
-
-
-def gone(console: Console, dev: str) -> bool:
-    """Has the guest let the disk go? (waited for inside the guest)"""
-    out = console.run("i=0; while [ -e /sys/block/%s ] && [ $i -lt 600 ]; do i=$((i+1)); sleep 0.1; done; "
-                      "[ -e /sys/block/%s ] && echo STILL-THERE || echo LET-GO" % (dev, dev))
-    return re.search(r"^LET-GO\r?$", out, re.MULTILINE) is not None
-
-
-@needs_qemu
-def test_attach_snapshot_commit_detach_keeps_the_guests_data(guest):
-    env, console = guest
-    base, top = env.path("base.qcow2"), env.path("top.qcow2")
-    qemu_img("create", "-q", "-f", "qcow2", base, "64M")
-    assert qemu_io(base, "write -P 0x11 0 1M").returncode == 0
-    qemu_img("create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", top)
-
-    proc = env.run("attach-disk", "g", top, "vdb", "--subdriver", "qcow2", "--serial", "hpdisk")
-    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "Disk attached successfully\n\n", "")
-    disk = live_disks(env, "g")["vdb"]
-    # probed once and cached with indexes, given to QEMU as explicit nodes
-    assert disk.find("source").get("index") == "1"
-    assert disk.find("backingStore").get("index") == "2"
-    assert disk.find("backingStore/source").get("file") == base
-    assert disk.find("alias").get("name") == "virtio-disk1"
-    assert {"pv1-f", "pv1-s", "pv2-f", "pv2-s"} <= node_names(env, "g")
-    assert drive(env, "g", "virtio-disk1")["inserted"]["node-name"] == "pv1-f"
-
-    dev = guest_find_disk(console, "hpdisk")
-    assert re.search(r"^ 11\r?$", console.run("dd if=/dev/%s bs=1 count=1 2>/dev/null | od -An -tx1" % dev),
-                     re.MULTILINE)
-    guest_write(console, dev, "Z", 4)                   # 0x5a, into top.qcow2
-
-    # bad input changes nothing: target in use, unknown target
-    before = env.ok("dumpxml", "g")
-    proc = env.run("attach-disk", "g", base, "vdb")
-    assert proc.returncode == 1
-    assert proc.stderr == ("error: Failed to attach disk\nerror: XML error: target 'vdb' duplicated for disk "
-                           "sources '%s' and '%s'\n" % (top, base))
-    proc = env.run("detach-disk", "g", "vdz")
-    assert (proc.returncode, proc.stderr) == (1, "error: No disk found whose source path or target is vdz\n")
-    assert env.ok("dumpxml", "g") == before
-
-    # a disk-only snapshot and an active commit with pivot work on it, each a pyvirsh of its own
-    env.ok("snapshot-create-as", "g", "s1", "--disk-only")
-    overlay = env.path("top.s1")
-    assert live_disks(env, "g")["vdb"].find("source").get("file") == overlay
-    guest_write(console, dev, "Y", 6)                   # 0x59, into the overlay
-    proc = env.run("blockcommit", "g", "vdb", "--active", "--shallow", "--pivot", "--wait")
-    assert proc.returncode == 0, proc.stderr
-    disk = live_disks(env, "g")["vdb"]
-    assert disk.find("source").get("file") == top
-    assert disk.find("backingStore/source").get("file") == base
-
-    proc = env.run("detach-disk", "g", "vdb")
-    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "Disk detached successfully\n\n", "")
-    # the guest let it go, and so did QEMU: no device, no nodes, no cache entries
-    assert gone(console, dev)
-    assert "vdb" not in live_disks(env, "g")
-    assert not {n for n in node_names(env, "g") if n.startswith("pv")}
-    status = _status_text(env, "g")
-    assert "<capacity" not in status and "detaching" not in status
-
-    # the image is free (qemu-io takes its write lock) and holds what the guest wrote
-    proc = qemu_io(top, "read -P 0x5a 4M 1M", "read -P 0x59 6M 1M", "read -P 0x11 0 1M")
-    assert proc.returncode == 0 and "Pattern verification failed" not in proc.stdout, proc.stdout + proc.stderr
-    assert proc.stdout.count("read ") == 3, proc.stdout
-
-
 def _status_text(env: Env, name: str) -> str:
     for folder, _, files in os.walk(env.root):
         if name + ".status.xml" in files:
@@ -338,35 +211,11 @@ def _status_text(env: Env, name: str) -> str:
     raise AssertionError("no status file")
 
 
-@needs_qemu
-def test_detach_the_guest_answers_late_is_finished_by_the_next_command(guest):
-    """QEMU removes the device after the detach returned (libvirt's unplug timeout, here 0):
-    the removal stays recorded, and a later pyvirsh finishes it."""
-    env, console = guest
-    image = env.path("late.qcow2")
-    qemu_img("create", "-q", "-f", "qcow2", image, "16M")
-    env.ok("attach-disk", "g", image, "vdc", "--subdriver", "qcow2", "--serial", "hplate")
-    dev = guest_find_disk(console, "hplate")
-    index = live_disks(env, "g")["vdc"].find("source").get("index")
-
-    from pyvirsh.drivers import open_connection
-    from pyvirsh.drivers.qemu import hotplug
-    dom = open_connection(env.uri).lookup_domain_by_name("g")
-    saved, hotplug.UNPLUG_TIMEOUT = hotplug.UNPLUG_TIMEOUT, 0.0
-    try:
-        dom.detach_device_flags(etree.tostring(live_disks(env, "g")["vdc"], encoding="unicode"), 1)
-    finally:
-        hotplug.UNPLUG_TIMEOUT = saved
-    assert "detaching alias='virtio-disk2'" in _status_text(env, "g")
-    # the guest lets the disk go in its own time; then any command completes the removal
-    assert gone(console, dev)
-    deadline = time.monotonic() + 60
-    while "vdc" in env.ok("domblklist", "g"):
-        assert time.monotonic() < deadline, "QEMU never reported the device gone"
-        time.sleep(0.1)
-    assert "pv%s-f" % index not in node_names(env, "g")
-    assert "detaching" not in _status_text(env, "g")
-    assert qemu_io(image, "read 0 64k").returncode == 0       # lock released
+def write_xml(env: Env, name: str, text: str) -> str:
+    path = os.path.join(env.base, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
 
 
 # ---------------------------------------------------------------------------
@@ -374,7 +223,9 @@ def test_detach_the_guest_answers_late_is_finished_by_the_next_command(guest):
 # ---------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def bare(tmp_path_factory):
+def bare(tmp_path_factory, request):
+    if testguest.kernel_version() is not None and shutil.which("qemu-system-x86_64"):
+        request.getfixturevalue("guest_domain")         # let the guest boot meanwhile
     env = Env(tmp_path_factory.mktemp("hotplug-bare"))
     iso = env.path("install.iso")
     with open(iso, "wb") as f:
@@ -511,3 +362,162 @@ def test_a_killed_attach_is_settled_by_the_next_command(bare, monkeypatch):
         assert "intent" not in status
         alias = "virtio-disk%d" % (ord(target[-1]) - ord("a"))
         assert (alias in {c["name"] for c in qmp(env, "b", "qom-list", {"path": "/machine/peripheral"})}) == kept
+
+
+# ---------------------------------------------------------------------------
+# The issue's scenario on a booted guest
+# ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def guest_domain(tmp_path_factory):
+    """The test guest, started: it boots (TCG, tens of seconds on a busy machine) while the
+    tests that need no guest OS run on the bare domain (which asks for this fixture first)."""
+    if testguest.kernel_version() is None:
+        pytest.skip("no kernel in /boot (apt-get install -y linux-image-amd64 busybox-static)")
+    os.environ.setdefault("PYVIRSH_TEST_GUEST_CACHE", str(tmp_path_factory.mktemp("guest-cache")))
+    try:
+        kernel, initrd = testguest.build()
+    except RuntimeError as err:
+        pytest.skip(str(err))
+    env = Env(tmp_path_factory.mktemp("hotplug-guest"))
+    sockdir = tempfile.mkdtemp(prefix="hp", dir="/tmp")        # a unix socket path stays short
+    serial = os.path.join(sockdir, "ttyS0")
+    xml = ("<domain type='qemu'><name>g</name><memory unit='MiB'>256</memory><vcpu>1</vcpu>"
+           "<os><type arch='x86_64' machine='pc'>hvm</type><kernel>%s</kernel><initrd>%s</initrd>"
+           "<cmdline>console=ttyS0 cryptomgr.notests pyvirsh.shell</cmdline></os><features><acpi/></features>"
+           "<devices><serial type='unix'><source mode='bind' path='%s'/><target port='0'/></serial>"
+           "</devices></domain>" % (kernel, initrd, serial))
+    env.ok("define", write_xml(env, "g.xml", xml))
+    env.ok("start", "g")
+    try:
+        yield env, serial
+    finally:
+        env.run("destroy", "g")
+        env.cleanup()
+        shutil.rmtree(sockdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def guest(guest_domain):
+    env, serial = guest_domain
+    console = Console(serial)
+    try:
+        console.wait_ready()
+        yield env, console
+    finally:
+        console.close()
+
+
+def guest_find_disk(console: Console, serial: str) -> str:
+    """The guest's name for the virtio disk with this serial, waited for inside the guest."""
+    out = console.run("i=0; while [ $i -lt 600 ]; do for d in /sys/block/vd*; do "
+                      "[ \"$(cat $d/serial 2>/dev/null)\" = %s ] && echo DEV=${d##*/}; done | grep DEV= && break; "
+                      "i=$((i+1)); sleep 0.1; done" % serial)
+    found = re.findall(r"^DEV=(vd[a-z]+)\r?$", out, re.MULTILINE)
+    assert found, "the guest did not see the disk:\n" + out
+    return found[-1]
+
+
+def guest_write(console: Console, dev: str, char: str, mib: int) -> None:
+    """1 MiB of one byte at mib MiB, written by the guest and flushed to the disk."""
+    out = console.run("dd if=/dev/zero bs=65536 count=16 2>/dev/null | tr '\\000' '%s' | "
+                      "dd of=/dev/%s bs=65536 seek=%d conv=fsync 2>/dev/null; echo RC=$?" % (char, dev, mib * 16))
+    assert "RC=0" in out, out
+
+
+def gone(console: Console, dev: str) -> bool:
+    """Has the guest let the disk go? (waited for inside the guest)"""
+    out = console.run("i=0; while [ -e /sys/block/%s ] && [ $i -lt 600 ]; do i=$((i+1)); sleep 0.1; done; "
+                      "[ -e /sys/block/%s ] && echo STILL-THERE || echo LET-GO" % (dev, dev))
+    return re.search(r"^LET-GO\r?$", out, re.MULTILINE) is not None
+
+
+@needs_qemu
+def test_attach_snapshot_commit_detach_keeps_the_guests_data(guest):
+    env, console = guest
+    base, top = env.path("base.qcow2"), env.path("top.qcow2")
+    qemu_img("create", "-q", "-f", "qcow2", base, "64M")
+    assert qemu_io(base, "write -P 0x11 0 1M").returncode == 0
+    qemu_img("create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", top)
+
+    proc = env.run("attach-disk", "g", top, "vdb", "--subdriver", "qcow2", "--serial", "hpdisk")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "Disk attached successfully\n\n", "")
+    disk = live_disks(env, "g")["vdb"]
+    # probed once and cached with indexes, given to QEMU as explicit nodes
+    assert disk.find("source").get("index") == "1"
+    assert disk.find("backingStore").get("index") == "2"
+    assert disk.find("backingStore/source").get("file") == base
+    assert disk.find("alias").get("name") == "virtio-disk1"
+    assert {"pv1-f", "pv1-s", "pv2-f", "pv2-s"} <= node_names(env, "g")
+    assert drive(env, "g", "virtio-disk1")["inserted"]["node-name"] == "pv1-f"
+
+    dev = guest_find_disk(console, "hpdisk")
+    assert re.search(r"^ 11\r?$", console.run("dd if=/dev/%s bs=1 count=1 2>/dev/null | od -An -tx1" % dev),
+                     re.MULTILINE)
+    guest_write(console, dev, "Z", 4)                   # 0x5a, into top.qcow2
+
+    # bad input changes nothing: target in use, unknown target
+    before = env.ok("dumpxml", "g")
+    proc = env.run("attach-disk", "g", base, "vdb")
+    assert proc.returncode == 1
+    assert proc.stderr == ("error: Failed to attach disk\nerror: XML error: target 'vdb' duplicated for disk "
+                           "sources '%s' and '%s'\n" % (top, base))
+    proc = env.run("detach-disk", "g", "vdz")
+    assert (proc.returncode, proc.stderr) == (1, "error: No disk found whose source path or target is vdz\n")
+    assert env.ok("dumpxml", "g") == before
+
+    # a disk-only snapshot and an active commit with pivot work on it, each a pyvirsh of its own
+    env.ok("snapshot-create-as", "g", "s1", "--disk-only")
+    overlay = env.path("top.s1")
+    assert live_disks(env, "g")["vdb"].find("source").get("file") == overlay
+    guest_write(console, dev, "Y", 6)                   # 0x59, into the overlay
+    proc = env.run("blockcommit", "g", "vdb", "--active", "--shallow", "--pivot", "--wait")
+    assert proc.returncode == 0, proc.stderr
+    disk = live_disks(env, "g")["vdb"]
+    assert disk.find("source").get("file") == top
+    assert disk.find("backingStore/source").get("file") == base
+
+    proc = env.run("detach-disk", "g", "vdb")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "Disk detached successfully\n\n", "")
+    # the guest let it go, and so did QEMU: no device, no nodes, no cache entries
+    assert gone(console, dev)
+    assert "vdb" not in live_disks(env, "g")
+    assert not {n for n in node_names(env, "g") if n.startswith("pv")}
+    status = _status_text(env, "g")
+    assert "<capacity" not in status and "detaching" not in status
+
+    # the image is free (qemu-io takes its write lock) and holds what the guest wrote
+    proc = qemu_io(top, "read -P 0x5a 4M 1M", "read -P 0x59 6M 1M", "read -P 0x11 0 1M")
+    assert proc.returncode == 0 and "Pattern verification failed" not in proc.stdout, proc.stdout + proc.stderr
+    assert proc.stdout.count("read ") == 3, proc.stdout
+
+
+@needs_qemu
+def test_detach_the_guest_answers_late_is_finished_by_the_next_command(guest):
+    """QEMU removes the device after the detach returned (libvirt's unplug timeout, here 0):
+    the removal stays recorded, and a later pyvirsh finishes it."""
+    env, console = guest
+    image = env.path("late.qcow2")
+    qemu_img("create", "-q", "-f", "qcow2", image, "16M")
+    env.ok("attach-disk", "g", image, "vdc", "--subdriver", "qcow2", "--serial", "hplate")
+    dev = guest_find_disk(console, "hplate")
+    index = live_disks(env, "g")["vdc"].find("source").get("index")
+
+    from pyvirsh.drivers import open_connection
+    from pyvirsh.drivers.qemu import hotplug
+    dom = open_connection(env.uri).lookup_domain_by_name("g")
+    saved, hotplug.UNPLUG_TIMEOUT = hotplug.UNPLUG_TIMEOUT, 0.0
+    try:
+        dom.detach_device_flags(etree.tostring(live_disks(env, "g")["vdc"], encoding="unicode"), 1)
+    finally:
+        hotplug.UNPLUG_TIMEOUT = saved
+    assert "detaching alias='virtio-disk2'" in _status_text(env, "g")
+    # the guest lets the disk go in its own time; then any command completes the removal
+    assert gone(console, dev)
+    deadline = time.monotonic() + 60
+    while "vdc" in env.ok("domblklist", "g"):
+        assert time.monotonic() < deadline, "QEMU never reported the device gone"
+        time.sleep(0.1)
+    assert "pv%s-f" % index not in node_names(env, "g")
+    assert "detaching" not in _status_text(env, "g")
+    assert qemu_io(image, "read 0 64k").returncode == 0       # lock released

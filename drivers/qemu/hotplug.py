@@ -521,7 +521,7 @@ class Hotplug(QemuDomainBase):
         """qemuDomainUpdateDeviceConfig: a disk of that target takes the new definition."""
         from lxml import etree
         if element.tag != "disk":
-            raise DriverError(ErrorCode.OPERATION_UNSUPPORTED, "persistent update of device '%s' is not supported"
+            raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "persistent update of device '%s' is not supported"
                               % DEVICE_TYPES[element.tag])
         root = copy.deepcopy(self.config.root)
         devices = root.find("devices")
