@@ -521,3 +521,36 @@ def test_detach_the_guest_answers_late_is_finished_by_the_next_command(guest):
     assert "pv%s-f" % index not in node_names(env, "g")
     assert "detaching" not in _status_text(env, "g")
     assert qemu_io(image, "read 0 64k").returncode == 0       # lock released
+
+
+def guest_has_mac(console: Console, mac: str, present: bool) -> bool:
+    """Does the guest have (or has it let go of) a NIC with this MAC? Waited for inside the guest."""
+    test = "grep -qx %s /sys/class/net/*/address 2>/dev/null" % mac
+    out = console.run("i=0; while %s%s && [ $i -lt 600 ]; do i=$((i+1)); sleep 0.1; done; %s && echo NIC-YES "
+                      "|| echo NIC-NO" % ("! " if present else "", test, test))
+    return re.search(r"^NIC-%s\r?$" % ("YES" if present else "NO"), out, re.MULTILINE) is not None
+
+
+@needs_qemu
+def test_interface_hotplug_and_detach_interface(guest):
+    env, console = guest
+    mac = "52:54:00:12:34:56"
+    nic = write_xml(env, "nic.xml", "<interface type='user'><mac address='%s'/><model type='virtio'/>"
+                                    "</interface>" % mac)
+    proc = env.run("attach-device", "g", nic)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "Device attached successfully\n\n", "")
+    iface = etree.fromstring(env.ok("dumpxml", "g").encode()).find("devices/interface")
+    assert iface.find("alias").get("name") == "net0" and iface.find("address").get("type") == "pci"
+    assert guest_has_mac(console, mac, present=True)
+    proc = env.run("detach-interface", "g", "user", "--mac", "52:54:00:12:34:57")
+    assert (proc.returncode, proc.stderr) == (1, ("error: No interface with MAC address 52:54:00:12:34:57 was "
+                                                 "found\nerror: Failed to detach interface\n"))
+    proc = env.run("detach-interface", "g", "user")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "Interface detached successfully\n\n", "")
+    assert guest_has_mac(console, mac, present=False)
+    assert etree.fromstring(env.ok("dumpxml", "g").encode()).find("devices/interface") is None
+    assert "net0" not in {c["name"] for c in qmp(env, "g", "qom-list", {"path": "/machine/peripheral"})}
+    env.ok("attach-device", "g", nic)               # net0 and its netdev hostnet0 are free again
+    proc = env.run("attach-interface", "g", "network", "default")
+    assert proc.stderr == ("error: Failed to attach interface\nerror: unsupported configuration: pyvirsh's QEMU "
+                           "driver does not support type='network' in <interface> (devices/interface)\n")

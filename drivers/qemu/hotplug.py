@@ -226,6 +226,11 @@ class Hotplug(QemuDomainBase):
         with self.locked():
             live, config = self._impact(flags)
             element = parse_device(xml)
+            if element.tag == "interface" and element.find("mac") is None:
+                # one MAC for both definitions, as libvirt parses the device once
+                import os
+                from lxml import etree
+                etree.SubElement(element, "mac").set("address", "52:54:00:%02x:%02x:%02x" % tuple(os.urandom(3)))
             new_config = self._config_attached(element) if config else None
             if live:
                 self._attach_live(element)
