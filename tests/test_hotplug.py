@@ -554,3 +554,23 @@ def test_interface_hotplug_and_detach_interface(guest):
     proc = env.run("attach-interface", "g", "network", "default")
     assert proc.stderr == ("error: Failed to attach interface\nerror: unsupported configuration: pyvirsh's QEMU "
                            "driver does not support type='network' in <interface> (devices/interface)\n")
+
+
+@needs_qemu
+def test_attach_probes_the_chain_with_starts_security_rules(bare, tmp_path):
+    """An image whose backing format is not recorded and whose backing has a backing of its own
+    is refused at hotplug as at start, with the fix-it hint; nothing changes."""
+    from test_storage_probe import drop_backing_format
+    env = bare
+    base, mid, top = env.path("sb.qcow2"), env.path("sm.qcow2"), env.path("st.qcow2")
+    qemu_img("create", "-q", "-f", "qcow2", base, "16M")
+    qemu_img("create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", mid)
+    qemu_img("create", "-q", "-f", "qcow2", "-b", mid, "-F", "qcow2", top)
+    unrecorded = drop_backing_format(top, env.path("su.qcow2"))
+    before = env.ok("dumpxml", "b")
+    proc = env.run("attach-disk", "b", unrecorded, "vdh", "--subdriver", "qcow2")
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: Failed to attach disk\nerror: Requested operation is not valid: format "
+                                  "of backing image '%s' of image '%s'" % (mid, unrecorded)), proc.stderr
+    assert "qemu-img rebase -u -f qcow2 -F qcow2 -b" in proc.stderr
+    assert env.ok("dumpxml", "b") == before
