@@ -131,6 +131,26 @@ def _insert_device(devices, element) -> None:
     libvirt's order puts the kind: disks after the emulator, interfaces after the
     disks, controllers, leases and filesystems."""
     same = list(devices.iterfind(element.tag))
+    if element.tag == "disk" and same:
+        # virDomainDiskInsert: before the first later disk of its bus, else after the last of its bus
+        from ..ids import disk_name_to_index
+        bus = element.find("target").get("bus")
+        name = disk_name_to_index(element.find("target").get("dev"))
+        at = None
+        for i in range(len(same) - 1, -1, -1):
+            other = same[i].find("target")
+            if other.get("bus") != bus:
+                continue
+            if disk_name_to_index(other.get("dev")) > name:
+                at = i
+            elif at is None:
+                at = i + 1
+        if at is not None and at < len(same):
+            same[at].addprevious(element)
+            return
+        if at is not None:
+            same[at - 1].addnext(element)
+            return
     if same:
         same[-1].addnext(element)
         return
@@ -499,7 +519,8 @@ class Hotplug(QemuDomainBase):
         element = self._by_alias(alias)
         if element is not None:
             if element.tag == "disk":
-                _delete_chain(q, element)
+                # quietly: a node QEMU will not let go of must not keep every later command failing
+                _delete_chain(q, element, quietly=True)
                 status.last_job.pop(element.find("target").get("dev"), None)
             elif element.tag == "interface":
                 self._netdev_del_quietly(q, "host" + alias)
