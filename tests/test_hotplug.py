@@ -289,6 +289,11 @@ def test_config_only_changes_the_persistent_definition(bare):
     assert "vdd" not in live_disks(env, "b", inactive=True)
     proc = env.run("detach-disk", "b", "vdd", "--live")
     assert proc.stderr == "error: No disk found whose source path or target is vdd\n"
+    # --persistent on a running domain: both definitions, the live one with its chain cached
+    proc = env.run("attach-disk", "b", image, "vdd", "--subdriver", "qcow2", "--persistent")
+    assert (proc.returncode, proc.stdout) == (0, "Disk attached successfully\n\n"), proc.stderr
+    assert live_disks(env, "b")["vdd"].find("source").get("index") is not None
+    assert live_disks(env, "b", inactive=True)["vdd"].find("source").get("index") is None
     nic = write_xml(env, "nic.xml", "<interface type='network'><source network='default'/></interface>")
     proc = env.run("attach-device", "b", nic, "--config")
     assert proc.stderr == ("error: Failed to attach device from %s\nerror: unsupported configuration: pyvirsh's "
