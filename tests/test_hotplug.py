@@ -579,3 +579,37 @@ def test_attach_probes_the_chain_with_starts_security_rules(bare, tmp_path):
                                   "of backing image '%s' of image '%s'" % (mid, unrecorded)), proc.stderr
     assert "qemu-img rebase -u -f qcow2 -F qcow2 -b" in proc.stderr
     assert env.ok("dumpxml", "b") == before
+
+
+@needs_qemu
+def test_q35_hotplug_takes_the_spare_root_port_then_runs_out(tmp_path):
+    """On q35 a hot-plugged PCIe device needs a free pcie-root-port: define leaves one spare
+    (as libvirt does); the next device finds none (libvirt's words), and --config adds one."""
+    env = Env(tmp_path)
+    for name in ("q1.qcow2", "q2.qcow2"):
+        qemu_img("create", "-q", "-f", "qcow2", env.path(name), "16M")
+    xml = ("<domain type='qemu'><name>q</name><memory unit='MiB'>64</memory>"
+           "<os><type arch='x86_64' machine='q35'>hvm</type></os><features><acpi/></features>"
+           "<devices></devices></domain>")
+    env.ok("define", write_xml(env, "q.xml", xml))
+    env.ok("start", "q")
+    try:
+        root = etree.fromstring(env.ok("dumpxml", "q").encode())
+        spare = [c for c in root.iter("controller") if c.get("model") == "pcie-root-port"
+                 and not any(a.get("type") == "pci" and int(a.get("bus"), 16) == int(c.get("index"))
+                             for a in root.iter("address"))]
+        assert len(spare) == 1
+        env.ok("attach-disk", "q", env.path("q1.qcow2"), "vdb", "--subdriver", "qcow2")
+        address = live_disks(env, "q")["vdb"].find("address")
+        assert int(address.get("bus"), 16) == int(spare[0].get("index"))
+        proc = env.run("attach-disk", "q", env.path("q2.qcow2"), "vdc", "--subdriver", "qcow2")
+        assert proc.stderr == "error: Failed to attach disk\nerror: internal error: No more available PCI slots\n"
+        assert "vdc" not in live_disks(env, "q") and "pv2-f" not in node_names(env, "q")
+        ports = len([c for c in etree.fromstring(env.ok("dumpxml", "q", "--inactive").encode()).iter("controller")
+                     if c.get("model") == "pcie-root-port"])
+        env.ok("attach-disk", "q", env.path("q2.qcow2"), "vdc", "--subdriver", "qcow2", "--config")
+        assert len([c for c in etree.fromstring(env.ok("dumpxml", "q", "--inactive").encode()).iter("controller")
+                    if c.get("model") == "pcie-root-port"]) == ports + 1
+    finally:
+        env.run("destroy", "q")
+        env.cleanup()
