@@ -562,6 +562,40 @@ def test_interface_hotplug_and_detach_interface(guest):
 
 
 @needs_qemu
+def test_a_media_change_killed_with_the_drive_empty_is_settled_as_ejected(bare, monkeypatch):
+    """pyvirsh dies between taking the old medium out and putting the new one in: the next
+    command finds the drive empty, shows it ejected and lets go of the old medium's nodes."""
+    from pyvirsh.drivers import open_connection
+    from pyvirsh.drivers.qemu import hotplug
+    env = bare
+    first, second = env.path("m1.iso"), env.path("m2.iso")
+    for path in (first, second):
+        with open(path, "wb") as f:
+            f.truncate(1 << 20)
+    env.ok("change-media", "b", "hdc", "--insert", first)
+    old_index = live_disks(env, "b")["hdc"].find("source").get("index")
+
+    class Killed(BaseException):
+        pass
+
+    def die(*args):
+        raise Killed()
+
+    monkeypatch.setattr(hotplug, "_blockdev_add_chain", die)                   # the insert never happens
+    monkeypatch.setattr(hotplug.Hotplug, "_settle_media", lambda self, q: None)   # nor any clean-up: a kill
+    dom = open_connection(env.uri).lookup_domain_by_name("b")
+    disk = etree.tostring(live_disks(env, "b")["hdc"], encoding="unicode").replace(first, second)
+    with pytest.raises(Killed):
+        dom.update_device_flags(re.sub(r"<backingStore/>|index='\d+'", "", disk), 1)
+    assert "op='media'" in _status_text(env, "b") or 'op="media"' in _status_text(env, "b")
+    monkeypatch.undo()
+    assert "hdc      -" in env.ok("domblklist", "b")          # settled: the drive is empty
+    assert "inserted" not in drive(env, "b", "ide0-1-0")
+    assert "pv%s-f" % old_index not in node_names(env, "b")
+    assert "intent" not in _status_text(env, "b")
+
+
+@needs_qemu
 def test_attach_probes_the_chain_with_starts_security_rules(bare, tmp_path):
     """An image whose backing format is not recorded and whose backing has a backing of its own
     is refused at hotplug as at start, with the fix-it hint; nothing changes."""
