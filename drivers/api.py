@@ -69,6 +69,7 @@ class ErrorCode:
     NO_STORAGE_VOL = _Code("Storage volume not found: ")
     STORAGE_POOL_BUILT = _Code("Storage pool already built: ")
     NO_NETWORK = _Code("Network not found: ")
+    DEVICE_MISSING = _Code("device not found: ")
     BLOCK_COPY_ACTIVE = _Code("block copy still active: ")
     AGENT_UNRESPONSIVE = _Code("Guest agent is not responding: ")
     NO_CONNECT = _Code("no connection driver available for ")
@@ -264,6 +265,14 @@ class SnapshotRevertFlags:
     PAUSED = 1 << 1
     FORCE = 1 << 2
     RESET_NVRAM = 1 << 3
+
+
+class DeviceModifyFlags:
+    """virDomainDeviceModifyFlags (attach, detach and update of devices)."""
+    CURRENT = 0
+    LIVE = 1
+    CONFIG = 2
+    FORCE = 4
 
 
 class BlockJobType:
@@ -920,6 +929,28 @@ class Domain(DomainExtensions):
     @writes("virDomainBlockResize")
     def block_resize(self, disk: str, size: int, flags: int = 0) -> None:
         raise no_support("virDomainBlockResize")
+
+    # devices: libvirt's plain calls mean DeviceModifyFlags.LIVE; virsh picks the *Flags
+    # call whenever an --live/--config/--current/--persistent option is given
+    @writes("virDomainAttachDevice")
+    def attach_device(self, xml: str) -> None:
+        raise no_support("virDomainAttachDevice")
+
+    @writes("virDomainAttachDeviceFlags")
+    def attach_device_flags(self, xml: str, flags: int = 0) -> None:
+        raise no_support("virDomainAttachDeviceFlags")
+
+    @writes("virDomainDetachDevice")
+    def detach_device(self, xml: str) -> None:
+        raise no_support("virDomainDetachDevice")
+
+    @writes("virDomainDetachDeviceFlags")
+    def detach_device_flags(self, xml: str, flags: int = 0) -> None:
+        raise no_support("virDomainDetachDeviceFlags")
+
+    @writes("virDomainUpdateDeviceFlags")
+    def update_device_flags(self, xml: str, flags: int = 0) -> None:
+        raise no_support("virDomainUpdateDeviceFlags")
 
     # snapshots
     def snapshot_create_xml(self, xml: str, flags: int = 0) -> Snapshot:

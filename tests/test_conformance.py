@@ -32,6 +32,15 @@ PYTHON_ERROR = re.compile(r"internal error: [A-Za-z_.]*(Error|Exception|Warning|
 # Plausible arguments per command; {dom} is the domain under test, {tmp} a scratch
 # directory, {xml} a domain XML file for a new domain, {uri} the connection's URI.
 ARGS = {
+    "attach-device": ["{dom} {xml}", "{dom} {tmp}/missing.xml --config"],
+    "attach-disk": ["{dom} {tmp}/missing.qcow2 vdz", "{dom} {tmp}/missing.qcow2 vda --config --subdriver qcow2",
+                    "{dom} x vdz --print-xml"],
+    "attach-interface": ["{dom} network default", "{dom} user x --config"],
+    "change-media": ["{dom} hdc --eject", "{dom} vda --insert {tmp}/x.iso"],
+    "detach-device": ["{dom} {xml}", "{dom} {tmp}/missing.xml"],
+    "detach-disk": ["{dom} vdz", "{dom} vda --print-xml", "{dom} vda --config --print-xml"],
+    "detach-interface": ["{dom} user", "{dom} network --config"],
+    "update-device": ["{dom} {xml}", "{dom} {tmp}/missing.xml --force"],
     "blockcommit": ["{dom} vda", "{dom} vda --active --shallow", "{dom} vda --base vda[2] --top vda[1]",
                     "{dom} vdz --async"],
     "blockcopy": ["{dom} vda", "{dom} vdz --dest {tmp}/copy.qcow2",

@@ -51,14 +51,8 @@ def pci_props(device: Device, q35: bool) -> dict:
 
 def assign_aliases(devices, q35: bool) -> None:
     """QEMU ids for every device, written into the live XML as <alias name=...>."""
-    from ..ids import disk_name_to_index
     for disk in DiskDevice.all_in(devices):
-        if disk.bus == "virtio":
-            disk.set_alias("virtio-disk%d" % disk_name_to_index(disk.dev))
-        elif disk.bus == "scsi":
-            disk.set_alias("scsi%d-0-0-%d" % (disk.drive_controller, disk.drive_unit))
-        else:
-            disk.set_alias("%s%d-%d-%d" % (disk.bus, disk.drive_controller, disk.drive_bus, disk.drive_unit))
+        disk.set_alias(disk_alias(disk))
     for ctrl in Controller.all_in(devices):
         ctrl.set_alias(controller_alias(ctrl, q35))
     counters: dict[str, int] = {}
@@ -76,6 +70,16 @@ def assign_aliases(devices, q35: bool) -> None:
             Device(el).set_alias("balloon0")
         elif el.tag == "console":
             Device(el).set_alias("serial%s" % (el.find("target").get("port", "0")))
+
+
+def disk_alias(disk: DiskDevice) -> str:
+    """A disk's QEMU id: from its target name (virtio) or drive address, so never reused."""
+    from ..ids import disk_name_to_index
+    if disk.bus == "virtio":
+        return "virtio-disk%d" % disk_name_to_index(disk.dev)
+    if disk.bus == "scsi":
+        return "scsi%d-0-0-%d" % (disk.drive_controller, disk.drive_unit)
+    return "%s%d-%d-%d" % (disk.bus, disk.drive_controller, disk.drive_bus, disk.drive_unit)
 
 
 def controller_alias(ctrl: Controller, q35: bool) -> str:

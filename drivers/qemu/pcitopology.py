@@ -306,3 +306,25 @@ def _next_free(buses, kind: str) -> tuple[int, int, int] | None:
         if slot is not None:
             return (index, slot, 0)
     return None
+
+
+def place_hotplugged(devices, dev: Device, kind: str, q35: bool) -> None:
+    """A PCI address for a device plugged into a running domain: the first free slot of the
+    right kind on the buses the domain already has. Nothing can be added to a running
+    machine's topology, so on q35 that is a free pcie-root-port (libvirt leaves a spare one
+    at define for this), and when none is left libvirt's words say so."""
+    buses = _existing_buses(devices, q35)
+    taken: dict[tuple, str] = {}
+    for chipset_addr in CHIPSET[q35]:
+        _take(buses, taken, chipset_addr, "chipset")
+    if not q35:
+        buses[0].reserved_slots.add(1)          # the PIIX3's slot
+    _honour_user_addresses(devices, buses, taken)     # the domain's devices (dev is not one yet)
+    addr = dev.pci()
+    if addr is not None:
+        _take(buses, taken, addr, dev.el.tag)   # given by the user: it must be free
+        return
+    addr = _next_free(buses, kind if q35 else PCI)
+    if addr is None:
+        raise DriverError(ErrorCode.INTERNAL_ERROR, "No more available PCI slots")
+    dev.set_pci(*addr)

@@ -9,6 +9,7 @@
       <release index='3'/>...                         dropped layers whose nodes QEMU must still let go
       <unlink path='...'/>...                         files to remove once those nodes are gone
       <intent op='snapshot'>...</intent>              a multi-step change under way (see intent.py)
+      <detaching alias='virtio-disk1'/>...            devices unplugged whose removal QEMU has not confirmed
       <domain type='kvm' id='3'>...</domain>          the live definition, chains cached
     </domstatus>
 
@@ -169,10 +170,11 @@ class Status:
         self.release: list[int] = []            # layer indexes to blockdev-del
         self.unlink: list[str] = []             # files to remove after the release
         self.intent: etree._Element | None = None      # a multi-step change under way
+        self.detaching: list[str] = []          # aliases of devices asked to go (hotplug.py)
 
     def pending(self) -> bool:
         """Is there anything the next command must reconcile before acting?"""
-        return bool(self.jobs or self.release or self.unlink or self.intent is not None)
+        return bool(self.jobs or self.release or self.unlink or self.intent is not None or self.detaching)
 
     def head(self) -> StatusHead:
         return StatusHead(self.state, self.reason, self.pid, self.id, self.pidfile, self.pending())
@@ -203,6 +205,8 @@ class Status:
             lines.append("  <release index='%d'/>\n" % index)
         for path in self.unlink:
             lines.append("  <unlink path='%s'/>\n" % escape(path))
+        for alias in self.detaching:
+            lines.append("  <detaching alias='%s'/>\n" % escape(alias))
         if self.intent is not None:
             lines.append("  " + etree.tostring(self.intent, encoding="unicode", with_tail=False) + "\n")
         lines.append(self.definition.to_xml(self.id, 2))
@@ -233,6 +237,7 @@ class Status:
                 status.last_job[el.get("disk")] = el.get("outcome")
             status.release = [int(el.get("index")) for el in root.iterfind("release")]
             status.unlink = [el.get("path") for el in root.iterfind("unlink")]
+            status.detaching = [el.get("alias") for el in root.iterfind("detaching")]
         except (TypeError, ValueError, AttributeError):
             # int(None), int('x'), None.get: a missing or malformed attribute or element
             raise corrupt_state_file(path, "a field is missing or malformed") from None
