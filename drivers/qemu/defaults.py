@@ -58,7 +58,10 @@ class QemuDefaults(DomainDefaults):
         if emulator_el is None:
             emulator_el = etree.Element("emulator")
             devices.insert(0, emulator_el)
-            emulator_el.text = find_emulator(dom.arch)
+        if len(emulator_el):
+            raise unsupported("<emulator> holds only the path of the QEMU binary, not elements")
+        if not emulator_el.text:
+            emulator_el.text = find_emulator(dom.arch)     # an empty <emulator/> is none, as in libvirt
         type_el = root.find("os/type")
         machine = self.caps.canonical_machine(emulator_el.text, type_el.get("machine"))
         type_el.set("machine", machine)
