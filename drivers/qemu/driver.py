@@ -24,6 +24,8 @@ from .capabilities import Capabilities
 from .chaincache import LayerRef, attach_chain, layers, set_disk_image, user_chain_layers
 from .paths import DriverPaths
 from .pools import QemuStorage
+from .domconfig import Autostart, DomainConfig
+from .savestate import SaveImages, SaveState
 from .snapshots import Snapshots
 from .statefile import read_number, read_state
 from .status import Status, StatusHead
@@ -54,7 +56,7 @@ def check_name(name: str) -> None:
         raise DriverError(ErrorCode.XML_ERROR, "domain name '%s' is not usable as a file name" % name)
 
 
-class QemuConnection(QemuStorage, Connection):
+class QemuConnection(SaveImages, Autostart, QemuStorage, Connection):
     def __init__(self, uri: str, paths: DriverPaths, readonly: bool):
         self.uri = uri
         self.paths = paths
@@ -316,7 +318,7 @@ class _ReadWhenNeeded:
             del dom.__dict__[key]
 
 
-class QemuDomain(BlockJobs, Snapshots, Domain):
+class QemuDomain(SaveState, DomainConfig, BlockJobs, Snapshots, Domain):
     conn: QemuConnection
 
     def __init__(self, conn: QemuConnection, name: str):
@@ -442,10 +444,18 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
             return
         try:
             with self._connect_new_monitor(status.pid, status.monitor, self.paths.log_file(self.name)) as qmp:
+                if wanted.startswith("restore-") and qmp.execute("query-status").get("status") == "inmigrate":
+                    # A restore killed before QEMU had the guest's RAM: the image is still there
+                    # (a managed save goes only after a restore completes); stop this QEMU.
+                    qmp.close()
+                    self._stop_qemu(status)
+                    self._cleanup(Reason.SHUTOFF_SAVED)
+                    return
                 self._record_chardevs(qmp)
-                if wanted.strip() == "running":
+                if wanted.strip().endswith("running"):
                     qmp.execute("cont")
-                    status.state, status.reason = DomainState.RUNNING, Reason.RUNNING_BOOTED
+                    status.state = DomainState.RUNNING
+                    status.reason = Reason.RUNNING_RESTORED if wanted.startswith("restore-") else Reason.RUNNING_BOOTED
                 else:
                     status.reason = Reason.PAUSED_USER
                 self.save_status()
@@ -539,12 +549,6 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
             return os.path.exists(self.paths.config_file(self.name))
         return self.config is not None
 
-    def get_autostart(self) -> bool:
-        return False
-
-    def has_managed_save(self) -> bool:
-        return False
-
     def get_title(self) -> str:
         return self.get_definition().title
 
@@ -625,8 +629,10 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
                     status_capacity[first + offset] = layer.virtual_size
         return live, next_index
 
-    def launch(self, definition: DomainDef, paused: bool) -> None:
-        """Probe chains, spawn QEMU, wait for its monitor, record the status. Lock held."""
+    def launch(self, definition: DomainDef, paused: bool, incoming: tuple[str, int] | None = None) -> None:
+        """Probe chains, spawn QEMU, wait for its monitor, record the status. Lock held.
+
+        incoming: (save image, offset of its QEMU stream) to restore the guest's RAM from."""
         from . import cmdline
         from .offline import refuse_start_with_offline_jobs
         from .qmp import _short_path
@@ -641,6 +647,8 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         remove(pidfile)
         argv = cmdline.build(live, live.root.findtext("devices/emulator"), _short_path(monitor), pidfile,
                              state_dir=self.paths.state)
+        if incoming is not None:
+            argv += ["-incoming", "defer"]
         log = self.paths.log_file(self.name)
         with open(log, "a") as f:
             import shlex
@@ -650,7 +658,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         # this file, and the next command finds that QEMU by its pidfile and stops it; killed
         # after the status, the next command finishes the start as asked (_finish_start).
         intent = self.paths.spawn_intent_file(self.name)
-        atomic_write(intent, "paused" if paused else "running")
+        atomic_write(intent, ("restore-" if incoming else "") + ("paused" if paused else "running"))
         try:
             pid = process.spawn(argv, log)
         except BaseException:
@@ -664,9 +672,13 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
             self.save_status()
             with self._connect_new_monitor(pid, monitor, log) as qmp:
                 self._record_chardevs(qmp)
+                if incoming is not None:
+                    from .savestate import load_incoming
+                    load_incoming(qmp, *incoming)
                 if not paused:
                     qmp.execute("cont")
-                    self.status.state, self.status.reason = DomainState.RUNNING, Reason.RUNNING_BOOTED
+                    self.status.state = DomainState.RUNNING
+                    self.status.reason = Reason.RUNNING_RESTORED if incoming else Reason.RUNNING_BOOTED
                 else:
                     self.status.reason = Reason.PAUSED_USER
                 self.save_status()
@@ -722,6 +734,10 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
                 raise DriverError(ErrorCode.OPERATION_INVALID, "domain is already running")
             if self.config is None:
                 raise DriverError(ErrorCode.NO_DOMAIN, "no domain with matching name '%s'" % self.name)
+            if flags & StartFlags.FORCE_BOOT:
+                remove(self.paths.managed_save_file(self.name))
+            elif self.restore_managed_save(bool(flags & StartFlags.PAUSED)):
+                return
             self.launch(self.config, bool(flags & StartFlags.PAUSED))
 
     @writes("virDomainDestroy", "virDomainDestroyFlags")
@@ -787,6 +803,9 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         with self.conn.driver_lock(), self.locked():
             if self.config is None:
                 raise DriverError(ErrorCode.OPERATION_INVALID, "cannot undefine transient domain")
+            if self.has_managed_save() and not flags & UndefineFlags.MANAGED_SAVE:
+                raise DriverError(ErrorCode.OPERATION_INVALID,
+                                  "Refusing to undefine while domain managed save image exists")
             count = self.snapshot_count()
             if count and not flags & UndefineFlags.SNAPSHOTS_METADATA:
                 raise DriverError(ErrorCode.OPERATION_INVALID,
@@ -797,6 +816,8 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
             drop_offline_jobs(self)
             remove(self.paths.config_file(self.name))
             remove(self.paths.shutoff_file(self.name))
+            remove(self.paths.managed_save_file(self.name))
+            remove(self.paths.autostart_file(self.name))
             self.config = None
 
 
