@@ -1,0 +1,190 @@
+"""save/restore and managedsave on real QEMU keep the guest's RAM: the tiny test guest (one
+boot for the module) keeps a marker in its RAM-backed root file system and in a shell
+variable; after save + restore, and after managedsave + start, each in its own pyvirsh
+process, the guest's shell still has both. Also: the image is in libvirt's format, bad input
+changes nothing, and setmem/setmaxmem/setvcpus/desc/metadata/autostart on the QEMU driver."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+
+import pytest
+
+import testguest
+from qemuhelp import Env
+
+DEADLINE = 300          # seconds for the guest to reach its shell under TCG on a busy machine; a bound
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="qemu-system-x86_64 is not installed"),
+    pytest.mark.skipif(testguest.kernel_version() is None,
+                       reason="no kernel in /boot (apt-get install -y linux-image-amd64 busybox-static)"),
+]
+
+XML = """<domain type='qemu'>
+  <name>sg</name>
+  <memory unit='MiB'>192</memory>
+  <vcpu current='1'>2</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type><kernel>%(kernel)s</kernel><initrd>%(initrd)s</initrd>
+    <cmdline>console=ttyS0 pyvirsh.shell cryptomgr.notests</cmdline></os>
+  <devices>
+    <serial type='unix'><source mode='bind' path='%(sock)s'/></serial>
+  </devices>
+</domain>
+"""
+
+
+class Shell:
+    """The guest's root shell on its serial socket."""
+
+    def __init__(self, path: str):
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.sock = socket.socket(socket.AF_UNIX)
+                self.sock.connect(path)
+                break
+            except OSError:
+                self.sock.close()
+                assert time.monotonic() < deadline, "the serial socket never listened"
+                time.sleep(0.1)
+        self.buf = b""
+        self.count = 0
+
+    def read_until(self, token: bytes, timeout: float = DEADLINE) -> bytes:
+        deadline = time.monotonic() + timeout
+        while token not in self.buf:
+            self.sock.settimeout(max(deadline - time.monotonic(), 0.01))
+            try:
+                chunk = self.sock.recv(4096)
+            except TimeoutError:
+                chunk = b""
+            assert chunk or time.monotonic() < deadline, "no %r from the guest; got %r" % (token, self.buf[-300:])
+            self.buf += chunk
+        before, _, self.buf = self.buf.partition(token)
+        return before
+
+    def run(self, command: str) -> str:
+        """Run a command; its output (the sentinel is typed split so its echo never matches)."""
+        self.count += 1
+        self.sock.sendall(("%s; echo DO\"\"NE-%d\n" % (command, self.count)).encode())
+        out = self.read_until(b"DONE-%d" % self.count, 60)
+        return out.decode(errors="replace").split("\n", 1)[-1]
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    os.environ.setdefault("PYVIRSH_TEST_GUEST_CACHE", str(tmp_path_factory.mktemp("guest-cache")))
+    try:
+        kernel, initrd = testguest.build()
+    except RuntimeError as err:
+        pytest.skip(str(err))
+    e = Env(tmp_path_factory.mktemp("savestate"))
+    xml = e.path("sg.xml")
+    with open(xml, "w") as f:
+        f.write(XML % {"kernel": kernel, "initrd": initrd, "sock": e.path("ttyS0.sock")})
+    e.ok("define", xml)
+    e.ok("start", "sg")
+    shell = Shell(e.path("ttyS0.sock"))
+    shell.read_until(b"PYVIRSH-GUEST-READY")
+    shell.sock.sendall(b"\n")
+    shell.read_until(b"guest# ")
+    shell.run("echo RAM-MARKER-4711 > /marker-file; export MARK=shell-var-0815")
+    shell.close()
+    yield e
+    e.cleanup()
+
+
+def _marker_survived(e: Env) -> None:
+    shell = Shell(e.path("ttyS0.sock"))
+    try:
+        out = shell.run("cat /marker-file; echo $MARK")
+    finally:
+        shell.close()
+    assert "RAM-MARKER-4711" in out and "shell-var-0815" in out, out
+
+
+def test_bad_input_changes_nothing(env):
+    r = env.run("save", "sg", "/nonexistent-dir/sg.save")
+    assert (r.returncode, r.stderr) == (1, ("error: Failed to save domain 'sg' to /nonexistent-dir/sg.save\n"
+                                        "error: Failed to create file '/nonexistent-dir/sg.save': "
+                                        "No such file or directory\n"))
+    assert env.ok("domstate", "sg").strip() == "running"
+    r = env.run("restore", "/etc/passwd")
+    assert (r.returncode, r.stderr) == (1, ("error: Failed to restore domain from /etc/passwd\n"
+                                        "error: operation failed: image magic is incorrect\n"))
+    partial = env.path("partial.save")
+    with open(partial, "wb") as f:
+        f.write(b"LibvirtQemudPart" + bytes(200))
+    r = env.run("restore", partial)
+    assert r.stderr.endswith("error: operation failed: save image is incomplete\n")
+    r = env.run("setvcpus", "sg", "3", "--config")
+    assert (r.returncode, r.stderr) == (1, ("error: invalid argument: requested vcpus is greater than max "
+                                        "allowable vcpus for the persistent domain: 3 > 2\n"))
+    r = env.run("save", "sg", env.path("x.save"), "--running", "--paused")
+    assert r.stderr.endswith("error: Flags 'VIR_DOMAIN_SAVE_RUNNING' and 'VIR_DOMAIN_SAVE_PAUSED' are "
+                             "mutually exclusive\n")
+    assert not os.path.exists(env.path("x.save"))
+    assert env.ok("domstate", "sg").strip() == "running"
+    assert sorted(os.listdir(env.images)) == ["partial.save", "sg.xml", "ttyS0.sock"]
+
+
+def test_save_and_restore_keep_ram(env):
+    image = env.path("sg.save")
+    assert env.ok("save", "sg", image) == "\nDomain 'sg' saved to %s\n\n" % image
+    assert env.ok("domstate", "sg", "--reason").strip() == "shut off (saved)"
+    with open(image, "rb") as f:
+        head = f.read(96)
+    assert head[:16] == b"LibvirtQemudSave" and int.from_bytes(head[16:20], "little") == 2
+    assert "<name>sg</name>" in env.ok("save-image-dumpxml", image)
+    assert not [n for n in os.listdir(env.images) if n.startswith(".")], "a temporary file was left"
+    assert env.ok("restore", image) == "Domain restored from %s\n\n" % image
+    assert env.ok("domstate", "sg", "--reason").strip() == "running (restored)"
+    _marker_survived(env)
+
+
+def test_managedsave_and_start_keep_ram(env):
+    assert env.ok("managedsave", "sg") == "\nDomain 'sg' state saved by libvirt\n\n"
+    assert "Managed save:   yes" in env.ok("dominfo", "sg")
+    assert " sg     saved" in env.ok("list", "--all", "--managed-save")
+    assert "<name>sg</name>" in env.ok("managedsave-dumpxml", "sg")
+    r = env.run("undefine", "sg")
+    assert r.stderr == "error: Refusing to undefine while domain managed save image exists\n"
+    env.ok("start", "sg")
+    assert env.ok("domstate", "sg", "--reason").strip() == "running (restored)"
+    assert "Managed save:   no" in env.ok("dominfo", "sg")
+    _marker_survived(env)
+
+
+def test_memory_vcpus_metadata_autostart(env):
+    env.ok("setmem", "sg", "128M", "--live")
+    assert "Used memory:    131072 KiB" in env.ok("dominfo", "sg")
+    env.ok("setmem", "sg", "160M", "--config")
+    assert "<currentMemory unit='KiB'>163840</currentMemory>" in env.ok("dumpxml", "sg", "--inactive")
+    r = env.run("setmaxmem", "sg", "1G")
+    assert r.stderr == ("error: Unable to change MaxMemorySize\nerror: Requested operation is not valid: "
+                        "cannot resize the maximum memory on an active domain\n")
+    env.ok("setvcpus", "sg", "2", "--config")
+    assert "<vcpu placement='static'>2</vcpu>" in env.ok("dumpxml", "sg", "--inactive")
+    r = env.run("setvcpus", "sg", "2", "--guest")
+    assert r.returncode == 1 and "guest agent" in r.stderr
+    env.ok("desc", "sg", "--config", "a", "saved", "guest")
+    assert env.ok("desc", "sg", "--config") == "a saved guest\n"
+    env.ok("metadata", "sg", "http://example.org/x/", "--key", "x", "--set", "<note>kept</note>", "--config")
+    assert env.ok("metadata", "sg", "http://example.org/x/", "--config") == "<note>kept</note>\n\n"
+    assert env.ok("autostart", "sg") == "Domain 'sg' marked as autostarted\n\n"
+    assert "Autostart:      enable" in env.ok("dominfo", "sg")
+    assert " sg " in env.ok("list", "--autostart")
+    env.ok("destroy", "sg")
+    assert env.ok("autostart-run") == "Domain 'sg' started\n\n"
+    assert env.ok("domstate", "sg").strip() == "running"
+    env.ok("destroy", "sg")
+    r = env.run("domrename", "sg", "sg2")
+    assert r.returncode == 0, r.stderr
+    assert " sg2 " in env.ok("list", "--all", "--autostart")
