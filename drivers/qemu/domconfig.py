@@ -26,11 +26,12 @@ class DomainConfig:
     """Mixed into QemuDomain."""
 
     if TYPE_CHECKING:
-        from .driver import QemuConnection
+        from typing import Any
+
         from .paths import DriverPaths
         from .qmp import QMP
         from .status import Status
-        conn: QemuConnection
+        conn: Any                   # driver.QemuConnection (driver.py imports this module)
         name: str
         status: Status | None
         config: DomainDef | None
@@ -143,11 +144,10 @@ class DomainConfig:
 
     @writes("virDomainRename")
     def rename(self, new_name: str, flags: int = 0) -> None:
-        from .driver import check_name
         check_flags(flags, 0, "qemuDomainRename")
         if "/" in new_name:
             raise DriverError(ErrorCode.XML_ERROR, "name %s cannot contain '/'" % new_name)
-        check_name(new_name)
+        self.conn.check_domain_name(new_name)
         with self.conn.driver_lock(), self.locked():
             if self.status is not None:
                 raise _invalid("cannot rename active domain")

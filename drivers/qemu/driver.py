@@ -179,6 +179,13 @@ class QemuConnection(SaveImages, Autostart, QemuStorage, Connection):
 
     # domains ----------------------------------------------------------
 
+    def domain_handle(self, name: str) -> QemuDomain:
+        """A handle whose files are not read yet (for a domain about to be made)."""
+        return QemuDomain(self, name)
+
+    def check_domain_name(self, name: str) -> None:
+        check_name(name)
+
     def _handle(self, name: str) -> QemuDomain:
         dom = QemuDomain(self, name)
         dom.refresh()

@@ -117,8 +117,7 @@ class SaveImages:
         definition = image_definition(self, image, xml)
         with self.driver_lock():  # type: ignore[attr-defined]
             self._check_unique(definition, allow_running=False)  # type: ignore[attr-defined]
-        from .driver import QemuDomain
-        dom = QemuDomain(self, definition.name)  # type: ignore[arg-type]
+        dom = self.domain_handle(definition.name)  # type: ignore[attr-defined]
         with self.domain_lock(definition.name):  # type: ignore[attr-defined]
             dom.refresh(locked=True, must_exist=False)
             if dom.is_active():
@@ -156,10 +155,11 @@ class SaveState:
     """The domain's calls (mixed into QemuDomain): save, managed save, and settling a killed save."""
 
     if TYPE_CHECKING:
-        from .driver import QemuConnection
+        from typing import Any
+
         from .paths import DriverPaths
         from .status import Status
-        conn: QemuConnection
+        conn: Any                   # driver.QemuConnection (driver.py imports this module)
         name: str
         status: Status | None
         config: DomainDef | None

@@ -118,8 +118,7 @@ class TestDomainStateCalls:
     """The domain's calls, mixed into TestDomain (self._live() is the domain's object)."""
 
     if TYPE_CHECKING:
-        from .driver import TestConnection
-        conn: TestConnection
+        conn: Any                   # driver.TestConnection (imported by driver.py: no cycle)
         name: str
 
         def _live(self) -> Any: ...
