@@ -98,8 +98,8 @@ class DomainConfig:
         check_flags(flags, ModificationImpact.LIVE | ModificationImpact.CONFIG | VcpuFlags.MAXIMUM |
                     VcpuFlags.GUEST | VcpuFlags.HOTPLUGGABLE, "qemuDomainSetVcpusFlags")
         if flags & VcpuFlags.GUEST:
-            raise DriverError(ErrorCode.OPERATION_UNSUPPORTED, "setvcpus --guest needs the guest agent, "
-                              "which pyvirsh does not use yet")
+            # libvirt's words for a domain without an agent channel; pyvirsh talks to no agent yet.
+            raise DriverError(ErrorCode.ARGUMENT_UNSUPPORTED, "QEMU guest agent is not configured")
         with self.locked():
             live, persistent = self._defs(flags)
             if live is not None and flags & VcpuFlags.MAXIMUM:

@@ -6,8 +6,8 @@
                was_running uint32: 1 when the guest runs after a restore
                compressed  uint32: 0 (raw); pyvirsh writes and reads raw images only
                cookie      uint32: offset of a save cookie inside data, 0 for none
-               unused      15 x uint32, zero
-    offset 96  the domain XML, NUL, 64 KiB of zeros (room for save-image-define to grow it)
+               unused      14 x uint32, zero
+    offset 92  the domain XML, NUL, 64 KiB of zeros (room for save-image-define to grow it)
     then       QEMU's migration stream, as `migrate` wrote it
 
 The integers are little-endian on x86 (libvirt writes host order and byte-swaps a header
@@ -25,8 +25,8 @@ from ..api import DriverError, ErrorCode
 MAGIC = b"LibvirtQemudSave"
 PARTIAL = b"LibvirtQemudPart"
 VERSION = 2
-_FIELDS = struct.Struct("<16s5I15I")
-HEADER_SIZE = _FIELDS.size         # 96
+_FIELDS = struct.Struct("<16s5I14I")
+HEADER_SIZE = _FIELDS.size         # 92
 PADDING = 64 * 1024
 
 
@@ -52,7 +52,7 @@ class SaveImage:
             raise DriverError(ErrorCode.OPERATION_FAILED, "new xml too large to fit in file")
         body = xml + cookie
         return (_FIELDS.pack(magic, VERSION, self.data_len, int(self.was_running), 0,
-                             len(xml) if cookie else 0, *([0] * 15))
+                             len(xml) if cookie else 0, *([0] * 14))
                 + body + bytes(self.data_len - len(body)))
 
 
@@ -66,8 +66,7 @@ def read_image(path: str) -> SaveImage:
         with open(path, "rb") as f:
             return read_from(f)
     except OSError as err:
-        raise DriverError(ErrorCode.SYSTEM_ERROR, "cannot read domain image '%s': %s"
-                          % (path, err.strerror)) from None
+        raise DriverError(ErrorCode.SYSTEM_ERROR, "Failed to open file '%s': %s" % (path, err.strerror)) from None
 
 
 def read_from(f) -> SaveImage:
@@ -78,7 +77,7 @@ def read_from(f) -> SaveImage:
     if magic != MAGIC:
         raise _fail("save image is incomplete" if magic == PARTIAL else "image magic is incorrect")
     if version > VERSION:
-        magic, version, data_len, was_running, compressed, cookie_at, *_ = struct.unpack(">16s5I15I", raw)
+        magic, version, data_len, was_running, compressed, cookie_at, *_ = struct.unpack(">16s5I14I", raw)
     if version > VERSION:
         raise _fail("image version is not supported (%d > %d)" % (version, VERSION))
     if compressed != 0:

@@ -83,22 +83,28 @@ def load_incoming(q: QMP, path: str, offset: int) -> None:
 
 def image_definition(conn, image: SaveImage, xml: str | None) -> DomainDef:
     """The definition a restore starts: the image's, or a replacement for the same domain."""
-    saved = conn.parse_definition(image.xml)
     if xml is None:
-        return saved
+        return conn.parse_definition(image.xml)
     replacement = conn.parse_definition(xml)
-    check_same_domain(saved, replacement)
+    check_same_domain(image.xml, replacement)
     return replacement
 
 
-def check_same_domain(saved: DomainDef, replacement: DomainDef) -> None:
-    """libvirt's first ABI-stability checks: the replacement XML describes the same domain."""
-    if replacement.name != saved.name:
+def check_same_domain(saved_xml: str, replacement: DomainDef) -> None:
+    """libvirt's first ABI-stability checks: the replacement XML describes the same domain.
+
+    The saved XML is only read for its name and uuid: an image virsh wrote may hold elements
+    pyvirsh would refuse to run, which a replacement XML is the way around."""
+    from ..ids import parse_uuid
+    from ..xmlutil import parse
+    root = parse(saved_xml, "domain_definition", "domain")
+    name, uuid = root.findtext("name") or "", parse_uuid(root.findtext("uuid") or "")
+    if replacement.name != name:
         raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "Target domain name '%s' does not match source '%s'"
-                          % (replacement.name, saved.name))
-    if replacement.uuid != saved.uuid:
+                          % (replacement.name, name))
+    if replacement.uuid != uuid:
         raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "Target domain uuid %s does not match source %s"
-                          % (replacement.uuid, saved.uuid))
+                          % (replacement.uuid, uuid))
 
 
 def _create_failed(path: str, err: OSError) -> DriverError:
@@ -128,7 +134,11 @@ class SaveImages:
     def save_image_get_xml_desc(self, path: str, flags: int = 0) -> str:
         check_flags(flags, XMLFlags.SECURE, "qemuDomainSaveImageGetXMLDesc")
         image = read_image(os.path.abspath(path))
-        return self.parse_definition(image.xml).to_xml()  # type: ignore[attr-defined]
+        # Shown as the image holds it (a virsh image may use elements pyvirsh refuses to run),
+        # after the hardened parse every document from outside gets.
+        from ..xmlutil import parse
+        parse(image.xml, "domain_definition", "domain")
+        return image.xml if image.xml.endswith("\n") else image.xml + "\n"
 
     @writes("virDomainSaveImageDefineXML")
     def save_image_define_xml(self, path: str, xml: str, flags: int = 0) -> None:
@@ -141,7 +151,7 @@ def define_in_image(conn, path: str, xml: str, flags: int) -> None:
     """Replace the XML kept in a save image, in place (it must fit in the image's padding)."""
     image = read_image(path)
     replacement = conn.parse_definition(xml)
-    check_same_domain(conn.parse_definition(image.xml), replacement)
+    check_same_domain(image.xml, replacement)
     image.xml = replacement.to_xml()
     image.was_running = wanted_running(flags, image.was_running)
     try:
@@ -226,7 +236,7 @@ class SaveState:
         assert status is not None
         if xml is not None:
             replacement = self.conn.parse_definition(xml)
-            check_same_domain(status.definition, replacement)
+            check_same_domain(status.definition.to_xml(), replacement)
             saved_xml = replacement.to_xml()
         else:
             saved_xml = status.definition.to_xml()
