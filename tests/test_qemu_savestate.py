@@ -230,6 +230,14 @@ def test_memory_vcpus_metadata_autostart(env):
     r = env.run("setmaxmem", "sg", "1G")
     assert r.stderr == ("error: Unable to change MaxMemorySize\nerror: Requested operation is not valid: "
                         "cannot resize the maximum memory on an active domain\n")
+    env.ok("setvcpus", "sg", "2", "--live")
+    assert "CPU(s):         2" in env.ok("dominfo", "sg")
+    from pyvirsh.drivers.qemu.qmp import QMP
+    with QMP(os.path.join(env.root, "run", "sg", "qmp.sock")) as q:     # QEMU's own view: two CPUs
+        assert [c["cpu-index"] for c in q.execute("query-cpus-fast")] == [0, 1]
+    r = env.run("setvcpus", "sg", "1", "--live")
+    assert r.stderr == ("error: Operation not supported: unplugging vCPUs of a running domain is not "
+                        "supported; use --config\n")
     env.ok("setvcpus", "sg", "2", "--config")
     assert "<vcpu placement='static'>2</vcpu>" in env.ok("dumpxml", "sg", "--inactive")
     r = env.run("setvcpus", "sg", "2", "--guest")

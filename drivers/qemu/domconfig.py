@@ -108,16 +108,20 @@ class DomainConfig:
                 if count > live.max_vcpus:
                     raise DriverError(ErrorCode.INVALID_ARG, "requested vcpus is greater than max allowable "
                                       "vcpus for the live domain: %d > %d" % (count, live.max_vcpus))
-                if count != live.vcpus:
-                    # The test machines boot without ACPI, which x86 CPU hotplug needs.
-                    raise DriverError(ErrorCode.OPERATION_UNSUPPORTED, "changing the vCPUs of a running "
-                                      "domain is not supported yet; use --config")
+                if count < live.vcpus:
+                    # x86 CPU unplug needs the guest's ACPI cooperation, which pyvirsh cannot wait for.
+                    raise DriverError(ErrorCode.OPERATION_UNSUPPORTED, "unplugging vCPUs of a running "
+                                      "domain is not supported; use --config")
+                if count > live.vcpus:
+                    with self.qmp() as q:
+                        _plug_vcpus(q, count - live.vcpus)
+                    set_vcpus(live, count, False)
             if persistent is not None:
                 if not flags & VcpuFlags.MAXIMUM and count > persistent.max_vcpus:
                     raise DriverError(ErrorCode.INVALID_ARG, "requested vcpus is greater than max allowable "
                                       "vcpus for the persistent domain: %d > %d" % (count, persistent.max_vcpus))
                 set_vcpus(persistent, count, bool(flags & VcpuFlags.MAXIMUM))
-                self._store(None, persistent)
+            self._store(live, persistent)
 
     def get_metadata(self, kind: int, uri: str | None = None, flags: int = 0) -> str:
         from ..domainmeta import get_metadata
@@ -187,6 +191,21 @@ class DomainConfig:
             atomic_write(self.paths.autostart_file(name), "")
         else:
             remove(self.paths.autostart_file(name))
+
+
+def _plug_vcpus(q, how_many: int) -> None:
+    """device_add the next free CPU slots QEMU offers (-smp N,maxcpus=M left them), lowest first.
+
+    A restore later starts QEMU with them as boot CPUs (-smp from the live XML); QEMU migrates
+    CPUs by index, so the guest's state fits."""
+    free = [c for c in q.execute("query-hotpluggable-cpus") if "qom-path" not in c]
+    free.sort(key=lambda c: tuple(c["props"].get(k, 0) for k in ("node-id", "socket-id", "die-id", "core-id",
+                                                                  "thread-id")))
+    used = {c.get("qom-path", "").rsplit("/", 1)[-1] for c in q.execute("query-hotpluggable-cpus")}
+    for slot in free[:how_many]:
+        index = next(i for i in range(1, 4096) if "vcpu%d" % i not in used)
+        used.add("vcpu%d" % index)
+        q.execute("device_add", {"driver": slot["type"], "id": "vcpu%d" % index, **slot["props"]})
 
 
 class Autostart:
