@@ -743,7 +743,7 @@ class QemuDomain(SaveState, DomainConfig, BlockJobs, Snapshots, Domain):
                 raise DriverError(ErrorCode.NO_DOMAIN, "no domain with matching name '%s'" % self.name)
             if flags & StartFlags.FORCE_BOOT:
                 remove(self.paths.managed_save_file(self.name))
-            elif self.restore_managed_save(bool(flags & StartFlags.PAUSED)):
+            elif self.restore_managed_save(bool(flags & StartFlags.PAUSED), bool(flags & StartFlags.BYPASS_CACHE)):
                 return
             self.launch(self.config, bool(flags & StartFlags.PAUSED))
 

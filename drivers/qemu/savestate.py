@@ -130,6 +130,8 @@ class SaveImages:
                 raise DriverError(ErrorCode.OPERATION_INVALID, "domain '%s' is already active" % dom.name)
             dom.launch(definition, not wanted_running(flags, image.was_running),
                        incoming=(path, image.stream_offset))
+        if flags & F.BYPASS_CACHE:
+            drop_cached_file(path)
 
     def save_image_get_xml_desc(self, path: str, flags: int = 0) -> str:
         check_flags(flags, XMLFlags.SECURE, "qemuDomainSaveImageGetXMLDesc")
@@ -265,6 +267,8 @@ class SaveState:
             os.fsync(fd)
             os.pwrite(fd, MAGIC, 0)
             os.fsync(fd)
+            if flags & F.BYPASS_CACHE:
+                _drop_cached(fd)
         except BaseException:
             os.close(fd)
             self._undo_save(temp, was_running)
@@ -314,7 +318,7 @@ class SaveState:
         status.intent = None
         self.save_status()
 
-    def restore_managed_save(self, paused_flag: bool) -> bool:
+    def restore_managed_save(self, paused_flag: bool, bypass_cache: bool = False) -> bool:
         """start: restore the managed save image if there is one (lock held); False if none."""
         path = self.paths.managed_save_file(self.name)
         if not os.path.exists(path):
@@ -323,8 +327,27 @@ class SaveState:
         definition = self.conn.parse_definition(image.xml)
         running = image.was_running and not paused_flag
         self.launch(definition, not running, incoming=(path, image.stream_offset))  # type: ignore[attr-defined]
+        if bypass_cache:
+            drop_cached_file(path)
         remove(path)
         return True
+
+
+def _drop_cached(fd: int) -> None:
+    """--bypass-cache: libvirt writes through O_DIRECT; pyvirsh lets QEMU write through the page
+    cache and then drops the image's pages from it (they are on disk after the fsync)."""
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+
+
+def drop_cached_file(path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        _drop_cached(fd)
+    finally:
+        os.close(fd)
 
 
 def _complete(path: str) -> bool:
