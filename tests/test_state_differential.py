@@ -123,6 +123,26 @@ CASES = [
 ]
 
 
+EDITOR = {"EDITOR": os.path.join(DATA, "state-editor.sh"), "VISUAL": os.path.join(DATA, "state-editor.sh")}
+EDIT_CASES = [
+    s("desc test hello; desc test --edit; desc test"),
+    s("desc test --edit; desc test"),
+    s("desc test --title --edit"),
+    s("desc test --edit hello world; desc test"),
+    s("metadata test http://e/ --key e --set '<n>kept</n>'; metadata test http://e/ --edit --key e; "
+      "metadata test http://e/"),
+    s("metadata test http://e/ --edit --key e; metadata test http://e/"),
+    s("metadata test http://e/ --edit"),
+]
+
+
+@pytest.mark.parametrize("args", EDIT_CASES, ids=[a[-1][:70] for a in EDIT_CASES])
+def test_edit_options_same_as_virsh(args):
+    proc = subprocess.run(["virsh"] + args, cwd=DATA, env=_environment(EDITOR), capture_output=True,
+                          stdin=subprocess.DEVNULL, timeout=30, check=False)
+    assert run_in_process(args, env_extra=EDITOR) == _result(proc.stdout, proc.stderr, proc.returncode)
+
+
 def _label(args):
     return args[-1][:70]
 

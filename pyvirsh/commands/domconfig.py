@@ -173,10 +173,10 @@ def metadata(ctl, domain, uri, live, config, current, edit, key, set, remove):
         try:
             original = dom.get_metadata(MetadataType.ELEMENT, uri, flags)
         except DriverError:
-            original = "<%s/>" % key
+            original = "\n"          # virsh offers an empty document
         result = edit_document(ctl, original, lambda new: dom.set_metadata(MetadataType.ELEMENT, new, key,
                                                                              uri, flags) or True)
-        ctl.print_extra("Metadata not changed\n" if result is None else "Metadata modified\n")
+        ctl.print_extra("Metadata not changed" if result is None else "Metadata modified\n")
         return True
     with _bare():
         ctl.print("%s\n" % dom.get_metadata(MetadataType.ELEMENT, uri, flags))
