@@ -46,7 +46,7 @@ def set_metadata(definition: DomainDef, kind: int, metadata: str | None, key: st
     if kind in _ELEMENT_OF:
         name = _ELEMENT_OF[kind]
         if kind == MetadataType.TITLE and metadata and "\n" in metadata:
-            raise DriverError(ErrorCode.INVALID_ARG, "title can't contain newlines")
+            raise DriverError(ErrorCode.RAW, "metadata title can't contain newlines")
         old = root.find(name)
         if not metadata:
             if old is not None:
@@ -131,6 +131,12 @@ def _without_namespace(element, uri: str):
 # ---------------------------------------------------------------------------
 # memory and vCPUs
 # ---------------------------------------------------------------------------
+
+def check_memory_nonzero(kib: int) -> None:
+    """libvirt's public API refuses a zero size before any driver sees it."""
+    if kib == 0:
+        raise DriverError(ErrorCode.RAW, "memory in virDomainSetMemoryFlags must not be zero")
+
 
 def _set_kib(definition: DomainDef, name: str, kib: int) -> None:
     from lxml import etree

@@ -98,6 +98,13 @@ CASES = [
     s("destroy test; setvcpus test 1 --maximum --config; dumpxml test --xpath //vcpu; "
       "setvcpus test 3 --config; setvcpus test 1 --live"),
     s("setvcpus test abc"),
+    s("setmem test 0; setmaxmem test 0 --config; setmem test 1.5G; setmem test 1048577b; dominfo test"),
+    s("setvcpus test 1 --maximum --config --live; dumpxml test --xpath //vcpu; dumpxml test --inactive --xpath "
+      "//vcpu; setvcpus test 3 --maximum --config --live; setvcpus test -1; setvcpus test 99999999999"),
+    s("destroy test; domrename test test; domrename test"),
+    s("desc test --title 'a\nb'; desc nosuch"),
+    s("create d1.xml; autostart d1; dominfo d1; metadata test http://e/ --live --config"),
+    s("metadata test http://e/ --key e --set '<a/>' --live --config; metadata test http://e/ --config"),
     s("create d1.xml; setvcpus d1 1 --config; setmem d1 1024 --config"),
     # desc and metadata
     s("desc test; desc test --title; desc test hello world; desc test; desc test --title 'My Title'; "

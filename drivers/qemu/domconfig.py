@@ -66,7 +66,8 @@ class DomainConfig:
 
     @writes("virDomainSetMemoryFlags")
     def set_memory_flags(self, memory_kib: int, flags: int = 0) -> None:
-        from ..domainmeta import set_current_memory, set_max_memory
+        from ..domainmeta import check_memory_nonzero, set_current_memory, set_max_memory
+        check_memory_nonzero(memory_kib)
         check_flags(flags, ModificationImpact.LIVE | ModificationImpact.CONFIG | MemoryFlags.MAXIMUM,
                     "qemuDomainSetMemoryFlags")
         with self.locked():
@@ -161,6 +162,8 @@ class DomainConfig:
                 raise _invalid("cannot rename domain with snapshots")
             if self.has_managed_save():
                 raise _invalid("domain with a managed saved state can't be renamed")
+            if new_name == self.name:
+                raise _invalid("Can't rename domain to itself")
             if new_name in self.conn.list_domain_names():
                 raise _invalid("domain with name '%s' already exists" % new_name)
             old = self.name

@@ -184,7 +184,8 @@ class TestDomainStateCalls:
 
     @writes("virDomainSetMemoryFlags")
     def set_memory_flags(self, memory_kib: int, flags: int = 0) -> None:
-        from ..domainmeta import set_current_memory, set_max_memory
+        from ..domainmeta import check_memory_nonzero, set_current_memory, set_max_memory
+        check_memory_nonzero(memory_kib)
         obj = self._live()
         check_flags(flags, ModificationImpact.LIVE | ModificationImpact.CONFIG | MemoryFlags.MAXIMUM,
                     "testDomainSetMemoryFlags")
@@ -209,11 +210,10 @@ class TestDomainStateCalls:
         check_flags(flags, ModificationImpact.LIVE | ModificationImpact.CONFIG | VcpuFlags.MAXIMUM,
                     "testDomainSetVcpusFlags")
         live, persistent = self._defs(obj, flags)
-        if live is not None and flags & VcpuFlags.MAXIMUM:
-            raise DriverError(ErrorCode.INVALID_ARG, "cannot change maximum vCPUs on an active domain")
-        for definition in (live, persistent):
-            if definition is not None:
-                set_vcpus(definition, count, bool(flags & VcpuFlags.MAXIMUM))
+        if live is not None:        # --maximum changes only the persistent definition's limit
+            set_vcpus(live, count, False)
+        if persistent is not None:
+            set_vcpus(persistent, count, bool(flags & VcpuFlags.MAXIMUM))
 
     # metadata, rename, autostart -------------------------------------------
 
@@ -250,6 +250,8 @@ class TestDomainStateCalls:
             raise _invalid("cannot rename domain with snapshots")
         if "/" in new_name:
             raise DriverError(ErrorCode.XML_ERROR, "name %s cannot contain '/'" % new_name)
+        if new_name == obj.name:
+            raise _invalid("Can't rename domain to itself")
         for other in self.conn.state.domains:
             if other.name == new_name:
                 raise _invalid("domain with name '%s' already exists" % new_name)
