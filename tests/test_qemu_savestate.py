@@ -139,6 +139,7 @@ def test_bad_input_changes_nothing(env):
 
 def test_save_and_restore_keep_ram(env):
     image = env.path("sg.save")
+    uuid = env.ok("domuuid", "sg").strip()
     assert env.ok("save", "sg", image) == "\nDomain 'sg' saved to %s\n\n" % image
     assert env.ok("domstate", "sg", "--reason").strip() == "shut off (saved)"
     with open(image, "rb") as f:
@@ -146,6 +147,25 @@ def test_save_and_restore_keep_ram(env):
     assert head[:16] == b"LibvirtQemudSave" and int.from_bytes(head[16:20], "little") == 2
     assert "<name>sg</name>" in env.ok("save-image-dumpxml", image)
     assert not [n for n in os.listdir(env.images) if n.startswith(".")], "a temporary file was left"
+    # save-image-define: another domain's XML is refused (libvirt checks the uuid first) ...
+    other = env.path("other.xml")
+    with open(other, "w") as f:
+        f.write("<domain type='qemu'><name>other</name><memory>65536</memory><os><type>hvm</type></os>"
+                "</domain>")
+    r = env.run("save-image-define", image, other)
+    assert r.stderr.startswith("error: Failed to update %s\nerror: unsupported configuration: Target domain "
+                               "uuid " % image) and r.stderr.endswith(" does not match source %s\n" % uuid)
+    # ... the same domain's is kept in the image, and --paused is recorded for the restore.
+    edited = env.path("edited.xml")
+    with open(edited, "w") as f:
+        f.write(env.ok("save-image-dumpxml", image).replace("<name>sg</name>",
+                                                            "<name>sg</name><description>saved</description>"))
+    assert env.ok("save-image-define", image, edited, "--paused") == "State file %s updated.\n\n" % image
+    assert env.ok("restore", image) == "Domain restored from %s\n\n" % image
+    assert env.ok("domstate", "sg", "--reason").strip() == "paused (user)"
+    assert env.ok("desc", "sg") == "saved\n"
+    env.ok("resume", "sg")
+    env.ok("save", "sg", image)
     assert env.ok("restore", image) == "Domain restored from %s\n\n" % image
     assert env.ok("domstate", "sg", "--reason").strip() == "running (restored)"
     _marker_survived(env)

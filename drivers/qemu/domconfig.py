@@ -104,7 +104,8 @@ class DomainConfig:
         with self.locked():
             live, persistent = self._defs(flags)
             if live is not None and flags & VcpuFlags.MAXIMUM:
-                raise _invalid("maximum vcpu count of a live domain can't be modified")
+                raise DriverError(ErrorCode.OPERATION_UNSUPPORTED,
+                                  "maximum vcpu count of a live domain can't be modified")
             if live is not None:
                 if count > live.max_vcpus:
                     raise DriverError(ErrorCode.INVALID_ARG, "requested vcpus is greater than max allowable "

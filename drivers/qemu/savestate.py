@@ -99,12 +99,12 @@ def check_same_domain(saved_xml: str, replacement: DomainDef) -> None:
     from ..xmlutil import parse
     root = parse(saved_xml, "domain_definition", "domain")
     name, uuid = root.findtext("name") or "", parse_uuid(root.findtext("uuid") or "")
-    if replacement.name != name:
-        raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "Target domain name '%s' does not match source '%s'"
-                          % (replacement.name, name))
     if replacement.uuid != uuid:
         raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "Target domain uuid %s does not match source %s"
                           % (replacement.uuid, uuid))
+    if replacement.name != name:
+        raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "Target domain name '%s' does not match source '%s'"
+                          % (replacement.name, name))
 
 
 def _create_failed(path: str, err: OSError) -> DriverError:
