@@ -195,6 +195,27 @@ def test_killed_save_leaves_the_domain_running_or_saved(env):
     _marker_survived(env)
 
 
+def test_killed_restore_leaves_the_image_or_the_guest(env):
+    """pyvirsh killed while QEMU loads the image: the next command stops a QEMU that has not
+    got the RAM yet (the image is still there) or finishes the restore."""
+    image = env.path("killed-restore.save")
+    env.ok("save", "sg", image)
+    intent = os.path.join(env.root, "run", "sg.spawning")
+    proc = subprocess.Popen(pyvirsh_argv() + ["-c", env.uri, "restore", image], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline and not os.path.exists(intent):
+        time.sleep(0.01)
+    proc.kill()
+    proc.wait()
+    state = env.ok("domstate", "sg", "--reason").strip()
+    assert state in ("running (restored)", "shut off (saved)"), state
+    assert os.path.exists(image)
+    if state != "running (restored)":
+        env.ok("restore", image)
+    _marker_survived(env)
+
+
 def test_images_interchange_with_virsh(env, tmp_path, request):
     """virsh (libvirt's embedded QEMU driver, one process) restores an image pyvirsh saved;
     pyvirsh restores it back, and the guest's RAM is still there."""
