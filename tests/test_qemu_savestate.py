@@ -28,7 +28,7 @@ pytestmark = [
 
 XML = """<domain type='qemu'>
   <name>sg</name>
-  <memory unit='MiB'>192</memory>
+  <memory unit='MiB'>128</memory>
   <vcpu current='1'>2</vcpu>
   <os><type arch='x86_64' machine='pc'>hvm</type><kernel>%(kernel)s</kernel><initrd>%(initrd)s</initrd>
     <cmdline>console=ttyS0 pyvirsh.shell cryptomgr.notests</cmdline></os>
@@ -264,10 +264,10 @@ def test_managedsave_and_start_keep_ram(env):
 
 
 def test_memory_vcpus_metadata_autostart(env):
-    env.ok("setmem", "sg", "128M", "--live")
-    assert "Used memory:    131072 KiB" in env.ok("dominfo", "sg")
-    env.ok("setmem", "sg", "160M", "--config")
-    assert "<currentMemory unit='KiB'>163840</currentMemory>" in env.ok("dumpxml", "sg", "--inactive")
+    env.ok("setmem", "sg", "96M", "--live")
+    assert "Used memory:    98304 KiB" in env.ok("dominfo", "sg")
+    env.ok("setmem", "sg", "112M", "--config")
+    assert "<currentMemory unit='KiB'>114688</currentMemory>" in env.ok("dumpxml", "sg", "--inactive")
     r = env.run("setmaxmem", "sg", "1G")
     assert r.stderr == ("error: Unable to change MaxMemorySize\nerror: Requested operation is not valid: "
                         "cannot resize the maximum memory on an active domain\n")
