@@ -297,3 +297,15 @@ def test_memory_vcpus_metadata_autostart(env):
     r = env.run("domrename", "sg", "sg2")
     assert r.returncode == 0, r.stderr
     assert " sg2 " in env.ok("list", "--all", "--autostart")
+    # start --force-boot discards a managed save
+    env.ok("start", "sg2")
+    env.ok("managedsave", "sg2")
+    managed = os.path.join(env.root, "state", "save", "sg2.save")
+    assert os.path.exists(managed)
+    r = env.run("domrename", "sg2", "sg3")
+    assert r.stderr == ("error: Requested operation is not valid: domain with a managed saved state can't be "
+                        "renamed\n")
+    env.ok("start", "sg2", "--force-boot")
+    assert env.ok("domstate", "sg2", "--reason").strip() == "running (booted)"
+    assert not os.path.exists(managed)
+    env.ok("destroy", "sg2")
