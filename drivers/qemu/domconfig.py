@@ -58,7 +58,7 @@ class DomainConfig:
         return (self.status.definition if live and self.status is not None else None), \
             (self.config if config else None)
 
-    def _store(self, live: DomainDef | None, persistent: DomainDef | None) -> None:
+    def _write_definitions(self, live: DomainDef | None, persistent: DomainDef | None) -> None:
         if live is not None:
             self.save_status()
         if persistent is not None:
@@ -77,7 +77,7 @@ class DomainConfig:
                     raise _invalid("cannot resize the maximum memory on an active domain")
                 assert persistent is not None
                 set_max_memory(persistent, memory_kib)
-                self._store(None, persistent)
+                self._write_definitions(None, persistent)
                 return
             for definition in (live, persistent):
                 if definition is not None and memory_kib > definition.memory_kib:
@@ -91,7 +91,7 @@ class DomainConfig:
                 set_current_memory(live, memory_kib)
             if persistent is not None:
                 set_current_memory(persistent, memory_kib)
-            self._store(live, persistent)
+            self._write_definitions(live, persistent)
 
     @writes("virDomainSetVcpusFlags")
     def set_vcpus_flags(self, count: int, flags: int = 0) -> None:
@@ -123,7 +123,7 @@ class DomainConfig:
                     raise DriverError(ErrorCode.INVALID_ARG, "requested vcpus is greater than max allowable "
                                       "vcpus for the persistent domain: %d > %d" % (count, persistent.max_vcpus))
                 set_vcpus(persistent, count, bool(flags & VcpuFlags.MAXIMUM))
-            self._store(live, persistent)
+            self._write_definitions(live, persistent)
 
     def get_metadata(self, kind: int, uri: str | None = None, flags: int = 0) -> str:
         from ..domainmeta import get_metadata
@@ -146,7 +146,7 @@ class DomainConfig:
             for definition in (live, persistent):
                 if definition is not None:
                     set_metadata(definition, kind, metadata, key, uri)
-            self._store(live, persistent)
+            self._write_definitions(live, persistent)
 
     @writes("virDomainRename")
     def rename(self, new_name: str, flags: int = 0) -> None:
