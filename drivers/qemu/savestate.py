@@ -236,6 +236,9 @@ class SaveState:
 
         status = self.status
         assert status is not None
+        if status.jobs:
+            # QEMU would migrate the disks' state mid-job; libvirt refuses the same way.
+            raise DriverError(ErrorCode.OPERATION_INVALID, "domain has active block job")
         if xml is not None:
             replacement = self.conn.parse_definition(xml)
             check_same_domain(status.definition.to_xml(), replacement)
