@@ -70,6 +70,7 @@ class ErrorCode:
     STORAGE_POOL_BUILT = _Code("Storage pool already built: ")
     NO_NETWORK = _Code("Network not found: ")
     DEVICE_MISSING = _Code("device not found: ")
+    NO_DOMAIN_METADATA = _Code("metadata not found: ")
     BLOCK_COPY_ACTIVE = _Code("block copy still active: ")
     AGENT_UNRESPONSIVE = _Code("Guest agent is not responding: ")
     NO_CONNECT = _Code("no connection driver available for ")
@@ -160,14 +161,17 @@ class Reason:
     RUNNING_RESTORED = 3
     RUNNING_FROM_SNAPSHOT = 4
     RUNNING_UNPAUSED = 5
+    RUNNING_SAVE_CANCELED = 7
     PAUSED_UNKNOWN = 0
     PAUSED_USER = 1
+    PAUSED_SAVING = 3
     PAUSED_FROM_SNAPSHOT = 7
     PAUSED_STARTING_UP = 10
     SHUTOFF_UNKNOWN = 0
     SHUTOFF_SHUTDOWN = 1
     SHUTOFF_DESTROYED = 2
     SHUTOFF_CRASHED = 3
+    SHUTOFF_SAVED = 5
     SHUTOFF_FAILED = 6
     SHUTOFF_FROM_SNAPSHOT = 7
     SHUTDOWN_USER = 1
@@ -210,6 +214,40 @@ class XMLFlags:
     INACTIVE = 1 << 1
     UPDATE_CPU = 1 << 2
     MIGRATABLE = 1 << 3
+
+
+class SaveRestoreFlags:
+    """virDomainSaveRestoreFlags (save, restore, managedsave, save-image-define)."""
+    BYPASS_CACHE = 1 << 0
+    RUNNING = 1 << 1
+    PAUSED = 1 << 2
+    RESET_NVRAM = 1 << 3
+
+
+class ModificationImpact:
+    """virDomainModificationImpact: which definition a change affects (0 = the current one)."""
+    CURRENT = 0
+    LIVE = 1 << 0
+    CONFIG = 1 << 1
+
+
+class VcpuFlags:
+    """virDomainVcpuFlags beyond ModificationImpact."""
+    MAXIMUM = 1 << 2
+    GUEST = 1 << 3
+    HOTPLUGGABLE = 1 << 4
+
+
+class MemoryFlags:
+    """virDomainMemoryModFlags beyond ModificationImpact."""
+    MAXIMUM = 1 << 2
+
+
+class MetadataType:
+    """virDomainMetadataType."""
+    DESCRIPTION = 0
+    TITLE = 1
+    ELEMENT = 2
 
 
 class ShutdownMode:
@@ -781,6 +819,25 @@ class Connection(ConnectionExtensions):
     def create_xml(self, xml: str, flags: int = 0) -> Domain:
         raise no_support("virDomainCreateXML")
 
+    # saved state images
+    @writes("virDomainRestoreFlags")
+    def restore(self, path: str, xml: str | None = None, flags: int = 0) -> None:
+        """Start the domain saved in path (flags: SaveRestoreFlags); xml replaces its definition."""
+        raise no_support("virDomainRestoreFlags")
+
+    def save_image_get_xml_desc(self, path: str, flags: int = 0) -> str:
+        """The definition kept in a save image (flags: XMLFlags.SECURE)."""
+        raise no_support("virDomainSaveImageGetXMLDesc")
+
+    @writes("virDomainSaveImageDefineXML")
+    def save_image_define_xml(self, path: str, xml: str, flags: int = 0) -> None:
+        """Replace the definition kept in a save image (flags: SaveRestoreFlags RUNNING/PAUSED)."""
+        raise no_support("virDomainSaveImageDefineXML")
+
+    def autostart_run(self) -> list[tuple[str, str | None]]:
+        """pyvirsh extension: start every autostart domain that is shut off; (name, error or None)."""
+        raise no_support("virConnectListAllDomains")
+
     # storage pools and volumes
     def list_all_storage_pools(self, flags: int = 0) -> list[StoragePool]:
         """The pools matching flags (StoragePoolListFlags; no bit of a kind means no filter)."""
@@ -893,6 +950,55 @@ class Domain(DomainExtensions):
 
     def undefine(self, flags: int = 0) -> None:
         raise no_support("virDomainUndefineFlags")
+
+    # saved state, managed save
+    @writes("virDomainSaveFlags")
+    def save(self, path: str, xml: str | None = None, flags: int = 0) -> None:
+        """Save the running domain's RAM to path and stop it (flags: SaveRestoreFlags)."""
+        raise no_support("virDomainSaveFlags")
+
+    @writes("virDomainManagedSave")
+    def managed_save(self, flags: int = 0) -> None:
+        raise no_support("virDomainManagedSave")
+
+    @writes("virDomainManagedSaveRemove")
+    def managed_save_remove(self, flags: int = 0) -> None:
+        raise no_support("virDomainManagedSaveRemove")
+
+    def managed_save_get_xml_desc(self, flags: int = 0) -> str:
+        raise no_support("virDomainManagedSaveGetXMLDesc")
+
+    @writes("virDomainManagedSaveDefineXML")
+    def managed_save_define_xml(self, xml: str, flags: int = 0) -> None:
+        raise no_support("virDomainManagedSaveDefineXML")
+
+    # resources and descriptive data
+    @writes("virDomainSetMemoryFlags")
+    def set_memory_flags(self, memory_kib: int, flags: int = 0) -> None:
+        """flags: ModificationImpact, MemoryFlags.MAXIMUM for the maximum."""
+        raise no_support("virDomainSetMemoryFlags")
+
+    @writes("virDomainSetVcpusFlags")
+    def set_vcpus_flags(self, count: int, flags: int = 0) -> None:
+        """flags: ModificationImpact and VcpuFlags."""
+        raise no_support("virDomainSetVcpusFlags")
+
+    def get_metadata(self, kind: int, uri: str | None = None, flags: int = 0) -> str:
+        """kind: MetadataType; flags: ModificationImpact."""
+        raise no_support("virDomainGetMetadata")
+
+    @writes("virDomainSetMetadata")
+    def set_metadata(self, kind: int, metadata: str | None, key: str | None = None, uri: str | None = None,
+                     flags: int = 0) -> None:
+        raise no_support("virDomainSetMetadata")
+
+    @writes("virDomainRename")
+    def rename(self, new_name: str, flags: int = 0) -> None:
+        raise no_support("virDomainRename")
+
+    @writes("virDomainSetAutostart")
+    def set_autostart(self, autostart: bool) -> None:
+        raise no_support("virDomainSetAutostart")
 
     # disks and block jobs
     def get_block_info(self, disk: str) -> BlockInfo:
@@ -1209,6 +1315,13 @@ def check_snapshot_create_flags(flags: int) -> None:
                           % (_flag_name(F, F.REDEFINE), _flag_name(F, F.CURRENT)))
     _exclusive_flags(flags, F, F.LIVE, F.REDEFINE)
     _exclusive_flags(flags, F, F.HALT, F.REDEFINE)
+
+
+def check_save_flags(flags: int) -> None:
+    """virDomainSaveFlags, virDomainRestoreFlags, virDomainManagedSave, virDomainSaveImageDefineXML."""
+    if flags & SaveRestoreFlags.RUNNING and flags & SaveRestoreFlags.PAUSED:
+        raise DriverError(ErrorCode.RAW, "Flags 'VIR_DOMAIN_SAVE_RUNNING' and 'VIR_DOMAIN_SAVE_PAUSED' "
+                          "are mutually exclusive")
 
 
 def check_snapshot_delete_flags(flags: int) -> None:

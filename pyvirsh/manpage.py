@@ -413,6 +413,32 @@ needs it.
 Only images that pyvirsh created are ever deleted.
 Internal snapshots (qcow2) work as well, with the VM state when the domain
 is running.
+.SH SAVED STATE AND AUTOSTART WITHOUT A DAEMON
+\fBsave\fR pauses the guest, writes libvirt\(aqs save-image header
+("LibvirtQemudSave", version 2, the domain XML) into a temporary file beside
+the target, lets QEMU migrate the guest\(aqs RAM into it, and renames it into
+place before QEMU stops; the intent is recorded in the status first, so a
+pyvirsh killed mid-save leaves the domain running or saved, never lost.
+\fBrestore\fR starts QEMU with the stream as incoming migration.
+A managed save is such an image under the state directory
+(\fBsave/\fR\fINAME\fR\fB.save\fR); \fBstart\fR restores it and removes
+it, \fBstart \-\-force\-boot\fR discards it.
+Images are raw (not compressed); virsh and pyvirsh read each other\(aqs
+headers, and restoring across the two works only where both build the same
+QEMU machine from the XML.
+.PP
+\fBautostart\fR marks a domain with an empty file
+\fBautostart/\fR\fINAME\fR under the config directory.
+Nothing starts it by itself:
+\fBpyvirsh \-c \fR\fIURI\fR\fB autostart\-run\fR
+starts every marked domain that is shut off (restoring a managed save), and
+the systemd unit \fIpyvirsh\-autostart@.service\fR shipped with pyvirsh runs
+it at boot:
+.PP
+.nf
+unit=$(systemd\-escape qemu:///system)
+systemctl enable "pyvirsh\-autostart@$unit.service"
+.fi
 .SH STORAGE POOLS WITHOUT A DAEMON
 On the QEMU driver a storage pool is a directory of image files (type
 \fBdir\fR), kept in files beside the domains\(aq: a persistent pool\(aqs

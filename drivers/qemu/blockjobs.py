@@ -70,6 +70,8 @@ def _reconcile(dom) -> None:
     with dom.qmp() as q:
         if status.intent is not None:
             dom.settle_intent(q)
+            if dom.status is None:
+                return          # a killed save was completed: QEMU is gone
         if status.detaching:
             dom.settle_detaches(q)
         jobs = {j["id"]: j for j in q.execute("query-jobs")}

@@ -26,6 +26,8 @@ from .chaincache import layers, set_disk_image
 from .chainprobe import cache_disk_chain
 from .paths import DriverPaths
 from .pools import QemuStorage
+from .domconfig import Autostart, DomainConfig
+from .savestate import SaveImages, SaveState
 from .snapshots import Snapshots
 from .statefile import read_number, read_state
 from .status import Status, StatusHead
@@ -56,7 +58,7 @@ def check_name(name: str) -> None:
         raise DriverError(ErrorCode.XML_ERROR, "domain name '%s' is not usable as a file name" % name)
 
 
-class QemuConnection(QemuStorage, Connection):
+class QemuConnection(SaveImages, Autostart, QemuStorage, Connection):
     def __init__(self, uri: str, paths: DriverPaths, readonly: bool):
         self.uri = uri
         self.paths = paths
@@ -178,6 +180,13 @@ class QemuConnection(QemuStorage, Connection):
         atomic_write(self.paths.shutoff_file(name), str(reason))
 
     # domains ----------------------------------------------------------
+
+    def domain_handle(self, name: str) -> QemuDomain:
+        """A handle whose files are not read yet (for a domain about to be made)."""
+        return QemuDomain(self, name)
+
+    def check_domain_name(self, name: str) -> None:
+        check_name(name)
 
     def _handle(self, name: str) -> QemuDomain:
         dom = QemuDomain(self, name)
@@ -318,7 +327,7 @@ class _ReadWhenNeeded:
             del dom.__dict__[key]
 
 
-class QemuDomain(Hotplug, BlockJobs, Snapshots, Domain):
+class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, Domain):
     conn: QemuConnection
 
     def __init__(self, conn: QemuConnection, name: str):
@@ -444,10 +453,18 @@ class QemuDomain(Hotplug, BlockJobs, Snapshots, Domain):
             return
         try:
             with self._connect_new_monitor(status.pid, status.monitor, self.paths.log_file(self.name)) as qmp:
+                if wanted.startswith("restore-") and qmp.execute("query-status").get("status") == "inmigrate":
+                    # A restore killed before QEMU had the guest's RAM: the image is still there
+                    # (a managed save goes only after a restore completes); stop this QEMU.
+                    qmp.close()
+                    self._stop_qemu(status)
+                    self._cleanup(Reason.SHUTOFF_SAVED)
+                    return
                 self._record_chardevs(qmp)
-                if wanted.strip() == "running":
+                if wanted.strip().endswith("running"):
                     qmp.execute("cont")
-                    status.state, status.reason = DomainState.RUNNING, Reason.RUNNING_BOOTED
+                    status.state = DomainState.RUNNING
+                    status.reason = Reason.RUNNING_RESTORED if wanted.startswith("restore-") else Reason.RUNNING_BOOTED
                 else:
                     status.reason = Reason.PAUSED_USER
                 self.save_status()
@@ -541,12 +558,6 @@ class QemuDomain(Hotplug, BlockJobs, Snapshots, Domain):
             return os.path.exists(self.paths.config_file(self.name))
         return self.config is not None
 
-    def get_autostart(self) -> bool:
-        return False
-
-    def has_managed_save(self) -> bool:
-        return False
-
     def get_title(self) -> str:
         return self.get_definition().title
 
@@ -603,8 +614,10 @@ class QemuDomain(Hotplug, BlockJobs, Snapshots, Domain):
             next_index = cache_disk_chain(disk, next_index, status_capacity)
         return live, next_index
 
-    def launch(self, definition: DomainDef, paused: bool) -> None:
-        """Probe chains, spawn QEMU, wait for its monitor, record the status. Lock held."""
+    def launch(self, definition: DomainDef, paused: bool, incoming: tuple[str, int] | None = None) -> None:
+        """Probe chains, spawn QEMU, wait for its monitor, record the status. Lock held.
+
+        incoming: (save image, offset of its QEMU stream) to restore the guest's RAM from."""
         from . import cmdline
         from .offline import refuse_start_with_offline_jobs
         from .qmp import _short_path
@@ -619,6 +632,8 @@ class QemuDomain(Hotplug, BlockJobs, Snapshots, Domain):
         remove(pidfile)
         argv = cmdline.build(live, live.root.findtext("devices/emulator"), _short_path(monitor), pidfile,
                              state_dir=self.paths.state)
+        if incoming is not None:
+            argv += ["-incoming", "defer"]
         log = self.paths.log_file(self.name)
         with open(log, "a") as f:
             import shlex
@@ -628,7 +643,7 @@ class QemuDomain(Hotplug, BlockJobs, Snapshots, Domain):
         # this file, and the next command finds that QEMU by its pidfile and stops it; killed
         # after the status, the next command finishes the start as asked (_finish_start).
         intent = self.paths.spawn_intent_file(self.name)
-        atomic_write(intent, "paused" if paused else "running")
+        atomic_write(intent, ("restore-" if incoming else "") + ("paused" if paused else "running"))
         try:
             pid = process.spawn(argv, log)
         except BaseException:
@@ -642,9 +657,13 @@ class QemuDomain(Hotplug, BlockJobs, Snapshots, Domain):
             self.save_status()
             with self._connect_new_monitor(pid, monitor, log) as qmp:
                 self._record_chardevs(qmp)
+                if incoming is not None:
+                    from .savestate import load_incoming
+                    load_incoming(qmp, *incoming)
                 if not paused:
                     qmp.execute("cont")
-                    self.status.state, self.status.reason = DomainState.RUNNING, Reason.RUNNING_BOOTED
+                    self.status.state = DomainState.RUNNING
+                    self.status.reason = Reason.RUNNING_RESTORED if incoming else Reason.RUNNING_BOOTED
                 else:
                     self.status.reason = Reason.PAUSED_USER
                 self.save_status()
@@ -700,6 +719,10 @@ class QemuDomain(Hotplug, BlockJobs, Snapshots, Domain):
                 raise DriverError(ErrorCode.OPERATION_INVALID, "domain is already running")
             if self.config is None:
                 raise DriverError(ErrorCode.NO_DOMAIN, "no domain with matching name '%s'" % self.name)
+            if flags & StartFlags.FORCE_BOOT:
+                remove(self.paths.managed_save_file(self.name))
+            elif self.restore_managed_save(bool(flags & StartFlags.PAUSED), bool(flags & StartFlags.BYPASS_CACHE)):
+                return
             self.launch(self.config, bool(flags & StartFlags.PAUSED))
 
     @writes("virDomainDestroy", "virDomainDestroyFlags")
@@ -765,6 +788,9 @@ class QemuDomain(Hotplug, BlockJobs, Snapshots, Domain):
         with self.conn.driver_lock(), self.locked():
             if self.config is None:
                 raise DriverError(ErrorCode.OPERATION_INVALID, "cannot undefine transient domain")
+            if self.has_managed_save() and not flags & UndefineFlags.MANAGED_SAVE:
+                raise DriverError(ErrorCode.OPERATION_INVALID,
+                                  "Refusing to undefine while domain managed save image exists")
             count = self.snapshot_count()
             if count and not flags & UndefineFlags.SNAPSHOTS_METADATA:
                 raise DriverError(ErrorCode.OPERATION_INVALID,
@@ -775,6 +801,8 @@ class QemuDomain(Hotplug, BlockJobs, Snapshots, Domain):
             drop_offline_jobs(self)
             remove(self.paths.config_file(self.name))
             remove(self.paths.shutoff_file(self.name))
+            remove(self.paths.managed_save_file(self.name))
+            remove(self.paths.autostart_file(self.name))
             self.config = None
 
 

@@ -93,6 +93,22 @@ class DriverPaths:
         """Exists while a start spawns QEMU and has not yet recorded it in the status."""
         return os.path.join(self.run, name + ".spawning")
 
+    @property
+    def save_dir(self) -> str:
+        """Managed save images (NAME.save), in libvirt's save-image format."""
+        return os.path.join(self.state, "save")
+
+    def managed_save_file(self, name: str) -> str:
+        return os.path.join(self.save_dir, name + ".save")
+
+    @property
+    def autostart_dir(self) -> str:
+        """One empty file per domain marked for autostart (libvirt keeps symlinks there)."""
+        return os.path.join(self.config, "autostart")
+
+    def autostart_file(self, name: str) -> str:
+        return os.path.join(self.autostart_dir, name)
+
     def log_file(self, name: str) -> str:
         return os.path.join(self.log, name + ".log")
 

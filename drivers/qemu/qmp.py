@@ -23,6 +23,7 @@ import json
 import os
 import select
 import socket
+import sys
 import time
 
 from ..api import DriverError, ErrorCode
@@ -118,8 +119,10 @@ class QMP:
         return message if isinstance(message, dict) else {}
 
     def execute(self, command: str, arguments: dict | None = None, *, deadline: float | None = None,
-                timeout: float = COMMAND_TIMEOUT):
-        """Run a command; return its 'return' value, keeping events that arrive meanwhile."""
+                timeout: float = COMMAND_TIMEOUT, fd: int | None = None):
+        """Run a command; return its 'return' value, keeping events that arrive meanwhile.
+
+        fd, if given, travels with the command as SCM_RIGHTS (what `getfd` takes)."""
         if self.sock is None:
             raise MonitorGone("QEMU monitor connection is closed")
         self._id += 1
@@ -128,7 +131,11 @@ class QMP:
         if arguments:
             msg["arguments"] = arguments
         try:
-            self.sock.sendall(json.dumps(msg).encode() + b"\n")
+            data = json.dumps(msg).encode() + b"\n"
+            if fd is None:
+                self.sock.sendall(data)
+            else:
+                self.sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fd.to_bytes(4, sys.byteorder))])
             deadline = deadline or time.monotonic() + timeout
             while True:
                 try:

@@ -372,6 +372,9 @@ class Snapshots(QemuDomainBase):
     def settle_intent(self, q) -> None:
         """Finish or undo what a killed pyvirsh left in the status's intent."""
         _, intent = self._intent()
+        if intent.get("op") == "save":
+            self.settle_save_intent(q)      # type: ignore[attr-defined]  # savestate.SaveState
+            return
         if intent.get("op") != "snapshot":
             raise DriverError(ErrorCode.INTERNAL_ERROR, "unknown intent '%s' in the status" % intent.get("op"))
         inserted = {b.get("inserted", {}).get("node-name") for b in q.execute("query-block")}

@@ -22,6 +22,7 @@ from ..api import (BlockInfo, Connection, DestroyFlags, Domain, DomainInfo, Doma
                    check_flags, writes)
 from .defaults import DEFAULT_DOMAIN_FACTS, DEFAULT_DOMAIN_XML, DEFAULT_POOL
 from .state import TestDomainObj, TestHandle, TestPoolObj, TestState, test_defaults
+from .statecalls import TestConnectionStateCalls, TestDomainStateCalls
 from .storage import TestStorage
 
 _default_state: TestState | None = None
@@ -60,7 +61,7 @@ def _no_domain(what: str) -> DriverError:
     return DriverError(ErrorCode.NO_DOMAIN, what)
 
 
-class TestConnection(TestStorage, Connection):
+class TestConnection(TestConnectionStateCalls, TestStorage, Connection):
     def __init__(self, uri: str, state: TestState, readonly: bool, shared: bool = False):
         self.uri = uri
         self.state = state
@@ -172,7 +173,7 @@ class TestConnection(TestStorage, Connection):
         return self._handle(obj)
 
 
-class TestDomain(TestHandle, Domain):
+class TestDomain(TestDomainStateCalls, TestHandle, Domain):
     def __init__(self, conn: TestConnection, obj: TestDomainObj):
         super().__init__(conn, obj)
         self.uuid = obj.uuid
@@ -262,6 +263,7 @@ class TestDomain(TestHandle, Domain):
         check_flags(flags, allowed, "testDomainCreateWithFlags")
         if obj.active:
             raise DriverError(ErrorCode.OPERATION_INVALID, "Domain '%s' is already running" % obj.name)
+        obj.managed_save = False        # libvirt's test driver boots afresh (reason 'booted') either way
         self.conn.state.start(obj, Reason.RUNNING_BOOTED)
 
     @writes("virDomainDestroy", "virDomainDestroyFlags")

@@ -63,10 +63,21 @@ def undefine(ctl, domain, managed_save, storage, remove_all_storage, delete_stor
     volumes = []
     if storage or remove_all_storage:
         volumes = _storage_to_remove(ctl, dom, storage, remove_all_storage)
+    if not managed_save and _has_managed_save(dom):
+        raise CommandError("Refusing to undefine while domain managed save image exists")
     with reporting("Failed to undefine domain '%s'" % domain):
         dom.undefine(flags)
     ctl.print_extra("Domain '%s' has been undefined\n" % domain)
     return _remove_storage(ctl, volumes, wipe_storage, delete_storage_volume_snapshots)
+
+
+def _has_managed_save(dom) -> bool:
+    """virsh asks before undefining; a driver that cannot tell has none."""
+    from ..drivers.api import DriverError
+    try:
+        return dom.has_managed_save()
+    except DriverError:
+        return False
 
 
 def _storage_to_remove(ctl, dom, storage, remove_all) -> list:
