@@ -24,6 +24,7 @@ TABLE = {
     "blockjob": ("block", "domain", "Manage active block operations"),
     "blockpull": ("block", "domain", "Populate a disk from its backing image."),
     "blockresize": ("block", "domain", "Resize block device of domain."),
+    "console": ("console", "domain", "connect to the guest console"),
     "create": ("domain", "domain", "create a domain from an XML file"),
     "define": ("domain", "domain", "define (but don't start) a domain from an XML file"),
     "destroy": ("domain", "domain", "destroy (stop) a domain"),
