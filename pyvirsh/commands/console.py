@@ -4,7 +4,7 @@ exclusive use and --force are the driver's (Domain.open_console)."""
 
 from __future__ import annotations
 
-import os
+import sys
 
 from ..declare import command, flag, string
 from ..errors import CommandError
@@ -36,7 +36,7 @@ def run_console(ctl, dom, devname: str | None = None, flags: int = 0) -> None:
         raise CommandError("Unable to get domain status") from None
     if state == DomainState.SHUTOFF:
         raise CommandError("The domain is not running")
-    if not os.isatty(0):
+    if not sys.stdin.isatty():
         raise CommandError("Cannot run interactive console without a controlling TTY")
     escape = ctl.escape
     ctl.print_extra("Connected to domain '%s'\n" % dom.name)
@@ -52,8 +52,9 @@ def _session(dom, devname, flags: int, escape: str) -> None:
     from .. import consoleterm
     from ..drivers.api import DriverError
 
+    stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
     # As virsh: raw mode first, then the device; an error is shown on the restored terminal.
-    with consoleterm.RawTerminal(0):
+    with consoleterm.RawTerminal(stdin):
         try:
             stream = dom.open_console(devname, flags)
         except DriverError as err:
@@ -61,7 +62,7 @@ def _session(dom, devname, flags: int, escape: str) -> None:
         else:
             failure = None
             try:
-                consoleterm.relay(stream, consoleterm.escape_byte(escape))
+                consoleterm.relay(stream, consoleterm.escape_byte(escape), stdin, stdout)
             except DriverError as err:
                 failure = CommandError(str(err))
             except consoleterm.StdinClosed:
