@@ -115,12 +115,16 @@ class Pane:
         env = dict(os.environ, TERM="xterm-256color", LANG="C.UTF-8", NO_COLOR="1")
         env.pop("PYVIRSH_DEFAULT_URI", None)
         script = "%s; echo __rc=$?; stty -a; sleep 600" % command
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.session, "-x", "200", "-y", "50",
-                        "sh", "-c", script], env=env, check=True)
-        self.tty = self._tmux("display-message", "-p", "-t", self.session, "#{pane_tty}").strip()
+        # A tmux server of its own (-L): a shared one that is exiting as its last session is
+        # killed makes a new session fail ("server exited unexpectedly").
+        subprocess.run(["tmux", "-L", self.session, "new-session", "-d", "-s", self.session, "-x", "200",
+                        "-y", "50", "sh", "-c", script], env=env, check=True)
+        self.tty, self.socket = self._tmux("display-message", "-p", "-t", self.session,
+                                           "#{pane_tty} #{socket_path}").split()
 
     def _tmux(self, *args: str) -> str:
-        return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
+        return subprocess.run(["tmux", "-L", self.session, *args], capture_output=True, text=True,
+                              check=False).stdout
 
     def screen(self) -> str:
         return self._tmux("capture-pane", "-p", "-J", "-S", "-5000", "-t", self.session)
@@ -142,12 +146,25 @@ class Pane:
     def key(self, key: str) -> None:
         self._tmux("send-keys", "-t", self.session, key)
 
+    def wait_connected(self, escape: str = "^] (Ctrl + ])") -> None:
+        """The greeting shown and the terminal raw: from now on typed keys reach the guest
+        (pyvirsh, as virsh, flushes what was typed before it switched to raw mode)."""
+        self.wait_for("Escape character is " + escape)
+        end = time.monotonic() + DEADLINE
+        while not raw(self.stty()):
+            assert time.monotonic() < end, "the terminal did not turn raw:\n" + self.screen()
+            time.sleep(0.05)
+
     def stty(self) -> str:
         """The pane's terminal settings, read from outside while its command runs."""
         return subprocess.run(["stty", "-F", self.tty, "-a"], capture_output=True, text=True).stdout
 
     def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.session], capture_output=True)
+        self._tmux("kill-server")
+        try:
+            os.unlink(self.socket)          # tmux leaves it behind
+        except OSError:
+            pass
 
 
 def cooked(stty_text: str) -> bool:
@@ -191,16 +208,15 @@ def panes():
 
 def test_session_held_refused_and_taken_over(guest, panes):
     first = panes(pyvirsh(guest, "console", "con1"))
-    first.wait_for("Escape character is ^] (Ctrl + ])")
+    first.wait_connected()
     ask_guest(first, 6, 7, "MARK", BOOT_DEADLINE)
-    assert raw(first.stty())                 # the terminal is raw while the session runs
 
     # A second session on the same device (console0 is serial0's pty) is refused as libvirt does.
     assert on_a_terminal(pyvirsh_argv() + ["-c", guest.uri, "console", "con1", "--devname", "console0"]) \
         == LIBVIRTD["held"]
 
     second = panes(pyvirsh(guest, "console", "con1", "--force"))
-    second.wait_for("Escape character is ^] (Ctrl + ])")
+    second.wait_connected()
     screen = first.wait_for("__rc=1")
     assert TAKEN_OVER + "\n\n__rc=1" in screen      # virsh's error, then its trailing newline
     assert cooked(first.wait_for("icanon", after="__rc=1"))
@@ -212,7 +228,7 @@ def test_session_held_refused_and_taken_over(guest, panes):
 
 def test_escape_character_from_the_global_option(guest, panes):
     pane = panes(shlex.join(pyvirsh_argv() + ["-c", guest.uri, "-e", "^a", "console", "con1"]))
-    pane.wait_for("Escape character is ^a (Ctrl + a)")
+    pane.wait_connected("^a (Ctrl + a)")
     ask_guest(pane, 5, 5, "ESC")
     pane.key("C-]")             # not the escape now: the guest gets it, the session goes on
     pane.key("C-a")
@@ -223,7 +239,7 @@ def test_console_in_the_interactive_shell(guest, panes, tmp_path):
     shell = panes("PYVIRSH_HISTFILE=%s %s" % (tmp_path / "history", pyvirsh(guest)))
     shell.wait_for("pyvirsh #")
     shell.type("console con1")
-    shell.wait_for("Escape character is ^] (Ctrl + ])")
+    shell.wait_connected()
     ask_guest(shell, 8, 8, "SHELL")
     shell.key("C-]")
     shell.wait_for("pyvirsh #", after="64SHELL")
@@ -238,7 +254,7 @@ def test_console_in_the_interactive_shell(guest, panes, tmp_path):
 def test_signals_end_the_session_and_restore_the_terminal(guest, panes, tmp_path, signum):
     pidfile = tmp_path / "pid"
     pane = panes("sh -c 'echo $$ > %s; exec %s'" % (pidfile, pyvirsh(guest, "console", "con1")))
-    pane.wait_for("Escape character is ^] (Ctrl + ])")
+    pane.wait_connected()
     ask_guest(pane, 3, 3, "SIG")
     os.kill(int(pidfile.read_text()), signum)
     pane.wait_for("__rc=%d" % (128 + signum))
@@ -259,10 +275,13 @@ def test_errors_match_virsh_with_libvirtd(guest):
 
 @pytest.mark.skipif(virsh_missing_reason() is not None, reason=virsh_missing_reason() or "")
 @pytest.mark.parametrize("words", [["console", "test"], ["-e", "^a", "console", "test", "--safe", "--force"],
-                                   ["-r", "console", "test"], ["destroy test; console test"]], ids=" ".join)
+                                   ["-r", "console", "test"], ["destroy test; console test"],
+                                   ["create", "--console", "d1.xml"], ["destroy test; start test --console"]],
+                         ids=" ".join)
 def test_test_driver_on_a_terminal_matches_virsh(words):
     """The test driver has no console (virDomainOpenConsole is not supported): virsh's
-    greeting and error on a terminal, its refusal without one."""
+    greeting and error on a terminal, its refusal without one; create --console succeeds
+    all the same, start --console fails."""
     args = ["-c", "test:///default", *words]
     assert on_a_terminal(pyvirsh_argv() + args) == on_a_terminal(["virsh", *args])
     theirs, ours = compare(args, stdin="\n", in_process=True)
@@ -272,7 +291,7 @@ def test_test_driver_on_a_terminal_matches_virsh(words):
 def test_destroy_from_another_pyvirsh_ends_the_session(guest, panes):
     """Last: the guest goes. The session ends as virsh's does (status 0), the device is free."""
     pane = panes(pyvirsh(guest, "console", "con1"))
-    pane.wait_for("Escape character is ^] (Ctrl + ])")
+    pane.wait_connected()
     ask_guest(pane, 9, 9, "GONE")
     guest.ok("destroy", "con1")
     pane.wait_for("__rc=0")

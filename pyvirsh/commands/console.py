@@ -26,8 +26,14 @@ def console(ctl, domain, devname, force, safe):
     return True
 
 
+class SessionFailed(CommandError):
+    """The session could not start or ended badly: libvirt's error (virsh prints it only when
+    the command fails, so `create --console` stays silent about it)."""
+
+
 def run_console(ctl, dom, devname: str | None = None, flags: int = 0) -> None:
-    """virsh's cmdRunConsole: the checks and greeting, then the session; raises CommandError."""
+    """virsh's cmdRunConsole: the checks and greeting (CommandError: virsh's own errors,
+    printed at once), then the session (SessionFailed)."""
     from ..drivers.api import DomainState, DriverError
 
     try:
@@ -58,15 +64,15 @@ def _session(dom, devname, flags: int, escape: str) -> None:
         try:
             stream = dom.open_console(devname, flags)
         except DriverError as err:
-            failure = CommandError(str(err))
+            failure = SessionFailed(str(err))
         else:
             failure = None
             try:
                 consoleterm.relay(stream, consoleterm.escape_byte(escape), stdin, stdout)
             except DriverError as err:
-                failure = CommandError(str(err))
+                failure = SessionFailed(str(err))
             except consoleterm.StdinClosed:
-                failure = CommandError("internal error: EOF on stdin")
+                failure = SessionFailed("internal error: EOF on stdin")
             except consoleterm.Signalled as sig:
                 failure = SystemExit(128 + sig.signum)
             finally:
