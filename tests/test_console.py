@@ -70,6 +70,7 @@ def guest(tmp_path_factory):
                    "<serial type='file'><source path='%s'/></serial>" % env.path("serial1.log"))
         define(env, "con1", os_part, devices)
         define(env, "bare", "<os><type arch='x86_64'>hvm</type></os>", "")
+        define(env, "off", "<os><type arch='x86_64'>hvm</type></os>", "")     # never started
         env.ok("start", "con1")
         env.ok("start", "bare", "--paused")        # running for console's sake, and idle
         yield env
@@ -286,6 +287,25 @@ def test_test_driver_on_a_terminal_matches_virsh(words):
     assert on_a_terminal(pyvirsh_argv() + args) == on_a_terminal(["virsh", *args])
     theirs, ours = compare(args, stdin="\n", in_process=True)
     assert ours == theirs
+
+
+def test_no_console_over_ssh():
+    """A console stream cannot cross pyvirsh's remote protocol: the near end says "not
+    supported" and the far end does not serve the call."""
+    from pyvirsh.drivers.api import DriverError
+    from pyvirsh.drivers.remote import client, protocol
+
+    assert "open_console" not in protocol.callable_methods("domain")
+    conn = client.RemoteConnection("test+ssh://host/default", False, channel=None)
+    dom = client.RemoteDomain(conn, {"uuid": "6695eb01-f6a4-8304-79aa-97f2502e193f", "name": "test"})
+    with pytest.raises(DriverError, match="^this function is not supported by the connection driver: "
+                                          "virDomainOpenConsole$"):
+        dom.open_console(None, 0)
+
+
+def test_completion_offers_running_domains(guest):
+    from pyvirsh.shellscripts import complete_argv
+    assert [value for value, _ in complete_argv(["-c", guest.uri, "console"], "")] == ["bare", "con1"]
 
 
 def test_destroy_from_another_pyvirsh_ends_the_session(guest, panes):
