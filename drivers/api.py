@@ -264,6 +264,11 @@ class DestroyFlags:
     REMOVE_LOGS = 1 << 1
 
 
+class ConsoleFlags:
+    FORCE = 1 << 0      # take the console over from the session holding it
+    SAFE = 1 << 1       # only if the driver can keep sessions exclusive
+
+
 class SnapshotCreateFlags:
     REDEFINE = 1 << 0
     CURRENT = 1 << 1
@@ -879,6 +884,35 @@ class Connection(ConnectionExtensions):
         raise no_support("virStorageVolLookupByPath")
 
 
+class ConsoleStream:
+    """An open console (the virStream virDomainOpenConsole connects): bytes to and from a
+    guest's character device, without blocking.
+
+    The caller polls fileno() for reading (and for writing while send() takes less than
+    it is given), and also event_fds() for reading: either being readable means recv()
+    has something to say.
+    """
+
+    def fileno(self) -> int:
+        raise NotImplementedError
+
+    def event_fds(self) -> list[int]:
+        return []
+
+    def recv(self, size: int) -> bytes | None:
+        """Bytes from the guest; None when there are none yet; b"" when the device is gone
+        (the domain stopped). Raises DriverError when the session was ended from outside
+        (another console took it over)."""
+        raise NotImplementedError
+
+    def send(self, data: bytes) -> int:
+        """Bytes to the guest: how many were taken (0 when the device cannot take more now)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """End the session and give the device up."""
+
+
 class Domain(DomainExtensions):
     """A domain handle (virDomain)."""
 
@@ -999,6 +1033,13 @@ class Domain(DomainExtensions):
     @writes("virDomainSetAutostart")
     def set_autostart(self, autostart: bool) -> None:
         raise no_support("virDomainSetAutostart")
+
+    # console
+    @writes("virDomainOpenConsole")
+    def open_console(self, dev_name: str | None, flags: int = 0) -> ConsoleStream:
+        """The console (dev_name None) or the serial/console/parallel device with that alias,
+        opened for this session alone; flags are ConsoleFlags."""
+        raise no_support("virDomainOpenConsole")
 
     # disks and block jobs
     def get_block_info(self, disk: str) -> BlockInfo:

@@ -112,6 +112,7 @@ def _main(ctl: Session, argv: list[str]) -> int:
             if not _parse_escape(value):
                 ctl.error("Invalid string '%s' for escape sequence" % value)
                 return 1
+            ctl.escape = value
         elif letter in "kK":
             number = _to_int(value)
             if number is None:

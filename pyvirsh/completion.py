@@ -19,7 +19,7 @@ from .parsing import CommandBinding, OptType
 
 # Which domains a command accepts, so TAB offers only those (virsh's completer filters).
 _INACTIVE_ONLY = {"start", "undefine"}
-_ACTIVE_ONLY = {"destroy", "shutdown", "reboot", "suspend", "resume", "blockpull", "blockcommit", "blockcopy",
+_ACTIVE_ONLY = {"console", "destroy", "shutdown", "reboot", "suspend", "resume", "blockpull", "blockcommit", "blockcopy",
                 "blockjob", "blockresize"}
 
 

@@ -504,6 +504,32 @@ Another type is refused with \fBunsupported configuration:\fR naming it
 (\fBlogical\fR pools need device-mapper, which pyvirsh does not drive yet).
 For a \fBdir\fR pool, \fB\-\-overwrite\fR and \fB\-\-no\-overwrite\fR are
 refused with libvirt\(aqs error: there is no source device to format.
+.SH THE CONSOLE WITHOUT A DAEMON
+\fBconsole\fR connects the terminal to a running domain\(aqs serial
+console: the first \fB<console>\fR, else the first \fB<serial>\fR, or
+the device whose alias \fB\-\-devname\fR names (\fBconsole0\fR,
+\fBserial1\fR).
+As in libvirt, only a \fBpty\fR device can be connected; QEMU keeps the
+pty, and pyvirsh opens it for as long as the session lasts.
+The terminal is in raw mode meanwhile (every key, Ctrl\-C included, goes
+to the guest) and is restored however the session ends: the escape
+character (\fB^]\fR, or \fB\-e\fR), the domain stopping (status 0),
+another session taking over, or SIGTERM or SIGHUP (pyvirsh then exits
+with 128 plus the signal\(aqs number; virsh ignores both).
+As virsh, \fBconsole\fR needs a terminal on stdin.
+.TP
+One session per device
+A session holds a lock file with its process id
+(\fIrun\fR\fB/locks/.console\-\fR\fIDEVICE\fR\fB.\fR\fINAME\fR\fB.lock\fR);
+a second one is refused with libvirt\(aqs \fBActive console session exists
+for this domain\fR.
+\fB\-\-force\fR ends the holder (the process the kernel shows holding
+that lock gets SIGUSR1; it prints \fBstream had I/O failure\fR, as a
+virsh whose session libvirtd aborted) and takes the device over.
+\fB\-\-safe\fR is accepted: every pyvirsh session goes through the lock,
+which is the exclusion libvirt\(aqs safe console handling gives; a
+program that opens the pty by hand is not kept out, under libvirt either.
+Over \fIDRIVER\fB+ssh://\fR, \fBconsole\fR is not supported.
 .SH ENVIRONMENT
 .TP
 \fBPYVIRSH_DEFAULT_URI\fR

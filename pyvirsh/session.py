@@ -30,6 +30,7 @@ class Session:
         self.debug = debug
         self.out = output or Output(quiet=quiet)
         self.keepalive = keepalive
+        self.escape = "^]"          # the console's escape sequence (-e)
         self.interactive = False
         self.quit_requested = False
         self._conn = None

@@ -49,6 +49,7 @@ ARGS = {
                  "{dom} vdz"],
     "blockpull": ["{dom} vda", "{dom} vdz", "{dom} vda --base vda[2]"],
     "blockresize": ["{dom} vda 128M", "{dom} vdz 1M"],
+    "console": ["{dom}", "{dom} --devname serial0 --force --safe", "nosuch"],
     "create": ["{xml}", "{tmp}/missing.xml"],
     "define": ["{xml}", "{tmp}/missing.xml"],
     "destroy": ["{dom}", "nosuch"],

@@ -779,6 +779,14 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, Domain)
             status.state, status.reason = DomainState.RUNNING, Reason.RUNNING_UNPAUSED
             self.save_status()
 
+    @writes("virDomainOpenConsole")
+    def open_console(self, dev_name: str | None, flags: int = 0):
+        """The session reads the status once and holds no domain lock: destroy, block jobs
+        and the rest go on while a console is open (see console.py)."""
+        from .console import open_console
+        self.refresh()
+        return open_console(self, dev_name, flags)
+
     @writes("virDomainUndefineFlags")
     def undefine(self, flags: int = 0) -> None:
         allowed = (UndefineFlags.MANAGED_SAVE | UndefineFlags.SNAPSHOTS_METADATA | UndefineFlags.KEEP_NVRAM |

@@ -69,6 +69,11 @@ class DriverPaths:
     def lock_file(self, name: str) -> str:
         return os.path.join(self.locks, name + ".lock")
 
+    def console_lock_file(self, name: str, device: str) -> str:
+        """Held (flock, with the holder's pid) by the console session on a domain's device.
+        A leading dot, as no domain name has: never a domain's own lock file."""
+        return os.path.join(self.locks, ".console-%s.%s.lock" % (device, name))
+
     def run_dir(self, name: str) -> str:
         return os.path.join(self.run, name)
 

@@ -39,8 +39,10 @@ KINDS = {"connection": api.Connection, "domain": api.Domain, "snapshot": api.Sna
          "pool": api.StoragePool, "vol": api.StorageVol}
 
 # Declared calls that never cross: they are about the near end's own objects
-# (closing, the URI it opened, completion views) or hold lxml elements.
-LOCAL_ONLY = frozenset({"connection", "close", "get_uri", "completion_view", "get_definition"})
+# (closing, the URI it opened, completion views), hold lxml elements, or return a
+# console stream, which frames of JSON cannot carry (a remote console is "not supported").
+LOCAL_ONLY = frozenset({"connection", "close", "get_uri", "completion_view", "get_definition",
+                        "open_console"})
 
 RECORDS = {cls.__name__: cls for cls in vars(api).values()
            if isinstance(cls, type) and issubclass(cls, api.Record) and cls is not api.Record}

@@ -30,6 +30,7 @@ TABLE = {
     "blockpull": ("block", "domain", "Populate a disk from its backing image."),
     "blockresize": ("block", "domain", "Resize block device of domain."),
     "change-media": ("devices", "domain", "Change media of CD or floppy drive"),
+    "console": ("console", "domain", "connect to the guest console"),
     "create": ("domain", "domain", "create a domain from an XML file"),
     "define": ("domain", "domain", "define (but don't start) a domain from an XML file"),
     "desc": ("domconfig", "domain", "show or set domain's description or title"),

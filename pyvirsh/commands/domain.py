@@ -177,7 +177,14 @@ def create(ctl, file, console, paused, autodestroy, pass_fds, validate, reset_nv
         dom = ctl.conn.create_xml(xml, flags)
     ctl.print_extra("Domain '%s' created from %s\n" % (dom.name, file))
     if console:
-        raise CommandError("Cannot run interactive console without a controlling TTY")
+        from .console import SessionFailed, run_console
+        try:
+            run_console(ctl, dom)
+        except SessionFailed:
+            pass                    # virsh's create succeeds without reporting libvirt's error
+        except CommandError as err:
+            for line in err.lines:  # virsh's own console errors are printed at once
+                ctl.error(line)
     return True
 
 
@@ -216,7 +223,8 @@ def start(ctl, domain, console, paused, autodestroy, bypass_cache, force_boot, p
         dom.create(flags)
     ctl.print_extra("Domain '%s' started\n" % dom.name)
     if console:
-        raise CommandError("Cannot run interactive console without a controlling TTY")
+        from .console import run_console
+        run_console(ctl, dom)
     return True
 
 
