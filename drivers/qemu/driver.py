@@ -22,6 +22,7 @@ from . import process
 from .blockjobs import BlockJobs, reconcile_jobs
 from .capabilities import Capabilities
 from .chaincache import LayerRef, attach_chain, layers, set_disk_image, user_chain_layers
+from .guestagent import GuestAgent
 from .paths import DriverPaths
 from .pools import QemuStorage
 from .snapshots import Snapshots
@@ -316,7 +317,7 @@ class _ReadWhenNeeded:
             del dom.__dict__[key]
 
 
-class QemuDomain(BlockJobs, Snapshots, Domain):
+class QemuDomain(BlockJobs, Snapshots, GuestAgent, Domain):
     conn: QemuConnection
 
     def __init__(self, conn: QemuConnection, name: str):
@@ -554,6 +555,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
     def get_xml_desc(self, flags: int = 0) -> str:
         if flags & XMLFlags.INACTIVE or self.status is None:
             return self.get_definition(inactive=True).to_xml()
+        self.refresh_channel_states()       # no daemon follows the guest's ports: ask QEMU now
         return self.status.definition.to_xml(self.status.id)
 
     def get_block_info(self, disk: str) -> BlockInfo:

@@ -9,6 +9,7 @@
       <release index='3'/>...                         dropped layers whose nodes QEMU must still let go
       <unlink path='...'/>...                         files to remove once those nodes are gone
       <intent op='snapshot'>...</intent>              a multi-step change under way (see intent.py)
+      <fsFrozen/>                                     a quiesced snapshot's freeze not yet thawed
       <domain type='kvm' id='3'>...</domain>          the live definition, chains cached
     </domstatus>
 
@@ -169,10 +170,11 @@ class Status:
         self.release: list[int] = []            # layer indexes to blockdev-del
         self.unlink: list[str] = []             # files to remove after the release
         self.intent: etree._Element | None = None      # a multi-step change under way
+        self.fs_frozen = False                  # a quiesced snapshot froze the guest: thaw it
 
     def pending(self) -> bool:
         """Is there anything the next command must reconcile before acting?"""
-        return bool(self.jobs or self.release or self.unlink or self.intent is not None)
+        return bool(self.jobs or self.release or self.unlink or self.intent is not None or self.fs_frozen)
 
     def head(self) -> StatusHead:
         return StatusHead(self.state, self.reason, self.pid, self.id, self.pidfile, self.pending())
@@ -193,6 +195,8 @@ class Status:
                  "  <nextIndex>%d</nextIndex>\n" % self.next_index]
         if self.shutdown_requested:
             lines.append("  <shutdownRequested/>\n")
+        if self.fs_frozen:
+            lines.append("  <fsFrozen/>\n")
         for index in sorted(self.capacity):
             lines.append("  <capacity index='%d' bytes='%d'/>\n" % (index, self.capacity[index]))
         for job in self.jobs:
@@ -226,6 +230,7 @@ class Status:
                          int(root.get("pid")), int(root.get("id")), root.find("monitor").get("path"),
                          root.find("pidfile").get("path"), int(root.findtext("nextIndex")))
             status.shutdown_requested = root.find("shutdownRequested") is not None
+            status.fs_frozen = root.find("fsFrozen") is not None
             for el in root.iterfind("capacity"):
                 status.capacity[int(el.get("index"))] = int(el.get("bytes"))
             status.jobs = [Job.from_element(el, path) for el in root.iterfind("job")]

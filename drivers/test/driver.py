@@ -21,6 +21,7 @@ from ..api import (BlockInfo, Connection, DestroyFlags, Domain, DomainInfo, Doma
                    check_snapshot_create_flags, check_snapshot_delete_flags, check_snapshot_revert_flags,
                    check_flags, writes)
 from .defaults import DEFAULT_DOMAIN_FACTS, DEFAULT_DOMAIN_XML, DEFAULT_POOL
+from .guestagent import TestGuestAgent
 from .state import TestDomainObj, TestHandle, TestPoolObj, TestState, test_defaults
 from .storage import TestStorage
 
@@ -169,7 +170,7 @@ class TestConnection(TestStorage, Connection):
         return self._handle(obj)
 
 
-class TestDomain(TestHandle, Domain):
+class TestDomain(TestHandle, TestGuestAgent, Domain):
     def __init__(self, conn: TestConnection, obj: TestDomainObj):
         super().__init__(conn, obj)
         self.uuid = obj.uuid
