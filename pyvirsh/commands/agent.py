@@ -55,7 +55,7 @@ def domfsinfo(ctl, domain):
     with reporting("Unable to get filesystem information"):
         info = dom.get_fs_info()
     if not info:
-        ctl.print_extra("No filesystems are mounted in the domain\n")
+        ctl.print_extra("No filesystems are mounted in the domain")
         return True
     rows = [[fs.mountpoint, fs.name, fs.fstype, ",".join(fs.dev_aliases)] for fs in info]
     ctl.print(format_table(["Mountpoint", "Name", "Type", "Target"], rows, ctl.quiet))
