@@ -11,10 +11,12 @@ channel nobody in the guest opened."""
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import socket
 import stat
@@ -241,7 +243,7 @@ def freeze_status(env) -> str:
     return agent_cmd(env, {"execute": "guest-fsfreeze-status"})["return"]
 
 
-def test_channel_state_and_raw_commands(guest):
+def test_channel_state_and_socket(guest):
     env, shell, _ = guest
     live = etree.fromstring(env.ok("dumpxml", "agentguest").encode())
     channel = live.find("devices/channel")
@@ -250,122 +252,104 @@ def test_channel_state_and_raw_commands(guest):
     assert channel.find("source").get("path").startswith(env.root)
     inactive = env.ok("dumpxml", "--inactive", "agentguest")
     assert "state=" not in inactive and "<source" not in inactive.split("<channel")[1].split("</channel>")[0]
-    assert env.ok("qemu-agent-command", "agentguest", '{"execute":"guest-ping"}') == '{"return":{}}\n\n'
-    # --pretty as libvirt's json-c prints it (an empty object spans two lines)
-    assert env.ok("qemu-agent-command", "agentguest", "--pretty", '{"execute":"guest-ping"}') == \
-        '{\n  "return": {\n  }\n}\n\n'
-    # the argv words are joined with spaces, as virsh does
-    info = agent_cmd(env, {"execute": "guest-info"}, "--block")
-    assert any(c["name"] == "guest-fsfreeze-freeze" for c in info["return"]["supported_commands"])
-    bad = env.run("qemu-agent-command", "agentguest", '{"execute":"guest-no-such-command"}')
-    assert bad.returncode == 1 and bad.stdout == "\n"
-    assert bad.stderr == ("error: internal error: unable to execute QEMU agent command 'guest-no-such-command': "
-                          "The command guest-no-such-command has not been found\n")
-    bad = env.run("qemu-agent-command", "agentguest", "--timeout", "0", '{"execute":"guest-ping"}')
-    assert bad.returncode == 1 and bad.stderr == "error: timeout must be positive\n"
     assert shell.run("echo $((1+1))") == "2\n"
 
 
-def test_freeze_thaw_and_fsinfo(guest):
-    env, shell, _ = guest
-    assert env.ok("domfsinfo", "agentguest") == (
-        " Mountpoint   Name   Type   Target\n"
-        "------------------------------------\n"
-        " /mnt         vda    ext4   vda\n\n")
-    assert env.ok("domfsfreeze", "agentguest") == "Froze 1 filesystem(s)\n\n"
-    assert freeze_status(env) == "frozen"
-    assert "frozen" in env.ok("qemu-agent-command", "agentguest", '{"execute":"guest-fsfreeze-status"}')
-    assert env.ok("domfsthaw", "agentguest") == "Thawed 1 filesystem(s)\n\n"
-    assert freeze_status(env) == "thawed"
-    assert env.ok("domfsfreeze", "agentguest", "--mountpoint", "/mnt") == "Froze 1 filesystem(s)\n\n"
-    assert freeze_status(env) == "frozen"
-    bad = env.run("domfsthaw", "agentguest", "/mnt")
-    assert bad.returncode == 1 and bad.stderr == ("error: Unable to thaw filesystems\n"
-                                                  "error: argument unsupported: specifying mountpoints is not "
-                                                  "supported\n")
-    assert freeze_status(env) == "frozen"
-    assert env.ok("domfsthaw", "agentguest") == "Thawed 1 filesystem(s)\n\n"
-    shell.run("echo after-thaw > /mnt/after.txt && sync")
+# What virsh 9.0 + libvirt's QEMU driver printed on this same guest (tests/record_agent_reference.py)
+with open(os.path.join(os.path.dirname(__file__), "data", "agent-libvirt.json")) as _f:
+    REFERENCE = json.load(_f)["records"]
+
+# Not compared: the default lease source and ARP need libvirt's network daemon and netlink on
+# the host (libvirt failed there: no virtnetworkd socket, "wrong nlmsg len"; pyvirsh's guests use
+# neither, and it shows no addresses); yajl's parse-error text for invalid JSON is not reproduced.
+NOT_COMPARED = {("domifaddr", "agentguest"), ("domifaddr", "agentguest", "--source", "arp"),
+                ("qemu-agent-command", "agentguest", "not json")}
 
 
-def test_time_guestinfo_vcpus_password_interfaces(guest):
-    env, shell, _ = guest
-    out = env.ok("domtime", "agentguest")
-    seconds = int(re.fullmatch(r"Time: (\d+)\n", out).group(1))
-    assert abs(seconds - time.time()) < 3600
-    assert env.ok("domtime", "agentguest", "--time", "1000000000") == "\n"
-    assert shell.run("date -u +%Y").strip() == "2001"
-    assert env.ok("domtime", "agentguest", "--pretty").startswith("Time: 2001-09-09 ")
-    assert env.ok("domtime", "agentguest", "--now") == "\n"
-    assert abs(int(env.ok("domtime", "agentguest").split()[1]) - time.time()) < 600
-    assert env.ok("domtime", "agentguest", "--sync") == "\n"      # the guest reads its RTC (busybox hwclock)
-
-    info = env.ok("guestinfo", "agentguest", "--os", "--hostname", "--timezone")
-    lines = info.splitlines()
-    assert "hostname            : agentguest" in lines
-    assert "os.id               : pyvirsh" in lines
-    assert "os.pretty-name      : pyvirsh test guest 1" in lines
-    assert "os.kernel-release   : %s" % testguest.kernel_version() in lines
-    assert lines.index("os.id               : pyvirsh") < lines.index("timezone.offset     : 0") < \
-        lines.index("hostname            : agentguest")
-    everything = env.ok("guestinfo", "agentguest")
-    assert "fs.0.mountpoint     : /mnt\nfs.0.name           : vda\nfs.0.fstype         : ext4\n" in everything
-    assert "fs.0.disk.0.alias   : vda\n" in everything
-    assert "disk.count          : " in everything and "if.count            : " in everything
-    assert "user.count          : 0\n" in everything
-
-    assert env.ok("guestvcpus", "agentguest") == "vcpus          : 0-1\nonline         : 0-1\nofflinable     : 1\n\n"
-    assert env.ok("guestvcpus", "agentguest", "--cpulist", "1", "--disable") == "\n"
-    assert shell.run("cat /sys/devices/system/cpu/online").strip() == "0"
-    assert env.ok("guestvcpus", "agentguest").startswith("vcpus          : 0-1\nonline         : 0\n")
-    bad = env.run("guestvcpus", "agentguest", "--cpulist", "7", "--enable")
-    assert bad.returncode == 1 and "error: invalid argument: vCPU '7' is not present in the guest\n" == bad.stderr
-    assert env.ok("guestvcpus", "agentguest", "--cpulist", "1", "--enable") == "\n"
-    assert shell.run("cat /sys/devices/system/cpu/online").strip() == "0-1"
-
-    shell.run("echo 'root:x:0:0::/:/bin/sh' > /etc/passwd && echo 'root:*:1::::::' > /etc/shadow")
-    assert env.ok("set-user-password", "agentguest", "root", "s3cret") == \
-        "Password set successfully for root in agentguest\n"
-    assert shell.run("cut -d: -f2 /etc/shadow").startswith("$6$")
-    assert env.ok("set-user-password", "agentguest", "root", "$6$salt$ready", "--encrypted") == \
-        "Password set successfully for root in agentguest\n"
-    assert shell.run("cut -d: -f2 /etc/shadow") == "$6$salt$ready\n"
-
-    out = env.ok("domifaddr", "agentguest", "--source", "agent")
-    assert out.startswith(" Name       MAC address          Protocol     Address\n" + "-" * 79 + "\n")
-    assert " lo         00:00:00:00:00:00    ipv4         127.0.0.1/8\n" in out
-    assert " -          -                    ipv6         ::1/128\n" in out
-    full = env.ok("domifaddr", "agentguest", "--source", "agent", "--full", "--interface", "lo")
-    assert full.endswith(" lo         00:00:00:00:00:00    ipv4         127.0.0.1/8\n"
-                         " lo         00:00:00:00:00:00    ipv6         ::1/128\n\n")
-    assert env.ok("domifaddr", "agentguest") == " Name       MAC address          Protocol     Address\n" + \
-        "-" * 79 + "\n\n"
+def _normalize(text: str) -> str:
+    """The values that differ from run to run: file system usage, and seconds of guest time."""
+    text = re.sub(r"(fs\.0\.(?:total|used)-bytes +: )\d+", r"\1N", text)
+    return re.sub(r"Time: 2001-09-09 01:4\d:\d\d", "Time: 2001-09-09 01:4X:XX", text)
 
 
-def test_agent_timeout_and_resync(guest):
+def test_same_as_libvirt(guest):
+    """Every agent command virsh + libvirt ran on this guest, in the same order, through pyvirsh:
+    the same stdout and stderr, and the guest changed as the commands say."""
     env, shell, _ = guest
     pid = shell.run("cat /var/run/qemu-ga.pid").strip()
-    shell.run("kill -STOP %s" % pid)
-    try:
-        bad = env.run("qemu-agent-command", "agentguest", "--timeout", "1", '{"execute":"guest-ping"}')
-        assert bad.returncode == 1
-        assert bad.stderr == "error: Guest agent is not responding: Guest agent not available for now\n"
-    finally:
-        shell.run("kill -CONT %s" % pid)
-    # the late answer to the abandoned sync is skipped by the next command's own sync
-    assert env.ok("qemu-agent-command", "agentguest", '{"execute":"guest-ping"}') == '{"return":{}}\n\n'
+    g = "agentguest"
+
+    def check_shadow(expected):
+        return lambda: shell.run("cut -d: -f2 /etc/shadow").startswith(expected)
+
+    before = {
+        ("set-user-password", g, "root", "s3cret"):
+            lambda: shell.run("echo 'root:x:0:0::/:/bin/sh' > /etc/passwd && echo 'root:*:1::::::' > /etc/shadow"),
+        ("qemu-agent-command", g, "--timeout", "1", '{"execute":"guest-ping"}'):
+            lambda: shell.run("kill -STOP %s" % pid),
+        ("snapshot-create-as", g, "s1", "--disk-only", "--quiesce"):
+            lambda: shell.run("echo after-thaw > /mnt/after.txt && sync && : > /var/log/qemu-ga.log"),
+    }
+    after = {
+        ("guestvcpus", g, "--cpulist", "1", "--disable"):
+            lambda: shell.run("cat /sys/devices/system/cpu/online") == "0\n",
+        ("guestvcpus", g, "--cpulist", "1", "--enable"):
+            lambda: shell.run("cat /sys/devices/system/cpu/online") == "0-1\n",
+        ("set-user-password", g, "root", "s3cret"): check_shadow("$6$"),
+        ("set-user-password", g, "root", "$6$salt$ready", "--encrypted"): check_shadow("$6$salt$ready\n"),
+        ("domtime", g, "--time", "1000000000"): lambda: shell.run("date -u +%Y") == "2001\n",
+        # the late answer to the abandoned sync is skipped by the next command's own sync
+        ("qemu-agent-command", g, "--timeout", "1", '{"execute":"guest-ping"}'):
+            lambda: shell.run("kill -CONT %s" % pid) is not None,
+        # qemu-ga logs nothing while frozen (so not the thaw either): the freeze is in its log,
+        # and the guest is thawed once the command has returned (the next record asks)
+        ("snapshot-create-as", g, "s1", "--disk-only", "--quiesce"):
+            lambda: shell.run("cat /var/log/qemu-ga.log").count('{"execute":"guest-fsfreeze-freeze"}') == 1,
+    }
+    batch: list[dict] = []
+
+    def flush():
+        if batch:
+            line = "; ".join(shlex.join(r["args"]) for r in batch)
+            result = env.run(line)
+            for ours, theirs in ((_normalize(result.stdout), _normalize("".join(r["stdout"] for r in batch))),
+                                 (result.stderr, "".join(r["stderr"] for r in batch))):
+                assert ours == theirs, "%s\n%s" % (line, "".join(difflib.unified_diff(
+                    theirs.splitlines(True), ours.splitlines(True), "libvirt", "pyvirsh")))
+            batch.clear()
+
+    compared = 0
+    for record in REFERENCE:
+        key = tuple(record["args"])
+        if record["args"][1] != g or key in NOT_COMPARED:
+            continue
+        if key in before:
+            flush()
+            before[key]()
+        batch.append(record)
+        compared += 1
+        if key in after:
+            flush()
+            assert after[key]() is not False, key
+    flush()
+    assert compared == 47
+
+
+def test_bare_domains_same_as_libvirt(bare):
+    """The recorded errors for a domain without an agent channel and one whose channel nobody opened."""
+    for name in ("noagent", "silent"):
+        records = [r for r in REFERENCE if name in r["args"]]
+        before = bare.ok("dumpxml", name)
+        result = bare.run("; ".join(shlex.join(r["args"]) for r in records))
+        assert result.stdout == "".join(r["stdout"] for r in records)
+        assert result.stderr == "".join(r["stderr"] for r in records)
+        assert bare.ok("dumpxml", name) == before       # nothing changed
+        assert bare.ok("snapshot-list", name, "--name") == "\n"
 
 
 def test_quiesced_snapshot_freezes_around_the_transaction(guest):
     env, shell, disk = guest
-    shell.run(": > /var/log/qemu-ga.log")
-    out = env.ok("snapshot-create-as", "agentguest", "s1", "--disk-only", "--quiesce")
-    assert out == "Domain snapshot s1 created\n"
-    log = shell.run("cat /var/log/qemu-ga.log")
-    # qemu-ga logs nothing while frozen (so not the thaw either): the freeze is in its log, and
-    # the guest is thawed once the command has returned
-    assert log.count('{"execute":"guest-fsfreeze-freeze"}') == 1
-    assert freeze_status(env) == "thawed"
+    assert env.ok("snapshot-list", "agentguest", "--name") == "s1\n\n"      # made by test_same_as_libvirt
     assert env.ok("domblklist", "agentguest").split()[-1].endswith(".s1")
     shell.run("echo after-snapshot > /mnt/after-snap.txt && sync")
     # failure after the freeze (the overlay to reuse is no qcow2): the guest is thawed, nothing changed
@@ -373,7 +357,7 @@ def test_quiesced_snapshot_freezes_around_the_transaction(guest):
     with open(junk, "wb") as f:
         f.write(b"not an image" * 1000)
     shell.run(": > /var/log/qemu-ga.log")
-    bad = env.run("snapshot-create-as", "agentguest", "s2", "--disk-only", "--quiesce", "--reuse-external",
+    bad = env.run("snapshot-create-as", "agentguest", "s3", "--disk-only", "--quiesce", "--reuse-external",
                   "--diskspec", "vda,file=%s" % junk)
     assert bad.returncode == 1 and bad.stderr.startswith("error: ")
     log = shell.run("cat /var/log/qemu-ga.log")
@@ -419,46 +403,3 @@ def bare(tmp_path_factory):
         yield env
     finally:
         env.cleanup()
-
-
-AGENT_COMMANDS = [
-    (["domfsfreeze"], "Unable to freeze filesystems"),
-    (["domfsthaw"], "Unable to thaw filesystems"),
-    (["domfsinfo"], "Unable to get filesystem information"),
-    (["domtime"], None),
-    (["domtime", "--now"], None),
-    (["guestinfo"], None),
-    (["guestvcpus"], None),
-    (["set-user-password", "root", "pw"], None),
-    (["domifaddr", "--source", "agent"], "Failed to query for interfaces addresses"),
-    (["qemu-agent-command", '{"execute":"guest-ping"}'], None),
-]
-
-
-@pytest.mark.parametrize("name,reason", [
-    ("noagent", "argument unsupported: QEMU guest agent is not configured"),
-    ("silent", "Guest agent is not responding: QEMU guest agent is not connected")])
-def test_agent_missing_or_silent(bare, name, reason):
-    env = bare
-    before = env.ok("dumpxml", name)
-    for words, context in AGENT_COMMANDS:
-        bad = env.run(words[0], name, *words[1:])
-        expected = ("error: %s\n" % context if context else "") + "error: %s\n" % reason
-        assert (bad.returncode, bad.stdout, bad.stderr) == (1, "\n", expected), words
-    bad = env.run("snapshot-create-as", name, "q1", "--disk-only", "--quiesce")
-    assert bad.returncode == 1
-    assert bad.stderr == "error: %s\n" % reason
-    assert env.ok("snapshot-list", name, "--name") == "\n"
-    assert env.ok("dumpxml", name) == before
-    if name == "silent":
-        assert "state='disconnected'" in before
-    bad = env.run("snapshot-create-as", name, "q2", "--quiesce")
-    assert bad.stderr == ("error: invalid argument: Flag 'VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY' is required by "
-                          "flag 'VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE'\n")
-    env.ok("suspend", name)
-    try:
-        bad = env.run("domfsfreeze", name)
-        assert bad.stderr == "error: Unable to freeze filesystems\nerror: Requested operation is not valid: " \
-                             "domain is not running\n"
-    finally:
-        env.ok("resume", name)

@@ -179,10 +179,11 @@ class AgentConnection:
             request["arguments"] = arguments
         return self.request(request, seconds)["return"]
 
-    def request(self, request: dict, seconds: int = BLOCK) -> dict:
-        """Send a parsed command (sync first); the whole reply object, checked as libvirt does."""
+    def request(self, request, seconds: int = BLOCK) -> dict:
+        """Send a parsed command (sync first; anything JSON: the agent judges it); the whole
+        reply object, checked as libvirt does."""
         self.sync(seconds)
-        execute = request.get("execute")
+        execute = request.get("execute") if isinstance(request, dict) else None
         name = execute if isinstance(execute, str) else "<unknown>"
         self._send(json.dumps(request, separators=(",", ":")).encode() + b"\n")
         deadline = _deadline(seconds)

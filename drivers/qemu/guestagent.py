@@ -232,9 +232,11 @@ class GuestAgent(QemuDomainBase):
         self.refresh()
         cpus = vcpu_entries(self._agent_call("guest-get-vcpus"))
         known = {c["logical-id"]: c for c in cpus}
+        missing = wanted - set(known)
+        if missing:
+            from .guestinfo import format_cpulist
+            raise DriverError(ErrorCode.INVALID_ARG, "guest is missing vCPUs '%s'" % format_cpulist(missing))
         for cpu in sorted(wanted):
-            if cpu not in known:
-                raise DriverError(ErrorCode.INVALID_ARG, "vCPU '%d' is not present in the guest" % cpu)
             if not state and not known[cpu]["can-offline"]:
                 raise DriverError(ErrorCode.INVALID_ARG, "vCPU '%d' can't be offlined" % cpu)
         change = [{"logical-id": cpu, "online": state} for cpu in sorted(wanted)
@@ -291,8 +293,6 @@ class GuestAgent(QemuDomainBase):
             request = json.loads(command)
         except ValueError as err:
             raise DriverError(ErrorCode.INTERNAL_ERROR, "cannot parse json %s: %s" % (command, err)) from None
-        if not isinstance(request, dict):
-            raise DriverError(ErrorCode.INTERNAL_ERROR, "unable to execute QEMU agent command '<unknown>'")
         with self._agent_lock(), proto.AgentConnection(path) as agent:
             reply = agent.request(request, timeout)
         return json.dumps(reply, separators=(",", ":"), ensure_ascii=False)

@@ -42,8 +42,8 @@ def guest_info_params(replies: dict, definition) -> list[list]:
     if isinstance(filesystems, list):
         out.append(["fs.count", len(filesystems)])
         for n, fs in enumerate(filesystems):
-            out += [["fs.%d.mountpoint" % n, str(fs.get("mountpoint", ""))],
-                    ["fs.%d.name" % n, str(fs.get("name", ""))],
+            out += [["fs.%d.name" % n, str(fs.get("name", ""))],
+                    ["fs.%d.mountpoint" % n, str(fs.get("mountpoint", ""))],
                     ["fs.%d.fstype" % n, str(fs.get("type", ""))]]
             if "total-bytes" in fs:
                 out.append(["fs.%d.total-bytes" % n, int(fs["total-bytes"])])

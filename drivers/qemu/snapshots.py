@@ -223,7 +223,7 @@ class Snapshots(QemuDomainBase):
                    F.ATOMIC | F.LIVE | F.VALIDATE)
         check_flags(flags, allowed, "qemuDomainSnapshotCreateXML")
         if flags & F.QUIESCE and not flags & F.DISK_ONLY:
-            raise DriverError(ErrorCode.INVALID_ARG, "Flag 'VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY' is required by "
+            raise DriverError(ErrorCode.RAW, "Flag 'VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY' is required by "
                               "flag 'VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE'")
         redefine = bool(flags & F.REDEFINE)
         snap = SnapshotDef.parse(xml, redefine=redefine)

@@ -244,25 +244,22 @@ def qemu_agent_command(ctl, domain, timeout, block, pretty, cmd, **rest):
 
 
 def _pretty_json(text: str) -> str:
-    """libvirt's pretty JSON (json-c, two-space indent, "key": value); text unchanged if not JSON."""
+    """libvirt's pretty JSON (yajl's beautifier: two-space indent, "key": value, an empty
+    object or array opened and closed on lines of their own); text unchanged if not JSON."""
     import json
     try:
         value = json.loads(text)
     except ValueError:
         return text
-    return _render(value, 0).strip()
+    return _render(value, 0) + "\n"         # yajl ends a beautified document with a newline
 
 
 def _render(value, level: int) -> str:
     import json
-    pad = "  " * (level + 1)
+    pad, close = "  " * (level + 1), "  " * level
     if isinstance(value, dict):
-        if not value:
-            return "{\n" + "  " * level + "}"
         items = [pad + json.dumps(k, ensure_ascii=False) + ": " + _render(v, level + 1) for k, v in value.items()]
-        return "{\n" + ",\n".join(items) + "\n" + "  " * level + "}"
+        return "{\n" + ",\n".join(items) + "\n" + close + "}"
     if isinstance(value, list):
-        if not value:
-            return "[\n" + "  " * level + "]"
-        return "[\n" + ",\n".join(pad + _render(v, level + 1) for v in value) + "\n" + "  " * level + "]"
+        return "[\n" + ",\n".join(pad + _render(v, level + 1) for v in value) + "\n" + close + "]"
     return json.dumps(value, ensure_ascii=False)
