@@ -282,6 +282,38 @@ class SnapshotCreateFlags:
     VALIDATE = 1 << 9
 
 
+class GuestInfoTypes:
+    """virDomainGuestInfoTypes: what guestinfo asks for (none: everything)."""
+    USERS = 1 << 0
+    OS = 1 << 1
+    TIMEZONE = 1 << 2
+    HOSTNAME = 1 << 3
+    FILESYSTEM = 1 << 4
+    DISKS = 1 << 5
+    INTERFACES = 1 << 6
+
+
+class InterfaceAddressesSource:
+    LEASE = 0
+    AGENT = 1
+    ARP = 2
+
+
+class SetTimeFlags:
+    SYNC = 1 << 0
+
+
+class UserPasswordFlags:
+    ENCRYPTED = 1 << 0
+
+
+class AgentCommandTimeout:
+    """virDomainQemuAgentCommandTimeoutValues (seconds otherwise)."""
+    BLOCK = -2
+    DEFAULT = -1
+    NOWAIT = 0
+
+
 class SnapshotListFlags:
     DESCENDANTS = 1 << 0    # below one snapshot
     ROOTS = 1 << 0          # the same bit, for whole-domain lists
@@ -650,6 +682,38 @@ class DiskLayer(Record):
         self.path = path
         self.format = format
         self.type = type
+
+
+class FSInfo(Record):
+    """virDomainFSInfo: a guest file system and the domain's disk targets under it."""
+    __slots__ = ("mountpoint", "name", "fstype", "dev_aliases")
+
+    def __init__(self, mountpoint, name, fstype, dev_aliases):
+        self.mountpoint = mountpoint
+        self.name = name
+        self.fstype = fstype
+        self.dev_aliases = dev_aliases
+
+
+class IPAddress(Record):
+    """virDomainIPAddress; type is "ipv4" or "ipv6"."""
+    __slots__ = ("type", "addr", "prefix")
+
+    def __init__(self, type, addr, prefix):
+        self.type = type
+        self.addr = addr
+        self.prefix = prefix
+
+
+class DomainInterface(Record):
+    """virDomainInterface: a guest interface, its MAC (or None) and addresses."""
+    __slots__ = ("name", "hwaddr", "addrs")
+    _ITEMS: ClassVar[dict[str, type[Record]]] = {"addrs": IPAddress}
+
+    def __init__(self, name, hwaddr, addrs):
+        self.name = name
+        self.hwaddr = hwaddr
+        self.addrs = addrs
 
 
 class DomainDisk(Record):
@@ -1098,6 +1162,50 @@ class Domain(DomainExtensions):
     @writes("virDomainUpdateDeviceFlags")
     def update_device_flags(self, xml: str, flags: int = 0) -> None:
         raise no_support("virDomainUpdateDeviceFlags")
+
+    # guest agent
+    def fs_freeze(self, mountpoints: list[str], flags: int = 0) -> int:
+        """Freeze the guest's file systems (all when mountpoints is empty); how many froze."""
+        raise no_support("virDomainFSFreeze")
+
+    def fs_thaw(self, mountpoints: list[str], flags: int = 0) -> int:
+        raise no_support("virDomainFSThaw")
+
+    def get_fs_info(self, flags: int = 0) -> list[FSInfo]:
+        raise no_support("virDomainGetFSInfo")
+
+    def get_time(self, flags: int = 0) -> tuple[int, int]:
+        """The guest's clock: (seconds, nanoseconds) since the epoch."""
+        raise no_support("virDomainGetTime")
+
+    def set_time(self, seconds: int, nseconds: int, flags: int = 0) -> None:
+        """flags: SetTimeFlags (SYNC: the guest reads its own RTC, the time is ignored)."""
+        raise no_support("virDomainSetTime")
+
+    def get_guest_info(self, types: int, flags: int = 0) -> list[list]:
+        """virDomainGetGuestInfo's typed parameters, in order: [field, value] pairs
+        (value a str, an int or a bool)."""
+        raise no_support("virDomainGetGuestInfo")
+
+    def get_guest_vcpus(self, flags: int = 0) -> list[list]:
+        """[field, value] pairs: vcpus, online, offlinable (cpu lists as strings)."""
+        raise no_support("virDomainGetGuestVcpus")
+
+    def set_guest_vcpus(self, cpumap: str, state: bool, flags: int = 0) -> None:
+        raise no_support("virDomainSetGuestVcpus")
+
+    def set_user_password(self, user: str, password: str, flags: int = 0) -> None:
+        """flags: UserPasswordFlags."""
+        raise no_support("virDomainSetUserPassword")
+
+    def interface_addresses(self, source: int, flags: int = 0) -> list[DomainInterface]:
+        """source: InterfaceAddressesSource."""
+        raise no_support("virDomainInterfaceAddresses")
+
+    def qemu_agent_command(self, command: str, timeout: int, flags: int = 0) -> str:
+        """Send a raw JSON command to the guest agent; its whole reply as JSON text.
+        timeout: seconds, or AgentCommandTimeout."""
+        raise no_support("virDomainQemuAgentCommand")
 
     # snapshots
     def snapshot_create_xml(self, xml: str, flags: int = 0) -> Snapshot:

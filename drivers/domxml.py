@@ -521,10 +521,10 @@ class DomainDef:
         self._normalize_chardevs(devices)
         self._normalize_graphics(devices, defaults)
         if defaults.interface_target_prefix:
-            for n, iface in enumerate(devices.iterfind("interface")):
-                if iface.find("target") is None:
-                    etree.SubElement(iface, "target").set("dev", "%s%d" % (
-                        defaults.interface_target_prefix, n))
+            # numbered among the interfaces without a name, as libvirt's testDomainGenerateIfnames
+            unnamed = [iface for iface in devices.iterfind("interface") if iface.find("target") is None]
+            for n, iface in enumerate(unnamed):
+                etree.SubElement(iface, "target").set("dev", "%s%d" % (defaults.interface_target_prefix, n))
         for iface in devices.iterfind("interface"):
             if iface.find("mac") is None:
                 mac = etree.Element("mac")

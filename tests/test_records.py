@@ -16,6 +16,10 @@ SAMPLES = [
     api.BlockJobInfo(api.BlockJobType.ACTIVE_COMMIT, 1048576, 10, 20, True),
     api.SecurityLabel("testSecurity", "", "libvirt-test", True),
     api.SecurityModel("testSecurity", "0"),
+    api.FSInfo("/boot", "vda2", "ext4", ["vda"]),
+    api.IPAddress("ipv6", "::1", 128),
+    api.DomainInterface("eth0", "52:54:00:00:00:01", [api.IPAddress("ipv4", "192.168.122.3", 24)]),
+    api.DomainInterface("lo", None, []),
     api.StoragePoolInfo(api.StoragePoolState.RUNNING, 107374182400, 1048576, 107373133824),
     api.StorageVolInfo(api.StorageVolType.FILE, 1073741824, 0),
     api.DiskLayer(2, "/img/base.qcow2", None, "file"),
@@ -50,6 +54,12 @@ def test_nested_records_come_back_as_records():
     again = api.DomainDisk.from_dict(disk.to_dict())
     assert all(isinstance(layer, api.DiskLayer) for layer in again.chain)
     assert again.chain[1].path == "/img/base.qcow2"
+
+
+def test_interface_addresses_come_back_as_records():
+    iface = next(s for s in SAMPLES if isinstance(s, api.DomainInterface) and s.addrs)
+    again = api.DomainInterface.from_dict(json.loads(json.dumps(iface.to_dict())))
+    assert again == iface and isinstance(again.addrs[0], api.IPAddress)
 
 
 def test_equality_sees_every_field():

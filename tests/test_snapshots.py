@@ -194,7 +194,8 @@ def test_two_disks_atomic_failure_changes_nothing(env):
 def test_snapshot_messages(env, vm):
     env.ok("start", "vm", "--paused")
     result = env.run("snapshot-create-as", "vm", "q", "--disk-only", "--quiesce")
-    assert result.stderr == "error: argument unsupported: QEMU guest agent is not configured\n"
+    # libvirt 9.0 (run for real): the agent is asked for only when the guest runs
+    assert result.stderr == "error: Requested operation is not valid: domain is not running\n"
     env.ok("snapshot-create-as", "vm", "s1", "--disk-only")
     result = env.run("snapshot-create-as", "vm", "s1", "--disk-only")
     assert result.stderr == "error: operation failed: domain moment s1 already exists\n"

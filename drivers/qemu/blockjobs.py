@@ -67,6 +67,8 @@ def reconcile_jobs(dom, locked: bool) -> None:
 def _reconcile(dom) -> None:
     status = dom.status
     changed = False
+    if status.fs_frozen:
+        dom.thaw_recorded_freeze(quiet=True)    # a quiesced snapshot was killed with the guest frozen
     with dom.qmp() as q:
         if status.intent is not None:
             dom.settle_intent(q)

@@ -24,6 +24,7 @@ from .capabilities import Capabilities
 from .hotplug import Hotplug
 from .chaincache import layers, set_disk_image
 from .chainprobe import cache_disk_chain
+from .guestagent import GuestAgent
 from .paths import DriverPaths
 from .pools import QemuStorage
 from .domconfig import Autostart, DomainConfig
@@ -327,7 +328,7 @@ class _ReadWhenNeeded:
             del dom.__dict__[key]
 
 
-class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, Domain):
+class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAgent, Domain):
     conn: QemuConnection
 
     def __init__(self, conn: QemuConnection, name: str):
@@ -567,6 +568,7 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, Domain)
     def get_xml_desc(self, flags: int = 0) -> str:
         if flags & XMLFlags.INACTIVE or self.status is None:
             return self.get_definition(inactive=True).to_xml()
+        self.refresh_channel_states()       # no daemon follows the guest's ports: ask QEMU now
         return self.status.definition.to_xml(self.status.id)
 
     def get_block_info(self, disk: str) -> BlockInfo:

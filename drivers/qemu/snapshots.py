@@ -222,6 +222,9 @@ class Snapshots(QemuDomainBase):
         allowed = (F.REDEFINE | F.CURRENT | F.NO_METADATA | F.HALT | F.DISK_ONLY | F.REUSE_EXT | F.QUIESCE |
                    F.ATOMIC | F.LIVE | F.VALIDATE)
         check_flags(flags, allowed, "qemuDomainSnapshotCreateXML")
+        if flags & F.QUIESCE and not flags & F.DISK_ONLY:
+            raise DriverError(ErrorCode.RAW, "Flag 'VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY' is required by "
+                              "flag 'VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE'")
         redefine = bool(flags & F.REDEFINE)
         snap = SnapshotDef.parse(xml, redefine=redefine)
         with self.locked():
@@ -232,10 +235,6 @@ class Snapshots(QemuDomainBase):
                 return QemuSnapshot(self, snap.name)
             if snap.name in meta.tree:
                 raise DriverError(ErrorCode.OPERATION_FAILED, "domain moment %s already exists" % snap.name)
-            if flags & F.QUIESCE:
-                if not flags & F.DISK_ONLY:
-                    raise DriverError(ErrorCode.OPERATION_INVALID, "quiesce requires disk-only")
-                raise DriverError(ErrorCode.ARGUMENT_UNSUPPORTED, "QEMU guest agent is not configured")
             if self.status is not None and self.status.jobs:
                 raise DriverError(ErrorCode.OPERATION_INVALID, "domain has active block job")
             if flags & F.LIVE and (flags & F.DISK_ONLY or self.status is None):
@@ -356,8 +355,14 @@ class Snapshots(QemuDomainBase):
                 if not exists:
                     qemu_img("create", "-q", "-f", "qcow2", "-u", "-b", disk.source, "-F",
                              disk.driver_type or "raw", path, intent_overlay(intent, disk.target).get("size"))
-            with self.qmp() as q:
-                self._snapshot_transaction(q, intent)
+            if flags & SnapshotCreateFlags.QUIESCE:
+                self.quiesce()          # the guest's file systems frozen, noted in the status
+            try:
+                with self.qmp() as q:
+                    self._snapshot_transaction(q, intent)
+            except BaseException:
+                self.thaw_recorded_freeze(quiet=True)
+                raise
         except BaseException:
             # Nothing switched: the overlays are not in use and go (the intent with them).
             # If even that fails, the intent stays for the next command to settle.
@@ -367,7 +372,14 @@ class Snapshots(QemuDomainBase):
             except DriverError:
                 pass
             raise
+        thaw_error = None
+        try:
+            self.thaw_recorded_freeze()
+        except DriverError as err:
+            thaw_error = err            # the note stays in the status: the next command thaws
         self._complete_snapshot(meta)
+        if thaw_error is not None:
+            raise thaw_error
 
     def settle_intent(self, q) -> None:
         """Finish or undo what a killed pyvirsh left in the status's intent."""

@@ -10,6 +10,7 @@
       <unlink path='...'/>...                         files to remove once those nodes are gone
       <intent op='snapshot'>...</intent>              a multi-step change under way (see intent.py)
       <detaching alias='virtio-disk1'/>...            devices unplugged whose removal QEMU has not confirmed
+      <fsFrozen/>                                     a quiesced snapshot's freeze not yet thawed
       <domain type='kvm' id='3'>...</domain>          the live definition, chains cached
     </domstatus>
 
@@ -171,10 +172,12 @@ class Status:
         self.unlink: list[str] = []             # files to remove after the release
         self.intent: etree._Element | None = None      # a multi-step change under way
         self.detaching: list[str] = []          # aliases of devices asked to go (hotplug.py)
+        self.fs_frozen = False                  # a quiesced snapshot froze the guest: thaw it
 
     def pending(self) -> bool:
         """Is there anything the next command must reconcile before acting?"""
-        return bool(self.jobs or self.release or self.unlink or self.intent is not None or self.detaching)
+        return bool(self.jobs or self.release or self.unlink or self.intent is not None or self.detaching
+                    or self.fs_frozen)
 
     def head(self) -> StatusHead:
         return StatusHead(self.state, self.reason, self.pid, self.id, self.pidfile, self.pending())
@@ -195,6 +198,8 @@ class Status:
                  "  <nextIndex>%d</nextIndex>\n" % self.next_index]
         if self.shutdown_requested:
             lines.append("  <shutdownRequested/>\n")
+        if self.fs_frozen:
+            lines.append("  <fsFrozen/>\n")
         for index in sorted(self.capacity):
             lines.append("  <capacity index='%d' bytes='%d'/>\n" % (index, self.capacity[index]))
         for job in self.jobs:
@@ -230,6 +235,7 @@ class Status:
                          int(root.get("pid")), int(root.get("id")), root.find("monitor").get("path"),
                          root.find("pidfile").get("path"), int(root.findtext("nextIndex")))
             status.shutdown_requested = root.find("shutdownRequested") is not None
+            status.fs_frozen = root.find("fsFrozen") is not None
             for el in root.iterfind("capacity"):
                 status.capacity[int(el.get("index"))] = int(el.get("bytes"))
             status.jobs = [Job.from_element(el, path) for el in root.iterfind("job")]

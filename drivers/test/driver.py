@@ -21,6 +21,7 @@ from ..api import (BlockInfo, Connection, DestroyFlags, Domain, DomainInfo, Doma
                    check_snapshot_create_flags, check_snapshot_delete_flags, check_snapshot_revert_flags,
                    check_flags, writes)
 from .defaults import DEFAULT_DOMAIN_FACTS, DEFAULT_DOMAIN_XML, DEFAULT_POOL
+from .guestagent import TestGuestAgent
 from .state import TestDomainObj, TestHandle, TestPoolObj, TestState, test_defaults
 from .statecalls import TestConnectionStateCalls, TestDomainStateCalls
 from .storage import TestStorage
@@ -173,7 +174,7 @@ class TestConnection(TestConnectionStateCalls, TestStorage, Connection):
         return self._handle(obj)
 
 
-class TestDomain(TestDomainStateCalls, TestHandle, Domain):
+class TestDomain(TestDomainStateCalls, TestHandle, TestGuestAgent, Domain):
     def __init__(self, conn: TestConnection, obj: TestDomainObj):
         super().__init__(conn, obj)
         self.uuid = obj.uuid
