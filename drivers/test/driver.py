@@ -20,7 +20,9 @@ from ..api import (BlockInfo, Connection, DestroyFlags, Domain, DomainInfo, Doma
                    XMLFlags,
                    check_snapshot_create_flags, check_snapshot_delete_flags, check_snapshot_revert_flags,
                    check_flags, writes)
-from .defaults import DEFAULT_DOMAIN_FACTS, DEFAULT_DOMAIN_XML, DEFAULT_POOL
+from .defaults import (DEFAULT_DOMAIN_FACTS, DEFAULT_DOMAIN_XML, DEFAULT_NETWORK_NAME, DEFAULT_NETWORK_UUID,
+                       DEFAULT_NETWORK_XML, DEFAULT_POOL)
+from .network import TestNetworkObj, TestNetworks
 from .state import TestDomainObj, TestHandle, TestPoolObj, TestState, test_defaults
 from .storage import TestStorage
 
@@ -34,6 +36,9 @@ def _build_default_state() -> TestState:
     state.start(obj, Reason.RUNNING_UNKNOWN)
     state.pools.append(TestPoolObj(DEFAULT_POOL["name"], DEFAULT_POOL["uuid"], DEFAULT_POOL["type"],
                                    DEFAULT_POOL["path"], DEFAULT_POOL["capacity"]))
+    network = TestNetworkObj(xml_text=DEFAULT_NETWORK_XML, name=DEFAULT_NETWORK_NAME, uuid=DEFAULT_NETWORK_UUID)
+    network.active = True
+    state.networks.append(network)
     return state
 
 
@@ -57,7 +62,7 @@ def _no_domain(what: str) -> DriverError:
     return DriverError(ErrorCode.NO_DOMAIN, what)
 
 
-class TestConnection(TestStorage, Connection):
+class TestConnection(TestStorage, TestNetworks, Connection):
     def __init__(self, uri: str, state: TestState, readonly: bool, shared: bool = False):
         self.uri = uri
         self.state = state
