@@ -23,6 +23,7 @@ from .blockjobs import BlockJobs, reconcile_jobs
 from .capabilities import Capabilities
 from .chaincache import LayerRef, attach_chain, layers, set_disk_image, user_chain_layers
 from .paths import DriverPaths
+from .networks import QemuNetworks
 from .pools import QemuStorage
 from .snapshots import Snapshots
 from .statefile import read_number, read_state
@@ -54,7 +55,7 @@ def check_name(name: str) -> None:
         raise DriverError(ErrorCode.XML_ERROR, "domain name '%s' is not usable as a file name" % name)
 
 
-class QemuConnection(QemuStorage, Connection):
+class QemuConnection(QemuStorage, QemuNetworks, Connection):
     def __init__(self, uri: str, paths: DriverPaths, readonly: bool):
         self.uri = uri
         self.paths = paths
