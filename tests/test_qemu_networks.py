@@ -304,3 +304,101 @@ def test_dead_dnsmasq_or_lost_start_is_cleaned_up(netns, tmp_path):
             assert " iso    inactive " in listing
         _clean(netns)
     netns.ok("net-undefine", "iso")
+
+
+# ---------------------------------------------------------------------------
+# Guests on the network: a tap per interface, DHCP from the network's dnsmasq
+# ---------------------------------------------------------------------------
+
+UDHCPC_SCRIPT = b"""#!/bin/sh
+case "$1" in
+bound|renew) ifconfig "$interface" "$ip" netmask "$subnet" ;;
+esac
+"""
+
+NET_SH = b"""ip link set eth0 up
+udhcpc -i eth0 -q -n -t 20 -T 1 -s /etc/udhcpc.sh >/dev/null 2>&1
+echo "PYVIRSH-NET addr $(ip -4 -o addr show dev eth0 | awk '{print $4}')"
+ping -c 2 -W 2 192.168.122.1 >/dev/null 2>&1 && echo "PYVIRSH-NET host ok" || echo "PYVIRSH-NET host failed"
+peer=$(sed -n 's/.*pyvirsh.peer=\\([^ ]*\\).*/\\1/p' /proc/cmdline)
+i=0
+while [ $i -lt 90 ]; do ping -c 1 -W 1 "$peer" >/dev/null 2>&1 && break; i=$((i+1)); done
+[ $i -lt 90 ] && echo "PYVIRSH-NET peer ok" || echo "PYVIRSH-NET peer failed"
+echo PYVIRSH-NET-DONE
+"""
+
+GUEST_DEADLINE = 240.0
+
+
+def _guest_xml(name: str, kernel: str, initrd: str, log: str, interface: str, peer: str) -> str:
+    return ("<domain type='qemu'><name>%s</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>"
+            "<os><type arch='x86_64'>hvm</type><kernel>%s</kernel><initrd>%s</initrd>"
+            "<cmdline>console=ttyS0 pyvirsh.shell pyvirsh.peer=%s</cmdline></os>"
+            "<devices>%s<serial type='file'><source path='%s'/></serial></devices></domain>"
+            % (name, kernel, initrd, peer, interface, log))
+
+
+def _net_report(log: str) -> list[str]:
+    deadline = time.monotonic() + GUEST_DEADLINE
+    while True:
+        try:
+            with open(log, errors="replace") as f:
+                text = f.read()
+        except FileNotFoundError:
+            text = ""
+        if "PYVIRSH-NET-DONE" in text:
+            return [line.strip() for line in text.splitlines() if line.startswith("PYVIRSH-NET ")]
+        assert time.monotonic() < deadline, "the guest did not finish its network checks:\n" + text[-2000:]
+        time.sleep(0.2)
+
+
+@needs_netns
+def test_guests_on_network_and_bridge_get_leases_and_see_each_other(netns, tmp_path):
+    import testguest
+
+    if testguest.kernel_version() is None:
+        pytest.skip("no kernel in /boot (apt-get install -y linux-image-amd64 busybox-static)")
+    kernel, initrd = testguest.build(extras={"/etc/pyvirsh.d/net.sh": (0o100644, NET_SH),
+                                             "/etc/udhcpc.sh": (0o100755, UDHCPC_SCRIPT)}, flavour="net")
+    netns.ok("net-define", _write(tmp_path, "default.xml", NAT_XML.replace(
+        "</dhcp>", "<host mac='52:54:00:aa:00:02' name='second' ip='192.168.122.11'/></dhcp>")))
+    logs = {name: os.path.join(str(tmp_path), name + ".log") for name in ("ga", "gb")}
+    ga = _guest_xml("ga", kernel, initrd, logs["ga"], "<interface type='network'><mac address='52:54:00:aa:00:01'/>"
+                    "<source network='default'/><model type='virtio'/></interface>", "192.168.122.11")
+    gb = _guest_xml("gb", kernel, initrd, logs["gb"], "<interface type='bridge'><mac address='52:54:00:aa:00:02'/>"
+                    "<source bridge='virbr0'/><target dev='guestb'/><model type='virtio'/></interface>",
+                    "192.168.122.10")
+    netns.ok("define", _write(tmp_path, "ga.xml", ga))
+    netns.ok("define", _write(tmp_path, "gb.xml", gb))
+    assert netns.fails("start", "ga") == ("error: Failed to start domain 'ga'\n"
+                                          "error: Requested operation is not valid: network 'default' is not active\n")
+    assert netns.fails("start", "gb").endswith("Cannot get interface MTU on 'virbr0': No such device\n")
+    assert netns.links() == []
+    netns.ok("net-start", "default")
+    try:
+        netns.ok("start", "ga")
+        netns.ok("start", "gb")
+        links = {link["ifname"]: link for link in json.loads(netns.sh("ip -j link show"))}
+        assert sorted(links) == ["guestb", "lo", "virbr0", "vnet0"]
+        assert links["vnet0"]["master"] == "virbr0" and links["guestb"]["master"] == "virbr0"
+        assert links["vnet0"]["address"] == "fe:54:00:aa:00:01"
+        live = netns.ok("dumpxml", "ga")
+        assert "<source network='default' bridge='virbr0'/>" in live and "<target dev='vnet0'/>" in live
+        assert _net_report(logs["ga"]) == ["PYVIRSH-NET addr 192.168.122.10/24", "PYVIRSH-NET host ok",
+                                           "PYVIRSH-NET peer ok"]
+        assert _net_report(logs["gb"]) == ["PYVIRSH-NET addr 192.168.122.11/24", "PYVIRSH-NET host ok",
+                                           "PYVIRSH-NET peer ok"]
+        leases = netns.ok("net-dhcp-leases", "default")
+        assert re.search(r" 52:54:00:aa:00:01 +ipv4 +192\.168\.122\.10/24 ", leases), leases
+        assert re.search(r" 52:54:00:aa:00:02 +ipv4 +192\.168\.122\.11/24 ", leases), leases
+        only = netns.ok("net-dhcp-leases", "default", "--mac", "52:54:00:aa:00:02").splitlines()[2:]
+        assert len(only) == 2 and " 52:54:00:aa:00:02 " in only[0] and only[1] == ""
+    finally:
+        netns.run("destroy", "ga")
+        netns.run("destroy", "gb")
+    assert netns.links() == ["virbr0"]          # the taps went with their domains
+    netns.ok("net-destroy", "default")
+    _clean(netns)
+    netns.ok("undefine", "ga")
+    netns.ok("undefine", "gb")
+    netns.ok("net-undefine", "default")

@@ -428,6 +428,8 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
             process.kill_now(pid)
         remove(self.paths.monitor_socket(self.name))
         remove(self.paths.pidfile(self.name))
+        from .netifaces import unplug
+        unplug(self.paths.run, self.name)
         remove(intent)
 
     def _finish_start(self) -> None:
@@ -472,6 +474,8 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
                 pass
         remove(self.paths.status_file(self.name))
         remove(self.paths.spawn_intent_file(self.name))
+        from .netifaces import unplug
+        unplug(self.paths.run, self.name)       # the taps of its network and bridge interfaces
         self.status = None
         if self.config is not None:
             self.conn.set_shutoff_reason(self.name, reason)
@@ -640,8 +644,14 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         pidfile = self.paths.pidfile(self.name)
         remove(monitor)
         remove(pidfile)
-        argv = cmdline.build(live, live.root.findtext("devices/emulator"), _short_path(monitor), pidfile,
-                             state_dir=self.paths.state)
+        from .netifaces import plug, unplug
+        plug(self.conn, live, self.paths.run, self.name)        # taps of network and bridge interfaces
+        try:
+            argv = cmdline.build(live, live.root.findtext("devices/emulator"), _short_path(monitor), pidfile,
+                                 state_dir=self.paths.state)
+        except BaseException:
+            unplug(self.paths.run, self.name)
+            raise
         log = self.paths.log_file(self.name)
         with open(log, "a") as f:
             import shlex
@@ -656,6 +666,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
             pid = process.spawn(argv, log)
         except BaseException:
             self._stop_unrecorded_qemu()
+            unplug(self.paths.run, self.name)
             raise
         self.status = Status(live, DomainState.PAUSED, Reason.PAUSED_STARTING_UP, pid, domid, monitor, pidfile,
                              next_index)
@@ -678,6 +689,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
             remove(pidfile)
             remove(self.paths.status_file(self.name))
             remove(intent)
+            unplug(self.paths.run, self.name)
             self.status = None
             raise
         remove(self.paths.shutoff_file(self.name))
