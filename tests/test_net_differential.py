@@ -85,6 +85,17 @@ def test_same_as_virsh(text):
 
 
 @needs_virsh
+@pytest.mark.parametrize("editor,text", [
+    ("true", "net-edit default"), ("sed -i s/192.168.122.254/192.168.122.200/", "net-edit default; net-dumpxml default"),
+    ("sed -i s/virbr0/virbr7/", "net-edit default; net-info default"), ("true", "net-edit nosuch"),
+])
+def test_net_edit_same_as_virsh(editor, text):
+    theirs, ours = compare(["-c", "test:///default", text], in_process=True,
+                           env_extra={"EDITOR": editor, "VISUAL": editor})
+    assert ours == theirs
+
+
+@needs_virsh
 @pytest.mark.parametrize("args", [["-q", "net-list", "--all"], ["-c", "test:///default", "-r", "net-destroy", "default"],
                                   ["net-update", "default", "add", "ip-dhcp-host",
                                    "<host mac='52:54:00:00:00:02' ip='192.168.122.4'/>"]])

@@ -142,10 +142,14 @@ def net_edit(ctl, network):
     try:
         original = net.get_xml_desc(NetworkXMLFlags.INACTIVE)
     except DriverError as err:
-        if err.code is not ErrorCode.INVALID_ARG:
+        # virsh asks again without the flag when the driver refuses it (VIR_ERR_INVALID_ARG,
+        # which is also the code of libvirt's "unsupported flags" error).
+        if err.code is not ErrorCode.INVALID_ARG and not err.message.startswith("unsupported flags"):
             raise CommandError(str(err)) from None
-        with reporting(""):
+        try:
             original = net.get_xml_desc(0)
+        except DriverError as again:
+            raise CommandError(str(again)) from None
 
     def apply(new_text):
         return ctl.conn.network_define_xml(new_text, 0)
