@@ -257,6 +257,17 @@ def test_nat_network_made_and_removed(netns, tmp_path):
                                                 "error: internal error: Network is already in use by interface "
                                                 "virbr0\n" % clash)
     assert netns.links() == ["virbr0"] and netns.rules() == rules
+    # A host interface already named as the bridge: libvirt's error, nothing made or taken away.
+    netns.sh("ip link add virbr9 type bridge")
+    assert netns.fails("net-create", clash).endswith(
+        "error: internal error: Network is already in use by interface virbr0\n")
+    busy = _write(tmp_path, "busy.xml", NAT_XML.replace("default", "busy").replace("virbr0", "virbr9")
+                  .replace("192.168.122", "192.168.77"))
+    assert netns.fails("net-create", busy) == ("error: Failed to create network from %s\n"
+                                               "error: error creating bridge interface virbr9: File exists\n" % busy)
+    assert netns.links() == ["virbr0", "virbr9"] and netns.rules() == rules
+    assert netns.ok("net-list", "--all", "--name") == "default\n\n"
+    netns.sh("ip link del virbr9")
     # net-update --live restarts dnsmasq with the new host; the lease file is kept.
     assert netns.ok("net-update", "default", "add", "ip-dhcp-host",
                     "<host mac='52:54:00:aa:00:02' ip='192.168.122.11'/>") == "Updated network default live state\n"

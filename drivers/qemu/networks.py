@@ -111,9 +111,11 @@ def _no_network_name(name: str) -> DriverError:
 class NetworkStore:
     """Reading and writing the network files of one connection."""
 
-    def __init__(self, paths: DriverPaths):
+    def __init__(self, paths: DriverPaths, passive: bool = False):
         self.paths = NetworkPaths(paths)
         self.system = getattr(paths, "mode", "") == "system"
+        # A passive connection (TAB completion) reads and never settles or defines anything.
+        self.passive = passive
         self._lock: FileLock | None = None
 
     def lock(self) -> FileLock:
@@ -136,7 +138,7 @@ class NetworkStore:
 
     def _first_use(self) -> None:
         """qemu:///system gets libvirt's default network the first time networks are read."""
-        if not self.system or os.path.isdir(self.paths.config):
+        if not self.system or self.passive or os.path.isdir(self.paths.config):
             return
         from ..network.netdef import parse_network
         with self.lock():
@@ -154,7 +156,7 @@ class NetworkStore:
         config = _read_def(self.paths.config_file(name))
         live = _read_def(self.paths.live_file(name))
         planned = os.path.exists(self.paths.plan_file(name))
-        if settle and (planned and live is None or live is not None and not healthy(self, live)):
+        if settle and not self.passive and (planned and live is None or live is not None and not healthy(self, live)):
             self.settle(name)
             return self.load(name, settle=False)
         if config is None and live is None:
@@ -324,7 +326,7 @@ class QemuNetworks:
     def networks(self) -> NetworkStore:
         store = self.__dict__.get("_network_store")
         if store is None:
-            store = self.__dict__["_network_store"] = NetworkStore(self.paths)
+            store = self.__dict__["_network_store"] = NetworkStore(self.paths, getattr(self, "passive", False))
         return store
 
     def list_all_networks(self, flags: int = 0):
@@ -488,10 +490,6 @@ class QemuNetwork(Network):
                 assert rec.live is not None
                 live = copy_definition(rec.live)
                 update_definition(live, command, section, parent_index, xml)
-                if live.dhcp_ip() is not None and rec.live.dhcp_ip() is not None and \
-                        live.dhcp_ip().ranges != rec.live.dhcp_ip().ranges:   # type: ignore[union-attr]
-                    raise DriverError(ErrorCode.OPERATION_UNSUPPORTED, "pyvirsh changes the DHCP ranges of a "
-                                      "running network only with --config and a restart")
             if config is not None:
                 self.store.save_config(config)
             if live is not None:
