@@ -38,6 +38,7 @@ CASES = [
     'net-create net/n3.xml; net-info n3; net-undefine n3; net-autostart n3; net-list --all; net-destroy n3; net-list --all',
     'net-create net/n3u.xml; net-define net/n3u.xml; net-list --all; net-destroy n3; net-list --all; net-create net/n3u.xml; net-create net/n3u.xml',
     'net-define net/n1.xml; net-start n1; net-define net/n1.xml',
+    'net-define net/n1.xml --validate; net-create net/n3.xml --validate; net-define net/a15.xml --validate',
     'net-define net/dup.xml', 'net-create net/dup.xml', 'net-define net/dupuuid.xml', 'net-define net/slash.xml',
     'net-define net/junk.xml', 'net-define /nonexistent.xml', 'net-create /nonexistent.xml',
     'net-define net/a3.xml; net-dumpxml a3', 'net-define net/a5.xml', 'net-define net/a6.xml',

@@ -413,3 +413,24 @@ def test_guests_on_network_and_bridge_get_leases_and_see_each_other(netns, tmp_p
     netns.ok("undefine", "ga")
     netns.ok("undefine", "gb")
     netns.ok("net-undefine", "default")
+
+
+def test_system_connection_defines_libvirts_default_network_once(tmp_path):
+    from pyvirsh.drivers.qemu.networks import NetworkStore
+    from pyvirsh.drivers.qemu.paths import DriverPaths
+
+    paths = DriverPaths("embed", str(tmp_path))
+    paths.mode = "system"           # qemu:///system's behaviour, in a scratch directory
+    store = NetworkStore(paths)
+    [rec] = store.records()
+    assert rec.name == "default" and rec.autostart and rec.live is None
+    xml = rec.current.to_xml()
+    assert re.fullmatch(r"<network>\n  <name>default</name>\n  <uuid>[0-9a-f-]{36}</uuid>\n"
+                        r"  <forward mode='nat'/>\n  <bridge name='virbr\d+' stp='on' delay='0'/>\n"
+                        r"  <mac address='52:54:00(:[0-9a-f]{2}){3}'/>\n"
+                        r"  <ip address='192\.168\.(\d+)\.1' netmask='255\.255\.255\.0'>\n    <dhcp>\n"
+                        r"      <range start='192\.168\.\2\.2' end='192\.168\.\2\.254'/>\n    </dhcp>\n  </ip>\n"
+                        r"</network>\n", xml), xml
+    # Undefined once, it stays undefined: only a first use defines it.
+    os.unlink(os.path.join(str(tmp_path), "config", "networks", "default.xml"))
+    assert NetworkStore(paths).records() == []

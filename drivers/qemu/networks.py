@@ -50,6 +50,29 @@ DEFAULT_NETWORK_XML = """<network>
 """
 
 
+def _free_default_subnet() -> int:
+    """N of the first 192.168.N.0/24 from 122 on that no host route overlaps, as libvirt's
+    packaging picks the default network's subnet."""
+    import ipaddress
+
+    routes = []
+    try:
+        with open("/proc/net/route") as f:
+            for line in f.read().splitlines()[1:]:
+                fields = line.split()
+                dest = ipaddress.IPv4Address(int(fields[1], 16).to_bytes(4, "little"))
+                mask = ipaddress.IPv4Address(int(fields[7], 16).to_bytes(4, "little"))
+                if int(mask):
+                    routes.append(ipaddress.IPv4Network("%s/%s" % (dest, mask), strict=False))
+    except (OSError, ValueError, IndexError):
+        pass
+    for n in range(122, 255):
+        subnet = ipaddress.IPv4Network("192.168.%d.0/24" % n)
+        if not any(subnet.overlaps(r) for r in routes):
+            return n
+    return 122
+
+
 class NetworkPaths:
     def __init__(self, paths: DriverPaths):
         self.config = os.path.join(paths.config, "networks")
@@ -145,7 +168,7 @@ class NetworkStore:
             if os.path.isdir(self.paths.config):
                 return
             ensure_dir(self.paths.config)
-            net = parse_network(DEFAULT_NETWORK_XML)
+            net = parse_network(DEFAULT_NETWORK_XML.replace("192.168.122.", "192.168.%d." % _free_default_subnet()))
             prepare_definition(self, net)
             self.save_config(net)
             self.set_autostart(net.name, True)
