@@ -434,3 +434,33 @@ def test_system_connection_defines_libvirts_default_network_once(tmp_path):
     # Undefined once, it stays undefined: only a first use defines it.
     os.unlink(os.path.join(str(tmp_path), "config", "networks", "default.xml"))
     assert NetworkStore(paths).records() == []
+
+
+@needs_netns
+def test_bridge_and_open_modes(netns, tmp_path):
+    # forward mode='bridge': a host bridge pyvirsh neither makes nor removes.
+    netns.sh("ip link add br-host type bridge")
+    host = _write(tmp_path, "host.xml", "<network><name>host</name><forward mode='bridge'/>"
+                  "<bridge name='br-host'/></network>")
+    netns.ok("net-define", host)
+    assert netns.ok("net-dumpxml", "host").endswith("<forward mode='bridge'/>\n  <bridge name='br-host'/>\n"
+                                                    "</network>\n\n")
+    assert netns.ok("net-start", "host") == "Network host started\n\n"
+    assert netns.ok("net-info", "host").endswith("Active:         yes\nPersistent:     yes\n"
+                                                 "Autostart:      no\nBridge:         br-host\n\n")
+    netns.ok("net-destroy", "host")
+    assert netns.links() == ["br-host"] and netns.rules() == ""
+    netns.sh("ip link del br-host")
+    assert netns.fails("net-start", "host") == ("error: Failed to start network host\nerror: Unable to get index "
+                                                "for interface br-host: No such device\n")
+    netns.ok("net-undefine", "host")
+    # forward mode='open': bridge, address and dnsmasq, and no firewall rule at all.
+    opened = _write(tmp_path, "open.xml", "<network><name>open</name><forward mode='open'/>"
+                    "<ip address='10.66.0.1' prefix='24'><dhcp><range start='10.66.0.2' end='10.66.0.3'/></dhcp>"
+                    "</ip></network>")
+    netns.ok("net-create", opened)
+    assert netns.links() == ["virbr0"] and netns.rules() == "" and len(netns.dnsmasq_pids()) == 1
+    assert netns.ok("net-list", "--transient", "--name") == "open\n\n"
+    netns.ok("net-destroy", "open")
+    _clean(netns)
+    assert netns.ok("net-list", "--all", "--name") == "\n"
