@@ -89,14 +89,20 @@ def plug(conn, live, run_dir: str, dom_name: str) -> None:
             target = iface.find("target")
             name = target.get("dev") if target is not None else None
             if name is None or name.startswith(RESERVED_PREFIXES):
-                name = next("vnet%d" % n for n in range(65536) if not netdev_exists("vnet%d" % n)
-                            and "vnet%d" % n not in made)
+                name = _new_tap(made, record)
             elif netdev_exists(name):
                 raise DriverError(ErrorCode.SYSTEM_ERROR, "Unable to create tap device %s: Device or resource busy"
                                   % name)
-            made.append(name)
-            atomic_write(record, json.dumps(made))       # before the tap exists: a crash leaves its name
-            _ip(["tuntap", "add", "dev", name, "mode", "tap", "vnet_hdr"], "Unable to create tap device %s" % name)
+            else:
+                made.append(name)
+                atomic_write(record, json.dumps(made))       # before the tap exists: a crash leaves its name
+                try:
+                    _ip(["tuntap", "add", "dev", name, "mode", "tap", "vnet_hdr"],
+                        "Unable to create tap device %s" % name)
+                except DriverError:
+                    made.pop()          # not ours: never removed by our clean-up
+                    atomic_write(record, json.dumps(made))
+                    raise
             mac = iface.find("mac")
             if mac is not None and mac.get("address"):
                 _ip(["link", "set", "dev", name, "address", "fe" + mac.get("address")[2:]],
@@ -118,6 +124,29 @@ def plug(conn, live, run_dir: str, dom_name: str) -> None:
     except BaseException:
         unplug(run_dir, dom_name)
         raise
+
+
+def _new_tap(made: list[str], record: str) -> str:
+    """The first free vnetN, made; another pyvirsh starting a domain at the same moment may take
+    a name first (the creation fails), and then the next one is tried."""
+    from ..network.hostnet import netdev_exists
+
+    for n in range(65536):
+        name = "vnet%d" % n
+        if name in made or netdev_exists(name):
+            continue
+        made.append(name)
+        atomic_write(record, json.dumps(made))       # before the tap exists: a crash leaves its name
+        try:
+            _ip(["tuntap", "add", "dev", name, "mode", "tap", "vnet_hdr"], "Unable to create tap device %s" % name)
+        except DriverError:
+            made.pop()                              # not ours: never removed by our clean-up
+            atomic_write(record, json.dumps(made))
+            if netdev_exists(name):
+                continue
+            raise
+        return name
+    raise DriverError(ErrorCode.INTERNAL_ERROR, "no free tap device name")
 
 
 def unplug(run_dir: str, dom_name: str) -> None:
