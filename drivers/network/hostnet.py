@@ -21,7 +21,7 @@ from .netdef import IpDef, NetworkDef
 MAX_BRIDGE_ID = 256
 
 
-def _tool(name: str, package: str) -> str:
+def find_tool(name: str, package: str) -> str:
     path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
     if path is None:
         raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "starting a network needs %s (apt-get install %s)"
@@ -30,7 +30,7 @@ def _tool(name: str, package: str) -> str:
 
 
 def _ip(args: list[str], what: str) -> None:
-    proc = subprocess.run([_tool("ip", "iproute2")] + args, capture_output=True, text=True, check=False)
+    proc = subprocess.run([find_tool("ip", "iproute2")] + args, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         reason = proc.stderr.strip().rsplit(": ", 1)[-1] or "failed"
         raise DriverError(ErrorCode.SYSTEM_ERROR, "%s: %s" % (what, reason))
@@ -49,7 +49,7 @@ def netdev_exists(name: str) -> bool:
 
 def is_bridge(name: str) -> bool:
     import json
-    proc = subprocess.run([_tool("ip", "iproute2"), "-d", "-j", "link", "show", "dev", name], capture_output=True,
+    proc = subprocess.run([find_tool("ip", "iproute2"), "-d", "-j", "link", "show", "dev", name], capture_output=True,
                           text=True, check=False)
     if proc.returncode != 0:
         return False
@@ -212,7 +212,7 @@ def start_dnsmasq(net: NetworkDef, files: DnsmasqFiles) -> int:
     """Start the network's dnsmasq (it forks into the background and writes its pidfile);
     its pid once it runs."""
     write_dnsmasq_files(net, files)
-    exe = _tool("dnsmasq", "dnsmasq-base")
+    exe = find_tool("dnsmasq", "dnsmasq-base")
     proc = subprocess.run([exe, "--conf-file=%s" % files.conf], capture_output=True, text=True, check=False,
                           stdin=subprocess.DEVNULL)
     if proc.returncode != 0:

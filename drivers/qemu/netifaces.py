@@ -27,8 +27,8 @@ def taps_file(run_dir: str, name: str) -> str:
 
 
 def _ip(args: list[str], what: str) -> None:
-    from ..network.hostnet import _tool
-    proc = subprocess.run([_tool("ip", "iproute2")] + args, capture_output=True, text=True, check=False)
+    from ..network.hostnet import find_tool
+    proc = subprocess.run([find_tool("ip", "iproute2")] + args, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise DriverError(ErrorCode.SYSTEM_ERROR, "%s: %s" % (what, proc.stderr.strip().rsplit(": ", 1)[-1]))
 
@@ -63,8 +63,8 @@ def _bridge_of(conn, iface) -> str:
 
 def _mtu(dev: str) -> str:
     """The bridge's MTU, which libvirt gives the tap too."""
-    from ..network.hostnet import _tool
-    proc = subprocess.run([_tool("ip", "iproute2"), "-j", "link", "show", "dev", dev], capture_output=True,
+    from ..network.hostnet import find_tool
+    proc = subprocess.run([find_tool("ip", "iproute2"), "-j", "link", "show", "dev", dev], capture_output=True,
                           text=True, check=False)
     try:
         return str(json.loads(proc.stdout)[0]["mtu"])
@@ -159,6 +159,6 @@ def unplug(run_dir: str, dom_name: str) -> None:
         return
     for name in json.loads(text):
         if netdev_exists(name):
-            from ..network.hostnet import _tool
-            subprocess.run([_tool("ip", "iproute2"), "link", "del", "dev", name], capture_output=True, check=False)
+            from ..network.hostnet import find_tool
+            subprocess.run([find_tool("ip", "iproute2"), "link", "del", "dev", name], capture_output=True, check=False)
     remove(record)
