@@ -489,6 +489,46 @@ class VolGetInfoFlags:
     PHYSICAL = 1 << 0
 
 
+class NetworkListFlags:
+    """virConnectListAllNetworksFlags."""
+    INACTIVE = 1 << 0
+    ACTIVE = 1 << 1
+    PERSISTENT = 1 << 2
+    TRANSIENT = 1 << 3
+    AUTOSTART = 1 << 4
+    NO_AUTOSTART = 1 << 5
+
+
+ALL_NETWORK_LIST_FLAGS = (1 << 6) - 1
+
+
+def network_matches(flags: int, active: bool, persistent: bool, autostart: bool) -> bool:
+    """Whether a network passes virConnectListAllNetworks' filter (no bit of a pair: no filter)."""
+    F = NetworkListFlags
+    for yes, no, value in ((F.ACTIVE, F.INACTIVE, active), (F.PERSISTENT, F.TRANSIENT, persistent),
+                           (F.AUTOSTART, F.NO_AUTOSTART, autostart)):
+        if flags & (yes | no) and not (flags & yes and value or flags & no and not value):
+            return False
+    return True
+
+
+class NetworkXMLFlags:
+    INACTIVE = 1 << 0
+
+
+class NetworkUpdateFlags:
+    """virNetworkUpdateFlags: CURRENT (0) means live if running, else config."""
+    CURRENT = 0
+    LIVE = 1 << 0
+    CONFIG = 1 << 1
+
+
+# virNetworkUpdateCommand and virNetworkSection: the index is libvirt's number.
+NETWORK_UPDATE_COMMANDS = ("none", "modify", "delete", "add-last", "add-first")
+NETWORK_SECTIONS = ("none", "bridge", "domain", "ip", "ip-dhcp-host", "ip-dhcp-range", "forward",
+                    "forward-interface", "forward-pf", "portgroup", "dns-host", "dns-txt", "dns-srv")
+
+
 # --------------------------------------------------------------------------
 # Plain records returned by drivers
 # --------------------------------------------------------------------------
@@ -669,6 +709,23 @@ class StorageVolInfo(Record):
         self.type = type
         self.capacity = capacity
         self.allocation = allocation
+
+
+class NetworkDHCPLease(Record):
+    """virNetworkDHCPLease: one lease of a network's DHCP server (expiry in seconds since
+    the epoch, type 0 for IPv4 and 1 for IPv6; absent strings are None)."""
+    __slots__ = ("iface", "expirytime", "type", "mac", "iaid", "ipaddr", "prefix", "hostname", "clientid")
+
+    def __init__(self, iface, expirytime, type, mac, iaid, ipaddr, prefix, hostname, clientid):
+        self.iface = iface
+        self.expirytime = expirytime
+        self.type = type
+        self.mac = mac
+        self.iaid = iaid
+        self.ipaddr = ipaddr
+        self.prefix = prefix
+        self.hostname = hostname
+        self.clientid = clientid
 
 
 class DiskLayer(Record):
@@ -946,6 +1003,24 @@ class Connection(ConnectionExtensions):
 
     def lookup_storage_vol_by_path(self, path: str) -> StorageVol:
         raise no_support("virStorageVolLookupByPath")
+
+    # virtual networks
+    def list_all_networks(self, flags: int = 0) -> list[Network]:
+        """The networks matching flags (NetworkListFlags; no bit of a pair means no filter)."""
+        raise no_support("virConnectListAllNetworks")
+
+    def lookup_network_by_name(self, name: str) -> Network:
+        raise no_support("virNetworkLookupByName")
+
+    def lookup_network_by_uuid(self, uuid: str) -> Network:
+        raise no_support("virNetworkLookupByUUIDString")
+
+    def network_define_xml(self, xml: str, flags: int = 0) -> Network:
+        raise no_support_flagged("virNetworkDefineXML", "virNetworkDefineXMLFlags", flags)
+
+    def network_create_xml(self, xml: str, flags: int = 0) -> Network:
+        """A transient network, started at once."""
+        raise no_support_flagged("virNetworkCreateXML", "virNetworkCreateXMLFlags", flags)
 
 
 class ConsoleStream:
@@ -1382,6 +1457,57 @@ class StorageVol:
     def download(self, local_fd: int, offset: int, length: int, flags: int = 0) -> None:
         """The volume's bytes from offset (length 0: to its end) written to local_fd."""
         raise no_support("virStorageVolDownload")
+
+
+class Network:
+    """A virtual network handle (virNetwork); name and uuid are the handle's own."""
+
+    name: str = ""
+    uuid: str = ""
+
+    def connection(self) -> Connection:
+        raise NotImplementedError
+
+    def is_active(self) -> bool:
+        raise no_support("virNetworkIsActive")
+
+    def is_persistent(self) -> bool:
+        raise no_support("virNetworkIsPersistent")
+
+    def get_autostart(self) -> bool:
+        raise no_support("virNetworkGetAutostart")
+
+    def get_bridge_name(self) -> str:
+        raise no_support("virNetworkGetBridgeName")
+
+    def get_xml_desc(self, flags: int = 0) -> str:
+        """flags are NetworkXMLFlags."""
+        raise no_support("virNetworkGetXMLDesc")
+
+    @writes("virNetworkCreate")
+    def create(self) -> None:
+        raise no_support("virNetworkCreate")
+
+    @writes("virNetworkDestroy")
+    def destroy(self) -> None:
+        raise no_support("virNetworkDestroy")
+
+    @writes("virNetworkUndefine")
+    def undefine(self) -> None:
+        raise no_support("virNetworkUndefine")
+
+    @writes("virNetworkSetAutostart")
+    def set_autostart(self, autostart: bool) -> None:
+        raise no_support("virNetworkSetAutostart")
+
+    @writes("virNetworkUpdate")
+    def update(self, command: int, section: int, parent_index: int, xml: str, flags: int = 0) -> None:
+        """command and section index NETWORK_UPDATE_COMMANDS and NETWORK_SECTIONS; flags are
+        NetworkUpdateFlags."""
+        raise no_support("virNetworkUpdate")
+
+    def get_dhcp_leases(self, mac: str | None, flags: int = 0) -> list[NetworkDHCPLease]:
+        raise no_support("virNetworkGetDHCPLeases")
 
 
 class TreeSnapshot(Snapshot):

@@ -111,6 +111,13 @@ def pool_names(request: Request) -> list[str]:
     return sorted(p.name for p in conn.list_all_storage_pools(0) if p.name.startswith(request.incomplete))
 
 
+def network_names(request: Request) -> list[str]:
+    conn = _conn(request.ctl)
+    if conn is None:
+        return []
+    return sorted(n.name for n in conn.list_all_networks(0) if n.name.startswith(request.incomplete))
+
+
 def local_files(request: Request) -> list[str]:
     text = request.incomplete
     directory, prefix = os.path.split(text)
@@ -133,6 +140,7 @@ COMPLETERS = {
     "snapshots": snapshot_names,
     "files": local_files,
     "pools": pool_names,
+    "networks": network_names,
 }
 
 

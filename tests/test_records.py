@@ -28,6 +28,8 @@ SAMPLES = [
                     api.DiskLayer(2, "/img/base.qcow2", "raw", "block")]),
     api.DomainDisk("file", "cdrom", "hdc", "ide", None, False, None, True, []),
 ]
+SAMPLES.insert(0, api.NetworkDHCPLease("virbr0", 1764460000, 0, "52:54:00:aa:00:01", None, "192.168.122.10", 24,
+                                       "guest", "01:52:54:00:aa:00:01"))
 
 
 def _all_record_classes():

@@ -140,7 +140,13 @@ def interface_args(iface: Interface, q35: bool, bootindex: int | None) -> list[s
              "mac": iface.mac, **pci_props(iface, q35)}
     if bootindex:
         props["bootindex"] = bootindex
-    netdev = json.dumps({"type": "user", "id": "hostnet%s" % n}, separators=(",", ":"))
+    if iface.type in ("network", "bridge"):
+        # The tap pyvirsh made before QEMU started (netifaces.py), opened by name.
+        backend = {"type": "tap", "id": "hostnet%s" % n, "ifname": iface.target_dev, "script": "no",
+                   "downscript": "no"}
+    else:
+        backend = {"type": "user", "id": "hostnet%s" % n}
+    netdev = json.dumps(backend, separators=(",", ":"))
     return ["-netdev", netdev] + dev(props)
 
 

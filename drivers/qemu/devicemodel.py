@@ -84,6 +84,8 @@ class Controller(Device):
 
 class Interface(Device):
     tag = "interface"
+    type = XMLProperty("@type", default="user")
+    target_dev = XMLProperty("target/@dev")
     mac = XMLProperty("mac/@address")
     model = XMLProperty("model/@type")
     boot_order = XMLProperty("boot/@order", int)

@@ -26,6 +26,7 @@ from .chaincache import layers, set_disk_image
 from .chainprobe import cache_disk_chain
 from .guestagent import GuestAgent
 from .paths import DriverPaths
+from .networks import QemuNetworks
 from .pools import QemuStorage
 from .domconfig import Autostart, DomainConfig
 from .savestate import SaveImages, SaveState
@@ -59,7 +60,7 @@ def check_name(name: str) -> None:
         raise DriverError(ErrorCode.XML_ERROR, "domain name '%s' is not usable as a file name" % name)
 
 
-class QemuConnection(SaveImages, Autostart, QemuStorage, Connection):
+class QemuConnection(SaveImages, Autostart, QemuStorage, QemuNetworks, Connection):
     def __init__(self, uri: str, paths: DriverPaths, readonly: bool):
         self.uri = uri
         self.paths = paths
@@ -439,6 +440,8 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
             process.kill_now(pid)
         remove(self.paths.monitor_socket(self.name))
         remove(self.paths.pidfile(self.name))
+        from .netifaces import unplug
+        unplug(self.paths.run, self.name)
         remove(intent)
 
     def _finish_start(self) -> None:
@@ -491,6 +494,8 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
                 pass
         remove(self.paths.status_file(self.name))
         remove(self.paths.spawn_intent_file(self.name))
+        from .netifaces import unplug
+        unplug(self.paths.run, self.name)       # the taps of its network and bridge interfaces
         self.status = None
         if self.config is not None:
             self.conn.set_shutoff_reason(self.name, reason)
@@ -632,8 +637,14 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
         pidfile = self.paths.pidfile(self.name)
         remove(monitor)
         remove(pidfile)
-        argv = cmdline.build(live, live.root.findtext("devices/emulator"), _short_path(monitor), pidfile,
-                             state_dir=self.paths.state)
+        from .netifaces import plug, unplug
+        plug(self.conn, live, self.paths.run, self.name)        # taps of network and bridge interfaces
+        try:
+            argv = cmdline.build(live, live.root.findtext("devices/emulator"), _short_path(monitor), pidfile,
+                                 state_dir=self.paths.state)
+        except BaseException:
+            unplug(self.paths.run, self.name)
+            raise
         if incoming is not None:
             argv += ["-incoming", "defer"]
         log = self.paths.log_file(self.name)
@@ -650,6 +661,7 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
             pid = process.spawn(argv, log)
         except BaseException:
             self._stop_unrecorded_qemu()
+            unplug(self.paths.run, self.name)
             raise
         self.status = Status(live, DomainState.PAUSED, Reason.PAUSED_STARTING_UP, pid, domid, monitor, pidfile,
                              next_index)
@@ -676,6 +688,7 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
             remove(pidfile)
             remove(self.paths.status_file(self.name))
             remove(intent)
+            unplug(self.paths.run, self.name)
             self.status = None
             raise
         remove(self.paths.shutoff_file(self.name))

@@ -21,6 +21,7 @@ from ..fsutil import ensure_dir
 
 class DriverPaths:
     def __init__(self, mode: str, root: str | None):
+        self.mode = mode        # system, session or embed
         if mode == "embed":
             if root is None:
                 raise DriverError(ErrorCode.INVALID_ARG, "qemu:///embed needs a root directory (?root=DIR)")

@@ -74,6 +74,7 @@ SUPPORTED: dict[str, set | None] = {
     }),
     **_device("devices/interface", {"type"}, {
         "mac": {"address"}, "model": {"type"}, "boot": {"order"},
+        "source": {"network", "bridge"}, "target": {"dev"},      # network, bridge: netifaces.py
     }),
     **_device("devices/serial", {"type"}, {
         "source": _CHARDEV_SOURCE, "protocol": {"type"},
@@ -115,7 +116,7 @@ VALUES: dict[tuple[str, str], tuple] = {
     ("devices/disk", "device"): ("disk", "cdrom"),
     ("devices/disk/target", "bus"): ("virtio", "sata", "scsi", "ide"),
     ("devices/controller", "type"): ("pci", "usb", "sata", "ide", "scsi", "virtio-serial"),
-    ("devices/interface", "type"): ("user",),
+    ("devices/interface", "type"): ("user", "network", "bridge"),
     ("devices/interface/model", "type"): ("virtio", "e1000", "e1000e", "rtl8139"),
     ("devices/serial", "type"): ("pty", "file", "unix", "tcp", "null"),
     ("devices/console", "type"): ("pty", "file", "unix", "tcp", "null"),

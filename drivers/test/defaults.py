@@ -75,3 +75,19 @@ DEFAULT_POOL: PoolFacts = {
     "allocation": 0,
     "available": 107374182400,
 }
+
+# The built-in node's network, as libvirt's test driver defines it (parsed on first use).
+DEFAULT_NETWORK_XML = """<network>
+  <name>default</name>
+  <uuid>dd8fe884-6c02-601e-7551-cca97df1c5df</uuid>
+  <bridge name='virbr0'/>
+  <forward/>
+  <ip address='192.168.122.1' netmask='255.255.255.0'>
+    <dhcp>
+      <range start='192.168.122.2' end='192.168.122.254'/>
+    </dhcp>
+  </ip>
+</network>
+"""
+DEFAULT_NETWORK_NAME = "default"
+DEFAULT_NETWORK_UUID = "dd8fe884-6c02-601e-7551-cca97df1c5df"

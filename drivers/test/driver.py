@@ -20,8 +20,10 @@ from ..api import (BlockInfo, Connection, DestroyFlags, Domain, DomainInfo, Doma
                    XMLFlags,
                    check_snapshot_create_flags, check_snapshot_delete_flags, check_snapshot_revert_flags,
                    check_flags, writes)
-from .defaults import DEFAULT_DOMAIN_FACTS, DEFAULT_DOMAIN_XML, DEFAULT_POOL
+from .defaults import (DEFAULT_DOMAIN_FACTS, DEFAULT_DOMAIN_XML, DEFAULT_NETWORK_NAME, DEFAULT_NETWORK_UUID,
+                       DEFAULT_NETWORK_XML, DEFAULT_POOL)
 from .guestagent import TestGuestAgent
+from .network import TestNetworkObj, TestNetworks
 from .state import TestDomainObj, TestHandle, TestPoolObj, TestState, test_defaults
 from .statecalls import TestConnectionStateCalls, TestDomainStateCalls
 from .storage import TestStorage
@@ -39,6 +41,9 @@ def _build_default_state() -> TestState:
     definition = PoolDef(DEFAULT_POOL["type"], DEFAULT_POOL["name"], DEFAULT_POOL["uuid"])
     definition.target_path = DEFAULT_POOL["path"]
     state.pools.append(TestPoolObj(definition, DEFAULT_POOL["capacity"]))
+    network = TestNetworkObj(xml_text=DEFAULT_NETWORK_XML, name=DEFAULT_NETWORK_NAME, uuid=DEFAULT_NETWORK_UUID)
+    network.active = True
+    state.networks.append(network)
     return state
 
 
@@ -62,7 +67,7 @@ def _no_domain(what: str) -> DriverError:
     return DriverError(ErrorCode.NO_DOMAIN, what)
 
 
-class TestConnection(TestConnectionStateCalls, TestStorage, Connection):
+class TestConnection(TestConnectionStateCalls, TestStorage, TestNetworks, Connection):
     def __init__(self, uri: str, state: TestState, readonly: bool, shared: bool = False):
         self.uri = uri
         self.state = state

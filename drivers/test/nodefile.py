@@ -142,4 +142,12 @@ def load_node_file(path: str) -> TestState:
             pool.add_volume(TestVolObj(name, vpath, vol.get("type", "file"), size_of(vol, "capacity"),
                                        size_of(vol, "allocation")))
         state.pools.append(pool)
+    for element in node.iterfind("network"):
+        from ..network.netdef import parse_network
+        from .network import TestNetworkObj
+
+        network = TestNetworkObj(parse_network(etree.tostring(_child_document(element, base_dir, "network"),
+                                                              encoding="unicode")))
+        network.active = True       # libvirt's test driver starts every network of a node file
+        state.networks.append(network)
     return state

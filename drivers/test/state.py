@@ -158,6 +158,7 @@ class TestState:
         self.next_id = 1
         self.node = NodeInfo(*DEFAULT_NODE)
         self.pools: list[TestPoolObj] = []
+        self.networks: list = []        # network.TestNetworkObj, in definition order
         self.hostname = None
 
     def start(self, obj: TestDomainObj, reason: int) -> None:

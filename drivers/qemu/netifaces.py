@@ -1,0 +1,164 @@
+"""Tap devices for a domain's <interface type='network'> and <interface type='bridge'>,
+made by pyvirsh before QEMU starts and removed when the domain stops, as libvirt's
+QEMU driver does (qemuInterfaceBridgeConnect): one tap per interface, named by
+<target dev> or the first free vnetN, its MAC the guest's with the first byte 0xFE
+(so the bridge never takes the guest's address), the bridge's MTU, attached to the
+bridge and up. QEMU opens the tap by name (-netdev tap,ifname=...,script=no).
+
+The names are written to RUN/NAME.taps before the first tap is made, so a pyvirsh
+killed during a start, or a QEMU that died, leaves taps the next clean-up removes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+from ..api import DriverError, ErrorCode
+from ..fsutil import atomic_write, read_text, remove
+
+# libvirt's reserved prefixes: a <target dev> starting so is a name libvirt gave, replaced at start.
+RESERVED_PREFIXES = ("vnet", "vif", "macvtap", "macvlan")
+
+
+def taps_file(run_dir: str, name: str) -> str:
+    return os.path.join(run_dir, name + ".taps")
+
+
+def _ip(args: list[str], what: str) -> None:
+    from ..network.hostnet import find_tool
+    proc = subprocess.run([find_tool("ip", "iproute2")] + args, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise DriverError(ErrorCode.SYSTEM_ERROR, "%s: %s" % (what, proc.stderr.strip().rsplit(": ", 1)[-1]))
+
+
+def _bridge_of(conn, iface) -> str:
+    """The bridge an interface joins: its network's (which must run) or the one it names."""
+    from ..network.hostnet import is_bridge
+
+    kind = iface.get("type")
+    source = iface.find("source")
+    if kind == "network":
+        name = source.get("network") if source is not None else None
+        if not name:
+            raise DriverError(ErrorCode.XML_ERROR, "No <source> 'network' attribute specified with "
+                              "<interface type='network'/>")
+        rec = conn.networks.load(name)
+        if rec is None:
+            raise DriverError(ErrorCode.NO_NETWORK, "no network with matching name '%s'" % name)
+        if rec.live is None:
+            raise DriverError(ErrorCode.OPERATION_INVALID, "network '%s' is not active" % name)
+        if rec.live.bridge is None:
+            raise DriverError(ErrorCode.INTERNAL_ERROR, "network '%s' does not have a bridge name." % name)
+        source.set("bridge", rec.live.bridge)
+        return rec.live.bridge
+    bridge = source.get("bridge") if source is not None else None
+    if not bridge:
+        raise DriverError(ErrorCode.XML_ERROR, "Missing <source> element with bridge name in interface's <source>")
+    if not is_bridge(bridge):
+        raise DriverError(ErrorCode.SYSTEM_ERROR, "Cannot get interface MTU on '%s': No such device" % bridge)
+    return bridge
+
+
+def _mtu(dev: str) -> str:
+    """The bridge's MTU, which libvirt gives the tap too."""
+    from ..network.hostnet import find_tool
+    proc = subprocess.run([find_tool("ip", "iproute2"), "-j", "link", "show", "dev", dev], capture_output=True,
+                          text=True, check=False)
+    try:
+        return str(json.loads(proc.stdout)[0]["mtu"])
+    except (ValueError, IndexError, KeyError):
+        return "1500"
+
+
+def plug(conn, live, run_dir: str, dom_name: str) -> None:
+    """Make the taps of the live definition's network and bridge interfaces (setting their
+    <target dev>); on failure, remove the ones made."""
+    from ..network.hostnet import netdev_exists
+
+    wanted = [i for i in live.root.iterfind("devices/interface") if i.get("type") in ("network", "bridge")]
+    if not wanted:
+        return
+    unplug(run_dir, dom_name)       # taps of an earlier start killed before it recorded anything
+    made: list[str] = []
+    record = taps_file(run_dir, dom_name)
+    try:
+        for iface in wanted:
+            bridge = _bridge_of(conn, iface)
+            target = iface.find("target")
+            name = target.get("dev") if target is not None else None
+            if name is None or name.startswith(RESERVED_PREFIXES):
+                name = _new_tap(made, record)
+            elif netdev_exists(name):
+                raise DriverError(ErrorCode.SYSTEM_ERROR, "Unable to create tap device %s: Device or resource busy"
+                                  % name)
+            else:
+                made.append(name)
+                atomic_write(record, json.dumps(made))       # before the tap exists: a crash leaves its name
+                try:
+                    _ip(["tuntap", "add", "dev", name, "mode", "tap", "vnet_hdr"],
+                        "Unable to create tap device %s" % name)
+                except DriverError:
+                    made.pop()          # not ours: never removed by our clean-up
+                    atomic_write(record, json.dumps(made))
+                    raise
+            mac = iface.find("mac")
+            if mac is not None and mac.get("address"):
+                _ip(["link", "set", "dev", name, "address", "fe" + mac.get("address")[2:]],
+                    "Failed to set the MAC address of %s" % name)
+            _ip(["link", "set", "dev", name, "mtu", _mtu(bridge)], "cannot set interface MTU on '%s'" % name)
+            _ip(["link", "set", "dev", name, "master", bridge], "Unable to add bridge %s port %s" % (bridge, name))
+            _ip(["link", "set", "dev", name, "up"], "failed to set '%s' up" % name)
+            if target is None:
+                from lxml import etree
+                target = etree.Element("target")
+                before = iface.find("source")
+                if before is None:
+                    before = iface.find("mac")
+                if before is None:
+                    iface.insert(0, target)
+                else:
+                    before.addnext(target)
+            target.set("dev", name)
+    except BaseException:
+        unplug(run_dir, dom_name)
+        raise
+
+
+def _new_tap(made: list[str], record: str) -> str:
+    """The first free vnetN, made; another pyvirsh starting a domain at the same moment may take
+    a name first (the creation fails), and then the next one is tried."""
+    from ..network.hostnet import netdev_exists
+
+    for n in range(65536):
+        name = "vnet%d" % n
+        if name in made or netdev_exists(name):
+            continue
+        made.append(name)
+        atomic_write(record, json.dumps(made))       # before the tap exists: a crash leaves its name
+        try:
+            _ip(["tuntap", "add", "dev", name, "mode", "tap", "vnet_hdr"], "Unable to create tap device %s" % name)
+        except DriverError:
+            made.pop()                              # not ours: never removed by our clean-up
+            atomic_write(record, json.dumps(made))
+            if netdev_exists(name):
+                continue
+            raise
+        return name
+    raise DriverError(ErrorCode.INTERNAL_ERROR, "no free tap device name")
+
+
+def unplug(run_dir: str, dom_name: str) -> None:
+    """Remove the taps a start of the domain recorded (those still there)."""
+    from ..network.hostnet import netdev_exists
+
+    record = taps_file(run_dir, dom_name)
+    text = read_text(record)
+    if text is None:
+        return
+    for name in json.loads(text):
+        if netdev_exists(name):
+            from ..network.hostnet import find_tool
+            subprocess.run([find_tool("ip", "iproute2"), "link", "del", "dev", name], capture_output=True, check=False)
+    remove(record)

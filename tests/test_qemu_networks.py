@@ -1,0 +1,466 @@
+"""Virtual networks on the QEMU driver.
+
+The first tests need no privileges: definitions in files, libvirt's network-driver rules
+(a free virbrN and a MAC given at define, bridge names in use, one DHCP section) and
+net-update on the persistent definition. The rest run as root inside a network namespace
+each module makes for itself (`unshare --net`), so the host's own interfaces, routes and
+firewall are never touched: net-start builds the bridge, address, iptables rules and
+dnsmasq; net-destroy, a dead dnsmasq and a pyvirsh killed during net-start all leave
+nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from difftool import call_main, pyvirsh_argv
+
+NAT_XML = """<network>
+  <name>default</name>
+  <forward mode='nat'/>
+  <bridge name='virbr0'/>
+  <ip address='192.168.122.1' netmask='255.255.255.0'>
+    <dhcp>
+      <range start='192.168.122.2' end='192.168.122.254'/>
+      <host mac='52:54:00:aa:00:01' name='fixed' ip='192.168.122.10'/>
+    </dhcp>
+  </ip>
+</network>
+"""
+
+
+def _write(tmp_path, name: str, text: str) -> str:
+    path = os.path.join(str(tmp_path), name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+class Files:
+    """An embedded QEMU connection whose commands run in this process (no host parts used)."""
+
+    def __init__(self, tmp_path):
+        self.tmp = tmp_path
+        self.uri = "qemu:///embed?root=%s" % os.path.join(str(tmp_path), "root")
+
+    def run(self, *args):
+        out, err, rc = call_main(["-c", self.uri] + list(args), cwd=str(self.tmp))
+        return out.decode(), err.decode(), rc
+
+    def ok(self, *args) -> str:
+        out, err, rc = self.run(*args)
+        assert rc == 0 and err == "", (args, out, err)
+        return out
+
+    def fails(self, *args) -> str:
+        out, err, rc = self.run(*args)
+        assert rc == 1 and out == "\n", (args, out, err)
+        return err
+
+
+@pytest.fixture
+def files(tmp_path):
+    return Files(tmp_path)
+
+
+def test_define_gives_bridge_and_mac_and_keeps_them(files, tmp_path):
+    path = _write(tmp_path, "iso.xml", "<network><name>iso</name><uuid>6e3c5a52-0a6b-4c53-9f1d-1f0c8d4f2a11</uuid>"
+                  "<ip address='10.9.0.1' prefix='24'/></network>")
+    assert files.ok("net-define", path) == "Network iso defined from %s\n\n" % path
+    xml = files.ok("net-dumpxml", "iso")
+    assert re.search(r"<bridge name='virbr0' stp='on' delay='0'/>\n  <mac address='52:54:00(:[0-9a-f]{2}){3}'/>", xml)
+    # A redefinition without bridge or MAC keeps what the first one was given.
+    assert files.ok("net-define", path) and files.ok("net-dumpxml", "iso") == xml
+    # The next network gets the next free name.
+    other = _write(tmp_path, "other.xml", "<network><name>other</name></network>")
+    files.ok("net-define", other)
+    assert "<bridge name='virbr1' " in files.ok("net-dumpxml", "other")
+    taken = _write(tmp_path, "taken.xml", "<network><name>third</name><bridge name='virbr1'/></network>")
+    assert files.fails("net-define", taken) == ("error: Failed to define network from %s\n"
+                                                "error: internal error: bridge name 'virbr1' already in use.\n" % taken)
+    two_dhcp = _write(tmp_path, "two.xml", "<network><name>two</name>"
+                      "<ip address='10.1.0.1' prefix='24'><dhcp><range start='10.1.0.2' end='10.1.0.3'/></dhcp></ip>"
+                      "<ip address='10.2.0.1' prefix='24'><dhcp><range start='10.2.0.2' end='10.2.0.3'/></dhcp></ip>"
+                      "</network>")
+    assert files.fails("net-define", two_dhcp).endswith(
+        "error: unsupported configuration: Multiple IPv4 dhcp sections found -- dhcp is supported only for a "
+        "single IPv4 address on each network\n")
+    bad_range = _write(tmp_path, "bad.xml", "<network><name>bad</name><ip address='10.1.0.1' prefix='24'>"
+                       "<dhcp><range start='10.1.0.9' end='10.1.0.3'/></dhcp></ip></network>")
+    assert files.fails("net-define", bad_range).endswith(
+        "error: internal error: range 10.1.0.9 - 10.1.0.3 is reversed \n")
+    unknown = _write(tmp_path, "unknown.xml", "<network><name>u</name><portgroup name='x'/></network>")
+    assert files.fails("net-define", unknown).endswith(
+        "error: unsupported configuration: network XML element <portgroup> in <network> is not supported by "
+        "pyvirsh\n")
+    assert files.ok("net-list", "--all", "--name") == "iso\nother\n\n"
+
+
+def test_lifecycle_rules_without_starting(files, tmp_path):
+    path = _write(tmp_path, "n.xml", "<network><name>n</name><uuid>11111111-2222-3333-4444-555555555555</uuid>"
+                  "<ip address='10.3.0.1' prefix='24'><dhcp><range start='10.3.0.2' end='10.3.0.9'/></dhcp></ip>"
+                  "</network>")
+    files.ok("net-define", path)
+    assert files.ok("net-info", "n").startswith("Name:           n\nUUID:           "
+                                                 "11111111-2222-3333-4444-555555555555\nActive:         no\n")
+    assert files.ok("net-autostart", "n") == "Network n marked as autostarted\n\n"
+    assert files.ok("net-list", "--autostart", "--all", "--name") == "n\n\n"
+    assert files.fails("net-destroy", "n") == ("error: Failed to destroy network n\n"
+                                               "error: Requested operation is not valid: network 'n' is not active\n")
+    host = "<host mac='52:54:00:00:00:07' name='h7' ip='10.3.0.7'/>"
+    assert files.ok("net-update", "n", "add", "ip-dhcp-host", host) == "Updated network n persistent config\n"
+    assert host in files.ok("net-dumpxml", "n", "--inactive")
+    assert files.fails("net-update", "n", "add", "ip-dhcp-host", host, "--live") == (
+        "error: Failed to update network n\nerror: Requested operation is not valid: network is not running\n")
+    assert files.ok("net-name", "11111111-2222-3333-4444-555555555555") == "n\n\n"
+    assert files.ok("net-undefine", "n") == "Network n has been undefined\n\n"
+    assert files.ok("net-list", "--all") == (" Name   State   Autostart   Persistent\n"
+                                             "----------------------------------------\n\n")
+    state = os.path.join(str(tmp_path), "root", "config", "networks")
+    assert sorted(os.listdir(state)) == ["autostart"] and os.listdir(os.path.join(state, "autostart")) == []
+
+
+# ---------------------------------------------------------------------------
+# Host parts, inside a network namespace of the module's own
+# ---------------------------------------------------------------------------
+
+def _netns_missing() -> str | None:
+    if os.geteuid() != 0:
+        return "needs root (bridges, iptables and dnsmasq in a network namespace)"
+    for tool in ("unshare", "nsenter", "ip", "iptables", "dnsmasq"):
+        if shutil.which(tool) is None and shutil.which(tool, path="/usr/sbin:/sbin") is None:
+            return "%s is not installed" % tool
+    return None
+
+
+needs_netns = pytest.mark.skipif(_netns_missing() is not None, reason=_netns_missing() or "")
+
+
+class Netns:
+    """A network namespace held open by a process of its own; commands run in it with nsenter."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.uri = "qemu:///embed?root=%s" % os.path.join(base, "root")
+        self.holder = subprocess.Popen(["unshare", "--net", "cat"], stdin=subprocess.PIPE)
+        mine = os.readlink("/proc/self/ns/net")
+        deadline = time.monotonic() + 10
+        while os.readlink("/proc/%d/ns/net" % self.holder.pid) == mine:     # until unshare has entered it
+            assert time.monotonic() < deadline, "unshare did not make a network namespace"
+            time.sleep(0.01)
+        self.prefix = ["nsenter", "--net=/proc/%d/ns/net" % self.holder.pid]
+        self.sh("ip link set lo up")
+
+    def sh(self, command: str) -> str:
+        return subprocess.run(self.prefix + ["sh", "-c", command], capture_output=True, text=True,
+                              check=True).stdout
+
+    def run(self, *args):
+        return subprocess.run(self.prefix + pyvirsh_argv() + ["-c", self.uri] + list(args), capture_output=True,
+                              text=True, cwd=self.base, check=False)
+
+    def ok(self, *args) -> str:
+        proc = self.run(*args)
+        assert proc.returncode == 0 and proc.stderr == "", (args, proc.stdout, proc.stderr)
+        return proc.stdout
+
+    def fails(self, *args) -> str:
+        proc = self.run(*args)
+        assert proc.returncode == 1 and proc.stdout == "\n", (args, proc.stdout, proc.stderr)
+        return proc.stderr
+
+    def links(self) -> list[str]:
+        return sorted(link["ifname"] for link in json.loads(self.sh("ip -j link show")) if link["ifname"] != "lo")
+
+    def rules(self) -> str:
+        return self.sh("iptables-save | grep -v '^[#:*]' | grep -v '^COMMIT' || true")
+
+    def dnsmasq_pids(self) -> list[int]:
+        root = os.path.join(self.base, "root")
+        pids = []
+        for entry in os.listdir("/proc"):
+            try:
+                with open("/proc/%s/cmdline" % entry, "rb") as f:
+                    argv = f.read().split(b"\0")
+                with open("/proc/%s/stat" % entry) as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if argv and argv[0].endswith(b"dnsmasq") and any(root.encode() in a for a in argv) and state != "Z":
+                pids.append(int(entry))
+        return pids
+
+    def close(self) -> None:
+        for pid in self.dnsmasq_pids():
+            os.kill(pid, signal.SIGKILL)
+        self.holder.stdin.close()       # type: ignore[union-attr]
+        self.holder.wait(10)
+
+
+@pytest.fixture(scope="module")
+def netns(tmp_path_factory):
+    ns = Netns(str(tmp_path_factory.mktemp("netns")))
+    try:
+        yield ns
+    finally:
+        ns.close()
+
+
+def _clean(ns: Netns) -> None:
+    """Nothing of any network is left in the namespace."""
+    assert ns.links() == []
+    assert ns.rules() == ""
+    assert ns.dnsmasq_pids() == []
+
+
+@needs_netns
+def test_nat_network_made_and_removed(netns, tmp_path):
+    path = _write(tmp_path, "default.xml", NAT_XML)
+    netns.ok("net-define", path)
+    assert netns.ok("net-start", "default") == "Network default started\n\n"
+    assert netns.links() == ["virbr0"]
+    addr = json.loads(netns.sh("ip -j addr show dev virbr0"))[0]
+    assert [(a["local"], a["prefixlen"]) for a in addr["addr_info"] if a["family"] == "inet"] == \
+        [("192.168.122.1", 24)]
+    assert addr["address"] == re.search(r"<mac address='([0-9a-f:]+)'/>", netns.ok("net-dumpxml", "default")).group(1)
+    assert netns.sh("cat /sys/class/net/virbr0/bridge/stp_state 2>/dev/null || ip -d -j link show virbr0") != ""
+    rules = netns.rules()
+    for rule in ("-A LIBVIRT_PRT -s 192.168.122.0/24 ! -d 192.168.122.0/24 -j MASQUERADE",
+                 "-A LIBVIRT_PRT -s 192.168.122.0/24 ! -d 192.168.122.0/24 -p tcp -j MASQUERADE --to-ports 1024-65535",
+                 "-A LIBVIRT_FWO -s 192.168.122.0/24 -i virbr0 -j ACCEPT",
+                 "-A LIBVIRT_FWI -d 192.168.122.0/24 -o virbr0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+                 "-A LIBVIRT_INP -i virbr0 -p udp -m udp --dport 67 -j ACCEPT",
+                 "-A POSTROUTING -j LIBVIRT_PRT", "-A FORWARD -j LIBVIRT_FWX"):
+        assert rule in rules.splitlines(), (rule, rules)
+    assert netns.sh("cat /proc/sys/net/ipv4/ip_forward").strip() == "1"
+    [pid] = netns.dnsmasq_pids()
+    conf = os.path.join(netns.base, "root", "run", "networks", "default", "default.conf")
+    with open(conf) as f:
+        text = f.read()
+    assert "interface=virbr0\n" in text and "dhcp-range=192.168.122.2,192.168.122.254,255.255.255.0\n" in text
+    assert "dhcp-host=52:54:00:aa:00:01,192.168.122.10,fixed\n" in text and "dhcp-lease-max=253\n" in text
+    assert netns.ok("net-list") == (" Name      State    Autostart   Persistent\n"
+                                    "--------------------------------------------\n"
+                                    " default   active   no          yes\n\n")
+    # A second network on the same subnet, or on its bridge name, changes nothing.
+    clash = _write(tmp_path, "clash.xml", NAT_XML.replace("default", "clash").replace("virbr0", "virbr9"))
+    assert netns.fails("net-create", clash) == ("error: Failed to create network from %s\n"
+                                                "error: internal error: Network is already in use by interface "
+                                                "virbr0\n" % clash)
+    assert netns.links() == ["virbr0"] and netns.rules() == rules
+    # A host interface already named as the bridge: libvirt's error, nothing made or taken away.
+    netns.sh("ip link add virbr9 type bridge")
+    assert netns.fails("net-create", clash).endswith(
+        "error: internal error: Network is already in use by interface virbr0\n")
+    busy = _write(tmp_path, "busy.xml", NAT_XML.replace("default", "busy").replace("virbr0", "virbr9")
+                  .replace("192.168.122", "192.168.77"))
+    assert netns.fails("net-create", busy) == ("error: Failed to create network from %s\n"
+                                               "error: error creating bridge interface virbr9: File exists\n" % busy)
+    assert netns.links() == ["virbr0", "virbr9"] and netns.rules() == rules
+    assert netns.ok("net-list", "--all", "--name") == "default\n\n"
+    netns.sh("ip link del virbr9")
+    # net-update --live restarts dnsmasq with the new host; the lease file is kept.
+    assert netns.ok("net-update", "default", "add", "ip-dhcp-host",
+                    "<host mac='52:54:00:aa:00:02' ip='192.168.122.11'/>") == "Updated network default live state\n"
+    with open(conf) as f:
+        assert "dhcp-host=52:54:00:aa:00:02,192.168.122.11\n" in f.read()
+    assert netns.dnsmasq_pids() != [pid] and len(netns.dnsmasq_pids()) == 1
+    assert netns.ok("net-dhcp-leases", "default") == (
+        " Expiry Time   MAC address   Protocol   IP address   Hostname   Client ID or DUID\n"
+        "-----------------------------------------------------------------------------------\n\n")
+    assert netns.ok("net-destroy", "default") == "Network default destroyed\n\n"
+    _clean(netns)
+    netns.ok("net-undefine", "default")
+
+
+@needs_netns
+def test_dead_dnsmasq_or_lost_start_is_cleaned_up(netns, tmp_path):
+    path = _write(tmp_path, "iso.xml", "<network><name>iso</name><bridge name='virbr3'/>"
+                  "<ip address='10.33.0.1' prefix='24'><dhcp><range start='10.33.0.2' end='10.33.0.9'/></dhcp></ip>"
+                  "</network>")
+    netns.ok("net-define", path)
+    netns.ok("net-start", "iso")
+    [pid] = netns.dnsmasq_pids()
+    os.kill(pid, signal.SIGKILL)
+    # The next look at the network notices, tears down the rest and shows it inactive.
+    assert " iso    inactive " in netns.ok("net-list", "--all")
+    _clean(netns)
+    assert netns.ok("net-start", "iso") == "Network iso started\n\n"
+    assert netns.links() == ["virbr3"]
+    # pyvirsh killed at random moments of a net-start: each next command finds either a
+    # running network with all its parts or nothing at all.
+    netns.ok("net-destroy", "iso")
+    rng = random.Random(16)
+    for _ in range(6):
+        proc = subprocess.Popen(netns.prefix + pyvirsh_argv() + ["-c", netns.uri, "net-start", "iso"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.05, 0.4))      # a random point of the start, not a wait for state
+        proc.kill()
+        proc.wait()
+        listing = netns.ok("net-list", "--all")
+        if " iso    active " in listing:
+            assert netns.links() == ["virbr3"] and len(netns.dnsmasq_pids()) == 1
+            assert "-A LIBVIRT_FWX -i virbr3 -o virbr3 -j ACCEPT" in netns.rules()
+            netns.ok("net-destroy", "iso")
+        else:
+            assert " iso    inactive " in listing
+        _clean(netns)
+    netns.ok("net-undefine", "iso")
+
+
+# ---------------------------------------------------------------------------
+# Guests on the network: a tap per interface, DHCP from the network's dnsmasq
+# ---------------------------------------------------------------------------
+
+UDHCPC_SCRIPT = b"""#!/bin/sh
+case "$1" in
+bound|renew) ifconfig "$interface" "$ip" netmask "$subnet" ;;
+esac
+"""
+
+NET_SH = b"""ip link set eth0 up
+udhcpc -i eth0 -q -n -t 20 -T 1 -s /etc/udhcpc.sh >/dev/null 2>&1
+echo "PYVIRSH-NET addr $(ip -4 -o addr show dev eth0 | awk '{print $4}')"
+ping -c 2 -W 2 192.168.122.1 >/dev/null 2>&1 && echo "PYVIRSH-NET host ok" || echo "PYVIRSH-NET host failed"
+peer=$(sed -n 's/.*pyvirsh.peer=\\([^ ]*\\).*/\\1/p' /proc/cmdline)
+i=0
+while [ $i -lt 90 ]; do ping -c 1 -W 1 "$peer" >/dev/null 2>&1 && break; i=$((i+1)); done
+[ $i -lt 90 ] && echo "PYVIRSH-NET peer ok" || echo "PYVIRSH-NET peer failed"
+echo PYVIRSH-NET-DONE
+"""
+
+GUEST_DEADLINE = 240.0
+
+
+def _guest_xml(name: str, kernel: str, initrd: str, log: str, interface: str, peer: str) -> str:
+    return ("<domain type='qemu'><name>%s</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>"
+            "<os><type arch='x86_64'>hvm</type><kernel>%s</kernel><initrd>%s</initrd>"
+            "<cmdline>console=ttyS0 pyvirsh.shell pyvirsh.peer=%s</cmdline></os>"
+            "<devices>%s<serial type='file'><source path='%s'/></serial></devices></domain>"
+            % (name, kernel, initrd, peer, interface, log))
+
+
+def _net_report(log: str) -> list[str]:
+    deadline = time.monotonic() + GUEST_DEADLINE
+    while True:
+        try:
+            with open(log, errors="replace") as f:
+                text = f.read()
+        except FileNotFoundError:
+            text = ""
+        if "PYVIRSH-NET-DONE" in text:
+            return [line.strip() for line in text.splitlines() if line.startswith("PYVIRSH-NET ")]
+        assert time.monotonic() < deadline, "the guest did not finish its network checks:\n" + text[-2000:]
+        time.sleep(0.2)
+
+
+@needs_netns
+def test_guests_on_network_and_bridge_get_leases_and_see_each_other(netns, tmp_path):
+    import testguest
+
+    if testguest.kernel_version() is None:
+        pytest.skip("no kernel in /boot (apt-get install -y linux-image-amd64 busybox-static)")
+    kernel, initrd = testguest.build(extras={"/etc/pyvirsh.d/net.sh": (0o100644, NET_SH),
+                                             "/etc/udhcpc.sh": (0o100755, UDHCPC_SCRIPT)}, flavour="net")
+    netns.ok("net-define", _write(tmp_path, "default.xml", NAT_XML.replace(
+        "</dhcp>", "<host mac='52:54:00:aa:00:02' name='second' ip='192.168.122.11'/></dhcp>")))
+    logs = {name: os.path.join(str(tmp_path), name + ".log") for name in ("ga", "gb")}
+    ga = _guest_xml("ga", kernel, initrd, logs["ga"], "<interface type='network'><mac address='52:54:00:aa:00:01'/>"
+                    "<source network='default'/><model type='virtio'/></interface>", "192.168.122.11")
+    gb = _guest_xml("gb", kernel, initrd, logs["gb"], "<interface type='bridge'><mac address='52:54:00:aa:00:02'/>"
+                    "<source bridge='virbr0'/><target dev='guestb'/><model type='virtio'/></interface>",
+                    "192.168.122.10")
+    netns.ok("define", _write(tmp_path, "ga.xml", ga))
+    netns.ok("define", _write(tmp_path, "gb.xml", gb))
+    assert netns.fails("start", "ga") == ("error: Failed to start domain 'ga'\n"
+                                          "error: Requested operation is not valid: network 'default' is not active\n")
+    assert netns.fails("start", "gb").endswith("Cannot get interface MTU on 'virbr0': No such device\n")
+    assert netns.links() == []
+    netns.ok("net-start", "default")
+    try:
+        netns.ok("start", "ga")
+        netns.ok("start", "gb")
+        links = {link["ifname"]: link for link in json.loads(netns.sh("ip -j link show"))}
+        assert sorted(links) == ["guestb", "lo", "virbr0", "vnet0"]
+        assert links["vnet0"]["master"] == "virbr0" and links["guestb"]["master"] == "virbr0"
+        assert links["vnet0"]["address"] == "fe:54:00:aa:00:01"
+        live = netns.ok("dumpxml", "ga")
+        assert "<source network='default' bridge='virbr0'/>" in live and "<target dev='vnet0'/>" in live
+        assert _net_report(logs["ga"]) == ["PYVIRSH-NET addr 192.168.122.10/24", "PYVIRSH-NET host ok",
+                                           "PYVIRSH-NET peer ok"]
+        assert _net_report(logs["gb"]) == ["PYVIRSH-NET addr 192.168.122.11/24", "PYVIRSH-NET host ok",
+                                           "PYVIRSH-NET peer ok"]
+        leases = netns.ok("net-dhcp-leases", "default")
+        assert re.search(r" 52:54:00:aa:00:01 +ipv4 +192\.168\.122\.10/24 ", leases), leases
+        assert re.search(r" 52:54:00:aa:00:02 +ipv4 +192\.168\.122\.11/24 ", leases), leases
+        only = netns.ok("net-dhcp-leases", "default", "--mac", "52:54:00:aa:00:02").splitlines()[2:]
+        assert len(only) == 2 and " 52:54:00:aa:00:02 " in only[0] and only[1] == ""
+    finally:
+        netns.run("destroy", "ga")
+        netns.run("destroy", "gb")
+    assert netns.links() == ["virbr0"]          # the taps went with their domains
+    netns.ok("net-destroy", "default")
+    _clean(netns)
+    netns.ok("undefine", "ga")
+    netns.ok("undefine", "gb")
+    netns.ok("net-undefine", "default")
+
+
+def test_system_connection_defines_libvirts_default_network_once(tmp_path):
+    from pyvirsh.drivers.qemu.networks import NetworkStore
+    from pyvirsh.drivers.qemu.paths import DriverPaths
+
+    paths = DriverPaths("embed", str(tmp_path))
+    paths.mode = "system"           # qemu:///system's behaviour, in a scratch directory
+    store = NetworkStore(paths)
+    [rec] = store.records()
+    assert rec.name == "default" and rec.autostart and rec.live is None
+    xml = rec.current.to_xml()
+    assert re.fullmatch(r"<network>\n  <name>default</name>\n  <uuid>[0-9a-f-]{36}</uuid>\n"
+                        r"  <forward mode='nat'/>\n  <bridge name='virbr\d+' stp='on' delay='0'/>\n"
+                        r"  <mac address='52:54:00(:[0-9a-f]{2}){3}'/>\n"
+                        r"  <ip address='192\.168\.(\d+)\.1' netmask='255\.255\.255\.0'>\n    <dhcp>\n"
+                        r"      <range start='192\.168\.\2\.2' end='192\.168\.\2\.254'/>\n    </dhcp>\n  </ip>\n"
+                        r"</network>\n", xml), xml
+    # Undefined once, it stays undefined: only a first use defines it.
+    os.unlink(os.path.join(str(tmp_path), "config", "networks", "default.xml"))
+    assert NetworkStore(paths).records() == []
+
+
+@needs_netns
+def test_bridge_and_open_modes(netns, tmp_path):
+    # forward mode='bridge': a host bridge pyvirsh neither makes nor removes.
+    netns.sh("ip link add br-host type bridge")
+    host = _write(tmp_path, "host.xml", "<network><name>host</name><forward mode='bridge'/>"
+                  "<bridge name='br-host'/></network>")
+    netns.ok("net-define", host)
+    assert netns.ok("net-dumpxml", "host").endswith("<forward mode='bridge'/>\n  <bridge name='br-host'/>\n"
+                                                    "</network>\n\n")
+    assert netns.ok("net-start", "host") == "Network host started\n\n"
+    assert netns.ok("net-info", "host").endswith("Active:         yes\nPersistent:     yes\n"
+                                                 "Autostart:      no\nBridge:         br-host\n\n")
+    netns.ok("net-destroy", "host")
+    assert netns.links() == ["br-host"] and netns.rules() == ""
+    netns.sh("ip link del br-host")
+    assert netns.fails("net-start", "host") == ("error: Failed to start network host\nerror: Unable to get index "
+                                                "for interface br-host: No such device\n")
+    netns.ok("net-undefine", "host")
+    # forward mode='open': bridge, address and dnsmasq, and no firewall rule at all.
+    opened = _write(tmp_path, "open.xml", "<network><name>open</name><forward mode='open'/>"
+                    "<ip address='10.66.0.1' prefix='24'><dhcp><range start='10.66.0.2' end='10.66.0.3'/></dhcp>"
+                    "</ip></network>")
+    netns.ok("net-create", opened)
+    assert netns.links() == ["virbr0"] and netns.rules() == "" and len(netns.dnsmasq_pids()) == 1
+    assert netns.ok("net-list", "--transient", "--name") == "open\n\n"
+    netns.ok("net-destroy", "open")
+    _clean(netns)
+    assert netns.ok("net-list", "--all", "--name") == "\n"
