@@ -21,7 +21,7 @@ from ..fsutil import FileLock, atomic_write, ensure_dir, read_text, remove, remo
 from . import process
 from .blockjobs import BlockJobs, reconcile_jobs
 from .capabilities import Capabilities
-from .chaincache import LayerRef, attach_chain, layers, set_disk_image, user_chain_layers
+from .chaincache import cache_disk_chain, layers, set_disk_image
 from .paths import DriverPaths
 from .pools import QemuStorage
 from .snapshots import Snapshots
@@ -593,36 +593,14 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
 
     def _prepare_live_definition(self, definition: DomainDef, status_capacity: dict) -> tuple[DomainDef, int]:
         """Copy the definition and record each disk's probed chain in it (probe once, here)."""
-        from ..storage.chain import ChainLayer, probe_chain
         from .volumedisks import resolve_volume_disks
         live = definition.copy()
         resolve_volume_disks(self.conn, live)       # <disk type='volume'>: the volume's file
         next_index = 1
         for disk in live.disks():
-            src = disk.source_element
-            if src is None or disk.source is None:
+            if disk.source_element is None or disk.source is None:
                 continue
-            top_format = disk.driver_type or "raw"
-            given, terminated = user_chain_layers(disk.el)
-            chain: list[LayerRef | ChainLayer]
-            if given:
-                # A chain written in XML is trusted as written and never probed.
-                chain = [LayerRef(disk.source, top_format, disk.type), *(LayerRef(p, f, t) for p, f, t in given)]
-                if not terminated:
-                    chain += probe_chain(given[-1][0], given[-1][1], disk.target)[1:]
-                capacity = None         # the top's own header says (read below)
-            else:
-                chain = list(probe_chain(disk.source, top_format, disk.target))
-                capacity = chain[0].virtual_size
-            first = next_index
-            next_index = attach_chain(disk.el, chain, next_index)
-            if capacity is None:
-                from ..storage.probe import read_header
-                capacity = read_header(disk.source, top_format).virtual_size or 0
-            status_capacity[first] = capacity
-            for offset, layer in enumerate(chain[1:], start=1):
-                if layer.virtual_size is not None:
-                    status_capacity[first + offset] = layer.virtual_size
+            next_index = cache_disk_chain(disk, next_index, status_capacity)
         return live, next_index
 
     def launch(self, definition: DomainDef, paused: bool) -> None:
