@@ -88,6 +88,10 @@ class SnapshotIntent(XMLObject):
     def new_snapshot(cls, with_metadata: bool) -> SnapshotIntent:
         return cls(new_element("intent", (("op", "snapshot"), ("metadata", "1" if with_metadata else "0"))))
 
+    def record_in(self, status) -> None:
+        """Make this the status's intent (saved with the status, settled by a later command)."""
+        status.intent = self.el
+
     @property
     def with_metadata(self) -> bool:
         return self.el.get("metadata") == "1"

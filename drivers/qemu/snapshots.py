@@ -325,7 +325,7 @@ class Snapshots(QemuDomainBase):
                                size=self._disk_capacity(disk))
             status.next_index += 1      # node names are never reused, even after a kill
         intent.keep_snapshot(snap)
-        status.intent = intent.el
+        intent.record_in(status)
         self.save_status()
         try:
             for disk, path, exists in plan:
