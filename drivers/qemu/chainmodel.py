@@ -25,6 +25,7 @@ Layers are views: they read the document each time and hold nothing else.
 from __future__ import annotations
 
 from ..api import DriverError, ErrorCode
+from ..diskinfo import backing_nodes
 from ..xmlmodel import XMLObject, XMLProperty, new_element
 
 BACKING = "backingStore"
@@ -68,17 +69,11 @@ class Layer(XMLObject):
     def storage_node_name(self) -> str:
         return storage_node(self.index)
 
-    @property
-    def backing(self) -> BackingLayer | None:
-        """The layer directly below, or None (the chain ends, or goes on unknown)."""
-        el = self.el.find(BACKING)
-        return BackingLayer(el) if el is not None and el.find("source") is not None else None
-
-    @property
-    def terminated(self) -> bool:
-        """Does this layer end with the explicit terminator (nothing below, and known so)?"""
-        el = self.el.find(BACKING)
-        return el is not None and el.find("source") is None
+    def layers_below(self) -> tuple[list[BackingLayer], bool]:
+        """The layers under this one, top down (diskinfo.backing_nodes: the one walk down a
+        chain in XML), and whether they end with the terminator (the chain is known complete)."""
+        nodes, terminated = backing_nodes(self.el)
+        return [BackingLayer(node) for node in nodes], terminated
 
     def image(self) -> tuple[str, str]:
         """(path, format): what the snapshot and merge bookkeeping records of a layer."""
@@ -143,22 +138,12 @@ class DiskChain(XMLObject):
         """Every layer, top first; empty for a disk without a cached chain."""
         if not self.cached:
             return []
-        out: list[Layer] = [self.top]
-        below = self.top.backing
-        while below is not None:
-            out.append(below)
-            below = below.backing
-        return out
+        return [self.top, *self.top.layers_below()[0]]
 
     def written_below(self) -> tuple[list[BackingLayer], bool]:
         """The layers below the top as the XML has them (a user's <backingStore> chain in a
         definition, or the cache), and whether they end with the terminator."""
-        out: list[BackingLayer] = []
-        layer: Layer = self.top
-        while layer.backing is not None:
-            layer = layer.backing
-            out.append(layer)       # type: ignore[arg-type]
-        return out, layer.terminated
+        return self.top.layers_below()
 
     def indexes(self) -> list[int]:
         return [layer.index for layer in self.layers()]
@@ -229,11 +214,11 @@ class DiskChain(XMLObject):
         """`lower` (or nothing: the terminator) becomes upper's backing (a pull, an intermediate
         commit); the layers that were between them are dropped."""
         dropped = []
-        layer = upper.backing
-        while layer is not None and (lower is None or layer.el is not lower.el):
+        for layer in upper.layers_below()[0]:
+            if lower is not None and layer.el is lower.el:
+                break
             if layer.index is not None:
                 dropped.append(layer.index)
-            layer = layer.backing
         upper._set_below(lower.el if lower is not None else None)
         return dropped
 
