@@ -19,7 +19,9 @@ A DiskChain is the ordered list of those layers, top first, and the only code
 that adds, moves or removes their elements: the block jobs and snapshots say
 what happened to the chain (an overlay pushed on top, the layers between two
 indexes dropped, a pivot to a lower layer or to a copy) and never touch lxml.
-Layers are views: they read the document each time and hold nothing else.
+Layers are views: they read the document each time and hold nothing else. So
+a TopLayer read after a pivot shows the new top: take what you need of the old
+one (its index, its image) before asking for the change.
 """
 
 from __future__ import annotations
