@@ -9,7 +9,17 @@ The document stays the single source: objects hold nothing but their element.
 
 from __future__ import annotations
 
-from lxml import etree
+# lxml is imported where an element is made: reading goes through the elements' own methods,
+# and a module that only declares a model must not cost a command lxml's import.
+
+
+def new_element(tag: str, attrs: tuple = ()):
+    """A detached element with attributes in the given order: the one place models make one."""
+    from lxml import etree
+    el = etree.Element(tag)
+    for name, value in attrs:
+        el.set(name, value)
+    return el
 
 
 def _split(xpath: str) -> tuple[list[str], str | None]:
@@ -42,7 +52,8 @@ class XMLProperty:
             if child is None:
                 if not create:
                     return None
-                child = etree.SubElement(node, step)
+                child = new_element(step)
+                node.append(child)
             node = child
         return node
 
@@ -103,6 +114,12 @@ class XMLObject:
     def child(self, tag: str):
         return self.el.find(tag)
 
+    def remove_children(self, tag: str) -> list:
+        """Detach every <tag> child; return them (still whole, for a caller to re-attach)."""
+        gone = self.el.findall(tag)
+        for el in gone:
+            self.el.remove(el)
+        return gone
 
 def integer_attribute(element, attr: str, default: int | None = None) -> int:
     """An element's numeric attribute (decimal or 0x-hex), default when absent; a value that

@@ -16,7 +16,6 @@ qemu-img's own locks guard against a domain running elsewhere.
 
 from __future__ import annotations
 
-import itertools
 import os
 import time
 
@@ -26,8 +25,7 @@ from ..api import (BlockCommitFlags, BlockCopyFlags, BlockJobAbortFlags, BlockJo
 from ..fsutil import remove
 from ..waiting import wait_for
 from ..storage.probe import BACKING_FORMATS
-from . import chaincache
-from .chaincache import backing_name, find_layer, format_node, layers, storage_node
+from .chaincache import backing_name, chain_of, format_node, storage_node
 from .domainbase import QemuDomainBase
 from .status import Job
 
@@ -181,34 +179,32 @@ def _apply(dom, q, job) -> None:
     layers are queued for release (status.release) and files for removal (status.unlink);
     snapshot metadata that named a merged image names the image it went into."""
     disk = dom.status.definition.find_disk(job.disk)
+    chain = chain_of(disk)
     dropped: list[int] = []
-    merged: list = []           # layers whose data went into `into`
-    into = None
+    merged: list = []           # (path, format) of the layers whose data went into `into`
+    into = None                 # (path, format)
     if job.kind == "pull":
-        top = layers(disk.el)[0]
-        base = _layer_by_index(disk.el, job.base)
-        dropped = chaincache.subtree_indexes(chaincache.set_backing(top, base))
+        dropped = chain.drop_between(chain.top, _layer_by_index(chain, job.base))
     elif job.kind == "commit":
-        top = _layer_by_index(disk.el, job.top)
-        base = _layer_by_index(disk.el, job.base)
-        parent = _parent_of(disk.el, top)
-        merged = _between(disk.el, top, base)
-        into = base
-        dropped = chaincache.subtree_indexes(chaincache.set_backing(parent, base))
+        top = _layer_by_index(chain, job.top)
+        base = _layer_by_index(chain, job.base)
+        merged = [layer.image() for layer in chain.between(top, base)]
+        into = base.image()
+        dropped = chain.drop_between(chain.parent_of(top), base)
     elif job.kind == "active-commit":
         if job.pivot_requested:
-            base = _layer_by_index(disk.el, job.base)
-            merged = _between(disk.el, layers(disk.el)[0], base)
-            into = base
-            dropped = chaincache.promote(disk.el, base)
-            dom.point_config_disk(job.disk, base.path, base.format, base.type)
+            base = _layer_by_index(chain, job.base)
+            merged = [layer.image() for layer in chain.between(chain.top, base)]
+            into = base.image()
+            base_type = base.type
+            dropped = chain.pivot_to_layer(base)
+            dom.point_config_disk(job.disk, base.path, base.format, base_type)
         else:
             return          # the top stays active; the chain is unchanged
     elif job.kind == "copy":
         if job.pivot_requested:
-            dropped = chaincache.replace_top(disk.el, job.dest, job.dest_format, job.dest_type,
-                                             int(job.base), keep_backing=bool(int(job.flags or 0) &
-                                                                               BlockRebaseFlags.SHALLOW))
+            dropped = chain.pivot_to_copy(job.dest, job.dest_format, job.dest_type, int(job.base),
+                                          keep_backing=bool(int(job.flags or 0) & BlockRebaseFlags.SHALLOW))
             dom.status.capacity[int(job.base)] = dom.status.capacity.get(int(job.top), 0)
             dom.point_config_disk(job.disk, job.dest, job.dest_format, job.dest_type)
         else:
@@ -219,8 +215,7 @@ def _apply(dom, q, job) -> None:
     if job.delete and job.kind in ("commit", "active-commit"):
         doomed = job.delete.split("\n")
     if into is not None:
-        doomed += dom.follow_merge(job.disk, [(layer.path, layer.format) for layer in merged],
-                                   (into.path, into.format), deleted_snapshot=job.snapshot)
+        doomed += dom.follow_merge(job.disk, merged, into, deleted_snapshot=job.snapshot)
     for index in dropped:
         if index not in dom.status.release:
             dom.status.release.append(index)
@@ -229,28 +224,10 @@ def _apply(dom, q, job) -> None:
             dom.status.unlink.append(path)
 
 
-def _between(disk_el, top, base) -> list:
-    """The layers from top down to just above base."""
-    chain = layers(disk_el)
-    indexes = [layer.index for layer in chain]
-    return chain[indexes.index(top.index):indexes.index(base.index)]
-
-
-def _layer_by_index(disk_el, index):
+def _layer_by_index(chain, index):
     if index is None or index == "":
         return None
-    for layer in layers(disk_el):
-        if layer.index == int(index):
-            return layer
-    raise DriverError(ErrorCode.INTERNAL_ERROR, "backing store index %s vanished from the cache" % index)
-
-
-def _parent_of(disk_el, layer):
-    chain = layers(disk_el)
-    for upper, lower in itertools.pairwise(chain):
-        if lower.index == layer.index:
-            return upper
-    raise DriverError(ErrorCode.INTERNAL_ERROR, "top '%s' has no parent in the chain" % layer.path)
+    return chain.by_index(int(index))
 
 
 def blockdev_del(q, index: int) -> None:
@@ -283,7 +260,7 @@ def _verify(q, dom, disk) -> None:
     for edge in graph["edges"]:
         if edge["name"] == "backing":
             backing[by_id[edge["parent"]]] = by_id[edge["child"]]
-    chain = layers(disk.el)
+    chain = chain_of(disk).layers()
     for upper, lower in zip(chain, chain[1:] + [None]):
         want = format_node(lower.index) if lower is not None else None
         have = backing.get(format_node(upper.index))
@@ -369,11 +346,10 @@ class BlockJobs(QemuDomainBase):
                 offline_pull(self, disk, base, bool(flags & BlockRebaseFlags.RELATIVE))
                 return
             self._job_free(disk)
-            chain = layers(disk.el)
-            top = chain[0]
+            top = chain_of(disk).top
             base_layer = None
             if base:
-                base_layer = find_layer(disk.el, disk.target, base)
+                base_layer = chain_of(disk).find(disk.target, base)
                 if base_layer.index == top.index:
                     raise DriverError(ErrorCode.INVALID_ARG, "could not find image '%s' beneath '%s' in chain "
                                       "for '%s'" % (base, top.path, disk.target))
@@ -401,26 +377,26 @@ class BlockJobs(QemuDomainBase):
                 from .offline import offline_commit
                 offline_commit(self, disk, base, top, flags)
                 return
-            chain = layers(disk.el)
+            chain = chain_of(disk)
             self._job_free(disk)
-            top_layer = find_layer(disk.el, disk.target, top) if top else chain[0]
-            below = chain[[layer.index for layer in chain].index(top_layer.index) + 1:]
+            top_layer = chain.find(disk.target, top) if top else chain.top
+            below = chain.below(top_layer)
             if not below:
                 raise DriverError(ErrorCode.INVALID_ARG, "top '%s' in chain for '%s' has no backing file"
                                   % (top_layer.path, disk.target))
             if flags & C.SHALLOW:
                 base_layer = below[0]
-                if base and find_layer(disk.el, disk.target, base).index != base_layer.index:
+                if base and chain.find(disk.target, base).index != base_layer.index:
                     raise DriverError(ErrorCode.INVALID_ARG, "base '%s' is not immediately below '%s' in chain "
                                       "for '%s'" % (base, top_layer.path, disk.target))
             elif base:
-                base_layer = find_layer(disk.el, disk.target, base)
+                base_layer = chain.find(disk.target, base)
                 if base_layer.index not in [layer.index for layer in below]:
                     raise DriverError(ErrorCode.INVALID_ARG, "could not find image '%s' beneath '%s' in "
                                       "chain for '%s'" % (base, top_layer.path, disk.target))
             else:
                 base_layer = below[-1]
-            active = top_layer.index == chain[0].index
+            active = top_layer.index == chain.top.index
             if active and not flags & C.ACTIVE:
                 raise DriverError(ErrorCode.INVALID_ARG, "commit of '%s' active layer requires active flag"
                                   % disk.target)
@@ -428,13 +404,11 @@ class BlockJobs(QemuDomainBase):
                 raise DriverError(ErrorCode.INVALID_ARG, "active commit requested but '%s' is not active"
                                   % top_layer.path)
             speed = _speed(bandwidth, bool(flags & C.BANDWIDTH_BYTES))
-            args = {"device": format_node(chain[0].index), "base-node": format_node(base_layer.index),
-                    "speed": speed}
-            committed = chain[[layer.index for layer in chain].index(top_layer.index):
-                              [layer.index for layer in chain].index(base_layer.index)]
+            args = {"device": chain.top.node_name, "base-node": base_layer.node_name, "speed": speed}
+            committed = chain.between(top_layer, base_layer)
             if not active:
-                args["top-node"] = format_node(top_layer.index)
-                parent = _parent_of(disk.el, top_layer)
+                args["top-node"] = top_layer.node_name
+                parent = chain.parent_of(top_layer)
                 args["backing-file"] = backing_name(parent.path, base_layer.path, bool(flags & C.RELATIVE))
             job = Job(id=job_id(disk.target), disk=disk.target, kind="active-commit" if active else "commit",
                       top=top_layer.index, base=base_layer.index, bandwidth=speed, flags=flags,
@@ -472,7 +446,7 @@ class BlockJobs(QemuDomainBase):
             if self.status is None:
                 raise DriverError(ErrorCode.OPERATION_INVALID, "domain is not running")
             self._job_free(disk)
-            chain = layers(disk.el)
+            chain = chain_of(disk).layers()
             top = chain[0]
             shallow = bool(flags & R.SHALLOW) and len(chain) > 1
             fmt = dest_format or top.format
@@ -646,7 +620,7 @@ class BlockJobs(QemuDomainBase):
                 from ..storage.qemuimg import qemu_img
                 qemu_img("resize", "-q", "-f", disk.driver_type or "raw", disk.source, str(size_bytes))
                 return
-            top = layers(disk.el)[0]
+            top = chain_of(disk).top
             with self.qmp() as q:
                 q.execute("block_resize", {"node-name": format_node(top.index), "size": size_bytes})
             self.status.capacity[top.index] = size_bytes

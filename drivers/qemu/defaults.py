@@ -185,11 +185,7 @@ def _index_pci_controllers(devices) -> None:
 
 
 def _add_controller(devices, ctype: str, model: str | None) -> None:
-    el = etree.Element("controller")
-    el.set("type", ctype)
-    el.set("index", "0")
-    if model:
-        el.set("model", model)
+    el = Controller.new(ctype, 0, model).el
     # Controllers the driver adds go after the existing ones (unlike parsed ones, which
     # libvirt's parser inserts next to their type; see _order_controllers).
     existing = list(devices.iterfind("controller"))

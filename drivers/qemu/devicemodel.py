@@ -77,9 +77,19 @@ class Controller(Device):
     index = XMLProperty("@index", int, 0)
     model = XMLProperty("@model")
     ports = XMLProperty("@ports", int)
+    model_name = XMLProperty("model/@name")
     chassis = XMLProperty("target/@chassis", int)
+    chassis_nr = XMLProperty("target/@chassisNr", int)
     port = XMLProperty("target/@port", int)
     startport = XMLProperty("master/@startport", int)
+
+    @classmethod
+    def new(cls, ctype: str, index: int, model: str | None = None) -> Controller:
+        """A detached <controller type index [model]> (libvirt's attribute order), for the
+        caller to place among the others."""
+        from ..xmlmodel import new_element
+        return cls(new_element("controller", (("type", ctype), ("index", str(index)))
+                               + ((("model", model),) if model else ())))
 
 
 class Interface(Device):

@@ -21,10 +21,9 @@ from ..fsutil import FileLock, atomic_write, ensure_dir, read_text, remove, remo
 from . import process
 from .blockjobs import BlockJobs, reconcile_jobs
 from .capabilities import Capabilities
-from .hotplug import Hotplug
-from .chaincache import layers, set_disk_image
-from .chainprobe import cache_disk_chain
+from .chaincache import cache_disk_chain, layers, set_disk_image
 from .guestagent import GuestAgent
+from .hotplug import Hotplug
 from .paths import DriverPaths
 from .networks import QemuNetworks
 from .pools import QemuStorage

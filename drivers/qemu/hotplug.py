@@ -283,7 +283,7 @@ class Hotplug(QemuDomainBase):
         from ..domxml import Disk
         from .devargs import disk_alias
         from .devicemodel import Controller, DiskDevice
-        from .chainprobe import cache_disk_chain
+        from .chaincache import cache_disk_chain
         from .volumedisks import resolve_volume_disks
         status = self._require_active()
         devices = status.definition.devices
@@ -589,7 +589,7 @@ class Hotplug(QemuDomainBase):
         from lxml import etree
         from ..domxml import Disk
         from .chaincache import format_node, layers
-        from .chainprobe import cache_disk_chain
+        from .chaincache import cache_disk_chain
         status = self._require_active()
         target = Disk(old_el).target
         self._refuse_busy(target)

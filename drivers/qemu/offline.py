@@ -19,7 +19,7 @@ import os
 from ..api import (BlockCommitFlags, BlockJobAbortFlags, BlockJobInfo, BlockJobType, DriverError, ErrorCode)
 from ..fsutil import atomic_write, remove
 from ..storage.qemuimg import qemu_img
-from .chaincache import attach_chain, backing_name, find_layer, layers
+from .chaincache import backing_name, chain_of
 from .statefile import corrupt_state_file, read_json
 
 
@@ -33,7 +33,7 @@ def _probed_disk(dom, disk):
         if candidate.source is None:
             continue
         chain = probe_chain(candidate.source, candidate.driver_type or "raw", candidate.target)
-        next_index = attach_chain(candidate.el, chain, next_index)
+        next_index = chain_of(candidate).record(chain, next_index)
         if candidate.target == disk.target:
             found = candidate
     if found is None:
@@ -43,16 +43,15 @@ def _probed_disk(dom, disk):
 
 
 def offline_pull(dom, disk, base, relative: bool) -> None:
-    probed = _probed_disk(dom, disk)
-    chain = layers(probed.el)
-    top = chain[0]
+    chain = chain_of(_probed_disk(dom, disk))
+    top = chain.top
     if top.format == "raw":
         raise DriverError(ErrorCode.INVALID_ARG, "top '%s' in chain for '%s' has no backing file"
                           % (top.path, disk.target))
     if not base:
         qemu_img("rebase", "-q", "-f", top.format, "-b", "", top.path)
         return
-    base_layer = find_layer(probed.el, disk.target, base)
+    base_layer = chain.find(disk.target, base)
     if base_layer.index == top.index:
         raise DriverError(ErrorCode.INVALID_ARG, "could not find image '%s' beneath '%s' in chain for '%s'"
                           % (base, top.path, disk.target))
@@ -62,30 +61,28 @@ def offline_pull(dom, disk, base, relative: bool) -> None:
 
 def offline_commit(dom, disk, base, top, flags: int) -> None:
     C = BlockCommitFlags
-    probed = _probed_disk(dom, disk)
-    chain = layers(probed.el)
-    indexes = [layer.index for layer in chain]
-    top_layer = find_layer(probed.el, disk.target, top) if top else chain[0]
-    below = chain[indexes.index(top_layer.index) + 1:]
+    chain = chain_of(_probed_disk(dom, disk))
+    top_layer = chain.find(disk.target, top) if top else chain.top
+    below = chain.below(top_layer)
     if not below:
         raise DriverError(ErrorCode.INVALID_ARG, "could not find base image in chain for '%s'" % disk.target)
     if flags & C.SHALLOW:
         base_layer = below[0]
     elif base:
-        base_layer = find_layer(probed.el, disk.target, base)
+        base_layer = chain.find(disk.target, base)
         if base_layer.index not in [layer.index for layer in below]:
             raise DriverError(ErrorCode.INVALID_ARG, "could not find image '%s' beneath '%s' in chain for '%s'"
                               % (base, top_layer.path, disk.target))
     else:
         base_layer = below[-1]
-    active = top_layer.index == chain[0].index
+    active = top_layer.index == chain.top.index
     if active and not flags & C.ACTIVE:
         raise DriverError(ErrorCode.INVALID_ARG, "commit of '%s' active layer requires active flag" % disk.target)
-    committed = chain[indexes.index(top_layer.index):indexes.index(base_layer.index)]
+    committed = chain.between(top_layer, base_layer)
     # -d: leave the committed images as they are; the chain above the base stays consistent.
     qemu_img("commit", "-q", "-d", "-f", top_layer.format, "-b", base_layer.path, top_layer.path)
     if not active:
-        parent = chain[indexes.index(top_layer.index) - 1]
+        parent = chain.parent_of(top_layer)
         qemu_img("rebase", "-q", "-u", "-f", parent.format, "-b",
                  backing_name(parent.path, base_layer.path, bool(flags & C.RELATIVE)),
                  "-F", base_layer.format, parent.path)

@@ -18,8 +18,6 @@ clashes first.
 
 from __future__ import annotations
 
-from lxml import etree
-
 from ..api import DriverError, ErrorCode
 from .devicemodel import (Controller, Device, DiskDevice, Interface, Memballoon, Rng, Sound, Video,
                           Watchdog)
@@ -226,10 +224,7 @@ def _add_missing_buses(devices, buses, wanted) -> None:
         add("pcie-root-port")           # a spare for hotplug
     anchor = list(devices.iterfind("controller"))[-1]     # appended, as libvirt inserts them
     for index, model in added:
-        el = etree.Element("controller")
-        el.set("type", "pci")
-        el.set("index", str(index))
-        el.set("model", model)
+        el = Controller.new("pci", index, model).el
         anchor.addnext(el)
         anchor = el
         buses[index] = _Bus(index, model)
@@ -243,10 +238,8 @@ def _place_pci_controllers(devices, buses, taken, q35: bool) -> None:
         model = ctrl.model
         name = {"pcie-root-port": "pcie-root-port", "pcie-to-pci-bridge": "pcie-pci-bridge",
                 "pci-bridge": "pci-bridge"}[model]
-        if ctrl.el.find("model") is None:
-            el = etree.Element("model")
-            el.set("name", name)
-            ctrl.el.insert(0, el)
+        if ctrl.model_name is None:
+            ctrl.model_name = name
         if ctrl.pci() is None:
             addr: tuple[int, int, int] | None
             if model == "pcie-root-port":
@@ -265,7 +258,7 @@ def _place_pci_controllers(devices, buses, taken, q35: bool) -> None:
             if ctrl.port is None:
                 ctrl.el.find("target").set("port", "0x%x" % (slot << 3 | function))
         elif model == "pci-bridge" and ctrl.el.find("target") is None:
-            etree.SubElement(ctrl.el, "target").set("chassisNr", str(ctrl.index))
+            ctrl.chassis_nr = ctrl.index
     for members in packed.values():
         if len(members) > 1 or members[0].pci()[2] != 0:
             first = min(members, key=lambda c: c.pci()[2])

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 from .chaincache import set_disk_image
+from .snapshotmodel import snapshot_disks
 
 # The type checker reads any name TYPE_CHECKING as true; Python skips the block (lxml costs start-up time).
 TYPE_CHECKING = False
@@ -21,7 +22,7 @@ def pinned_images(snap: SnapshotDef) -> dict[str, tuple[str, str]]:
     dom = snap.domain
     if dom is None:
         return out
-    external = {d.get("name") for d in snap.disk_elements() if d.get("snapshot") == "external"}
+    external = {d.name for d in snapshot_disks(snap) if d.external}
     for disk in dom.disks():
         if disk.target in external and disk.source:
             out[disk.target] = (disk.source, disk.driver_type or "raw")
@@ -35,10 +36,9 @@ def rename_in_snapshot(snap, target: str, old: str, new: str, new_fmt: str) -> N
         disk = dom.find_disk(target)
         if disk is not None and disk.source == old:
             set_disk_image(disk, "file", new, new_fmt)
-    for el in snap.disk_elements():
-        src = el.find("source")
-        if el.get("name") == target and src is not None and src.get("file") == old:
-            src.set("file", new)
+    for entry in snapshot_disks(snap):
+        if entry.name == target and entry.source_file == old:
+            entry.source_file = new
 
 
 def default_overlay_name(path: str, snap_name: str) -> str:

@@ -12,9 +12,10 @@ import os
 
 from ..api import (BlockCommitFlags, DriverError, ErrorCode, Reason, SnapshotRevertFlags)
 from ..fsutil import atomic_write, remove
-from .chaincache import format_node, layers, set_disk_image
+from .chaincache import chain_of, set_disk_image
 from ..storage.qemuimg import qemu_img
 from .snapshotmeta import default_overlay_name, pinned_images, rename_in_snapshot
+from .snapshotmodel import snapshot_disks
 
 JOB_WAIT = 3600.0
 
@@ -44,7 +45,7 @@ def active_chain(dom, target: str) -> list[tuple[str, str]]:
     """The disk's current chain: from the cache while running (never re-probed), else probed."""
     if dom.status is not None:
         disk = dom.status.definition.find_disk(target)
-        return [(layer.path, layer.format) for layer in layers(disk.el)] if disk is not None else []
+        return [layer.image() for layer in chain_of(disk).layers()] if disk is not None else []
     disk = dom.config.find_disk(target) if dom.config is not None else None
     if disk is None or disk.source is None:
         return []
@@ -164,7 +165,7 @@ def merge_child_into(dom, meta, target: str, parent: str, child: str, tree: Imag
 def _spec(dom, target: str, path: str) -> str:
     """The cached layer holding `path`, as 'vda[N]' (unambiguous even if paths repeat)."""
     disk = dom.status.definition.find_disk(target)
-    for layer in layers(disk.el):
+    for layer in chain_of(disk).layers():
         if layer.path == path:
             return "%s[%d]" % (target, layer.index)
     raise DriverError(ErrorCode.INTERNAL_ERROR, "image '%s' is not in the cached chain of '%s'" % (path, target))
@@ -216,27 +217,26 @@ def _forget_overlay(meta, target: str, path: str) -> None:
     names its own pinned image there instead: every file a snapshot names exists."""
     for snap in meta.tree.snaps.values():
         pinned = pinned_images(snap).get(target)
-        for el in snap.disk_elements():
-            src = el.find("source")
-            if el.get("name") == target and src is not None and src.get("file") == path and pinned:
-                src.set("file", pinned[0])
+        for entry in snapshot_disks(snap):
+            if entry.name == target and entry.source_file == path and pinned:
+                entry.source_file = pinned[0]
 
 
 def _delete_internal(dom, snap) -> None:
     for disk, image in _internal_images(dom, snap):
         if dom.status is not None:
-            top = layers(dom.status.definition.find_disk(disk).el)[0]
+            top = chain_of(dom.status.definition.find_disk(disk)).top
             if top.path != image:
                 raise DriverError(ErrorCode.OPERATION_UNSUPPORTED,
                                   "internal snapshot '%s' lives in '%s', which now backs later external "
                                   "snapshots; delete it with the domain shut off" % (snap.name, image))
-            dom._run_job("snapshot-delete", {"tag": snap.name, "devices": [format_node(top.index)]})
+            dom._run_job("snapshot-delete", {"tag": snap.name, "devices": [top.node_name]})
         else:
             qemu_img("snapshot", "-d", snap.name, image)
 
 
 def _internal_images(dom, snap) -> list[tuple[str, str]]:
-    internal = {d.get("name") for d in snap.disk_elements() if d.get("snapshot") == "internal"}
+    internal = {d.name for d in snapshot_disks(snap) if d.internal}
     out: list[tuple[str, str]] = []
     if snap.domain is None:
         return out
@@ -345,7 +345,7 @@ def _revert_internal(dom, meta, snap, flags: int) -> None:
             return
         dom.launch(dom.config, paused=True)
     if with_memory:
-        nodes = [format_node(layers(dom.status.definition.find_disk(t).el)[0].index) for t, _ in images]
+        nodes = [chain_of(dom.status.definition.find_disk(t)).top.node_name for t, _ in images]
         dom._run_job("snapshot-load", {"tag": snap.name, "vmstate": nodes[0], "devices": nodes})
     from ..api import DomainState
     if not want_paused:

@@ -35,9 +35,10 @@ from ..api import TreeSnapshot
 from ..fsutil import atomic_write, remove
 from .blockjobs import blockdev_del
 from .domainbase import QemuDomainBase
-from .chaincache import format_node, layers, push_overlay, set_disk_image, storage_node
+from .chaincache import chain_of, format_node, set_disk_image, storage_node
 from ..storage.qemuimg import qemu_img
 from .snapshotmeta import default_overlay_name, pinned_images, rename_in_snapshot
+from .snapshotmodel import SnapshotIntent, metadata_document, read_metadata_document, snapshot_disks
 from .snapshotops import delete_snapshots, revert_snapshot
 from .statefile import parse_state
 from .status import Status
@@ -45,8 +46,6 @@ from .status import Status
 # The type checker reads any name TYPE_CHECKING as true; Python skips the block (lxml costs start-up time).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from lxml import etree
-
     from ..domxml import Disk
     from ..snapshots import SnapshotDef, SnapshotTree
 
@@ -67,11 +66,11 @@ class Metadata:
         root = parse_state(path)
         if root is None:
             return
-        for el in root.iterfind("owned/file"):
-            self.owned.add(el.get("path"))
-        for el in root.iterfind("domainsnapshot"):
+        current, owned, snapshots = read_metadata_document(root)
+        self.owned.update(owned)
+        for el in snapshots:
             self.tree.add(SnapshotDef(el))
-        self.tree.current = root.get("current") or None
+        self.tree.current = current
 
     def save(self) -> None:
         try:
@@ -81,19 +80,10 @@ class Metadata:
                 self.on_save()
 
     def _write(self) -> None:
-        from lxml import etree
         if not self.tree.snaps and not self.owned:
             remove(self.path)
             return
-        root = etree.Element("snapshots")
-        if self.tree.current:
-            root.set("current", self.tree.current)
-        owned = etree.SubElement(root, "owned")
-        for path in sorted(self.owned):
-            etree.SubElement(owned, "file").set("path", path)
-        for snap in self.tree.snaps.values():
-            root.append(snap.root)
-        atomic_write(self.path, etree.tostring(root, encoding="unicode", pretty_print=True))
+        atomic_write(self.path, metadata_document(self.tree.current, self.owned, list(self.tree.snaps.values())))
 
 
 def _file_identity(path: str):
@@ -124,13 +114,6 @@ def _built_on(path: str, meta: Metadata, target: str, exclude: set[str]) -> bool
         if name and os.path.join(os.path.dirname(other), name) == path:
             return True
     return False
-
-
-def intent_overlay(intent, target: str):
-    for o in intent.iterfind("overlay"):
-        if o.get("disk") == target:
-            return o
-    raise DriverError(ErrorCode.INTERNAL_ERROR, "no overlay for disk '%s' in the intent" % target)
 
 
 class Snapshots(QemuDomainBase):
@@ -241,7 +224,7 @@ class Snapshots(QemuDomainBase):
                 raise DriverError(ErrorCode.OPERATION_INVALID,
                                   "live snapshot creation is supported only during full system snapshots")
             memory = snap.memory_location
-            external_disks = any(d.get("snapshot") == "external" for d in snap.disk_elements())
+            external_disks = any(d.external for d in snapshot_disks(snap))
             if flags & F.DISK_ONLY or (memory in (None, "no") and external_disks):
                 if memory not in (None, "no"):
                     raise DriverError(ErrorCode.OPERATION_INVALID,
@@ -277,20 +260,18 @@ class Snapshots(QemuDomainBase):
         if snap.domain is not None:
             _strip_cache(snap.domain)
         plan = []       # (disk, overlay path, existed before)
-        for el in snap.disk_elements():
-            if el.get("snapshot") != "external":
-                if el.get("snapshot") == "internal":
+        for entry in snapshot_disks(snap):
+            if not entry.external:
+                if entry.internal:
                     raise DriverError(ErrorCode.CONFIG_UNSUPPORTED,
                                       "mixing internal and external targets for a snapshot is not yet supported")
                 continue
-            disk = definition.find_disk(el.get("name"))
+            disk = definition.find_disk(entry.name)
             if disk.source is None:
                 raise DriverError(ErrorCode.CONFIG_UNSUPPORTED,
                                   "cannot generate external snapshot name for disk '%s' without source"
                                   % disk.target)
-            src = el.find("source")
-            path = src.get("file") if src is not None and src.get("file") else \
-                default_overlay_name(disk.source, snap.name)
+            path = entry.source_file or default_overlay_name(disk.source, snap.name)
             if not os.path.isabs(path):
                 raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "external snapshot file path '%s' must be "
                                   "absolute" % path)
@@ -302,11 +283,10 @@ class Snapshots(QemuDomainBase):
             if not exists and flags & F.REUSE_EXT:
                 raise DriverError(ErrorCode.INVALID_ARG, "external snapshot file for disk %s does not exist: %s"
                                   % (disk.target, path))
-            driver = el.find("driver")
-            if driver is not None and driver.get("type") not in (None, "qcow2"):
+            if entry.driver_type not in (None, "qcow2"):
                 raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "external snapshot format for disk %s is "
-                                  "unsupported: %s" % (disk.target, driver.get("type")))
-            _set_disk_source(el, path)
+                                  "unsupported: %s" % (disk.target, entry.driver_type))
+            entry.set_external_image(path)
             plan.append((disk, path, exists))
         if not plan:
             raise DriverError(ErrorCode.CONFIG_UNSUPPORTED,
@@ -337,24 +317,20 @@ class Snapshots(QemuDomainBase):
         goes. A pyvirsh killed anywhere in between leaves the intent, and the next command
         asks QEMU whether the transaction happened: it completes the snapshot if so, and
         removes the overlays if not (settle_intent)."""
-        from ..xmlutil import detached_copy
-        from lxml import etree
         status = self._require_active()
-        intent = etree.Element("intent", op="snapshot", metadata="0" if flags & SnapshotCreateFlags.NO_METADATA
-                               else "1")
+        intent = SnapshotIntent.new_snapshot(with_metadata=not flags & SnapshotCreateFlags.NO_METADATA)
         for disk, path, exists in plan:
-            etree.SubElement(intent, "overlay", disk=disk.target, path=path, index=str(status.next_index),
-                             created="0" if exists else "1",
-                             size=str(self._disk_capacity(disk)))
+            intent.add_overlay(disk.target, path, status.next_index, created=not exists,
+                               size=self._disk_capacity(disk))
             status.next_index += 1      # node names are never reused, even after a kill
-        intent.append(detached_copy(snap.root))
-        status.intent = intent
+        intent.keep_snapshot(snap)
+        intent.record_in(status)
         self.save_status()
         try:
             for disk, path, exists in plan:
                 if not exists:
                     qemu_img("create", "-q", "-f", "qcow2", "-u", "-b", disk.source, "-F",
-                             disk.driver_type or "raw", path, intent_overlay(intent, disk.target).get("size"))
+                             disk.driver_type or "raw", path, str(intent.overlay_for(disk.target).size))
             if flags & SnapshotCreateFlags.QUIESCE:
                 self.quiesce()          # the guest's file systems frozen, noted in the status
             try:
@@ -384,13 +360,13 @@ class Snapshots(QemuDomainBase):
     def settle_intent(self, q) -> None:
         """Finish or undo what a killed pyvirsh left in the status's intent."""
         _, intent = self._intent()
-        if intent.get("op") == "save":
+        if intent.op == "save":
             self.settle_save_intent(q)      # type: ignore[attr-defined]  # savestate.SaveState
             return
-        if intent.get("op") != "snapshot":
-            raise DriverError(ErrorCode.INTERNAL_ERROR, "unknown intent '%s' in the status" % intent.get("op"))
+        if intent.op != "snapshot":
+            raise DriverError(ErrorCode.INTERNAL_ERROR, "unknown intent '%s' in the status" % intent.op)
         inserted = {b.get("inserted", {}).get("node-name") for b in q.execute("query-block")}
-        switched = [format_node(int(o.get("index"))) in inserted for o in intent.iterfind("overlay")]
+        switched = [format_node(o.index) in inserted for o in intent.overlays()]
         if all(switched):
             self._complete_snapshot(self._metadata_open or self._metadata_for_update())
         elif not any(switched):
@@ -402,70 +378,67 @@ class Snapshots(QemuDomainBase):
         """blockdev-add every overlay, then one QMP transaction of blockdev-snapshot: all or
         nothing. The transaction is the commit point: after it the guest writes to the overlays."""
         actions = []
-        for o in intent.iterfind("overlay"):
-            index = int(o.get("index"))
-            disk = _live_disk(self._require_active(), o.get("disk"))
-            q.execute("blockdev-add", {"driver": "file", "filename": o.get("path"),
+        for o in intent.overlays():
+            index = o.index
+            disk = _live_disk(self._require_active(), o.disk)
+            q.execute("blockdev-add", {"driver": "file", "filename": o.path,
                                        "node-name": storage_node(index), "auto-read-only": True})
             q.execute("blockdev-add", {"driver": "qcow2", "file": storage_node(index),
                                        "node-name": format_node(index), "backing": None})
             actions.append({"type": "blockdev-snapshot",
-                            "data": {"node": format_node(layers(disk.el)[0].index), "overlay": format_node(index)}})
+                            "data": {"node": chain_of(disk).top.node_name, "overlay": format_node(index)}})
         q.execute("transaction", {"actions": actions})
 
     def _roll_back_snapshot(self, q) -> None:
         """The transaction never happened: drop the overlays' nodes and the files made for them."""
         status, intent = self._intent()
-        for o in intent.iterfind("overlay"):
-            blockdev_del(q, int(o.get("index")))
-        for o in intent.iterfind("overlay"):
-            if o.get("created") == "1":
-                remove(o.get("path"))
+        for o in intent.overlays():
+            blockdev_del(q, o.index)
+        for o in intent.overlays():
+            if o.created:
+                remove(o.path)
         status.intent = None
         self.save_status()
 
     def _complete_snapshot(self, meta: Metadata) -> None:
         """The transaction happened: cache, persistent definition and metadata follow, each
         step safe to repeat, and the intent goes last."""
-        from ..xmlutil import detached_copy
-        from ..snapshots import SnapshotDef
         status, intent = self._intent()
-        for o in intent.iterfind("overlay"):
-            index = int(o.get("index"))
-            disk = _live_disk(status, o.get("disk"))
-            if layers(disk.el)[0].index != index:
-                status.capacity[index] = int(o.get("size"))
-                push_overlay(disk.el, o.get("path"), "qcow2", "file", index)
+        for o in intent.overlays():
+            chain = chain_of(_live_disk(status, o.disk))
+            if chain.top.index != o.index:
+                status.capacity[o.index] = o.size
+                chain.push_overlay(o.path, "qcow2", "file", o.index)
         self.save_status()
         if self.config is not None:
-            for o in intent.iterfind("overlay"):
-                cfg = self.config.find_disk(o.get("disk"))
+            for o in intent.overlays():
+                cfg = self.config.find_disk(o.disk)
                 if cfg is not None:
-                    set_disk_image(cfg, "file", o.get("path"), "qcow2")
+                    set_disk_image(cfg, "file", o.path, "qcow2")
             atomic_write(self.paths.config_file(self.name), self.config.to_xml())
-        if intent.get("metadata") == "1":
-            snap = SnapshotDef(detached_copy(intent.find("domainsnapshot")))
+        if intent.with_metadata:
+            snap = intent.snapshot()
             if snap.name not in meta.tree:
                 snap.parent = meta.tree.current
                 meta.tree.add(snap)
                 meta.tree.current = snap.name
-            meta.owned.update(o.get("path") for o in intent.iterfind("overlay") if o.get("created") == "1")
+            meta.owned.update(o.path for o in intent.overlays() if o.created)
             meta.save()
         status.intent = None
         self.save_status()
 
-    def _intent(self) -> tuple[Status, etree._Element]:
+    def _intent(self) -> tuple[Status, SnapshotIntent]:
         """The running domain's status and the intent recorded in it."""
         status = self._require_active()
         if status.intent is None:
             raise DriverError(ErrorCode.INTERNAL_ERROR, "no intent in the status of domain '%s'" % self.name)
-        return status, status.intent
+        return status, SnapshotIntent(status.intent)
 
     def _disk_capacity(self, disk) -> int:
         if self.status is not None:
-            chain = layers(disk.el)
-            if chain and chain[0].index in self.status.capacity:
-                return self.status.capacity[chain[0].index]
+            top = chain_of(disk).top
+            if top.index is not None and top.index in self.status.capacity:
+                return self.status.capacity[top.index]
         from ..storage.probe import read_header
         return read_header(disk.source, disk.driver_type or "raw").virtual_size or 0
 
@@ -485,13 +458,13 @@ class Snapshots(QemuDomainBase):
         definition = self._current_definition()
         snap.align_disks(definition, "internal", True)
         disks = []
-        for el in snap.disk_elements():
-            if el.get("snapshot") == "external":
+        for entry in snapshot_disks(snap):
+            if entry.external:
                 raise DriverError(ErrorCode.CONFIG_UNSUPPORTED,
                                   "mixing internal and external targets for a snapshot is not yet supported")
-            if el.get("snapshot") != "internal":
+            if not entry.internal:
                 continue
-            disk = definition.find_disk(el.get("name"))
+            disk = definition.find_disk(entry.name)
             if (disk.driver_type or "raw") != "qcow2":
                 raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "internal snapshot for disk %s unsupported for "
                                   "storage type %s" % (disk.target, disk.driver_type or "raw"))
@@ -503,7 +476,7 @@ class Snapshots(QemuDomainBase):
             state = self.status.state
             snap.state = "paused" if state == DomainState.PAUSED else "running"
             snap.memory_location = "internal"
-            nodes = [format_node(layers(d.el)[0].index) for d in disks]
+            nodes = [chain_of(d).top.node_name for d in disks]
             self._run_job("snapshot-save", {"tag": snap.name, "vmstate": nodes[0], "devices": nodes})
             if state == DomainState.RUNNING:
                 with self.qmp() as q:
@@ -545,28 +518,11 @@ def _live_disk(status: Status, target: str) -> Disk:
     return disk
 
 
-def _set_disk_source(el, path: str) -> None:
-    from lxml import etree
-    el.set("type", "file")
-    driver = el.find("driver")
-    if driver is None:
-        driver = etree.SubElement(el, "driver")
-    driver.set("type", "qcow2")
-    src = el.find("source")
-    if src is None:
-        src = etree.SubElement(el, "source")
-    src.attrib.clear()
-    src.set("file", path)
-
-
 def _strip_cache(definition) -> None:
     """A snapshot keeps the definition, not the live chain cache."""
-    from .chaincache import strip_cache
     definition.root.attrib.pop("id", None)
     for disk in definition.disks():
-        for el in disk.el.findall("backingStore"):
-            disk.el.remove(el)
-        strip_cache(disk.el)
+        chain_of(disk).forget()
 
 
 class QemuSnapshot(TreeSnapshot):
