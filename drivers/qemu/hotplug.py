@@ -320,6 +320,12 @@ class Hotplug(QemuDomainBase):
         status = self._require_active()
         devices = status.definition.devices
         iface_el, _ = self._normalized(element, status.definition)
+        if iface_el.get("type", "user") != "user":
+            # A network or bridge interface needs its tap made and put on the bridge first
+            # (netifaces.plug does that at start only): refused, never half attached.
+            raise DriverError(ErrorCode.OPERATION_UNSUPPORTED, "live attach of interface type '%s' is not "
+                              "supported by pyvirsh (attach it with --config and restart the domain)"
+                              % iface_el.get("type"))
         iface = Interface(iface_el)
         taken = {Interface(el).alias for el in devices.iterfind("interface")}
         iface.set_alias(next("net%d" % n for n in range(len(taken) + 1) if "net%d" % n not in taken))
