@@ -24,6 +24,7 @@ from .capabilities import Capabilities
 from .chaincache import LayerRef, attach_chain, layers, set_disk_image, user_chain_layers
 from .paths import DriverPaths
 from .pools import QemuStorage
+from .readview import read_view, save_config, view_path
 from .snapshots import Snapshots
 from .statefile import read_number, read_state
 from .status import Status, StatusHead
@@ -33,6 +34,7 @@ from .status import Status, StatusHead
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..domxml import DomainDef
+    from .readview import DefinitionView
 
 LOCK_TIMEOUT = 30.0
 START_TIMEOUT = 30.0
@@ -261,7 +263,7 @@ class QemuConnection(QemuStorage, Connection):
         definition = self.parse_definition(xml)
         with self.driver_lock(), self.domain_lock(definition.name):
             self._check_unique(definition, allow_running=True)
-            atomic_write(self.paths.config_file(definition.name), definition.to_xml())
+            save_config(self.paths.config_file(definition.name), definition.to_xml())
         return self._handle(definition.name)
 
     @writes("virDomainCreateXML")
@@ -345,7 +347,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
 
     @property
     def uuid(self) -> str:  # type: ignore[override]  # read-only: the definition is its one source
-        return self.get_definition().uuid
+        return self._facts().uuid
 
     def connection(self):
         return self.conn
@@ -470,6 +472,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
             except OSError:
                 pass
         remove(self.paths.status_file(self.name))
+        remove(view_path(self.paths.status_file(self.name)))
         remove(self.paths.spawn_intent_file(self.name))
         self.status = None
         if self.config is not None:
@@ -487,7 +490,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         if config is None or disk is None:
             return
         set_disk_image(disk, disk_type, path, fmt)
-        atomic_write(self.paths.config_file(self.name), config.to_xml())
+        save_config(self.paths.config_file(self.name), config.to_xml())
 
     def _require_active(self) -> Status:
         if self.status is None:
@@ -511,7 +514,32 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
             raise DriverError(ErrorCode.NO_DOMAIN, "no domain with matching name '%s'" % self.name)
         return self.config
 
+    def _view_source(self, inactive: bool = False) -> str | None:
+        """The file whose definition get_definition(inactive) would parse, if neither file
+        was parsed yet (then the in-memory definition is the one to read)."""
+        if _ReadWhenNeeded.was_read(self, "status") or _ReadWhenNeeded.was_read(self, "config"):
+            return None
+        config = self.paths.config_file(self.name)
+        if self._head is None or (inactive and os.path.exists(config)):
+            return config
+        return self.paths.status_file(self.name)
+
+    def _view(self, inactive: bool = False) -> DefinitionView | None:
+        """The definition's facts without lxml (readview.py): None when the view is missing
+        or not made from the file as it is now, and the definition must be parsed."""
+        source = self._view_source(inactive)
+        return read_view(source) if source is not None else None
+
+    def _facts(self, inactive: bool = False) -> DefinitionView | DomainDef:
+        """What get_definition(inactive) has for uuid, title, os_type, memory and vcpus:
+        from the view when it is current, else parsed."""
+        view = self._view(inactive)
+        return view if view is not None else self.get_definition(inactive)
+
     def get_disks(self, inactive: bool = False):
+        view = self._view(inactive)
+        if view is not None:
+            return view.disks
         from ..diskinfo import disk_records
         return disk_records(self.get_definition(inactive))
 
@@ -526,13 +554,14 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         return head.state, head.reason
 
     def get_info(self) -> DomainInfo:
-        definition = self.get_definition()
+        definition = self._facts()
         state, _ = self.get_state()
-        cpu = process.cpu_time_ns(self.status.pid) if self.status is not None else 0
+        head = self._light_head()
+        cpu = process.cpu_time_ns(head.pid) if head is not None else 0
         return DomainInfo(state, definition.memory_kib, definition.current_memory_kib, definition.vcpus, cpu)
 
     def get_os_type(self) -> str:
-        return self.get_definition().os_type
+        return self._facts().os_type
 
     def is_persistent(self) -> bool:
         if not _ReadWhenNeeded.was_read(self, "config"):
@@ -546,12 +575,19 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         return False
 
     def get_title(self) -> str:
-        return self.get_definition().title
+        return self._facts().title
 
     def get_security_label(self):
         return SecurityLabel("", "", "", False)
 
     def get_xml_desc(self, flags: int = 0) -> str:
+        inactive = bool(flags & XMLFlags.INACTIVE) or self._light_head() is None
+        source = self._view_source(inactive)
+        # A status view holds the live XML (with the id), not a transient domain's inactive one.
+        if source is not None and not (inactive and source == self.paths.status_file(self.name)):
+            view = read_view(source)
+            if view is not None:
+                return view.xml
         if flags & XMLFlags.INACTIVE or self.status is None:
             return self.get_definition(inactive=True).to_xml()
         return self.status.definition.to_xml(self.status.id)
@@ -676,6 +712,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
             remove(monitor)
             remove(pidfile)
             remove(self.paths.status_file(self.name))
+            remove(view_path(self.paths.status_file(self.name)))
             remove(intent)
             self.status = None
             raise
@@ -796,6 +833,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
             from .offline import drop_offline_jobs
             drop_offline_jobs(self)
             remove(self.paths.config_file(self.name))
+            remove(view_path(self.paths.config_file(self.name)))
             remove(self.paths.shutoff_file(self.name))
             self.config = None
 

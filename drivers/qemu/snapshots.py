@@ -38,6 +38,7 @@ from .domainbase import QemuDomainBase
 from .chaincache import format_node, layers, push_overlay, set_disk_image, storage_node
 from ..storage.qemuimg import qemu_img
 from .snapshotmeta import default_overlay_name, pinned_images, rename_in_snapshot
+from .readview import save_config
 from .snapshotops import delete_snapshots, revert_snapshot
 from .statefile import parse_state
 from .status import Status
@@ -427,7 +428,7 @@ class Snapshots(QemuDomainBase):
                 cfg = self.config.find_disk(o.get("disk"))
                 if cfg is not None:
                     set_disk_image(cfg, "file", o.get("path"), "qcow2")
-            atomic_write(self.paths.config_file(self.name), self.config.to_xml())
+            save_config(self.paths.config_file(self.name), self.config.to_xml())
         if intent.get("metadata") == "1":
             snap = SnapshotDef(detached_copy(intent.find("domainsnapshot")))
             if snap.name not in meta.tree:
@@ -463,7 +464,7 @@ class Snapshots(QemuDomainBase):
             if cfg is None:
                 continue
             set_disk_image(cfg, "file", path, "qcow2")
-        atomic_write(self.paths.config_file(self.name), self.config.to_xml())
+        save_config(self.paths.config_file(self.name), self.config.to_xml())
 
     def _create_internal(self, snap: SnapshotDef, meta: Metadata, flags: int) -> None:
         """A qcow2 internal snapshot: VM state and disks (running), or disks only (shut off)."""

@@ -19,7 +19,6 @@ XML library, whose import alone costs more than the rest of such a command.
 
 from __future__ import annotations
 
-from ..fsutil import atomic_write
 from ..xmlescape import escape
 from .statefile import corrupt_state_file, parse_state
 
@@ -210,7 +209,14 @@ class Status:
         return "".join(lines)
 
     def save(self, path: str) -> None:
-        atomic_write(path, self.to_xml())
+        """Write the status atomically, then its view for the read commands (readview.py),
+        made from the status as Status.load reads it back."""
+        from .readview import DefinitionView, save_with_view
+
+        def load(_written: str) -> DefinitionView | None:
+            status = Status.load(path)
+            return DefinitionView.of(status.definition, status.id) if status is not None else None
+        save_with_view(path, self.to_xml(), load)
 
     @classmethod
     def load(cls, path: str) -> Status | None:
