@@ -113,6 +113,15 @@ def test_a_view_that_no_longer_matches_its_file_is_not_used(env):
     env.define("hand", [], dom_type="qemu")
     config = os.path.join(env.root, "config", "hand.xml")
     assert read_view(config) is not None
+    # A view torn in a crash (it is written without fsync): its own CRC no longer matches.
+    with open(view_path(config), "rb") as f:
+        whole = f.read()
+    with open(view_path(config), "wb") as f:
+        f.write(whole[:-10] + b"\0" * 10)
+    assert read_view(config) is None
+    with open(view_path(config), "wb") as f:
+        f.write(whole)
+    assert read_view(config) is not None
     with open(config) as f:
         text = f.read()
     with open(config, "w") as f:

@@ -9,10 +9,11 @@ path reads it back. Importing lxml alone costs more than the rest of such a comm
 A view names the size and CRC-32 of the exact bytes it was made from; a reader checks them
 against the file it would otherwise parse and, when they differ (a writer killed between
 the two renames, a hand edit, a pyvirsh from before views), ignores the view and parses
-the XML. A stale view is therefore never used. The format, one field a line:
+the XML. A stale view is therefore never used; nor is a torn one (it is written without
+fsync, and carries a CRC-32 of itself). The format, one field a line:
 
     pyvirsh-view 1 <DomainDisk fields>;<DiskLayer fields>
-    source <size> <crc32>
+    source <size> <crc32> <crc32 of the rest of the view>
     uuid\t=6695eb01-...                     scalars: key, tab, encoded value
     disk\t=file\t=disk\t=vda\t...           a DomainDisk (fields in __slots__ order, chain apart)
     layer\t#1\t=/img/top.qcow2\t...         a DiskLayer of the disk above (its chain, top first)
@@ -85,20 +86,21 @@ def write_view(source: str, source_text: str, view: DefinitionView | None) -> No
         return
     import zlib
     data = source_text.encode("utf-8")
-    lines = [_MAGIC, "source %d %d" % (len(data), zlib.crc32(data))]
-    lines += ["%s\t%s" % (key, _encode(getattr(view, key))) for key in _SCALARS]
+    lines = ["%s\t%s" % (key, _encode(getattr(view, key))) for key in _SCALARS]
     for disk in view.disks:
         lines.append("\t".join(["disk"] + [_encode(getattr(disk, f)) for f in _DISK_FIELDS]))
         for layer in disk.chain:
             lines.append("\t".join(["layer"] + [_encode(getattr(layer, f)) for f in _LAYER_FIELDS]))
     if view.xml == source_text:
         lines.append("xml source\n")
-        text = "\n".join(lines)
+        body = "\n".join(lines)
     else:
         lines.append("xml\n")
-        text = "\n".join(lines) + view.xml
+        body = "\n".join(lines) + view.xml
+    head = "%s\nsource %d %d %d\n" % (_MAGIC, len(data), zlib.crc32(data), zlib.crc32(body.encode("utf-8")))
     try:
-        atomic_write(path, text)
+        # Not fsynced: a view lost or torn in a crash fails its own check and is not used.
+        atomic_write(path, head + body, durable=False)
     except OSError:
         remove(path)            # no view is always correct: readers parse the XML
 
@@ -123,19 +125,21 @@ def read_view(source: str) -> DefinitionView | None:
     try:
         with open(source, "rb") as f:
             data = f.read()
-        with open(view_path(source), encoding="utf-8") as f:
-            text = f.read()
-    except (OSError, UnicodeDecodeError):
+        with open(view_path(source), "rb") as f:
+            magic, source_line, raw = f.read().split(b"\n", 2)
+    except (OSError, ValueError):       # ValueError: not even two lines
         return None
-    head, sep, xml = text.partition("\nxml")
-    lines = head.split("\n")
-    if not sep or len(lines) < 2 or lines[0] != _MAGIC:
+    if magic != _MAGIC.encode():
         return None
     import zlib
-    if lines[1] != "source %d %d" % (len(data), zlib.crc32(data)):
+    if source_line != b"source %d %d %d" % (len(data), zlib.crc32(data), zlib.crc32(raw)):
+        return None
+    body = raw.decode("utf-8")          # its CRC matched: what the writer encoded
+    fields, sep, xml = ("\n" + body).partition("\nxml")
+    if not sep:
         return None
     try:
-        return _parse(lines[2:], xml, data)
+        return _parse(fields.split("\n")[1:], xml, data)
     except (ValueError, IndexError, KeyError, TypeError):
         return None
 
