@@ -135,9 +135,7 @@ def _libvirtd_peer(base: str, images: list[str]):
     images: QEMU locks them) and the same one running, or None with the reason."""
     if not os.path.exists("/usr/sbin/libvirtd"):
         return None, "libvirtd is not installed (libvirt-daemon-driver-qemu)"
-    daemon = Libvirtd(os.path.join(base, "libvirtd"))
-    if daemon.busy():
-        return None, "another libvirtd is running (%s)" % daemon.busy()
+    daemon = Libvirtd(os.path.join(base, "libvirtd"))      # in a namespace of its own if another runs
     os.makedirs(daemon.dir)
     daemon.start()
     virsh = ["virsh", "-c", daemon.uri]
