@@ -528,7 +528,14 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         """The definition's facts without lxml (readview.py): None when the view is missing
         or not made from the file as it is now, and the definition must be parsed."""
         source = self._view_source(inactive)
-        return read_view(source) if source is not None else None
+        if source is None:
+            return None
+        # Read once per refresh (dominfo asks for several facts): a "_read_" key, so that
+        # _forget() drops it with the parsed files.
+        key = "_read_view " + source
+        if key not in self.__dict__:
+            self.__dict__[key] = read_view(source)
+        return self.__dict__[key]
 
     def _facts(self, inactive: bool = False) -> DefinitionView | DomainDef:
         """What get_definition(inactive) has for uuid, title, os_type, memory and vcpus:
