@@ -142,3 +142,14 @@ def _no_lxml_in_one_shot_reads(env: Env) -> None:
     for args in (["dominfo", "vm"], ["--json", "domblklist", "vm", "--inactive"], ["dumpxml", "vm"]):
         proc = subprocess.run([sys.executable, "-c", PROBE, "-c", env.uri] + args, capture_output=True, text=True)
         assert proc.returncode == 0 and proc.stderr == "", (args, proc.stderr)
+
+
+def test_view_values_round_trip():
+    """Every value a record field may hold, through the view's line format and back."""
+    from pyvirsh.drivers.qemu.readview import _decode, _encode
+
+    for value in (None, True, False, 0, -1, 1 << 40, "", "plain", "tab\there", "new\nline", "back\\slash",
+                  "\\t is not a tab", "\\\t\\\\n", "ünïcödé ☃", "=#-+!"):
+        field = _encode(value)
+        assert "\t" not in field and "\n" not in field
+        assert _decode(field) == value and type(_decode(field)) is type(value)

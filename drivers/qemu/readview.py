@@ -86,11 +86,15 @@ def write_view(source: str, source_text: str, view: DefinitionView | None) -> No
         return
     import zlib
     data = source_text.encode("utf-8")
-    lines = ["%s\t%s" % (key, _encode(getattr(view, key))) for key in _SCALARS]
-    for disk in view.disks:
-        lines.append("\t".join(["disk"] + [_encode(getattr(disk, f)) for f in _DISK_FIELDS]))
-        for layer in disk.chain:
-            lines.append("\t".join(["layer"] + [_encode(getattr(layer, f)) for f in _LAYER_FIELDS]))
+    try:
+        lines = ["%s\t%s" % (key, _encode(getattr(view, key))) for key in _SCALARS]
+        for disk in view.disks:
+            lines.append("\t".join(["disk"] + [_encode(getattr(disk, f)) for f in _DISK_FIELDS]))
+            for layer in disk.chain:
+                lines.append("\t".join(["layer"] + [_encode(getattr(layer, f)) for f in _LAYER_FIELDS]))
+    except TypeError:           # a value the format cannot hold: the XML path answers
+        remove(path)
+        return
     if view.xml == source_text:
         lines.append("xml source\n")
         body = "\n".join(lines)
@@ -177,6 +181,8 @@ def _encode(value) -> str:
         return "!"
     if isinstance(value, int):
         return "#%d" % value
+    if not isinstance(value, str):
+        raise TypeError(value)
     return "=" + value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
 
 
