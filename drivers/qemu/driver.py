@@ -24,7 +24,7 @@ from .capabilities import Capabilities
 from .chaincache import LayerRef, attach_chain, layers, set_disk_image, user_chain_layers
 from .paths import DriverPaths
 from .pools import QemuStorage
-from .readview import read_view, save_config, view_path
+from .readview import config_loader, read_view, refill, save_config, view_path
 from .snapshots import Snapshots
 from .statefile import read_number, read_state
 from .status import Status, StatusHead
@@ -534,7 +534,11 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         # _forget() drops it with the parsed files.
         key = "_read_view " + source
         if key not in self.__dict__:
-            self.__dict__[key] = read_view(source)
+            view = read_view(source)
+            if view is None and not self.conn.passive:
+                view = refill(source, config_loader(source) if source == self.paths.config_file(self.name)
+                              else lambda text: Status.from_text(text, source).view())
+            self.__dict__[key] = view
         return self.__dict__[key]
 
     def _facts(self, inactive: bool = False) -> DefinitionView | DomainDef:
@@ -592,7 +596,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         source = self._view_source(inactive)
         # A status view holds the live XML (with the id), not a transient domain's inactive one.
         if source is not None and not (inactive and source == self.paths.status_file(self.name)):
-            view = read_view(source)
+            view = self._view(inactive)
             if view is not None:
                 return view.xml
         if flags & XMLFlags.INACTIVE or self.status is None:

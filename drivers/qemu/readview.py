@@ -35,6 +35,8 @@ from ..fsutil import atomic_write, remove
 # The type checker reads any name TYPE_CHECKING as true; Python skips the block.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..domxml import DomainDef
 
 _DISK_FIELDS = tuple(f for f in DomainDisk.__slots__ if f != "chain")
@@ -77,13 +79,14 @@ class DefinitionView:
 # writing
 # ---------------------------------------------------------------------------
 
-def write_view(source: str, source_text: str, view: DefinitionView | None) -> None:
+def write_view(source: str, source_text: str, view: DefinitionView | None) -> bool:
     """Record the view of source (whose text was just written); None removes it (the
-    definition could not be read back, so the XML path must answer)."""
+    definition could not be read back, so the XML path must answer). False when no view
+    was written."""
     path = view_path(source)
     if view is None:
-        remove(path)
-        return
+        _drop(path)
+        return False
     import zlib
     data = source_text.encode("utf-8")
     try:
@@ -93,8 +96,8 @@ def write_view(source: str, source_text: str, view: DefinitionView | None) -> No
             for layer in disk.chain:
                 lines.append("\t".join(["layer"] + [_encode(getattr(layer, f)) for f in _LAYER_FIELDS]))
     except TypeError:           # a value the format cannot hold: the XML path answers
-        remove(path)
-        return
+        _drop(path)
+        return False
     if view.xml == source_text:
         lines.append("xml source\n")
         body = "\n".join(lines)
@@ -106,18 +109,47 @@ def write_view(source: str, source_text: str, view: DefinitionView | None) -> No
         # Not fsynced: a view lost or torn in a crash fails its own check and is not used.
         atomic_write(path, head + body, durable=False)
     except OSError:
-        remove(path)            # no view is always correct: readers parse the XML
+        _drop(path)
+        return False
+    return True
 
 
-def save_with_view(source: str, text: str, load) -> None:
-    """Write a definition file atomically, then its view from load(text), the definition
-    as the XML read path parses it back (a DefinitionView, or None when it cannot)."""
-    atomic_write(source, text)
+def _drop(path: str) -> None:
+    """No view is always correct (readers parse the XML); a directory that cannot be
+    written to (a read-only file system) just keeps the read path slow."""
     try:
-        view = load(text)
+        remove(path)
+    except OSError:
+        pass
+
+
+def save_with_view(source: str, text: str, load: Callable[[str], DefinitionView]) -> None:
+    """Write a definition file atomically, then its view from load(text): the view of the
+    definition as the XML read path parses it back."""
+    atomic_write(source, text)
+    write_view(source, text, _view_of(load, text))
+
+
+def refill(source: str, load: Callable[[str], DefinitionView]) -> DefinitionView | None:
+    """The view of source's present text, written beside it (no view, or a stale one: a
+    pyvirsh from before views wrote the file, or its writer was killed in between).
+    None when there is no such file, it cannot be read (the XML path reports it), or the
+    view cannot be written: a view is used only once it is on disk, so the XML path
+    answers wherever views cannot be kept."""
+    try:
+        with open(source, encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+    view = _view_of(load, text)
+    return view if write_view(source, text, view) else None
+
+
+def _view_of(load: Callable[[str], DefinitionView], text: str) -> DefinitionView | None:
+    try:
+        return load(text)
     except (DriverError, ValueError, TypeError, AttributeError):
-        view = None             # the XML path reports it, as it always did
-    write_view(source, text, view)
+        return None             # the XML path reports it, as it always did
 
 
 # ---------------------------------------------------------------------------
@@ -204,8 +236,13 @@ def _decode(field: str):
 
 
 def save_config(path: str, text: str) -> None:
-    """Write a persistent definition (as load_config reads it back) and its view."""
-    def load(written: str) -> DefinitionView:
+    """Write a persistent definition and its view."""
+    save_with_view(path, text, config_loader(path))
+
+
+def config_loader(path: str) -> Callable[[str], DefinitionView]:
+    """The view of a persistent definition's text, parsed as the driver's load_config does."""
+    def load(text: str) -> DefinitionView:
         from ..domxml import DomainDef
-        return DefinitionView.of(DomainDef.from_trusted_xml(written, path), None)
-    save_with_view(path, text, load)
+        return DefinitionView.of(DomainDef.from_trusted_xml(text, path), None)
+    return load
