@@ -8,9 +8,10 @@ path reads it back. Importing lxml alone costs more than the rest of such a comm
 
 A view names the size and CRC-32 of the exact bytes it was made from; a reader checks them
 against the file it would otherwise parse and, when they differ (a writer killed between
-the two renames, a hand edit, a pyvirsh from before views), ignores the view and parses
-the XML. A stale view is therefore never used; nor is a torn one (it is written without
-fsync, and carries a CRC-32 of itself). The format, one field a line:
+the two renames, a hand edit, a pyvirsh from before views), ignores the view, parses the
+XML and writes the view again (refill). A stale view is therefore never used; nor is a torn
+one (it is written without fsync, and carries a CRC-32 of itself). Where no view can be
+written, the XML path answers every time. The format, one field a line:
 
     pyvirsh-view 1 <DomainDisk fields>;<DiskLayer fields>
     source <size> <crc32> <crc32 of the rest of the view>
