@@ -886,10 +886,13 @@ class DomainExtensions:
         """How the disk's last job ended, for --wait: completed, failed or canceled."""
         return "completed"
 
-    def wait_block_job_event(self, disk: str, timeout: float) -> None:
-        """Sleep until the disk's job may have changed, at most timeout seconds."""
+    def wait_block_job_event(self, disk: str, timeout: float) -> bool | None:
+        """Sleep until the disk's job may have changed, at most timeout seconds. True when
+        the wait listened for the job's own events (it ends as soon as the job changes, so a
+        caller may wait in long slices); None when it just let the time pass."""
         import time
         time.sleep(timeout)
+        return None
 
 
 class Connection(ConnectionExtensions):

@@ -122,15 +122,19 @@ def remove_dead_writers_temps(directory: str) -> None:
             pass
 
 
-def atomic_write(path: str, text: str, mode: int = 0o600) -> None:
+def atomic_write(path: str, text: str, mode: int = 0o600, durable: bool = True) -> None:
+    """Replace path with text in one rename. durable=False skips the fsyncs: for derived
+    files that are checked when read and rebuilt or ignored when lost (a crash may leave
+    them empty or torn)."""
     directory = os.path.dirname(path)
     tmp = _temp_name(path, os.getpid())
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -138,6 +142,8 @@ def atomic_write(path: str, text: str, mode: int = 0o600) -> None:
         except OSError:
             pass
         raise
+    if not durable:
+        return
     dfd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(dfd)

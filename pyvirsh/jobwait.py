@@ -10,6 +10,9 @@ from __future__ import annotations
 
 
 POLL_SECONDS = 0.1
+# Between queries while the driver listens for the job's own events (which end a wait the
+# moment the job changes) and no progress line is drawn: each query costs the job CPU time.
+EVENT_SLICE_SECONDS = 2.0
 
 
 class JobWaiter:
@@ -67,10 +70,18 @@ class JobWaiter:
                 last = (info.cur, info.end)
             return None
 
+        listening = False
+
+        def wait(seconds: float) -> None:
+            # The driver waits for the job's next event, or for the slice to pass; short
+            # slices until it says it listens for events, and while a progress line is drawn.
+            nonlocal listening
+            if self.verbose or not listening:
+                seconds = min(seconds, POLL_SECONDS)
+            listening = bool(self.dom.wait_block_job_event(self.disk, seconds))
+
         try:
-            # Between queries the driver waits for the job's next event (or the slice to pass).
-            outcome = wait_for(ended, self.timeout, lambda seconds: self.dom.wait_block_job_event(self.disk, seconds),
-                               poll=POLL_SECONDS)
+            outcome = wait_for(ended, self.timeout, wait, poll=EVENT_SLICE_SECONDS)
             if outcome is None:         # --timeout
                 self._abort()
                 return "canceled"

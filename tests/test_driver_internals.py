@@ -22,8 +22,11 @@ def test_default_domain_facts_match_the_default_xml():
     from pyvirsh.drivers.test.defaults import DEFAULT_DOMAIN_FACTS, DEFAULT_DOMAIN_XML
     from pyvirsh.drivers.test.driver import TestDomainObj
 
+    from pyvirsh.drivers.diskinfo import disk_records
+
     parsed = TestDomainObj(DomainDef.from_trusted_xml(DEFAULT_DOMAIN_XML))
-    facts = dict(parsed.facts(), name=parsed.name, uuid=parsed.uuid)
+    facts = dict(parsed.facts(), name=parsed.name, uuid=parsed.uuid,
+                 disks=[disk.to_dict() for disk in disk_records(parsed.definition)])
     assert facts == DEFAULT_DOMAIN_FACTS
 
 

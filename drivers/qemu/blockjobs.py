@@ -518,7 +518,7 @@ class BlockJobs(QemuDomainBase):
             return "completed"
         return self.status.last_job.get(self._disk(path).target, "completed")
 
-    def wait_block_job_event(self, path: str, timeout: float) -> None:
+    def wait_block_job_event(self, path: str, timeout: float) -> bool | None:
         """Sleep until the disk's job changes status or timeout passes.
 
         Listening for QEMU's JOB_STATUS_CHANGE instead of sleeping a whole poll
@@ -530,25 +530,26 @@ class BlockJobs(QemuDomainBase):
         job = self.status.job_for(self._disk(path).target) if self.status is not None else None
         if job is None:
             time.sleep(timeout)      # offline jobs are qemu-img processes: plain polling
-            return
+            return None
         deadline = time.monotonic() + timeout
         try:
             with self.qmp() as q:
                 current = {j["id"]: j["status"] for j in q.execute("query-jobs")}.get(job.id)
                 if current not in ("created", "running", "paused", "standby"):
-                    return
+                    return True
                 while True:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
-                        return
+                        return True
                     event = q.wait_event(("JOB_STATUS_CHANGE",), remaining)
                     if event is None or event.get("data", {}).get("id") == job.id:
-                        return
+                        return True
         except DriverError:
             # The monitor is busy or QEMU went away: the caller's next query says which.
             remaining = deadline - time.monotonic()
             if remaining > 0:
                 time.sleep(remaining)
+            return None
 
     @writes("virDomainBlockJobAbort")
     def block_job_abort(self, path: str, flags: int = 0) -> None:

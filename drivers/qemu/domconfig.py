@@ -12,6 +12,7 @@ import os
 
 from ..api import (DriverError, ErrorCode, MemoryFlags, ModificationImpact, VcpuFlags, check_flags, writes)
 from ..fsutil import atomic_write, ensure_dir, remove
+from .readview import save_config, view_path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ class DomainConfig:
         if live is not None:
             self.save_status()
         if persistent is not None:
-            atomic_write(self.paths.config_file(self.name), persistent.to_xml())
+            save_config(self.paths.config_file(self.name), persistent.to_xml())
 
     @writes("virDomainSetMemoryFlags")
     def set_memory_flags(self, memory_kib: int, flags: int = 0) -> None:
@@ -170,11 +171,11 @@ class DomainConfig:
             old = self.name
             definition = self.config.copy()
             definition.name = new_name
-            atomic_write(self.paths.config_file(new_name), definition.to_xml())
+            save_config(self.paths.config_file(new_name), definition.to_xml())
             if os.path.exists(self.paths.autostart_file(old)):
                 self._mark_autostart(new_name, True)
             for path in (self.paths.autostart_file(old), self.paths.shutoff_file(old),
-                         self.paths.config_file(old)):
+                         self.paths.config_file(old), view_path(self.paths.config_file(old))):
                 remove(path)
         self.name = new_name
         self.refresh()

@@ -29,6 +29,7 @@ from .networks import QemuNetworks
 from .pools import QemuStorage
 from .domconfig import Autostart, DomainConfig
 from .savestate import SaveImages, SaveState
+from .readview import config_loader, read_view, refill, save_config, view_path
 from .snapshots import Snapshots
 from .statefile import read_number, read_state
 from .status import Status, StatusHead
@@ -38,6 +39,7 @@ from .status import Status, StatusHead
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..domxml import DomainDef
+    from .readview import DefinitionView
 
 LOCK_TIMEOUT = 30.0
 START_TIMEOUT = 30.0
@@ -273,7 +275,7 @@ class QemuConnection(SaveImages, Autostart, QemuStorage, QemuNetworks, Connectio
         definition = self.parse_definition(xml)
         with self.driver_lock(), self.domain_lock(definition.name):
             self._check_unique(definition, allow_running=True)
-            atomic_write(self.paths.config_file(definition.name), definition.to_xml())
+            save_config(self.paths.config_file(definition.name), definition.to_xml())
         return self._handle(definition.name)
 
     @writes("virDomainCreateXML")
@@ -357,7 +359,7 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
 
     @property
     def uuid(self) -> str:  # type: ignore[override]  # read-only: the definition is its one source
-        return self.get_definition().uuid
+        return self._facts().uuid
 
     def connection(self):
         return self.conn
@@ -492,6 +494,7 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
             except OSError:
                 pass
         remove(self.paths.status_file(self.name))
+        remove(view_path(self.paths.status_file(self.name)))
         remove(self.paths.spawn_intent_file(self.name))
         from .netifaces import unplug
         unplug(self.paths.run, self.name)       # the taps of its network and bridge interfaces
@@ -511,7 +514,7 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
         if config is None or disk is None:
             return
         set_disk_image(disk, disk_type, path, fmt)
-        atomic_write(self.paths.config_file(self.name), config.to_xml())
+        save_config(self.paths.config_file(self.name), config.to_xml())
 
     def _require_active(self) -> Status:
         if self.status is None:
@@ -535,7 +538,43 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
             raise DriverError(ErrorCode.NO_DOMAIN, "no domain with matching name '%s'" % self.name)
         return self.config
 
+    def _view_source(self, inactive: bool = False) -> str | None:
+        """The file whose definition get_definition(inactive) would parse, if neither file
+        was parsed yet (then the in-memory definition is the one to read)."""
+        if _ReadWhenNeeded.was_read(self, "status") or _ReadWhenNeeded.was_read(self, "config"):
+            return None
+        config = self.paths.config_file(self.name)
+        if self._head is None or (inactive and os.path.exists(config)):
+            return config
+        return self.paths.status_file(self.name)
+
+    def _view(self, inactive: bool = False) -> DefinitionView | None:
+        """The definition's facts without lxml (readview.py): None when the view is missing
+        or not made from the file as it is now, and the definition must be parsed."""
+        source = self._view_source(inactive)
+        if source is None:
+            return None
+        # Read once per refresh (dominfo asks for several facts): a "_read_" key, so that
+        # _forget() drops it with the parsed files.
+        key = "_read_view " + source
+        if key not in self.__dict__:
+            view = read_view(source)
+            if view is None and not self.conn.passive:
+                view = refill(source, config_loader(source) if source == self.paths.config_file(self.name)
+                              else lambda text: Status.from_text(text, source).view())
+            self.__dict__[key] = view
+        return self.__dict__[key]
+
+    def _facts(self, inactive: bool = False) -> DefinitionView | DomainDef:
+        """What get_definition(inactive) has for uuid, title, os_type, memory and vcpus:
+        from the view when it is current, else parsed."""
+        view = self._view(inactive)
+        return view if view is not None else self.get_definition(inactive)
+
     def get_disks(self, inactive: bool = False):
+        view = self._view(inactive)
+        if view is not None:
+            return view.disks
         from ..diskinfo import disk_records
         return disk_records(self.get_definition(inactive))
 
@@ -550,13 +589,14 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
         return head.state, head.reason
 
     def get_info(self) -> DomainInfo:
-        definition = self.get_definition()
+        definition = self._facts()
         state, _ = self.get_state()
-        cpu = process.cpu_time_ns(self.status.pid) if self.status is not None else 0
+        head = self._light_head()
+        cpu = process.cpu_time_ns(head.pid) if head is not None else 0
         return DomainInfo(state, definition.memory_kib, definition.current_memory_kib, definition.vcpus, cpu)
 
     def get_os_type(self) -> str:
-        return self.get_definition().os_type
+        return self._facts().os_type
 
     def is_persistent(self) -> bool:
         if not _ReadWhenNeeded.was_read(self, "config"):
@@ -564,12 +604,19 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
         return self.config is not None
 
     def get_title(self) -> str:
-        return self.get_definition().title
+        return self._facts().title
 
     def get_security_label(self):
         return SecurityLabel("", "", "", False)
 
     def get_xml_desc(self, flags: int = 0) -> str:
+        inactive = bool(flags & XMLFlags.INACTIVE) or self._light_head() is None
+        source = self._view_source(inactive)
+        # A status view holds the live XML (with the id), not a transient domain's inactive one.
+        if source is not None and not (inactive and source == self.paths.status_file(self.name)):
+            view = self._view(inactive)
+            if view is not None:
+                return view.xml
         if flags & XMLFlags.INACTIVE or self.status is None:
             return self.get_definition(inactive=True).to_xml()
         self.refresh_channel_states()       # no daemon follows the guest's ports: ask QEMU now
@@ -686,6 +733,7 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
             remove(monitor)
             remove(pidfile)
             remove(self.paths.status_file(self.name))
+            remove(view_path(self.paths.status_file(self.name)))
             remove(intent)
             unplug(self.paths.run, self.name)
             self.status = None
@@ -822,6 +870,7 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
             from .offline import drop_offline_jobs
             drop_offline_jobs(self)
             remove(self.paths.config_file(self.name))
+            remove(view_path(self.paths.config_file(self.name)))
             remove(self.paths.shutoff_file(self.name))
             remove(self.paths.managed_save_file(self.name))
             remove(self.paths.autostart_file(self.name))

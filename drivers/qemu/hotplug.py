@@ -31,7 +31,7 @@ import time
 
 from ..api import DeviceModifyFlags as F
 from ..api import DriverError, ErrorCode, check_flags, writes
-from ..fsutil import atomic_write
+from .readview import save_config
 from .domainbase import QemuDomainBase
 
 UNPLUG_TIMEOUT = 5.0        # libvirt's QEMU_UNPLUG_TIMEOUT
@@ -211,7 +211,7 @@ class Hotplug(QemuDomainBase):
 
     def _save_config(self, definition) -> None:
         if definition is not None:
-            atomic_write(self.paths.config_file(self.name), definition.to_xml())
+            save_config(self.paths.config_file(self.name), definition.to_xml())
             self.config = definition
 
     def _normalized(self, element, definition):

@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 
 from ..api import (BlockCommitFlags, DriverError, ErrorCode, Reason, SnapshotRevertFlags)
-from ..fsutil import atomic_write, remove
+from ..fsutil import remove
 from .chaincache import chain_of, set_disk_image
 from ..storage.qemuimg import qemu_img
 from .snapshotmeta import default_overlay_name, pinned_images, rename_in_snapshot
 from .snapshotmodel import snapshot_disks
+from .readview import save_config
 
 JOB_WAIT = 3600.0
 
@@ -302,7 +303,7 @@ def _revert_external(dom, meta, snap, flags: int) -> None:
     meta.save()
     if dom.config is not None:
         dom.config = definition
-        atomic_write(dom.paths.config_file(dom.name), definition.to_xml())
+        save_config(dom.paths.config_file(dom.name), definition.to_xml())
     if flags & (R.RUNNING | R.PAUSED):
         dom.launch(definition, bool(flags & R.PAUSED))
         _mark_from_snapshot(dom)

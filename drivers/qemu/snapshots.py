@@ -39,6 +39,7 @@ from .chaincache import chain_of, format_node, set_disk_image, storage_node
 from ..storage.qemuimg import qemu_img
 from .snapshotmeta import default_overlay_name, pinned_images, rename_in_snapshot
 from .snapshotmodel import SnapshotIntent, metadata_document, read_metadata_document, snapshot_disks
+from .readview import save_config
 from .snapshotops import delete_snapshots, revert_snapshot
 from .statefile import parse_state
 from .status import Status
@@ -415,7 +416,7 @@ class Snapshots(QemuDomainBase):
                 cfg = self.config.find_disk(o.disk)
                 if cfg is not None:
                     set_disk_image(cfg, "file", o.path, "qcow2")
-            atomic_write(self.paths.config_file(self.name), self.config.to_xml())
+            save_config(self.paths.config_file(self.name), self.config.to_xml())
         if intent.with_metadata:
             snap = intent.snapshot()
             if snap.name not in meta.tree:
@@ -451,7 +452,7 @@ class Snapshots(QemuDomainBase):
             if cfg is None:
                 continue
             set_disk_image(cfg, "file", path, "qcow2")
-        atomic_write(self.paths.config_file(self.name), self.config.to_xml())
+        save_config(self.paths.config_file(self.name), self.config.to_xml())
 
     def _create_internal(self, snap: SnapshotDef, meta: Metadata, flags: int) -> None:
         """A qcow2 internal snapshot: VM state and disks (running), or disks only (shut off)."""

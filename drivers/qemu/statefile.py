@@ -26,10 +26,15 @@ def read_state(path: str) -> str | None:
 
 def parse_state(path: str):
     """The file's XML root element, or None if there is no such file."""
-    from ..xmlutil import parse_trusted
     text = read_state(path)
     if text is None:
         return None
+    return parse_state_text(text, path)
+
+
+def parse_state_text(text: str, path: str):
+    """The XML root element of text read from the state file at path."""
+    from ..xmlutil import parse_trusted
     try:
         return parse_trusted(text, path)
     except DriverError as err:

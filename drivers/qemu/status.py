@@ -21,9 +21,8 @@ XML library, whose import alone costs more than the rest of such a command.
 
 from __future__ import annotations
 
-from ..fsutil import atomic_write
 from ..xmlescape import escape
-from .statefile import corrupt_state_file, parse_state
+from .statefile import corrupt_state_file, parse_state, parse_state_text
 
 # The type checker reads any name TYPE_CHECKING as true; Python skips the block (no typing import).
 TYPE_CHECKING = False
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
     from lxml import etree
 
     from ..domxml import DomainDef
+    from .readview import DefinitionView
 
 _HEAD_FIELDS = ("state", "reason", "pid", "id", "pidfile", "pending")
 
@@ -219,14 +219,29 @@ class Status:
         return "".join(lines)
 
     def save(self, path: str) -> None:
-        atomic_write(path, self.to_xml())
+        """Write the status atomically, then its view for the read commands (readview.py),
+        made from the status as Status.load reads it back."""
+        from .readview import save_with_view
+        save_with_view(path, self.to_xml(), lambda written: Status.from_text(written, path).view())
+
+    def view(self) -> DefinitionView:
+        """What the read commands print of the live definition (readview.py)."""
+        from .readview import DefinitionView
+        return DefinitionView.of(self.definition, self.id)
 
     @classmethod
     def load(cls, path: str) -> Status | None:
-        from ..domxml import DomainDef
         root = parse_state(path)
-        if root is None:
-            return None
+        return cls._from_root(root, path) if root is not None else None
+
+    @classmethod
+    def from_text(cls, text: str, path: str) -> Status:
+        """The status in text, as read from the file at path."""
+        return cls._from_root(parse_state_text(text, path), path)
+
+    @classmethod
+    def _from_root(cls, root, path: str) -> Status:
+        from ..domxml import DomainDef
         try:
             domain = root.find("domain")
             if domain is None:

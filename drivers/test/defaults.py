@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 # The default domain, already in libvirt's canonical form. It is parsed only
 # when a command needs the document (dumpxml, domblklist, snapshots...);
-# list/dominfo/domstate use DEFAULT_DOMAIN_FACTS and never import lxml.
+# list/dominfo/domstate/domblklist use DEFAULT_DOMAIN_FACTS and never import lxml.
 DEFAULT_DOMAIN_XML = """\
 <domain type='test'>
   <name>test</name>
@@ -61,6 +61,9 @@ DEFAULT_DOMAIN_FACTS = {
     "current_memory_kib": 2097152,
     "vcpus": 2,
     "title": "",
+    # domblklist's records (api.DomainDisk.to_dict) of the XML's one disk
+    "disks": [{"type": "file", "device": "disk", "target": "vda", "bus": "virtio", "source": "/guest/diskimage1",
+               "has_source": True, "format": None, "readonly": False, "chain": []}],
 }
 
 # virNodeInfo of the default node: model, memory KiB, cpus, MHz, nodes, sockets, cores, threads
