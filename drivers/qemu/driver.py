@@ -615,7 +615,9 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
         # A status view holds the live XML (with the id), not a transient domain's inactive one.
         if source is not None and not (inactive and source == self.paths.status_file(self.name)):
             view = self._view(inactive)
-            if view is not None:
+            # A running domain's channels show the guest's side (state='connected'), which only
+            # QEMU knows now: their live XML is never answered from the view.
+            if view is not None and (inactive or "<channel" not in view.xml):
                 return view.xml
         if flags & XMLFlags.INACTIVE or self.status is None:
             return self.get_definition(inactive=True).to_xml()

@@ -4,8 +4,6 @@ The pool parser's defaults and checks and `pool-capabilities` are all read from 
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from ..api import POOL_TYPE_FLAGS
 from ..xmlescape import escape
 from .probe import FORMATS
@@ -18,15 +16,22 @@ DISK_FORMATS = ("unknown", "dos", "dvh", "gpt", "mac", "bsd", "pc98", "sun", "lv
 PARTITION_FORMATS = ("none", "linux", "fat16", "fat32", "linux-swap", "linux-lvm", "linux-raid", "extended")
 
 
-class Options(NamedTuple):
-    """A default format and the formats allowed (libvirt's poolOptions or volOptions)."""
-    default: str
-    formats: tuple[str, ...]
+class Options:
+    """A default format and the formats allowed (libvirt's poolOptions or volOptions).
+    Plain classes, not NamedTuple: the listing commands import this and typing is slow."""
+    __slots__ = ("default", "formats")
+
+    def __init__(self, default: str, formats: tuple[str, ...]):
+        self.default = default
+        self.formats = formats
 
 
-class PoolType(NamedTuple):
-    source: Options | None          # None: the type keeps no <source><format>
-    volume: Options | None          # None: its volumes have no <format>
+class PoolType:
+    __slots__ = ("source", "volume")
+
+    def __init__(self, source: Options | None, volume: Options | None):
+        self.source = source            # None: the type keeps no <source><format>
+        self.volume = volume            # None: its volumes have no <format>
 
 
 _FILES = Options("raw", FORMATS)

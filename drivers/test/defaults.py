@@ -63,7 +63,7 @@ DEFAULT_DOMAIN_FACTS = {
     "title": "",
     # domblklist's records (api.DomainDisk.to_dict) of the XML's one disk
     "disks": [{"type": "file", "device": "disk", "target": "vda", "bus": "virtio", "source": "/guest/diskimage1",
-               "has_source": True, "format": None, "readonly": False, "chain": []}],
+               "has_source": True, "format": None, "readonly": False, "chain": [], "pool": None}],
 }
 
 # virNodeInfo of the default node: model, memory KiB, cpus, MHz, nodes, sockets, cores, threads
