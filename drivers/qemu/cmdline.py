@@ -13,11 +13,13 @@ import json
 import os
 
 from ..storage.probe import BACKING_FORMATS
-from . import devargs
+from . import devargs, sysinfo
 from .capabilities import kvm_usable
 from .chaincache import format_node, layers, storage_node
 from .defaults import is_q35
 from .devicemodel import Chardev, Controller, DiskDevice, Interface, Video, Watchdog
+from .swtpm import emulated_tpm
+from .swtpm import socket_path as swtpm_socket
 
 
 def _qemu_opt(value: str) -> str:
@@ -278,8 +280,9 @@ def build(definition, emulator: str, qmp_path: str, pidfile: str, state_dir: str
     argv += _cpu_args(root)
     argv += ["-m", "%dk" % definition.memory_kib,
              "-smp", _smp(definition),
-             "-uuid", definition.uuid,
-             "-no-user-config", "-nodefaults", "-display", "none",
+             "-uuid", definition.uuid]
+    argv += sysinfo.args(root)
+    argv += ["-no-user-config", "-nodefaults", "-display", "none",
              "-qmp", "unix:%s,server=on,wait=off" % _qemu_opt(qmp_path),
              "-pidfile", pidfile,
              "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"]
@@ -304,6 +307,9 @@ def build(definition, emulator: str, qmp_path: str, pidfile: str, state_dir: str
         argv += devargs.serial_args(Chardev(serial))
     for channel in devices.iterfind("channel"):
         argv += devargs.channel_args(Chardev(channel), run_dir)
+    tpm = emulated_tpm(root)
+    if tpm is not None:
+        argv += devargs.tpm_args(tpm, swtpm_socket(run_dir))
     for inp in devices.iterfind("input"):
         argv += devargs.input_args(inp)
     audio = devices.find("audio")

@@ -15,7 +15,7 @@ from lxml import etree
 
 from ..api import DriverError, ErrorCode
 from ..domxml import DomainDefaults
-from . import pcitopology, support
+from . import pcitopology, support, sysinfo
 from .capabilities import Capabilities, find_emulator, host_arch
 from .devicemodel import Chardev, Controller, DiskDevice, Input, Video
 from .support import unsupported
@@ -82,6 +82,7 @@ class QemuDefaults(DomainDefaults):
         devices = root.find("devices")
         q35 = is_q35(dom.machine)
         _check_os(root)
+        sysinfo.check(root, dom.uuid)
         _check_clock_and_lifecycle(root)
         if dom.virt_type == "qemu" and root.find("cpu") is None:
             _default_tcg_cpu(root)
@@ -106,6 +107,7 @@ class QemuDefaults(DomainDefaults):
             if backend is None or not (backend.text or "").strip():
                 raise unsupported("<rng> needs <backend model='random'>/dev/urandom</backend>")
         _add_inputs(devices)
+        _tpm_defaults(devices)
         pcitopology.assign(devices, q35)
         for el in devices:          # aliases are given at start, as libvirt does
             if isinstance(el.tag, str) and el.find("alias") is not None:
@@ -439,6 +441,27 @@ def _video_defaults(video: Video, devices) -> None:
                  or v.find("model").get("type") != "none")
     if first is video.el:
         model.set("primary", "yes")
+
+
+def _tpm_defaults(devices) -> None:
+    """libvirt's TPM defaults: model tpm-tis; version 1.2 for tpm-tis on x86 (its historical
+    default), else 2.0. Only the emulator (swtpm) is run: passthrough is refused."""
+    tpms = devices.findall("tpm")
+    if len(tpms) > 1:
+        raise unsupported("pyvirsh's QEMU driver supports only one <tpm> device")
+    for tpm in tpms:
+        backend = tpm.find("backend")
+        if backend is None:
+            raise unsupported("<tpm> needs <backend type='emulator'/>")
+        if backend.get("type") == "passthrough":
+            raise unsupported("pyvirsh's QEMU driver does not support TPM passthrough (<backend "
+                              "type='passthrough'>): use <backend type='emulator'/>, a TPM emulated by swtpm")
+        model = tpm.get("model") or "tpm-tis"
+        tpm.set("model", model)
+        version = backend.get("version") or ("1.2" if model == "tpm-tis" else "2.0")
+        if model == "tpm-crb" and version == "1.2":
+            raise unsupported("TPM version '1.2' is not supported with the TPM CRB interface (tpm-crb)")
+        backend.set("version", version)
 
 
 def _add_inputs(devices) -> None:

@@ -66,7 +66,7 @@ def assign_aliases(devices, q35: bool) -> None:
             continue
         prefix = {"interface": "net", "serial": "serial", "channel": "channel", "input": "input",
                   "sound": "sound", "video": "video", "redirdev": "redir", "rng": "rng",
-                  "watchdog": "watchdog"}.get(el.tag)
+                  "watchdog": "watchdog", "tpm": "tpm"}.get(el.tag)
         if prefix:
             n = counters.get(prefix, 0)
             counters[prefix] = n + 1
@@ -279,6 +279,14 @@ def watchdog_args(dog: Watchdog, q35: bool) -> list[str]:
     action = {"reset": "reset", "shutdown": "shutdown", "poweroff": "poweroff", "pause": "pause",
               "none": "none", "inject-nmi": "inject-nmi"}[dog.action]
     return args + ["-action", "watchdog=%s" % action]
+
+
+def tpm_args(el, socket_path: str) -> list[str]:
+    """The emulated TPM: QEMU talks to swtpm over its control socket (swtpm.py starts it)."""
+    alias = Device(el).alias
+    return ["-chardev", "socket,id=chrtpm,path=%s" % _opt(socket_path),
+            "-tpmdev", "emulator,id=tpm-%s,chardev=chrtpm" % alias] + dev(
+        {"driver": el.get("model"), "tpmdev": "tpm-%s" % alias, "id": alias})
 
 
 def redirdev_args(el) -> list[str]:

@@ -18,7 +18,7 @@ from ..api import (BlockInfo, Connection, DestroyFlags, Domain, DomainInfo, Doma
                    ErrorCode, NodeInfo, Reason, SecurityLabel, ShutdownMode, StartFlags, UndefineFlags,
                    XMLFlags, check_flags, writes)
 from ..fsutil import FileLock, atomic_write, ensure_dir, read_text, remove, remove_dead_writers_temps
-from . import process
+from . import process, swtpm
 from .blockjobs import BlockJobs, reconcile_jobs
 from .capabilities import Capabilities
 from .chaincache import LayerRef, attach_chain, layers, set_disk_image, user_chain_layers
@@ -425,6 +425,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
             return
         for pid in process.pids_naming(self.paths.pidfile(self.name)):
             process.kill_now(pid)
+        swtpm.stop(self.paths, self.name)
         remove(self.paths.monitor_socket(self.name))
         remove(self.paths.pidfile(self.name))
         remove(intent)
@@ -465,6 +466,10 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         if status is not None:
             remove(status.monitor)
             remove(status.pidfile)
+            swtpm.stop(self.paths, self.name)
+            tpm = swtpm.emulated_tpm(status.definition.root)
+            if tpm is not None and self.config is None and not swtpm.keeps_state(tpm):
+                swtpm.remove_state(self.paths, status.definition.uuid)     # a transient domain's, as libvirt
             try:
                 os.rmdir(self.paths.run_dir(self.name))
             except OSError:
@@ -652,6 +657,9 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         intent = self.paths.spawn_intent_file(self.name)
         atomic_write(intent, "paused" if paused else "running")
         try:
+            tpm = swtpm.emulated_tpm(live.root)
+            if tpm is not None:         # QEMU connects to it at once: started first
+                swtpm.start(self.paths, self.name, live.uuid, tpm)
             pid = process.spawn(argv, log)
         except BaseException:
             self._stop_unrecorded_qemu()
@@ -673,6 +681,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
             remove(intent)
         except BaseException:
             process.terminate(pid)
+            swtpm.stop(self.paths, self.name)
             remove(monitor)
             remove(pidfile)
             remove(self.paths.status_file(self.name))
@@ -791,13 +800,37 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
             if count and not flags & UndefineFlags.SNAPSHOTS_METADATA:
                 raise DriverError(ErrorCode.OPERATION_INVALID,
                                   "cannot delete inactive domain with %d snapshots" % count)
+            config = self.config
+            self._undefine_nvram(config, flags)
             if count:
                 self.drop_snapshot_metadata()
+            tpm = swtpm.emulated_tpm(config.root)
+            if tpm is not None and self.status is None:
+                # a running domain's state goes when it stops (a transient domain's)
+                keep = flags & UndefineFlags.KEEP_TPM or (not flags & UndefineFlags.TPM and swtpm.keeps_state(tpm))
+                if not keep:
+                    swtpm.remove_state(self.paths, config.uuid)
             from .offline import drop_offline_jobs
             drop_offline_jobs(self)
             remove(self.paths.config_file(self.name))
             remove(self.paths.shutoff_file(self.name))
             self.config = None
+
+    def _undefine_nvram(self, config: DomainDef, flags: int) -> None:
+        """libvirt's rule: an existing NVRAM file is removed with --nvram, kept with
+        --keep-nvram, and without either the domain stays defined."""
+        from .firmware import nvram_path
+        path = nvram_path(config.root, self.name, self.paths.state)
+        if path is None or not os.path.exists(path):
+            return
+        if flags & UndefineFlags.NVRAM:
+            try:
+                os.unlink(path)
+            except OSError as err:
+                raise DriverError(ErrorCode.SYSTEM_ERROR, "failed to remove nvram: %s: %s"
+                                  % (path, err.strerror)) from None
+        elif not flags & UndefineFlags.KEEP_NVRAM:
+            raise DriverError(ErrorCode.OPERATION_INVALID, "cannot undefine domain with nvram")
 
 
 def _acpi_only(flags: int, what: str) -> None:

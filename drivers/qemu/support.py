@@ -45,6 +45,14 @@ SUPPORTED: dict[str, set | None] = {
     "os/kernel": set(), "os/initrd": set(), "os/cmdline": set(),
     "os/boot": {"dev"},
     "os/bootmenu": {"enable", "timeout"},
+    "os/smbios": {"mode"},                                      # sysinfo.py
+    "sysinfo": {"type"},
+    "sysinfo/bios": set(), "sysinfo/bios/entry": {"name"},
+    "sysinfo/system": set(), "sysinfo/system/entry": {"name"},
+    "sysinfo/baseBoard": set(), "sysinfo/baseBoard/entry": {"name"},
+    "sysinfo/chassis": set(), "sysinfo/chassis/entry": {"name"},
+    "sysinfo/oemStrings": set(), "sysinfo/oemStrings/entry": set(),
+    "sysinfo/entry": {"name", "file"},                          # type='fwcfg'
     "features": set(),
     "features/acpi": set(), "features/apic": set(), "features/pae": set(),
     "features/vmport": {"state"}, "features/smm": {"state"},
@@ -96,12 +104,17 @@ SUPPORTED: dict[str, set | None] = {
     **_device("devices/memballoon", {"model", "autodeflate", "freePageReporting"}, {}),
     **_device("devices/rng", {"model"}, {"backend": {"model"}, "rate": {"bytes", "period"}}),
     **_device("devices/watchdog", {"model", "action"}, {}),
+    **_device("devices/tpm", {"model"}, {"backend": {"type", "version", "persistent_state"},
+                                         "backend/device": {"path"}},         # passthrough's: refused whole
+              address=False),
 }
 
 # Values the mapping knows, per (path, attribute); others are refused by name.
 VALUES: dict[tuple[str, str], tuple] = {
     ("vcpu", "placement"): ("static",),
     ("os", "firmware"): ("efi", "bios"),
+    ("os/smbios", "mode"): ("sysinfo", "host", "emulate"),
+    ("sysinfo", "type"): ("smbios", "fwcfg"),
     ("cpu", "migratable"): ("on", "off"),
     ("devices/memballoon", "autodeflate"): ("on", "off"),
     ("devices/memballoon", "freePageReporting"): ("on", "off"),
@@ -134,6 +147,10 @@ VALUES: dict[tuple[str, str], tuple] = {
     ("devices/rng", "model"): ("virtio",),
     ("devices/rng/backend", "model"): ("random",),
     ("devices/watchdog", "model"): ("i6300esb", "ib700"),
+    ("devices/tpm", "model"): ("tpm-tis", "tpm-crb"),
+    ("devices/tpm/backend", "type"): ("emulator", "passthrough"),       # passthrough: refused by name
+    ("devices/tpm/backend", "version"): ("1.2", "2.0"),
+    ("devices/tpm/backend", "persistent_state"): ("yes", "no"),
     ("devices/watchdog", "action"): ("reset", "shutdown", "poweroff", "pause", "none", "inject-nmi"),
 }
 
