@@ -61,7 +61,7 @@ d=/sys/class/dmi/id
 $(cat $d/product_serial)|$(cat $d/board_vendor)|$(cat $d/chassis_vendor)"
 for e in /sys/firmware/dmi/entries/11-*; do [ -e $e/raw ] && echo "oem $(tail -c +6 $e/raw | tr '\0' '|')"; done
 for f in $(find /sys/firmware/qemu_fw_cfg/by_name/opt -name raw 2>/dev/null); do
-    n=${f#/sys/firmware/qemu_fw_cfg/by_name/}; echo "fwcfg ${n%/raw} $(cat $f)"
+    n=${f#/sys/firmware/qemu_fw_cfg/by_name/}; echo "fwcfg ${n%%/raw} $(cat $f)"
 done
 echo PYVIRSH-GUEST-END
 case " $(cat /proc/cmdline) " in

@@ -13,7 +13,7 @@ import json
 import os
 
 from ..storage.probe import BACKING_FORMATS
-from . import devargs, sysinfo
+from . import cpuflags, devargs, sysinfo
 from .capabilities import kvm_usable
 from .chaincache import format_node, layers, storage_node
 from .defaults import is_q35
@@ -120,6 +120,7 @@ def _machine_opts(root, machine: str, q35: bool) -> str:
         opts.append("smm=%s" % smm.get("state", "on"))
     if features is None or features.find("acpi") is None:
         opts.append("acpi=off")
+    opts += cpuflags.machine_opts(root)
     opts.append("dump-guest-core=off")
     loader = root.find("os/loader")
     if loader is not None and loader.get("type") == "pflash":
@@ -152,19 +153,20 @@ def _firmware_args(root) -> list[str]:
 
 def _cpu_args(root) -> list[str]:
     cpu = root.find("cpu")
-    if cpu is None:
-        return []
-    mode = cpu.get("mode", "custom")
-    name = {"host-passthrough": "host", "host-model": "max", "maximum": "max"}.get(mode) \
-        or cpu.findtext("model")
-    if not name:
-        return []
-    if mode == "host-passthrough" and cpu.get("migratable") == "off":
-        name += ",migratable=off"
-    for feature in cpu.iterfind("feature"):
-        policy = feature.get("policy", "require")
-        name += ",%s=%s" % (feature.get("name"), "off" if policy in ("disable", "forbid") else "on")
-    return ["-cpu", name]
+    name = ""
+    if cpu is not None:
+        mode = cpu.get("mode", "custom")
+        name = {"host-passthrough": "host", "host-model": "max", "maximum": "max"}.get(mode) \
+            or cpu.findtext("model") or ""
+        if name and mode == "host-passthrough" and cpu.get("migratable") == "off":
+            name += ",migratable=off"
+        for feature in cpu.iterfind("feature") if name else ():
+            policy = feature.get("policy", "require")
+            name += ",%s=%s" % (feature.get("name"), "off" if policy in ("disable", "forbid") else "on")
+    extra = cpuflags.props(root)
+    if extra:
+        name = ",".join([name or "qemu64"] + extra)     # libvirt's default model when it needs one
+    return ["-cpu", name] if name else []
 
 
 def _smp(definition) -> str:

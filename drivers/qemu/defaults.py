@@ -15,7 +15,7 @@ from lxml import etree
 
 from ..api import DriverError, ErrorCode
 from ..domxml import DomainDefaults
-from . import pcitopology, support, sysinfo
+from . import cpuflags, pcitopology, support, sysinfo
 from .capabilities import Capabilities, find_emulator, host_arch
 from .devicemodel import Chardev, Controller, DiskDevice, Input, Video
 from .support import unsupported
@@ -31,7 +31,7 @@ PCI_MODELS = ("pci-root", "pcie-root", "pcie-root-port", "pcie-to-pci-bridge", "
 VIDEO_SIZES = {"qxl": (("ram", "65536"), ("vram", "65536"), ("vgamem", "16384")),
                "vga": (("vram", "16384"),), "cirrus": (("vram", "16384"),), "bochs": (("vram", "16384"),)}
 TIMERS = {"rtc": ("catchup", "delay", None), "pit": ("delay", "catchup", "discard", None),
-          "hpet": (None,)}
+          "hpet": (None,), "kvmclock": (None,), "hypervclock": (None,)}
 
 
 def is_q35(machine: str | None) -> bool:
@@ -83,6 +83,7 @@ class QemuDefaults(DomainDefaults):
         q35 = is_q35(dom.machine)
         _check_os(root)
         sysinfo.check(root, dom.uuid)
+        cpuflags.check(root)
         _check_clock_and_lifecycle(root)
         if dom.virt_type == "qemu" and root.find("cpu") is None:
             _default_tcg_cpu(root)
