@@ -73,7 +73,7 @@ def _boot(env: Env, guest_files, profile: str, extra: dict) -> tuple[etree._Elem
     text = text.replace('<console type="pty"/>', "<serial type='file'><source path='%s'/></serial>" % log)
     text = text.replace('<domain type="kvm">', '<domain type="qemu">')
     for tag, xml in extra.items():
-        text = re.sub(r"(<%s(?:\s[^>]*)?>)" % tag, lambda m: m.group(1) + xml, text, count=1)
+        text = re.sub(r"(<%s(?:\s[^>]*)?>)" % tag, lambda m, xml=xml: m.group(1) + xml, text, count=1)
     path = os.path.join(env.base, "guest.xml")
     with open(path, "w") as f:
         f.write(text)

@@ -77,11 +77,11 @@ def test_hyperv_vpindex_fails_under_tcg_with_qemus_words_and_bad_values_are_refu
     assert proc.returncode == 1 and "kernel doesn't allow setting HyperV VP_INDEX" in proc.stderr, proc.stderr
     for body, words in (("<features><hyperv><spinlocks state='on' retries='100'/></hyperv></features>",
                          "HyperV spinlock retry count must be at least 4095"),
-                        ("<features><hyperv><vendor_id state='on' value='far too long a vendor'/></hyperv>"
-                         "</features>", "vendor_id"),
+                        (("<features><hyperv><vendor_id state='on' value='far too long a vendor'/></hyperv>"
+                          "</features>"), "vendor_id"),
                         ("<features><ioapic driver='kvm'/></features>", "ioapic driver='kvm'"),
-                        ("<features><hyperv><tlbflush state='on'><direct state='on'/></tlbflush></hyperv>"
-                         "</features>", "<direct>")):
+                        (("<features><hyperv><tlbflush state='on'><direct state='on'/></tlbflush></hyperv>"
+                          "</features>"), "<direct>")):
         path = os.path.join(env.base, "bad.xml")
         with open(path, "w") as f:
             f.write("<domain type='qemu'><name>bad</name><memory>65536</memory><os><type arch='x86_64'>hvm"
