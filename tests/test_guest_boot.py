@@ -158,7 +158,7 @@ def test_q35_guest_sees_virt_install_devices(tmp_path, guest_files):
         "os": "<smbios mode='sysinfo'/>", "domain": SYSINFO})
     check_inside(live, seen)
     assert seen["dmi"] == ["Example BIOS|Example, Inc.|Widget 9000|SN-42|Example Boards|Example Cases"]
-    assert seen["oem"] == ["app:one|app:two,with a comma|"]
+    assert seen["oem"] == ["app:one|app:two,with a comma||"]       # the strings, each NUL-ended, then a NUL
     assert seen["fwcfg"] == ["opt/org.pyvirsh/greeting hello guest"]
 
 

@@ -124,3 +124,32 @@ def test_smbios_host_mode_needs_the_hosts_tables(env):
     assert proc.returncode == 1
     assert "error: unsupported configuration: Host SMBIOS information is not available" in proc.stderr
     assert env.ok("domstate", "h").strip() == "shut off"
+
+
+@pytest.mark.parametrize("machine", ["pc", "q35"])
+def test_floppies_on_the_fdc_with_media_and_empty(env, machine):
+    """pc has an fdc on board; q35 has none, so it gets an isa-fdc device (as libvirt gives it)."""
+    image = env.path("floppy.img")
+    with open(image, "wb") as f:
+        f.truncate(1474560)
+    name = "f" + machine
+    define(env, name, "<devices><disk type='file' device='floppy'><source file='%s'/>"
+                      "<target dev='fda' bus='fdc'/><boot order='1'/></disk>"
+                      "<disk type='file' device='floppy'><target dev='fdb' bus='fdc'/></disk></devices>" % image,
+           machine=machine)
+    inactive = env.ok("dumpxml", "--inactive", name)
+    assert "<controller type='fdc' index='0'/>" in inactive
+    assert "<address type='drive' controller='0' bus='0' target='0' unit='1'/>" in inactive
+    env.ok("start", "--paused", name)
+    blocks = {b["qdev"]: b for b in qmp(env, name, "query-block")}
+    assert blocks["fdc0-0-0"]["inserted"]["file"] == image
+    assert "inserted" not in blocks["fdc0-0-1"] and blocks["fdc0-0-1"]["removable"]
+    for unit in (0, 1):
+        path = "/machine/peripheral/fdc0-0-%d" % unit
+        assert qmp(env, name, "qom-get", {"path": path, "property": "unit"}) == unit
+    if machine == "q35":
+        fdc = qmp(env, name, "qom-get", {"path": "/machine/peripheral/fdc0-0-0", "property": "parent_bus"})
+        controller = fdc.rsplit("/", 1)[0]
+        assert qmp(env, name, "qom-get", {"path": controller, "property": "type"}) == "isa-fdc"
+        assert qmp(env, name, "qom-get", {"path": controller, "property": "bootindexA"}) == 1
+    env.ok("destroy", name)

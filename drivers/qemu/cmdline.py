@@ -71,6 +71,9 @@ def disk_device(disk: DiskDevice, q35: bool, bootindex: int | None) -> list[str]
         ctrl = disk.drive_controller
         bus = "ide.%d" % disk.drive_unit if q35 and ctrl == 0 else "sata%d.%d" % (ctrl, disk.drive_unit)
         device = {"driver": "ide-cd" if cdrom else "ide-hd", "bus": bus}
+    elif disk.bus == "fdc":
+        device = {"driver": "floppy", "unit": disk.drive_unit}      # its boot index is the fdc's
+        bootindex = None
     elif disk.bus == "ide":
         device = {"driver": "ide-cd" if cdrom else "ide-hd", "bus": "ide.%d" % disk.drive_bus,
                   "unit": disk.drive_unit}
@@ -85,6 +88,24 @@ def disk_device(disk: DiskDevice, q35: bool, bootindex: int | None) -> list[str]
     if disk.serial:
         device["serial"] = disk.serial
     return devargs.dev(device)
+
+
+def _floppy_controller_args(devices, q35: bool, boot: dict) -> list[str]:
+    """The fdc's drive boot indexes: pc has an ISA fdc on board (-global), q35 gets one as a
+    device (QEMU's q35 has none unless asked for), as libvirt does."""
+    floppies = [d for d in DiskDevice.all_in(devices) if d.bus == "fdc"]
+    if not floppies:
+        return []
+    indexes = {}
+    for disk in floppies:
+        if boot.get(disk.el):
+            indexes["bootindex" + "AB"[disk.drive_unit]] = boot[disk.el]
+    if q35:
+        return devargs.dev({"driver": "isa-fdc", **dict(sorted(indexes.items()))})
+    args = []
+    for key, value in sorted(indexes.items()):
+        args += ["-global", "isa-fdc.%s=%d" % (key, value)]
+    return args
 
 
 def boot_indexes(root) -> dict:
@@ -300,6 +321,7 @@ def build(definition, emulator: str, qmp_path: str, pidfile: str, state_dir: str
     for ctrl in sorted((c for c in controllers if c.type != "pci"), key=lambda c: c.startport is not None):
         argv += devargs.controller_args(ctrl, q35)
     boot = boot_indexes(root)
+    argv += _floppy_controller_args(devices, q35, boot)
     for disk in DiskDevice.all_in(devices):
         argv += blockdev_args(disk.el)
         argv += disk_device(disk, q35, boot.get(disk.el))

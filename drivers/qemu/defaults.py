@@ -250,6 +250,12 @@ def _check_disk(disk, q35: bool) -> None:
         raise unsupported("IDE controllers are unsupported for this QEMU binary or machine type")
     if model.bus == "virtio" and model.device == "cdrom":
         raise unsupported("cdrom device with virtio bus isn't supported")
+    if (model.bus == "fdc") != (model.device == "floppy"):
+        raise unsupported("pyvirsh's QEMU driver supports floppies on bus 'fdc' only, and only floppies there "
+                          "(disk '%s')" % model.dev)
+    if model.bus == "fdc" and (model.drive_controller, model.drive_bus, model.drive_unit) not in \
+            ((0, 0, 0), (0, 0, 1)):
+        raise unsupported("the floppy controller has two drives, fda and fdb (disk '%s')" % model.dev)
     driver = disk.find("driver")
     if driver is None:
         driver = etree.Element("driver")

@@ -122,6 +122,8 @@ def controller_args(ctrl: Controller, q35: bool) -> list[str]:
         return dev({"driver": "ahci", "id": ident, **pci_props(ctrl, q35)})
     if ctrl.type == "ide":
         return []                                   # the PIIX3's own IDE
+    if ctrl.type == "fdc":
+        return []                                   # made with its floppies (cmdline)
     if ctrl.type == "virtio-serial":
         return dev({"driver": "virtio-serial-pci", "id": ident, **pci_props(ctrl, q35)})
     if ctrl.type == "scsi":
