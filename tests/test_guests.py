@@ -335,10 +335,11 @@ def test_console_alone_makes_serial0_and_tablet_gets_a_usb_port(genv):
     genv.ok("destroy", "c")
 
 
-# Values that depend on the host or the run: pty and socket paths, ports, the domain id, the
-# chain cache's numbering (chaincache's), and the CPU libvirt reads back from QEMU after start
-# (check='full' plus the features QEMU turned on; pyvirsh keeps the CPU as defined).
-HOST_VALUES = {"path", "tty", "port", "id", "index"}
+# Values that depend on the host or the run: pty and socket paths, ports, the domain id, and
+# the CPU libvirt reads back from QEMU after start (check='full' plus the features QEMU turned
+# on; pyvirsh keeps the CPU as defined). Disk source indexes are compared: libvirt numbers them
+# from the last disk to the first.
+HOST_VALUES = {"path", "tty", "port", "id"}
 
 
 def flatten(xml: str, live: bool = False) -> set:

@@ -60,8 +60,8 @@ d=/sys/class/dmi/id
 [ -e $d/sys_vendor ] && echo "dmi $(cat $d/bios_vendor)|$(cat $d/sys_vendor)|$(cat $d/product_name)|\
 $(cat $d/product_serial)|$(cat $d/board_vendor)|$(cat $d/chassis_vendor)"
 for e in /sys/firmware/dmi/entries/11-*; do [ -e $e/raw ] && echo "oem $(tail -c +6 $e/raw | tr '\0' '|')"; done
-for f in $(find /sys/firmware/qemu_fw_cfg/by_name/opt -name raw 2>/dev/null); do
-    n=${f#/sys/firmware/qemu_fw_cfg/by_name/}; echo "fwcfg ${n%%/raw} $(cat $f)"
+for k in /sys/firmware/qemu_fw_cfg/by_key/*; do
+    case "$(cat $k/name 2>/dev/null)" in opt/*) echo "fwcfg $(cat $k/name) $(cat $k/raw)";; esac
 done
 echo PYVIRSH-GUEST-END
 case " $(cat /proc/cmdline) " in

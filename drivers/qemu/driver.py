@@ -603,7 +603,9 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         live = definition.copy()
         resolve_volume_disks(self.conn, live)       # <disk type='volume'>: the volume's file
         next_index = 1
-        for disk in live.disks():
+        # libvirt numbers the disks' sources from the last disk to the first (each disk's own
+        # chain top-down): with vda and a cdrom sda, sda's is 1 and vda's 2.
+        for disk in reversed(list(live.disks())):
             src = disk.source_element
             if src is None or disk.source is None:
                 continue
