@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 
 import pytest
 
@@ -153,3 +154,98 @@ def test_floppies_on_the_fdc_with_media_and_empty(env, machine):
         assert qmp(env, name, "qom-get", {"path": controller, "property": "type"}) == "isa-fdc"
         assert qmp(env, name, "qom-get", {"path": controller, "property": "bootindexA"}) == 1
     env.ok("destroy", name)
+
+
+# Boot sectors SeaBIOS runs from a raw disk (16-bit code at 0x7c00): each prints a letter on
+# COM1, then powers the machine off through the ACPI PM1a control port SeaBIOS sets up (0x604,
+# SLP_EN with S5), panics through the ISA pvpanic port (0x505), or just halts.
+_SAY = (0xBA, 0xF8, 0x03, 0xB0)                                 # mov dx,0x3f8; mov al,...
+_HALT = (0xF4, 0xEB, 0xFD)                                       # hlt; jmp back to the hlt
+SECTORS = {"poweroff": _SAY + (ord("B"), 0xEE, 0xBA, 0x04, 0x06, 0xB8, 0x00, 0x20, 0xEF) + _HALT,
+           "panic": _SAY + (ord("P"), 0xEE, 0xBA, 0x05, 0x05, 0xB0, 0x01, 0xEE) + _HALT,
+           "idle": _SAY + (ord("I"), 0xEE) + _HALT}
+
+
+def lifecycle_domain(env: Env, name: str, sector: str, actions: str, devices: str = "") -> str:
+    image, log = env.path(sector + ".img"), env.path(name + ".serial")
+    code = bytearray(512)
+    code[:len(SECTORS[sector])] = bytes(SECTORS[sector])
+    code[510:] = b"\x55\xaa"
+    with open(image, "wb") as f:
+        f.write(code)
+    define(env, name, "<features><acpi/></features>%s"
+                      "<devices><disk type='file' device='disk'><driver name='qemu' type='raw'/>"
+                      "<source file='%s'/><target dev='hda' bus='ide'/></disk>"
+                      "<serial type='file'><source path='%s'/></serial>%s</devices>"
+                      % (actions, image, log, devices), machine="pc")
+    env.ok("start", name)
+    return log
+
+
+def wait_for(env: Env, name: str, done) -> str:
+    """Run `domstate --reason` (each run applies a pending action) until done(state) holds."""
+    deadline = time.monotonic() + 120         # a bound for a busy machine, not a timing check
+    while True:
+        state = env.ok("domstate", "--reason", name).strip()
+        if done(state):
+            return state
+        assert time.monotonic() < deadline, state
+        time.sleep(0.1)
+
+
+def serial_text(log: str) -> str:
+    try:
+        with open(log) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def test_on_poweroff_restart_and_preserve_are_applied_by_the_next_command(env):
+    log = lifecycle_domain(env, "r", "poweroff", "<on_poweroff>restart</on_poweroff>")
+    # the guest powers off; the next command resets and resumes it, and it prints again
+    wait_for(env, "r", lambda state: serial_text(log).count("B") >= 2)
+    assert env.ok("domstate", "--reason", "r").strip() == "running (booted)"
+    env.ok("destroy", "r")
+    log = lifecycle_domain(env, "p", "poweroff", "<on_poweroff>preserve</on_poweroff>")
+    assert wait_for(env, "p", lambda state: state != "running (booted)") == "in shutdown (unknown)"
+    assert qmp(env, "p", "query-status")["status"] == "shutdown"      # QEMU kept, for a look
+    assert serial_text(log).count("B") == 1
+    env.ok("destroy", "p")
+    assert env.ok("domstate", "--reason", "p").strip() == "shut off (destroyed)"
+
+
+def test_guest_poweroff_and_reboot_with_on_reboot_destroy_end_as_shutdown(env):
+    lifecycle_domain(env, "d", "poweroff", "")
+    assert wait_for(env, "d", lambda state: state != "running (booted)") == "shut off (shutdown)"
+    assert not env.qemu_pids()
+    lifecycle_domain(env, "b", "idle", "<on_reboot>destroy</on_reboot>")
+    env.ok("reboot", "b")              # QEMU's reset becomes a shutdown (set-action reboot=shutdown)
+    assert wait_for(env, "b", lambda state: state != "running (booted)") == "shut off (shutdown)"
+
+
+def test_on_crash_preserve_and_coredump_destroy_after_a_guest_panic(env):
+    panic = "<panic model='isa'><address type='isa' iobase='0x505'/></panic>"
+    lifecycle_domain(env, "c", "panic", "<on_crash>preserve</on_crash>", panic)
+    assert wait_for(env, "c", lambda state: state != "running (booted)") == "crashed (panicked)"
+    assert qmp(env, "c", "query-status")["status"] == "guest-panicked"
+    env.ok("destroy", "c")
+    lifecycle_domain(env, "k", "panic", "<on_crash>coredump-destroy</on_crash>", panic)
+    assert wait_for(env, "k", lambda state: state != "running (booted)") == "shut off (crashed)"
+    dumps = os.listdir(os.path.join(env.root, "state", "dump"))
+    assert len(dumps) == 1 and dumps[0].startswith("k-")
+    with open(os.path.join(env.root, "state", "dump", dumps[0]), "rb") as f:
+        assert f.read(4) == b"\x7fELF"          # QEMU's guest memory dump
+
+
+def test_unsupported_lifecycle_actions_are_refused(env):
+    for actions, words in (("<on_poweroff>rename-restart</on_poweroff>", "<on_poweroff>rename-restart"),
+                           ("<on_reboot>preserve</on_reboot>", "<on_reboot>preserve"),
+                           ("<on_reboot>destroy</on_reboot><on_crash>restart</on_crash>", "restart action")):
+        path = os.path.join(env.base, "bad.xml")
+        with open(path, "w") as f:
+            f.write("<domain type='qemu'><name>bad</name><memory>65536</memory><os><type arch='x86_64'>hvm"
+                    "</type></os>%s</domain>" % actions)
+        proc = env.run("define", path)
+        assert proc.returncode == 1 and "error: unsupported configuration: " in proc.stderr, proc.stderr
+        assert words in proc.stderr, proc.stderr

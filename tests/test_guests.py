@@ -288,7 +288,7 @@ SILENT_DROPS_BEFORE = [
     ("<devices><sound model='sb16'/></devices>", "model='sb16'"),
     ("<devices><shmem name='x'/></devices>", "<shmem> devices"),
     ("<devices><controller type='usb' model='ich9-ehci1' foo='1'/></devices>", "attribute 'foo'"),
-    ("<on_poweroff>restart</on_poweroff>", "<on_poweroff>restart</on_poweroff>"),
+    ("<on_poweroff>rename-restart</on_poweroff>", "<on_poweroff>rename-restart</on_poweroff>"),
 ]
 
 

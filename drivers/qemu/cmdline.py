@@ -13,7 +13,7 @@ import json
 import os
 
 from ..storage.probe import BACKING_FORMATS
-from . import cpuflags, devargs, sysinfo
+from . import cpuflags, devargs, lifecycle, sysinfo
 from .capabilities import kvm_usable
 from .chaincache import format_node, layers, storage_node
 from .defaults import is_q35
@@ -310,8 +310,7 @@ def build(definition, emulator: str, qmp_path: str, pidfile: str, state_dir: str
              "-pidfile", pidfile,
              "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"]
     argv += _clock_args(root, q35)
-    if root.findtext("on_reboot") == "destroy":
-        argv += ["-no-reboot"]
+    argv += lifecycle.qemu_args()
     argv += _pm_args(root, q35)
     argv += _boot_args(root)
     controllers = Controller.all_in(devices)
@@ -357,4 +356,6 @@ def build(definition, emulator: str, qmp_path: str, pidfile: str, state_dir: str
         argv += devargs.balloon_args(balloon, q35)
     for rng in devices.iterfind("rng"):
         argv += devargs.rng_args(rng, q35)
+    for panic in devices.iterfind("panic"):
+        argv += devargs.panic_args(panic)
     return argv

@@ -15,7 +15,7 @@ from lxml import etree
 
 from ..api import DriverError, ErrorCode
 from ..domxml import DomainDefaults
-from . import cpuflags, pcitopology, support, sysinfo
+from . import cpuflags, lifecycle, pcitopology, support, sysinfo
 from .capabilities import Capabilities, find_emulator, host_arch
 from .devicemodel import Chardev, Controller, DiskDevice, Input, Video
 from .support import unsupported
@@ -109,6 +109,8 @@ class QemuDefaults(DomainDefaults):
                 raise unsupported("<rng> needs <backend model='random'>/dev/urandom</backend>")
         _add_inputs(devices)
         _tpm_defaults(devices)
+        for panic in devices.iterfind("panic"):
+            panic.set("model", panic.get("model", "isa"))       # libvirt's x86 default
         pcitopology.assign(devices, q35)
         for el in devices:          # aliases are given at start, as libvirt does
             if isinstance(el.tag, str) and el.find("alias") is not None:
@@ -235,13 +237,7 @@ def _check_clock_and_lifecycle(root) -> None:
                               % (name, timer.get("tickpolicy")))
         if timer.get("present") not in (None, "yes", "no"):
             raise unsupported("clock timer '%s' present='%s' is not supported" % (name, timer.get("present")))
-    # Without a daemon nothing is there to restart or keep a guest when QEMU reports the event.
-    for event, allowed in (("on_poweroff", ("destroy",)), ("on_reboot", ("restart", "destroy")),
-                           ("on_crash", ("destroy",))):
-        action = root.findtext(event)
-        if action not in allowed:
-            raise unsupported("<%s>%s</%s> is not supported (only %s)" % (event, action, event,
-                                                                          ", ".join(allowed)))
+    lifecycle.check(root)
 
 
 def _check_disk(disk, q35: bool) -> None:

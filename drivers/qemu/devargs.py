@@ -283,6 +283,15 @@ def watchdog_args(dog: Watchdog, q35: bool) -> list[str]:
     return args + ["-action", "watchdog=%s" % action]
 
 
+def panic_args(el) -> list[str]:
+    """The ISA pvpanic device a guest reports a panic through (<on_crash> acts on it)."""
+    props: dict[str, object] = {"driver": "pvpanic"}
+    addr = el.find("address")
+    if addr is not None and addr.get("iobase"):
+        props["ioport"] = int(addr.get("iobase"), 0)
+    return dev(props)
+
+
 def tpm_args(el, socket_path: str) -> list[str]:
     """The emulated TPM: QEMU talks to swtpm over its control socket (swtpm.py starts it)."""
     alias = Device(el).alias

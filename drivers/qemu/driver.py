@@ -18,7 +18,7 @@ from ..api import (BlockInfo, Connection, DestroyFlags, Domain, DomainInfo, Doma
                    ErrorCode, NodeInfo, Reason, SecurityLabel, ShutdownMode, StartFlags, UndefineFlags,
                    XMLFlags, check_flags, writes)
 from ..fsutil import FileLock, atomic_write, ensure_dir, read_text, remove, remove_dead_writers_temps
-from . import process, swtpm
+from . import lifecycle, process, swtpm
 from .blockjobs import BlockJobs, reconcile_jobs
 from .capabilities import Capabilities
 from .chaincache import LayerRef, attach_chain, layers, set_disk_image, user_chain_layers
@@ -393,6 +393,10 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
                 os.path.exists(self.paths.spawn_intent_file(self.name)):
             self._with_lock(locked, self._finish_start)
             head = self._light_head()
+        if head is not None and head.state == DomainState.RUNNING and not self.conn.passive:
+            # the guest may have powered off or panicked since: libvirtd would have acted at once
+            self._with_lock(locked, self._apply_lifecycle)
+            head = self._light_head()
         if head is not None and head.pending and not self.conn.passive:
             try:
                 reconcile_jobs(self, locked)
@@ -444,6 +448,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
         try:
             with self._connect_new_monitor(status.pid, status.monitor, self.paths.log_file(self.name)) as qmp:
                 self._record_chardevs(qmp)
+                lifecycle.setup(qmp, status.definition.root)
                 if wanted.strip() == "running":
                     qmp.execute("cont")
                     status.state, status.reason = DomainState.RUNNING, Reason.RUNNING_BOOTED
@@ -454,6 +459,39 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
             return          # QEMU went away meanwhile: the next liveness check reaps it
         remove(intent)
         remove(self.paths.shutoff_file(self.name))
+
+    def _apply_lifecycle(self) -> None:
+        """A guest that powered off or panicked left QEMU stopped (-no-shutdown): do what its
+        <on_poweroff>/<on_crash> says, as libvirtd does on QEMU's event (lifecycle.py)."""
+        from .qmp import QMP
+        status = self.status
+        if status is None or status.state != DomainState.RUNNING or \
+                not process.qemu_alive(status.pid, status.pidfile):
+            return
+        try:
+            with QMP(status.monitor, timeout=1.0) as q:
+                event = lifecycle.stopped_event(q)
+                if event is None:
+                    return
+                action = lifecycle.action_for(status.definition.root, event)
+                if action.startswith("coredump-"):
+                    lifecycle.dump_core(q, self.paths.dump_dir, self.name)
+                    action = action[len("coredump-"):]
+                if action == "restart":
+                    q.execute("system_reset")
+                    q.execute("cont")
+                    status.state, status.reason = DomainState.RUNNING, Reason.RUNNING_BOOTED
+                elif action == "preserve":      # QEMU stays, stopped, for a look at the guest
+                    status.state, status.reason = ((DomainState.SHUTDOWN, Reason.SHUTDOWN_UNKNOWN)
+                                                   if event == "on_poweroff" else
+                                                   (DomainState.CRASHED, Reason.CRASHED_PANICKED))
+        except DriverError:
+            return          # a busy or vanishing monitor: the next command looks again
+        if action in ("restart", "preserve"):
+            self.save_status()
+            return
+        self._stop_qemu(status)
+        self._cleanup(Reason.SHUTOFF_SHUTDOWN if event == "on_poweroff" else Reason.SHUTOFF_CRASHED)
 
     def _reap(self) -> None:
         """QEMU is gone without pyvirsh stopping it: record why and remove its runtime files."""
@@ -674,6 +712,7 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
             self.save_status()
             with self._connect_new_monitor(pid, monitor, log) as qmp:
                 self._record_chardevs(qmp)
+                lifecycle.setup(qmp, live.root)
                 if not paused:
                     qmp.execute("cont")
                     self.status.state, self.status.reason = DomainState.RUNNING, Reason.RUNNING_BOOTED

@@ -93,6 +93,11 @@ class DriverPaths:
         """Exists while a start spawns QEMU and has not yet recorded it in the status."""
         return os.path.join(self.run, name + ".spawning")
 
+    @property
+    def dump_dir(self) -> str:
+        """Guest memory dumps of <on_crash>coredump-*</on_crash> (libvirt's auto dump path)."""
+        return os.path.join(self.state, "dump")
+
     def log_file(self, name: str) -> str:
         return os.path.join(self.log, name + ".log")
 

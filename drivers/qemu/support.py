@@ -114,6 +114,7 @@ SUPPORTED: dict[str, set | None] = {
     **_device("devices/memballoon", {"model", "autodeflate", "freePageReporting"}, {}),
     **_device("devices/rng", {"model"}, {"backend": {"model"}, "rate": {"bytes", "period"}}),
     **_device("devices/watchdog", {"model", "action"}, {}),
+    "devices/panic": {"model"}, "devices/panic/address": {"type", "iobase"},
     **_device("devices/tpm", {"model"}, {"backend": {"type", "version", "persistent_state"},
                                          "backend/device": {"path"}},         # passthrough's: refused whole
               address=False),
@@ -160,6 +161,8 @@ VALUES: dict[tuple[str, str], tuple] = {
     ("devices/rng", "model"): ("virtio",),
     ("devices/rng/backend", "model"): ("random",),
     ("devices/watchdog", "model"): ("i6300esb", "ib700"),
+    ("devices/panic", "model"): ("isa",),
+    ("devices/panic/address", "type"): ("isa",),
     ("devices/tpm", "model"): ("tpm-tis", "tpm-crb"),
     ("devices/tpm/backend", "type"): ("emulator", "passthrough"),       # passthrough: refused by name
     ("devices/tpm/backend", "version"): ("1.2", "2.0"),
