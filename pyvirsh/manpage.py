@@ -420,18 +420,22 @@ libvirtd acts on QEMU\(aqs event at once; pyvirsh has nobody listening, so
 these actions take effect when the next pyvirsh command looks at the domain
 (\fBlist\fR, \fBdomstate\fR, \fBdominfo\fR, \fBdestroy\fR, ...):
 .TP
-\fB<on_poweroff>\fR \fBdestroy\fR (the default), \fBrestart\fR, \fBpreserve\fR
+\fB<on_poweroff>\fR
+\fBdestroy\fR (the default), \fBrestart\fR or \fBpreserve\fR.
 After the guest powered off: QEMU is stopped and the domain is
 \fBshut off (shutdown)\fR; or the machine is reset and runs again; or QEMU is
 kept, stopped, and the domain is \fBin shutdown\fR until it is destroyed.
 .TP
-\fB<on_crash>\fR \fBdestroy\fR (the default), \fBrestart\fR, \fBpreserve\fR, \fBcoredump\-destroy\fR, \fBcoredump\-restart\fR
+\fB<on_crash>\fR
+\fBdestroy\fR (the default), \fBrestart\fR, \fBpreserve\fR,
+\fBcoredump\-destroy\fR or \fBcoredump\-restart\fR.
 After the guest panicked (it reports a panic through a \fB<panic>\fR
 device): as above, with \fBshut off (crashed)\fR and \fBcrashed (panicked)\fR;
 \fBcoredump\-\fR* first writes the guest\(aqs memory to the state
 directory\(aqs \fBdump/\fR\fINAME\fR\fB\-\fR\fITIME\fR\fB.core\fR.
 .TP
-\fB<on_reboot>\fR \fBrestart\fR (the default), \fBdestroy\fR
+\fB<on_reboot>\fR
+\fBrestart\fR (the default) or \fBdestroy\fR.
 Needs no command: QEMU resets the machine itself, or turns the reboot into
 a stop that the next command makes \fBshut off (shutdown)\fR.
 \fBdestroy\fR cannot be combined with a \fBrestart\fR action elsewhere: a
