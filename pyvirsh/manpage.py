@@ -430,7 +430,8 @@ kept, stopped, and the domain is \fBin shutdown\fR until it is destroyed.
 \fBdestroy\fR (the default), \fBrestart\fR, \fBpreserve\fR,
 \fBcoredump\-destroy\fR or \fBcoredump\-restart\fR.
 After the guest panicked (it reports a panic through a \fB<panic>\fR
-device): as above, with \fBshut off (crashed)\fR and \fBcrashed (panicked)\fR;
+device): as above, with \fBshut off (crashed)\fR and
+\fBcrashed (panicked)\fR;
 \fBcoredump\-\fR* first writes the guest\(aqs memory to the state
 directory\(aqs \fBdump/\fR\fINAME\fR\fB\-\fR\fITIME\fR\fB.core\fR.
 .TP
