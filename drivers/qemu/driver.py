@@ -393,8 +393,9 @@ class QemuDomain(BlockJobs, Snapshots, Domain):
                 os.path.exists(self.paths.spawn_intent_file(self.name)):
             self._with_lock(locked, self._finish_start)
             head = self._light_head()
-        if head is not None and head.state == DomainState.RUNNING and not self.conn.passive:
-            # the guest may have powered off or panicked since: libvirtd would have acted at once
+        if head is not None and head.state == DomainState.RUNNING and not self.conn.passive and \
+                lifecycle.stopped_at(self.paths.monitor_socket(self.name)):
+            # the guest powered off or panicked since: libvirtd would have acted at once
             self._with_lock(locked, self._apply_lifecycle)
             head = self._light_head()
         if head is not None and head.pending and not self.conn.passive:

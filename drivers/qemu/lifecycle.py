@@ -55,6 +55,18 @@ def stopped_event(qmp) -> str | None:
     return EVENTS.get(qmp.execute("query-status").get("status"))
 
 
+def stopped_at(monitor: str) -> bool:
+    """Whether the QEMU at this monitor stopped for a guest poweroff or panic: one QMP question,
+    no status file read (list and domstate stay cheap). A busy monitor counts as no."""
+    from ..api import DriverError
+    from .qmp import QMP
+    try:
+        with QMP(monitor, timeout=1.0) as q:
+            return stopped_event(q) is not None
+    except DriverError:
+        return False
+
+
 def dump_core(qmp, dump_dir: str, name: str) -> str:
     """coredump-*: the guest's memory to DUMP_DIR/NAME-TIME.core, as libvirt's automatic dump."""
     os.makedirs(dump_dir, mode=0o700, exist_ok=True)
