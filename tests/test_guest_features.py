@@ -127,6 +127,18 @@ def test_smbios_host_mode_needs_the_hosts_tables(env):
     assert env.ok("domstate", "h").strip() == "shut off"
 
 
+def test_sysinfo_smbios_without_smbios_mode_sysinfo_is_refused(env):
+    path = os.path.join(env.base, "s.xml")
+    with open(path, "w") as f:
+        f.write("<domain type='qemu'><name>s</name><memory>65536</memory><os><type arch='x86_64'>hvm</type>"
+                "</os><sysinfo type='smbios'><system><entry name='product'>P</entry></system></sysinfo>"
+                "</domain>")
+    proc = env.run("define", path)
+    assert proc.returncode == 1
+    assert "error: unsupported configuration: <sysinfo type='smbios'> reaches the guest only with " \
+           "<smbios mode='sysinfo'/>" in proc.stderr
+
+
 @pytest.mark.parametrize("machine", ["pc", "q35"])
 def test_floppies_on_the_fdc_with_media_and_empty(env, machine):
     """pc has an fdc on board; q35 has none, so it gets an isa-fdc device (as libvirt gives it)."""

@@ -36,8 +36,14 @@ DMI_DIR = "/sys/class/dmi/id"
 def check(root, uuid: str | None) -> None:
     """libvirt's parse-time rules for <sysinfo>: known entry names, one of each structure
     (QEMU takes one type 2), fw_cfg names under opt/, a system uuid equal to the domain's."""
+    mode = root.find("os/smbios")
+    mode = mode.get("mode") if mode is not None else None
     for sysinfo in root.iterfind("sysinfo"):
         kind = sysinfo.get("type")
+        if kind == "smbios" and mode != "sysinfo":
+            # libvirt would keep it in the XML and give the guest other tables: refused instead
+            raise unsupported("<sysinfo type='smbios'> reaches the guest only with <smbios mode='sysinfo'/> "
+                              "in <os>")
         if kind == "fwcfg":
             for entry in sysinfo.iterfind("entry"):
                 name = entry.get("name") or ""
