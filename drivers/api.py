@@ -174,7 +174,9 @@ class Reason:
     SHUTOFF_SAVED = 5
     SHUTOFF_FAILED = 6
     SHUTOFF_FROM_SNAPSHOT = 7
+    SHUTDOWN_UNKNOWN = 0
     SHUTDOWN_USER = 1
+    CRASHED_PANICKED = 1
 
 
 def reason_label(state: int, reason: int) -> str:

@@ -439,6 +439,39 @@ it at boot:
 unit=$(systemd\-escape qemu:///system)
 systemctl enable "pyvirsh\-autostart@$unit.service"
 .fi
+.SH GUEST EVENTS WITHOUT A DAEMON
+QEMU runs with \fB\-no\-shutdown\fR, as under libvirt: a guest that powers
+off or panics leaves QEMU stopped rather than gone.
+libvirtd acts on QEMU\(aqs event at once; pyvirsh has nobody listening, so
+these actions take effect when the next pyvirsh command looks at the domain
+(\fBlist\fR, \fBdomstate\fR, \fBdominfo\fR, \fBdestroy\fR, ...):
+.TP
+\fB<on_poweroff>\fR
+\fBdestroy\fR (the default), \fBrestart\fR or \fBpreserve\fR.
+After the guest powered off: QEMU is stopped and the domain is
+\fBshut off (shutdown)\fR; or the machine is reset and runs again; or QEMU is
+kept, stopped, and the domain is \fBin shutdown\fR until it is destroyed.
+.TP
+\fB<on_crash>\fR
+\fBdestroy\fR (the default), \fBrestart\fR, \fBpreserve\fR,
+\fBcoredump\-destroy\fR or \fBcoredump\-restart\fR.
+After the guest panicked (it reports a panic through a \fB<panic>\fR
+device): as above, with \fBshut off (crashed)\fR and
+\fBcrashed (panicked)\fR;
+\fBcoredump\-\fR* first writes the guest\(aqs memory to the state
+directory\(aqs \fBdump/\fR\fINAME\fR\fB\-\fR\fITIME\fR\fB.core\fR.
+.TP
+\fB<on_reboot>\fR
+\fBrestart\fR (the default) or \fBdestroy\fR.
+Needs no command: QEMU resets the machine itself, or turns the reboot into
+a stop that the next command makes \fBshut off (shutdown)\fR.
+\fBdestroy\fR cannot be combined with a \fBrestart\fR action elsewhere: a
+guest\(aqs reboot and the restart\(aqs reset would look the same.
+.PP
+A domain with an emulated TPM (\fB<tpm><backend type=\(aqemulator\(aq/>\fR)
+gets a \fBswtpm\fR process, started before QEMU and stopped with the domain;
+its state stays under the state directory\(aqs \fBswtpm/\fR\fIUUID\fR until
+\fBundefine\fR (\fB\-\-keep\-tpm\fR keeps it).
 .SH STORAGE POOLS WITHOUT A DAEMON
 On the QEMU driver a storage pool is a directory of image files (type
 \fBdir\fR), kept in files beside the domains\(aq: a persistent pool\(aqs

@@ -62,7 +62,9 @@ class Env:
         return [int(p) for p in out.split()]
 
     def cleanup(self) -> None:
-        for pid in self.qemu_pids():
+        swtpms = subprocess.run(["pgrep", "-f", "swtpm socket.*%s" % self.root], capture_output=True,
+                                text=True).stdout.split()
+        for pid in self.qemu_pids() + [int(p) for p in swtpms]:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:

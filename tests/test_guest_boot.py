@@ -38,15 +38,25 @@ def guest_files(tmp_path_factory):
         pytest.skip(str(err))
 
 
-def boot(tmp_path, guest_files, profile: str) -> tuple[etree._Element, dict]:
+SYSINFO = ("<sysinfo type='smbios'><bios><entry name='vendor'>Example BIOS</entry></bios>"
+           "<system><entry name='product'>Widget 9000</entry><entry name='manufacturer'>Example, Inc.</entry>"
+           "<entry name='serial'>SN-42</entry></system>"
+           "<baseBoard><entry name='manufacturer'>Example Boards</entry></baseBoard>"
+           "<chassis><entry name='manufacturer'>Example Cases</entry></chassis>"
+           "<oemStrings><entry>app:one</entry><entry>app:two,with a comma</entry></oemStrings></sysinfo>"
+           "<sysinfo type='fwcfg'><entry name='opt/org.pyvirsh/greeting'>hello guest</entry></sysinfo>")
+
+
+def boot(tmp_path, guest_files, profile: str, extra: dict | None = None) -> tuple[etree._Element, dict]:
     env = Env(tmp_path)
     try:
-        return _boot(env, guest_files, profile)
+        return _boot(env, guest_files, profile, extra or {})
     finally:
         env.cleanup()           # the guest powers itself off; a failed boot must not stay
 
 
-def _boot(env: Env, guest_files, profile: str) -> tuple[etree._Element, dict]:
+def _boot(env: Env, guest_files, profile: str, extra: dict) -> tuple[etree._Element, dict]:
+    """extra: XML added after the opening tag of <domain>, <os> or <devices> (by tag name)."""
     for name in ("disk1.qcow2", "disk2.qcow2"):
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", env.path(name), "64M"], check=True)
     with open(env.path("install.iso"), "wb") as f:
@@ -62,6 +72,8 @@ def _boot(env: Env, guest_files, profile: str) -> tuple[etree._Element, dict]:
     # the console as a file, so the test reads what the guest printed after it powered off
     text = text.replace('<console type="pty"/>', "<serial type='file'><source path='%s'/></serial>" % log)
     text = text.replace('<domain type="kvm">', '<domain type="qemu">')
+    for tag, xml in extra.items():
+        text = re.sub(r"(<%s(?:\s[^>]*)?>)" % tag, lambda m, xml=xml: m.group(1) + xml, text, count=1)
     path = os.path.join(env.base, "guest.xml")
     with open(path, "w") as f:
         f.write(text)
@@ -138,8 +150,16 @@ def check_inside(live, seen) -> None:
 
 
 def test_q35_guest_sees_virt_install_devices(tmp_path, guest_files):
-    live, seen = boot(tmp_path, guest_files, "q35-cdrom-spice")
+    # with SMBIOS tables from <sysinfo> (<smbios mode='sysinfo'/>) and fw_cfg entries the kernel's
+    # qemu_fw_cfg shows. (No TPM here: with a TPM, SeaBIOS puts its ACPI tables and TPM log lower
+    # than QEMU expects and QEMU's direct kernel boot loads the initrd over them; test_guests.py
+    # checks the TPM in QEMU's query-tpm instead.)
+    live, seen = boot(tmp_path, guest_files, "q35-cdrom-spice", {
+        "os": "<smbios mode='sysinfo'/>", "domain": SYSINFO})
     check_inside(live, seen)
+    assert seen["dmi"] == ["Example BIOS|Example, Inc.|Widget 9000|SN-42|Example Boards|Example Cases"]
+    assert seen["oem"] == ["app:one|app:two,with a comma||"]       # the strings, each NUL-ended, then a NUL
+    assert seen["fwcfg"] == ["opt/org.pyvirsh/greeting hello guest"]
 
 
 def test_pc_guest_sees_virtio_and_ide_disks(tmp_path, guest_files):

@@ -25,7 +25,7 @@ import sys
 
 MODULES = ("virtio_pci", "virtio_blk", "virtio_console", "virtio_rng", "virtio_net", "virtio_scsi",
            "virtio_balloon", "ahci", "ata_piix", "sd_mod", "sr_mod", "xhci_pci", "usbhid", "hid_generic",
-           "e1000", "e1000e", "8139cp")
+           "e1000", "e1000e", "8139cp", "qemu_fw_cfg")
 
 INIT = r"""#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -56,6 +56,13 @@ for n in /sys/class/net/*; do
     [ "$(basename $n)" = lo ] || echo "net $(basename $n) $(cat $n/address)"
 done
 grep -q '^0: uart:16550A' /proc/tty/driver/serial 2>/dev/null && echo "serial ttyS0"
+d=/sys/class/dmi/id
+[ -e $d/sys_vendor ] && echo "dmi $(cat $d/bios_vendor)|$(cat $d/sys_vendor)|$(cat $d/product_name)|\
+$(cat $d/product_serial)|$(cat $d/board_vendor)|$(cat $d/chassis_vendor)"
+for e in /sys/firmware/dmi/entries/11-*; do [ -e $e/raw ] && echo "oem $(tail -c +6 $e/raw | tr '\0' '|')"; done
+for k in /sys/firmware/qemu_fw_cfg/by_key/*; do
+    case "$(cat $k/name 2>/dev/null)" in opt/*) echo "fwcfg $(cat $k/name) $(cat $k/raw)";; esac
+done
 echo PYVIRSH-GUEST-END
 case " $(cat /proc/cmdline) " in
 *" pyvirsh.shell "*)

@@ -14,11 +14,13 @@ import os
 
 from ..storage.probe import BACKING_FORMATS
 from ..xmlmodel import integer_attribute
-from . import devargs
+from . import cpuflags, devargs, lifecycle, sysinfo
 from .capabilities import kvm_usable
 from .chaincache import format_node, layers, storage_node
 from .defaults import is_q35
 from .devicemodel import Chardev, Controller, DiskDevice, Interface, Video, Watchdog
+from .swtpm import emulated_tpm
+from .swtpm import socket_path as swtpm_socket
 
 
 def _qemu_opt(value: str) -> str:
@@ -70,6 +72,9 @@ def disk_device(disk: DiskDevice, q35: bool, bootindex: int | None) -> list[str]
         ctrl = disk.drive_controller
         bus = "ide.%d" % disk.drive_unit if q35 and ctrl == 0 else "sata%d.%d" % (ctrl, disk.drive_unit)
         device = {"driver": "ide-cd" if cdrom else "ide-hd", "bus": bus}
+    elif disk.bus == "fdc":
+        device = {"driver": "floppy", "unit": disk.drive_unit}      # its boot index is the fdc's
+        bootindex = None
     elif disk.bus == "ide":
         device = {"driver": "ide-cd" if cdrom else "ide-hd", "bus": "ide.%d" % disk.drive_bus,
                   "unit": disk.drive_unit}
@@ -84,6 +89,24 @@ def disk_device(disk: DiskDevice, q35: bool, bootindex: int | None) -> list[str]
     if disk.serial:
         device["serial"] = disk.serial
     return devargs.dev(device)
+
+
+def _floppy_controller_args(devices, q35: bool, boot: dict) -> list[str]:
+    """The fdc's drive boot indexes: pc has an ISA fdc on board (-global), q35 gets one as a
+    device (QEMU's q35 has none unless asked for), as libvirt does."""
+    floppies = [d for d in DiskDevice.all_in(devices) if d.bus == "fdc"]
+    if not floppies:
+        return []
+    indexes = {}
+    for disk in floppies:
+        if boot.get(disk.el):
+            indexes["bootindex" + "AB"[disk.drive_unit]] = boot[disk.el]
+    if q35:
+        return devargs.dev({"driver": "isa-fdc", **dict(sorted(indexes.items()))})
+    args = []
+    for key, value in sorted(indexes.items()):
+        args += ["-global", "isa-fdc.%s=%d" % (key, value)]
+    return args
 
 
 def boot_indexes(root) -> dict:
@@ -119,6 +142,7 @@ def _machine_opts(root, machine: str, q35: bool) -> str:
         opts.append("smm=%s" % smm.get("state", "on"))
     if features is None or features.find("acpi") is None:
         opts.append("acpi=off")
+    opts += cpuflags.machine_opts(root)
     opts.append("dump-guest-core=off")
     loader = root.find("os/loader")
     if loader is not None and loader.get("type") == "pflash":
@@ -151,19 +175,20 @@ def _firmware_args(root) -> list[str]:
 
 def _cpu_args(root) -> list[str]:
     cpu = root.find("cpu")
-    if cpu is None:
-        return []
-    mode = cpu.get("mode", "custom")
-    name = {"host-passthrough": "host", "host-model": "max", "maximum": "max"}.get(mode) \
-        or cpu.findtext("model")
-    if not name:
-        return []
-    if mode == "host-passthrough" and cpu.get("migratable") == "off":
-        name += ",migratable=off"
-    for feature in cpu.iterfind("feature"):
-        policy = feature.get("policy", "require")
-        name += ",%s=%s" % (feature.get("name"), "off" if policy in ("disable", "forbid") else "on")
-    return ["-cpu", name]
+    name = ""
+    if cpu is not None:
+        mode = cpu.get("mode", "custom")
+        name = {"host-passthrough": "host", "host-model": "max", "maximum": "max"}.get(mode) \
+            or cpu.findtext("model") or ""
+        if name and mode == "host-passthrough" and cpu.get("migratable") == "off":
+            name += ",migratable=off"
+        for feature in cpu.iterfind("feature") if name else ():
+            policy = feature.get("policy", "require")
+            name += ",%s=%s" % (feature.get("name"), "off" if policy in ("disable", "forbid") else "on")
+    extra = cpuflags.props(root)
+    if extra:
+        name = ",".join([name or "qemu64"] + extra)     # libvirt's default model when it needs one
+    return ["-cpu", name] if name else []
 
 
 def _smp(definition) -> str:
@@ -279,14 +304,14 @@ def build(definition, emulator: str, qmp_path: str, pidfile: str, state_dir: str
     argv += _cpu_args(root)
     argv += ["-m", "%dk" % definition.memory_kib,
              "-smp", _smp(definition),
-             "-uuid", definition.uuid,
-             "-no-user-config", "-nodefaults", "-display", "none",
+             "-uuid", definition.uuid]
+    argv += sysinfo.args(root)
+    argv += ["-no-user-config", "-nodefaults", "-display", "none",
              "-qmp", "unix:%s,server=on,wait=off" % _qemu_opt(qmp_path),
              "-pidfile", pidfile,
              "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"]
     argv += _clock_args(root, q35)
-    if root.findtext("on_reboot") == "destroy":
-        argv += ["-no-reboot"]
+    argv += lifecycle.qemu_args()
     argv += _pm_args(root, q35)
     argv += _boot_args(root)
     controllers = Controller.all_in(devices)
@@ -296,6 +321,7 @@ def build(definition, emulator: str, qmp_path: str, pidfile: str, state_dir: str
     for ctrl in sorted((c for c in controllers if c.type != "pci"), key=lambda c: c.startport is not None):
         argv += devargs.controller_args(ctrl, q35)
     boot = boot_indexes(root)
+    argv += _floppy_controller_args(devices, q35, boot)
     for disk in DiskDevice.all_in(devices):
         argv += blockdev_args(disk.el)
         argv += disk_device(disk, q35, boot.get(disk.el))
@@ -305,6 +331,9 @@ def build(definition, emulator: str, qmp_path: str, pidfile: str, state_dir: str
         argv += devargs.serial_args(Chardev(serial))
     for channel in devices.iterfind("channel"):
         argv += devargs.channel_args(Chardev(channel), run_dir)
+    tpm = emulated_tpm(root)
+    if tpm is not None:
+        argv += devargs.tpm_args(tpm, swtpm_socket(run_dir))
     for inp in devices.iterfind("input"):
         argv += devargs.input_args(inp)
     audio = devices.find("audio")
@@ -328,4 +357,6 @@ def build(definition, emulator: str, qmp_path: str, pidfile: str, state_dir: str
         argv += devargs.balloon_args(balloon, q35)
     for rng in devices.iterfind("rng"):
         argv += devargs.rng_args(rng, q35)
+    for panic in devices.iterfind("panic"):
+        argv += devargs.panic_args(panic)
     return argv

@@ -16,7 +16,7 @@ from lxml import etree
 from ..api import DriverError, ErrorCode
 from ..domxml import DomainDefaults
 from ..xmlmodel import integer_attribute
-from . import pcitopology, support
+from . import cpuflags, lifecycle, pcitopology, support, sysinfo
 from .capabilities import Capabilities, find_emulator, host_arch
 from .devicemodel import Chardev, Controller, DiskDevice, Input, Video
 from .support import unsupported
@@ -32,7 +32,7 @@ PCI_MODELS = ("pci-root", "pcie-root", "pcie-root-port", "pcie-to-pci-bridge", "
 VIDEO_SIZES = {"qxl": (("ram", "65536"), ("vram", "65536"), ("vgamem", "16384")),
                "vga": (("vram", "16384"),), "cirrus": (("vram", "16384"),), "bochs": (("vram", "16384"),)}
 TIMERS = {"rtc": ("catchup", "delay", None), "pit": ("delay", "catchup", "discard", None),
-          "hpet": (None,)}
+          "hpet": (None,), "kvmclock": (None,), "hypervclock": (None,)}
 
 
 def is_q35(machine: str | None) -> bool:
@@ -86,6 +86,8 @@ class QemuDefaults(DomainDefaults):
         devices = root.find("devices")
         q35 = is_q35(dom.machine)
         _check_os(root)
+        sysinfo.check(root, dom.uuid)
+        cpuflags.check(root)
         _check_clock_and_lifecycle(root)
         if dom.virt_type == "qemu" and root.find("cpu") is None:
             _default_tcg_cpu(root)
@@ -110,6 +112,9 @@ class QemuDefaults(DomainDefaults):
             if backend is None or not (backend.text or "").strip():
                 raise unsupported("<rng> needs <backend model='random'>/dev/urandom</backend>")
         _add_inputs(devices)
+        _tpm_defaults(devices)
+        for panic in devices.iterfind("panic"):
+            panic.set("model", panic.get("model", "isa"))       # libvirt's x86 default
         pcitopology.assign(devices, q35)
         for el in devices:          # aliases are given at start, as libvirt does
             if isinstance(el.tag, str) and el.find("alias") is not None:
@@ -232,13 +237,7 @@ def _check_clock_and_lifecycle(root) -> None:
                               % (name, timer.get("tickpolicy")))
         if timer.get("present") not in (None, "yes", "no"):
             raise unsupported("clock timer '%s' present='%s' is not supported" % (name, timer.get("present")))
-    # Without a daemon nothing is there to restart or keep a guest when QEMU reports the event.
-    for event, allowed in (("on_poweroff", ("destroy",)), ("on_reboot", ("restart", "destroy")),
-                           ("on_crash", ("destroy",))):
-        action = root.findtext(event)
-        if action not in allowed:
-            raise unsupported("<%s>%s</%s> is not supported (only %s)" % (event, action, event,
-                                                                          ", ".join(allowed)))
+    lifecycle.check(root)
 
 
 def _check_disk(disk, q35: bool) -> None:
@@ -247,6 +246,12 @@ def _check_disk(disk, q35: bool) -> None:
         raise unsupported("IDE controllers are unsupported for this QEMU binary or machine type")
     if model.bus == "virtio" and model.device == "cdrom":
         raise unsupported("cdrom device with virtio bus isn't supported")
+    if (model.bus == "fdc") != (model.device == "floppy"):
+        raise unsupported("pyvirsh's QEMU driver supports floppies on bus 'fdc' only, and only floppies there "
+                          "(disk '%s')" % model.dev)
+    if model.bus == "fdc" and (model.drive_controller, model.drive_bus, model.drive_unit) not in \
+            ((0, 0, 0), (0, 0, 1)):
+        raise unsupported("the floppy controller has two drives, fda and fdb (disk '%s')" % model.dev)
     driver = disk.find("driver")
     if driver is None:
         driver = etree.Element("driver")
@@ -442,6 +447,27 @@ def _video_defaults(video: Video, devices) -> None:
                  or v.find("model").get("type") != "none")
     if first is video.el:
         model.set("primary", "yes")
+
+
+def _tpm_defaults(devices) -> None:
+    """libvirt's TPM defaults: model tpm-tis; version 1.2 for tpm-tis on x86 (its historical
+    default), else 2.0. Only the emulator (swtpm) is run: passthrough is refused."""
+    tpms = devices.findall("tpm")
+    if len(tpms) > 1:
+        raise unsupported("pyvirsh's QEMU driver supports only one <tpm> device")
+    for tpm in tpms:
+        backend = tpm.find("backend")
+        if backend is None:
+            raise unsupported("<tpm> needs <backend type='emulator'/>")
+        if backend.get("type") == "passthrough":
+            raise unsupported("pyvirsh's QEMU driver does not support TPM passthrough (<backend "
+                              "type='passthrough'>): use <backend type='emulator'/>, a TPM emulated by swtpm")
+        model = tpm.get("model") or "tpm-tis"
+        tpm.set("model", model)
+        version = backend.get("version") or ("1.2" if model == "tpm-tis" else "2.0")
+        if model == "tpm-crb" and version == "1.2":
+            raise unsupported("TPM version '1.2' is not supported with the TPM CRB interface (tpm-crb)")
+        backend.set("version", version)
 
 
 def _add_inputs(devices) -> None:

@@ -61,7 +61,7 @@ def assign_aliases(devices, q35: bool) -> None:
             continue
         prefix = {"interface": "net", "serial": "serial", "channel": "channel", "input": "input",
                   "sound": "sound", "video": "video", "redirdev": "redir", "rng": "rng",
-                  "watchdog": "watchdog"}.get(el.tag)
+                  "watchdog": "watchdog", "tpm": "tpm"}.get(el.tag)
         if prefix:
             n = counters.get(prefix, 0)
             counters[prefix] = n + 1
@@ -127,6 +127,8 @@ def controller_args(ctrl: Controller, q35: bool) -> list[str]:
         return dev({"driver": "ahci", "id": ident, **pci_props(ctrl, q35)})
     if ctrl.type == "ide":
         return []                                   # the PIIX3's own IDE
+    if ctrl.type == "fdc":
+        return []                                   # made with its floppies (cmdline)
     if ctrl.type == "virtio-serial":
         return dev({"driver": "virtio-serial-pci", "id": ident, **pci_props(ctrl, q35)})
     if ctrl.type == "scsi":
@@ -290,6 +292,23 @@ def watchdog_args(dog: Watchdog, q35: bool) -> list[str]:
     action = {"reset": "reset", "shutdown": "shutdown", "poweroff": "poweroff", "pause": "pause",
               "none": "none", "inject-nmi": "inject-nmi"}[dog.action]
     return args + ["-action", "watchdog=%s" % action]
+
+
+def panic_args(el) -> list[str]:
+    """The ISA pvpanic device a guest reports a panic through (<on_crash> acts on it)."""
+    props: dict[str, object] = {"driver": "pvpanic"}
+    addr = el.find("address")
+    if addr is not None and addr.get("iobase"):
+        props["ioport"] = int(addr.get("iobase"), 0)
+    return dev(props)
+
+
+def tpm_args(el, socket_path: str) -> list[str]:
+    """The emulated TPM: QEMU talks to swtpm over its control socket (swtpm.py starts it)."""
+    alias = Device(el).alias
+    return ["-chardev", "socket,id=chrtpm,path=%s" % _opt(socket_path),
+            "-tpmdev", "emulator,id=tpm-%s,chardev=chrtpm" % alias] + dev(
+        {"driver": el.get("model"), "tpmdev": "tpm-%s" % alias, "id": alias})
 
 
 def redirdev_args(el) -> list[str]:

@@ -18,7 +18,7 @@ from ..api import (BlockInfo, Connection, DestroyFlags, Domain, DomainInfo, Doma
                    ErrorCode, NodeInfo, Reason, SecurityLabel, ShutdownMode, StartFlags, UndefineFlags,
                    XMLFlags, check_flags, writes)
 from ..fsutil import FileLock, atomic_write, ensure_dir, read_text, remove, remove_dead_writers_temps
-from . import process
+from . import lifecycle, process, swtpm
 from .blockjobs import BlockJobs, reconcile_jobs
 from .capabilities import Capabilities
 from .chaincache import cache_disk_chain, layers, set_disk_image
@@ -407,6 +407,11 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
                 os.path.exists(self.paths.spawn_intent_file(self.name)):
             self._with_lock(locked, self._finish_start)
             head = self._light_head()
+        if head is not None and head.state == DomainState.RUNNING and not self.conn.passive and \
+                lifecycle.stopped_at(self.paths.monitor_socket(self.name)):
+            # the guest powered off or panicked since: libvirtd would have acted at once
+            self._with_lock(locked, self._apply_lifecycle)
+            head = self._light_head()
         if head is not None and head.pending and not self.conn.passive:
             try:
                 reconcile_jobs(self, locked)
@@ -439,6 +444,7 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
             return
         for pid in process.pids_naming(self.paths.pidfile(self.name)):
             process.kill_now(pid)
+        swtpm.stop(self.paths, self.name)
         remove(self.paths.monitor_socket(self.name))
         remove(self.paths.pidfile(self.name))
         from .netifaces import unplug
@@ -466,6 +472,7 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
                     self._cleanup(Reason.SHUTOFF_SAVED)
                     return
                 self._record_chardevs(qmp)
+                lifecycle.setup(qmp, status.definition.root)
                 if wanted.strip().endswith("running"):
                     qmp.execute("cont")
                     status.state = DomainState.RUNNING
@@ -478,6 +485,39 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
         remove(intent)
         remove(self.paths.shutoff_file(self.name))
 
+    def _apply_lifecycle(self) -> None:
+        """A guest that powered off or panicked left QEMU stopped (-no-shutdown): do what its
+        <on_poweroff>/<on_crash> says, as libvirtd does on QEMU's event (lifecycle.py)."""
+        from .qmp import QMP
+        status = self.status
+        if status is None or status.state != DomainState.RUNNING or \
+                not process.qemu_alive(status.pid, status.pidfile):
+            return
+        try:
+            with QMP(status.monitor, timeout=1.0) as q:
+                event = lifecycle.stopped_event(q)
+                if event is None:
+                    return
+                action = lifecycle.action_for(status.definition.root, event)
+                if action.startswith("coredump-"):
+                    lifecycle.dump_core(q, self.paths.dump_dir, self.name)
+                    action = action[len("coredump-"):]
+                if action == "restart":
+                    q.execute("system_reset")
+                    q.execute("cont")
+                    status.state, status.reason = DomainState.RUNNING, Reason.RUNNING_BOOTED
+                elif action == "preserve":      # QEMU stays, stopped, for a look at the guest
+                    status.state, status.reason = ((DomainState.SHUTDOWN, Reason.SHUTDOWN_UNKNOWN)
+                                                   if event == "on_poweroff" else
+                                                   (DomainState.CRASHED, Reason.CRASHED_PANICKED))
+        except DriverError:
+            return          # a busy or vanishing monitor: the next command looks again
+        if action in ("restart", "preserve"):
+            self.save_status()
+            return
+        self._stop_qemu(status)
+        self._cleanup(Reason.SHUTOFF_SHUTDOWN if event == "on_poweroff" else Reason.SHUTOFF_CRASHED)
+
     def _reap(self) -> None:
         """QEMU is gone without pyvirsh stopping it: record why and remove its runtime files."""
         status = self._require_active()
@@ -489,6 +529,10 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
         if status is not None:
             remove(status.monitor)
             remove(status.pidfile)
+            swtpm.stop(self.paths, self.name)
+            tpm = swtpm.emulated_tpm(status.definition.root)
+            if tpm is not None and self.config is None and not swtpm.keeps_state(tpm):
+                swtpm.remove_state(self.paths, status.definition.uuid)     # a transient domain's, as libvirt
             try:
                 os.rmdir(self.paths.run_dir(self.name))
             except OSError:
@@ -665,7 +709,9 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
         live = definition.copy()
         resolve_volume_disks(self.conn, live)       # <disk type='volume'>: the volume's file
         next_index = 1
-        for disk in live.disks():
+        # libvirt numbers the disks' sources from the last disk to the first (each disk's own
+        # chain top-down): with vda and a cdrom sda, sda's is 1 and vda's 2.
+        for disk in reversed(list(live.disks())):
             next_index = cache_disk_chain(disk, next_index, status_capacity)
         return live, next_index
 
@@ -706,6 +752,9 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
         intent = self.paths.spawn_intent_file(self.name)
         atomic_write(intent, ("restore-" if incoming else "") + ("paused" if paused else "running"))
         try:
+            tpm = swtpm.emulated_tpm(live.root)
+            if tpm is not None:         # QEMU connects to it at once: started first
+                swtpm.start(self.paths, self.name, live.uuid, tpm)
             pid = process.spawn(argv, log)
         except BaseException:
             self._stop_unrecorded_qemu()
@@ -719,6 +768,7 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
             self.save_status()
             with self._connect_new_monitor(pid, monitor, log) as qmp:
                 self._record_chardevs(qmp)
+                lifecycle.setup(qmp, live.root)        # before the guest runs (or its RAM comes in)
                 if incoming is not None:
                     from .savestate import load_incoming
                     load_incoming(qmp, *incoming)
@@ -732,6 +782,7 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
             remove(intent)
         except BaseException:
             process.terminate(pid)
+            swtpm.stop(self.paths, self.name)
             remove(monitor)
             remove(pidfile)
             remove(self.paths.status_file(self.name))
@@ -867,8 +918,16 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
             if count and not flags & UndefineFlags.SNAPSHOTS_METADATA:
                 raise DriverError(ErrorCode.OPERATION_INVALID,
                                   "cannot delete inactive domain with %d snapshots" % count)
+            config = self.config
+            self._undefine_nvram(config, flags)
             if count:
                 self.drop_snapshot_metadata()
+            tpm = swtpm.emulated_tpm(config.root)
+            if tpm is not None and self.status is None:
+                # a running domain's state goes when it stops (a transient domain's)
+                keep = flags & UndefineFlags.KEEP_TPM or (not flags & UndefineFlags.TPM and swtpm.keeps_state(tpm))
+                if not keep:
+                    swtpm.remove_state(self.paths, config.uuid)
             from .offline import drop_offline_jobs
             drop_offline_jobs(self)
             remove(self.paths.config_file(self.name))
@@ -877,6 +936,22 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
             remove(self.paths.managed_save_file(self.name))
             remove(self.paths.autostart_file(self.name))
             self.config = None
+
+    def _undefine_nvram(self, config: DomainDef, flags: int) -> None:
+        """libvirt's rule: an existing NVRAM file is removed with --nvram, kept with
+        --keep-nvram, and without either the domain stays defined."""
+        from .firmware import nvram_path
+        path = nvram_path(config.root, self.name, self.paths.state)
+        if path is None or not os.path.exists(path):
+            return
+        if flags & UndefineFlags.NVRAM:
+            try:
+                os.unlink(path)
+            except OSError as err:
+                raise DriverError(ErrorCode.SYSTEM_ERROR, "failed to remove nvram: %s: %s"
+                                  % (path, err.strerror)) from None
+        elif not flags & UndefineFlags.KEEP_NVRAM:
+            raise DriverError(ErrorCode.OPERATION_INVALID, "cannot undefine domain with nvram")
 
 
 def _acpi_only(flags: int, what: str) -> None:

@@ -56,6 +56,24 @@ def select(arch: str, machine: str, wanted: dict[str, bool]) -> dict:
     raise unsupported("Unable to find any firmware to satisfy 'efi'")
 
 
+def default_nvram(state_dir: str, name: str) -> str:
+    """Where a domain's NVRAM goes when its XML names none (libvirt: nvram/NAME_VARS.fd)."""
+    return os.path.join(state_dir, "nvram", "%s_VARS.fd" % name)
+
+
+def nvram_path(root, name: str, state_dir: str) -> str | None:
+    """The NVRAM file a definition uses (or will make at its first start), if any."""
+    os_el = root.find("os")
+    written = (os_el.findtext("nvram") or "").strip()
+    if written:
+        return written
+    loader = os_el.find("loader")
+    if os_el.get("firmware") == "efi" or loader is not None and loader.get("type") == "pflash" \
+            and loader.get("readonly") == "yes":
+        return default_nvram(state_dir, name)
+    return None
+
+
 def resolve(root, name: str, state_dir: str) -> None:
     """Fill <loader>/<nvram> of a live definition and make the NVRAM file if missing."""
     from lxml import etree
@@ -90,7 +108,7 @@ def resolve(root, name: str, state_dir: str) -> None:
     if nvram is None:
         nvram = etree.SubElement(os_el, "nvram")
     if not (nvram.text or "").strip():
-        nvram.text = os.path.join(state_dir, "nvram", "%s_VARS.fd" % name)
+        nvram.text = default_nvram(state_dir, name)
     path = nvram.text.strip()
     if not os.path.exists(path):
         template = nvram.get("template")

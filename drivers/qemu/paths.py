@@ -115,6 +115,11 @@ class DriverPaths:
     def autostart_file(self, name: str) -> str:
         return os.path.join(self.autostart_dir, name)
 
+    @property
+    def dump_dir(self) -> str:
+        """Guest memory dumps of <on_crash>coredump-*</on_crash> (libvirt's auto dump path)."""
+        return os.path.join(self.state, "dump")
+
     def log_file(self, name: str) -> str:
         return os.path.join(self.log, name + ".log")
 

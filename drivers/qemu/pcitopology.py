@@ -102,8 +102,8 @@ def controller_kind(ctrl: Controller, q35: bool) -> str | None:
         return PCI                              # ich9 ones are placed as a group before this
     if ctrl.type == "sata":
         return None if q35 and ctrl.index == 0 else (PCIE if q35 else PCI)
-    if ctrl.type == "ide":
-        return None
+    if ctrl.type in ("ide", "fdc"):
+        return None                             # the PIIX3's IDE; the fdc sits on ISA
     return PCIE if q35 else PCI                 # virtio-serial, virtio-scsi
 
 

@@ -45,9 +45,27 @@ SUPPORTED: dict[str, set | None] = {
     "os/kernel": set(), "os/initrd": set(), "os/cmdline": set(),
     "os/boot": {"dev"},
     "os/bootmenu": {"enable", "timeout"},
+    "os/smbios": {"mode"},                                      # sysinfo.py
+    "sysinfo": {"type"},
+    "sysinfo/bios": set(), "sysinfo/bios/entry": {"name"},
+    "sysinfo/system": set(), "sysinfo/system/entry": {"name"},
+    "sysinfo/baseBoard": set(), "sysinfo/baseBoard/entry": {"name"},
+    "sysinfo/chassis": set(), "sysinfo/chassis/entry": {"name"},
+    "sysinfo/oemStrings": set(), "sysinfo/oemStrings/entry": set(),
+    "sysinfo/entry": {"name", "file"},                          # type='fwcfg'
     "features": set(),
     "features/acpi": set(), "features/apic": set(), "features/pae": set(),
     "features/vmport": {"state"}, "features/smm": {"state"},
+    "features/pvspinlock": {"state"}, "features/ioapic": {"driver"},          # cpuflags.py
+    "features/hyperv": {"mode"},
+    **{"features/hyperv/" + name: {"state"} for name in ("relaxed", "vapic", "vpindex", "runtime", "synic",
+                                                         "stimer", "reset", "frequencies", "reenlightenment",
+                                                         "tlbflush", "ipi", "evmcs", "avic")},
+    "features/hyperv/spinlocks": {"state", "retries"},
+    "features/hyperv/vendor_id": {"state", "value"},
+    "features/hyperv/stimer/direct": {"state"},
+    "features/kvm": set(),
+    **{"features/kvm/" + name: {"state"} for name in ("hidden", "hint-dedicated", "poll-control", "pv-ipi")},
     "cpu": {"mode", "match", "check", "migratable"},
     "cpu/model": {"fallback"},
     "cpu/topology": {"sockets", "dies", "cores", "threads"},
@@ -97,12 +115,18 @@ SUPPORTED: dict[str, set | None] = {
     **_device("devices/memballoon", {"model", "autodeflate", "freePageReporting"}, {}),
     **_device("devices/rng", {"model"}, {"backend": {"model"}, "rate": {"bytes", "period"}}),
     **_device("devices/watchdog", {"model", "action"}, {}),
+    "devices/panic": {"model"}, "devices/panic/address": {"type", "iobase"},
+    **_device("devices/tpm", {"model"}, {"backend": {"type", "version", "persistent_state"},
+                                         "backend/device": {"path"}},         # passthrough's: refused whole
+              address=False),
 }
 
 # Values the mapping knows, per (path, attribute); others are refused by name.
 VALUES: dict[tuple[str, str], tuple] = {
     ("vcpu", "placement"): ("static",),
     ("os", "firmware"): ("efi", "bios"),
+    ("os/smbios", "mode"): ("sysinfo", "host", "emulate"),
+    ("sysinfo", "type"): ("smbios", "fwcfg"),
     ("cpu", "migratable"): ("on", "off"),
     ("devices/memballoon", "autodeflate"): ("on", "off"),
     ("devices/memballoon", "freePageReporting"): ("on", "off"),
@@ -110,12 +134,15 @@ VALUES: dict[tuple[str, str], tuple] = {
     ("os/boot", "dev"): ("hd", "cdrom", "network", "fd"),
     ("features/vmport", "state"): ("on", "off"),
     ("features/smm", "state"): ("on", "off"),
+    ("features/pvspinlock", "state"): ("on", "off"),
+    ("features/ioapic", "driver"): ("qemu", "kvm"),
+    ("features/hyperv", "mode"): ("custom", "passthrough"),
     ("cpu", "mode"): ("custom", "host-passthrough", "host-model", "maximum"),
     ("clock", "offset"): ("utc", "localtime"),
     ("devices/disk", "type"): ("file", "block", "volume"),
-    ("devices/disk", "device"): ("disk", "cdrom"),
-    ("devices/disk/target", "bus"): ("virtio", "sata", "scsi", "ide"),
-    ("devices/controller", "type"): ("pci", "usb", "sata", "ide", "scsi", "virtio-serial"),
+    ("devices/disk", "device"): ("disk", "cdrom", "floppy"),
+    ("devices/disk/target", "bus"): ("virtio", "sata", "scsi", "ide", "fdc"),
+    ("devices/controller", "type"): ("pci", "usb", "sata", "ide", "scsi", "virtio-serial", "fdc"),
     ("devices/interface", "type"): ("user", "network", "bridge"),
     ("devices/interface/model", "type"): ("virtio", "e1000", "e1000e", "rtl8139"),
     ("devices/serial", "type"): ("pty", "file", "unix", "tcp", "null"),
@@ -135,6 +162,12 @@ VALUES: dict[tuple[str, str], tuple] = {
     ("devices/rng", "model"): ("virtio",),
     ("devices/rng/backend", "model"): ("random",),
     ("devices/watchdog", "model"): ("i6300esb", "ib700"),
+    ("devices/panic", "model"): ("isa",),
+    ("devices/panic/address", "type"): ("isa",),
+    ("devices/tpm", "model"): ("tpm-tis", "tpm-crb"),
+    ("devices/tpm/backend", "type"): ("emulator", "passthrough"),       # passthrough: refused by name
+    ("devices/tpm/backend", "version"): ("1.2", "2.0"),
+    ("devices/tpm/backend", "persistent_state"): ("yes", "no"),
     ("devices/watchdog", "action"): ("reset", "shutdown", "poweroff", "pause", "none", "inject-nmi"),
 }
 

@@ -1,0 +1,149 @@
+"""swtpm, the TPM emulator behind <tpm><backend type='emulator'/>, run as libvirt 9.0 runs it:
+started before QEMU (QEMU connects to its control socket), stopped with the domain, its state
+kept per domain under the driver's state directory (state/swtpm/UUID/tpm2 or tpm1.2, where
+libvirt keeps /var/lib/libvirt/swtpm/UUID/tpm2) and made by swtpm_setup on first start.
+
+There is no daemon to watch it: swtpm runs with --terminate (it exits when QEMU drops its
+connection) and a pidfile; a command that finds the domain stopped (destroyed, or its QEMU
+killed) stops a swtpm still there, found by that pidfile and confirmed by /proc.
+
+Unlike libvirt, swtpm_setup is asked for the endorsement key but no certificates: those come
+from swtpm_localca, which keeps a host-wide CA outside the connection's root.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+from ..api import DriverError, ErrorCode
+from ..fsutil import ensure_dir, remove
+from . import process
+
+START_TIMEOUT = 10.0
+SOCKET = "swtpm.sock"
+PERMALL = {"2.0": "tpm2-00.permall", "1.2": "tpm-00.permall"}
+
+
+def emulated_tpm(root):
+    """The <tpm> element with an emulator backend, or None."""
+    for tpm in root.iterfind("devices/tpm"):
+        backend = tpm.find("backend")
+        if backend is not None and backend.get("type") == "emulator":
+            return tpm
+    return None
+
+
+def state_top(paths, uuid: str) -> str:
+    """The domain's TPM state (removed as a whole with it)."""
+    return os.path.join(paths.state, "swtpm", uuid)
+
+
+def state_dir(paths, uuid: str, version: str) -> str:
+    return os.path.join(state_top(paths, uuid), "tpm2" if version == "2.0" else "tpm1.2")
+
+
+class SwtpmFiles:
+    """Where one domain's running swtpm keeps its socket, pidfile and log."""
+
+    def __init__(self, paths, name: str):
+        self.run_dir = paths.run_dir(name)
+        self.pidfile = os.path.join(self.run_dir, "swtpm.pid")
+        self.log = os.path.join(paths.log, name + "-swtpm.log")
+
+    @property
+    def socket(self) -> str:
+        return socket_path(self.run_dir)
+
+
+def socket_path(run_dir: str) -> str:
+    """swtpm's control socket in the domain's run directory, as QEMU's -chardev names it."""
+    from .qmp import _short_path         # a UNIX socket path must fit in 108 bytes
+    return _short_path(os.path.join(run_dir, SOCKET))
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise DriverError(ErrorCode.OPERATION_FAILED, "Unable to find '%s' binary in $PATH: "
+                          "No such file or directory (apt-get install swtpm swtpm-tools)" % name)
+    return found
+
+
+def _run_setup(paths, files: SwtpmFiles, version: str, name: str, uuid: str) -> None:
+    """Manufacture the TPM once (its endorsement key), as libvirt does on first start."""
+    import subprocess
+    state = state_dir(paths, uuid, version)
+    ensure_dir(state)
+    argv = [_tool("swtpm_setup")] + (["--tpm2"] if version == "2.0" else []) + [
+        "--tpm-state", state, "--vmid", "%s:%s" % (name, uuid), "--logfile", files.log,
+        "--createek", "--lock-nvram", "--not-overwrite"]
+    try:
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise DriverError(ErrorCode.OPERATION_FAILED, "swtpm_setup failed: %s" % err) from None
+    if proc.returncode != 0:
+        remove_state(paths, uuid)           # never half a TPM next time
+        raise DriverError(ErrorCode.OPERATION_FAILED, "Could not run '%s'. exitstatus: %d; Check error log "
+                          "'%s' for details." % (argv[0], proc.returncode, files.log))
+
+
+def start(paths, name: str, uuid: str, tpm) -> None:
+    """Start the domain's swtpm (setting its state up first if new) and wait for its socket."""
+    version = tpm.find("backend").get("version", "2.0")
+    files = SwtpmFiles(paths, name)
+    swtpm = _tool("swtpm")
+    state = state_dir(paths, uuid, version)
+    if not os.path.exists(os.path.join(state, PERMALL[version])):
+        _run_setup(paths, files, version, name, uuid)
+    stop(paths, name)                   # a stray one from a start that was killed
+    argv = [swtpm, "socket", "--ctrl", "type=unixio,path=%s,mode=0600" % files.socket,
+            "--tpmstate", "dir=%s,mode=0600" % state, "--log", "file=%s" % files.log,
+            "--terminate", "--pid", "file=%s" % files.pidfile] + (["--tpm2"] if version == "2.0" else [])
+    pid = process.spawn(argv, files.log)
+    deadline = time.monotonic() + START_TIMEOUT
+    while not os.path.exists(files.socket):
+        if not process.pid_alive(pid) or time.monotonic() > deadline:
+            stop(paths, name)
+            raise DriverError(ErrorCode.OPERATION_FAILED, "swtpm did not start: %s"
+                              % (process.log_tail(files.log, 2) or "no socket"))
+        time.sleep(0.01)
+
+
+def running_pid(files: SwtpmFiles) -> int | None:
+    """The pid in the pidfile if that process is alive and is this domain's swtpm."""
+    try:
+        with open(files.pidfile) as f:
+            pid = int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            argv = f.read()
+    except OSError:
+        return None
+    if files.pidfile.encode() not in argv or not process.pid_alive(pid):
+        return None                     # a recycled pid: not ours
+    return pid
+
+
+def stop(paths, name: str) -> None:
+    """Stop the domain's swtpm if it still runs (it normally leaves with its QEMU) and remove
+    its runtime files."""
+    files = SwtpmFiles(paths, name)
+    pid = running_pid(files)
+    if pid is not None and not process.wait_gone(pid, 2.0):
+        process.terminate(pid)
+    remove(files.pidfile)
+    remove(os.path.join(files.run_dir, SOCKET))
+
+
+def remove_state(paths, uuid: str) -> None:
+    shutil.rmtree(state_top(paths, uuid), ignore_errors=True)
+
+
+def keeps_state(tpm) -> bool:
+    """<backend persistent_state='yes'>: the state outlives undefine (libvirt's rule)."""
+    return tpm.find("backend").get("persistent_state") == "yes"
