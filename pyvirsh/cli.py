@@ -163,7 +163,8 @@ def _main(ctl: Session, argv: list[str]) -> int:
     try:
         commands = bind(tokenizer, TREE)
     except ParseError as err:
-        ctl.error(str(err))
+        for message in err.messages:
+            ctl.error(message)
         return 1
 
     try:

@@ -15,7 +15,15 @@ from __future__ import annotations
 
 
 class ParseError(Exception):
-    """A syntax error: virsh prints it as 'error: <message>' and runs nothing."""
+    """A syntax error: virsh prints each message as 'error: <message>' and runs nothing
+    (several messages when more than one required option is missing)."""
+
+    @property
+    def messages(self) -> list[str]:
+        return [str(a) for a in self.args]
+
+    def __str__(self) -> str:
+        return "\n".join(self.messages)
 
 
 class OptType:
@@ -311,11 +319,12 @@ class CommandBinding:
         if self.help_requested:
             # '--help' anywhere turns the command into 'help <command>'.
             return BoundCommand("help", {"command": self.name})
-        for i, spec in enumerate(self.specs):
-            if spec.required and i not in self.seen:
-                raise ParseError(
-                    ("command '%s' requires <%s> option" if spec.type in (OptType.DATA, OptType.ARGV)
-                     else "command '%s' requires --%s option") % (self.name, spec.name))
+        # virsh names every required option that is missing, one line each.
+        missing = [("command '%s' requires <%s> option" if spec.type in (OptType.DATA, OptType.ARGV)
+                    else "command '%s' requires --%s option") % (self.name, spec.name)
+                   for i, spec in enumerate(self.specs) if spec.required and i not in self.seen]
+        if missing:
+            raise ParseError(*missing)
         return BoundCommand(self.name, self.values)
 
 

@@ -49,7 +49,8 @@ def run_line(ctl, line: str) -> None:
     try:
         commands = parse_string(line)
     except ParseError as err:
-        ctl.error(str(err))
+        for message in err.messages:
+            ctl.error(message)
         return
     try:
         run_commands(ctl, commands)

@@ -97,6 +97,10 @@ dominfo fv0
 """
 
 CASES = [
+    # every missing required option named, one line each (then nothing runs)
+    s("attach-disk test; list"),
+    s("blockcommit"),
+    DEFAULT + ["attach-disk"],
     # listing and information
     s("list"),
     s("list --all"),
