@@ -347,6 +347,58 @@ def test_bare_domains_same_as_libvirt(bare):
         assert bare.ok("snapshot-list", name, "--name") == "\n"
 
 
+def _guest_byte(shell: GuestShell, dev: str, mib: int) -> str:
+    """The first byte of the guest's disk dev at mib MiB, as the guest reads it from the disk (its
+    page cache dropped first)."""
+    return shell.run("sync; echo 3 > /proc/sys/vm/drop_caches; "
+                     "dd if=/dev/%s bs=1M skip=%d count=1 2>/dev/null | od -An -tx1 -N1" % (dev, mib)).split()[-1]
+    # (the last word: the kernel's console notice of the cache drop may come first)
+
+
+def test_hotplugged_disk_keeps_the_guests_data_through_a_quiesced_snapshot_and_commit(guest):
+    """Issue 14's scenario in one guest with its agent: attach-disk, a guest write, a disk-only
+    snapshot with --quiesce (the agent freezes and thaws the guest's mounted file system),
+    another write, an active commit with pivot, detach-disk; each step a pyvirsh of its own.
+    The guest reads its data back before the detach, qemu-io after it."""
+    env, shell, _ = guest
+    base, top = env.path("hp-base.qcow2"), env.path("hp-top.qcow2")
+    qemu_img("create", "-q", "-f", "qcow2", base, "32M")
+    assert subprocess.run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x11 0 1M", base],
+                          capture_output=True).returncode == 0
+    qemu_img("create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", top)
+    proc = env.run("attach-disk", "agentguest", top, "vdb", "--subdriver", "qcow2", "--serial", "hpdisk")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "Disk attached successfully\n\n", "")
+    found = shell.run("i=0; while [ $i -lt 600 ]; do for d in /sys/block/vd*; do "
+                      "[ \"$(cat $d/serial 2>/dev/null)\" = hpdisk ] && echo DEV=${d##*/}; done | grep DEV= "
+                      "&& break; i=$((i+1)); sleep 0.1; done")
+    dev = re.findall(r"^DEV=(vd[a-z]+)$", found, re.MULTILINE)[-1]
+    assert _guest_byte(shell, dev, 0) == "11"
+    shell.run("dd if=/dev/zero bs=65536 count=16 2>/dev/null | tr '\\000' 'Z' | "
+              "dd of=/dev/%s bs=1M seek=4 conv=fsync 2>/dev/null" % dev)          # 0x5a at 4 MiB
+    shell.run(": > /var/log/qemu-ga.log")
+    proc = env.run("snapshot-create-as", "agentguest", "hp1", "--disk-only", "--quiesce", "--atomic",
+                   "--diskspec", "vda,snapshot=no", "--diskspec", "vdb")
+    assert proc.returncode == 0, proc.stderr
+    log = shell.run("cat /var/log/qemu-ga.log")
+    assert '"guest-fsfreeze-freeze"' in log and freeze_status(env) == "thawed"
+    assert env.ok("domblklist", "agentguest").split()[-1] == env.path("hp-top.hp1")
+    shell.run("dd if=/dev/zero bs=65536 count=16 2>/dev/null | tr '\\000' 'Y' | "
+              "dd of=/dev/%s bs=1M seek=6 conv=fsync 2>/dev/null" % dev)          # 0x59 at 6 MiB, in the overlay
+    proc = env.run("blockcommit", "agentguest", "vdb", "--active", "--pivot", "--wait")
+    assert proc.returncode == 0, proc.stderr
+    assert env.ok("domblklist", "agentguest").split()[-1] == base                 # committed down to the base
+    assert [_guest_byte(shell, dev, m) for m in (0, 4, 6)] == ["11", "5a", "59"]
+    proc = env.run("detach-disk", "agentguest", "vdb")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "Disk detached successfully\n\n", "")
+    assert "vdb" not in env.ok("domblklist", "agentguest")
+    env.ok("snapshot-delete", "agentguest", "hp1", "--metadata")      # the next test counts the snapshots
+    # the image is free again (qemu-io takes its write lock) and holds all the guest wrote
+    read = subprocess.run(["qemu-io", "-f", "qcow2", "-c", "read -P 0x11 0 1M", "-c", "read -P 0x5a 4M 1M",
+                           "-c", "read -P 0x59 6M 1M", base], capture_output=True, text=True)
+    assert read.returncode == 0 and "Pattern verification failed" not in read.stdout, read.stdout + read.stderr
+    assert read.stdout.count("read ") == 3
+
+
 def test_quiesced_snapshot_freezes_around_the_transaction(guest):
     env, shell, disk = guest
     assert env.ok("snapshot-list", "agentguest", "--name") == "s1\n\n"      # made by test_same_as_libvirt
