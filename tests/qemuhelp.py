@@ -25,13 +25,13 @@ class Env:
         os.makedirs(self.images, exist_ok=True)
         self.uri = "qemu:///embed?root=%s" % self.root
 
-    def run(self, *args, check=False, env=None, timeout=120):
+    def run(self, *args, check=False, env=None, timeout=120, cwd=None):
         full_env = dict(os.environ, LANG="C")
         full_env.pop("PYVIRSH_DEFAULT_URI", None)
         if env:
             full_env.update(env)
         proc = subprocess.run(pyvirsh_argv() + ["-c", self.uri] + list(args), capture_output=True,
-                              env=full_env, timeout=timeout)
+                              env=full_env, timeout=timeout, cwd=cwd)
         # Decoded by hand: text mode would turn the progress lines' '\r' into '\n'.
         proc.stdout = proc.stdout.decode("utf-8", "replace")
         proc.stderr = proc.stderr.decode("utf-8", "replace")

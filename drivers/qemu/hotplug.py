@@ -308,6 +308,12 @@ class Hotplug(QemuDomainBase):
                 raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "disk '%s' needs SCSI controller %d, which the "
                                   "running domain does not have (pyvirsh hot-plugs no controllers)"
                                   % (disk.dev, disk.drive_controller))
+        elif disk.bus in ("ide", "sata") and disk.drive_controller == 0:
+            # libvirt 9.0 hands these to QEMU, whose IDE and AHCI buses refuse: its words, recorded
+            # from virsh + libvirt (an IDE bus per <address bus>, an AHCI bus per port)
+            bus = disk.drive_bus if disk.bus == "ide" else disk.drive_unit
+            raise DriverError(ErrorCode.INTERNAL_ERROR, "unable to execute QEMU command 'device_add': Bus "
+                              "'ide.%d' does not support hotplugging" % bus)
         elif disk.bus != "virtio":
             raise DriverError(ErrorCode.OPERATION_UNSUPPORTED, "disk bus '%s' cannot be hotplugged." % disk.bus)
         self._place(disk_el, "pcie")
@@ -517,7 +523,7 @@ class Hotplug(QemuDomainBase):
             return
         if job.kind in ("copy", "active-commit"):       # libvirt's disk->mirror
             raise DriverError(ErrorCode.BLOCK_COPY_ACTIVE, "disk '%s' already in active block job" % target)
-        raise DriverError(ErrorCode.OPERATION_UNSUPPORTED, "disk '%s' has an active block job" % target)
+        raise DriverError(ErrorCode.OPERATION_UNSUPPORTED, "disk '%s' already in active block job" % target)
 
     def _finish_removal(self, q, alias: str) -> None:
         """QEMU let the device go: its nodes (or netdev), its cache entries and its XML follow."""
