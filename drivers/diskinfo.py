@@ -45,7 +45,7 @@ def cached_chain(disk) -> list[DiskLayer]:
     """A domxml.Disk's cached chain, top first; empty when the top carries no index
     (no chain was cached: an inactive definition, or a driver that keeps none)."""
     src = disk.el.find("source")
-    if src is None or src.get("index") is None:
+    if src is None or src.get("index") is None or disk.source is None:     # no chain, or an ejected drive
         return []
     return [DiskLayer(_index(src), disk.source, disk.driver_type or "raw", disk.type)] + \
         [DiskLayer(_index(node), node_path(node.find("source")), node_format(node), node.get("type", "file"))

@@ -134,7 +134,9 @@ class DiskChain(XMLObject):
     def cached(self) -> bool:
         """Is a chain recorded (a live disk with media), or is this an inactive definition?"""
         source = self.el.find("source")
-        return source is not None and source.get("index") is not None
+        # (an ejected drive keeps an empty <source index='N'/> in libvirt's live XML: no chain)
+        return source is not None and source.get("index") is not None and \
+            any(source.get(a) for a in ("file", "dev", "dir", "name", "volume"))
 
     def layers(self) -> list[Layer]:
         """Every layer, top first; empty for a disk without a cached chain."""

@@ -503,10 +503,12 @@ class Hotplug(QemuDomainBase):
             try:
                 q.execute("device_del", {"id": alias})
             except QMPError as err:
+                # a device already on its way out: libvirt reports QEMU's refusal too, and the
+                # unplug stays recorded
                 if "in the process of unplug" not in err.desc:
                     status.detaching.remove(alias)
                     self.save_status()
-                    raise
+                raise
             deadline = time.monotonic() + UNPLUG_TIMEOUT
             while time.monotonic() < deadline:
                 event = q.wait_event(("DEVICE_DELETED",), deadline - time.monotonic())
@@ -616,8 +618,17 @@ class Hotplug(QemuDomainBase):
         capacity: dict[int, int] = {}
         next_index = status.next_index
         if new.source is None:
+            # libvirt keeps an empty <source index='N'/> (the next index) in the live XML of an
+            # ejected drive, so that virsh's next --eject finds a source and succeeds again
             if changed.find("source") is not None:
                 changed.remove(changed.find("source"))
+            empty = etree.Element("source", index=str(next_index))
+            next_index += 1
+            anchor = changed.find("driver")
+            if anchor is not None:
+                anchor.addnext(empty)
+            else:
+                changed.insert(0, empty)
         else:
             Disk(changed).set_source(new.type, new.source)
             changed.find("source").attrib.pop("index", None)
@@ -694,9 +705,11 @@ class Hotplug(QemuDomainBase):
             if old_el is not None:
                 result = copy.deepcopy(wanted)
                 if not keep:                        # the drive is empty: an ejected medium
-                    for tag in ("source", "backingStore"):
-                        for el in result.findall(tag):
-                            result.remove(el)
+                    for el in result.findall("backingStore"):
+                        result.remove(el)
+                    for el in result.findall("source"):
+                        if any(el.get(a) for a in ("file", "dev", "dir", "name", "volume")):
+                            result.remove(el)       # (an eject's empty <source index='N'/> stays)
                 old_el.addprevious(result)
                 old_el.getparent().remove(old_el)
         for index in drop:
