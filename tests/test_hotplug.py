@@ -666,13 +666,14 @@ def _libvirt_cases():
 
 
 @needs_qemu
-@pytest.mark.parametrize("case", range(2))
+@pytest.mark.parametrize("case", range(3))
 def test_same_as_virsh_and_libvirt(tmp_path, case):
     """Command strings through pyvirsh, byte for byte as virsh 9.0 + libvirt's QEMU driver
     printed them (tests/data/hotplug-libvirt.json): a hot-plugged disk, a target in use, an
     unknown target, a cdrom detach, an IDE hotplug QEMU refuses, --config alone and with
     --live, a detach; media inserted, ejected twice (libvirt keeps an empty <source index>),
-    updated; a NIC attached and detached twice (QEMU's "already in the process of unplug").
+    updated; a NIC attached and detached twice (QEMU's "already in the process of unplug");
+    attach-device, update-device and detach-device with XML files.
     The domain is started paused: no guest OS is needed for these."""
     ref = _libvirt_cases()
     for name in ("base.qcow2", "d1.qcow2", "d2.qcow2"):
@@ -680,7 +681,7 @@ def test_same_as_virsh_and_libvirt(tmp_path, case):
     qemu_img("create", "-q", "-f", "raw", str(tmp_path / "cd.iso"), "1M")
     (tmp_path / "dom.xml").write_text(ref["dom_xml"].replace("DIR", str(tmp_path)))
     for name, text in ref["files"].items():
-        (tmp_path / name).write_text(text)
+        (tmp_path / name).write_text(text.replace("DIR", str(tmp_path)))
     one = ref["cases"][case]
     env = Env(tmp_path)
     try:
