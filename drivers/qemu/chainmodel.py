@@ -135,8 +135,7 @@ class DiskChain(XMLObject):
         """Is a chain recorded (a live disk with media), or is this an inactive definition?"""
         source = self.el.find("source")
         # (an ejected drive keeps an empty <source index='N'/> in libvirt's live XML: no chain)
-        return source is not None and source.get("index") is not None and \
-            any(source.get(a) for a in ("file", "dev", "dir", "name", "volume"))
+        return source is not None and source.get("index") is not None and names_media(source)
 
     def layers(self) -> list[Layer]:
         """Every layer, top first; empty for a disk without a cached chain."""
@@ -278,3 +277,9 @@ class DiskChain(XMLObject):
         self.el.remove(old)
         self.el.set("type", disk_type)
         self.el.find("driver").set("type", fmt)
+
+
+def names_media(source) -> bool:
+    """Does a <source> name a medium (an image, device, directory, network or pool volume)?
+    An ejected drive's live <source index='N'/> names none."""
+    return any(source.get(a) for a in ("file", "dev", "dir", "name", "volume"))

@@ -680,6 +680,7 @@ class Hotplug(QemuDomainBase):
     def _settle_media(self, q) -> None:
         """Make the live XML say what medium QEMU has in the drive, from the intent."""
         from .blockjobs import blockdev_del_quietly
+        from .chainmodel import names_media
         from .chaincache import format_node, layers
         status = self._require_active()
         intent = status.intent
@@ -708,7 +709,7 @@ class Hotplug(QemuDomainBase):
                     for el in result.findall("backingStore"):
                         result.remove(el)
                     for el in result.findall("source"):
-                        if any(el.get(a) for a in ("file", "dev", "dir", "name", "volume")):
+                        if names_media(el):
                             result.remove(el)       # (an eject's empty <source index='N'/> stays)
                 old_el.addprevious(result)
                 old_el.getparent().remove(old_el)

@@ -241,24 +241,22 @@ class TestStoragePool(TestHandle, StoragePool):
     @writes("virStorageVolCreateXML")
     def create_vol_xml(self, xml: str, flags: int = 0):
         check_flags(flags, 0, "testStorageVolCreateXML")
-        obj = self._active()
-        vol = _parse_volume(xml, obj)
-        if obj.find_volume(vol.name) is not None:
-            raise DriverError(ErrorCode.OPERATION_FAILED, "storage vol already exists")
-        if obj.allocation + vol.allocation > obj.capacity:
-            raise DriverError(ErrorCode.INTERNAL_ERROR, "Not enough free space in pool for volume '%s'"
-                              % vol.name)
-        obj.add_volume(vol)
-        return TestStorageVol(self.conn, obj, vol)
+        return self._new_volume(xml, None)
 
     @writes("virStorageVolCreateXMLFrom")
     def create_vol_xml_from(self, xml: str, clone: StorageVol, flags: int = 0) -> StorageVol:
         check_flags(flags, 0, "testStorageVolCreateXMLFrom")
+        return self._new_volume(xml, clone)
+
+    def _new_volume(self, xml: str, clone: StorageVol | None):
+        """A volume added from its XML (and, for a clone, the origin's data, which the test
+        driver does not keep): libvirt's name and free-space checks, in its order."""
         obj = self._active()
         vol = _parse_volume(xml, obj)
         if obj.find_volume(vol.name) is not None:
             raise DriverError(ErrorCode.OPERATION_FAILED, "storage vol already exists")
-        clone.get_info()                    # the origin must still be there
+        if clone is not None:
+            clone.get_info()                # the origin must still be there
         if obj.allocation + vol.allocation > obj.capacity:
             raise DriverError(ErrorCode.INTERNAL_ERROR, "Not enough free space in pool for volume '%s'"
                               % vol.name)
