@@ -147,7 +147,7 @@ def build_initrd(version: str, path: str, extras: Extras | None = None) -> None:
     if busybox is None or "static" not in os.path.realpath(busybox) and not _is_static(busybox):
         raise RuntimeError("busybox-static is needed (apt-get install -y busybox-static)")
     modroot = "/lib/modules/%s" % version
-    tmp = path + ".tmp"
+    tmp = "%s.tmp%d" % (path, os.getpid())      # concurrent test workers build side by side
     with open(tmp, "wb") as f:
         cpio = _Cpio(f)
         made = set()
@@ -200,7 +200,7 @@ def build(extras: Extras | None = None, flavour: str = "") -> tuple[str, str]:
     kernel = os.path.join(directory, "vmlinux")
     initrd = os.path.join(directory, "initrd-%s.cpio" % flavour if flavour else "initrd.cpio")
     if not os.path.exists(kernel):
-        tmp = kernel + ".tmp"
+        tmp = "%s.tmp%d" % (kernel, os.getpid())
         with open(tmp, "wb") as f:
             f.write(extract_vmlinux("/boot/vmlinuz-%s" % version))
         os.replace(tmp, kernel)
