@@ -143,15 +143,17 @@ EDIT_CASES = [
 ]
 
 
-@pytest.mark.parametrize("args", EDIT_CASES, ids=[a[-1][:70] for a in EDIT_CASES])
+def _label(args):
+    # The save directory names this process: the same case gets the same id in every
+    # process that collects it (pytest-xdist's workers must agree on the list).
+    return args[-1].replace(SAVE_DIR, PLACEHOLDER)[:70]
+
+
+@pytest.mark.parametrize("args", EDIT_CASES, ids=[_label(a) for a in EDIT_CASES])
 def test_edit_options_same_as_virsh(args):
     proc = subprocess.run(["virsh"] + args, cwd=DATA, env=_environment(EDITOR), capture_output=True,
                           stdin=subprocess.DEVNULL, timeout=30, check=False)
     assert run_in_process(args, env_extra=EDITOR) == _result(proc.stdout, proc.stderr, proc.returncode)
-
-
-def _label(args):
-    return args[-1][:70]
 
 
 @pytest.fixture(scope="module", autouse=True)
