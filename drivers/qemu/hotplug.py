@@ -187,7 +187,9 @@ class Hotplug(QemuDomainBase):
             live, config = self._impact(flags)
             element = parse_device(xml)
             new_config = self._config_updated(element) if config else None
-            if live:
+            if live and element.tag == "interface":
+                self._update_interface_live(element)
+            elif live:
                 if element.tag != "disk":
                     raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "live update of device '%s' is not supported"
                                       % DEVICE_TYPES[element.tag])
@@ -558,8 +560,13 @@ class Hotplug(QemuDomainBase):
     # ------------------------------------------------------------------
 
     def _config_updated(self, element):
-        """qemuDomainUpdateDeviceConfig: a disk of that target takes the new definition."""
+        """qemuDomainUpdateDeviceConfig: a disk of that target (an interface of that MAC)
+        takes the new definition."""
         from lxml import etree
+        if element.tag == "interface":
+            from .nicupdate import config_replaced
+            root = config_replaced(self.config.root, element)
+            return self.conn.parse_definition(etree.tostring(root, encoding="unicode"))
         if element.tag != "disk":
             raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "persistent update of device '%s' is not supported"
                               % DEVICE_TYPES[element.tag])
@@ -579,6 +586,20 @@ class Hotplug(QemuDomainBase):
         old.addprevious(new)
         devices.remove(old)
         return self.conn.parse_definition(etree.tostring(root, encoding="unicode"))
+
+    def _update_interface_live(self, element) -> None:
+        """domif-setlink on a running domain: QEMU's set_link, then the live XML."""
+        from . import nicupdate
+        from .netifaces import set_link
+        status = self._require_active()
+        live_iface = nicupdate.find_by_mac(status.definition.devices, element)
+        up = nicupdate.live_change(live_iface, element)
+        if up is None:
+            return
+        with self.qmp() as q:
+            set_link(q, live_iface.find("alias").get("name"), up)
+        nicupdate.set_live_link(live_iface, up)
+        self.save_status()
 
     def _update_disk_live(self, element, force: bool) -> None:
         from ..domxml import Disk

@@ -162,3 +162,19 @@ def unplug(run_dir: str, dom_name: str) -> None:
             from ..network.hostnet import find_tool
             subprocess.run([find_tool("ip", "iproute2"), "link", "del", "dev", name], capture_output=True, check=False)
     remove(record)
+
+
+def set_link_states(qmp, root) -> None:
+    """Interfaces whose <link state='down'/> QEMU cannot take on its command line: set over QMP
+    before the guest runs, as libvirt's qemuProcessSetLinkStates."""
+    for iface in root.iterfind("devices/interface"):
+        link = iface.find("link")
+        if link is not None and link.get("state") == "down":
+            set_link(qmp, iface.find("alias").get("name"), False)
+
+
+def set_link(qmp, alias: str, up: bool) -> None:
+    try:
+        qmp.execute("set_link", {"name": alias, "up": up})
+    except DriverError:
+        raise DriverError(ErrorCode.OPERATION_FAILED, "Couldn't set link state on interface: %s" % alias) from None

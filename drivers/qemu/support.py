@@ -93,6 +93,7 @@ SUPPORTED: dict[str, set | None] = {
     **_device("devices/interface", {"type"}, {
         "mac": {"address"}, "model": {"type"}, "boot": {"order"},
         "source": {"network", "bridge"}, "target": {"dev"},      # network, bridge: netifaces.py
+        "link": {"state"},                                       # QMP set_link (netifaces.set_link_states)
     }),
     **_device("devices/serial", {"type"}, {
         "source": _CHARDEV_SOURCE, "protocol": {"type"},
