@@ -361,15 +361,70 @@ while [ $i -lt 90 ]; do ping -c 1 -W 1 "$peer" >/dev/null 2>&1 && break; i=$((i+
 echo PYVIRSH-NET-DONE
 """
 
+# Started after net.sh: brings up every ethN as it appears (hot-plugged ones too) and reports
+# each change of its carrier as the guest sees it (with `ip link`'s NO-CARRIER), and the
+# DHCP address a hot-plugged NIC gets once its link is up.
+LINK_SH = b"""(
+seen=" "
+while true; do
+  for n in /sys/class/net/eth*; do
+    [ -e "$n" ] || continue
+    i=${n##*/}
+    case "$seen" in *" $i "*) ;; *) seen="$seen$i "; ip link set $i up; eval last_$i=x ;; esac
+    c=$(cat $n/carrier 2>/dev/null)
+    eval last=\\$last_$i
+    if [ "$c" != "$last" ]; then
+      eval last_$i=$c
+      echo "PYVIRSH-LINK $i $c $(ip -o link show $i | grep -o NO-CARRIER)"
+      if [ "$c" = 1 ] && [ "$i" != eth0 ] && ! ip -4 -o addr show dev $i | grep -q inet; then
+        (udhcpc -i $i -q -n -t 20 -T 1 -s /etc/udhcpc.sh >/dev/null 2>&1
+         echo "PYVIRSH-DHCP $i $(ip -4 -o addr show dev $i | awk '{print $4}')") &
+      fi
+    fi
+  done
+  sleep 0.2
+done
+) &
+"""
+
 GUEST_DEADLINE = 240.0
 
 
 def _guest_xml(name: str, kernel: str, initrd: str, log: str, interface: str, peer: str) -> str:
     return ("<domain type='qemu'><name>%s</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>"
-            "<os><type arch='x86_64'>hvm</type><kernel>%s</kernel><initrd>%s</initrd>"
+            "<features><acpi/></features><os><type arch='x86_64'>hvm</type><kernel>%s</kernel><initrd>%s</initrd>"
             "<cmdline>console=ttyS0 pyvirsh.shell pyvirsh.peer=%s</cmdline></os>"
             "<devices>%s<serial type='file'><source path='%s'/></serial></devices></domain>"
             % (name, kernel, initrd, peer, interface, log))
+
+
+def _wait_line(log: str, line: str, count: int = 1) -> None:
+    """Until the guest has printed the line count times."""
+    deadline = time.monotonic() + GUEST_DEADLINE
+    while True:
+        with open(log, errors="replace") as f:
+            lines = f.read().splitlines()
+        # the shell's prompt may start the line the background watcher prints on
+        if sum(1 for text in lines if text.rstrip().endswith(line)) >= count:
+            return
+        assert time.monotonic() < deadline, "the guest did not print %r:\n%s" % (line, "\n".join(lines[-30:]))
+        time.sleep(0.2)
+
+
+def _dhcp_report(log: str, nic: str) -> str:
+    deadline = time.monotonic() + GUEST_DEADLINE
+    while True:
+        with open(log, errors="replace") as f:
+            found = re.search(r"PYVIRSH-DHCP %s (\S*)" % nic, f.read())
+        if found:
+            return found.group(1)
+        assert time.monotonic() < deadline, "the guest reported no DHCP address on " + nic
+        time.sleep(0.2)
+
+
+def _rows(listing: str) -> list[str]:
+    """A table's rows, without its header, dashes and the closing blank line."""
+    return listing.splitlines()[2:-1]
 
 
 def _net_report(log: str) -> list[str]:
@@ -393,15 +448,17 @@ def test_guests_on_network_and_bridge_get_leases_and_see_each_other(netns, tmp_p
     if testguest.kernel_version() is None:
         pytest.skip("no kernel in /boot (apt-get install -y linux-image-amd64 busybox-static)")
     kernel, initrd = testguest.build(extras={"/etc/pyvirsh.d/net.sh": (0o100644, NET_SH),
-                                             "/etc/udhcpc.sh": (0o100755, UDHCPC_SCRIPT)}, flavour="net")
+                                             "/etc/pyvirsh.d/zlink.sh": (0o100644, LINK_SH),
+                                             "/etc/udhcpc.sh": (0o100755, UDHCPC_SCRIPT)}, flavour="netlink")
     netns.ok("net-define", _write(tmp_path, "default.xml", NAT_XML.replace(
         "</dhcp>", "<host mac='52:54:00:aa:00:02' name='second' ip='192.168.122.11'/></dhcp>")))
     logs = {name: os.path.join(str(tmp_path), name + ".log") for name in ("ga", "gb")}
     ga = _guest_xml("ga", kernel, initrd, logs["ga"], "<interface type='network'><mac address='52:54:00:aa:00:01'/>"
                     "<source network='default'/><model type='virtio'/></interface>", "192.168.122.11")
     gb = _guest_xml("gb", kernel, initrd, logs["gb"], "<interface type='bridge'><mac address='52:54:00:aa:00:02'/>"
-                    "<source bridge='virbr0'/><target dev='guestb'/><model type='virtio'/></interface>",
-                    "192.168.122.10")
+                    "<source bridge='virbr0'/><target dev='guestb'/><model type='virtio'/></interface>"
+                    "<interface type='user'><mac address='52:54:00:aa:00:03'/><model type='virtio'/>"
+                    "<link state='down'/></interface>", "192.168.122.10")
     netns.ok("define", _write(tmp_path, "ga.xml", ga))
     netns.ok("define", _write(tmp_path, "gb.xml", gb))
     assert netns.fails("start", "ga") == ("error: Failed to start domain 'ga'\n"
@@ -427,15 +484,72 @@ def test_guests_on_network_and_bridge_get_leases_and_see_each_other(netns, tmp_p
         assert re.search(r" 52:54:00:aa:00:02 +ipv4 +192\.168\.122\.11/24 ", leases), leases
         only = netns.ok("net-dhcp-leases", "default", "--mac", "52:54:00:aa:00:02").splitlines()[2:]
         assert len(only) == 2 and " 52:54:00:aa:00:02 " in only[0] and only[1] == ""
+        _addresses_and_links(netns, logs)
+        _hotplugged_nic(netns, logs["gb"])
     finally:
         netns.run("destroy", "ga")
         netns.run("destroy", "gb")
     assert netns.links() == ["virbr0"]          # the taps went with their domains
+    assert not os.path.exists(os.path.join(netns.base, "root", "run", "gb.taps"))
     netns.ok("net-destroy", "default")
     _clean(netns)
     netns.ok("undefine", "ga")
     netns.ok("undefine", "gb")
     netns.ok("net-undefine", "default")
+
+
+def _addresses_and_links(netns: Netns, logs: dict) -> None:
+    """domifaddr from the network's leases and the host's ARP table; domiflist; link state
+    changes seen by the guest (NO-CARRIER), and a <link state='down'/> applied at start."""
+    assert _rows(netns.ok("domifaddr", "ga", "--source", "lease")) == [
+        " vnet0      52:54:00:aa:00:01    ipv4         192.168.122.10/24"]
+    assert _rows(netns.ok("domifaddr", "gb", "--source", "lease")) == []        # a bridge has no leases
+    assert _rows(netns.ok("domifaddr", "ga", "--source", "arp")) == [
+        " vnet0      52:54:00:aa:00:01    ipv4         192.168.122.10/0"]
+    assert _rows(netns.ok("domifaddr", "gb", "--source", "arp")) == [
+        " guestb     52:54:00:aa:00:02    ipv4         192.168.122.11/0"]
+    assert _rows(netns.ok("domiflist", "gb")) == [
+        " guestb      bridge   virbr0   virtio   52:54:00:aa:00:02",
+        " -           user     -        virtio   52:54:00:aa:00:03"]
+    assert _rows(netns.ok("domiflist", "ga", "--inactive")) == [" -           network   default   virtio   52:54:00:aa:00:01"]
+    # gb's second NIC started with its link down: the guest sees no carrier on it.
+    _wait_line(logs["gb"], "PYVIRSH-LINK eth1 0 NO-CARRIER")
+    assert netns.ok("domif-getlink", "gb", "52:54:00:aa:00:03") == "52:54:00:aa:00:03 down\n"
+    _wait_line(logs["ga"], "PYVIRSH-LINK eth0 1")
+    assert netns.ok("domif-setlink", "ga", "vnet0", "down") == "Device updated successfully\n\n"
+    _wait_line(logs["ga"], "PYVIRSH-LINK eth0 0 NO-CARRIER")
+    assert netns.ok("domif-getlink", "ga", "vnet0") == "vnet0 down\n"
+    assert netns.ok("domif-getlink", "ga", "52:54:00:aa:00:01", "--config") == "52:54:00:aa:00:01 up\n"
+    assert "<link state='down'/>" in netns.ok("dumpxml", "ga")
+    assert netns.ok("domif-setlink", "ga", "vnet0", "up") == "Device updated successfully\n\n"
+    _wait_line(logs["ga"], "PYVIRSH-LINK eth0 1", 2)
+    assert netns.ok("domif-getlink", "ga", "vnet0") == "vnet0 up\n"
+    # --config changes the next boot only
+    netns.ok("domif-setlink", "ga", "52:54:00:aa:00:01", "down", "--config")
+    assert netns.ok("domif-getlink", "ga", "52:54:00:aa:00:01", "--config") == "52:54:00:aa:00:01 down\n"
+    assert netns.ok("domif-getlink", "ga", "vnet0") == "vnet0 up\n"
+    netns.ok("domif-setlink", "ga", "52:54:00:aa:00:01", "up", "--config")
+
+
+def _hotplugged_nic(netns: Netns, log: str) -> None:
+    """attach-interface --live of a network NIC: its tap on the bridge, a DHCP lease in the
+    guest; detach-interface takes the tap away again."""
+    assert netns.ok("attach-interface", "gb", "network", "default", "--mac", "52:54:00:aa:00:04", "--model",
+                    "virtio", "--live") == "Interface attached successfully\n\n"
+    links = {link["ifname"]: link for link in json.loads(netns.sh("ip -j link show"))}
+    assert links["vnet1"]["master"] == "virbr0" and links["vnet1"]["address"] == "fe:54:00:aa:00:04"
+    addr = _dhcp_report(log, "eth2")
+    assert addr.startswith("192.168.122.") and addr.endswith("/24")
+    assert _rows(netns.ok("domifaddr", "gb", "--source", "lease")) == [
+        " vnet1      52:54:00:aa:00:04    ipv4         %s" % addr]
+    assert " vnet1       network   default   virtio   52:54:00:aa:00:04" in _rows(netns.ok("domiflist", "gb"))
+    assert netns.ok("detach-interface", "gb", "network", "--mac", "52:54:00:aa:00:04") == \
+        "Interface detached successfully\n\n"
+    deadline = time.monotonic() + GUEST_DEADLINE
+    while "52:54:00:aa:00:04" in netns.ok("domiflist", "gb"):     # each command settles a late unplug
+        assert time.monotonic() < deadline, "the guest never let the NIC go"
+        time.sleep(0.2)
+    assert "vnet1" not in netns.links()
 
 
 def test_system_connection_defines_libvirts_default_network_once(tmp_path):

@@ -31,6 +31,7 @@ import time
 
 from ..api import DeviceModifyFlags as F
 from ..api import DriverError, ErrorCode, check_flags, writes
+from . import netifaces
 from .readview import save_config
 from .domainbase import QemuDomainBase
 
@@ -328,17 +329,25 @@ class Hotplug(QemuDomainBase):
         status = self._require_active()
         devices = status.definition.devices
         iface_el, _ = self._normalized(element, status.definition)
-        if iface_el.get("type", "user") != "user":
-            # A network or bridge interface needs its tap made and put on the bridge first
-            # (netifaces.plug does that at start only): refused, never half attached.
-            raise DriverError(ErrorCode.OPERATION_UNSUPPORTED, "live attach of interface type '%s' is not "
-                              "supported by pyvirsh (attach it with --config and restart the domain)"
-                              % iface_el.get("type"))
         iface = Interface(iface_el)
-        taken = {Interface(el).alias for el in devices.iterfind("interface")}
-        iface.set_alias(next("net%d" % n for n in range(len(taken) + 1) if "net%d" % n not in taken))
-        self._place(iface_el, "pci" if iface.model in CONVENTIONAL_NICS else "pcie")
-        self._plug(iface_el, {}, status.next_index)
+        tapped = iface_el.get("type") in netifaces.TAP_TYPES
+        if tapped:
+            # Its tap first, on the bridge, in the domain's tap record: a kill from here on leaves
+            # a tap the attach intent's settling (or the domain's stop) removes.
+            netifaces.plug_hotplugged(self.conn, iface_el, self.paths.run, self.name)
+        try:
+            taken = {Interface(el).alias for el in devices.iterfind("interface")}
+            iface.set_alias(next("net%d" % n for n in range(len(taken) + 1) if "net%d" % n not in taken))
+            self._place(iface_el, "pci" if iface.model in CONVENTIONAL_NICS else "pcie")
+            self._plug(iface_el, {}, status.next_index)
+            link = iface_el.find("link")
+            if link is not None and link.get("state") == "down":
+                with self.qmp() as q:
+                    netifaces.set_link(q, iface.alias, False)
+        except BaseException:
+            if tapped and (iface.alias is None or self._by_alias(iface.alias) is None):
+                netifaces.unplug_one(self.paths.run, self.name, iface.target_dev)
+            raise
 
     def _place(self, element, kind: str) -> None:
         from .defaults import is_q35
@@ -429,6 +438,7 @@ class Hotplug(QemuDomainBase):
                         status.capacity.pop(index, None)
                 else:
                     self._netdev_del_quietly(q, "host" + alias)
+                    self._remove_tap(element)
                 element.getparent().remove(element)
             status.intent = None
             self.save_status()
@@ -436,6 +446,12 @@ class Hotplug(QemuDomainBase):
             self._settle_media(q)
         else:
             super().settle_intent(q)
+
+    def _remove_tap(self, iface_el) -> None:
+        """A removed network or bridge interface's tap goes with it."""
+        target = iface_el.find("target")
+        if iface_el.get("type") in netifaces.TAP_TYPES and target is not None and target.get("dev"):
+            netifaces.unplug_one(self.paths.run, self.name, target.get("dev"))
 
     def _by_alias(self, alias: str):
         for el in self._require_active().definition.devices:
@@ -540,6 +556,7 @@ class Hotplug(QemuDomainBase):
                 status.last_job.pop(element.find("target").get("dev"), None)
             elif element.tag == "interface":
                 self._netdev_del_quietly(q, "host" + alias)
+                self._remove_tap(element)
             element.getparent().remove(element)
         # sizes are kept for the layers still cached, the removed disk's and any a job dropped
         from .chaincache import layers

@@ -20,6 +20,8 @@ from ..fsutil import atomic_write, read_text, remove
 
 # libvirt's reserved prefixes: a <target dev> starting so is a name libvirt gave, replaced at start.
 RESERVED_PREFIXES = ("vnet", "vif", "macvtap", "macvlan")
+# The interface types whose tap pyvirsh makes.
+TAP_TYPES = ("network", "bridge")
 
 
 def taps_file(run_dir: str, name: str) -> str:
@@ -75,9 +77,7 @@ def _mtu(dev: str) -> str:
 def plug(conn, live, run_dir: str, dom_name: str) -> None:
     """Make the taps of the live definition's network and bridge interfaces (setting their
     <target dev>); on failure, remove the ones made."""
-    from ..network.hostnet import netdev_exists
-
-    wanted = [i for i in live.root.iterfind("devices/interface") if i.get("type") in ("network", "bridge")]
+    wanted = [i for i in live.root.iterfind("devices/interface") if i.get("type") in TAP_TYPES]
     if not wanted:
         return
     unplug(run_dir, dom_name)       # taps of an earlier start killed before it recorded anything
@@ -85,45 +85,64 @@ def plug(conn, live, run_dir: str, dom_name: str) -> None:
     record = taps_file(run_dir, dom_name)
     try:
         for iface in wanted:
-            bridge = _bridge_of(conn, iface)
-            target = iface.find("target")
-            name = target.get("dev") if target is not None else None
-            if name is None or name.startswith(RESERVED_PREFIXES):
-                name = _new_tap(made, record)
-            elif netdev_exists(name):
-                raise DriverError(ErrorCode.SYSTEM_ERROR, "Unable to create tap device %s: Device or resource busy"
-                                  % name)
-            else:
-                made.append(name)
-                atomic_write(record, json.dumps(made))       # before the tap exists: a crash leaves its name
-                try:
-                    _ip(["tuntap", "add", "dev", name, "mode", "tap", "vnet_hdr"],
-                        "Unable to create tap device %s" % name)
-                except DriverError:
-                    made.pop()          # not ours: never removed by our clean-up
-                    atomic_write(record, json.dumps(made))
-                    raise
-            mac = iface.find("mac")
-            if mac is not None and mac.get("address"):
-                _ip(["link", "set", "dev", name, "address", "fe" + mac.get("address")[2:]],
-                    "Failed to set the MAC address of %s" % name)
-            _ip(["link", "set", "dev", name, "mtu", _mtu(bridge)], "cannot set interface MTU on '%s'" % name)
-            _ip(["link", "set", "dev", name, "master", bridge], "Unable to add bridge %s port %s" % (bridge, name))
-            _ip(["link", "set", "dev", name, "up"], "failed to set '%s' up" % name)
-            if target is None:
-                from lxml import etree
-                target = etree.Element("target")
-                before = iface.find("source")
-                if before is None:
-                    before = iface.find("mac")
-                if before is None:
-                    iface.insert(0, target)
-                else:
-                    before.addnext(target)
-            target.set("dev", name)
+            _plug_one(conn, iface, made, record)
     except BaseException:
         unplug(run_dir, dom_name)
         raise
+
+
+def plug_hotplugged(conn, iface, run_dir: str, dom_name: str) -> None:
+    """The tap of one interface hot-plugged into a running domain, added to the domain's record
+    (so its stop, or a later clean-up, removes it too); nothing is left if this fails."""
+    record = taps_file(run_dir, dom_name)
+    text = read_text(record)
+    made: list[str] = json.loads(text) if text else []
+    before = list(made)
+    try:
+        _plug_one(conn, iface, made, record)
+    except BaseException:
+        for name in made[len(before):]:
+            unplug_one(run_dir, dom_name, name)
+        raise
+
+
+def _plug_one(conn, iface, made: list[str], record: str) -> None:
+    from ..network.hostnet import netdev_exists
+
+    bridge = _bridge_of(conn, iface)
+    target = iface.find("target")
+    name = target.get("dev") if target is not None else None
+    if name is None or name.startswith(RESERVED_PREFIXES):
+        name = _new_tap(made, record)
+    elif netdev_exists(name):
+        raise DriverError(ErrorCode.SYSTEM_ERROR, "Unable to create tap device %s: Device or resource busy" % name)
+    else:
+        made.append(name)
+        atomic_write(record, json.dumps(made))       # before the tap exists: a crash leaves its name
+        try:
+            _ip(["tuntap", "add", "dev", name, "mode", "tap", "vnet_hdr"], "Unable to create tap device %s" % name)
+        except DriverError:
+            made.pop()          # not ours: never removed by our clean-up
+            atomic_write(record, json.dumps(made))
+            raise
+    mac = iface.find("mac")
+    if mac is not None and mac.get("address"):
+        _ip(["link", "set", "dev", name, "address", "fe" + mac.get("address")[2:]],
+            "Failed to set the MAC address of %s" % name)
+    _ip(["link", "set", "dev", name, "mtu", _mtu(bridge)], "cannot set interface MTU on '%s'" % name)
+    _ip(["link", "set", "dev", name, "master", bridge], "Unable to add bridge %s port %s" % (bridge, name))
+    _ip(["link", "set", "dev", name, "up"], "failed to set '%s' up" % name)
+    if target is None:
+        from lxml import etree
+        target = etree.Element("target")
+        before = iface.find("source")
+        if before is None:
+            before = iface.find("mac")
+        if before is None:
+            iface.insert(0, target)
+        else:
+            before.addnext(target)
+    target.set("dev", name)
 
 
 def _new_tap(made: list[str], record: str) -> str:
@@ -162,6 +181,21 @@ def unplug(run_dir: str, dom_name: str) -> None:
             from ..network.hostnet import find_tool
             subprocess.run([find_tool("ip", "iproute2"), "link", "del", "dev", name], capture_output=True, check=False)
     remove(record)
+
+
+def unplug_one(run_dir: str, dom_name: str, name: str) -> None:
+    """Remove one tap of the domain's record (a hot-unplugged interface's), and its name from it."""
+    from ..network.hostnet import find_tool, netdev_exists
+
+    record = taps_file(run_dir, dom_name)
+    text = read_text(record)
+    made = json.loads(text) if text else []
+    if name not in made:
+        return
+    if netdev_exists(name):
+        subprocess.run([find_tool("ip", "iproute2"), "link", "del", "dev", name], capture_output=True, check=False)
+    made.remove(name)
+    atomic_write(record, json.dumps(made))
 
 
 def set_link_states(qmp, root) -> None:
