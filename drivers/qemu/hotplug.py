@@ -330,6 +330,7 @@ class Hotplug(QemuDomainBase):
         devices = status.definition.devices
         iface_el, _ = self._normalized(element, status.definition)
         iface = Interface(iface_el)
+        netifaces.check_script(iface_el)
         tapped = iface_el.get("type") in netifaces.TAP_TYPES
         if tapped:
             # Its tap first, on the bridge, in the domain's tap record: a kill from here on leaves

@@ -21,7 +21,10 @@ from ..fsutil import atomic_write, read_text, remove
 # libvirt's reserved prefixes: a <target dev> starting so is a name libvirt gave, replaced at start.
 RESERVED_PREFIXES = ("vnet", "vif", "macvtap", "macvlan")
 # The interface types whose tap pyvirsh makes.
-TAP_TYPES = ("network", "bridge")
+TAP_TYPES = ("network", "bridge", "ethernet")
+# In a domain's tap record, a tap pyvirsh did not make (<target managed='no'>): only its
+# bandwidth settings are cleared at the end, the tap stays.
+NOT_OURS = "!"
 
 
 def taps_file(run_dir: str, name: str) -> str:
@@ -77,6 +80,8 @@ def _mtu(dev: str) -> str:
 def plug(conn, live, run_dir: str, dom_name: str) -> None:
     """Make the taps of the live definition's network and bridge interfaces (setting their
     <target dev>); on failure, remove the ones made."""
+    for iface in live.root.iterfind("devices/interface"):
+        check_script(iface)
     wanted = [i for i in live.root.iterfind("devices/interface") if i.get("type") in TAP_TYPES]
     if not wanted:
         return
@@ -91,6 +96,13 @@ def plug(conn, live, run_dir: str, dom_name: str) -> None:
         raise
 
 
+def check_script(iface) -> None:
+    """A <script> is run for type='ethernet' only; on any other type it is refused, not dropped."""
+    if iface.find("script") is not None and iface.get("type", "user") != "ethernet":
+        raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "scripts are not supported on interfaces of type %s"
+                          % iface.get("type", "user"))
+
+
 def plug_hotplugged(conn, iface, run_dir: str, dom_name: str) -> None:
     """The tap of one interface hot-plugged into a running domain, added to the domain's record
     (so its stop, or a later clean-up, removes it too); nothing is left if this fails."""
@@ -102,16 +114,21 @@ def plug_hotplugged(conn, iface, run_dir: str, dom_name: str) -> None:
         _plug_one(conn, iface, made, record)
     except BaseException:
         for name in made[len(before):]:
-            unplug_one(run_dir, dom_name, name)
+            unplug_one(run_dir, dom_name, name.removeprefix(NOT_OURS))
         raise
 
 
 def _plug_one(conn, iface, made: list[str], record: str) -> None:
     from ..network.hostnet import netdev_exists
+    from .bandwidth import apply
 
-    bridge = _bridge_of(conn, iface)
+    ethernet = iface.get("type") == "ethernet"
+    bridge = None if ethernet else _bridge_of(conn, iface)
     target = iface.find("target")
     name = target.get("dev") if target is not None else None
+    if ethernet and target is not None and target.get("managed") == "no":
+        _existing_tap(iface, name, made, record)
+        return
     if name is None or name.startswith(RESERVED_PREFIXES):
         name = _new_tap(made, record)
     elif netdev_exists(name):
@@ -129,9 +146,13 @@ def _plug_one(conn, iface, made: list[str], record: str) -> None:
     if mac is not None and mac.get("address"):
         _ip(["link", "set", "dev", name, "address", "fe" + mac.get("address")[2:]],
             "Failed to set the MAC address of %s" % name)
-    _ip(["link", "set", "dev", name, "mtu", _mtu(bridge)], "cannot set interface MTU on '%s'" % name)
-    _ip(["link", "set", "dev", name, "master", bridge], "Unable to add bridge %s port %s" % (bridge, name))
+    if bridge is not None:
+        _ip(["link", "set", "dev", name, "mtu", _mtu(bridge)], "cannot set interface MTU on '%s'" % name)
+        _ip(["link", "set", "dev", name, "master", bridge], "Unable to add bridge %s port %s" % (bridge, name))
     _ip(["link", "set", "dev", name, "up"], "failed to set '%s' up" % name)
+    if ethernet:
+        _run_script(iface, name)
+    apply(name, iface.find("bandwidth"))
     if target is None:
         from lxml import etree
         target = etree.Element("target")
@@ -143,6 +164,37 @@ def _plug_one(conn, iface, made: list[str], record: str) -> None:
         else:
             before.addnext(target)
     target.set("dev", name)
+
+
+def _existing_tap(iface, name: str | None, made: list[str], record: str) -> None:
+    """<interface type='ethernet'><target dev='NAME' managed='no'/>: a tap someone else made
+    and owns; QEMU opens it, pyvirsh only adds (and at the end clears) its bandwidth."""
+    from ..network.hostnet import netdev_exists
+    from .bandwidth import apply
+
+    if not name:
+        raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "target dev must be supplied when managed='no'")
+    if not netdev_exists(name):
+        raise DriverError(ErrorCode.SYSTEM_ERROR, "Unable to get index for interface %s: No such device" % name)
+    if iface.find("bandwidth") is not None:
+        made.append(NOT_OURS + name)
+        atomic_write(record, json.dumps(made))
+        apply(name, iface.find("bandwidth"))
+
+
+def _run_script(iface, name: str) -> None:
+    """<script path>: run with the tap's name, as libvirt's virNetDevRunEthernetScript."""
+    script = iface.find("script")
+    if script is None or not script.get("path"):
+        return
+    try:
+        proc = subprocess.run([script.get("path"), name], capture_output=True, text=True, check=False)
+    except OSError as err:
+        raise DriverError(ErrorCode.SYSTEM_ERROR, "Cannot run %s: %s" % (script.get("path"), err.strerror)) from None
+    if proc.returncode != 0:
+        raise DriverError(ErrorCode.INTERNAL_ERROR, "Child process (%s %s) unexpected exit status %d%s"
+                          % (script.get("path"), name, proc.returncode,
+                             ": " + proc.stderr.strip() if proc.stderr.strip() else ""))
 
 
 def _new_tap(made: list[str], record: str) -> str:
@@ -177,6 +229,11 @@ def unplug(run_dir: str, dom_name: str) -> None:
     if text is None:
         return
     for name in json.loads(text):
+        if name.startswith(NOT_OURS):
+            from .bandwidth import clear
+            if netdev_exists(name[len(NOT_OURS):]):
+                clear(name[len(NOT_OURS):])
+            continue
         if netdev_exists(name):
             from ..network.hostnet import find_tool
             subprocess.run([find_tool("ip", "iproute2"), "link", "del", "dev", name], capture_output=True, check=False)
@@ -190,6 +247,12 @@ def unplug_one(run_dir: str, dom_name: str, name: str) -> None:
     record = taps_file(run_dir, dom_name)
     text = read_text(record)
     made = json.loads(text) if text else []
+    if NOT_OURS + name in made:
+        from .bandwidth import clear
+        clear(name)
+        made.remove(NOT_OURS + name)
+        atomic_write(record, json.dumps(made))
+        return
     if name not in made:
         return
     if netdev_exists(name):
