@@ -604,12 +604,34 @@ def test_bridge_and_open_modes(netns, tmp_path):
 
 
 def _paused_xml(name: str, interfaces: str) -> str:
-    return ("<domain type='qemu'><name>%s</name><memory unit='MiB'>32</memory><os><type arch='x86_64' "
-            "machine='pc'>hvm</type></os><devices>%s</devices></domain>" % (name, interfaces))
+    return ("<domain type='qemu'><name>%s</name><memory unit='MiB'>32</memory><features><acpi/></features>"
+            "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>%s</devices></domain>" % (name, interfaces))
 
 
 BANDWIDTH = ("<bandwidth><inbound average='1000' peak='5000' burst='1024'/>"
              "<outbound average='128' burst='256'/></bandwidth>")
+
+
+def _hotplugged_ethernet(netns: Netns, tmp_path) -> None:
+    """A hot-plugged tap NIC on the paused domain 'eth' (its <link state='down'/> applied), and
+    attaches killed at random moments: the next command finds the NIC with its tap, or neither."""
+    hot = _write(tmp_path, "hot.xml", "<interface type='ethernet'><mac address='52:54:00:ee:00:03'/>"
+                 "<target dev='ehot'/><model type='virtio'/><link state='down'/></interface>")
+    assert netns.ok("attach-device", "eth", hot, "--live") == "Device attached successfully\n\n"
+    assert "ehot" in netns.links()
+    assert netns.ok("domif-getlink", "eth", "ehot") == "ehot down\n"
+    rng = random.Random(5)
+    for n in range(3):
+        path = _write(tmp_path, "k%d.xml" % n, "<interface type='ethernet'><mac address='52:54:00:ee:01:%02x'/>"
+                      "<target dev='ek%d'/><model type='virtio'/></interface>" % (n, n))
+        proc = subprocess.Popen(netns.prefix + pyvirsh_argv() + ["-c", netns.uri, "attach-device", "eth", path,
+                                                                 "--live"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.1, 1.5))       # a random point of the attach, not a wait for state
+        proc.kill()
+        proc.wait()
+        listed = any(row.startswith(" ek%d " % n) for row in _rows(netns.ok("domiflist", "eth")))
+        assert listed == ("ek%d" % n in netns.links()), (n, listed, netns.links())
 
 
 def _kernel_shapes(netns: Netns) -> bool:
@@ -670,6 +692,7 @@ def test_ethernet_taps_scripts_and_bandwidth(netns, tmp_path):
             assert "qdisc ingress ffff:" in netns.sh("tc qdisc show dev ext0")
         assert _rows(netns.ok("domiflist", "eth")) == [" etest       ethernet   -        virtio   52:54:00:ee:00:01",
                                                        " ext0        ethernet   -        virtio   52:54:00:ee:00:02"]
+        _hotplugged_ethernet(netns, tmp_path)
     finally:
         netns.run("destroy", "eth")
     assert netns.links() == ["ext0"]            # the tap it made is gone, the one it was given stays

@@ -331,14 +331,17 @@ class Hotplug(QemuDomainBase):
         iface_el, _ = self._normalized(element, status.definition)
         iface = Interface(iface_el)
         netifaces.check_script(iface_el)
+        taken = {Interface(el).alias for el in devices.iterfind("interface")}
+        iface.set_alias(next("net%d" % n for n in range(len(taken) + 1) if "net%d" % n not in taken))
         tapped = iface_el.get("type") in netifaces.TAP_TYPES
-        if tapped:
-            # Its tap first, on the bridge, in the domain's tap record: a kill from here on leaves
-            # a tap the attach intent's settling (or the domain's stop) removes.
-            netifaces.plug_hotplugged(self.conn, iface_el, self.paths.run, self.name)
         try:
-            taken = {Interface(el).alias for el in devices.iterfind("interface")}
-            iface.set_alias(next("net%d" % n for n in range(len(taken) + 1) if "net%d" % n not in taken))
+            if tapped:
+                # The intent first, then the tap (on its bridge, in the domain's tap record): a
+                # pyvirsh killed from here on leaves a tap the intent's settling removes.
+                from lxml import etree
+                status.intent = etree.Element("intent", op="attach", alias=iface.alias)
+                self.save_status()
+                netifaces.plug_hotplugged(self.conn, iface_el, self.paths.run, self.name)
             self._place(iface_el, "pci" if iface.model in CONVENTIONAL_NICS else "pcie")
             self._plug(iface_el, {}, status.next_index)
             link = iface_el.find("link")
@@ -346,8 +349,10 @@ class Hotplug(QemuDomainBase):
                 with self.qmp() as q:
                     netifaces.set_link(q, iface.alias, False)
         except BaseException:
-            if tapped and (iface.alias is None or self._by_alias(iface.alias) is None):
-                netifaces.unplug_one(self.paths.run, self.name, iface.target_dev)
+            if tapped and self._by_alias(iface.alias) is None:
+                netifaces.remove_strays(self.paths.run, self.name, status.definition.root)
+                status.intent = None
+                self.save_status()
             raise
 
     def _place(self, element, kind: str) -> None:
@@ -442,6 +447,7 @@ class Hotplug(QemuDomainBase):
                     self._remove_tap(element)
                 element.getparent().remove(element)
             status.intent = None
+            netifaces.remove_strays(self.paths.run, self.name, status.definition.root)
             self.save_status()
         elif op == "media":
             self._settle_media(q)

@@ -275,3 +275,16 @@ def set_link(qmp, alias: str, up: bool) -> None:
         qmp.execute("set_link", {"name": alias, "up": up})
     except DriverError:
         raise DriverError(ErrorCode.OPERATION_FAILED, "Couldn't set link state on interface: %s" % alias) from None
+
+
+def remove_strays(run_dir: str, dom_name: str, live_root) -> None:
+    """Taps of the domain's record that no interface of its live definition uses: made by a
+    hot-plug that was killed before the interface was recorded (or that failed)."""
+    text = read_text(taps_file(run_dir, dom_name))
+    if not text:
+        return
+    used = {t.get("dev") for t in live_root.iterfind("devices/interface/target")}
+    for name in json.loads(text):
+        name = name.removeprefix(NOT_OURS)
+        if name not in used:
+            unplug_one(run_dir, dom_name, name)
