@@ -715,10 +715,11 @@ def test_ethernet_taps_scripts_and_bandwidth(netns, tmp_path):
         err = netns.fails("define", path)
         assert err.startswith("error: Failed to define domain from %s\nerror: unsupported configuration: " % path) \
             and words in err, err
-    user_script = _write(tmp_path, "us.xml", _paused_xml("us", "<interface type='user'><script path='/bin/true'/>"
-                                                              "</interface>"))
-    netns.ok("define", user_script)
-    assert netns.fails("start", "us").endswith(
-        "error: unsupported configuration: scripts are not supported on interfaces of type user\n")
-    netns.ok("undefine", "us")
+    for nic, words in (("<script path='/bin/true'/>", "scripts are not supported on interfaces of type user"),
+                       ("<bandwidth><inbound average='10'/></bandwidth>",
+                        "setting bandwidth on interfaces of type 'user' is not implemented yet")):
+        netns.ok("define", _write(tmp_path, "us.xml", _paused_xml("us", "<interface type='user'>%s</interface>"
+                                                                        % nic)))
+        assert netns.fails("start", "us").endswith("error: unsupported configuration: %s\n" % words)
+        netns.ok("undefine", "us")
     _clean(netns)

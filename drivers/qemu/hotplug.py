@@ -330,7 +330,7 @@ class Hotplug(QemuDomainBase):
         devices = status.definition.devices
         iface_el, _ = self._normalized(element, status.definition)
         iface = Interface(iface_el)
-        netifaces.check_script(iface_el)
+        netifaces.check_applicable(iface_el)
         taken = {Interface(el).alias for el in devices.iterfind("interface")}
         iface.set_alias(next("net%d" % n for n in range(len(taken) + 1) if "net%d" % n not in taken))
         tapped = iface_el.get("type") in netifaces.TAP_TYPES

@@ -81,7 +81,7 @@ def plug(conn, live, run_dir: str, dom_name: str) -> None:
     """Make the taps of the live definition's network and bridge interfaces (setting their
     <target dev>); on failure, remove the ones made."""
     for iface in live.root.iterfind("devices/interface"):
-        check_script(iface)
+        check_applicable(iface)
     wanted = [i for i in live.root.iterfind("devices/interface") if i.get("type") in TAP_TYPES]
     if not wanted:
         return
@@ -96,11 +96,15 @@ def plug(conn, live, run_dir: str, dom_name: str) -> None:
         raise
 
 
-def check_script(iface) -> None:
-    """A <script> is run for type='ethernet' only; on any other type it is refused, not dropped."""
-    if iface.find("script") is not None and iface.get("type", "user") != "ethernet":
-        raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "scripts are not supported on interfaces of type %s"
-                          % iface.get("type", "user"))
+def check_applicable(iface) -> None:
+    """A <script> is run for type='ethernet' only and a <bandwidth> set on a tap: on any other
+    type they are refused, not dropped (libvirt warns and drops such a bandwidth)."""
+    kind = iface.get("type", "user")
+    if iface.find("script") is not None and kind != "ethernet":
+        raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "scripts are not supported on interfaces of type %s" % kind)
+    if iface.find("bandwidth") is not None and kind not in TAP_TYPES:
+        raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "setting bandwidth on interfaces of type '%s' is not "
+                          "implemented yet" % kind)
 
 
 def plug_hotplugged(conn, iface, run_dir: str, dom_name: str) -> None:

@@ -52,14 +52,22 @@ def link_state(element) -> str:
 
 
 def _shape(element) -> dict:
-    """The interface minus what the running domain fills in, to compare two versions of it."""
-    out = {"@" + k: v for k, v in element.attrib.items()}
+    """The interface minus what the running domain fills in, to compare two versions of it:
+    its attributes and each other child whole (<bandwidth> with its rates, say)."""
+    from lxml import etree
+    out: dict = {"@" + k: v for k, v in element.attrib.items()}
     for child in element:
         if isinstance(child.tag, str) and child.tag not in _FILLED_IN:
-            attrs = dict(child.attrib)
+            child = copy.deepcopy(child)
+            for el in child.iter():         # indentation is no difference
+                if el.text is not None and not el.text.strip():
+                    el.text = None
+                if el.tail is not None and not el.tail.strip():
+                    el.tail = None
+            child.tail = None
             if child.tag == "source" and element.get("type") == "network":
-                attrs.pop("bridge", None)       # the network's bridge, filled in at start
-            out[child.tag] = attrs
+                child.attrib.pop("bridge", None)        # the network's bridge, filled in at start
+            out[child.tag] = (dict(child.attrib), etree.tostring(child, encoding="unicode"))
     return out
 
 
@@ -69,7 +77,7 @@ def live_change(live_iface, element) -> bool | None:
     old, new = _shape(live_iface), _shape(element)
     if old.get("model") != new.get("model"):
         raise DriverError(ErrorCode.OPERATION_UNSUPPORTED, "cannot modify network device model from %s to %s"
-                          % (old.get("model", {}).get("type"), new.get("model", {}).get("type")))
+                          % (old.get("model", ({}, ""))[0].get("type"), new.get("model", ({}, ""))[0].get("type")))
     if old != new:
         what = min(k for k in set(old) | set(new) if old.get(k) != new.get(k))
         raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "live update of interface %s is not supported by pyvirsh "
