@@ -138,7 +138,7 @@ DOMAIN_SCHEMA = Schema({
                    "target", "guest", "model", "driver", "backend", "filterref", "tune", "teaming",
                    "link", "mtu", "boot", "alias", "address", "rom"]),
     "mac": (["address", "type", "check"], []),
-    "interface/source": (["network", "portgroup", "bridge", "dev", "mode", "address", "port",
+    "interface/source": (["network", "portgroup", "portid", "bridge", "dev", "mode", "address", "port",
                           "path", "type"], []),
     "script": (["path"], []),
     "bandwidth": ([], ["inbound", "outbound"]),

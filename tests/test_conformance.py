@@ -119,6 +119,10 @@ ARGS = {
     # Networks: never a network XML for net-create or a startable network on the QEMU driver,
     # whose net-start would make a bridge on this host (test_qemu_networks.py uses a namespace).
     "net-autostart": ["default", "default --disable", "nosuch"],
+    "net-port-list": ["default", "default --uuid", "nosuch"],
+    "net-port-dumpxml": ["default 00000000-0000-0000-0000-000000000000", "default x", "nosuch x"],
+    "net-port-create": ["default {xml}", "default {tmp}/missing.xml"],
+    "net-port-delete": ["default 00000000-0000-0000-0000-000000000000", "nosuch x"],
     "net-create": ["{tmp}/missing.xml", "{xml}"],
     "net-define": ["{tmp}/missing.xml", "{xml} --validate"],
     "net-destroy": ["nosuch", "default"],

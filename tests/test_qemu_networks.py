@@ -474,7 +474,14 @@ def test_guests_on_network_and_bridge_get_leases_and_see_each_other(netns, tmp_p
         assert links["vnet0"]["master"] == "virbr0" and links["guestb"]["master"] == "virbr0"
         assert links["vnet0"]["address"] == "fe:54:00:aa:00:01"
         live = netns.ok("dumpxml", "ga")
-        assert "<source network='default' bridge='virbr0'/>" in live and "<target dev='vnet0'/>" in live
+        port = re.search(r"<source network='default' portid='([0-9a-f-]{36})' bridge='virbr0'/>", live).group(1)
+        assert "<target dev='vnet0'/>" in live
+        assert netns.ok("net-port-list", "default", "--uuid") == port + "\n\n"
+        dom_uuid = re.search(r"<uuid>(.*)</uuid>", live).group(1)
+        assert netns.ok("net-port-dumpxml", "default", port) == (
+            "<networkport>\n  <uuid>%s</uuid>\n  <owner>\n    <name>ga</name>\n    <uuid>%s</uuid>\n  </owner>\n"
+            "  <mac address='52:54:00:aa:00:01'/>\n  <plug type='network' bridge='virbr0'/>\n</networkport>\n\n"
+            % (port, dom_uuid))
         assert _net_report(logs["ga"]) == ["PYVIRSH-NET addr 192.168.122.10/24", "PYVIRSH-NET host ok",
                                            "PYVIRSH-NET peer ok"]
         assert _net_report(logs["gb"]) == ["PYVIRSH-NET addr 192.168.122.11/24", "PYVIRSH-NET host ok",
@@ -543,6 +550,7 @@ def _hotplugged_nic(netns: Netns, log: str) -> None:
     assert _rows(netns.ok("domifaddr", "gb", "--source", "lease")) == [
         " vnet1      52:54:00:aa:00:04    ipv4         %s" % addr]
     assert " vnet1       network   default   virtio   52:54:00:aa:00:04" in _rows(netns.ok("domiflist", "gb"))
+    assert len(_rows(netns.ok("net-port-list", "default"))) == 2          # ga's and this one
     assert netns.ok("detach-interface", "gb", "network", "--mac", "52:54:00:aa:00:04") == \
         "Interface detached successfully\n\n"
     deadline = time.monotonic() + GUEST_DEADLINE

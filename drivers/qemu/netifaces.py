@@ -56,6 +56,9 @@ def _bridge_of(conn, iface) -> str:
             raise DriverError(ErrorCode.OPERATION_INVALID, "network '%s' is not active" % name)
         if rec.live.bridge is None:
             raise DriverError(ErrorCode.INTERNAL_ERROR, "network '%s' does not have a bridge name." % name)
+        if not source.get("portid"):
+            import uuid
+            source.set("portid", str(uuid.uuid4()))         # the network port it is (netports.py)
         source.set("bridge", rec.live.bridge)
         return rec.live.bridge
     bridge = source.get("bridge") if source is not None else None

@@ -66,7 +66,8 @@ def _shape(element) -> dict:
                     el.tail = None
             child.tail = None
             if child.tag == "source" and element.get("type") == "network":
-                child.attrib.pop("bridge", None)        # the network's bridge, filled in at start
+                child.attrib.pop("bridge", None)        # the network's bridge and port, filled in at start
+                child.attrib.pop("portid", None)
             out[child.tag] = (dict(child.attrib), etree.tostring(child, encoding="unicode"))
     return out
 

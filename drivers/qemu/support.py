@@ -92,7 +92,7 @@ SUPPORTED: dict[str, set | None] = {
     }),
     **_device("devices/interface", {"type"}, {
         "mac": {"address"}, "model": {"type"}, "boot": {"order"},
-        "source": {"network", "bridge"}, "target": {"dev", "managed"},   # network, bridge, ethernet: netifaces.py
+        "source": {"network", "bridge", "portid"}, "target": {"dev", "managed"},   # network, bridge, ethernet: netifaces.py
         "script": {"path"},                                      # ethernet: run with the tap's name
         "bandwidth": set(), "bandwidth/inbound": {"average", "peak", "burst"},      # tc on the tap
         "bandwidth/outbound": {"average", "peak", "burst"},
