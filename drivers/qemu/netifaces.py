@@ -1,12 +1,17 @@
-"""Tap devices for a domain's <interface type='network'> and <interface type='bridge'>,
-made by pyvirsh before QEMU starts and removed when the domain stops, as libvirt's
-QEMU driver does (qemuInterfaceBridgeConnect): one tap per interface, named by
-<target dev> or the first free vnetN, its MAC the guest's with the first byte 0xFE
-(so the bridge never takes the guest's address), the bridge's MTU, attached to the
-bridge and up. QEMU opens the tap by name (-netdev tap,ifname=...,script=no).
+"""Tap devices for a domain's <interface type='network'>, type='bridge' and type='ethernet',
+made by pyvirsh before QEMU starts (or before a hot-plugged NIC reaches QEMU) and removed
+when the domain stops (or the NIC is unplugged), as libvirt's QEMU driver does
+(qemuInterfaceBridgeConnect, qemuInterfaceEthernetConnect): one tap per interface, named by
+<target dev> or the first free vnetN, its MAC the guest's with the first byte 0xFE (so the
+bridge never takes the guest's address), up; network and bridge taps get the bridge's MTU and
+join it, an ethernet tap runs its <script> instead; <target managed='no'> names an existing
+tap that stays someone else's. Each gets its <bandwidth> (bandwidth.py). QEMU opens the tap
+by name (-netdev tap,ifname=...,script=no). A network interface's <source> gets the bridge
+and a portid (its network port, netports.py). <link state='down'/> is set over QMP before
+the guest runs.
 
-The names are written to RUN/NAME.taps before the first tap is made, so a pyvirsh
-killed during a start, or a QEMU that died, leaves taps the next clean-up removes.
+The names are written to RUN/NAME.taps before each tap is made, so a pyvirsh killed during a
+start or a hot-plug, or a QEMU that died, leaves taps the next clean-up removes.
 """
 
 from __future__ import annotations
