@@ -69,6 +69,7 @@ class ErrorCode:
     NO_STORAGE_VOL = _Code("Storage volume not found: ")
     STORAGE_POOL_BUILT = _Code("Storage pool already built: ")
     NO_NETWORK = _Code("Network not found: ")
+    NO_NETWORK_PORT = _Code("network port not found: ")
     DEVICE_MISSING = _Code("device not found: ")
     NO_DOMAIN_METADATA = _Code("metadata not found: ")
     BLOCK_COPY_ACTIVE = _Code("block copy still active: ")
@@ -1513,6 +1514,33 @@ class Network:
 
     def get_dhcp_leases(self, mac: str | None, flags: int = 0) -> list[NetworkDHCPLease]:
         raise no_support("virNetworkGetDHCPLeases")
+
+    def list_all_ports(self, flags: int = 0) -> list[NetworkPort]:
+        raise no_support("virNetworkListAllPorts")
+
+    def port_lookup_by_uuid(self, uuid: str) -> NetworkPort:
+        raise no_support("virNetworkPortLookupByUUID")
+
+    @writes("virNetworkPortCreateXML")
+    def port_create_xml(self, xml: str, flags: int = 0) -> NetworkPort:
+        raise no_support("virNetworkPortCreateXML")
+
+
+class NetworkPort:
+    """A port of a virtual network (virNetworkPort): one guest interface plugged into it; uuid
+    is the handle's own."""
+
+    uuid: str = ""
+
+    def connection(self) -> Connection:
+        raise NotImplementedError
+
+    def get_xml_desc(self, flags: int = 0) -> str:
+        raise no_support("virNetworkPortGetXMLDesc")
+
+    @writes("virNetworkPortDelete")
+    def delete(self, flags: int = 0) -> None:
+        raise no_support("virNetworkPortDelete")
 
 
 class TreeSnapshot(Snapshot):

@@ -105,3 +105,23 @@ def test_one_shot_same_as_virsh(args):
         args = ["-c", "test:///default"] + args
     theirs, ours = compare(args, in_process=True)
     assert ours == theirs
+
+
+PORT_CASES = [
+    'net-port-list default', 'net-port-list default --uuid', 'net-port-list default --table',
+    'net-port-list default --uuid --table', 'net-port-list nosuch', 'net-port-list',
+    'net-port-dumpxml default 00000000-0000-0000-0000-000000000000', 'net-port-dumpxml nosuch x',
+    'net-port-dumpxml default', 'net-port-delete default 00000000-0000-0000-0000-000000000000',
+    'net-port-delete nosuch x', 'net-port-create default /nonexistent.xml', 'net-port-create nosuch net/n1.xml',
+    'net-port-create default net/n1.xml --validate',
+    'help net-port-list; help net-port-create; help net-port-dumpxml; help net-port-delete',
+]
+
+
+@needs_virsh
+@pytest.mark.parametrize("text", PORT_CASES, ids=[c[:70] for c in PORT_CASES])
+def test_ports_same_as_virsh(text):
+    """The test driver has no network ports: virsh's errors, its exit statuses (0 after a port
+    lookup fails, as virsh 9.0 ends those commands) and help."""
+    theirs, ours = compare(["-c", "test:///default", text], in_process=True)
+    assert ours == theirs

@@ -142,7 +142,7 @@ def interface_args(iface: Interface, q35: bool, bootindex: int | None) -> list[s
              "mac": iface.mac, **pci_props(iface, q35)}
     if bootindex:
         props["bootindex"] = bootindex
-    if iface.type in ("network", "bridge"):
+    if iface.type in ("network", "bridge", "ethernet"):
         # The tap pyvirsh made before QEMU started (netifaces.py), opened by name.
         backend = {"type": "tap", "id": "hostnet%s" % n, "ifname": iface.target_dev, "script": "no",
                    "downscript": "no"}

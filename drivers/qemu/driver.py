@@ -769,6 +769,8 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
             with self._connect_new_monitor(pid, monitor, log) as qmp:
                 self._record_chardevs(qmp)
                 lifecycle.setup(qmp, live.root)        # before the guest runs (or its RAM comes in)
+                from .netifaces import set_link_states
+                set_link_states(qmp, live.root)
                 if incoming is not None:
                     from .savestate import load_incoming
                     load_incoming(qmp, *incoming)

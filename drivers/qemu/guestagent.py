@@ -266,10 +266,11 @@ class GuestAgent(QemuDomainBase):
         if source not in (InterfaceAddressesSource.LEASE, InterfaceAddressesSource.ARP):
             raise DriverError(ErrorCode.ARGUMENT_UNSUPPORTED, "Unknown IP address data source %d" % source)
         self.refresh()
-        self._require_active()
-        # Leases come from libvirt's networks and ARP entries from its bridges: pyvirsh's guests
-        # use neither, so those sources know no addresses (libvirt shows the same for user networking).
-        return []
+        root = self._require_active().definition.root
+        from . import ifaddrs
+        if source == InterfaceAddressesSource.LEASE:
+            return ifaddrs.lease_interfaces(self.conn, root)
+        return ifaddrs.arp_interfaces(root)
 
     @writes("virDomainInterfaceAddresses")
     def _agent_interfaces(self) -> list[DomainInterface]:

@@ -31,6 +31,7 @@ import time
 
 from ..api import DeviceModifyFlags as F
 from ..api import DriverError, ErrorCode, check_flags, writes
+from . import netifaces
 from .readview import save_config
 from .domainbase import QemuDomainBase
 
@@ -187,7 +188,9 @@ class Hotplug(QemuDomainBase):
             live, config = self._impact(flags)
             element = parse_device(xml)
             new_config = self._config_updated(element) if config else None
-            if live:
+            if live and element.tag == "interface":
+                self._update_interface_live(element)
+            elif live:
                 if element.tag != "disk":
                     raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "live update of device '%s' is not supported"
                                       % DEVICE_TYPES[element.tag])
@@ -326,17 +329,31 @@ class Hotplug(QemuDomainBase):
         status = self._require_active()
         devices = status.definition.devices
         iface_el, _ = self._normalized(element, status.definition)
-        if iface_el.get("type", "user") != "user":
-            # A network or bridge interface needs its tap made and put on the bridge first
-            # (netifaces.plug does that at start only): refused, never half attached.
-            raise DriverError(ErrorCode.OPERATION_UNSUPPORTED, "live attach of interface type '%s' is not "
-                              "supported by pyvirsh (attach it with --config and restart the domain)"
-                              % iface_el.get("type"))
         iface = Interface(iface_el)
+        netifaces.check_applicable(iface_el)
         taken = {Interface(el).alias for el in devices.iterfind("interface")}
         iface.set_alias(next("net%d" % n for n in range(len(taken) + 1) if "net%d" % n not in taken))
-        self._place(iface_el, "pci" if iface.model in CONVENTIONAL_NICS else "pcie")
-        self._plug(iface_el, {}, status.next_index)
+        tapped = iface_el.get("type") in netifaces.TAP_TYPES
+        try:
+            if tapped:
+                # The intent first, then the tap (on its bridge, in the domain's tap record): a
+                # pyvirsh killed from here on leaves a tap the intent's settling removes.
+                from lxml import etree
+                status.intent = etree.Element("intent", op="attach", alias=iface.alias)
+                self.save_status()
+                netifaces.plug_hotplugged(self.conn, iface_el, self.paths.run, self.name)
+            self._place(iface_el, "pci" if iface.model in CONVENTIONAL_NICS else "pcie")
+            self._plug(iface_el, {}, status.next_index)
+            link = iface_el.find("link")
+            if link is not None and link.get("state") == "down":
+                with self.qmp() as q:
+                    netifaces.set_link(q, iface.alias, False)
+        except BaseException:
+            if tapped and self._by_alias(iface.alias) is None:
+                netifaces.remove_strays(self.paths.run, self.name, status.definition.root)
+                status.intent = None
+                self.save_status()
+            raise
 
     def _place(self, element, kind: str) -> None:
         from .defaults import is_q35
@@ -427,13 +444,21 @@ class Hotplug(QemuDomainBase):
                         status.capacity.pop(index, None)
                 else:
                     self._netdev_del_quietly(q, "host" + alias)
+                    self._remove_tap(element)
                 element.getparent().remove(element)
             status.intent = None
+            netifaces.remove_strays(self.paths.run, self.name, status.definition.root)
             self.save_status()
         elif op == "media":
             self._settle_media(q)
         else:
             super().settle_intent(q)
+
+    def _remove_tap(self, iface_el) -> None:
+        """A removed network or bridge interface's tap goes with it."""
+        target = iface_el.find("target")
+        if iface_el.get("type") in netifaces.TAP_TYPES and target is not None and target.get("dev"):
+            netifaces.unplug_one(self.paths.run, self.name, target.get("dev"))
 
     def _by_alias(self, alias: str):
         for el in self._require_active().definition.devices:
@@ -538,6 +563,7 @@ class Hotplug(QemuDomainBase):
                 status.last_job.pop(element.find("target").get("dev"), None)
             elif element.tag == "interface":
                 self._netdev_del_quietly(q, "host" + alias)
+                self._remove_tap(element)
             element.getparent().remove(element)
         # sizes are kept for the layers still cached, the removed disk's and any a job dropped
         from .chaincache import layers
@@ -558,8 +584,13 @@ class Hotplug(QemuDomainBase):
     # ------------------------------------------------------------------
 
     def _config_updated(self, element):
-        """qemuDomainUpdateDeviceConfig: a disk of that target takes the new definition."""
+        """qemuDomainUpdateDeviceConfig: a disk of that target (an interface of that MAC)
+        takes the new definition."""
         from lxml import etree
+        if element.tag == "interface":
+            from .nicupdate import config_replaced
+            root = config_replaced(self.config.root, element)
+            return self.conn.parse_definition(etree.tostring(root, encoding="unicode"))
         if element.tag != "disk":
             raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "persistent update of device '%s' is not supported"
                               % DEVICE_TYPES[element.tag])
@@ -579,6 +610,20 @@ class Hotplug(QemuDomainBase):
         old.addprevious(new)
         devices.remove(old)
         return self.conn.parse_definition(etree.tostring(root, encoding="unicode"))
+
+    def _update_interface_live(self, element) -> None:
+        """domif-setlink on a running domain: QEMU's set_link, then the live XML."""
+        from . import nicupdate
+        from .netifaces import set_link
+        status = self._require_active()
+        live_iface = nicupdate.find_by_mac(status.definition.devices, element)
+        up = nicupdate.live_change(live_iface, element)
+        if up is None:
+            return
+        with self.qmp() as q:
+            set_link(q, live_iface.find("alias").get("name"), up)
+        nicupdate.set_live_link(live_iface, up)
+        self.save_status()
 
     def _update_disk_live(self, element, force: bool) -> None:
         from ..domxml import Disk

@@ -1,12 +1,17 @@
-"""Tap devices for a domain's <interface type='network'> and <interface type='bridge'>,
-made by pyvirsh before QEMU starts and removed when the domain stops, as libvirt's
-QEMU driver does (qemuInterfaceBridgeConnect): one tap per interface, named by
-<target dev> or the first free vnetN, its MAC the guest's with the first byte 0xFE
-(so the bridge never takes the guest's address), the bridge's MTU, attached to the
-bridge and up. QEMU opens the tap by name (-netdev tap,ifname=...,script=no).
+"""Tap devices for a domain's <interface type='network'>, type='bridge' and type='ethernet',
+made by pyvirsh before QEMU starts (or before a hot-plugged NIC reaches QEMU) and removed
+when the domain stops (or the NIC is unplugged), as libvirt's QEMU driver does
+(qemuInterfaceBridgeConnect, qemuInterfaceEthernetConnect): one tap per interface, named by
+<target dev> or the first free vnetN, its MAC the guest's with the first byte 0xFE (so the
+bridge never takes the guest's address), up; network and bridge taps get the bridge's MTU and
+join it, an ethernet tap runs its <script> instead; <target managed='no'> names an existing
+tap that stays someone else's. Each gets its <bandwidth> (bandwidth.py). QEMU opens the tap
+by name (-netdev tap,ifname=...,script=no). A network interface's <source> gets the bridge
+and a portid (its network port, netports.py). <link state='down'/> is set over QMP before
+the guest runs.
 
-The names are written to RUN/NAME.taps before the first tap is made, so a pyvirsh
-killed during a start, or a QEMU that died, leaves taps the next clean-up removes.
+The names are written to RUN/NAME.taps before each tap is made, so a pyvirsh killed during a
+start or a hot-plug, or a QEMU that died, leaves taps the next clean-up removes.
 """
 
 from __future__ import annotations
@@ -20,6 +25,11 @@ from ..fsutil import atomic_write, read_text, remove
 
 # libvirt's reserved prefixes: a <target dev> starting so is a name libvirt gave, replaced at start.
 RESERVED_PREFIXES = ("vnet", "vif", "macvtap", "macvlan")
+# The interface types whose tap pyvirsh makes.
+TAP_TYPES = ("network", "bridge", "ethernet")
+# In a domain's tap record, a tap pyvirsh did not make (<target managed='no'>): only its
+# bandwidth settings are cleared at the end, the tap stays.
+NOT_OURS = "!"
 
 
 def taps_file(run_dir: str, name: str) -> str:
@@ -51,6 +61,9 @@ def _bridge_of(conn, iface) -> str:
             raise DriverError(ErrorCode.OPERATION_INVALID, "network '%s' is not active" % name)
         if rec.live.bridge is None:
             raise DriverError(ErrorCode.INTERNAL_ERROR, "network '%s' does not have a bridge name." % name)
+        if not source.get("portid"):
+            import uuid
+            source.set("portid", str(uuid.uuid4()))         # the network port it is (netports.py)
         source.set("bridge", rec.live.bridge)
         return rec.live.bridge
     bridge = source.get("bridge") if source is not None else None
@@ -75,9 +88,9 @@ def _mtu(dev: str) -> str:
 def plug(conn, live, run_dir: str, dom_name: str) -> None:
     """Make the taps of the live definition's network and bridge interfaces (setting their
     <target dev>); on failure, remove the ones made."""
-    from ..network.hostnet import netdev_exists
-
-    wanted = [i for i in live.root.iterfind("devices/interface") if i.get("type") in ("network", "bridge")]
+    for iface in live.root.iterfind("devices/interface"):
+        check_applicable(iface)
+    wanted = [i for i in live.root.iterfind("devices/interface") if i.get("type") in TAP_TYPES]
     if not wanted:
         return
     unplug(run_dir, dom_name)       # taps of an earlier start killed before it recorded anything
@@ -85,45 +98,115 @@ def plug(conn, live, run_dir: str, dom_name: str) -> None:
     record = taps_file(run_dir, dom_name)
     try:
         for iface in wanted:
-            bridge = _bridge_of(conn, iface)
-            target = iface.find("target")
-            name = target.get("dev") if target is not None else None
-            if name is None or name.startswith(RESERVED_PREFIXES):
-                name = _new_tap(made, record)
-            elif netdev_exists(name):
-                raise DriverError(ErrorCode.SYSTEM_ERROR, "Unable to create tap device %s: Device or resource busy"
-                                  % name)
-            else:
-                made.append(name)
-                atomic_write(record, json.dumps(made))       # before the tap exists: a crash leaves its name
-                try:
-                    _ip(["tuntap", "add", "dev", name, "mode", "tap", "vnet_hdr"],
-                        "Unable to create tap device %s" % name)
-                except DriverError:
-                    made.pop()          # not ours: never removed by our clean-up
-                    atomic_write(record, json.dumps(made))
-                    raise
-            mac = iface.find("mac")
-            if mac is not None and mac.get("address"):
-                _ip(["link", "set", "dev", name, "address", "fe" + mac.get("address")[2:]],
-                    "Failed to set the MAC address of %s" % name)
-            _ip(["link", "set", "dev", name, "mtu", _mtu(bridge)], "cannot set interface MTU on '%s'" % name)
-            _ip(["link", "set", "dev", name, "master", bridge], "Unable to add bridge %s port %s" % (bridge, name))
-            _ip(["link", "set", "dev", name, "up"], "failed to set '%s' up" % name)
-            if target is None:
-                from lxml import etree
-                target = etree.Element("target")
-                before = iface.find("source")
-                if before is None:
-                    before = iface.find("mac")
-                if before is None:
-                    iface.insert(0, target)
-                else:
-                    before.addnext(target)
-            target.set("dev", name)
+            _plug_one(conn, iface, made, record)
     except BaseException:
         unplug(run_dir, dom_name)
         raise
+
+
+def check_applicable(iface) -> None:
+    """A <script> is run for type='ethernet' only and a <bandwidth> set on a tap: on any other
+    type they are refused, not dropped (libvirt warns and drops such a bandwidth)."""
+    kind = iface.get("type", "user")
+    if iface.find("script") is not None and kind != "ethernet":
+        raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "scripts are not supported on interfaces of type %s" % kind)
+    if iface.find("bandwidth") is not None and kind not in TAP_TYPES:
+        raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "setting bandwidth on interfaces of type '%s' is not "
+                          "implemented yet" % kind)
+
+
+def plug_hotplugged(conn, iface, run_dir: str, dom_name: str) -> None:
+    """The tap of one interface hot-plugged into a running domain, added to the domain's record
+    (so its stop, or a later clean-up, removes it too); nothing is left if this fails."""
+    record = taps_file(run_dir, dom_name)
+    text = read_text(record)
+    made: list[str] = json.loads(text) if text else []
+    before = list(made)
+    try:
+        _plug_one(conn, iface, made, record)
+    except BaseException:
+        for name in made[len(before):]:
+            unplug_one(run_dir, dom_name, name.removeprefix(NOT_OURS))
+        raise
+
+
+def _plug_one(conn, iface, made: list[str], record: str) -> None:
+    from ..network.hostnet import netdev_exists
+    from .bandwidth import apply
+
+    ethernet = iface.get("type") == "ethernet"
+    bridge = None if ethernet else _bridge_of(conn, iface)
+    target = iface.find("target")
+    name = target.get("dev") if target is not None else None
+    if ethernet and target is not None and target.get("managed") == "no":
+        _existing_tap(iface, name, made, record)
+        return
+    if name is None or name.startswith(RESERVED_PREFIXES):
+        name = _new_tap(made, record)
+    elif netdev_exists(name):
+        raise DriverError(ErrorCode.SYSTEM_ERROR, "Unable to create tap device %s: Device or resource busy" % name)
+    else:
+        made.append(name)
+        atomic_write(record, json.dumps(made))       # before the tap exists: a crash leaves its name
+        try:
+            _ip(["tuntap", "add", "dev", name, "mode", "tap", "vnet_hdr"], "Unable to create tap device %s" % name)
+        except DriverError:
+            made.pop()          # not ours: never removed by our clean-up
+            atomic_write(record, json.dumps(made))
+            raise
+    mac = iface.find("mac")
+    if mac is not None and mac.get("address"):
+        _ip(["link", "set", "dev", name, "address", "fe" + mac.get("address")[2:]],
+            "Failed to set the MAC address of %s" % name)
+    if bridge is not None:
+        _ip(["link", "set", "dev", name, "mtu", _mtu(bridge)], "cannot set interface MTU on '%s'" % name)
+        _ip(["link", "set", "dev", name, "master", bridge], "Unable to add bridge %s port %s" % (bridge, name))
+    _ip(["link", "set", "dev", name, "up"], "failed to set '%s' up" % name)
+    if ethernet:
+        _run_script(iface, name)
+    apply(name, iface.find("bandwidth"))
+    if target is None:
+        from lxml import etree
+        target = etree.Element("target")
+        before = iface.find("source")
+        if before is None:
+            before = iface.find("mac")
+        if before is None:
+            iface.insert(0, target)
+        else:
+            before.addnext(target)
+    target.set("dev", name)
+
+
+def _existing_tap(iface, name: str | None, made: list[str], record: str) -> None:
+    """<interface type='ethernet'><target dev='NAME' managed='no'/>: a tap someone else made
+    and owns; QEMU opens it, pyvirsh only adds (and at the end clears) its bandwidth."""
+    from ..network.hostnet import netdev_exists
+    from .bandwidth import apply
+
+    if not name:
+        raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "target dev must be supplied when managed='no'")
+    if not netdev_exists(name):
+        raise DriverError(ErrorCode.SYSTEM_ERROR, "Unable to get index for interface %s: No such device" % name)
+    if iface.find("bandwidth") is not None:
+        made.append(NOT_OURS + name)
+        atomic_write(record, json.dumps(made))
+        apply(name, iface.find("bandwidth"))
+
+
+def _run_script(iface, name: str) -> None:
+    """<script path>: run with the tap's name, as libvirt's virNetDevRunEthernetScript."""
+    script = iface.find("script")
+    if script is None or not script.get("path"):
+        return
+    try:
+        proc = subprocess.run([script.get("path"), name], capture_output=True, text=True, check=False)
+    except OSError as err:
+        raise DriverError(ErrorCode.SYSTEM_ERROR, "Cannot run %s: %s" % (script.get("path"), err.strerror)) from None
+    if proc.returncode != 0:
+        raise DriverError(ErrorCode.INTERNAL_ERROR, "Child process (%s %s) unexpected exit status %d%s"
+                          % (script.get("path"), name, proc.returncode,
+                             ": " + proc.stderr.strip() if proc.stderr.strip() else ""))
 
 
 def _new_tap(made: list[str], record: str) -> str:
@@ -158,7 +241,62 @@ def unplug(run_dir: str, dom_name: str) -> None:
     if text is None:
         return
     for name in json.loads(text):
+        if name.startswith(NOT_OURS):
+            from .bandwidth import clear
+            if netdev_exists(name[len(NOT_OURS):]):
+                clear(name[len(NOT_OURS):])
+            continue
         if netdev_exists(name):
             from ..network.hostnet import find_tool
             subprocess.run([find_tool("ip", "iproute2"), "link", "del", "dev", name], capture_output=True, check=False)
     remove(record)
+
+
+def unplug_one(run_dir: str, dom_name: str, name: str) -> None:
+    """Remove one tap of the domain's record (a hot-unplugged interface's), and its name from it."""
+    from ..network.hostnet import find_tool, netdev_exists
+
+    record = taps_file(run_dir, dom_name)
+    text = read_text(record)
+    made = json.loads(text) if text else []
+    if NOT_OURS + name in made:
+        from .bandwidth import clear
+        clear(name)
+        made.remove(NOT_OURS + name)
+        atomic_write(record, json.dumps(made))
+        return
+    if name not in made:
+        return
+    if netdev_exists(name):
+        subprocess.run([find_tool("ip", "iproute2"), "link", "del", "dev", name], capture_output=True, check=False)
+    made.remove(name)
+    atomic_write(record, json.dumps(made))
+
+
+def set_link_states(qmp, root) -> None:
+    """Interfaces whose <link state='down'/> QEMU cannot take on its command line: set over QMP
+    before the guest runs, as libvirt's qemuProcessSetLinkStates."""
+    for iface in root.iterfind("devices/interface"):
+        link = iface.find("link")
+        if link is not None and link.get("state") == "down":
+            set_link(qmp, iface.find("alias").get("name"), False)
+
+
+def set_link(qmp, alias: str, up: bool) -> None:
+    try:
+        qmp.execute("set_link", {"name": alias, "up": up})
+    except DriverError:
+        raise DriverError(ErrorCode.OPERATION_FAILED, "Couldn't set link state on interface: %s" % alias) from None
+
+
+def remove_strays(run_dir: str, dom_name: str, live_root) -> None:
+    """Taps of the domain's record that no interface of its live definition uses: made by a
+    hot-plug that was killed before the interface was recorded (or that failed)."""
+    text = read_text(taps_file(run_dir, dom_name))
+    if not text:
+        return
+    used = {t.get("dev") for t in live_root.iterfind("devices/interface/target")}
+    for name in json.loads(text):
+        name = name.removeprefix(NOT_OURS)
+        if name not in used:
+            unplug_one(run_dir, dom_name, name)

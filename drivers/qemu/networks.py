@@ -520,6 +520,15 @@ class QemuNetwork(Network):
                 if needs_dnsmasq(live) and live.forward_mode != "bridge":
                     restart_dnsmasq(live, self.store.paths.dnsmasq(self.name))
 
+    def list_all_ports(self, flags: int = 0):
+        from .netports import list_ports
+        check_flags(flags, 0, "networkListAllPorts")
+        return list_ports(self)
+
+    def port_lookup_by_uuid(self, uuid: str):
+        from .netports import lookup
+        return lookup(self, uuid)
+
     def get_dhcp_leases(self, mac: str | None, flags: int = 0):
         from ..network.hostnet import leases
         from ..network.netdef import parse_mac

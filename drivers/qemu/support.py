@@ -92,7 +92,11 @@ SUPPORTED: dict[str, set | None] = {
     }),
     **_device("devices/interface", {"type"}, {
         "mac": {"address"}, "model": {"type"}, "boot": {"order"},
-        "source": {"network", "bridge"}, "target": {"dev"},      # network, bridge: netifaces.py
+        "source": {"network", "bridge", "portid"}, "target": {"dev", "managed"},   # network, bridge, ethernet: netifaces.py
+        "script": {"path"},                                      # ethernet: run with the tap's name
+        "bandwidth": set(), "bandwidth/inbound": {"average", "peak", "burst"},      # tc on the tap
+        "bandwidth/outbound": {"average", "peak", "burst"},
+        "link": {"state"},                                       # QMP set_link (netifaces.set_link_states)
     }),
     **_device("devices/serial", {"type"}, {
         "source": _CHARDEV_SOURCE, "protocol": {"type"},
@@ -143,7 +147,8 @@ VALUES: dict[tuple[str, str], tuple] = {
     ("devices/disk", "device"): ("disk", "cdrom", "floppy"),
     ("devices/disk/target", "bus"): ("virtio", "sata", "scsi", "ide", "fdc"),
     ("devices/controller", "type"): ("pci", "usb", "sata", "ide", "scsi", "virtio-serial", "fdc"),
-    ("devices/interface", "type"): ("user", "network", "bridge"),
+    ("devices/interface", "type"): ("user", "network", "bridge", "ethernet"),
+    ("devices/interface/target", "managed"): ("yes", "no"),
     ("devices/interface/model", "type"): ("virtio", "e1000", "e1000e", "rtl8139"),
     ("devices/serial", "type"): ("pty", "file", "unix", "tcp", "null"),
     ("devices/console", "type"): ("pty", "file", "unix", "tcp", "null"),

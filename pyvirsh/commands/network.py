@@ -282,3 +282,101 @@ def net_update(ctl, network, command, section, xml, parent_index, config, live, 
         affected = "persistent config"
     ctl.print("Updated network %s %s" % (net.name, affected))
     return True
+
+
+# ---------------------------------------------------------------------------
+# net-port-* (virsh-network.c): the ports of a network, one per plugged guest interface
+# ---------------------------------------------------------------------------
+
+def _port_network(ctl, word: str):
+    """virshCommandOptNetworkPort's network: its lookup failure is one line, without libvirt's."""
+    try:
+        return lookup_network(ctl, word)
+    except CommandError as err:
+        raise CommandError(err.args[0]) from None
+
+
+def _lookup_port(ctl, network: str, port: str):
+    """The port, or None after virsh's one-line error (virsh then ends the command *successfully*)."""
+    from ..drivers.api import DriverError
+
+    try:
+        net = _port_network(ctl, network)
+    except CommandError as err:
+        ctl.error(err.args[0])
+        return None
+    try:
+        return net.port_lookup_by_uuid(port)
+    except DriverError:
+        ctl.error("failed to get network port '%s'" % port)
+        return None
+
+
+@command("net-port-list", "Returns list of network ports.")
+@_network_option()
+@flag("uuid", "list uuid's only")
+@flag("table", "list table (default)")
+def net_port_list(ctl, network, uuid, table):
+    from ..drivers.api import DriverError
+    from ..output import format_table
+
+    if uuid and table:
+        raise CommandError("Only one argument from --table and --uuid may be specified.")
+    net = lookup_network(ctl, network)
+    try:
+        ports = sorted(net.list_all_ports(), key=lambda port: port.uuid)
+    except DriverError as err:
+        raise CommandError(str(err)) from None
+    if uuid:
+        ctl.print("".join("%s\n" % port.uuid for port in ports))
+    else:
+        ctl.print(format_table(["UUID"], [[port.uuid] for port in ports], ctl.quiet))
+    return True
+
+
+@command("net-port-create", "Create a network port.")
+@_network_option()
+@data("file", "file containing an XML network port description", completer="files")
+@flag("validate", "validate the XML against the schema")
+def net_port_create(ctl, network, file, validate):
+    from .common import read_xml_file
+
+    net = lookup_network(ctl, network)
+    xml = read_xml_file(file)
+    with reporting("Failed to create network from %s" % file):
+        port = net.port_create_xml(xml)
+    ctl.print_extra("Network port %s created from %s\n" % (port.uuid, file))
+    return True
+
+
+@command("net-port-dumpxml", "Output the network port information as an XML dump to stdout.")
+@_network_option()
+@data("port", "port UUID")
+@string("xpath", "xpath expression to filter the XML document", named_only=True, empty_ok=True)
+@flag("wrap", "wrap xpath results in an common root element")
+def net_port_dumpxml(ctl, network, port, xpath, wrap):
+    from ..drivers.api import DriverError
+    from .common import print_xml
+
+    found = _lookup_port(ctl, network, port)
+    if found is None:
+        return True
+    try:
+        text = found.get_xml_desc()
+    except DriverError as err:
+        raise CommandError(str(err)) from None
+    print_xml(ctl, text, xpath, wrap)
+    return True
+
+
+@command("net-port-delete", "Delete the specified network port.")
+@_network_option()
+@data("port", "port UUID")
+def net_port_delete(ctl, network, port):
+    found = _lookup_port(ctl, network, port)
+    if found is None:
+        return True
+    with reporting("Failed to delete network port %s" % port):
+        found.delete()
+    ctl.print_extra("Network port %s deleted\n" % port)
+    return True
