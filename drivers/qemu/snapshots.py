@@ -386,7 +386,10 @@ class Snapshots(QemuDomainBase):
         was_running = status.state == DomainState.RUNNING
         snap.state = "running" if was_running else "paused"
         snap.set_domain(definition)
-        _strip_cache(snap.domain)
+        saved = snap.domain
+        assert saved is not None
+        _strip_cache(saved)
+        saved_xml = saved.to_xml()          # the memory file's header holds it, as libvirt's does
         plan = self._plan_overlays(snap, definition, flags)
         intent = SnapshotIntent.new_snapshot(with_metadata=not flags & F.NO_METADATA)
         for disk, overlay, exists in plan:
@@ -409,7 +412,7 @@ class Snapshots(QemuDomainBase):
                         qemu_img("create", "-q", "-f", "qcow2", "-u", "-b", disk.source, "-F",
                                  disk.driver_type or "raw", overlay, str(intent.overlay_for(disk.target).size))
                 with self.qmp() as q:
-                    memsnapshot.save_memory(self, q, fd, intent, snap.domain.to_xml(), bool(flags & F.LIVE))
+                    memsnapshot.save_memory(self, q, fd, intent, saved_xml, bool(flags & F.LIVE))
                 os.close(fd)
                 fd = -1
                 memsnapshot.put_in_place(self, intent)
