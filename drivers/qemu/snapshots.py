@@ -1,5 +1,6 @@
-"""Snapshots on the QEMU driver: external disk-only and internal, with delete and
-revert that work in any topology, running or shut off.
+"""Snapshots on the QEMU driver: external disk-only, external with memory (--memspec, the
+RAM half in memsnapshot.py) and internal, with delete and revert that work in any
+topology, running or shut off.
 
 The model. For each disk the images form a tree: every image but a base has one
 parent (its backing file); the domain's active image is a leaf. An external
