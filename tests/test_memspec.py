@@ -120,6 +120,11 @@ def test_bad_input_changes_nothing(env):
         r = env.run("snapshot-create-as", *args)
         assert (r.returncode, r.stderr) == (1, stderr), args
     env.ok("undefine", "off")
+    # A failure after the intent is recorded (the overlay cannot be made) is undone: no memory
+    # file, no temporary file, the guest never paused.
+    r = env.run("snapshot-create-as", "ms", "m3", "--memspec", "file=%s" % mem, "--diskspec",
+                "vda,file=/nonexistent-dir/vda.m3")
+    assert r.returncode == 1 and r.stderr.startswith("error: "), r.stderr
     assert sorted(os.listdir(env.images)) == before
     assert env.ok("domstate", "ms", "--reason") == "running (booted)\n\n"
     assert env.ok("snapshot-list", "ms", "--name") == "\n"

@@ -89,8 +89,8 @@ def undo_memory(dom, q: QMP, intent: SnapshotIntent) -> None:
         q.execute("migrate_cancel")
     except DriverError:
         pass
-    if intent.was_running:
-        resume(dom, q)
+    if intent.was_running and q.execute("query-status").get("status") != "running":
+        resume(dom, q)          # only a guest this snapshot paused (its reason stays otherwise)
 
 
 def resume(dom, q: QMP) -> None:
