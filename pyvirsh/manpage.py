@@ -413,6 +413,15 @@ needs it.
 Only images that pyvirsh created are ever deleted.
 Internal snapshots (qcow2) work as well, with the VM state when the domain
 is running.
+.PP
+\fBsnapshot\-create\-as \-\-memspec file=PATH\fR of a running domain
+writes the guest\(aqs RAM to PATH in libvirt\(aqs save-image format (paused
+meanwhile unless \fB\-\-live\fR) and gives the disks overlays in the same
+step; the guest runs on unless \fB\-\-halt\fR.
+\fBsnapshot\-revert\fR to such a snapshot starts QEMU from the memory file
+on new overlays (libvirt 9.0 refuses: "revert to external snapshot not
+supported yet"), and \fBsnapshot\-delete\fR removes the memory file
+(libvirt 9.0 leaves it).
 .SH SAVED STATE AND AUTOSTART WITHOUT A DAEMON
 \fBsave\fR pauses the guest, writes libvirt\(aqs save-image header
 ("LibvirtQemudSave", version 2, the domain XML) into a temporary file beside

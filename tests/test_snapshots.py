@@ -209,3 +209,56 @@ def test_snapshot_messages(env, vm):
                              "error: Requested operation is not valid: cannot delete inactive domain with "
                              "1 snapshots\n")
     assert env.ok("undefine", "vm", "--snapshots-metadata") == "Domain 'vm' has been undefined\n\n"
+
+
+def _config_chain_is_whole(env, name) -> None:
+    """Every image the persistent definition's disk needs is there (qemu-img walks it all)."""
+    top = env.ok("domblklist", name, "--inactive").split()[-1]
+    proc = qemu_io(top, "read 0 512", readonly=True)
+    assert proc.returncode == 0 and "Could not open" not in proc.stderr, proc.stderr
+
+
+def test_revert_after_blockcopy_pivot_and_a_merged_delete(env):
+    """Issue 10: blockcopy --pivot, snapshot s3, snapshot-delete s2, snapshot-revert s1. The
+    images of s1 and s2 are off the live chain after the pivot; deleting s2 merges and removes
+    b2.s1, the name s1's revert overlay takes. The revert must leave a definition whose every
+    image exists; one that cannot succeed must fail before it stops the domain."""
+    b1, b2 = make_chain(env, ["b1.qcow2", "b2.qcow2"])
+    assert qemu_io(b1, "write -P 0x11 0 1M").returncode == 0
+    env.define("vm", [("vda", b2, "qcow2")])
+    env.ok("start", "vm", "--paused")
+    env.ok("snapshot-create-as", "vm", "s1", "--disk-only")
+    guest_write(env, "vm", 0x21, 1)
+    env.ok("snapshot-create-as", "vm", "s2", "--disk-only")
+    guest_write(env, "vm", 0x22, 2)
+    copy = env.path("copy.qcow2")
+    assert env.ok("blockcopy", "vm", "vda", copy, "--wait", "--pivot").startswith("\nSuccessfully pivoted")
+    env.ok("snapshot-create-as", "vm", "s3", "--disk-only")
+    guest_write(env, "vm", 0x23, 3)
+    assert env.ok("snapshot-delete", "vm", "s2") == "Domain snapshot s2 deleted\n\n"
+    assert_view(env, "vm", {0: 0x11, 1: 0x21, 2: 0x22, 3: 0x23})
+    # A layer below s1's image goes missing (s1's chain is not QEMU's any more): the revert
+    # fails with libvirt's words before anything changes; the guest runs on.
+    before = (env.ok("domblklist", "vm"), env.ok("domblklist", "vm", "--inactive"),
+              sorted(os.listdir(env.images)))
+    os.rename(b1, b1 + ".away")
+    r = env.run("snapshot-revert", "vm", "s1")
+    assert (r.returncode, r.stderr) == (1, "error: Failed to revert snapshot s1\nerror: Cannot access backing file "
+                                           "'%s' of storage file '%s' (as uid:%d, gid:%d): No such file or directory\n"
+                                        % (b1, b2, os.getuid(), os.getgid()))
+    os.rename(b1 + ".away", b1)
+    assert env.ok("domstate", "vm").strip() == "paused"
+    assert (env.ok("domblklist", "vm"), env.ok("domblklist", "vm", "--inactive"),
+            sorted(os.listdir(env.images))) == before
+    # With the chain whole, the revert goes through; the definition names images that exist.
+    assert env.ok("snapshot-revert", "vm", "s1") == "Domain snapshot s1 reverted\n\n"
+    _config_chain_is_whole(env, "vm")
+    assert_view(env, "vm", {0: 0x11, 1: 0, 2: 0, 3: 0})
+    env.ok("start", "vm", "--paused")
+    assert_view(env, "vm", {0: 0x11, 1: 0, 2: 0, 3: 0})
+    env.ok("snapshot-revert", "vm", "s3", "--running")
+    _config_chain_is_whole(env, "vm")
+    assert_view(env, "vm", {0: 0x11, 1: 0x21, 2: 0x22, 3: 0})
+    env.ok("snapshot-revert", "vm", "s1")
+    _config_chain_is_whole(env, "vm")
+    assert_view(env, "vm", {0: 0x11, 1: 0, 2: 0, 3: 0})

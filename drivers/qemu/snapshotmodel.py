@@ -11,6 +11,7 @@ and snapshotmeta.py go through these and never make or move lxml elements.
 
     <intent op='snapshot' metadata='1'>                   SnapshotIntent
       <overlay disk='vda' path='...' index='4' created='1' size='...'/>
+      <memory path='...' temp='...' running='yes' .../>   (external memory snapshots only)
       <domainsnapshot>...</domainsnapshot>
     </intent>
 """
@@ -108,6 +109,17 @@ class SnapshotIntent(XMLObject):
             if overlay.disk == target:
                 return overlay
         raise DriverError(ErrorCode.INTERNAL_ERROR, "no overlay for disk '%s' in the intent" % target)
+
+    # A snapshot with external memory (snapshot-create --memspec): the guest's RAM goes into
+    # `memory_temp` (libvirt's save-image format), renamed to `memory` before the disks switch.
+    #   <memory path='...' temp='...' running='yes' resume='yes' halt='no' existed='no' renamed='no'/>
+    memory = XMLProperty("memory/@path")
+    memory_temp = XMLProperty("memory/@temp")
+    was_running = XMLProperty("memory/@running", bool)      # the guest ran before the snapshot
+    resume = XMLProperty("memory/@resume", bool)            # ... and runs on after it (no --halt)
+    halt = XMLProperty("memory/@halt", bool)
+    memory_existed = XMLProperty("memory/@existed", bool)   # a file was there before (libvirt overwrites)
+    memory_renamed = XMLProperty("memory/@renamed", bool)   # the memory file is in place
 
     def keep_snapshot(self, snap: SnapshotDef) -> None:
         """A copy of the snapshot being made, for a later command to complete it."""

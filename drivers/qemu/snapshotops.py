@@ -27,6 +27,7 @@ class ImageTree:
     def __init__(self) -> None:
         self.parent: dict[str, str | None] = {}
         self.format: dict[str, str] = {}
+        self.complete = True        # False: a chain could not be read (a child may be unknown)
 
     def add_chain(self, chain: list[tuple[str, str]]) -> None:
         for (path, fmt), below in zip(chain, chain[1:] + [None]):
@@ -65,6 +66,7 @@ def build_tree(dom, meta, target: str) -> tuple[ImageTree, str | None]:
         try:
             tree.add_chain(_probe(path, fmt, target))
         except DriverError:
+            tree.complete = False
             continue
     return tree, chain[0][0] if chain else None
 
@@ -103,9 +105,17 @@ def delete_snapshots(dom, meta, names: list[str], metadata_only: bool) -> None:
         if name in meta.tree:       # a merge finishing may have dropped it already
             meta.tree.remove(name)
         meta.save()
+        if not metadata_only and snap.memory_file and not _memory_file_in_use(meta, snap.memory_file):
+            # After the metadata: killed in between, the file is left over, never named and missing.
+            remove(snap.memory_file)
     if not metadata_only:
         for target in _all_targets(dom, meta):
             collect_garbage(dom, meta, target)
+
+
+def _memory_file_in_use(meta, path: str) -> bool:
+    """Another snapshot names the same memory file (libvirt lets a snapshot overwrite one)."""
+    return any(s.memory_file == path for s in meta.tree.snaps.values())
 
 
 def _all_targets(dom, meta) -> list[str]:
@@ -201,6 +211,8 @@ def collect_garbage(dom, meta, target: str) -> None:
     """Remove images pyvirsh made that nothing needs: not active, not pinned, no children."""
     while True:
         tree, active = build_tree(dom, meta, target)
+        if not tree.complete:
+            return          # an image it could not read may build on one that looks unused
         pins = _pins(meta, target)
         doomed = [p for p in tree.parent if p in meta.owned and p != active and p not in pins
                   and not tree.children(p) and not _open_in_qemu(dom, p)]
@@ -265,31 +277,53 @@ def revert_snapshot(dom, meta, snap, flags: int) -> None:
         _revert_internal(dom, meta, snap, flags)
 
 
-def _next_free(path: str) -> str:
-    if not os.path.exists(path):
-        return path
-    n = 1
-    while os.path.exists("%s.%d" % (path, n)):
+def _named_anywhere(meta, dom) -> set[str]:
+    """Every image path the metadata or the domain's state names: owned files, each
+    snapshot's pinned images and overlays, files queued for removal."""
+    names = set(meta.owned)
+    for snap in meta.tree.snaps.values():
+        names.update(e.source_file for e in snapshot_disks(snap) if e.source_file)
+        names.update(path for path, _ in pinned_images(snap).values())
+    if dom.status is not None:
+        names.update(dom.status.unlink)
+    return names
+
+
+def _next_free(path: str, taken: set[str]) -> str:
+    """`path`, or `path.N`: a name no file has and nothing names (a name reused for a
+    new image would be taken for the old one by whatever still names it)."""
+    candidate, n = path, 0
+    while os.path.exists(candidate) or candidate in taken:
         n += 1
-    return "%s.%d" % (path, n)
+        candidate = "%s.%d" % (path, n)
+    return candidate
 
 
 def _revert_external(dom, meta, snap, flags: int) -> None:
     R = SnapshotRevertFlags
     pins = pinned_images(snap)
-    if dom.status is not None:
-        dom._stop_qemu(dom.status)
-        dom._cleanup(Reason.SHUTOFF_FROM_SNAPSHOT)
+    incoming = None
+    if snap.memory_location == "external" and snap.memory_file:
+        # The guest's RAM comes back from the memory file (libvirt 9.0 refuses: "revert to
+        # external snapshot not supported yet"; pyvirsh starts QEMU from it as restore does).
+        from .memsnapshot import memory_image_offset
+        incoming = (snap.memory_file, memory_image_offset(snap.memory_file, snap.name))
+    # Everything that can fail is checked, and the new overlays made, before the domain
+    # stops: a revert that fails leaves the domain as it was, never a definition that names
+    # an image that is missing or whose chain is broken.
+    for target, (pinned, fmt) in pins.items():
+        if not os.path.exists(pinned):
+            raise DriverError(ErrorCode.OPERATION_FAILED, "image '%s' of snapshot '%s' is missing"
+                              % (pinned, snap.name))
+        _probe(pinned, fmt, target)     # libvirt's words if a layer below it is missing
     definition = snap.domain.copy()
+    taken = _named_anywhere(meta, dom)
     created = []
     try:
         for target, (pinned, fmt) in pins.items():
-            if not os.path.exists(pinned):
-                raise DriverError(ErrorCode.OPERATION_FAILED, "image '%s' of snapshot '%s' is missing"
-                                  % (pinned, snap.name))
             from ..storage.probe import read_header
             size = read_header(pinned, fmt).virtual_size or 0
-            overlay = _next_free(default_overlay_name(pinned, snap.name))
+            overlay = _next_free(default_overlay_name(pinned, snap.name), taken)
             qemu_img("create", "-q", "-f", "qcow2", "-u", "-b", pinned, "-F", fmt, overlay, str(size))
             created.append(overlay)
             set_disk_image(definition.find_disk(target), "file", overlay, "qcow2")
@@ -301,10 +335,17 @@ def _revert_external(dom, meta, snap, flags: int) -> None:
     # collected later, never an overlay in use that nobody owns.
     meta.owned.update(created)
     meta.save()
+    if dom.status is not None:
+        dom._stop_qemu(dom.status)
+        dom._cleanup(Reason.SHUTOFF_FROM_SNAPSHOT)
     if dom.config is not None:
         dom.config = definition
         save_config(dom.paths.config_file(dom.name), definition.to_xml())
-    if flags & (R.RUNNING | R.PAUSED):
+    if incoming is not None:
+        paused = bool(flags & R.PAUSED) or (snap.state == "paused" and not flags & R.RUNNING)
+        dom.launch(definition, paused, incoming=incoming)
+        _mark_from_snapshot(dom)
+    elif flags & (R.RUNNING | R.PAUSED):
         dom.launch(definition, bool(flags & R.PAUSED))
         _mark_from_snapshot(dom)
     else:

@@ -1,5 +1,6 @@
-"""Snapshots on the QEMU driver: external disk-only and internal, with delete and
-revert that work in any topology, running or shut off.
+"""Snapshots on the QEMU driver: external disk-only, external with memory (--memspec, the
+RAM half in memsnapshot.py) and internal, with delete and revert that work in any
+topology, running or shut off.
 
 The model. For each disk the images form a tree: every image but a base has one
 parent (its backing file); the domain's active image is a leaf. An external
@@ -211,7 +212,15 @@ class Snapshots(QemuDomainBase):
                               "flag 'VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE'")
         redefine = bool(flags & F.REDEFINE)
         snap = SnapshotDef.parse(xml, redefine=redefine)
+        memory_file = snap.memory_file
+        if memory_file and snap.memory_location in ("internal", "no") and not redefine:
+            raise DriverError(ErrorCode.XML_ERROR, "memory filename '%s' requires external snapshot" % memory_file)
         with self.locked():
+            if (snap.memory_location == "external" and not redefine
+                    and (flags & F.DISK_ONLY or self.status is None)):
+                # libvirt parses the XML as an offline one then (recorded from libvirt 9.0).
+                raise DriverError(ErrorCode.XML_ERROR,
+                                  "memory state cannot be saved with offline or disk-only snapshot")
             meta = self._metadata_for_update()
             if redefine:
                 meta.tree.redefine(snap, self.uuid, self.conn.parse_definition, bool(flags & F.CURRENT))
@@ -232,9 +241,7 @@ class Snapshots(QemuDomainBase):
                                       "memory state cannot be saved with offline or disk-only snapshot")
                 self._create_disk_only(snap, meta, flags)
             elif memory == "external":
-                raise DriverError(ErrorCode.CONFIG_UNSUPPORTED,
-                                  "external memory snapshots (--memspec) are not supported by pyvirsh yet; "
-                                  "use --disk-only, or an internal snapshot")
+                self._create_with_memory(snap, meta, flags)
             else:
                 self._create_internal(snap, meta, flags)
             if not flags & F.NO_METADATA and snap.name not in meta.tree:
@@ -260,7 +267,33 @@ class Snapshots(QemuDomainBase):
         snap.set_domain(self.config if self.config is not None and self.status is None else definition)
         if snap.domain is not None:
             _strip_cache(snap.domain)
-        plan = []       # (disk, overlay path, existed before)
+        plan = self._plan_overlays(snap, definition, flags)
+        if not plan:
+            raise DriverError(ErrorCode.CONFIG_UNSUPPORTED,
+                              "disk-only snapshots require at least one disk to be selected for snapshot")
+        if self.status is not None:
+            self._create_disk_only_live(snap, meta, flags, plan)
+            return
+        created = []
+        try:
+            for disk, path, exists in plan:
+                if not exists:
+                    size = self._disk_capacity(disk)
+                    qemu_img("create", "-q", "-f", "qcow2", "-u", "-b", disk.source, "-F",
+                             disk.driver_type or "raw", path, str(size))
+                    created.append(path)
+            self._switch_config_sources(plan)
+        except BaseException:
+            for path in created:
+                remove(path)
+            raise
+        if not flags & F.NO_METADATA:
+            meta.owned.update(created)
+
+    def _plan_overlays(self, snap: SnapshotDef, definition, flags: int) -> list:
+        """(disk, overlay path, existed before) for every disk the snapshot makes external."""
+        F = SnapshotCreateFlags
+        plan = []
         for entry in snapshot_disks(snap):
             if not entry.external:
                 if entry.internal:
@@ -289,27 +322,7 @@ class Snapshots(QemuDomainBase):
                                   "unsupported: %s" % (disk.target, entry.driver_type))
             entry.set_external_image(path)
             plan.append((disk, path, exists))
-        if not plan:
-            raise DriverError(ErrorCode.CONFIG_UNSUPPORTED,
-                              "disk-only snapshots require at least one disk to be selected for snapshot")
-        if self.status is not None:
-            self._create_disk_only_live(snap, meta, flags, plan)
-            return
-        created = []
-        try:
-            for disk, path, exists in plan:
-                if not exists:
-                    size = self._disk_capacity(disk)
-                    qemu_img("create", "-q", "-f", "qcow2", "-u", "-b", disk.source, "-F",
-                             disk.driver_type or "raw", path, str(size))
-                    created.append(path)
-            self._switch_config_sources(plan)
-        except BaseException:
-            for path in created:
-                remove(path)
-            raise
-        if not flags & F.NO_METADATA:
-            meta.owned.update(created)
+        return plan
 
     def _create_disk_only_live(self, snap: SnapshotDef, meta: Metadata, flags: int, plan) -> None:
         """The intent goes into the status first (overlays, node indexes, the snapshot
@@ -358,6 +371,68 @@ class Snapshots(QemuDomainBase):
         if thaw_error is not None:
             raise thaw_error
 
+    def _create_with_memory(self, snap: SnapshotDef, meta: Metadata, flags: int) -> None:
+        """An external snapshot of a running domain with its RAM (--memspec), as libvirt 9.0
+        makes it: the RAM to the memory file in libvirt's save-image format, then the disks'
+        overlays in one transaction, then the guest runs on (unless --halt). Kill-safe as the
+        disk-only snapshot: everything is in the status's intent first (see memsnapshot.py)."""
+        from . import memsnapshot
+        F = SnapshotCreateFlags
+        status = self._require_active()
+        path = snap.memory_file
+        if not path or not os.path.isabs(path):
+            raise DriverError(ErrorCode.XML_ERROR, "memory snapshot file path (%s) must be absolute" % path)
+        definition = status.definition
+        snap.align_disks(definition, "external", False)
+        was_running = status.state == DomainState.RUNNING
+        snap.state = "running" if was_running else "paused"
+        snap.set_domain(definition)
+        saved = snap.domain
+        assert saved is not None
+        _strip_cache(saved)
+        saved_xml = saved.to_xml()          # the memory file's header holds it, as libvirt's does
+        plan = self._plan_overlays(snap, definition, flags)
+        intent = SnapshotIntent.new_snapshot(with_metadata=not flags & F.NO_METADATA)
+        for disk, overlay, exists in plan:
+            intent.add_overlay(disk.target, overlay, status.next_index, created=not exists,
+                               size=self._disk_capacity(disk))
+            status.next_index += 1
+        intent.memory, intent.memory_temp = path, memsnapshot.temp_name(path)
+        intent.was_running, intent.halt = was_running, bool(flags & F.HALT)
+        intent.resume = was_running and not flags & F.HALT
+        intent.memory_existed = os.path.exists(path)
+        intent.memory_renamed = False
+        intent.keep_snapshot(snap)
+        fd = memsnapshot.open_temp(path, intent.memory_temp)
+        try:
+            intent.record_in(status)
+            self.save_status()
+            try:
+                for disk, overlay, exists in plan:
+                    if not exists:
+                        qemu_img("create", "-q", "-f", "qcow2", "-u", "-b", disk.source, "-F",
+                                 disk.driver_type or "raw", overlay, str(intent.overlay_for(disk.target).size))
+                with self.qmp() as q:
+                    memsnapshot.save_memory(self, q, fd, intent, saved_xml, bool(flags & F.LIVE))
+                os.close(fd)
+                fd = -1
+                memsnapshot.put_in_place(self, intent)
+                with self.qmp() as q:
+                    if plan:
+                        self._snapshot_transaction(q, intent)
+            except BaseException:
+                try:
+                    with self.qmp() as q:
+                        self._roll_back_snapshot(q)
+                except DriverError:
+                    pass            # the intent stays for the next command to settle
+                raise
+        finally:
+            if fd >= 0:
+                os.close(fd)
+        with self.qmp() as q:
+            self._complete_snapshot(meta, q)
+
     def settle_intent(self, q) -> None:
         """Finish or undo what a killed pyvirsh left in the status's intent."""
         _, intent = self._intent()
@@ -368,8 +443,16 @@ class Snapshots(QemuDomainBase):
             raise DriverError(ErrorCode.INTERNAL_ERROR, "unknown intent '%s' in the status" % intent.op)
         inserted = {b.get("inserted", {}).get("node-name") for b in q.execute("query-block")}
         switched = [format_node(o.index) in inserted for o in intent.overlays()]
+        if intent.memory and not switched:
+            from .memsnapshot import renamed
+            # No disk to switch: the memory file in place is the commit point.
+            switched = [renamed(intent) and not os.path.exists(intent.memory_temp)]
         if all(switched):
-            self._complete_snapshot(self._metadata_open or self._metadata_for_update())
+            halt = bool(intent.memory and intent.halt)
+            self._complete_snapshot(self._metadata_open or self._metadata_for_update(), q)
+            if halt:
+                self._stop_qemu(self._require_active())
+                self._cleanup(Reason.SHUTOFF_FROM_SNAPSHOT)
         elif not any(switched):
             self._roll_back_snapshot(q)
         else:
@@ -398,12 +481,16 @@ class Snapshots(QemuDomainBase):
         for o in intent.overlays():
             if o.created:
                 remove(o.path)
+        if intent.memory:
+            from .memsnapshot import undo_memory
+            undo_memory(self, q, intent)
         status.intent = None
         self.save_status()
 
-    def _complete_snapshot(self, meta: Metadata) -> None:
+    def _complete_snapshot(self, meta: Metadata, q=None) -> None:
         """The transaction happened: cache, persistent definition and metadata follow, each
-        step safe to repeat, and the intent goes last."""
+        step safe to repeat, and the intent goes last. A snapshot with memory resumes the
+        guest that ran (q: the monitor, for those)."""
         status, intent = self._intent()
         for o in intent.overlays():
             chain = chain_of(_live_disk(status, o.disk))
@@ -425,6 +512,9 @@ class Snapshots(QemuDomainBase):
                 meta.tree.current = snap.name
             meta.owned.update(o.path for o in intent.overlays() if o.created)
             meta.save()
+        if intent.memory and intent.resume and q is not None:
+            from .memsnapshot import resume
+            resume(self, q)
         status.intent = None
         self.save_status()
 
