@@ -276,9 +276,18 @@ def _graphics_args(devices, audio_id: str) -> list[str]:
     return args
 
 
-def build(definition, emulator: str, qmp_path: str, pidfile: str, state_dir: str | None = None) -> list[str]:
+def _monitor_args(qmp: str | int) -> list[str]:
+    if isinstance(qmp, int):
+        return ["-chardev", "socket,id=charmonitor,fd=%d,server=on,wait=off" % qmp,
+                "-mon", "chardev=charmonitor,id=monitor,mode=control"]
+    return ["-qmp", "unix:%s,server=on,wait=off" % _qemu_opt(qmp)]
+
+
+def build(definition, emulator: str, qmp: str | int, pidfile: str, state_dir: str | None = None) -> list[str]:
     """The argv for a live definition; fills what only exists while it runs into it
-    (aliases, the guest agent's socket path, the chosen firmware and its NVRAM)."""
+    (aliases, the guest agent's socket path, the chosen firmware and its NVRAM).
+    qmp: the monitor's socket path, or the fd of a socket already listening there (as libvirt
+    passes it: the caller connects at once and waits for QEMU's greeting, no polling)."""
     root = definition.root
     machine = definition.machine
     q35 = is_q35(machine)
@@ -306,9 +315,9 @@ def build(definition, emulator: str, qmp_path: str, pidfile: str, state_dir: str
              "-smp", _smp(definition),
              "-uuid", definition.uuid]
     argv += sysinfo.args(root)
-    argv += ["-no-user-config", "-nodefaults", "-display", "none",
-             "-qmp", "unix:%s,server=on,wait=off" % _qemu_opt(qmp_path),
-             "-pidfile", pidfile,
+    argv += ["-no-user-config", "-nodefaults", "-display", "none"]
+    argv += _monitor_args(qmp)
+    argv += ["-pidfile", pidfile,
              "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"]
     argv += _clock_args(root, q35)
     argv += lifecycle.qemu_args()

@@ -44,10 +44,16 @@ def qemu_args() -> list[str]:
     return ["-no-shutdown"]
 
 
-def setup(qmp, root) -> None:
-    """What libvirt sets over QMP before the guest runs."""
+def setup_commands(root) -> list[tuple[str, dict | None]]:
+    """What libvirt sets over QMP before the guest runs, as (command, arguments)."""
     if action_for(root, "on_reboot") == "destroy":
-        qmp.execute("set-action", {"reboot": "shutdown"})
+        return [("set-action", {"reboot": "shutdown"})]
+    return []
+
+
+def setup(qmp, root) -> None:
+    for command, arguments in setup_commands(root):
+        qmp.execute(command, arguments)
 
 
 def stopped_event(qmp) -> str | None:

@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 
 from ..api import DriverError, ErrorCode
 from ..fsutil import ensure_dir, remove
 from . import process
 
-START_TIMEOUT = 10.0
 SOCKET = "swtpm.sock"
 PERMALL = {"2.0": "tpm2-00.permall", "1.2": "tpm-00.permall"}
 
@@ -99,17 +97,19 @@ def start(paths, name: str, uuid: str, tpm) -> None:
     if not os.path.exists(os.path.join(state, PERMALL[version])):
         _run_setup(paths, files, version, name, uuid)
     stop(paths, name)                   # a stray one from a start that was killed
-    argv = [swtpm, "socket", "--ctrl", "type=unixio,path=%s,mode=0600" % files.socket,
-            "--tpmstate", "dir=%s,mode=0600" % state, "--log", "file=%s" % files.log,
-            "--terminate", "--pid", "file=%s" % files.pidfile] + (["--tpm2"] if version == "2.0" else [])
-    pid = process.spawn(argv, files.log)
-    deadline = time.monotonic() + START_TIMEOUT
-    while not os.path.exists(files.socket):
-        if not process.pid_alive(pid) or time.monotonic() > deadline:
-            stop(paths, name)
-            raise DriverError(ErrorCode.OPERATION_FAILED, "swtpm did not start: %s"
-                              % (process.log_tail(files.log, 2) or "no socket"))
-        time.sleep(0.01)
+    # The control socket listens from here on (swtpm gets it as fd=N, as QEMU gets its monitor):
+    # QEMU's connection waits in its backlog until swtpm serves it, with no polling for a file.
+    listener = process.listening_socket(files.socket)
+    try:
+        argv = [swtpm, "socket", "--ctrl", "type=unixio,fd=%d" % listener.fileno(),
+                "--tpmstate", "dir=%s,mode=0600" % state, "--log", "file=%s" % files.log,
+                "--terminate", "--pid", "file=%s" % files.pidfile] + (["--tpm2"] if version == "2.0" else [])
+        process.spawn(argv, files.log, pass_fds=(listener.fileno(),))
+    except BaseException:
+        stop(paths, name)
+        raise
+    finally:
+        listener.close()
 
 
 def running_pid(files: SwtpmFiles) -> int | None:
