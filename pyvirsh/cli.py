@@ -183,11 +183,13 @@ def _to_int(text):
 def finish(code: int) -> None:
     """End the process with main's exit status. Python's own teardown frees every module and
     object one by one (tens of milliseconds after a command that loaded the QEMU driver) and
-    nobody waits for it: once the output is flushed, and when no thread or atexit handler is
-    left to run, the process ends at once; otherwise the ordinary way."""
+    nobody waits for it: once the output is flushed, and when no thread, atexit handler,
+    profiler or tracer (cProfile, coverage) is left to run, the process ends at once; otherwise
+    the ordinary way."""
     import atexit
     threading = sys.modules.get("threading")
-    if getattr(atexit, "_ncallbacks", lambda: 1)() == 0 and (threading is None or threading.active_count() == 1):
+    if getattr(atexit, "_ncallbacks", lambda: 1)() == 0 and (threading is None or threading.active_count() == 1) \
+            and sys.getprofile() is None and sys.gettrace() is None:
         try:
             sys.stdout.flush()
             sys.stderr.flush()
