@@ -750,17 +750,19 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
         with open(log, "a") as f:
             import shlex
             f.write("%s: starting up\n%s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), shlex.join(argv)))
-        domid = self.conn.next_domain_id()
         # The intent first: a pyvirsh killed between the spawn and the status below leaves
         # this file, and the next command finds that QEMU by its pidfile and stops it; killed
         # after the status, the next command finishes the start as asked (_finish_start).
+        # Not fsynced: it guards against a killed pyvirsh, and a crash of the host that could
+        # lose it takes the QEMU it speaks of along.
         intent = self.paths.spawn_intent_file(self.name)
-        atomic_write(intent, ("restore-" if incoming else "") + ("paused" if paused else "running"))
+        atomic_write(intent, ("restore-" if incoming else "") + ("paused" if paused else "running"), durable=False)
         try:
             tpm = swtpm.emulated_tpm(live.root)
             if tpm is not None:         # QEMU connects to it at once: started first
                 swtpm.start(self.paths, self.name, live.uuid, tpm)
             pid = process.spawn(argv, log, pass_fds=(listener.fileno(),))
+            domid = self.conn.next_domain_id()      # while QEMU starts up
         except BaseException:
             listener.close()
             self._stop_unrecorded_qemu()
