@@ -69,6 +69,7 @@ class ErrorCode:
     NO_STORAGE_VOL = _Code("Storage volume not found: ")
     STORAGE_POOL_BUILT = _Code("Storage pool already built: ")
     NO_NETWORK = _Code("Network not found: ")
+    NO_SECRET = _Code("Secret not found: ")
     DEVICE_MISSING = _Code("device not found: ")
     NO_DOMAIN_METADATA = _Code("metadata not found: ")
     BLOCK_COPY_ACTIVE = _Code("block copy still active: ")
