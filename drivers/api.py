@@ -70,6 +70,7 @@ class ErrorCode:
     STORAGE_POOL_BUILT = _Code("Storage pool already built: ")
     NO_NETWORK = _Code("Network not found: ")
     NO_NETWORK_PORT = _Code("network port not found: ")
+    NO_SECRET = _Code("Secret not found: ")
     DEVICE_MISSING = _Code("device not found: ")
     NO_DOMAIN_METADATA = _Code("metadata not found: ")
     BLOCK_COPY_ACTIVE = _Code("block copy still active: ")

@@ -205,9 +205,11 @@ class Schema:
         values = element.attrib if not extra else dict(element.attrib, **extra)
         attrs = "".join(" %s='%s'" % (name, escape(values[name]))
                         for name in attr_order if values.get(name) is not None)
-        children = []
-        for name in child_order:
-            children.extend(c for c in element if c.tag == name)
+        # One pass over the children (each lxml child visited costs a proxy), then schema order.
+        by_tag = {}
+        for child in element:
+            by_tag.setdefault(child.tag, []).append(child)
+        children = [c for name in child_order if name in by_tag for c in by_tag[name]]
         text = element.text if element.text is not None and element.text.strip() != "" else None
         if not children and text is not None:
             out.append("%s<%s%s>%s</%s>\n" % (pad, element.tag, attrs, escape(element.text), element.tag))

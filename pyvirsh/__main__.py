@@ -1,3 +1,3 @@
-from pyvirsh.cli import main
+from pyvirsh.cli import finish, main
 
-raise SystemExit(main())
+finish(main())

@@ -276,9 +276,11 @@ def _graphics_args(devices, audio_id: str) -> list[str]:
     return args
 
 
-def build(definition, emulator: str, qmp_path: str, pidfile: str, state_dir: str | None = None) -> list[str]:
+def build(definition, emulator: str, monitor_fd: int, pidfile: str, state_dir: str | None = None) -> list[str]:
     """The argv for a live definition; fills what only exists while it runs into it
-    (aliases, the guest agent's socket path, the chosen firmware and its NVRAM)."""
+    (aliases, the guest agent's socket path, the chosen firmware and its NVRAM).
+    monitor_fd: a socket listening at the monitor's path, which QEMU inherits (as libvirt passes
+    it: the caller connects at once and waits for QEMU's greeting, with no polling)."""
     root = definition.root
     machine = definition.machine
     q35 = is_q35(machine)
@@ -306,9 +308,10 @@ def build(definition, emulator: str, qmp_path: str, pidfile: str, state_dir: str
              "-smp", _smp(definition),
              "-uuid", definition.uuid]
     argv += sysinfo.args(root)
-    argv += ["-no-user-config", "-nodefaults", "-display", "none",
-             "-qmp", "unix:%s,server=on,wait=off" % _qemu_opt(qmp_path),
-             "-pidfile", pidfile,
+    argv += ["-no-user-config", "-nodefaults", "-display", "none"]
+    argv += ["-chardev", "socket,id=charmonitor,fd=%d,server=on,wait=off" % monitor_fd,
+             "-mon", "chardev=charmonitor,id=monitor,mode=control"]
+    argv += ["-pidfile", pidfile,
              "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"]
     argv += _clock_args(root, q35)
     argv += lifecycle.qemu_args()

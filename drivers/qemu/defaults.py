@@ -468,6 +468,8 @@ def _tpm_defaults(devices) -> None:
         if model == "tpm-crb" and version == "1.2":
             raise unsupported("TPM version '1.2' is not supported with the TPM CRB interface (tpm-crb)")
         backend.set("version", version)
+        from .swtpm import check as check_emulator
+        check_emulator(tpm)
 
 
 def _add_inputs(devices) -> None:

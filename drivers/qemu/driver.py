@@ -733,10 +733,15 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
         remove(pidfile)
         from .netifaces import plug, unplug
         plug(self.conn, live, self.paths.run, self.name)        # taps of network and bridge interfaces
+        # The monitor listens from here on (QEMU gets it as fd=N): the QMP connection below is
+        # made at once and waits for QEMU's greeting, with no polling for a socket file.
+        listener = process.listening_socket(_short_path(monitor))
         try:
-            argv = cmdline.build(live, live.root.findtext("devices/emulator"), _short_path(monitor), pidfile,
+            argv = cmdline.build(live, live.root.findtext("devices/emulator"), listener.fileno(), pidfile,
                                  state_dir=self.paths.state)
         except BaseException:
+            listener.close()
+            remove(monitor)
             unplug(self.paths.run, self.name)
             raise
         if incoming is not None:
@@ -745,21 +750,25 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
         with open(log, "a") as f:
             import shlex
             f.write("%s: starting up\n%s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), shlex.join(argv)))
-        domid = self.conn.next_domain_id()
         # The intent first: a pyvirsh killed between the spawn and the status below leaves
         # this file, and the next command finds that QEMU by its pidfile and stops it; killed
         # after the status, the next command finishes the start as asked (_finish_start).
+        # Not fsynced: it guards against a killed pyvirsh, and a crash of the host that could
+        # lose it takes the QEMU it speaks of along.
         intent = self.paths.spawn_intent_file(self.name)
-        atomic_write(intent, ("restore-" if incoming else "") + ("paused" if paused else "running"))
+        atomic_write(intent, ("restore-" if incoming else "") + ("paused" if paused else "running"), durable=False)
         try:
             tpm = swtpm.emulated_tpm(live.root)
             if tpm is not None:         # QEMU connects to it at once: started first
                 swtpm.start(self.paths, self.name, live.uuid, tpm)
-            pid = process.spawn(argv, log)
+            pid = process.spawn(argv, log, pass_fds=(listener.fileno(),))
+            domid = self.conn.next_domain_id()      # while QEMU starts up
         except BaseException:
+            listener.close()
             self._stop_unrecorded_qemu()
             unplug(self.paths.run, self.name)
             raise
+        listener.close()            # QEMU's copy alone keeps it open: its death resets our connection
         self.status = Status(live, DomainState.PAUSED, Reason.PAUSED_STARTING_UP, pid, domid, monitor, pidfile,
                              next_index)
         self.status.capacity = capacity
@@ -767,15 +776,20 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
             # Recorded at once: never a stray QEMU from here on.
             self.save_status()
             with self._connect_new_monitor(pid, monitor, log) as qmp:
-                self._record_chardevs(qmp)
-                lifecycle.setup(qmp, live.root)        # before the guest runs (or its RAM comes in)
                 from .netifaces import set_link_states
-                set_link_states(qmp, live.root)
-                if incoming is not None:
+                set_link_states(qmp, live.root)         # <link state='down'/>: a round trip only then
+                if incoming is None:
+                    # One round trip: the ptys to record, libvirt's settings, and the guest let go.
+                    batch = [("query-chardev", None)] + lifecycle.setup_commands(live.root)
+                    self._record_chardevs(qmp, qmp.execute_batch(batch + ([] if paused else [("cont", None)]))[0])
+                else:
                     from .savestate import load_incoming
+                    self._record_chardevs(qmp)
+                    lifecycle.setup(qmp, live.root)        # before its RAM comes in
                     load_incoming(qmp, *incoming)
+                    if not paused:
+                        qmp.execute("cont")
                 if not paused:
-                    qmp.execute("cont")
                     self.status.state = DomainState.RUNNING
                     self.status.reason = Reason.RUNNING_RESTORED if incoming else Reason.RUNNING_BOOTED
                 else:
@@ -797,23 +811,23 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
 
     def _connect_new_monitor(self, pid: int, monitor: str, log: str):
         """QMP of a QEMU just spawned, once it listens; its log's last lines if it died first."""
-        from .qmp import QMP, _short_path
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline and process.pid_alive(pid):
-            if os.path.exists(monitor) or os.path.exists(_short_path(monitor)):
-                try:
-                    return QMP(monitor, timeout=5.0)
-                except DriverError:
-                    pass
-            time.sleep(0.01)
+        from .qmp import QMP, MonitorGone
+        # The socket listens from the spawn on (launch): the connection waits in its backlog
+        # until QEMU serves it, and fails at once if QEMU dies first (its copy was the last).
+        try:
+            return QMP(monitor, timeout=START_TIMEOUT)
+        except MonitorGone:
+            if not process.wait_gone(pid, 2.0):
+                raise
         tail = process.log_tail(log, 3)
         raise DriverError(ErrorCode.INTERNAL_ERROR, "process exited while connecting to monitor: %s"
                           % (tail or "QEMU did not start"))
 
-    def _record_chardevs(self, qmp) -> None:
-        """Show the pty QEMU gave each serial port in the live XML, as libvirt does."""
+    def _record_chardevs(self, qmp, chardevs: list | None = None) -> None:
+        """Show the pty QEMU gave each serial port in the live XML, as libvirt does
+        (chardevs: query-chardev's answer, if the caller asked already)."""
         ptys = {}
-        for chardev in qmp.execute("query-chardev"):
+        for chardev in qmp.execute("query-chardev") if chardevs is None else chardevs:
             filename = chardev.get("filename", "")
             if filename.startswith("pty:"):
                 ptys[chardev["label"]] = filename[4:]

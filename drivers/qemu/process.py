@@ -19,8 +19,10 @@ import time
 from ..api import DriverError, ErrorCode
 
 
-def spawn(argv: list[str], log_path: str, env: dict | None = None) -> int:
+def spawn(argv: list[str], log_path: str, env: dict | None = None, pass_fds: tuple[int, ...] = ()) -> int:
     """Start argv detached (new session, parent init), stdout/stderr appended to log_path.
+    pass_fds stay open in the child under their own numbers (a listening socket made here, so
+    that the caller can connect at once and wait for the greeting instead of polling for it).
 
     Returns QEMU's pid.
     """
@@ -38,7 +40,12 @@ def spawn(argv: list[str], log_path: str, env: dict | None = None) -> int:
                     os.dup2(devnull, 0)
                     os.dup2(log_fd, 1)
                     os.dup2(log_fd, 2)
-                    os.closerange(3, 65536)
+                    low = 3
+                    for fd in sorted(pass_fds):
+                        os.closerange(low, fd)
+                        os.set_inheritable(fd, True)
+                        low = fd + 1
+                    os.closerange(low, 65536)
                     os.execve(argv[0], argv, env if env is not None else os.environ)
                 finally:
                     os._exit(127)
@@ -60,6 +67,26 @@ def spawn(argv: list[str], log_path: str, env: dict | None = None) -> int:
     if not data:
         raise DriverError(ErrorCode.INTERNAL_ERROR, "failed to start QEMU")
     return int(data)
+
+
+def listening_socket(path: str):
+    """A UNIX stream socket bound at path (mode 0600) and listening: the monitor a QEMU takes
+    as `fd=N`. Connections made before QEMU serves it wait in its backlog; once every holder
+    has closed it (QEMU died), they get an error, never a hang."""
+    import socket
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        old = os.umask(0o177)
+        try:
+            sock.bind(path)
+        finally:
+            os.umask(old)
+        sock.listen(8)
+    except OSError as err:
+        sock.close()
+        raise DriverError(ErrorCode.OPERATION_FAILED, "cannot create the socket '%s': %s"
+                          % (path, err.strerror)) from None
+    return sock
 
 
 def _proc_state(pid: int) -> str | None:

@@ -158,6 +158,47 @@ class QMP:
         except OSError as err:
             raise MonitorGone("QEMU monitor connection failed: %s" % err) from None
 
+    def execute_batch(self, commands: list[tuple[str, dict | None]], timeout: float = COMMAND_TIMEOUT) -> list:
+        """Several commands in one write, their returns in order: one round trip instead of
+        one each. QEMU runs a monitor's commands one after another, so each runs after those
+        before it, whatever they answered; the first error is raised once all have answered."""
+        if self.sock is None:
+            raise MonitorGone("QEMU monitor connection is closed")
+        ids = []
+        data = b""
+        for command, arguments in commands:
+            self._id += 1
+            ids.append(self._id_prefix + str(self._id))
+            msg: dict[str, object] = {"execute": command, "id": ids[-1]}
+            if arguments:
+                msg["arguments"] = arguments
+            data += json.dumps(msg).encode() + b"\n"
+        replies: dict[str, dict] = {}
+        deadline = time.monotonic() + timeout
+        try:
+            self.sock.sendall(data)
+            while len(replies) < len(ids):
+                try:
+                    reply = self._read_message(deadline)
+                except DriverError as err:
+                    if err.code is ErrorCode.OPERATION_TIMEOUT:
+                        self.close()        # replies may still come: nobody may take them for theirs
+                    raise
+                if "event" in reply:
+                    self.events.append(reply)
+                elif reply.get("id") in ids:
+                    replies[reply["id"]] = reply
+        except OSError as err:
+            raise MonitorGone("QEMU monitor connection failed: %s" % err) from None
+        out = []
+        for (command, _), request_id in zip(commands, ids, strict=True):
+            reply = replies[request_id]
+            if "error" in reply:
+                error = reply["error"]
+                raise QMPError(command, error.get("class", ""), error.get("desc", ""))
+            out.append(reply.get("return"))
+        return out
+
     def wait_event(self, names, timeout: float) -> dict | None:
         """The next event with one of these names (kept ones first), or None after timeout."""
         for i, ev in enumerate(self.events):

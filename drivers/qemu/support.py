@@ -121,7 +121,11 @@ SUPPORTED: dict[str, set | None] = {
     **_device("devices/watchdog", {"model", "action"}, {}),
     "devices/panic": {"model"}, "devices/panic/address": {"type", "iobase"},
     **_device("devices/tpm", {"model"}, {"backend": {"type", "version", "persistent_state"},
-                                         "backend/device": {"path"}},         # passthrough's: refused whole
+                                         "backend/device": {"path"},          # passthrough's: refused whole
+                                         "backend/encryption": {"secret"},    # refused by swtpm.check
+                                         "backend/active_pcr_banks": set(),
+                                         **{"backend/active_pcr_banks/" + bank: set()
+                                            for bank in ("sha1", "sha256", "sha384", "sha512")}},
               address=False),
 }
 

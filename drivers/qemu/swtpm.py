@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 
 from ..api import DriverError, ErrorCode
 from ..fsutil import ensure_dir, remove
 from . import process
+from .support import unsupported
 
-START_TIMEOUT = 10.0
 SOCKET = "swtpm.sock"
 PERMALL = {"2.0": "tpm2-00.permall", "1.2": "tpm-00.permall"}
 
@@ -33,6 +32,26 @@ def emulated_tpm(root):
         if backend is not None and backend.get("type") == "emulator":
             return tpm
     return None
+
+
+def check(tpm) -> None:
+    """At define, after libvirt's defaults: what of <backend> pyvirsh cannot give swtpm."""
+    backend = tpm.find("backend")
+    encryption = backend.find("encryption")
+    if encryption is not None:
+        # The state's key is a libvirt secret, and pyvirsh has no secrets: libvirt's own words
+        # when the secret is missing (it says so at start; pyvirsh, which can never find one, at define).
+        raise DriverError(ErrorCode.NO_SECRET, "no secret with matching uuid '%s'" % encryption.get("secret", ""))
+    if backend.find("active_pcr_banks") is not None and backend.get("version") != "2.0":
+        raise unsupported("<active_pcr_banks> needs a TPM 2.0 (<backend type='emulator' version='2.0'>)")
+
+
+def pcr_banks(tpm) -> str | None:
+    """<active_pcr_banks>'s banks as swtpm_setup's --pcr-banks takes them, or None (swtpm's default)."""
+    banks = tpm.find("backend/active_pcr_banks")
+    if banks is None:
+        return None
+    return ",".join(b.tag for b in banks if isinstance(b.tag, str))
 
 
 def state_top(paths, uuid: str) -> str:
@@ -71,45 +90,66 @@ def _tool(name: str) -> str:
     return found
 
 
-def _run_setup(paths, files: SwtpmFiles, version: str, name: str, uuid: str) -> None:
-    """Manufacture the TPM once (its endorsement key), as libvirt does on first start."""
-    import subprocess
+def _run_setup(paths, files: SwtpmFiles, version: str, name: str, uuid: str, banks: str | None) -> None:
+    """Manufacture the TPM once (its endorsement key) with the PCR banks asked for, as
+    libvirt does on first start."""
     state = state_dir(paths, uuid, version)
     ensure_dir(state)
     argv = [_tool("swtpm_setup")] + (["--tpm2"] if version == "2.0" else []) + [
         "--tpm-state", state, "--vmid", "%s:%s" % (name, uuid), "--logfile", files.log,
-        "--createek", "--lock-nvram", "--not-overwrite"]
+        "--createek", "--lock-nvram", "--not-overwrite"] + (["--pcr-banks", banks] if banks else [])
+    try:
+        _setup(argv, files)
+    except DriverError:
+        remove_state(paths, uuid)           # never half a TPM next time
+        raise
+
+
+def _reconfigure(state: str, files: SwtpmFiles, banks: str) -> None:
+    """A TPM made before: its active PCR banks set to <active_pcr_banks> at every start (libvirt's
+    swtpm_setup --reconfigure; the keys stay)."""
+    _setup([_tool("swtpm_setup"), "--tpm2", "--tpm-state", state, "--logfile", files.log,
+            "--reconfigure", "--pcr-banks", banks], files)
+
+
+def _setup(argv: list[str], files: SwtpmFiles) -> None:
+    import subprocess
     try:
         proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
                               check=False)
     except (OSError, subprocess.TimeoutExpired) as err:
         raise DriverError(ErrorCode.OPERATION_FAILED, "swtpm_setup failed: %s" % err) from None
     if proc.returncode != 0:
-        remove_state(paths, uuid)           # never half a TPM next time
         raise DriverError(ErrorCode.OPERATION_FAILED, "Could not run '%s'. exitstatus: %d; Check error log "
                           "'%s' for details." % (argv[0], proc.returncode, files.log))
 
 
 def start(paths, name: str, uuid: str, tpm) -> None:
-    """Start the domain's swtpm (setting its state up first if new) and wait for its socket."""
+    """Start the domain's swtpm (setting its state up first if new, or its PCR banks as
+    asked if not) listening on the control socket QEMU connects to."""
     version = tpm.find("backend").get("version", "2.0")
     files = SwtpmFiles(paths, name)
     swtpm = _tool("swtpm")
     state = state_dir(paths, uuid, version)
+    banks = pcr_banks(tpm)
     if not os.path.exists(os.path.join(state, PERMALL[version])):
-        _run_setup(paths, files, version, name, uuid)
+        _run_setup(paths, files, version, name, uuid, banks)
+    elif banks:
+        _reconfigure(state, files, banks)
     stop(paths, name)                   # a stray one from a start that was killed
-    argv = [swtpm, "socket", "--ctrl", "type=unixio,path=%s,mode=0600" % files.socket,
-            "--tpmstate", "dir=%s,mode=0600" % state, "--log", "file=%s" % files.log,
-            "--terminate", "--pid", "file=%s" % files.pidfile] + (["--tpm2"] if version == "2.0" else [])
-    pid = process.spawn(argv, files.log)
-    deadline = time.monotonic() + START_TIMEOUT
-    while not os.path.exists(files.socket):
-        if not process.pid_alive(pid) or time.monotonic() > deadline:
-            stop(paths, name)
-            raise DriverError(ErrorCode.OPERATION_FAILED, "swtpm did not start: %s"
-                              % (process.log_tail(files.log, 2) or "no socket"))
-        time.sleep(0.01)
+    # The control socket listens from here on (swtpm gets it as fd=N, as QEMU gets its monitor):
+    # QEMU's connection waits in its backlog until swtpm serves it, with no polling for a file.
+    listener = process.listening_socket(files.socket)
+    try:
+        argv = [swtpm, "socket", "--ctrl", "type=unixio,fd=%d" % listener.fileno(),
+                "--tpmstate", "dir=%s,mode=0600" % state, "--log", "file=%s" % files.log,
+                "--terminate", "--pid", "file=%s" % files.pidfile] + (["--tpm2"] if version == "2.0" else [])
+        process.spawn(argv, files.log, pass_fds=(listener.fileno(),))
+    except BaseException:
+        stop(paths, name)
+        raise
+    finally:
+        listener.close()
 
 
 def running_pid(files: SwtpmFiles) -> int | None:

@@ -98,7 +98,9 @@ def bench_start(base: str, runs: int) -> None:
         # waited for until QMP answers.
         words = _logged_argv(drv)
         sock = os.path.join(base, "bare.sock")
-        words = [w if not w.startswith("unix:") else "unix:%s,server=on,wait=off" % sock for w in words]
+        # pyvirsh passes the monitor as a listening fd: the bare QEMU listens on a path instead.
+        words = [w if not w.startswith("socket,id=charmonitor,") else
+                 "socket,id=charmonitor,path=%s,server=on,wait=off" % sock for w in words]
         pidfile = os.path.join(base, "bare.pid")
         words[words.index("-pidfile") + 1] = pidfile
         start = time.perf_counter()

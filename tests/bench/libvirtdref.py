@@ -38,7 +38,7 @@ class Libvirtd:
             self._start_isolated(libvirtd)
         else:
             # QEMU's output goes through virtlogd unless qemu.conf says stdio_handler = "file".
-            self.logd = subprocess.Popen(["/usr/sbin/virtlogd"], stdout=subprocess.DEVNULL,
+            self.logd = subprocess.Popen(self._virtlogd(), stdout=subprocess.DEVNULL,
                                          stderr=subprocess.DEVNULL, start_new_session=True)
             self.proc = subprocess.Popen(libvirtd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                          start_new_session=True)
@@ -47,6 +47,11 @@ class Libvirtd:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("libvirtd did not start")
             time.sleep(0.05)
+
+    def _virtlogd(self) -> list[str]:
+        # A pidfile of its own: the default /run/virtlogd.pid is outside the private directories,
+        # and another bench's virtlogd holding it would make this one exit at once.
+        return ["/usr/sbin/virtlogd", "-p", os.path.join(self.dir, "virtlogd.pidfile")]
 
     def _start_isolated(self, libvirtd: list[str]) -> None:
         """Another libvirtd holds the system QEMU driver's directories: run this one (and its
@@ -59,8 +64,8 @@ class Libvirtd:
             os.chmod(mine, 0o755)           # QEMU may run as another user (qemu.conf)
             mounts.append("mount --bind %s %s" % (shlex.quote(mine), shlex.quote(shared)))
         logd_pid = os.path.join(self.dir, "virtlogd.pid")
-        script = " && ".join(mounts) + " && { /usr/sbin/virtlogd & echo $! > %s; } && exec %s" % (
-            shlex.quote(logd_pid), " ".join(shlex.quote(word) for word in libvirtd))
+        script = " && ".join(mounts) + " && { %s & echo $! > %s; } && exec %s" % (
+            shlex.join(self._virtlogd()), shlex.quote(logd_pid), shlex.join(libvirtd))
         self.proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         self.logd_pidfile = logd_pid
