@@ -112,9 +112,11 @@ DOMAIN_SCHEMA = Schema({
                      "event_idx", "copy_on_read", "discard", "iothread", "detect_zeroes", "queues",
                      "queue_size"], []),
     "disk/source": (["protocol", "name", "file", "dev", "dir", "pool", "volume", "mode",
-                     "startupPolicy", "index"], ["host", "seclabel"]),
+                     "startupPolicy", "index"], ["host", "seclabel", "dataStore"]),
     "backingStore/source": (["protocol", "name", "file", "dev", "dir", "pool", "volume", "index"],
-                            ["host"]),
+                            ["host", "dataStore"]),
+    "dataStore": (["type"], ["format", "source"]),      # a qcow2 layer's external data file
+    "dataStore/source": (["file", "dev"], []),
     "host": (["name", "port", "transport", "socket"], []),
     "backingStore": (["type", "index"], ["format", "source", "backingStore"]),
     "format": (["type"], []),

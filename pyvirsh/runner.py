@@ -28,11 +28,15 @@ def run_one(ctl, bound) -> bool:
     try:
         if cmd.needs_connection and not ctl.connected:
             raise CommandError("no valid connection")
-        return cmd.call(ctl, bound.values) is not False
+        ok = cmd.call(ctl, bound.values) is not False
+        show_notices(ctl)
+        return ok
     except CommandError as err:
+        show_notices(ctl)
         for line in err.lines:
             ctl.error(line)
     except DriverError as err:
+        show_notices(ctl)
         ctl.error(str(err))
     except ConnectError as err:
         report_connect_error(ctl, err)
@@ -41,6 +45,15 @@ def run_one(ctl, bound) -> bool:
     except Exception as err:                 # noqa: BLE001 - no traceback reaches a user
         report_internal_error(ctl, err)
     return False
+
+
+def show_notices(ctl) -> None:
+    """What the driver repaired on its own during the command (drivers/notices.py), as
+    `warning: ...` lines on stderr before any error of the command."""
+    from .drivers.notices import take
+    for message in take():
+        ctl.out.flush()
+        ctl.out.stderr.write("warning: %s\n" % message)
 
 
 def run_commands(ctl, commands) -> bool:

@@ -114,6 +114,8 @@ def check(env, name: str) -> list[str]:
         for target, disk in _disks(live).items():
             chain = _chain(disk)
             cached.update(os.path.realpath(p) for p, _ in chain)
+            # qcow2 external data files of the cached layers (<source><dataStore>)
+            cached.update(os.path.realpath(s.get("file")) for s in disk.iterfind(".//dataStore/source"))
             if chain:
                 on_disk = [(i["filename"], i["format"]) for i in backing_chain(chain[0][0])]
                 if on_disk != chain:

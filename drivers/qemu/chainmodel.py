@@ -43,6 +43,19 @@ def storage_node(index: int) -> str:
     return "pv%d-s" % index
 
 
+def data_node(index: int) -> str:
+    """QEMU's node name for layer N's external data file (qcow2 data_file), a file node."""
+    return "pv%d-d" % index
+
+
+def _data_store(path: str):
+    """libvirt's <dataStore> inside a layer's <source>: the qcow2 image's external data file."""
+    store = new_element("dataStore", (("type", "file"),))
+    store.append(new_element("format", (("type", "raw"),)))
+    store.append(new_element("source", (("file", path),)))
+    return store
+
+
 def _source_path(source) -> str:
     """The image a <source> names (a file, or a block device); None only in a broken cache."""
     if source is None:
@@ -76,6 +89,12 @@ class Layer(XMLObject):
         chain in XML), and whether they end with the terminator (the chain is known complete)."""
         nodes, terminated = backing_nodes(self.el)
         return [BackingLayer(node) for node in nodes], terminated
+
+    @property
+    def data_file(self) -> str | None:
+        """The external data file of a qcow2 layer (probed at start, kept in the cache), or None."""
+        store = self.el.find("source/dataStore/source")
+        return store.get("file") if store is not None else None
 
     def image(self) -> tuple[str, str]:
         """(path, format): what the snapshot and merge bookkeeping records of a layer."""
@@ -112,12 +131,16 @@ class BackingLayer(Layer):
     readonly = True                 # QEMU opens backing images read-only
 
     @classmethod
-    def new(cls, path: str, fmt: str, disk_type: str | None, index: int) -> BackingLayer:
+    def new(cls, path: str, fmt: str, disk_type: str | None, index: int,
+            data_file: str | None = None) -> BackingLayer:
         """A detached layer (libvirt's element and attribute order)."""
         kind = disk_type if disk_type in ("file", "block") else "file"
         layer = cls(new_element(BACKING, (("type", kind), ("index", str(index)))))
         layer.format = fmt
-        layer.el.append(new_element("source", (("dev" if kind == "block" else "file", path),)))
+        source = new_element("source", (("dev" if kind == "block" else "file", path),))
+        if data_file:
+            source.append(_data_store(data_file))
+        layer.el.append(source)
         return layer
 
 
@@ -205,13 +228,28 @@ class DiskChain(XMLObject):
         next_index += 1
         upper: Layer = self.top
         upper.remove_children(BACKING)
+        top_data = getattr(probed[0], "data_file", None)
+        if top_data and self.el.find("source/dataStore") is None:
+            self.el.find("source").append(_data_store(top_data))
         for info in probed[1:]:
-            layer = BackingLayer.new(info.path, info.format, info.type, next_index)
+            layer = BackingLayer.new(info.path, info.format, info.type, next_index, getattr(info, "data_file", None))
             next_index += 1
             upper._set_below(layer.el)
             upper = layer
         upper._set_below(None)
         return next_index
+
+    def rebuild(self, live: list[dict]) -> None:
+        """Replace the whole cached chain by one read from QEMU (chainrepair): dicts with index,
+        path, format and type, top first; the indexes are QEMU's node numbers, kept as they are."""
+        top = live[0]
+        self._replace_top_source(top["path"], top["type"], top["format"], top["index"], top.get("data_file"))
+        upper: Layer = self.top
+        for info in live[1:]:
+            layer = BackingLayer.new(info["path"], info["format"], info["type"], info["index"], info.get("data_file"))
+            upper._set_below(layer.el)
+            upper = layer
+        upper._set_below(None)
 
     def drop_between(self, upper: Layer, lower: Layer | None) -> list[int]:
         """`lower` (or nothing: the terminator) becomes upper's backing (a pull, an intermediate
@@ -233,7 +271,7 @@ class DiskChain(XMLObject):
         if position == 0:
             return []
         below = layer.el.find(BACKING)
-        self._replace_top_source(layer.path, layer.type, layer.format, layer.index)
+        self._replace_top_source(layer.path, layer.type, layer.format, layer.index, layer.data_file)
         self.top._set_below(below)
         return indexes[:position]
 
@@ -249,7 +287,7 @@ class DiskChain(XMLObject):
     def push_overlay(self, path: str, fmt: str, disk_type: str, index: int) -> None:
         """An external snapshot: the new overlay is the top, the old top its backing."""
         old = self.top
-        pushed = BackingLayer.new(old.path, old.format, old.type, old.index)
+        pushed = BackingLayer.new(old.path, old.format, old.type, old.index, old.data_file)
         for el in old.remove_children(BACKING):
             pushed.el.append(el)
         self._replace_top_source(path, disk_type, fmt, index)
@@ -259,6 +297,9 @@ class DiskChain(XMLObject):
         """No chain cached: a persistent definition keeps neither detected layers nor indexes."""
         self.remove_children(BACKING)
         self.top.index = None
+        source = self.el.find("source")
+        for store in source.findall("dataStore") if source is not None else []:
+            source.remove(store)        # detected, like the chain: not part of a definition
 
     def point_at(self, disk, disk_type: str, path: str, fmt: str) -> None:
         """The disk (a domxml.Disk over this element) names one image, with nothing cached below
@@ -269,11 +310,14 @@ class DiskChain(XMLObject):
         self.top.format = fmt
         self.remove_children(BACKING)
 
-    def _replace_top_source(self, path: str, disk_type: str, fmt: str, index: int) -> None:
+    def _replace_top_source(self, path: str, disk_type: str, fmt: str, index: int,
+                            data_file: str | None = None) -> None:
         """A fresh <source> (nothing of the old image's source stays) with the new index."""
         old = self.el.find("source")
-        old.addprevious(new_element("source", (("dev" if disk_type == "block" else "file", path),
-                                               ("index", str(index)))))
+        source = new_element("source", (("dev" if disk_type == "block" else "file", path), ("index", str(index))))
+        if data_file:
+            source.append(_data_store(data_file))
+        old.addprevious(source)
         self.el.remove(old)
         self.el.set("type", disk_type)
         self.el.find("driver").set("type", fmt)

@@ -17,6 +17,7 @@ from ..xmlmodel import integer_attribute
 from . import cpuflags, devargs, lifecycle, sysinfo
 from .capabilities import kvm_usable
 from .chaincache import format_node, layers, storage_node
+from .chainmodel import data_node
 from .defaults import is_q35
 from .devicemodel import Chardev, Controller, DiskDevice, Interface, Video, Watchdog
 from .swtpm import emulated_tpm
@@ -56,6 +57,11 @@ def blockdev_args(disk_el) -> list[str]:
             fmt["discard"] = "unmap"
         if detect_zeroes and position == 0:
             fmt["detect-zeroes"] = detect_zeroes
+        if layer.data_file:         # qcow2 data_file: its own node, QEMU opens nothing by itself
+            args += ["-blockdev", json.dumps({"driver": "file", "filename": layer.data_file,
+                                              "node-name": data_node(layer.index), "auto-read-only": True},
+                                             separators=(",", ":"))]
+            fmt["data-file"] = data_node(layer.index)
         if layer.format in BACKING_FORMATS:      # QEMU knows "backing" for COW formats only
             fmt["backing"] = format_node(chain[position + 1].index) if position + 1 < len(chain) else None
         args += ["-blockdev", json.dumps(storage, separators=(",", ":")),

@@ -230,6 +230,10 @@ class Snapshots(QemuDomainBase):
                 raise DriverError(ErrorCode.OPERATION_FAILED, "domain moment %s already exists" % snap.name)
             if self.status is not None and self.status.jobs:
                 raise DriverError(ErrorCode.OPERATION_INVALID, "domain has active block job")
+            if self.status is not None:
+                from .chainrepair import repair_chains
+                with self.qmp() as q:
+                    repair_chains(self, q)      # overlays go over the images QEMU has, not a stale cache
             if flags & F.LIVE and (flags & F.DISK_ONLY or self.status is None):
                 raise DriverError(ErrorCode.OPERATION_INVALID,
                                   "live snapshot creation is supported only during full system snapshots")
