@@ -49,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
         # The far end of a DRIVER+ssh:// connection (drivers/remote/server.py), not a shell.
         from .drivers.remote.server import main as serve_stdio
         return serve_stdio(argv[1:])
+    if argv[:1] == ["--driver-serve"]:
+        # The warm far server of shared DRIVER+ssh:// connections (drivers/remote/farserver.py).
+        from .drivers.remote.farserver import main as serve_shared
+        return serve_shared(argv[1:])
     instruction = os.environ.get("_PYVIRSH_COMPLETE")
     if instruction:
         # A TAB in bash, zsh or fish (see pyvirsh/shellscripts.py): answer and stop.
