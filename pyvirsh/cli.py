@@ -97,7 +97,7 @@ def _main(ctl: Session, argv: list[str]) -> int:
         # options and the command go to every host.
         from .fanout import run as fan_out
         from .globalopts import without_option
-        return fan_out([hosts[-1]] + without_option(argv, first, "hosts") + argv[first:])
+        return fan_out([hosts[-1]] + without_option(argv, first, "hosts") + argv[first:], main)
 
     keepalive = False
     for letter, value in opts:

@@ -75,8 +75,9 @@ def _documents(text: str) -> list:
         out.append(value)
 
 
-def run(argv: list[str]) -> int:
-    """argv after --hosts: FILE, then the options and command each host runs."""
+def run(argv: list[str], pyvirsh) -> int:
+    """argv after --hosts: FILE, then the options and command each host runs; pyvirsh is the
+    entry point's main, which each host's fork runs (passed in: nothing imports the entry point)."""
     if not argv:
         sys.stderr.write(USAGE)
         return 1
@@ -91,7 +92,7 @@ def run(argv: list[str]) -> int:
         return 1
     sys.stdout.flush()
     sys.stderr.flush()
-    runs = [(name, uri) + _fork_host(["-c", uri] + rest) for name, uri in hosts]
+    runs = [(name, uri) + _fork_host(pyvirsh, ["-c", uri] + rest) for name, uri in hosts]
     outputs = _collect([fd for _n, _u, _pid, out, err in runs for fd in (out, err)])
     results = []
     for name, uri, pid, out, err in runs:
@@ -112,7 +113,7 @@ def run(argv: list[str]) -> int:
     return 0 if all(status == 0 for _n, _u, status, _o, _e in results) else 1
 
 
-def _fork_host(argv: list[str]) -> tuple[int, int, int]:
+def _fork_host(pyvirsh, argv: list[str]) -> tuple[int, int, int]:
     """`pyvirsh ARGV` in a forked child, stdin at /dev/null, stdout and stderr into pipes:
     (pid, stdout's read end, stderr's read end)."""
     out_read, out_write = os.pipe()
@@ -127,7 +128,6 @@ def _fork_host(argv: list[str]) -> tuple[int, int, int]:
             os.dup2(err_write, 2)
             for fd in (devnull, out_read, out_write, err_read, err_write):
                 os.close(fd)
-            from .cli import main as pyvirsh
             try:
                 status = pyvirsh(argv)
             except SystemExit as stop:
@@ -159,9 +159,9 @@ def _collect(fds: list[int]) -> dict[int, bytes]:
     return {fd: b"".join(parts) for fd, parts in chunks.items()}
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], pyvirsh) -> int:
     try:
-        return run(argv)
+        return run(argv, pyvirsh)
     except BrokenPipeError:
         try:
             sys.stdout = open(os.devnull, "w")     # noqa: SIM115 - the reader went away; stop quietly

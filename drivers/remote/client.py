@@ -316,6 +316,19 @@ _install_forwarders(RemoteStoragePool, "pool")
 _install_forwarders(RemoteStorageVol, "vol")
 
 
+def _hello(sock: socket.socket, readonly: bool) -> Channel | None:
+    """A channel over a socket to the warm far server; None when the stream broke first (no
+    far server behind the master's forwarding), the far driver's error when it answered one."""
+    channel = Channel(sock=sock)
+    try:
+        channel.hello(readonly)
+    except DriverError:
+        if channel.failure is None:
+            raise       # the far driver's own answer (a URI it cannot open): the user's error
+        return None
+    return channel
+
+
 def open_remote(uri: str, scheme: str, authority: str, path: str, params: dict,
                 readonly: bool = False) -> RemoteConnection:
     """Open DRIVER+ssh://[user@]host[:port]/PATH[?params] (split by drivers.split_uri) through OpenSSH."""
@@ -324,7 +337,7 @@ def open_remote(uri: str, scheme: str, authority: str, path: str, params: dict,
     if control:
         # A warm far server through the shared connection (sharedserver.py), else ssh's stdio.
         from .sharedserver import open_shared
-        shared = open_shared(remote, control, control_directory(control), readonly)
+        shared = open_shared(remote, control, control_directory(control), lambda sock: _hello(sock, readonly))
         if shared is not None:
             return RemoteConnection(uri, readonly, shared)
     channel = Channel(remote.ssh_argv(control))

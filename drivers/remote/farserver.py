@@ -37,10 +37,10 @@ import time
 
 from ..api import DriverError
 from .controlpath import checked_private_dir
+from .protocol import ANNOUNCE
 
 IDLE_SECONDS = 60.0
 CHECK_SECONDS = 2.0
-ANNOUNCE = b"pyvirsh-serve 1 "     # then the socket path and a newline, on the session's stdout
 # A socket path holds 107 bytes: DIR/ + 37 bytes of name + ".PID.tmp" while it is bound.
 MAX_DIR_LENGTH = 107 - 1 - 37 - 20
 USAGE = "usage: pyvirsh --driver-serve URI   (started by the near end of a DRIVER+ssh:// connection)\n"

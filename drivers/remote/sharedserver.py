@@ -24,11 +24,13 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
-from ..api import DriverError
-from .client import Channel
-from .farserver import ANNOUNCE
+from .protocol import ANNOUNCE
 from .uri import RemoteURI
+
+T = TypeVar("T")
 
 MAX_ANNOUNCEMENT = 64 * 1024    # what a far login's rc files may print before the announcement
 REFUSED = ".refused"            # beside NEAR.sock: the way failed lately, not worth retrying at once
@@ -42,12 +44,15 @@ def near_socket(remote: RemoteURI, control: list[str], directory: str) -> str:
                         + ".pv")
 
 
-def open_shared(remote: RemoteURI, control: list[str], directory: str, readonly: bool) -> Channel | None:
-    """A channel to the far server, started if need be; None when the way is not open."""
+def open_shared(remote: RemoteURI, control: list[str], directory: str,
+                hello: Callable[[socket.socket], T | None]) -> T | None:
+    """What hello makes of a socket connected to the far server, started if need be; None when
+    the way is not open. hello returns None when the stream broke before the far server
+    answered (the master could not reach one), and raises the far driver's own errors."""
     near = near_socket(remote, control, directory)
     if _refused_lately(near):
         return None
-    channel = _connect(near, readonly)
+    channel = _connect(near, hello)
     if channel is not None:
         return channel
     far = _start_server(remote, control)
@@ -60,7 +65,7 @@ def open_shared(remote: RemoteURI, control: list[str], directory: str, readonly:
     if done.returncode != 0:
         _note_refusal(near)
         return None
-    channel = _connect(near, readonly)
+    channel = _connect(near, hello)
     if channel is None:
         _note_refusal(near)
     return channel
@@ -83,7 +88,7 @@ def _note_refusal(near: str) -> None:
         pass
 
 
-def _connect(near: str, readonly: bool) -> Channel | None:
+def _connect(near: str, hello: Callable[[socket.socket], T | None]) -> T | None:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(near)
@@ -95,14 +100,7 @@ def _connect(near: str, readonly: bool) -> Channel | None:
             except OSError:
                 pass
         return None
-    channel = Channel(sock=sock)
-    try:
-        channel.hello(readonly)
-    except DriverError:
-        if channel.failure is None:
-            raise       # the far driver's own answer (a URI it cannot open): the user's error
-        return None     # the stream broke: the master could not reach a far server
-    return channel
+    return hello(sock)
 
 
 def _start_server(remote: RemoteURI, control: list[str]) -> str | None:
