@@ -55,8 +55,11 @@ def server_dir() -> str:
 
 
 def socket_name(uri: str) -> str:
-    """One server per far URI and far pyvirsh: a name both the old and a new server agree on."""
-    who = "%s\0%s" % (uri, os.path.realpath(sys.argv[0] if sys.argv and sys.argv[0] else sys.executable))
+    """One server per ssh connection (SSH_CONNECTION: the master's), far URI and far pyvirsh: a
+    name a server restarted through the same master agrees on (so the master's forwarding
+    still fits), and one that a server bound to another near host's master never takes over."""
+    who = "%s\0%s\0%s" % (os.environ.get("SSH_CONNECTION", ""), uri,
+                          os.path.realpath(sys.argv[0] if sys.argv and sys.argv[0] else sys.executable))
     return hashlib.sha256(who.encode("utf-8", "surrogateescape")).hexdigest()[:32] + ".sock"
 
 
