@@ -49,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
         # The far end of a DRIVER+ssh:// connection (drivers/remote/server.py), not a shell.
         from .drivers.remote.server import main as serve_stdio
         return serve_stdio(argv[1:])
+    if argv[:1] == ["--driver-serve"]:
+        # The warm far server of shared DRIVER+ssh:// connections (drivers/remote/farserver.py).
+        from .drivers.remote.farserver import main as serve_shared
+        return serve_shared(argv[1:])
     instruction = os.environ.get("_PYVIRSH_COMPLETE")
     if instruction:
         # A TAB in bash, zsh or fish (see pyvirsh/shellscripts.py): answer and stop.
@@ -93,7 +97,7 @@ def _main(ctl: Session, argv: list[str]) -> int:
         # options and the command go to every host.
         from .fanout import run as fan_out
         from .globalopts import without_option
-        return fan_out([hosts[-1]] + without_option(argv, first, "hosts") + argv[first:])
+        return fan_out([hosts[-1]] + without_option(argv, first, "hosts") + argv[first:], main)
 
     keepalive = False
     for letter, value in opts:

@@ -2,8 +2,9 @@
 
 FILE names one host a line, `[NAME] URI` (NAME defaults to the URI's host; blank
 lines and '#' comments are skipped). Each host runs `pyvirsh -c URI OPTIONS
-COMMAND...` as its own process, all in parallel; with shared ssh connections
-(drivers/remote/controlpath.py) a warm host costs one round trip. The output is
+COMMAND...` in its own process, all in parallel: a fork of this one, so the hosts
+pay no Python start of their own; with shared ssh connections and warm far
+servers (drivers/remote/sharedserver.py) a warm host costs a few round trips. The output is
 printed in the file's order once all are done: each host's stdout under a
 `=== NAME ===` line, its stderr lines prefixed with `NAME: `. The exit status is
 0 when every host succeeded, else 1.
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 
 USAGE = "usage: pyvirsh --hosts FILE [OPTIONS] COMMAND...\n"
@@ -75,8 +75,9 @@ def _documents(text: str) -> list:
         out.append(value)
 
 
-def run(argv: list[str]) -> int:
-    """argv after --hosts: FILE, then the options and command each host runs."""
+def run(argv: list[str], pyvirsh) -> int:
+    """argv after --hosts: FILE, then the options and command each host runs; pyvirsh is the
+    entry point's main, which each host's fork runs (passed in: nothing imports the entry point)."""
     if not argv:
         sys.stderr.write(USAGE)
         return 1
@@ -89,16 +90,15 @@ def run(argv: list[str]) -> int:
     if not rest:
         sys.stderr.write(USAGE)
         return 1
-    program = [sys.executable, "-m", "pyvirsh"]
-    procs = []
-    for name, uri in hosts:
-        procs.append((name, uri, subprocess.Popen(program + ["-c", uri] + rest, stdin=subprocess.DEVNULL,
-                                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    runs = [(name, uri) + _fork_host(pyvirsh, ["-c", uri] + rest) for name, uri in hosts]
+    outputs = _collect([fd for _n, _u, _pid, out, err in runs for fd in (out, err)])
     results = []
-    for name, uri, proc in procs:
-        out, err = proc.communicate()
-        results.append((name, uri, proc.returncode, out.decode("utf-8", "replace"),
-                        err.decode("utf-8", "replace")))
+    for name, uri, pid, out, err in runs:
+        status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        results.append((name, uri, status, outputs[out].decode("utf-8", "replace"),
+                        outputs[err].decode("utf-8", "replace")))
     if "--json" in rest:
         document = {name: {"uri": uri, "status": status, "output": _documents(out), "errors": _documents(err)}
                     for name, uri, status, out, err in results}
@@ -113,9 +113,55 @@ def run(argv: list[str]) -> int:
     return 0 if all(status == 0 for _n, _u, status, _o, _e in results) else 1
 
 
-def main(argv: list[str]) -> int:
+def _fork_host(pyvirsh, argv: list[str]) -> tuple[int, int, int]:
+    """`pyvirsh ARGV` in a forked child, stdin at /dev/null, stdout and stderr into pipes:
+    (pid, stdout's read end, stderr's read end)."""
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(devnull, 0)
+            os.dup2(out_write, 1)
+            os.dup2(err_write, 2)
+            for fd in (devnull, out_read, out_write, err_read, err_write):
+                os.close(fd)
+            try:
+                status = pyvirsh(argv)
+            except SystemExit as stop:
+                status = stop.code if isinstance(stop.code, int) else 1
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(status)
+    os.close(out_write)
+    os.close(err_write)
+    return pid, out_read, err_read
+
+
+def _collect(fds: list[int]) -> dict[int, bytes]:
+    """Everything written to each pipe until its end, read side by side (no writer blocks)."""
+    import selectors
+    chunks: dict[int, list[bytes]] = {fd: [] for fd in fds}
+    with selectors.DefaultSelector() as selector:
+        for fd in fds:
+            selector.register(fd, selectors.EVENT_READ)
+        while selector.get_map():
+            for key, _mask in selector.select():
+                data = os.read(key.fd, 65536)
+                if data:
+                    chunks[key.fd].append(data)
+                else:
+                    selector.unregister(key.fd)
+                    os.close(key.fd)
+    return {fd: b"".join(parts) for fd, parts in chunks.items()}
+
+
+def main(argv: list[str], pyvirsh) -> int:
     try:
-        return run(argv)
+        return run(argv, pyvirsh)
     except BrokenPipeError:
         try:
             sys.stdout = open(os.devnull, "w")     # noqa: SIM115 - the reader went away; stop quietly

@@ -45,7 +45,7 @@ def _keygen(path: str) -> str:
 
 
 class SshHost:
-    def __init__(self, name: str, directory: str, client_key: str, client_pub: str):
+    def __init__(self, name: str, directory: str, client_key: str, client_pub: str, forwarding: bool = True):
         self.name = name
         self.dir = directory
         os.makedirs(directory, mode=0o700, exist_ok=True)
@@ -69,7 +69,10 @@ class SshHost:
                 "StrictModes no",
                 "PermitRootLogin prohibit-password",
                 "X11Forwarding no",
-                "AllowTcpForwarding no",
+                # Local (stream-local) forwarding reaches the warm far server; a host without
+                # it is served over --driver-stdio.
+                "AllowTcpForwarding %s" % ("local" if forwarding else "no"),
+                "AllowStreamLocalForwarding %s" % ("local" if forwarding else "no"),
                 "LogLevel INFO",        # one "Accepted publickey" line per connection, in sshd.log
                 "SetEnv PYVIRSH_TEST_HOST=%s XDG_CONFIG_HOME=%s/config XDG_STATE_HOME=%s/state "
                 "XDG_RUNTIME_DIR=%s/run" % (name, self.state, self.state, self.state),
@@ -142,13 +145,14 @@ class SshHosts:
     """N hosts sharing one client key, and a private ssh control socket directory (short: a
     socket path holds 107 bytes) that the near end uses while the hosts run."""
 
-    def __init__(self, directory: str, count: int):
+    def __init__(self, directory: str, count: int, no_forwarding: tuple = ()):
         os.makedirs(directory, mode=0o700, exist_ok=True)
         self.control_dir = tempfile.mkdtemp(prefix="pvssh-", dir="/tmp")
         self._saved_control = os.environ.get("PYVIRSH_SSH_CONTROL_DIR")
         key = os.path.join(directory, "client_key")
         pub = _keygen(key)
-        self.hosts = [SshHost("host%d" % i, os.path.join(directory, "host%d" % i), key, pub)
+        self.hosts = [SshHost("host%d" % i, os.path.join(directory, "host%d" % i), key, pub,
+                              forwarding=i not in no_forwarding)
                       for i in range(count)]
 
     def start(self):

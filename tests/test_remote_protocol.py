@@ -313,3 +313,58 @@ def test_random_mutations_never_escape_as_exceptions():
                 assert "Traceback" not in reply["err"]["message"]
         answered += len(replies)
     assert answered > 400 * 2       # most sessions got past the hello: the calls were exercised
+
+
+# --------------------------------------------------------------------------
+# The warm far server (`pyvirsh --driver-serve URI`), without ssh
+# --------------------------------------------------------------------------
+
+def test_the_far_server_serves_each_connection_alone_and_ends_with_its_session():
+    """The server announces its socket on stdout, in a private directory; a hostile client gets
+    its error and only its own connection ends; every connection is a fresh driver connection;
+    and when its stdout's reader goes away (the ssh session closed) the server is gone."""
+    import shutil
+    import socket
+    import tempfile
+
+    runtime = tempfile.mkdtemp(prefix="pvrt-", dir="/tmp")
+    env = dict(os.environ, XDG_RUNTIME_DIR=runtime)
+    proc = subprocess.Popen([sys.executable, "-m", "pyvirsh", "--driver-serve", "test:///default"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith(b"pyvirsh-serve 1 " + runtime.encode() + b"/pyvirsh-serve/")
+        path = line[len(b"pyvirsh-serve 1 "):-1].decode()
+        assert os.stat(os.path.dirname(path)).st_mode & 0o777 == 0o700
+        assert os.stat(path).st_mode & 0o777 == 0o600
+
+        def session(data: bytes) -> list:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(60)
+                s.connect(path)
+                s.sendall(data)
+                s.shutdown(socket.SHUT_WR)
+                out = b""
+                while chunk := s.recv(65536):
+                    out += chunk
+            replies = []
+            while out:
+                (size,) = struct.unpack(">I", out[:4])
+                replies.append(json.loads(out[4:4 + size]))
+                out = out[4 + size:]
+            return replies
+
+        hostile = session(frame(HELLO) + struct.pack(">I", protocol.MAX_FRAME + 1))
+        assert hostile[-1]["id"] is None and "exceeds the limit" in hostile[-1]["err"]["message"]
+        first = session(frame(HELLO) + frame(call(1, "destroy", TEST_DOM)) + frame(call(2, "get_state", TEST_DOM)))
+        second = session(frame(HELLO) + frame(call(1, "get_state", TEST_DOM)))
+        assert first[0] == {"v": protocol.VERSION, "ok": True} and "err" not in first[1]
+        assert first[2]["ret"] != second[1]["ret"]      # the destroy lived in its own connection only
+        proc.stdout.close()
+        assert proc.wait(timeout=30) == 0
+        assert proc.stderr.read() == b""
+        assert not os.path.exists(path)
+    finally:
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(runtime, ignore_errors=True)

@@ -24,7 +24,8 @@ pytestmark = pytest.mark.skipif(sshd_missing_reason() is not None, reason=sshd_m
 
 @pytest.fixture(scope="module")
 def hosts(tmp_path_factory):
-    group = SshHosts(str(tmp_path_factory.mktemp("ssh")), 2).start()
+    # host0 serves through a warm far server (stream-local forwarding), host1 over --driver-stdio.
+    group = SshHosts(str(tmp_path_factory.mktemp("ssh")), 2, no_forwarding=(1,)).start()
     try:
         yield group.hosts
     finally:
@@ -293,6 +294,78 @@ def test_the_control_directory_is_checked_before_use(hosts, short_dir):
     assert os.listdir(open_dir) == [] and os.listdir(other) == []
 
 
+def test_a_warm_one_shot_runs_no_ssh_and_reuses_the_far_server(hosts, tmp_path):
+    """Once warm, a one-shot connects to the master's forwarding socket: no ssh is run (the
+    command= wrapper logs every run), the same far server answers, and its socket is private."""
+    host = hosts[0]
+    log = tmp_path / "ssh.log"
+    wrapper = tmp_path / "ssh"
+    wrapper.write_text('#!/bin/sh\necho "$@" >> %s\nexec %s "$@"\n' % (log, host.ssh))
+    wrapper.chmod(0o755)
+    uri = host.uri("test:///default", command=str(wrapper))
+    assert pyvirsh(uri, "list --name").stdout == "test\n\n"
+    runs = log.read_text()
+    assert "--driver-serve" in runs and "-O forward" in runs     # cold: started, then forwarded
+    servers = _far_servers(host, "test:///default")
+    assert len(servers) >= 1
+    for command, out in (("list --name", "test\n\n"), ("domstate test", "running\n\n"),
+                         ("destroy test; domstate test", "Domain 'test' destroyed\n\nshut off\n\n")):
+        result = pyvirsh(uri, command)
+        assert (result.returncode, result.stdout, result.stderr) == (0, out, "")
+    assert log.read_text() == runs                      # no ssh at all
+    # No server was started (one that an earlier test started and this one's took over may
+    # have ended meanwhile).
+    after = set(_far_servers(host, "test:///default"))
+    assert after and after <= set(servers)
+    # Each connection is served afresh: the destroyed test domain is back for the next one.
+    assert pyvirsh(uri, "domstate test").stdout == "running\n\n"
+    far_dir = "/tmp/pyvirsh-serve-%d" % os.geteuid()
+    if not os.path.isdir(far_dir):
+        far_dir = os.path.join(host.state, "run", "pyvirsh-serve")
+    assert os.stat(far_dir).st_mode & 0o777 == 0o700
+    sockets = [os.path.join(far_dir, n) for n in os.listdir(far_dir) if n.endswith(".sock")]
+    assert sockets and all(os.stat(p).st_mode & 0o777 == 0o600 for p in sockets)
+    near = [n for n in os.listdir(os.environ["PYVIRSH_SSH_CONTROL_DIR"]) if n.endswith(".pv")]
+    assert near
+
+
+def test_a_stale_far_socket_and_a_dead_master_are_replaced(hosts):
+    """A far server killed outright leaves its socket behind: the next one-shot starts a new
+    server, which takes the path over. A master killed outright ends its far server, leaves
+    the near forwarding socket behind, and the next one-shot makes both afresh."""
+    import signal
+
+    host = hosts[0]
+    uri = host.uri("test:///default")
+    assert pyvirsh(uri, "list --name").returncode == 0
+    old = _far_servers(host)
+    assert old
+    for pid in old:
+        os.kill(pid, signal.SIGKILL)
+        assert _gone(pid)
+    result = pyvirsh(uri, "list --name")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "test\n\n", "")
+    new = _far_servers(host)
+    assert new and not set(new) & set(old)
+    os.kill(_master(host), signal.SIGKILL)
+    assert all(_gone(pid) for pid in new)
+    assert any(n.endswith(".pv") for n in os.listdir(os.environ["PYVIRSH_SSH_CONTROL_DIR"]))
+    result = pyvirsh(uri, "list --name")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "test\n\n", "")
+    assert _far_servers(host) and not set(_far_servers(host)) & set(new)
+
+
+def test_a_host_without_forwarding_is_served_over_stdio(hosts):
+    """host1's sshd forbids forwarding: the first one-shot finds out and notes it beside the
+    near socket, and one-shots go over --driver-stdio while the note is fresh."""
+    host = hosts[1]
+    uri = host.uri("test:///default")
+    assert pyvirsh(uri, "list --name").stdout == "test\n\n"
+    control = os.environ["PYVIRSH_SSH_CONTROL_DIR"]
+    assert any(n.endswith(".pv.refused") for n in os.listdir(control))
+    assert pyvirsh(uri, "domstate test").stdout == "running\n\n"
+
+
 def test_a_command_string_keeps_one_connection(hosts):
     """Without sharing, a command string of ten commands still logs in once."""
     host = hosts[0]
@@ -321,14 +394,71 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def test_killing_ssh_mid_blockcommit_wait_leaves_the_job_to_finish(remote_env):
+def _far_servers(host, uri: str | None = None) -> list[int]:
+    """The far servers (not their forked children) running for this host's logins; for one
+    far URI only when uri is given (others may end idle meanwhile)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                argv = f.read().split(b"\0")
+            with open("/proc/%s/environ" % entry, "rb") as f:
+                environ = f.read().split(b"\0")
+            with open("/proc/%s/stat" % entry) as f:
+                parent = f.read().rsplit(")", 1)[1].split()[1]
+            with open("/proc/%s/cmdline" % parent, "rb") as f:
+                parent_argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if (b"--driver-serve" in argv and b"--driver-serve" not in parent_argv
+                and ("PYVIRSH_TEST_HOST=%s" % host.name).encode() in environ
+                and (uri is None or uri.encode() in argv)):
+            found.append(int(entry))
+    return found
+
+
+def _master(host) -> int:
+    """The pid of the host's shared connection (the ControlMaster), from `ssh -O check` on the
+    control path ssh itself works out (-G) for the host."""
+    control = os.environ["PYVIRSH_SSH_CONTROL_DIR"]
+    config = subprocess.run([host.ssh, "-p", str(host.port), "-o", "ControlPath=%s/%%C" % control, "-G",
+                             "127.0.0.1"], capture_output=True, text=True, timeout=30).stdout
+    path = re.search(r"^controlpath (.+)$", config, re.MULTILINE).group(1)
+    check = subprocess.run(["ssh", "-o", "ControlPath=" + path, "-O", "check", "x"],
+                           capture_output=True, text=True, timeout=30)
+    found = re.search(r"Master running \(pid=(\d+)\)", check.stderr)
+    assert found, check.stderr
+    return int(found.group(1))
+
+
+def _gone(pid: int, seconds: float = 30) -> bool:
+    import time
+    deadline = time.monotonic() + seconds
+    while os.path.exists("/proc/%d" % pid):
+        with open("/proc/%d/stat" % pid) as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.mark.parametrize("way", ["far server", "stdio"])
+def test_killing_ssh_mid_blockcommit_wait_leaves_the_job_to_finish(env, hosts, way):
+    """Through the warm far server (host0) the ssh that dies is the ControlMaster, which also
+    ends the far server; over --driver-stdio (host1, no forwarding) it is the command's own ssh."""
     import signal
     import time
 
     from qemuhelp import (assert_cache_matches_disk, chain_from_xml, check_view, expected_view, make_chain,
                           write_patterns)
 
-    env = remote_env
+    host = hosts[0] if way == "far server" else hosts[1]
+    env.local_uri = env.uri
+    env.uri = host.uri(env.uri)
     paths = make_chain(env, ["base.qcow2", "l1.qcow2", "l2.qcow2", "top.qcow2"])
     write_patterns(paths)
     env.define("vm", [("vda", paths[-1], "qcow2")])
@@ -336,7 +466,8 @@ def test_killing_ssh_mid_blockcommit_wait_leaves_the_job_to_finish(remote_env):
     qemu = env.qemu_pids()
     # 1 byte/s: the job cannot end while the connection lives.
     proc = subprocess.Popen(pyvirsh_argv() + ["-c", env.uri, "blockcommit", "vm", "vda", "--top", "vda[2]",
-                                              "--base", "vda[4]", "--wait", "--verbose", "--bandwidth", "1"],
+                                              "--base", "vda[4]", "--wait", "--verbose", "--bandwidth", "1",
+                                              "--bytes"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     local = ["-c", env.local_uri]
     deadline = time.monotonic() + 60
@@ -344,10 +475,16 @@ def test_killing_ssh_mid_blockcommit_wait_leaves_the_job_to_finish(remote_env):
                                                capture_output=True, text=True).stderr:
         assert time.monotonic() < deadline and proc.poll() is None
         time.sleep(0.1)
-    ssh = _children(proc.pid)
-    assert ssh, "no ssh child"
-    for pid in ssh:
-        os.kill(pid, signal.SIGKILL)
+    if way == "far server":
+        servers = _far_servers(host)
+        assert servers and _children(proc.pid) == []      # no ssh of its own: the master carries it
+        os.kill(_master(host), signal.SIGKILL)
+        assert all(_gone(pid) for pid in servers)         # the far server's life ends with the master's
+    else:
+        ssh = _children(proc.pid)
+        assert ssh, "no ssh child"
+        for pid in ssh:
+            os.kill(pid, signal.SIGKILL)
     out, err = proc.communicate(timeout=60)
     assert (proc.returncode, out) == (1, b"\n")
     assert re.fullmatch(rb"(\rBlock commit: \[ *\d+ %\])*error: failed to query job for disk vda\n"

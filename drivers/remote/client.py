@@ -12,34 +12,50 @@ import os
 import signal
 import subprocess
 import tempfile
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from .. import api
 from ..api import DriverError, ErrorCode
 from . import protocol
 from .protocol import ProtocolError
-from .controlpath import control_options
+from .controlpath import control_directory, control_options
 from .uri import RemoteURI
+
+if TYPE_CHECKING:
+    import socket
 
 
 class Channel:
-    """One ssh process and the protocol over its stdin/stdout; its stderr goes to a
-    file so that ssh's own words can be told to the user when it fails."""
+    """The protocol over one byte stream: an ssh process's stdin/stdout (its stderr goes to a
+    file so that ssh's own words can be told to the user when it fails), or a socket to a
+    warm far server (sharedserver.py)."""
 
-    def __init__(self, argv: list[str]):
-        self.errfile = tempfile.TemporaryFile()     # noqa: SIM115 - lives as long as the channel
-        try:
-            self.proc: subprocess.Popen | None = _spawn_ignoring_sigint(argv, self.errfile)
-        except OSError as err:
-            self.errfile.close()
-            raise DriverError(ErrorCode.SYSTEM_ERROR, "Cannot run %s: %s" % (argv[0], err.strerror)) from None
-        self.reader = protocol.FrameReader(self.proc.stdout.fileno())     # type: ignore[union-attr]
+    def __init__(self, argv: list[str] | None = None, sock: socket.socket | None = None):
+        self.errfile = None
+        self.proc: subprocess.Popen | None = None
+        self.sock = sock
+        if argv is not None:
+            self.errfile = tempfile.TemporaryFile()     # noqa: SIM115 - lives as long as the channel
+            try:
+                self.proc = _spawn_ignoring_sigint(argv, self.errfile)
+            except OSError as err:
+                self.errfile.close()
+                raise DriverError(ErrorCode.SYSTEM_ERROR,
+                                  "Cannot run %s: %s" % (argv[0], err.strerror)) from None
+            self.wfd = self.proc.stdin.fileno()     # type: ignore[union-attr]
+            self.reader = protocol.FrameReader(self.proc.stdout.fileno())     # type: ignore[union-attr]
+        elif sock is not None:
+            self.wfd = sock.fileno()
+            self.reader = protocol.FrameReader(sock.fileno())
+        self.open = True
         self.next_id = 0
         self.connected = False
         self.failure: DriverError | None = None
 
     def ssh_words(self) -> str:
         """What ssh (or the far shell) printed on stderr, without the trailing newline."""
+        if self.errfile is None:
+            return ""
         try:
             self.errfile.seek(0)
             return self.errfile.read(64 * 1024).decode("utf-8", "replace").replace("\r\n", "\n").rstrip("\n")
@@ -68,7 +84,7 @@ class Channel:
         return self.failure or DriverError(ErrorCode.INTERNAL_ERROR, "client socket is closed")
 
     def send(self, message: dict) -> None:
-        if self.proc is None:
+        if not self.open:
             raise self.closed()
         try:
             frame = protocol.encode_frame(message)
@@ -77,12 +93,12 @@ class Channel:
         try:
             view = memoryview(frame)
             while view:             # a raw pipe may take a large frame in parts
-                view = view[os.write(self.proc.stdin.fileno(), view):]   # type: ignore[union-attr]
+                view = view[os.write(self.wfd, view):]
         except OSError:
             raise self.lost() from None
 
     def receive(self) -> dict:
-        if self.proc is None:
+        if not self.open:
             raise self.closed()
         try:
             message = self.reader.read_frame()
@@ -106,7 +122,7 @@ class Channel:
         self.connected = True
 
     def call(self, on, method: str, args: tuple, kwargs: dict, make_handle):
-        if self.proc is None:
+        if not self.open:
             raise self.closed()
         self.next_id += 1
         call_id = self.next_id
@@ -142,6 +158,11 @@ class Channel:
             return protocol.decode_value(reply["ret"], make_handle)
 
     def close(self) -> None:
+        if not self.open:
+            return
+        self.open = False
+        if self.sock is not None:
+            self.sock.close()
         proc, self.proc = self.proc, None
         if proc is None:
             return
@@ -223,14 +244,18 @@ class RemoteDomain(RemoteHandle, api.Domain):
         self.name = ref["name"]
         self.uuid = ref["uuid"]
 
-    def wait_block_job_event(self, disk: str, timeout: float) -> None:
-        """Forwarded; a failure here (the connection lost mid --wait) is left for the poll that
-        follows, which reports it in virsh's words ('failed to query job for disk vda')."""
+    def wait_block_job_event(self, disk: str, timeout: float) -> bool | None:
+        """Forwarded: the far driver listens for QEMU's job events and its answer arrives the
+        moment the job changes, so a --wait without --verbose waits in the same long slices
+        over ssh as locally instead of polling across the connection. A failure here (the
+        connection lost mid --wait) is left for the poll that follows, which reports it in
+        virsh's words ('failed to query job for disk vda')."""
         try:
-            self._conn._channel.call(self.target(), "wait_block_job_event", (disk, timeout), {},
-                                     self._conn.make_handle)
+            listened = self._conn._channel.call(self.target(), "wait_block_job_event", (disk, timeout), {},
+                                                self._conn.make_handle)
         except DriverError:
-            pass
+            return None
+        return True if listened is True else None
 
 
 class RemoteSnapshot(RemoteHandle, api.Snapshot):
@@ -291,11 +316,31 @@ _install_forwarders(RemoteStoragePool, "pool")
 _install_forwarders(RemoteStorageVol, "vol")
 
 
+def _hello(sock: socket.socket, readonly: bool) -> Channel | None:
+    """A channel over a socket to the warm far server; None when the stream broke first (no
+    far server behind the master's forwarding), the far driver's error when it answered one."""
+    channel = Channel(sock=sock)
+    try:
+        channel.hello(readonly)
+    except DriverError:
+        if channel.failure is None:
+            raise       # the far driver's own answer (a URI it cannot open): the user's error
+        return None
+    return channel
+
+
 def open_remote(uri: str, scheme: str, authority: str, path: str, params: dict,
                 readonly: bool = False) -> RemoteConnection:
     """Open DRIVER+ssh://[user@]host[:port]/PATH[?params] (split by drivers.split_uri) through OpenSSH."""
     remote = RemoteURI.parse(uri, scheme, authority, path, params)
-    channel = Channel(remote.ssh_argv(control_options()))
+    control = control_options()
+    if control:
+        # A warm far server through the shared connection (sharedserver.py), else ssh's stdio.
+        from .sharedserver import open_shared
+        shared = open_shared(remote, control, control_directory(control), lambda sock: _hello(sock, readonly))
+        if shared is not None:
+            return RemoteConnection(uri, readonly, shared)
+    channel = Channel(remote.ssh_argv(control))
     try:
         channel.hello(readonly)
     except BaseException:

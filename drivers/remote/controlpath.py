@@ -38,30 +38,35 @@ def control_dir() -> str | None:
 
 def checked_control_dir(path: str) -> str:
     """path, made if missing (0700), after checking it is private to this user."""
-    if not os.path.isabs(path) or len(path) > MAX_DIR_LENGTH:
-        raise _refuse(path, "it must be an absolute path of at most %d bytes" % MAX_DIR_LENGTH)
+    return checked_private_dir(path, "ssh control socket directory")
+
+
+def checked_private_dir(path: str, what: str, max_length: int = MAX_DIR_LENGTH) -> str:
+    """path, made if missing (0700), after checking it is private to this user; what names it
+    in the refusal."""
+    if not os.path.isabs(path) or len(path) > max_length:
+        raise _refuse(what, path, "it must be an absolute path of at most %d bytes" % max_length)
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:
         pass
     except OSError as err:
-        raise _refuse(path, "it cannot be made: %s" % err.strerror) from None
+        raise _refuse(what, path, "it cannot be made: %s" % err.strerror) from None
     try:
         info = os.lstat(path)
     except OSError as err:
-        raise _refuse(path, err.strerror or str(err)) from None
+        raise _refuse(what, path, err.strerror or str(err)) from None
     if not stat.S_ISDIR(info.st_mode):
-        raise _refuse(path, "it is not a directory")
+        raise _refuse(what, path, "it is not a directory")
     if info.st_uid != os.geteuid():
-        raise _refuse(path, "it belongs to uid %d, not to uid %d" % (info.st_uid, os.geteuid()))
+        raise _refuse(what, path, "it belongs to uid %d, not to uid %d" % (info.st_uid, os.geteuid()))
     if info.st_mode & 0o077:
-        raise _refuse(path, "its mode is %04o, not 0700" % stat.S_IMODE(info.st_mode))
+        raise _refuse(what, path, "its mode is %04o, not 0700" % stat.S_IMODE(info.st_mode))
     return path
 
 
-def _refuse(path: str, why: str) -> DriverError:
-    return DriverError(ErrorCode.OPERATION_DENIED,
-                       "ssh control socket directory '%s' is not private: %s" % (path, why))
+def _refuse(what: str, path: str, why: str) -> DriverError:
+    return DriverError(ErrorCode.OPERATION_DENIED, "%s '%s' is not private: %s" % (what, path, why))
 
 
 def control_options() -> list[str]:
@@ -71,4 +76,12 @@ def control_options() -> list[str]:
         return []
     path = checked_control_dir(path)
     return ["-o", "ControlMaster=auto", "-o", "ControlPath=%s/%%C" % path,
-            "-o", "ControlPersist=%s" % CONTROL_PERSIST]
+            "-o", "ControlPersist=%s" % CONTROL_PERSIST,
+            # A forwarding socket left by a master that died is replaced, not an error.
+            "-o", "StreamLocalBindUnlink=yes"]
+
+
+def control_directory(options: list[str]) -> str:
+    """The checked directory named by control_options()'s ControlPath."""
+    path = next(o for o in options if o.startswith("ControlPath="))
+    return os.path.dirname(path[len("ControlPath="):])

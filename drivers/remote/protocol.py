@@ -31,6 +31,9 @@ from .. import api
 from ..api import DriverError, ErrorCode
 
 VERSION = 1
+# The warm far server's first line on its ssh session's stdout, then its socket's path
+# (farserver.py writes it, sharedserver.py reads it).
+ANNOUNCE = b"pyvirsh-serve 1 "
 MAX_FRAME = 8 * 1024 * 1024     # a domain XML is kilobytes; volumes will stream in chunks
 _HEADER = struct.Struct(">I")
 

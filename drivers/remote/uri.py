@@ -78,11 +78,19 @@ class RemoteURI:
             query = "?" + "&".join("%s=%s" % (quote(k, safe=""), quote(v, safe="/:,")) for k, v in rest)
         return "%s://%s%s" % (self.driver, "", self.path or "/") + query
 
-    def far_command(self) -> str:
-        argv = [self.params.get("pyvirsh") or "pyvirsh", "--driver-stdio", self.far_uri()]
+    def far_command(self, mode: str = "--driver-stdio") -> str:
+        argv = [self.params.get("pyvirsh") or "pyvirsh", mode, self.far_uri()]
         return " ".join(shlex.quote(a) for a in argv)
 
-    def ssh_argv(self, control: list[str] | None = None) -> list[str]:
+    def ssh_argv(self, control: list[str] | None = None, mode: str = "--driver-stdio") -> list[str]:
+        """ssh running the far pyvirsh in mode (--driver-stdio, or --driver-serve)."""
+        return self.ssh_options(control) + ["--", self.host, self.far_command(mode)]
+
+    def control_argv(self, control: list[str], operation: list[str]) -> list[str]:
+        """ssh asking the shared connection's master for an operation (-O forward -L ...)."""
+        return self.ssh_options(control) + operation + ["--", self.host]
+
+    def ssh_options(self, control: list[str] | None = None) -> list[str]:
         p = self.params
         argv = [p.get("command") or "ssh"]
         if self.port:
@@ -105,8 +113,7 @@ class RemoteURI:
                 if method not in methods:
                     methods.append(method)
             argv += ["-o", "PreferredAuthentications=" + ",".join(methods)]
-        argv += control or []
-        return argv + ["--", self.host, self.far_command()]
+        return argv + (control or [])
 
 
 def _flag(value) -> bool:
