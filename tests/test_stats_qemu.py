@@ -16,14 +16,11 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 
 import pytest
 
 from difftool import call_main
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from record_stats_reference import domain_xml  # noqa: E402
+from record_stats_reference import domain_xml
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None,
                                 reason="qemu-system-x86_64 is not installed")
@@ -93,7 +90,7 @@ def test_replay_matches_virsh_and_libvirt(stats_env):
         args = record["args"]
         if "pvstap0" in args or "52:54:00:12:34:56" in args:
             continue            # the recorded NIC: not on this domain
-        out, err, status = run(*args)
+        out, err, _status = run(*args)
         theirs_out, ours_out = _mask(record["stdout"]), _mask(out)
         if args[0] == "domstats":
             theirs_out, ours_out = _blocks(theirs_out), _blocks(ours_out)
@@ -156,5 +153,5 @@ def test_bad_input_changes_nothing(stats_env):
     assert run("dumpxml", "off1", "--inactive")[0] == before
     assert run("domstats", "st1", "nosuch")[1:] == ("error: failed to get domain 'nosuch'\n", 1)
     assert run("domifstat", "st1", "eth9")[1:] == (
-        "error: Failed to get interface stats st1 eth9\nerror: invalid argument: 'eth9' is not a known "
-        "interface\n", 1)
+        ("error: Failed to get interface stats st1 eth9\nerror: invalid argument: 'eth9' is not a known "
+         "interface\n"), 1)
