@@ -43,6 +43,15 @@ _BLOCK_FIELDS = [("rd_bytes", "rd_bytes"), ("rd_operations", "rd_operations"),
                  ("wr_operations", "wr_operations"), ("wr_total_time_ns", "wr_total_times"),
                  ("flush_operations", "flush_operations"), ("flush_total_time_ns", "flush_total_times")]
 _DIRTYRATE_STATUS = {"unstarted": 0, "measuring": 1, "measured": 2}
+_BALLOON_QOM = {"path": "/machine/peripheral/balloon0", "property": "guest-stats"}
+# The monitor queries each group needs, asked together in one round trip.
+_GROUP_QUERIES: list[tuple[int, list[tuple[str, dict | None]]]] = [
+    (StatsTypes.BALLOON, [("query-balloon", None), ("qom-get", _BALLOON_QOM)]),
+    (StatsTypes.VCPU, [("query-cpus-fast", None)]),
+    (StatsTypes.BLOCK, [("query-blockstats", None), ("query-named-block-nodes", {"flat": True})]),
+    (StatsTypes.DIRTYRATE, [("query-dirty-rate", None)]),
+]
+_MONITOR_GROUPS = StatsTypes.BALLOON | StatsTypes.VCPU | StatsTypes.BLOCK | StatsTypes.DIRTYRATE
 
 
 def _invalid(message: str) -> DriverError:
@@ -129,6 +138,17 @@ class _Monitor:
         self.q = q
         self.replies: dict[str, Any] = {}
 
+    def prefetch(self, queries: list[tuple[str, dict | None]]) -> None:
+        """Ask all these at once (one round trip); get() then answers from the replies."""
+        if self.q is None or not queries:
+            return
+        try:
+            results = self.q.execute_many(queries)
+        except DriverError:
+            return
+        for (command, arguments), result in zip(queries, results):
+            self.replies[command + repr(arguments)] = None if isinstance(result, DriverError) else result
+
     def get(self, command: str, arguments: dict | None = None):
         key = command + repr(arguments)
         if key not in self.replies:
@@ -190,16 +210,41 @@ class QemuConnectionStats:
             raise DriverError(ErrorCode.ARGUMENT_UNSUPPORTED, "Stats types bits 0x%x are not supported by "
                               "this daemon or QEMU" % (stats & ~_ALL_GROUPS))
         groups = stats & _ALL_GROUPS or _ALL_GROUPS
-        records = []
+        chosen = []
         for dom in doms:
             try:
-                if not stats_filter_matches(flags, dom):
-                    continue
-                records.append((dom, dom.collect_stats(groups, flags)))
+                if stats_filter_matches(flags, dom):
+                    chosen.append(dom)
             except DriverError as err:
-                if err.code is ErrorCode.NO_DOMAIN:
-                    continue        # undefined meanwhile: libvirt lists the domains it still has
-                raise
+                if err.code is not ErrorCode.NO_DOMAIN:     # undefined meanwhile: libvirt lists
+                    raise                                   # the domains it still has
+        results: list = [None] * len(chosen)
+
+        def collect(i: int) -> None:
+            try:
+                results[i] = chosen[i].collect_stats(groups, flags)
+            except DriverError as err:
+                results[i] = err
+
+        running = [i for i, dom in enumerate(chosen) if dom.is_active()]
+        if len(running) > 1 and groups & _MONITOR_GROUPS:
+            # Each QEMU answers in its own time: ask them all at once, not one after another.
+            import threading
+            threads = [threading.Thread(target=collect, args=(i,)) for i in running]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        for i in range(len(chosen)):
+            if results[i] is None:
+                collect(i)
+        records = []
+        for dom, result in zip(chosen, results):
+            if isinstance(result, DriverError):
+                if result.code is ErrorCode.NO_DOMAIN:
+                    continue
+                raise result
+            records.append((dom, result))
         return records
 
     def get_cpu_map(self) -> list[bool]:
@@ -245,10 +290,11 @@ class QemuStats:
         status = self.status
         if status is None:
             return self._inactive_stats(groups)
-        q = self._monitor() if groups & (StatsTypes.BALLOON | StatsTypes.VCPU | StatsTypes.BLOCK
-                                         | StatsTypes.DIRTYRATE) else None
+        q = self._monitor() if groups & _MONITOR_GROUPS else None
+        mon = _Monitor(q)
+        mon.prefetch([query for group, queries in _GROUP_QUERIES for query in queries if groups & group])
         try:
-            return self._active_stats(status, _Monitor(q), groups, flags)
+            return self._active_stats(status, mon, groups, flags)
         finally:
             if q is not None:
                 q.close()
@@ -353,7 +399,7 @@ class QemuStats:
         """The guest's balloon statistics QEMU polled (those the guest gives), then last_update
         and the QEMU process's resident memory."""
         out: list[tuple[str, int]] = []
-        reply = mon.get("qom-get", {"path": "/machine/peripheral/balloon0", "property": "guest-stats"})
+        reply = mon.get("qom-get", _BALLOON_QOM)
         if reply:
             stats = reply.get("stats") or {}
             for qemu_name, name in _BALLOON_STATS:
