@@ -70,7 +70,12 @@ def define_all(argv: list[str], base: str, side: str, count: int) -> None:
         with open(xml, "w") as f:
             f.write(DOMAIN_XML % {"name": NAME % n, "dir": folder})
         subprocess.run(argv + ["define", xml], check=True, capture_output=True)
-        started = subprocess.run(argv + ["start", NAME % n, "--paused"], capture_output=True, text=True)
+        for _attempt in range(10):
+            started = subprocess.run(argv + ["start", NAME % n, "--paused"], capture_output=True, text=True)
+            # A libvirtd just started may come up before its virtlogd listens: wait for it.
+            if started.returncode == 0 or "virtlogd-sock" not in started.stderr:
+                break
+            time.sleep(0.5)
         if started.returncode != 0:
             raise SystemExit("%s could not start %s: %s" % (side, NAME % n, started.stderr.strip()))
 
