@@ -155,3 +155,56 @@ def test_bad_input_changes_nothing(stats_env):
     assert run("domifstat", "st1", "eth9")[1:] == (
         ("error: Failed to get interface stats st1 eth9\nerror: invalid argument: 'eth9' is not a known "
          "interface\n"), 1)
+
+
+NIC_XML = """<domain type='qemu'>
+  <name>nic1</name>
+  <memory unit='KiB'>32768</memory>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices>
+    <interface type='bridge'>
+      <mac address='52:54:00:12:34:56'/>
+      <source bridge='pvstbr0'/>
+      <target dev='pvstap0'/>
+      <model type='virtio'/>
+    </interface>
+  </devices>
+</domain>
+"""
+
+
+def test_interface_counters_are_the_tap_seen_from_the_guest(tmp_path):
+    """domifstat and domstats --interface: the tap's counters from the guest's side (the tap's
+    receive is the guest's transmit), found by target name and by MAC, in a network namespace
+    of the test's own (no host interface touched). The guest is paused: a tap counts what QEMU
+    reads and writes, so the counters hold still while both are read."""
+    from test_qemu_networks import Netns, _netns_missing
+
+    if _netns_missing() is not None:
+        pytest.skip(_netns_missing())
+    ns = Netns(str(tmp_path))
+    try:
+        ns.sh("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 && "
+              "ip link add pvstbr0 type bridge forward_delay 0 && ip link set pvstbr0 up")
+        (tmp_path / "nic1.xml").write_text(NIC_XML)
+        ns.ok("define %s; start nic1 --paused" % (tmp_path / "nic1.xml"))
+        dev = ns.sh("cat /proc/net/dev")
+        # one pyvirsh process, three commands: each output ends with virsh's blank line
+        by_name, by_mac, stats, _ = ns.ok("domifstat nic1 pvstap0; domifstat nic1 52:54:00:12:34:56; "
+                                          "domstats --interface nic1").split("\n\n")
+        by_name, by_mac, stats = by_name + "\n\n", by_mac + "\n\n", stats + "\n\n"
+        assert dev == ns.sh("cat /proc/net/dev")        # nothing moved meanwhile
+        counters = next(line.split(":", 1)[1].split() for line in dev.splitlines()
+                        if line.split(":")[0].strip() == "pvstap0")
+        host_rx = [int(v) for v in counters[0:4]]
+        host_tx = [int(v) for v in counters[8:12]]
+        guest = host_tx + host_rx
+        names = ["rx_bytes", "rx_packets", "rx_errs", "rx_drop", "tx_bytes", "tx_packets", "tx_errs", "tx_drop"]
+        assert by_name == "".join("pvstap0 %s %d\n" % pair for pair in zip(names, guest)) + "\n"
+        assert by_mac == by_name.replace("pvstap0 ", "52:54:00:12:34:56 ")
+        fields = ["rx.bytes", "rx.pkts", "rx.errs", "rx.drop", "tx.bytes", "tx.pkts", "tx.errs", "tx.drop"]
+        assert stats == ("Domain: 'nic1'\n  net.count=1\n  net.0.name=pvstap0\n"
+                         + "".join("  net.0.%s=%d\n" % pair for pair in zip(fields, guest)) + "\n")
+    finally:
+        ns.run("destroy", "nic1")
+        ns.close()
