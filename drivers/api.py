@@ -534,6 +534,69 @@ NETWORK_SECTIONS = ("none", "bridge", "domain", "ip", "ip-dhcp-host", "ip-dhcp-r
                     "forward-interface", "forward-pf", "portgroup", "dns-host", "dns-txt", "dns-srv")
 
 
+class StatsTypes:
+    """virDomainStatsTypes: the groups domstats asks for (0 = every group the driver has)."""
+    STATE = 1 << 0
+    CPU_TOTAL = 1 << 1
+    BALLOON = 1 << 2
+    VCPU = 1 << 3
+    INTERFACE = 1 << 4
+    BLOCK = 1 << 5
+    PERF = 1 << 6
+    IOTHREAD = 1 << 7
+    MEMORY = 1 << 8
+    DIRTYRATE = 1 << 9
+    VM = 1 << 10
+
+
+class StatsFlags:
+    """virConnectGetAllDomainStatsFlags: the list filters, and how the stats are gathered."""
+    ACTIVE = 1 << 0
+    INACTIVE = 1 << 1
+    PERSISTENT = 1 << 2
+    TRANSIENT = 1 << 3
+    RUNNING = 1 << 4
+    PAUSED = 1 << 5
+    SHUTOFF = 1 << 6
+    OTHER = 1 << 7
+    NOWAIT = 1 << 29
+    BACKING = 1 << 30
+    ENFORCE_STATS = 1 << 31
+
+
+def stats_filter_matches(flags: int, dom: Domain) -> bool:
+    """Whether a domain passes domstats' --list-* filters (libvirt's virDomainObjListFilter):
+    each pair given on one side only filters; a state filter keeps the states named."""
+    F = StatsFlags
+    active = dom.is_active()
+    if flags & (F.ACTIVE | F.INACTIVE) in (F.ACTIVE, F.INACTIVE) and active != bool(flags & F.ACTIVE):
+        return False
+    if flags & (F.PERSISTENT | F.TRANSIENT) in (F.PERSISTENT, F.TRANSIENT) and \
+            dom.is_persistent() != bool(flags & F.PERSISTENT):
+        return False
+    states = flags & (F.RUNNING | F.PAUSED | F.SHUTOFF | F.OTHER)
+    if states:
+        state = dom.get_state()[0]
+        kind = {DomainState.RUNNING: F.RUNNING, DomainState.PAUSED: F.PAUSED,
+                DomainState.SHUTOFF: F.SHUTOFF}.get(state, F.OTHER)
+        if not states & kind:
+            return False
+    return True
+
+
+class DiskErrorCode:
+    """virDomainDiskErrorCode, with the words virsh's domblkerror prints."""
+    NONE = 0
+    UNSPEC = 1
+    NO_SPACE = 2
+    LABELS = ("no error", "unspecified error", "no space")
+
+
+# virDomainMemoryStatTags in libvirt's order: the words dommemstat prints.
+MEMORY_STAT_NAMES = ("swap_in", "swap_out", "major_fault", "minor_fault", "unused", "available", "actual",
+                     "rss", "usable", "last_update", "disk_caches", "hugetlb_pgalloc", "hugetlb_pgfail")
+
+
 # --------------------------------------------------------------------------
 # Plain records returned by drivers
 # --------------------------------------------------------------------------
@@ -776,6 +839,47 @@ class DomainInterface(Record):
         self.name = name
         self.hwaddr = hwaddr
         self.addrs = addrs
+
+
+class BlockStats(Record):
+    """virDomainBlockStatsStruct (-1: the driver does not know the value)."""
+
+    __slots__ = ("rd_req", "rd_bytes", "wr_req", "wr_bytes", "errs")
+
+    def __init__(self, rd_req, rd_bytes, wr_req, wr_bytes, errs):
+        self.rd_req = rd_req
+        self.rd_bytes = rd_bytes
+        self.wr_req = wr_req
+        self.wr_bytes = wr_bytes
+        self.errs = errs
+
+
+class InterfaceStats(Record):
+    """virDomainInterfaceStatsStruct, seen from the guest (-1: unknown)."""
+
+    __slots__ = ("rx_bytes", "rx_packets", "rx_errs", "rx_drop", "tx_bytes", "tx_packets", "tx_errs", "tx_drop")
+
+    def __init__(self, rx_bytes, rx_packets, rx_errs, rx_drop, tx_bytes, tx_packets, tx_errs, tx_drop):
+        self.rx_bytes = rx_bytes
+        self.rx_packets = rx_packets
+        self.rx_errs = rx_errs
+        self.rx_drop = rx_drop
+        self.tx_bytes = tx_bytes
+        self.tx_packets = tx_packets
+        self.tx_errs = tx_errs
+        self.tx_drop = tx_drop
+
+
+class VcpuInfo(Record):
+    """virVcpuInfo: state is 1 (running) as libvirt's VIR_VCPU_RUNNING; cpu_time in ns."""
+
+    __slots__ = ("number", "state", "cpu_time", "cpu")
+
+    def __init__(self, number, state, cpu_time, cpu):
+        self.number = number
+        self.state = state
+        self.cpu_time = cpu_time
+        self.cpu = cpu
 
 
 class DomainDisk(Record):
@@ -1029,6 +1133,19 @@ class Connection(ConnectionExtensions):
     def network_create_xml(self, xml: str, flags: int = 0) -> Network:
         """A transient network, started at once."""
         raise no_support_flagged("virNetworkCreateXML", "virNetworkCreateXMLFlags", flags)
+
+    # statistics (typed parameters as ordered (name, value) pairs)
+    def get_all_domain_stats(self, stats: int, flags: int = 0) -> list[tuple[Domain, list[tuple[str, object]]]]:
+        """stats: StatsTypes bits (0: all the driver has); flags: StatsFlags."""
+        raise no_support("virConnectGetAllDomainStats")
+
+    def domain_list_get_stats(self, doms: list[Domain], stats: int,
+                              flags: int = 0) -> list[tuple[Domain, list[tuple[str, object]]]]:
+        raise no_support("virDomainListGetStats")
+
+    def get_cpu_map(self) -> list[bool]:
+        """virNodeGetCPUMap: one entry per host CPU, True when it is online."""
+        raise no_support("virNodeGetCPUMap")
 
 
 class ConsoleStream:
@@ -1305,6 +1422,50 @@ class Domain(DomainExtensions):
 
     def snapshot_current(self) -> Snapshot:
         raise no_support("virDomainSnapshotCurrent")
+
+    # statistics
+    def block_stats(self, disk: str) -> BlockStats:
+        """disk: a target or source path; '' asks for the sum over all disks."""
+        raise no_support("virDomainBlockStats")
+
+    def block_stats_flags(self, disk: str, flags: int = 0) -> list[tuple[str, int]]:
+        """The typed parameters of virDomainBlockStatsFlags, in the driver's order."""
+        raise no_support("virDomainBlockStatsFlags")
+
+    def interface_stats(self, device: str) -> InterfaceStats:
+        """device: the host-side name (<target dev>) or the MAC address."""
+        raise no_support("virDomainInterfaceStats")
+
+    def memory_stats(self, flags: int = 0) -> list[tuple[str, int]]:
+        """(MEMORY_STAT_NAMES word, value) pairs in the driver's order."""
+        raise no_support("virDomainMemoryStats")
+
+    @writes("virDomainSetMemoryStatsPeriod")
+    def set_memory_stats_period(self, period: int, flags: int = 0) -> None:
+        """flags: ModificationImpact."""
+        raise no_support("virDomainSetMemoryStatsPeriod")
+
+    def get_disk_errors(self) -> list[tuple[str, int]]:
+        """(disk target, DiskErrorCode) for each disk with an error."""
+        raise no_support("virDomainGetDiskErrors")
+
+    def get_cpu_stats(self, start_cpu: int, ncpus: int, flags: int = 0) -> list[list[tuple[str, object]]]:
+        """start_cpu -1: one list, the totals; else one list per CPU from start_cpu (an empty
+        list for a CPU the domain may not use). ncpus 0 with start_cpu 0 asks for the number
+        of host CPUs instead: [[("count", n)]]."""
+        raise no_support("virDomainGetCPUStats")
+
+    def get_vcpus(self) -> tuple[list[VcpuInfo], list[list[bool]]]:
+        """Each active vCPU's info and its affinity over the host CPUs."""
+        raise no_support("virDomainGetVcpus")
+
+    def get_vcpu_pin_info(self, flags: int = 0) -> list[list[bool]]:
+        """The configured affinity of each vCPU; flags: ModificationImpact."""
+        raise no_support("virDomainGetVcpuPinInfo")
+
+    def get_vcpus_flags(self, flags: int = 0) -> int:
+        """flags: ModificationImpact and VcpuFlags (MAXIMUM, GUEST)."""
+        raise no_support("virDomainGetVcpusFlags")
 
 
 class Snapshot:

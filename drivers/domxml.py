@@ -173,7 +173,7 @@ DOMAIN_SCHEMA = Schema({
     "graphics/listen": (["type", "address", "network", "socket"], []),
     "video": ([], ["driver", "model", "alias", "address"]),
     "video/model": (["type", "ram", "vram", "vram64", "vgamem", "heads", "primary"], []),
-    "memballoon": (["model", "autodeflate", "freePageReporting"], ["alias", "address", "stats"]),
+    "memballoon": (["model", "autodeflate", "freePageReporting"], ["stats", "alias", "address"]),
     "stats": (["period"], []),
     "rng": (["model"], ["rate", "backend", "alias", "address"]),
     "rate": (["bytes", "period"], []),

@@ -66,7 +66,7 @@ def fish_complete(line: str) -> list[str]:
 
 
 def test_bash_completes_commands_options_and_domains():
-    assert bash_complete("pyvirsh -c test:///default doms") == ["domstate"]
+    assert bash_complete("pyvirsh -c test:///default doms") == ["domstate", "domstats"]
     assert bash_complete("pyvirsh -c test:///default domstate ") == ["test"]
     assert bash_complete("pyvirsh -c test:///default domstate test --re") == ["--reason"]
     assert bash_complete("pyvirsh --connect=test:///default domblkinfo test ") == ["vda"]
@@ -76,7 +76,7 @@ def test_bash_completes_commands_options_and_domains():
 
 
 def test_fish_completes_commands_and_domains():
-    assert fish_complete("pyvirsh -c test:///default doms") == ["domstate"]
+    assert fish_complete("pyvirsh -c test:///default doms") == ["domstate", "domstats"]
     assert fish_complete("pyvirsh -c test:///default domstate ") == ["test"]
     assert fish_complete("pyvirsh -c test:///default snapshot-c") == ["snapshot-create", "snapshot-create-as",
                                                                       "snapshot-current"]
@@ -160,10 +160,10 @@ def test_zsh_completes_in_an_interactive_shell(tmp_path):
             raise AssertionError("%r not on screen:\n%s" % (text, screen()))
 
         assert wait_for("zsh>")
-        subprocess.run(["tmux", "send-keys", "-t", session, "pyvirsh -c test:///default doms"], check=True)
-        tab_until("pyvirsh -c test:///default domstate")
+        subprocess.run(["tmux", "send-keys", "-t", session, "pyvirsh -c test:///default domblkl"], check=True)
+        tab_until("pyvirsh -c test:///default domblklist")
         subprocess.run(["tmux", "send-keys", "-t", session, "te"], check=True)
-        tab_until("domstate test")
+        tab_until("domblklist test")
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
 

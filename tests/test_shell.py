@@ -78,16 +78,15 @@ def test_banner_prompt_command_error_and_exit(shell):
 def test_tab_completes_command_and_domain(shell):
     child, _ = shell
     child.expect_exact(PROMPT)
-    # 'doms' completes to the only command starting so ...
-    child.send("doms\t")
-    child.expect_exact("tate")
+    # 'dominf' completes to the only command starting so ...
+    child.send("dominf\t")
+    child.expect_exact("o")
     # ... and 'te' to the only domain; Enter then runs the completed line.
     child.send(" te\t")
-    # "te" then the completed "st", with only the renderer's escape codes between: a bare
-    # "st" would also match the "domstate" already on the line.
+    # "te" then the completed "st", with only the renderer's escape codes between.
     child.expect(r"te(?:\x1b\[[0-9;?]*[A-Za-z])*st")
-    child.sendline(" --reason")
-    child.expect(RUNNING_UNKNOWN)
+    child.sendline("")
+    child.expect(r"State:\s+running")
     child.expect_exact(PROMPT)
     child.send("domstate test --re\t")
     child.expect_exact("ason")

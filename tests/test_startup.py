@@ -75,7 +75,8 @@ def test_completion_answers_defer_inspect():
             "main([])\n"
             "print('\\n', 'click' in sys.modules, type(sys.modules['inspect']).__name__)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.splitlines() == ["domstate\tdomain state", " True _Deferred"]
+    assert out.splitlines() == ["domstate\tdomain state", "domstats\tget statistics about one or multiple domains",
+                                " True _Deferred"]
 
 
 def test_deferred_inspect_still_works_for_click():

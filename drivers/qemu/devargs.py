@@ -280,6 +280,10 @@ def balloon_args(el, q35: bool) -> list[str]:
         props["deflate-on-oom"] = el.get("autodeflate") == "on"
     if el.get("freePageReporting") is not None:
         props["free-page-reporting"] = el.get("freePageReporting") == "on"
+    stats = el.find("stats")
+    if stats is not None and stats.get("period"):
+        # dommemstat --period: how often QEMU asks the guest's balloon driver for its statistics
+        props["guest-stats-polling-interval"] = int(stats.get("period"))
     return dev(props)
 
 

@@ -31,6 +31,7 @@ from .domconfig import Autostart, DomainConfig
 from .savestate import SaveImages, SaveState
 from .readview import config_loader, read_view, refill, save_config, view_path
 from .snapshots import Snapshots
+from .stats import QemuConnectionStats, QemuStats
 from .statefile import read_number, read_state
 from .status import Status, StatusHead
 
@@ -61,7 +62,7 @@ def check_name(name: str) -> None:
         raise DriverError(ErrorCode.XML_ERROR, "domain name '%s' is not usable as a file name" % name)
 
 
-class QemuConnection(SaveImages, Autostart, QemuStorage, QemuNetworks, Connection):
+class QemuConnection(QemuConnectionStats, SaveImages, Autostart, QemuStorage, QemuNetworks, Connection):
     def __init__(self, uri: str, paths: DriverPaths, readonly: bool):
         self.uri = uri
         self.paths = paths
@@ -330,7 +331,7 @@ class _ReadWhenNeeded:
             del dom.__dict__[key]
 
 
-class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAgent, Domain):
+class QemuDomain(QemuStats, Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAgent, Domain):
     conn: QemuConnection
 
     def __init__(self, conn: QemuConnection, name: str):

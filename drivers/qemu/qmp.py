@@ -162,22 +162,33 @@ class QMP:
         """Several commands in one write, their returns in order: one round trip instead of
         one each. QEMU runs a monitor's commands one after another, so each runs after those
         before it, whatever they answered; the first error is raised once all have answered."""
+        results = self.execute_many(commands, timeout)
+        for result in results:
+            if isinstance(result, QMPError):
+                raise result
+        return results
+
+    def execute_many(self, commands: list[tuple[str, dict | None]], timeout: float = COMMAND_TIMEOUT) -> list:
+        """Send several commands at once and read their replies: one round trip instead of one
+        each (statistics ask many questions of many domains). Each result is the command's
+        'return' value, or the QMPError it got; a lost connection raises as execute does."""
         if self.sock is None:
             raise MonitorGone("QEMU monitor connection is closed")
         ids = []
         data = b""
         for command, arguments in commands:
             self._id += 1
-            ids.append(self._id_prefix + str(self._id))
-            msg: dict[str, object] = {"execute": command, "id": ids[-1]}
+            request_id = self._id_prefix + str(self._id)
+            ids.append(request_id)
+            msg: dict[str, object] = {"execute": command, "id": request_id}
             if arguments:
                 msg["arguments"] = arguments
             data += json.dumps(msg).encode() + b"\n"
-        replies: dict[str, dict] = {}
-        deadline = time.monotonic() + timeout
+        results: dict[str, object] = {}
         try:
             self.sock.sendall(data)
-            while len(replies) < len(ids):
+            deadline = time.monotonic() + timeout
+            while len(results) < len(ids):
                 try:
                     reply = self._read_message(deadline)
                 except DriverError as err:
@@ -186,18 +197,19 @@ class QMP:
                     raise
                 if "event" in reply:
                     self.events.append(reply)
-                elif reply.get("id") in ids:
-                    replies[reply["id"]] = reply
+                    continue
+                rid = reply.get("id")
+                if rid not in ids or rid in results:
+                    continue
+                if "error" in reply:
+                    error = reply["error"]
+                    command = commands[ids.index(rid)][0]
+                    results[rid] = QMPError(command, error.get("class", ""), error.get("desc", ""))
+                else:
+                    results[rid] = reply.get("return")
         except OSError as err:
             raise MonitorGone("QEMU monitor connection failed: %s" % err) from None
-        out = []
-        for (command, _), request_id in zip(commands, ids, strict=True):
-            reply = replies[request_id]
-            if "error" in reply:
-                error = reply["error"]
-                raise QMPError(command, error.get("class", ""), error.get("desc", ""))
-            out.append(reply.get("return"))
-        return out
+        return [results[rid] for rid in ids]
 
     def wait_event(self, names, timeout: float) -> dict | None:
         """The next event with one of these names (kept ones first), or None after timeout."""

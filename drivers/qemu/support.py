@@ -116,7 +116,7 @@ SUPPORTED: dict[str, set | None] = {
     **_device("devices/sound", {"model"}, {"audio": {"id"}}),
     "devices/audio": {"id", "type"},
     **_device("devices/redirdev", {"bus", "type"}, {}),
-    **_device("devices/memballoon", {"model", "autodeflate", "freePageReporting"}, {}),
+    **_device("devices/memballoon", {"model", "autodeflate", "freePageReporting"}, {"stats": {"period"}}),
     **_device("devices/rng", {"model"}, {"backend": {"model"}, "rate": {"bytes", "period"}}),
     **_device("devices/watchdog", {"model", "action"}, {}),
     "devices/panic": {"model"}, "devices/panic/address": {"type", "iobase"},

@@ -26,6 +26,7 @@ from .guestagent import TestGuestAgent
 from .network import TestNetworkObj, TestNetworks
 from .state import TestDomainObj, TestHandle, TestPoolObj, TestState, test_defaults
 from .statecalls import TestConnectionStateCalls, TestDomainStateCalls
+from .stats import TestConnectionStats, TestDomainStats
 from .storage import TestStorage
 
 _default_state: TestState | None = None
@@ -67,7 +68,7 @@ def _no_domain(what: str) -> DriverError:
     return DriverError(ErrorCode.NO_DOMAIN, what)
 
 
-class TestConnection(TestConnectionStateCalls, TestStorage, TestNetworks, Connection):
+class TestConnection(TestConnectionStats, TestConnectionStateCalls, TestStorage, TestNetworks, Connection):
     def __init__(self, uri: str, state: TestState, readonly: bool, shared: bool = False):
         self.uri = uri
         self.state = state
@@ -179,7 +180,7 @@ class TestConnection(TestConnectionStateCalls, TestStorage, TestNetworks, Connec
         return self._handle(obj)
 
 
-class TestDomain(TestDomainStateCalls, TestHandle, TestGuestAgent, Domain):
+class TestDomain(TestDomainStats, TestDomainStateCalls, TestHandle, TestGuestAgent, Domain):
     def __init__(self, conn: TestConnection, obj: TestDomainObj):
         super().__init__(conn, obj)
         self.uuid = obj.uuid
