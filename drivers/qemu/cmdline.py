@@ -276,9 +276,12 @@ def _graphics_args(devices, audio_id: str) -> list[str]:
     return args
 
 
-def build(definition, emulator: str, qmp_path: str, pidfile: str, state_dir: str | None = None) -> list[str]:
+def build(definition, emulator: str, qmp_path: str, pidfile: str, state_dir: str | None = None,
+          listeners: list[str] | tuple[str, ...] = ()) -> list[str]:
     """The argv for a live definition; fills what only exists while it runs into it
-    (aliases, the guest agent's socket path, the chosen firmware and its NVRAM)."""
+    (aliases, the guest agent's socket path, the chosen firmware and its NVRAM).
+
+    listeners: sockets of extra QMP monitors reserved for event listeners (events.py)."""
     root = definition.root
     machine = definition.machine
     q35 = is_q35(machine)
@@ -310,6 +313,10 @@ def build(definition, emulator: str, qmp_path: str, pidfile: str, state_dir: str
              "-qmp", "unix:%s,server=on,wait=off" % _qemu_opt(qmp_path),
              "-pidfile", pidfile,
              "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"]
+    for slot, path in enumerate(listeners):
+        # QEMU broadcasts every event to every monitor, and serves one client per monitor.
+        argv += ["-chardev", "socket,id=pvevents%d,path=%s,server=on,wait=off" % (slot, _qemu_opt(path)),
+                 "-mon", "chardev=pvevents%d,mode=control" % slot]
     argv += _clock_args(root, q35)
     argv += lifecycle.qemu_args()
     argv += _pm_args(root, q35)

@@ -18,12 +18,14 @@ from ..api import (BlockInfo, Connection, DestroyFlags, Domain, DomainInfo, Doma
                    ErrorCode, NodeInfo, Reason, SecurityLabel, ShutdownMode, StartFlags, UndefineFlags,
                    XMLFlags, check_flags, writes)
 from ..fsutil import FileLock, atomic_write, ensure_dir, read_text, remove, remove_dead_writers_temps
-from . import lifecycle, process, swtpm
+from . import events, lifecycle, process, swtpm
 from .blockjobs import BlockJobs, reconcile_jobs
 from .capabilities import Capabilities
+from .events import QemuEvents
 from .chaincache import cache_disk_chain, layers, set_disk_image
 from .guestagent import GuestAgent
 from .hotplug import Hotplug
+from .monitorcmds import MonitorCommands
 from .paths import DriverPaths
 from .networks import QemuNetworks
 from .pools import QemuStorage
@@ -61,7 +63,7 @@ def check_name(name: str) -> None:
         raise DriverError(ErrorCode.XML_ERROR, "domain name '%s' is not usable as a file name" % name)
 
 
-class QemuConnection(SaveImages, Autostart, QemuStorage, QemuNetworks, Connection):
+class QemuConnection(QemuEvents, SaveImages, Autostart, QemuStorage, QemuNetworks, Connection):
     def __init__(self, uri: str, paths: DriverPaths, readonly: bool):
         self.uri = uri
         self.paths = paths
@@ -275,8 +277,11 @@ class QemuConnection(SaveImages, Autostart, QemuStorage, QemuNetworks, Connectio
         definition = self.parse_definition(xml)
         with self.driver_lock(), self.domain_lock(definition.name):
             self._check_unique(definition, allow_running=True)
+            existed = os.path.exists(self.paths.config_file(definition.name))
             save_config(self.paths.config_file(definition.name), definition.to_xml())
-        return self._handle(definition.name)
+        dom = self._handle(definition.name)
+        events.record(dom, events.DEFINED, events.DEFINED_UPDATED if existed else events.DEFINED_ADDED)
+        return dom
 
     @writes("virDomainCreateXML")
     def create_xml(self, xml: str, flags: int = 0):
@@ -330,7 +335,7 @@ class _ReadWhenNeeded:
             del dom.__dict__[key]
 
 
-class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAgent, Domain):
+class QemuDomain(MonitorCommands, Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAgent, Domain):
     conn: QemuConnection
 
     def __init__(self, conn: QemuConnection, name: str):
@@ -446,6 +451,7 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
             process.kill_now(pid)
         swtpm.stop(self.paths, self.name)
         remove(self.paths.monitor_socket(self.name))
+        self._remove_listener_sockets()
         remove(self.paths.pidfile(self.name))
         from .netifaces import unplug
         unplug(self.paths.run, self.name)
@@ -524,10 +530,16 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
         reason = Reason.SHUTOFF_SHUTDOWN if status.shutdown_requested else Reason.SHUTOFF_CRASHED
         self._cleanup(reason)
 
+    def _remove_listener_sockets(self) -> None:
+        from .events import LISTENER_SLOTS
+        for slot in range(LISTENER_SLOTS):
+            remove(self.paths.listener_socket(self.name, slot))
+
     def _cleanup(self, reason: int) -> None:
         status = self.status
         if status is not None:
             remove(status.monitor)
+            self._remove_listener_sockets()
             remove(status.pidfile)
             swtpm.stop(self.paths, self.name)
             tpm = swtpm.emulated_tpm(status.definition.root)
@@ -547,6 +559,8 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
             self.conn.set_shutoff_reason(self.name, reason)
         else:
             remove(self.paths.shutoff_file(self.name))
+        if status is not None:
+            events.stopped(self, reason)
 
     def save_status(self) -> None:
         self._require_active().save(self.paths.status_file(self.name))
@@ -731,11 +745,13 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
         pidfile = self.paths.pidfile(self.name)
         remove(monitor)
         remove(pidfile)
+        self._remove_listener_sockets()
+        listeners = [_short_path(self.paths.listener_socket(self.name, slot)) for slot in range(events.LISTENER_SLOTS)]
         from .netifaces import plug, unplug
         plug(self.conn, live, self.paths.run, self.name)        # taps of network and bridge interfaces
         try:
             argv = cmdline.build(live, live.root.findtext("devices/emulator"), _short_path(monitor), pidfile,
-                                 state_dir=self.paths.state)
+                                 state_dir=self.paths.state, listeners=listeners)
         except BaseException:
             unplug(self.paths.run, self.name)
             raise
@@ -784,6 +800,7 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
             process.terminate(pid)
             swtpm.stop(self.paths, self.name)
             remove(monitor)
+            self._remove_listener_sockets()
             remove(pidfile)
             remove(self.paths.status_file(self.name))
             remove(view_path(self.paths.status_file(self.name)))
@@ -792,6 +809,9 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
             self.status = None
             raise
         remove(self.paths.shutoff_file(self.name))
+        events.record(self, events.STARTED, events.STARTED_RESTORED if incoming else events.STARTED_BOOTED)
+        if paused:
+            events.record(self, events.SUSPENDED, events.SUSPENDED_PAUSED)
 
     def _connect_new_monitor(self, pid: int, monitor: str, log: str):
         """QMP of a QEMU just spawned, once it listens; its log's last lines if it died first."""
@@ -883,6 +903,7 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
                     q.execute("stop")
             status.state, status.reason = DomainState.PAUSED, Reason.PAUSED_USER
             self.save_status()
+            events.record(self, events.SUSPENDED, events.SUSPENDED_PAUSED)
 
     @writes("virDomainResume")
     def resume(self) -> None:
@@ -893,6 +914,7 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
                 q.execute("cont")
             status.state, status.reason = DomainState.RUNNING, Reason.RUNNING_UNPAUSED
             self.save_status()
+            events.record(self, events.RESUMED, events.RESUMED_UNPAUSED)
 
     @writes("virDomainOpenConsole")
     def open_console(self, dev_name: str | None, flags: int = 0):
@@ -936,6 +958,7 @@ class QemuDomain(Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAg
             remove(self.paths.managed_save_file(self.name))
             remove(self.paths.autostart_file(self.name))
             self.config = None
+            events.record(self, events.UNDEFINED, events.UNDEFINED_REMOVED)
 
     def _undefine_nvram(self, config: DomainDef, flags: int) -> None:
         """libvirt's rule: an existing NVRAM file is removed with --nvram, kept with
