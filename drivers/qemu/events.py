@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from ..fsutil import FileLock
     from .qmp import QMP
 
-LISTENER_SLOTS = 2
+LISTENER_SLOTS = 3
 POLL = 0.05
 LOG_LIMIT = 1 << 20
 
@@ -298,6 +298,8 @@ class EventListener(EventListenerBase):
         if kind == "RESET":
             return [(name, "reboot")]
         if kind == "SHUTDOWN":
+            if data.get("reason") in ("host-qmp-quit", "host-signal"):
+                return []       # pyvirsh stopping QEMU (destroy): the log's "Stopped" tells it
             return [(name, "lifecycle", SHUTDOWN, SHUTDOWN_GUEST if data.get("guest") else SHUTDOWN_HOST)]
         if kind == "GUEST_PANICKED":
             return [(name, "lifecycle", CRASHED, CRASHED_PANICKED)]
