@@ -1,8 +1,9 @@
 """Keycodes for send-key: the names virsh accepts and the translation to QEMU's numbers.
 
 virsh reads a keycode as a number (0 to 0xffff, C's base prefixes) or, in the linux codeset,
-a KEY_* name: those of the kernel's codes below 0x250 (libvirt 9.0's key table knows
-KEY_MICMUTE, 248, and none of the macro and LCD-menu keys from 0x290 on; 600 is refused).
+a KEY_* name: those of the kernel's codes below 0x250 (libvirt 9.0's key table knows the
+code 248 and none of the macro and LCD-menu keys from 0x290 on; 600 is refused). Its names
+are older than the kernel's: a few newer names here (KEY_MICMUTE) virsh refuses.
 QEMU's send-key takes "qnum" numbers (XT scancodes, an 0xe0-prefixed key as 0x80 | code);
 libvirt translates every codeset to them. The linux names below were generated
 from the kernel's <linux/input-event-codes.h>; the translation tables cover the codesets and
