@@ -206,17 +206,10 @@ def test_listeners_hear_what_other_pyvirsh_processes_do(guest):
         path = os.path.join(guest.base, "other.xml")
         with open(path, "w") as f:
             f.write((BARE_XML % {"name": "other"}).replace("</name>", "</name><uuid>%s</uuid>" % OTHER_UUID))
-        guest.ok("define", path)
-        assert events.event() == "event 'lifecycle' for domain 'other': Defined Added"
-        guest.ok("define", path)
-        assert events.event() == "event 'lifecycle' for domain 'other': Defined Updated"
-        guest.ok("start", "other", "--paused")
-        assert events.event() == "event 'lifecycle' for domain 'other': Started Booted"
-        assert events.event() == "event 'lifecycle' for domain 'other': Suspended Paused"
-        guest.ok("destroy", "other")
-        assert events.event() == "event 'lifecycle' for domain 'other': Stopped Destroyed"
-        guest.ok("undefine", "other")
-        assert events.event() == "event 'lifecycle' for domain 'other': Undefined Removed"
+        guest.ok("define %s; define %s; start other --paused; destroy other; undefine other" % (path, path))
+        for text in ("Defined Added", "Defined Updated", "Started Booted", "Suspended Paused", "Stopped Destroyed",
+                     "Undefined Removed"):
+            assert events.event() == "event 'lifecycle' for domain 'other': " + text
         guest.ok("qemu-monitor-command", "disp", "--hmp", "system_reset")
         assert events.line() == "event 'reboot' for domain 'disp'"
         guest.ok("destroy", "disp")
