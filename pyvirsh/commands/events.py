@@ -149,19 +149,20 @@ def qemu_monitor_event(ctl, domain, event, pretty, loop, timeout, regex, no_case
     import re
     ms = timeout_ms(timeout)
     dom = lookup_domain(ctl, domain) if domain is not None else None
+    listener = ctl.conn.qemu_monitor_event_listener(dom)
     matcher = None
-    if event is not None:
+    if event is not None:       # libvirt compiles the filter as it registers the listener
         if regex:
             try:
                 pattern = re.compile(event, re.IGNORECASE if no_case else 0)
             except re.error as err:
+                listener.close()
                 raise CommandError("invalid argument: failed to compile regex '%s': %s" % (event, err)) from None
             matcher = pattern.search
         elif no_case:
             matcher = lambda name: name.lower() == event.lower()
         else:
-            matcher = lambda name: name == event                
-    listener = ctl.conn.qemu_monitor_event_listener(dom)
+            matcher = lambda name: name == event
 
     def accept(item):
         name, qemu_event, seconds, micros, details = item
