@@ -1333,12 +1333,14 @@ class Domain(DomainExtensions):
         raise no_support("virDomainQemuAgentCommand")
 
     # monitor, display and keyboard
+    @writes("virDomainQemuMonitorCommand")
     def qemu_monitor_command(self, command: str, flags: int = 0, fds: list[int] | None = None) -> str:
         """Send a raw QMP command (or with QemuMonitorCommandFlags.HMP a human monitor
         command line) to QEMU; the whole reply as JSON text (the HMP output as text).
         fds travel with the command (virDomainQemuMonitorCommandWithFiles)."""
         raise no_support("virDomainQemuMonitorCommandWithFiles" if fds else "virDomainQemuMonitorCommand")
 
+    @writes("virDomainScreenshot")
     def screenshot(self, screen: int, flags: int = 0) -> tuple[str, bytes]:
         """The screen's picture: (MIME type, image bytes)."""
         raise no_support("virDomainScreenshot")

@@ -412,6 +412,7 @@ CASES = [
     s("domdisplay test; domdisplay test vnc; domdisplay test --all; domdisplay test --type spice --all; vncdisplay test"),
     s("screenshot test --screen -1 --file x; screenshot test --screen abc; screenshot nope"),
     s("destroy test; send-key test 1; domcontrol test; domjobinfo test; domdisplay test; vncdisplay test"),
+    ["-r"] + s("screenshot test --file x.png; send-key test 1; domcontrol test; qemu-monitor-command test x"),
 ]
 
 

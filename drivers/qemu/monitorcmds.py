@@ -48,6 +48,7 @@ class MonitorCommands(QemuDomainBase):
             return str(reply.get("return", ""))
         return json.dumps(reply, separators=(",", ":"))
 
+    @writes("virDomainScreenshot")
     def screenshot(self, screen: int, flags: int = 0) -> tuple[str, bytes]:
         """QEMU's screendump as PNG (QEMU 7.2 writes it; libvirt 9.0 asks for it), read
         back from a private file in the domain's run directory and removed."""

@@ -25,6 +25,7 @@ class TestDeviceCalls:
             raise DriverError(ErrorCode.OPERATION_INVALID, "domain is not running")
         return obj
 
+    @writes("virDomainScreenshot")
     def screenshot(self, screen: int, flags: int = 0) -> tuple[str, bytes]:
         check_flags(flags, 0, "testDomainScreenshot")
         self._live()            # libvirt's test driver does not ask whether the domain runs
