@@ -182,6 +182,20 @@ class Reason:
     CRASHED_PANICKED = 1
 
 
+class QemuMonitorCommandFlags:
+    HMP = 1 << 0
+
+
+class JobStatsFlags:
+    COMPLETED = 1 << 0
+    KEEP_COMPLETED = 1 << 1
+
+
+class DomainControlState:
+    OK, JOB, OCCUPIED, ERROR = range(4)
+
+
+
 def reason_label(state: int, reason: int) -> str:
     labels = REASON_LABELS.get(state, ["unknown"])
     return labels[reason] if 0 <= reason < len(labels) else "unknown"
@@ -1147,6 +1161,37 @@ class Connection(ConnectionExtensions):
         """virNodeGetCPUMap: one entry per host CPU, True when it is online."""
         raise no_support("virNodeGetCPUMap")
 
+    # events
+    def domain_event_listener(self, domain: Domain | None) -> EventListener:
+        """Start listening for domain events (of one domain, or of all); see EventListener."""
+        raise no_support("virConnectDomainEventRegisterAny")
+
+    def qemu_monitor_event_listener(self, domain: Domain | None) -> EventListener:
+        """Start listening for QEMU's monitor events, passed on as QEMU sends them."""
+        raise no_support("virConnectDomainQemuMonitorEventRegister")
+
+
+class EventListener:
+    """Events as they happen, from the moment the listener was made.
+
+    next() gives a tuple (domain name, kind, *values): for domain events kind is one of
+    virsh's event names ('lifecycle', 'reboot', 'block-job', ...) with libvirt's numbers as
+    the values (drivers/qemu/events.py lists them); for QEMU monitor events it is QEMU's
+    event name, followed by seconds, microseconds and the event's data as JSON text (or None).
+    """
+
+    def next(self, timeout: float | None) -> tuple | None:
+        """The next event, waiting at most timeout seconds (None: no limit); None on timeout."""
+        import time
+        if timeout is None:
+            while True:
+                time.sleep(3600)
+        time.sleep(timeout)
+        return None
+
+    def close(self) -> None:
+        pass
+
 
 class ConsoleStream:
     """An open console (the virStream virDomainOpenConsole connects): bytes to and from a
@@ -1406,6 +1451,33 @@ class Domain(DomainExtensions):
         """Send a raw JSON command to the guest agent; its whole reply as JSON text.
         timeout: seconds, or AgentCommandTimeout."""
         raise no_support("virDomainQemuAgentCommand")
+
+    # monitor, display and keyboard
+    @writes("virDomainQemuMonitorCommand")
+    def qemu_monitor_command(self, command: str, flags: int = 0, fds: list[int] | None = None) -> str:
+        """Send a raw QMP command (or with QemuMonitorCommandFlags.HMP a human monitor
+        command line) to QEMU; the whole reply as JSON text (the HMP output as text).
+        fds travel with the command (virDomainQemuMonitorCommandWithFiles)."""
+        raise no_support("virDomainQemuMonitorCommandWithFiles" if fds else "virDomainQemuMonitorCommand")
+
+    @writes("virDomainScreenshot")
+    def screenshot(self, screen: int, flags: int = 0) -> tuple[str, bytes]:
+        """The screen's picture: (MIME type, image bytes)."""
+        raise no_support("virDomainScreenshot")
+
+    @writes("virDomainSendKey")
+    def send_key(self, codeset: int, holdtime: int, keycodes: list[int], flags: int = 0) -> None:
+        """Press and release keys (codeset: a keycodes.CODESETS index); holdtime in ms, 0: QEMU's default."""
+        raise no_support("virDomainSendKey")
+
+    def get_control_info(self, flags: int = 0) -> tuple[int, int, int]:
+        """(DomainControlState, details, milliseconds in that state)."""
+        raise no_support("virDomainGetControlInfo")
+
+    def get_job_stats(self, flags: int = 0) -> dict:
+        """The current (or with JobStatsFlags.COMPLETED the last) job's typed parameters;
+        'type' is libvirt's virDomainJobType number."""
+        raise no_support("virDomainGetJobStats")
 
     # snapshots
     def snapshot_create_xml(self, xml: str, flags: int = 0) -> Snapshot:

@@ -88,6 +88,19 @@ ARGS = {
     "domif-getlink": ["{dom} x", "{dom} 52:54:00:00:00:01 --config"],
     "domif-setlink": ["{dom} x down", "{dom} 52:54:00:00:00:01 up --config", "{dom} x sideways"],
     "qemu-agent-command": ["{dom} '{{\"execute\":\"guest-ping\"}}'", "{dom} --timeout 1 x", "{dom} --async x"],
+    "qemu-monitor-command": ["{dom} '{{\"execute\":\"query-status\"}}'", "{dom} --hmp info status",
+                             "{dom} --pretty --return-value query-name", "{dom} --pass-fds 0 query-status",
+                             "{dom} --pass-fds x y"],
+    # listeners that would wait are tested in test_events.py (QEMU) and test_differential.py
+    "qemu-monitor-event": ["--domain nosuch --timeout 1", "--regex --event ( --timeout 1 --domain {dom}"],
+    "event": ["--list", "--domain nosuch --all --timeout 1", "--all --event lifecycle", "--event nope"],
+    "screenshot": ["{dom} --file {tmp}/shot.png", "{dom} --file {tmp}/no/shot.png", "{dom} --screen 7"],
+    "send-key": ["{dom} KEY_A", "{dom} --codeset xt 30 31", "{dom} --codeset usb 4", "{dom} nokey",
+                 "{dom} --holdtime 10 --codeset atset1 0xe048"],
+    "domjobinfo": ["{dom}", "{dom} --completed", "{dom} --rawstats", "{dom} --anystats --keep-completed"],
+    "domcontrol": ["{dom}", "nosuch"],
+    "domdisplay": ["{dom}", "{dom} --all", "{dom} --type vnc --include-password", "{dom} --type spice"],
+    "vncdisplay": ["{dom}", "nosuch"],
     "list": ["", "--all", "--all --title", "--name --all", "--uuid", "--with-snapshot --all",
              "--autostart --all", "--with-managed-save --all", "--state-other --all"],
     "hostname": [""],
@@ -191,6 +204,8 @@ ARGS = {
     "completion": ["bash", "zsh", "fish"],
 }
 
+WAITS_WITHOUT_ARGUMENTS = {"qemu-monitor-event"}
+
 # Commands that change or stop the domain under test run last, in this order.
 LAST = ["suspend", "resume", "reboot", "shutdown", "start", "destroy", "undefine"]
 
@@ -202,7 +217,8 @@ def test_every_command_has_arguments():
 def _ordered_commands():
     ordered = [name for name in TABLE if name not in LAST] + LAST
     for name in ordered:
-        for args in [""] + ARGS[name]:
+        # qemu-monitor-event alone listens for ever on a QEMU domain, as virsh's does
+        for args in ([] if name in WAITS_WITHOUT_ARGUMENTS else [""]) + ARGS[name]:
             yield name, args
 
 

@@ -399,6 +399,20 @@ CASES = [
     # snapshots in a node file: libvirt's internal form, <active> marking the current one
     SNAPNODE + ["snapshot-list d1 --tree; snapshot-current d1 --name; snapshot-dumpxml d1 s2"],
     SNAPNODE + ["snapshot-info d1 s1; snapshot-list d1 --parent; snapshot-revert d1 s1; domstate d1"],
+    # events and the monitor, screen and keyboard of the test driver (tests/test_events.py: QEMU)
+    s("event --list; event; event --all --event lifecycle; event --list --event x; event --event foo"),
+    s("event --all --domain nope --timeout 1; event --event lifecycle --timeout 0; event test --all --timeout 1"),
+    s("qemu-monitor-event --timeout 1; qemu-monitor-event test NOPE; qemu-monitor-command test --hmp info"),
+    s("qemu-monitor-command test --pass-fds 1 info; qemu-monitor-command test --hmp --pretty x; qemu-monitor-command"),
+    s("send-key test 1 2; send-key test 0x1e 010 KEY_A KEY_LEFTSHIFT; send-key test --codeset xt KEY_A; send-key test 700"),
+    s("send-key test --codeset foo 1; send-key test --holdtime -1 1; send-key test --codeset rfb 1 --holdtime 5"),
+    s("send-key test 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17; send-key test --codeset xt 200; send-key test 600"),
+    s("send-key test 65536; send-key test; send-key test --codeset atset1 0xe048"),
+    s("domjobinfo test; domjobinfo test --completed; domjobinfo test --rawstats; domcontrol test; domcontrol nope"),
+    s("domdisplay test; domdisplay test vnc; domdisplay test --all; domdisplay test --type spice --all; vncdisplay test"),
+    s("screenshot test --screen -1 --file x; screenshot test --screen abc; screenshot nope"),
+    s("destroy test; send-key test 1; domcontrol test; domjobinfo test; domdisplay test; vncdisplay test"),
+    ["-r"] + s("screenshot test --file x.png; send-key test 1; domcontrol test; qemu-monitor-command test x"),
 ]
 
 

@@ -44,6 +44,9 @@ def pyvirsh(uri: str, *args: str, timeout: int = 120, **env_extra) -> subprocess
 # --------------------------------------------------------------------------
 
 _URI_WORDS = re.compile(r"\b(uri|connect)\b")
+# an `event` that listens: event listeners stay on the near end (drivers/remote/protocol.py
+# LOCAL_ONLY), so over ssh it is "not supported" where the local test driver waits
+_LISTENS = re.compile(r"(^|; )event [^;]*--timeout")
 
 
 def _remote_cases():
@@ -54,7 +57,8 @@ def _remote_cases():
         if "-c" not in args[:-1]:
             continue
         at = args.index("-c") + 1
-        if not args[at].startswith("test:///") or any(_URI_WORDS.search(a) for a in args[at + 1:]):
+        if not args[at].startswith("test:///") or any(_URI_WORDS.search(a) or _LISTENS.search(a)
+                                                      for a in args[at + 1:]):
             continue
         out.append((args, at))
     return out

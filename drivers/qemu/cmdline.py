@@ -282,11 +282,13 @@ def _graphics_args(devices, audio_id: str) -> list[str]:
     return args
 
 
-def build(definition, emulator: str, monitor_fd: int, pidfile: str, state_dir: str | None = None) -> list[str]:
+def build(definition, emulator: str, monitor_fd: int, pidfile: str, state_dir: str | None = None,
+          listeners: list[str] | tuple[str, ...] = ()) -> list[str]:
     """The argv for a live definition; fills what only exists while it runs into it
     (aliases, the guest agent's socket path, the chosen firmware and its NVRAM).
     monitor_fd: a socket listening at the monitor's path, which QEMU inherits (as libvirt passes
-    it: the caller connects at once and waits for QEMU's greeting, with no polling)."""
+    it: the caller connects at once and waits for QEMU's greeting, with no polling).
+    listeners: sockets of extra QMP monitors reserved for event listeners (events.py)."""
     root = definition.root
     machine = definition.machine
     q35 = is_q35(machine)
@@ -319,6 +321,10 @@ def build(definition, emulator: str, monitor_fd: int, pidfile: str, state_dir: s
              "-mon", "chardev=charmonitor,id=monitor,mode=control"]
     argv += ["-pidfile", pidfile,
              "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"]
+    for slot, path in enumerate(listeners):
+        # QEMU broadcasts every event to every monitor, and serves one client per monitor.
+        argv += ["-chardev", "socket,id=pvevents%d,path=%s,server=on,wait=off" % (slot, _qemu_opt(path)),
+                 "-mon", "chardev=pvevents%d,mode=control" % slot]
     argv += _clock_args(root, q35)
     argv += lifecycle.qemu_args()
     argv += _pm_args(root, q35)

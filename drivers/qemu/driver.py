@@ -18,12 +18,14 @@ from ..api import (BlockInfo, Connection, DestroyFlags, Domain, DomainInfo, Doma
                    ErrorCode, NodeInfo, Reason, SecurityLabel, ShutdownMode, StartFlags, UndefineFlags,
                    XMLFlags, check_flags, writes)
 from ..fsutil import FileLock, atomic_write, ensure_dir, read_text, remove, remove_dead_writers_temps
-from . import lifecycle, process, swtpm
+from . import events, lifecycle, process, swtpm
 from .blockjobs import BlockJobs, reconcile_jobs
 from .capabilities import Capabilities
+from .events import QemuEvents
 from .chaincache import cache_disk_chain, layers, set_disk_image
 from .guestagent import GuestAgent
 from .hotplug import Hotplug
+from .monitorcmds import MonitorCommands
 from .paths import DriverPaths
 from .networks import QemuNetworks
 from .pools import QemuStorage
@@ -62,7 +64,8 @@ def check_name(name: str) -> None:
         raise DriverError(ErrorCode.XML_ERROR, "domain name '%s' is not usable as a file name" % name)
 
 
-class QemuConnection(QemuConnectionStats, SaveImages, Autostart, QemuStorage, QemuNetworks, Connection):
+class QemuConnection(QemuEvents, QemuConnectionStats, SaveImages, Autostart, QemuStorage, QemuNetworks,
+                     Connection):
     def __init__(self, uri: str, paths: DriverPaths, readonly: bool):
         self.uri = uri
         self.paths = paths
@@ -276,8 +279,11 @@ class QemuConnection(QemuConnectionStats, SaveImages, Autostart, QemuStorage, Qe
         definition = self.parse_definition(xml)
         with self.driver_lock(), self.domain_lock(definition.name):
             self._check_unique(definition, allow_running=True)
+            existed = os.path.exists(self.paths.config_file(definition.name))
             save_config(self.paths.config_file(definition.name), definition.to_xml())
-        return self._handle(definition.name)
+        dom = self._handle(definition.name)
+        events.record(dom, events.DEFINED, events.DEFINED_UPDATED if existed else events.DEFINED_ADDED)
+        return dom
 
     @writes("virDomainCreateXML")
     def create_xml(self, xml: str, flags: int = 0):
@@ -331,7 +337,8 @@ class _ReadWhenNeeded:
             del dom.__dict__[key]
 
 
-class QemuDomain(QemuStats, Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAgent, Domain):
+class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAgent,
+                 Domain):
     conn: QemuConnection
 
     def __init__(self, conn: QemuConnection, name: str):
@@ -447,6 +454,7 @@ class QemuDomain(QemuStats, Hotplug, SaveState, DomainConfig, BlockJobs, Snapsho
             process.kill_now(pid)
         swtpm.stop(self.paths, self.name)
         remove(self.paths.monitor_socket(self.name))
+        self._remove_listener_sockets()
         remove(self.paths.pidfile(self.name))
         from .netifaces import unplug
         unplug(self.paths.run, self.name)
@@ -525,10 +533,16 @@ class QemuDomain(QemuStats, Hotplug, SaveState, DomainConfig, BlockJobs, Snapsho
         reason = Reason.SHUTOFF_SHUTDOWN if status.shutdown_requested else Reason.SHUTOFF_CRASHED
         self._cleanup(reason)
 
+    def _remove_listener_sockets(self) -> None:
+        from .events import LISTENER_SLOTS
+        for slot in range(LISTENER_SLOTS):
+            remove(self.paths.listener_socket(self.name, slot))
+
     def _cleanup(self, reason: int) -> None:
         status = self.status
         if status is not None:
             remove(status.monitor)
+            self._remove_listener_sockets()
             remove(status.pidfile)
             swtpm.stop(self.paths, self.name)
             tpm = swtpm.emulated_tpm(status.definition.root)
@@ -548,6 +562,8 @@ class QemuDomain(QemuStats, Hotplug, SaveState, DomainConfig, BlockJobs, Snapsho
             self.conn.set_shutoff_reason(self.name, reason)
         else:
             remove(self.paths.shutoff_file(self.name))
+        if status is not None:
+            events.stopped(self, reason)
 
     def save_status(self) -> None:
         self._require_active().save(self.paths.status_file(self.name))
@@ -732,6 +748,8 @@ class QemuDomain(QemuStats, Hotplug, SaveState, DomainConfig, BlockJobs, Snapsho
         pidfile = self.paths.pidfile(self.name)
         remove(monitor)
         remove(pidfile)
+        self._remove_listener_sockets()
+        listeners = [_short_path(self.paths.listener_socket(self.name, slot)) for slot in range(events.LISTENER_SLOTS)]
         from .netifaces import plug, unplug
         plug(self.conn, live, self.paths.run, self.name)        # taps of network and bridge interfaces
         # The monitor listens from here on (QEMU gets it as fd=N): the QMP connection below is
@@ -739,7 +757,7 @@ class QemuDomain(QemuStats, Hotplug, SaveState, DomainConfig, BlockJobs, Snapsho
         listener = process.listening_socket(_short_path(monitor))
         try:
             argv = cmdline.build(live, live.root.findtext("devices/emulator"), listener.fileno(), pidfile,
-                                 state_dir=self.paths.state)
+                                 state_dir=self.paths.state, listeners=listeners)
         except BaseException:
             listener.close()
             remove(monitor)
@@ -801,6 +819,7 @@ class QemuDomain(QemuStats, Hotplug, SaveState, DomainConfig, BlockJobs, Snapsho
             process.terminate(pid)
             swtpm.stop(self.paths, self.name)
             remove(monitor)
+            self._remove_listener_sockets()
             remove(pidfile)
             remove(self.paths.status_file(self.name))
             remove(view_path(self.paths.status_file(self.name)))
@@ -809,6 +828,9 @@ class QemuDomain(QemuStats, Hotplug, SaveState, DomainConfig, BlockJobs, Snapsho
             self.status = None
             raise
         remove(self.paths.shutoff_file(self.name))
+        events.record(self, events.STARTED, events.STARTED_RESTORED if incoming else events.STARTED_BOOTED)
+        if paused:
+            events.record(self, events.SUSPENDED, events.SUSPENDED_PAUSED)
 
     def _connect_new_monitor(self, pid: int, monitor: str, log: str):
         """QMP of a QEMU just spawned, once it listens; its log's last lines if it died first."""
@@ -900,6 +922,7 @@ class QemuDomain(QemuStats, Hotplug, SaveState, DomainConfig, BlockJobs, Snapsho
                     q.execute("stop")
             status.state, status.reason = DomainState.PAUSED, Reason.PAUSED_USER
             self.save_status()
+            events.record(self, events.SUSPENDED, events.SUSPENDED_PAUSED)
 
     @writes("virDomainResume")
     def resume(self) -> None:
@@ -910,6 +933,7 @@ class QemuDomain(QemuStats, Hotplug, SaveState, DomainConfig, BlockJobs, Snapsho
                 q.execute("cont")
             status.state, status.reason = DomainState.RUNNING, Reason.RUNNING_UNPAUSED
             self.save_status()
+            events.record(self, events.RESUMED, events.RESUMED_UNPAUSED)
 
     @writes("virDomainOpenConsole")
     def open_console(self, dev_name: str | None, flags: int = 0):
@@ -953,6 +977,7 @@ class QemuDomain(QemuStats, Hotplug, SaveState, DomainConfig, BlockJobs, Snapsho
             remove(self.paths.managed_save_file(self.name))
             remove(self.paths.autostart_file(self.name))
             self.config = None
+            events.record(self, events.UNDEFINED, events.UNDEFINED_REMOVED)
 
     def _undefine_nvram(self, config: DomainDef, flags: int) -> None:
         """libvirt's rule: an existing NVRAM file is removed with --nvram, kept with

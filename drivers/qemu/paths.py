@@ -7,8 +7,9 @@
 
 config holds the persistent definitions (NAME.xml); state holds snapshot
 metadata and caches; run holds each running domain's status XML, QMP socket,
-pidfile and lock; log holds QEMU's stderr per domain. Directories are 0700. Every state
-file's path comes from a method below.
+event monitors, pidfile and lock, and the connection's event log; log holds
+QEMU's stderr per domain. Directories are 0700. Every state file's path comes
+from a method below.
 """
 
 from __future__ import annotations
@@ -83,6 +84,21 @@ class DriverPaths:
 
     def monitor_socket(self, name: str) -> str:
         return os.path.join(self.run_dir(name), "qmp.sock")
+
+    def listener_socket(self, name: str, slot: int) -> str:
+        """QEMU's extra QMP monitors, kept for event listeners (see events.py): commands use
+        qmp.sock, so a listener holding one of these never blocks them."""
+        return os.path.join(self.run_dir(name), "events%d.sock" % slot)
+
+    def listener_lock_file(self, name: str, slot: int) -> str:
+        """Held (flock) by the listener using that monitor: QEMU serves one client per monitor."""
+        return os.path.join(self.locks, ".events-%d.%s.lock" % (slot, name))
+
+    @property
+    def event_log(self) -> str:
+        """The connection's event log: lifecycle events of pyvirsh's own state changes, one
+        JSON line each, appended by the commands and followed by listeners (see events.py)."""
+        return os.path.join(self.run, "events.jsonl")
 
     def pidfile(self, name: str) -> str:
         return os.path.join(self.run_dir(name), "qemu.pid")

@@ -211,6 +211,35 @@ class QMP:
             raise MonitorGone("QEMU monitor connection failed: %s" % err) from None
         return [results[rid] for rid in ids]
 
+    def execute_raw(self, message: dict, fds: list[int] | None = None, timeout: float = COMMAND_TIMEOUT) -> dict:
+        """A user's own QMP command (qemu-monitor-command): QEMU's whole reply, errors included.
+        The command's id is replaced by this client's, as libvirt puts its own on it."""
+        if self.sock is None:
+            raise MonitorGone("QEMU monitor connection is closed")
+        self._id += 1
+        request_id = self._id_prefix + str(self._id)
+        data = json.dumps(dict(message, id=request_id)).encode() + b"\n"
+        deadline = time.monotonic() + timeout
+        try:
+            if fds:
+                rights = b"".join(fd.to_bytes(4, sys.byteorder) for fd in fds)
+                self.sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, rights)])
+            else:
+                self.sock.sendall(data)
+            while True:
+                try:
+                    reply = self._read_message(deadline)
+                except DriverError as err:
+                    if err.code is ErrorCode.OPERATION_TIMEOUT:
+                        self.close()
+                    raise
+                if "event" in reply:
+                    self.events.append(reply)
+                elif reply.get("id") == request_id:
+                    return reply
+        except OSError as err:
+            raise MonitorGone("QEMU monitor connection failed: %s" % err) from None
+
     def wait_event(self, names, timeout: float) -> dict | None:
         """The next event with one of these names (kept ones first), or None after timeout."""
         for i, ev in enumerate(self.events):
@@ -229,6 +258,36 @@ class QMP:
             if ev["event"] in names:
                 return ev
             self.events.append(ev)
+
+    def poll_events(self) -> list[dict] | None:
+        """The events that have arrived, without waiting (a listener's read, events.py);
+        None once QEMU has closed the monitor and every event before that was taken."""
+        sock = self.sock
+        if sock is None:
+            return None
+        closed = False
+        try:
+            while select.select([sock], [], [], 0)[0]:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    closed = True
+                    break
+                self._buf += chunk
+        except OSError:
+            closed = True
+        events, self.events = self.events, []
+        while b"\n" in self._buf:
+            line, self._buf = self._buf.split(b"\n", 1)
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(message, dict) and "event" in message:
+                events.append(message)
+        if closed:
+            self.close()
+            return events or None
+        return events
 
 
 def _short_dir() -> str:

@@ -43,9 +43,10 @@ KINDS = {"connection": api.Connection, "domain": api.Domain, "snapshot": api.Sna
 
 # Declared calls that never cross: they are about the near end's own objects
 # (closing, the URI it opened, completion views), hold lxml elements, or return a
-# console stream, which frames of JSON cannot carry (a remote console is "not supported").
+# console stream, an event listener or image bytes, which frames of JSON cannot carry (a
+# remote console, event listener or screenshot is "not supported").
 LOCAL_ONLY = frozenset({"connection", "close", "get_uri", "completion_view", "get_definition",
-                        "open_console"})
+                        "open_console", "domain_event_listener", "qemu_monitor_event_listener", "screenshot"})
 
 RECORDS = {cls.__name__: cls for cls in vars(api).values()
            if isinstance(cls, type) and issubclass(cls, api.Record) and cls is not api.Record}

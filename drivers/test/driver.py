@@ -22,6 +22,7 @@ from ..api import (BlockInfo, Connection, DestroyFlags, Domain, DomainDisk, Doma
                    check_flags, writes)
 from .defaults import (DEFAULT_DOMAIN_FACTS, DEFAULT_DOMAIN_XML, DEFAULT_NETWORK_NAME, DEFAULT_NETWORK_UUID,
                        DEFAULT_NETWORK_XML, DEFAULT_POOL)
+from .devicecalls import TestDeviceCalls
 from .guestagent import TestGuestAgent
 from .network import TestNetworkObj, TestNetworks
 from .state import TestDomainObj, TestHandle, TestPoolObj, TestState, test_defaults
@@ -106,6 +107,12 @@ class TestConnection(TestConnectionStats, TestConnectionStateCalls, TestStorage,
     def _handle(self, obj: TestDomainObj) -> TestDomain:
         return TestDomain(self, obj)
 
+    def domain_event_listener(self, domain):
+        """Events of this process's connections: a command of a command string or the shell
+        runs to its end before the next, so none arrives while `event` waits."""
+        from ..api import EventListener
+        return EventListener()
+
     def list_all_domains(self):
         return [self._handle(o) for o in self.state.domains]
 
@@ -180,7 +187,7 @@ class TestConnection(TestConnectionStats, TestConnectionStateCalls, TestStorage,
         return self._handle(obj)
 
 
-class TestDomain(TestDomainStats, TestDomainStateCalls, TestHandle, TestGuestAgent, Domain):
+class TestDomain(TestDeviceCalls, TestDomainStats, TestDomainStateCalls, TestHandle, TestGuestAgent, Domain):
     def __init__(self, conn: TestConnection, obj: TestDomainObj):
         super().__init__(conn, obj)
         self.uuid = obj.uuid
