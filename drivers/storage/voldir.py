@@ -380,22 +380,36 @@ _libc = None
 
 
 def _fallocate(fd: int, mode: int, offset: int, length: int) -> bool:
+    """fallocate(2) with a mode (os has only posix_fallocate). The C library is the one this
+    process already runs on: ctypes.util.find_library would spawn ldconfig for its name."""
     global _libc
     if _libc is None:
         import ctypes
-        import ctypes.util
-        _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        _libc = ctypes.CDLL(None, use_errno=True)
         _libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
     return _libc.fallocate(fd, mode, offset, length) == 0
 
 
-def _zero(fd: int, offset: int, length: int, sparse: bool) -> None:
+def _zero(fd: int, offset: int, length: int, sparse: bool, dst_size: int) -> None:
     """Make [offset, offset+length) of fd read as zeros: a hole with sparse, allocated
-    blocks without it (written zeros where the file system cannot do either)."""
+    blocks without it (written zeros where the file system cannot do either). Past the
+    target's end (dst_size) a hole needs nothing at all: the final size makes it."""
     if length <= 0:
         return
-    if not _fallocate(fd, _PUNCH_HOLE if sparse else _ZERO_RANGE, offset, length):
-        _write_zeros(fd, offset, length)
+    if sparse:
+        within = min(offset + length, dst_size) - offset
+        if within > 0 and not _fallocate(fd, _PUNCH_HOLE, offset, within):
+            _write_zeros(fd, offset, within)
+        return
+    if offset >= dst_size:
+        try:
+            os.posix_fallocate(fd, offset, length)
+            return
+        except OSError:
+            pass
+    elif _fallocate(fd, _ZERO_RANGE, offset, length):
+        return
+    _write_zeros(fd, offset, length)
 
 
 def _copy_range(src: int, dst: int, src_off: int, dst_off: int, length: int) -> None:
@@ -423,16 +437,23 @@ def transfer(src_path: str, dst_fd: int, src_offset: int, dst_offset: int, lengt
              sparse: bool) -> int:
     """The bytes of src from src_offset (length of them, or to its end) written at dst_offset
     of dst_fd; returns how many. Holes of the source are never read: with sparse they become
-    holes of the target, without it allocated zeros. The target only grows, never shrinks."""
+    holes of the target, without it allocated zeros. The target only grows, never shrinks.
+
+    With sparse, a transfer that rewrites the whole target from its start first empties it
+    (as cp's O_TRUNC does): its old blocks go at once instead of a hole punched per hole."""
     fd = os.open(src_path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         size = os.fstat(fd).st_size
         end = size if length is None else min(size, src_offset + length)
         total = max(end - src_offset, 0)
+        dst_size = os.fstat(dst_fd).st_size
+        if sparse and dst_offset == 0 and 0 < dst_size <= total:
+            os.ftruncate(dst_fd, 0)
+            dst_size = 0
         pos = src_offset
         for offset, count in list(_data_extents(fd, src_offset, end)) + [(end, 0)]:
             if offset > pos:
-                _zero(dst_fd, dst_offset + pos - src_offset, offset - pos, sparse)
+                _zero(dst_fd, dst_offset + pos - src_offset, offset - pos, sparse, dst_size)
             if count:
                 _copy_range(fd, dst_fd, offset, dst_offset + offset - src_offset, count)
             pos = offset + count
