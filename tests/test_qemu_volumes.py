@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 
 import pytest
 
 from qemuhelp import qemu_img, qemu_io
 from test_qemu_pools import Pools, masked, state_files
+from test_read_views import PROBE
 from test_storage_probe import drop_backing_format
 
 MiB = 1 << 20
@@ -321,6 +324,12 @@ def test_upload_download_sparse_and_ranges(pool, tmp_path):
     assert read(down) == read(vpath(pool, "r")) and os.stat(down).st_blocks * 512 >= 4 * MiB
     pool.ok("vol-download", "r", down, "--pool", "p1", "--sparse")
     assert read(down) == read(vpath(pool, "r"))
+    # the pool files pyvirsh wrote are read without lxml: these one-shot commands never load it
+    for args in (["vol-list", "p1", "--details"], ["vol-path", "r", "--pool", "p1"], ["pool-info", "p1"],
+                 ["vol-upload", "r", raw, "--pool", "p1", "--sparse"], ["vol-download", "r", down, "--pool", "p1"]):
+        proc = subprocess.run([sys.executable, "-c", PROBE, "-c", pool.env.uri] + args, capture_output=True,
+                              text=True)
+        assert proc.returncode == 0 and proc.stderr == "", (args, proc.stderr)
     assert masked(pool.env.run("vol-download", "r", down, "--pool", "p1", "--offset", "x").stderr, pool.base) == \
         "error: Numeric value 'x' for <offset> option is malformed or out of range\n"
 
