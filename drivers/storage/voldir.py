@@ -390,18 +390,19 @@ def _fallocate(fd: int, mode: int, offset: int, length: int) -> bool:
     return _libc.fallocate(fd, mode, offset, length) == 0
 
 
-def _zero(fd: int, offset: int, length: int, sparse: bool, dst_size: int) -> None:
+def _zero(fd: int, offset: int, length: int, sparse: bool, data_end: int) -> None:
     """Make [offset, offset+length) of fd read as zeros: a hole with sparse, allocated
-    blocks without it (written zeros where the file system cannot do either). Past the
-    target's end (dst_size) a hole needs nothing at all: the final size makes it."""
+    blocks without it (written zeros where the file system cannot do either). Past
+    data_end the target holds nothing yet (its end, or it was emptied): a hole there
+    needs nothing at all."""
     if length <= 0:
         return
     if sparse:
-        within = min(offset + length, dst_size) - offset
+        within = min(offset + length, data_end) - offset
         if within > 0 and not _fallocate(fd, _PUNCH_HOLE, offset, within):
             _write_zeros(fd, offset, within)
         return
-    if offset >= dst_size:
+    if offset >= data_end:
         try:
             os.posix_fallocate(fd, offset, length)
             return
@@ -439,21 +440,19 @@ def transfer(src_path: str, dst_fd: int, src_offset: int, dst_offset: int, lengt
     of dst_fd; returns how many. Holes of the source are never read: with sparse they become
     holes of the target, without it allocated zeros. The target only grows, never shrinks.
 
-    With sparse, a transfer that rewrites the whole target from its start first empties it
-    (as cp's O_TRUNC does): its old blocks go at once instead of a hole punched per hole."""
+    Where the target already holds blocks, a hole is punched per hole of the source: that
+    costs less than emptying the target first as cp's O_TRUNC does (measured, 1 GiB of which
+    256 MiB data: 0.5 s against 1.1-2.0 s after a dense write, the same on a fresh volume)."""
     fd = os.open(src_path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         size = os.fstat(fd).st_size
         end = size if length is None else min(size, src_offset + length)
         total = max(end - src_offset, 0)
-        dst_size = os.fstat(dst_fd).st_size
-        if sparse and dst_offset == 0 and 0 < dst_size <= total:
-            os.ftruncate(dst_fd, 0)
-            dst_size = 0
+        data_end = os.fstat(dst_fd).st_size
         pos = src_offset
         for offset, count in list(_data_extents(fd, src_offset, end)) + [(end, 0)]:
             if offset > pos:
-                _zero(dst_fd, dst_offset + pos - src_offset, offset - pos, sparse, dst_size)
+                _zero(dst_fd, dst_offset + pos - src_offset, offset - pos, sparse, data_end)
             if count:
                 _copy_range(fd, dst_fd, offset, dst_offset + offset - src_offset, count)
             pos = offset + count
