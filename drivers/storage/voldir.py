@@ -393,8 +393,8 @@ def _fallocate(fd: int, mode: int, offset: int, length: int) -> bool:
 def _zero(fd: int, offset: int, length: int, sparse: bool, data_end: int) -> None:
     """Make [offset, offset+length) of fd read as zeros: a hole with sparse, allocated
     blocks without it (written zeros where the file system cannot do either). Past
-    data_end the target holds nothing yet (its end, or it was emptied): a hole there
-    needs nothing at all."""
+    data_end (the target's size before the transfer) it holds no blocks yet: a hole
+    there needs nothing at all."""
     if length <= 0:
         return
     if sparse:
