@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 
 import pytest
 
 from qemuhelp import qemu_img, qemu_io
 from test_qemu_pools import Pools, masked, state_files
+from test_read_views import PROBE
 from test_storage_probe import drop_backing_format
 
 MiB = 1 << 20
@@ -305,6 +308,28 @@ def test_upload_download_sparse_and_ranges(pool, tmp_path):
     pool.ok("vol-upload", "r", raw, "--pool", "p1", "--sparse")
     pattern(vpath(pool, "r"), "raw", "read -P 0x12 0 4k", "read -P 0x12 1M 4k", "read -P 0 3M 64k")
     assert os.stat(vpath(pool, "r")).st_blocks * 512 < MiB
+    # inside the volume (--offset): the source's holes punched, the bytes around them kept
+    pattern(vpath(pool, "r"), "raw", "write -P 0x99 0 4M")
+    pool.ok("vol-upload", "r", raw, "--pool", "p1", "--sparse", "--offset", str(MiB // 2), "--length",
+            str(4 * MiB))
+    pattern(vpath(pool, "r"), "raw", "read -P 0x99 0 512k", "read -P 0x12 512k 4k", "read -P 0 516k 1020k",
+            "read -P 0x12 1536k 4k", "read -P 0 1540k 2556k")
+    assert os.stat(vpath(pool, "r")).st_size == 4 * MiB + MiB // 2
+    assert os.stat(vpath(pool, "r")).st_blocks * 512 < MiB
+    # without --sparse the holes come out as allocated zeros, inside the target and past its end
+    pool.ok("vol-upload", "r", raw, "--pool", "p1", "--offset", str(MiB // 2), "--length", str(4 * MiB))
+    pattern(vpath(pool, "r"), "raw", "read -P 0 516k 1020k", "read -P 0x12 1536k 4k")
+    assert os.stat(vpath(pool, "r")).st_blocks * 512 >= 4 * MiB
+    pool.ok("vol-download", "r", down, "--pool", "p1")
+    assert read(down) == read(vpath(pool, "r")) and os.stat(down).st_blocks * 512 >= 4 * MiB
+    pool.ok("vol-download", "r", down, "--pool", "p1", "--sparse")
+    assert read(down) == read(vpath(pool, "r"))
+    # the pool files pyvirsh wrote are read without lxml: these one-shot commands never load it
+    for args in (["vol-list", "p1", "--details"], ["vol-path", "r", "--pool", "p1"], ["pool-info", "p1"],
+                 ["vol-upload", "r", raw, "--pool", "p1", "--sparse"], ["vol-download", "r", down, "--pool", "p1"]):
+        proc = subprocess.run([sys.executable, "-c", PROBE, "-c", pool.env.uri] + args, capture_output=True,
+                              text=True)
+        assert proc.returncode == 0 and proc.stderr == "", (args, proc.stderr)
     assert masked(pool.env.run("vol-download", "r", down, "--pool", "p1", "--offset", "x").stderr, pool.base) == \
         "error: Numeric value 'x' for <offset> option is malformed or out of range\n"
 

@@ -22,7 +22,7 @@ from ..api import (DriverError, ErrorCode, StoragePool, StoragePoolBuildFlags, S
                    StoragePoolInfo, StoragePoolState, StorageXMLFlags, check_flags, writes)
 from ..fsutil import FileLock, atomic_write, ensure_dir, read_text, remove
 from ..storage import pooldir, poolfs
-from ..storage.pooldef import SUPPORTED_TYPES, PoolDef, parse_pool, require_supported
+from ..storage.pooldef import SUPPORTED_TYPES, PoolDef, parse_pool, read_own, require_supported
 from ..storage.pooldup import check_new_pool
 from ..storage.poolfilter import ALL_POOL_LIST_FLAGS, pool_matches
 from .paths import DriverPaths
@@ -81,7 +81,11 @@ def _read_def(path: str) -> PoolDef | None:
 
 
 def _trusted(text: str, path: str) -> PoolDef:
-    """A definition pyvirsh wrote, with the sizes it measured (parse_pool reads the rest)."""
+    """A definition pyvirsh wrote, with the sizes it measured (parse_pool reads the rest).
+    Read without lxml when it is in the exact form pyvirsh writes (read_own)."""
+    own = read_own(text)
+    if own is not None:
+        return own
     from ..xmlutil import parse_trusted
 
     pool = parse_pool(text)

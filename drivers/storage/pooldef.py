@@ -110,6 +110,117 @@ class PoolDef:
         return out + "</pool>\n"
 
 
+# ---------------------------------------------------------------------------
+# Reading back pyvirsh's own files without an XML library
+# ---------------------------------------------------------------------------
+
+_UUID_CHARS = frozenset("0123456789abcdef-")
+
+
+def _unescape(value: str) -> str:
+    return (value.replace("&lt;", "<").replace("&gt;", ">").replace("&apos;", "'").replace("&quot;", '"')
+            .replace("&amp;", "&"))
+
+
+def _between(line: str, head: str, tail: str) -> str | None:
+    """The escaped value of a line of the form head + value + tail, unescaped; else None."""
+    if line.startswith(head) and line.endswith(tail) and len(line) >= len(head) + len(tail):
+        return _unescape(line[len(head):len(line) - len(tail)])
+    return None
+
+
+def read_own(text: str) -> PoolDef | None:
+    """A definition in exactly the form to_xml writes (the pool files pyvirsh keeps), read
+    line by line: lxml costs a one-shot `vol-list` or `vol-path` more than all the rest of
+    its work. None for any other text, which parse_pool reads then. The result is checked
+    by rendering it again: it is used only when that gives back the same bytes, and only
+    when it is a definition parse_pool could have returned."""
+    lines = text.split("\n")
+    if len(lines) < 7 or lines[-1] != "":
+        return None
+    pool_type = _between(lines[0], "<pool type='", "'>")
+    name = _between(lines[1], "  <name>", "</name>")
+    uuid = _between(lines[2], "  <uuid>", "</uuid>")
+    if pool_type not in POOL_TYPES or name is None or uuid is None or len(uuid) != 36 or \
+            not _UUID_CHARS.issuperset(uuid) or "/" in name:
+        return None
+    pool = PoolDef(pool_type, name, uuid)
+    at = 3
+    with_sizes = lines[at].startswith("  <capacity unit='bytes'>")
+    if with_sizes:
+        for tag in ("capacity", "allocation", "available"):
+            value = _between(lines[at], "  <%s unit='bytes'>" % tag, "</%s>" % tag)
+            if value is None or not value.isdigit():
+                return None
+            setattr(pool, tag, int(value))
+            at += 1
+    if lines[at] != "  <source>":
+        return None
+    at += 1
+    for head, tail, field in (("    <host name='", "'/>", "hosts"), ("    <dir path='", "'/>", "source_dir"),
+                              ("    <device path='", "'/>", "devices"), ("    <name>", "</name>", "source_name"),
+                              ("    <format type='", "'/>", "source_format")):
+        while at < len(lines):
+            value = _between(lines[at], head, tail)
+            if value is None:
+                break
+            at += 1
+            if field in ("hosts", "devices"):
+                getattr(pool, field).append(value)
+            else:
+                setattr(pool, field, value)
+                break
+    if lines[at] != "  </source>":
+        return None
+    at += 1
+    if lines[at] == "  <target>":
+        path = _between(lines[at + 1], "    <path>", "</path>")
+        if path is None:
+            return None
+        pool.target_path = path
+        at += 2
+        if lines[at] == "    <permissions>":
+            at += 1
+            for tag in ("mode", "owner", "group"):
+                value = _between(lines[at], "      <%s>" % tag, "</%s>" % tag)
+                if value is not None:
+                    try:
+                        setattr(pool.target_perms, tag, int(value, 8 if tag == "mode" else 10))
+                    except ValueError:
+                        return None
+                    at += 1
+            if lines[at] != "    </permissions>":
+                return None
+            at += 1
+        if lines[at] != "  </target>":
+            return None
+        at += 1
+    if lines[at:] != ["</pool>", ""] or pool.to_xml(with_sizes) != text or not _could_parse(pool):
+        return None
+    return pool
+
+
+def _could_parse(pool: PoolDef) -> bool:
+    """Whether parse_pool could have returned this definition (a file edited by hand, in
+    pyvirsh's own form, is not trusted further than the XML parser would trust it)."""
+    if pool.type == "logical" and (pool.source_name is None or pool.target_path != "/dev/" + pool.source_name):
+        return False
+    if pool.target_path is None and pool.type in ("dir", "fs", "netfs", "disk"):
+        return False
+    if pool.target_path is not None and pool.target_path != sanitize_path(pool.target_path.strip()):
+        return False
+    if pool.type == "fs" and not pool.devices:
+        return False
+    mode = pool.target_perms.mode
+    if mode is not None and not 0 <= mode <= 0o777 or max(pool.target_perms.owner, pool.target_perms.group) \
+            > 2**32 - 1:
+        return False
+    options = POOL_TYPES[pool.type].source
+    if options is None:
+        return pool.source_format is None
+    return pool.source_format in options.formats
+
+
 def _unsupported(what: str) -> DriverError:
     return DriverError(ErrorCode.CONFIG_UNSUPPORTED, "pool XML element %s is not supported by pyvirsh" % what)
 

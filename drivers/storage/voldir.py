@@ -380,22 +380,37 @@ _libc = None
 
 
 def _fallocate(fd: int, mode: int, offset: int, length: int) -> bool:
+    """fallocate(2) with a mode (os has only posix_fallocate). The C library is the one this
+    process already runs on: ctypes.util.find_library would spawn ldconfig for its name."""
     global _libc
     if _libc is None:
         import ctypes
-        import ctypes.util
-        _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        _libc = ctypes.CDLL(None, use_errno=True)
         _libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
     return _libc.fallocate(fd, mode, offset, length) == 0
 
 
-def _zero(fd: int, offset: int, length: int, sparse: bool) -> None:
+def _zero(fd: int, offset: int, length: int, sparse: bool, data_end: int) -> None:
     """Make [offset, offset+length) of fd read as zeros: a hole with sparse, allocated
-    blocks without it (written zeros where the file system cannot do either)."""
+    blocks without it (written zeros where the file system cannot do either). Past
+    data_end (the target's size before the transfer) it holds no blocks yet: a hole
+    there needs nothing at all."""
     if length <= 0:
         return
-    if not _fallocate(fd, _PUNCH_HOLE if sparse else _ZERO_RANGE, offset, length):
-        _write_zeros(fd, offset, length)
+    if sparse:
+        within = min(offset + length, data_end) - offset
+        if within > 0 and not _fallocate(fd, _PUNCH_HOLE, offset, within):
+            _write_zeros(fd, offset, within)
+        return
+    if offset >= data_end:
+        try:
+            os.posix_fallocate(fd, offset, length)
+            return
+        except OSError:
+            pass
+    elif _fallocate(fd, _ZERO_RANGE, offset, length):
+        return
+    _write_zeros(fd, offset, length)
 
 
 def _copy_range(src: int, dst: int, src_off: int, dst_off: int, length: int) -> None:
@@ -423,16 +438,21 @@ def transfer(src_path: str, dst_fd: int, src_offset: int, dst_offset: int, lengt
              sparse: bool) -> int:
     """The bytes of src from src_offset (length of them, or to its end) written at dst_offset
     of dst_fd; returns how many. Holes of the source are never read: with sparse they become
-    holes of the target, without it allocated zeros. The target only grows, never shrinks."""
+    holes of the target, without it allocated zeros. The target only grows, never shrinks.
+
+    Where the target already holds blocks, a hole is punched per hole of the source: that
+    costs less than emptying the target first as cp's O_TRUNC does (measured, 1 GiB of which
+    256 MiB data: 0.5 s against 1.1-2.0 s after a dense write, the same on a fresh volume)."""
     fd = os.open(src_path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         size = os.fstat(fd).st_size
         end = size if length is None else min(size, src_offset + length)
         total = max(end - src_offset, 0)
+        data_end = os.fstat(dst_fd).st_size
         pos = src_offset
         for offset, count in list(_data_extents(fd, src_offset, end)) + [(end, 0)]:
             if offset > pos:
-                _zero(dst_fd, dst_offset + pos - src_offset, offset - pos, sparse)
+                _zero(dst_fd, dst_offset + pos - src_offset, offset - pos, sparse, data_end)
             if count:
                 _copy_range(fd, dst_fd, offset, dst_offset + offset - src_offset, count)
             pos = offset + count
