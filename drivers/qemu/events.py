@@ -278,9 +278,12 @@ class EventListener(EventListenerBase):
             events = monitor.qmp.poll_events()
         except DriverError:
             events = None
-        if events is None:          # QEMU went away
+        if events is None or monitor.qmp.sock is None:
+            # QEMU went away (its last events, if any, are taken below). Detached now: select()
+            # must never be given the closed socket's number, which the next open() may reuse.
             self._detach(name)
-            return
+            if events is None:
+                return
         for ev in events:
             if self.qemu:
                 stamp = ev.get("timestamp", {})

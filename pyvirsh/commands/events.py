@@ -88,9 +88,11 @@ def _loop(ctl, listener, accept, loop: bool, timeout: int | None) -> bool:
             text = accept(event)
             if text is None:
                 continue
-            ctl.print(text)
-            ctl.out.stdout.flush()
-            count += 1
+            try:
+                ctl.print(text)
+                ctl.out.stdout.flush()
+            finally:
+                count += 1      # a Ctrl-C just after the print must not leave it uncounted
             if not loop:
                 break
     except KeyboardInterrupt:
