@@ -118,45 +118,65 @@ class QMP:
         message = json.loads(line) if line.strip() else {}
         return message if isinstance(message, dict) else {}
 
+    def _round_trip(self, messages: list[dict], deadline: float, fds: list[int] | None = None) -> list[dict]:
+        """Send messages in one write, each with an id of this client's (replacing any it
+        had) and fds with them as SCM_RIGHTS, and read until each has its reply: the replies,
+        in the messages' order. Events that arrive meanwhile are kept; a stray reply (no id,
+        or another request's) is skipped. A timeout closes the connection: the replies may
+        still come, and no later command on it may take them for its own."""
+        if self.sock is None:
+            raise MonitorGone("QEMU monitor connection is closed")
+        ids: list[str] = []
+        data = b""
+        for message in messages:
+            self._id += 1
+            ids.append(self._id_prefix + str(self._id))
+            data += json.dumps(dict(message, id=ids[-1])).encode() + b"\n"
+        replies: dict[str, dict] = {}
+        try:
+            if fds:
+                rights = b"".join(fd.to_bytes(4, sys.byteorder) for fd in fds)
+                self.sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, rights)])
+            else:
+                self.sock.sendall(data)
+            while len(replies) < len(ids):
+                try:
+                    reply = self._read_message(deadline)
+                except DriverError as err:
+                    if err.code is ErrorCode.OPERATION_TIMEOUT:
+                        self.close()
+                    raise
+                if "event" in reply:
+                    self.events.append(reply)
+                elif reply.get("id") in ids:
+                    replies.setdefault(reply["id"], reply)
+        except OSError as err:
+            raise MonitorGone("QEMU monitor connection failed: %s" % err) from None
+        return [replies[request_id] for request_id in ids]
+
+    @staticmethod
+    def _command(command: str, arguments: dict | None) -> dict:
+        return {"execute": command, "arguments": arguments} if arguments else {"execute": command}
+
+    @staticmethod
+    def _result(command: str, reply: dict):
+        """A reply's 'return' value, or the QMPError it carries."""
+        if "error" in reply:
+            error = reply["error"]
+            return QMPError(command, error.get("class", ""), error.get("desc", ""))
+        return reply.get("return")
+
     def execute(self, command: str, arguments: dict | None = None, *, deadline: float | None = None,
                 timeout: float = COMMAND_TIMEOUT, fd: int | None = None):
         """Run a command; return its 'return' value, keeping events that arrive meanwhile.
 
         fd, if given, travels with the command as SCM_RIGHTS (what `getfd` takes)."""
-        if self.sock is None:
-            raise MonitorGone("QEMU monitor connection is closed")
-        self._id += 1
-        request_id = self._id_prefix + str(self._id)
-        msg: dict[str, object] = {"execute": command, "id": request_id}
-        if arguments:
-            msg["arguments"] = arguments
-        try:
-            data = json.dumps(msg).encode() + b"\n"
-            if fd is None:
-                self.sock.sendall(data)
-            else:
-                self.sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fd.to_bytes(4, sys.byteorder))])
-            deadline = deadline or time.monotonic() + timeout
-            while True:
-                try:
-                    reply = self._read_message(deadline)
-                except DriverError as err:
-                    if err.code is ErrorCode.OPERATION_TIMEOUT:
-                        # The reply may still come; no later command on this
-                        # connection may take it for its own.
-                        self.close()
-                    raise
-                if "event" in reply:
-                    self.events.append(reply)
-                    continue
-                if reply.get("id") != request_id:
-                    continue        # a stray reply (no id, or another request's)
-                if "error" in reply:
-                    error = reply["error"]
-                    raise QMPError(command, error.get("class", ""), error.get("desc", ""))
-                return reply.get("return")
-        except OSError as err:
-            raise MonitorGone("QEMU monitor connection failed: %s" % err) from None
+        reply = self._round_trip([self._command(command, arguments)], deadline or time.monotonic() + timeout,
+                                 None if fd is None else [fd])[0]
+        result = self._result(command, reply)
+        if isinstance(result, QMPError):
+            raise result
+        return result
 
     def execute_batch(self, commands: list[tuple[str, dict | None]], timeout: float = COMMAND_TIMEOUT) -> list:
         """Several commands in one write, their returns in order: one round trip instead of
@@ -172,73 +192,13 @@ class QMP:
         """Send several commands at once and read their replies: one round trip instead of one
         each (statistics ask many questions of many domains). Each result is the command's
         'return' value, or the QMPError it got; a lost connection raises as execute does."""
-        if self.sock is None:
-            raise MonitorGone("QEMU monitor connection is closed")
-        ids = []
-        data = b""
-        for command, arguments in commands:
-            self._id += 1
-            request_id = self._id_prefix + str(self._id)
-            ids.append(request_id)
-            msg: dict[str, object] = {"execute": command, "id": request_id}
-            if arguments:
-                msg["arguments"] = arguments
-            data += json.dumps(msg).encode() + b"\n"
-        results: dict[str, object] = {}
-        try:
-            self.sock.sendall(data)
-            deadline = time.monotonic() + timeout
-            while len(results) < len(ids):
-                try:
-                    reply = self._read_message(deadline)
-                except DriverError as err:
-                    if err.code is ErrorCode.OPERATION_TIMEOUT:
-                        self.close()        # replies may still come: nobody may take them for theirs
-                    raise
-                if "event" in reply:
-                    self.events.append(reply)
-                    continue
-                rid = reply.get("id")
-                if rid not in ids or rid in results:
-                    continue
-                if "error" in reply:
-                    error = reply["error"]
-                    command = commands[ids.index(rid)][0]
-                    results[rid] = QMPError(command, error.get("class", ""), error.get("desc", ""))
-                else:
-                    results[rid] = reply.get("return")
-        except OSError as err:
-            raise MonitorGone("QEMU monitor connection failed: %s" % err) from None
-        return [results[rid] for rid in ids]
+        replies = self._round_trip([self._command(c, a) for c, a in commands], time.monotonic() + timeout)
+        return [self._result(command, reply) for (command, _), reply in zip(commands, replies, strict=True)]
 
     def execute_raw(self, message: dict, fds: list[int] | None = None, timeout: float = COMMAND_TIMEOUT) -> dict:
         """A user's own QMP command (qemu-monitor-command): QEMU's whole reply, errors included.
         The command's id is replaced by this client's, as libvirt puts its own on it."""
-        if self.sock is None:
-            raise MonitorGone("QEMU monitor connection is closed")
-        self._id += 1
-        request_id = self._id_prefix + str(self._id)
-        data = json.dumps(dict(message, id=request_id)).encode() + b"\n"
-        deadline = time.monotonic() + timeout
-        try:
-            if fds:
-                rights = b"".join(fd.to_bytes(4, sys.byteorder) for fd in fds)
-                self.sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, rights)])
-            else:
-                self.sock.sendall(data)
-            while True:
-                try:
-                    reply = self._read_message(deadline)
-                except DriverError as err:
-                    if err.code is ErrorCode.OPERATION_TIMEOUT:
-                        self.close()
-                    raise
-                if "event" in reply:
-                    self.events.append(reply)
-                elif reply.get("id") == request_id:
-                    return reply
-        except OSError as err:
-            raise MonitorGone("QEMU monitor connection failed: %s" % err) from None
+        return self._round_trip([message], time.monotonic() + timeout, fds)[0]
 
     def wait_event(self, names, timeout: float) -> dict | None:
         """The next event with one of these names (kept ones first), or None after timeout."""
