@@ -127,6 +127,39 @@ def _delete_chain(q, disk_el, quietly: bool = False) -> list[int]:
     return indexes
 
 
+FINALIZE_WAIT = 2.0         # how long a device gone from the QOM tree may still hold its drive
+
+
+def _release_unplugged(q, status, disk_el) -> None:
+    """Delete the nodes of a disk whose device QEMU has let go.
+
+    A device leaves /machine/peripheral when it is unparented, but its drive is released
+    only when the object is finalized, which QEMU may defer a little (RCU); DEVICE_DELETED
+    comes after that. A later command that found the device gone by qom-list can thus see
+    "Node ... is in use" for a moment: it waits for the release, and a node still held after
+    FINALIZE_WAIT is queued in status.release for the next command instead of being left
+    open for the domain's lifetime."""
+    from .blockjobs import blockdev_del
+    from .chaincache import layers
+    for index in [layer.index for layer in layers(disk_el)]:
+        deadline = time.monotonic() + FINALIZE_WAIT
+        while True:
+            try:
+                blockdev_del(q, index)
+                break
+            except DriverError as err:
+                if not _held_by_device(err) or time.monotonic() >= deadline:
+                    if index not in status.release:
+                        status.release.append(index)
+                    break
+                time.sleep(0.02)
+
+
+def _held_by_device(err: DriverError) -> bool:
+    """QEMU's blockdev-del refusal for a node a BlockBackend (the device's drive) still has."""
+    return "in use" in str(err) or "is busy" in str(err)
+
+
 def _insert_device(devices, element) -> None:
     """After the last device of its kind (libvirt appends to that list), else where
     libvirt's order puts the kind: disks after the emulator, interfaces after the
@@ -558,8 +591,7 @@ class Hotplug(QemuDomainBase):
         element = self._by_alias(alias)
         if element is not None:
             if element.tag == "disk":
-                # quietly: a node QEMU will not let go of must not keep every later command failing
-                _delete_chain(q, element, quietly=True)
+                _release_unplugged(q, status, element)
                 status.last_job.pop(element.find("target").get("dev"), None)
             elif element.tag == "interface":
                 self._netdev_del_quietly(q, "host" + alias)
