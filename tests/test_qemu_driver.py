@@ -58,8 +58,12 @@ def test_destroy_from_another_process_really_stops_qemu(env, qcow2_chain):
 
 def test_qemu_killed_from_outside_is_noticed(env, qcow2_chain):
     (img,) = qcow2_chain(["only.qcow2"])
-    env.define("vm1", [("vda", img, "qcow2")])
+    # a guest-agent channel: its automatic socket lives in run/vm1/channel/, which a killed
+    # QEMU leaves behind
+    env.define("vm1", [("vda", img, "qcow2")], extra="<channel type='unix'><target type='virtio' "
+                                                    "name='org.qemu.guest_agent.0'/></channel>")
     env.ok("start", "vm1")
+    assert os.path.exists(os.path.join(env.root, "run", "vm1", "channel", "org.qemu.guest_agent.0"))
     (pid,) = env.qemu_pids()
     os.kill(pid, signal.SIGKILL)
     out = env.ok("list", "--all")
@@ -67,7 +71,7 @@ def test_qemu_killed_from_outside_is_noticed(env, qcow2_chain):
     assert env.ok("domstate", "vm1", "--reason") == "shut off (crashed)\n\n"
     run_dir = os.path.join(env.root, "run")
     assert not os.path.exists(os.path.join(run_dir, "vm1.status.xml"))
-    assert not os.path.exists(os.path.join(run_dir, "vm1", "qmp.sock"))
+    assert not os.path.exists(os.path.join(run_dir, "vm1"))      # the domain's run directory, whole
     # The cache is gone with it: dumpxml shows the persistent definition.
     assert "backingStore" not in env.ok("dumpxml", "vm1")
     env.ok("start", "vm1")
@@ -285,3 +289,24 @@ def test_domblkinfo_comes_from_cache_and_files(env, qcow2_chain):
     st = os.stat(img)
     assert "Physical:       %d" % st.st_size in online
     env.ok("destroy", "vm1")
+
+
+def test_files_queued_for_removal_go_when_qemu_does(env, qcow2_chain):
+    """A merged image queued for removal (status <unlink>) while QEMU still had it open is
+    removed once QEMU is gone; a queued path that is a layer of the cached chain is kept."""
+    (img,) = qcow2_chain(["only.qcow2"])
+    env.define("vm1", [("vda", img, "qcow2")])
+    env.ok("start", "vm1")
+    merged = env.path("merged.qcow2")
+    qemu_img("create", "-q", "-f", "qcow2", merged, "1M")
+    status = os.path.join(env.root, "run", "vm1.status.xml")
+    with open(status) as f:
+        text = f.read()
+    queued = "  <unlink path='%s'/>\n  <unlink path='%s'/>\n" % (merged, img)
+    with open(status, "w") as f:
+        f.write(text.replace("  <nextIndex>", queued + "  <nextIndex>", 1))
+    (pid,) = env.qemu_pids()
+    os.kill(pid, signal.SIGKILL)
+    assert " -    vm1    shut off" in env.ok("list", "--all")
+    assert not os.path.exists(merged)
+    assert os.path.exists(img)

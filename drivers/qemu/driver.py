@@ -548,10 +548,8 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
             tpm = swtpm.emulated_tpm(status.definition.root)
             if tpm is not None and self.config is None and not swtpm.keeps_state(tpm):
                 swtpm.remove_state(self.paths, status.definition.uuid)     # a transient domain's, as libvirt
-            try:
-                os.rmdir(self.paths.run_dir(self.name))
-            except OSError:
-                pass
+            _remove_run_dir(self.paths.run_dir(self.name))
+            _remove_queued_files(status)
         remove(self.paths.status_file(self.name))
         remove(view_path(self.paths.status_file(self.name)))
         remove(self.paths.spawn_intent_file(self.name))
@@ -1010,3 +1008,39 @@ def _set_source_path(chardev, path: str) -> None:
         src = etree.Element("source")
         chardev.insert(0, src)
     src.set("path", path)
+
+
+def _remove_run_dir(run_dir: str) -> None:
+    """A stopped domain's run directory goes, with the channel/ directory of its automatic
+    channel sockets (devargs.channel_args): QEMU unlinks those when it exits cleanly, a
+    killed QEMU leaves them. Anything else found there is not pyvirsh's and stays."""
+    import stat
+    channels = os.path.join(run_dir, "channel")
+    try:
+        names = os.listdir(channels)
+    except OSError:
+        names = []
+    for name in names:
+        path = os.path.join(channels, name)
+        try:
+            if stat.S_ISSOCK(os.lstat(path).st_mode):
+                os.unlink(path)
+        except OSError:
+            pass
+    for directory in (channels, run_dir):
+        try:
+            os.rmdir(directory)
+        except OSError:
+            pass
+
+
+def _remove_queued_files(status: Status) -> None:
+    """Files a finished job queued for removal (status.unlink: merged images of a
+    `blockcommit --delete` or a snapshot delete) that QEMU still had open when the job was
+    settled: with QEMU gone they go now. A path that is again a layer of a cached chain is
+    kept, whatever the queue says."""
+    in_chains = {os.path.realpath(layer.path) for disk in status.definition.devices.iterfind("disk")
+                 for layer in layers(disk) if layer.path}
+    for path in status.unlink:
+        if os.path.realpath(path) not in in_chains:
+            remove(path)
