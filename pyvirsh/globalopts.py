@@ -40,7 +40,7 @@ GLOBAL_OPTIONS = [
     GlobalOption("escape", "e", REQUIRED, "-e | --escape <char>", "set escape sequence for console",
                  "-e CHAR, --escape=CHAR",
                  "Escape sequence for the console: one character, or \\(aq^\\(aq and a letter.\n"
-                 "Checked as virsh checks it; pyvirsh has no console command."),
+                 "Checked as virsh checks it; ends a \\fBconsole\\fR session (default ^])."),
     GlobalOption("help", "h", NO, "-h | --help", "this help",
                  "-h, --help",
                  "Print the usage and the list of commands by group, then exit."),
