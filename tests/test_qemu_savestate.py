@@ -195,6 +195,26 @@ def test_killed_save_leaves_the_domain_running_or_saved(env):
     _marker_survived(env)
 
 
+def test_save_killed_before_its_temporary_file_keeps_an_older_image_apart(env):
+    """The save's intent is recorded before its temporary file is made. Killed in between,
+    with a complete image of an earlier save already at the target, the next command must
+    not take that image for this save's result: it cancels, and the guest keeps running."""
+    image = env.path("older.save")
+    env.ok("save", "sg", image)
+    env.ok("restore", image)
+    status = os.path.join(env.root, "run", "sg.status.xml")
+    with open(status) as f:
+        text = f.read()
+    st = os.stat(image)
+    intent = ('  <intent op="save" path="%s" temp="%s" running="1" replaces="%d:%d"/>\n'
+              % (image, env.path(".older.save.pyvirsh-save1"), st.st_dev, st.st_ino))
+    with open(status, "w") as f:
+        f.write(text.replace("  <nextIndex>", intent + "  <nextIndex>", 1).replace("pending='0'", "pending='1'", 1))
+    assert env.ok("domstate", "sg", "--reason").strip() == "running (save canceled)"
+    assert os.stat(image).st_ino == st.st_ino
+    _marker_survived(env)
+
+
 def test_killed_restore_leaves_the_image_or_the_guest(env):
     """pyvirsh killed while QEMU loads the image: the next command stops a QEMU that has not
     got the RAM yet (the image is still there) or finishes the restore."""

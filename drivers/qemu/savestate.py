@@ -248,15 +248,21 @@ class SaveState:
         was_running = status.state == DomainState.RUNNING
         image = SaveImage(saved_xml, wanted_running(flags, was_running))
         temp = os.path.join(os.path.dirname(target), ".%s.pyvirsh-save%d" % (os.path.basename(target), os.getpid()))
+        # The intent before anything changes, the temporary file included: the next command
+        # settles a killed save.
+        status.intent = etree.Element("intent", op="save", path=target, temp=temp,
+                                      running="1" if was_running else "0")
+        if os.path.exists(target):
+            # the file an earlier save left there is not this save's result
+            status.intent.set("replaces", _identity(target))
+        self.save_status()
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         except OSError as err:
+            status.intent = None            # nothing was done yet
+            self.save_status()
             raise _create_failed(target, err) from None
         try:
-            # The intent before anything changes: the next command settles a killed save.
-            status.intent = etree.Element("intent", op="save", path=target, temp=temp,
-                                          running="1" if was_running else "0")
-            self.save_status()
             with self.qmp() as q:
                 if was_running:
                     q.execute("stop")
@@ -306,7 +312,8 @@ class SaveState:
         assert status is not None and status.intent is not None
         intent = status.intent
         temp, target = intent.get("temp"), intent.get("path")
-        if not os.path.exists(temp) and os.path.exists(target) and _complete(target):
+        if (not os.path.exists(temp) and os.path.exists(target) and _complete(target)
+                and _identity(target) != intent.get("replaces")):
             self._stop_qemu(status)
             self._cleanup(Reason.SHUTOFF_SAVED)
             return
@@ -359,3 +366,9 @@ def _complete(path: str) -> bool:
             return f.read(len(MAGIC)) == MAGIC
     except OSError:
         return False
+
+
+def _identity(path: str) -> str:
+    """Which file is at PATH (device and inode): a rename into place gives it a new one."""
+    st = os.stat(path)
+    return "%d:%d" % (st.st_dev, st.st_ino)

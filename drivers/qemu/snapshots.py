@@ -407,10 +407,17 @@ class Snapshots(QemuDomainBase):
         intent.memory_existed = os.path.exists(path)
         intent.memory_renamed = False
         intent.keep_snapshot(snap)
-        fd = memsnapshot.open_temp(path, intent.memory_temp)
+        # The intent is saved before the temporary file exists, so a pyvirsh killed right
+        # after creating it leaves a file the next command knows to remove.
+        intent.record_in(status)
+        self.save_status()
         try:
-            intent.record_in(status)
+            fd = memsnapshot.open_temp(path, intent.memory_temp)
+        except DriverError:
+            status.intent = None            # nothing was done yet
             self.save_status()
+            raise
+        try:
             try:
                 for disk, overlay, exists in plan:
                     if not exists:
