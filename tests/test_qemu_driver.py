@@ -310,3 +310,26 @@ def test_files_queued_for_removal_go_when_qemu_does(env, qcow2_chain):
     assert " -    vm1    shut off" in env.ok("list", "--all")
     assert not os.path.exists(merged)
     assert os.path.exists(img)
+
+
+def test_a_command_that_finds_qemu_gone_says_domain_is_not_running(env, qcow2_chain):
+    """QEMU killed after a command read the status and before it reached the monitor:
+    libvirt's 'domain is not running', not a refused socket."""
+    from pyvirsh.drivers import open_connection
+    from pyvirsh.drivers.api import DriverError, ErrorCode
+    (img,) = qcow2_chain(["only.qcow2"])
+    env.define("vm1", [("vda", img, "qcow2")])
+    env.ok("start", "vm1")
+    dom = open_connection(env.uri).lookup_domain_by_name("vm1")
+    dom.refresh()
+    (pid,) = env.qemu_pids()
+    os.kill(pid, signal.SIGKILL)
+    while env.qemu_pids():
+        pass
+    try:
+        dom.qmp()
+    except DriverError as err:
+        assert (err.code, str(err)) == (ErrorCode.OPERATION_INVALID, "Requested operation is not valid: domain is not running")
+    else:
+        raise AssertionError("a monitor connection to a dead QEMU succeeded")
+    assert " -    vm1    shut off" in env.ok("list", "--all")

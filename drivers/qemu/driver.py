@@ -581,8 +581,17 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
         return self.status
 
     def qmp(self):
-        from .qmp import QMP
-        return QMP(self._require_active().monitor)
+        from .qmp import QMP, MonitorGone
+        status = self._require_active()
+        try:
+            return QMP(status.monitor)
+        except MonitorGone:
+            # QEMU went away after this command read the status (killed, or stopped by
+            # another pyvirsh): libvirt's words for a domain that is not running; the next
+            # command reaps it.
+            if not process.qemu_alive(status.pid, status.pidfile):
+                raise DriverError(ErrorCode.OPERATION_INVALID, "domain is not running") from None
+            raise
 
     # ------------------------------------------------------------------
     # information
