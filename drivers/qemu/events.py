@@ -362,7 +362,7 @@ class EventListener(EventListenerBase):
 
 
 class QemuEvents:
-    """The connection's listeners (mixed into driver.QemuConnection)."""
+    """The connection's listeners (mixed into connection.QemuConnection)."""
 
     def domain_event_listener(self, domain) -> EventListener:
         return EventListener(self, domain.name if domain is not None else None, qemu=False)
