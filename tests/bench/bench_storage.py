@@ -2,6 +2,7 @@
 """The QEMU driver's storage volumes measured against their peers, side by side in one run.
 
     python tests/bench/bench_storage.py [--runs N] [--size-mib N] [--volumes N] [--skip-copy] [--skip-list]
+                                        [--pyvirsh PATH]
 
 1. vol-upload / vol-download of a 1 GiB volume (whole one-shot processes) beside the tools a
    user would otherwise run on the same files (goal: pyvirsh >= 0.9x their speed):
@@ -16,8 +17,15 @@
    (its own socket, the same directory as a transient pool; goal: pyvirsh at most 2x).
 
 Every round runs each program once, in turns, so that load from elsewhere falls on all
-alike; the tables show medians. It measures; it asserts nothing. Everything lives in a
-temporary directory that is removed.
+alike, and every other round in the opposite order; before each run the files are put back
+as they were and os.sync() writes back what the runs before left dirty, so that every run
+starts from the same state (the files it reads in the page cache, nothing of another run's
+to write back) and pays only for its own work. The tables show medians. It measures; it
+asserts nothing. Everything lives in a temporary directory that is removed.
+
+--pyvirsh names the pyvirsh to run (default: this Python's). Measure a non-editable install
+(`pip install .` into a venv): an editable one adds its import hook's own start-up (pathlib,
+urllib.parse... at every process start, some 15 ms here) to every pyvirsh figure.
 """
 
 from __future__ import annotations
@@ -35,6 +43,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from difftool import pyvirsh_argv
+
+PYVIRSH = pyvirsh_argv()          # --pyvirsh replaces it
 from libvirtdref import Libvirtd
 
 POOL = "pyvirsh-bench-pool"      # a transient pool of libvirtd's: gone when it is destroyed
@@ -46,7 +56,7 @@ def bytecode_env(base: str) -> None:
     the bench's own (PYTHONDONTWRITEBYTECODE would otherwise compile every module every run)."""
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     os.environ["PYTHONPYCACHEPREFIX"] = os.path.join(base, "pycache")
-    subprocess.run(pyvirsh_argv() + ["-c", "test:///default", "version"], capture_output=True, check=True)
+    subprocess.run(PYVIRSH + ["-c", "test:///default", "version"], capture_output=True, check=True)
 
 
 def timed(argv) -> float:
@@ -55,14 +65,22 @@ def timed(argv) -> float:
     return (time.perf_counter() - start) * 1000.0
 
 
+def settle(before=None) -> None:
+    """The files as the next run expects them, and nothing dirty left to write back."""
+    if before is not None:
+        before()
+    os.sync()
+
+
 def rounds(runs: int, argvs: list[list[str]], before=None) -> list[float]:
-    """Median wall time (ms) of each argv; every round runs each once, in turns."""
+    """Median wall time (ms) of each argv; every round runs each once, in turns, every other
+    round in the opposite order (neither always runs just after the other)."""
     times: list[list[float]] = [[] for _ in argvs]
-    for _ in range(runs):
-        for k, argv in enumerate(argvs):
-            if before is not None:
-                before()
-            times[k].append(timed(argv))
+    for n in range(runs):
+        order = list(range(len(argvs)))
+        for k in order if n % 2 == 0 else order[::-1]:
+            settle(before)
+            times[k].append(timed(argvs[k]))
     return [statistics.median(t) for t in times]
 
 
@@ -95,7 +113,7 @@ def bench_copy(base: str, runs: int, size: int) -> None:
     os.makedirs(base)
     root = os.path.join(base, "root")
     pool_dir = os.path.join(base, "pool")
-    shell = pyvirsh_argv() + ["-c", "qemu:///embed?root=%s" % root]
+    shell = PYVIRSH + ["-c", "qemu:///embed?root=%s" % root]
     subprocess.run(shell + ["pool-create-as", "bp", "dir", "--target", pool_dir, "--build"], check=True,
                    capture_output=True)
     subprocess.run(shell + ["vol-create-as", "bp", "v", str(size)], check=True, capture_output=True)
@@ -150,7 +168,7 @@ def bench_copy(base: str, runs: int, size: int) -> None:
         ours, theirs = rounds(runs, argvs, before)
         inner = []
         for _ in range(runs):
-            before()
+            settle(before)
             start = time.perf_counter()
             call()
             inner.append((time.perf_counter() - start) * 1000.0)
@@ -191,7 +209,7 @@ def bench_list(base: str, runs: int, count: int) -> None:
     root = os.path.join(base, "root")
     pool_dir = os.path.join(base, "pool")
     make_volumes(pool_dir, count)
-    shell = pyvirsh_argv() + ["-c", "qemu:///embed?root=%s" % root]
+    shell = PYVIRSH + ["-c", "qemu:///embed?root=%s" % root]
     subprocess.run(shell + ["pool-create-as", "bp", "dir", "--target", pool_dir], check=True,
                    capture_output=True)
     subprocess.run(shell + ["vol-list", "bp", "--details"], check=True, capture_output=True)   # compiled
@@ -237,8 +255,12 @@ def main() -> int:
     parser.add_argument("--volumes", type=int, default=1000)
     parser.add_argument("--skip-copy", action="store_true")
     parser.add_argument("--skip-list", action="store_true")
+    parser.add_argument("--pyvirsh", help="the pyvirsh program to measure (a non-editable install)")
     args = parser.parse_args()
+    if args.pyvirsh:
+        PYVIRSH[:] = [args.pyvirsh]
     base = tempfile.mkdtemp(prefix="pyvirsh-bench-storage-")
+    print("pyvirsh: %s; load average %.2f %.2f %.2f" % ((" ".join(PYVIRSH),) + os.getloadavg()))
     try:
         os.chmod(base, 0o755)       # libvirtd may read the pool as another user
         bytecode_env(base)
@@ -249,6 +271,7 @@ def main() -> int:
             bench_list(os.path.join(base, "list"), args.runs, args.volumes)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+    print("load average at the end %.2f %.2f %.2f" % os.getloadavg())
     return 0
 
 
