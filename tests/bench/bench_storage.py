@@ -16,8 +16,8 @@
    images, qcow2 images over a backing volume) beside virsh with a libvirtd the bench starts
    (its own socket, the same directory as a transient pool; goal: pyvirsh at most 2x).
 
-Every round runs each program once, in turns, so that load from elsewhere falls on all
-alike, and every other round in the opposite order; before each run the files are put back
+Every round runs each program once (and the same driver call in this process: the copy
+without Python's start), in turns, so that load from elsewhere falls on all alike, and every other round in the opposite order; before each run the files are put back
 as they were and os.sync() writes back what the runs before left dirty, so that every run
 starts from the same state (the files it reads in the page cache, nothing of another run's
 to write back) and pays only for its own work. The tables show medians. It measures; it
@@ -59,9 +59,13 @@ def bytecode_env(base: str) -> None:
     subprocess.run(PYVIRSH + ["-c", "test:///default", "version"], capture_output=True, check=True)
 
 
-def timed(argv) -> float:
+def timed(job) -> float:
+    """Wall time (ms) of a program (an argv) or of a call in this process."""
     start = time.perf_counter()
-    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    if callable(job):
+        job()
+    else:
+        subprocess.run(job, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     return (time.perf_counter() - start) * 1000.0
 
 
@@ -72,15 +76,15 @@ def settle(before=None) -> None:
     os.sync()
 
 
-def rounds(runs: int, argvs: list[list[str]], before=None) -> list[float]:
-    """Median wall time (ms) of each argv; every round runs each once, in turns, every other
-    round in the opposite order (neither always runs just after the other)."""
-    times: list[list[float]] = [[] for _ in argvs]
+def rounds(runs: int, jobs: list, before=None) -> list[float]:
+    """Median wall time (ms) of each job (see timed); every round runs each once, in turns,
+    every other round in the opposite order (neither always runs just after the other)."""
+    times: list[list[float]] = [[] for _ in jobs]
     for n in range(runs):
-        order = list(range(len(argvs)))
+        order = list(range(len(jobs)))
         for k in order if n % 2 == 0 else order[::-1]:
             settle(before)
-            times[k].append(timed(argvs[k]))
+            times[k].append(timed(jobs[k]))
     return [statistics.median(t) for t in times]
 
 
@@ -165,20 +169,26 @@ def bench_copy(base: str, runs: int, size: int) -> None:
             # the volume holds the sparse file's data and holes, as after an upload with --sparse
             subprocess.run(shell + ["vol-upload", "v", sparse, "--pool", "bp", "--sparse"], check=True,
                            capture_output=True)
-        ours, theirs = rounds(runs, argvs, before)
-        inner = []
-        for _ in range(runs):
-            settle(before)
-            start = time.perf_counter()
-            call()
-            inner.append((time.perf_counter() - start) * 1000.0)
-        mid = statistics.median(inner)
+        # the call in this process runs in the same rounds: load from elsewhere falls on it alike
+        ours, theirs, mid = rounds(runs, argvs + [call], before)
         print("  %-24s %9.0f %9.0f %7.2fx %11.0f %7.2fx   %s" % (label, ours, theirs, theirs / ours, mid,
                                                                 theirs / mid, peer))
     # pyvirsh's own start and lookup (the part of every one-shot figure above no copy can save)
-    start, = rounds(runs, [shell + ["vol-path", "v", "--pool", "bp"]])
+    interpreter = _interpreter(PYVIRSH)
+    start, bare = rounds(runs, [shell + ["vol-path", "v", "--pool", "bp"], [interpreter, "-c", "pass"]])
     print("  %-24s %9.0f   (one-shot start and lookup, in every pyvirsh figure)" % ("vol-path", start))
+    print("  %-24s %9.0f   (the interpreter's own start, in every pyvirsh figure)" % ("python -c pass", bare))
     subprocess.run(shell + ["pool-destroy", "bp"], check=True, capture_output=True)
+
+
+def _interpreter(argv: list[str]) -> str:
+    """The Python that runs pyvirsh: argv's first word, or the #! line of a pyvirsh script."""
+    try:
+        with open(argv[0], "rb") as f:
+            line = f.readline()
+    except OSError:
+        return argv[0]
+    return line[2:].decode().split()[0] if line.startswith(b"#!") else argv[0]
 
 
 def make_volumes(pool_dir: str, count: int) -> None:
