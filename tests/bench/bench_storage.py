@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -59,14 +60,22 @@ def bytecode_env(base: str) -> None:
     subprocess.run(PYVIRSH + ["-c", "test:///default", "version"], capture_output=True, check=True)
 
 
-def timed(job) -> float:
-    """Wall time (ms) of a program (an argv) or of a call in this process."""
+def _cpu() -> float:
+    """CPU time (ms, user and system) of this process and its waited-for children so far."""
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime) * 1000.0
+
+
+def timed(job) -> tuple[float, float]:
+    """Wall and CPU time (ms) of a program (an argv) or of a call in this process. The CPU
+    time varies less with the machine's load than the wall time does."""
+    cpu = _cpu()
     start = time.perf_counter()
     if callable(job):
         job()
     else:
         subprocess.run(job, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    return (time.perf_counter() - start) * 1000.0
+    return (time.perf_counter() - start) * 1000.0, _cpu() - cpu
 
 
 def settle(before=None) -> None:
@@ -76,16 +85,19 @@ def settle(before=None) -> None:
     os.sync()
 
 
-def rounds(runs: int, jobs: list, before=None) -> list[float]:
-    """Median wall time (ms) of each job (see timed); every round runs each once, in turns,
-    every other round in the opposite order (neither always runs just after the other)."""
-    times: list[list[float]] = [[] for _ in jobs]
+def rounds(runs: int, jobs: list, before=None, cpu: list | None = None) -> list[float]:
+    """Median wall time (ms) of each job (see timed), their median CPU times appended to cpu;
+    every round runs each once, in turns, every other round in the opposite order (neither
+    always runs just after the other)."""
+    times: list[list[tuple[float, float]]] = [[] for _ in jobs]
     for n in range(runs):
         order = list(range(len(jobs)))
         for k in order if n % 2 == 0 else order[::-1]:
             settle(before)
             times[k].append(timed(jobs[k]))
-    return [statistics.median(t) for t in times]
+    if cpu is not None:
+        cpu.extend(statistics.median(c for _, c in t) for t in times)
+    return [statistics.median(w for w, _ in t) for t in times]
 
 
 def write_dense(path: str, size: int) -> None:
@@ -161,18 +173,19 @@ def bench_copy(base: str, runs: int, size: int) -> None:
     calls = [lambda: handle.upload(dense, 0, 0, 0), lambda: download(0),
              lambda: handle.upload(sparse, 0, 0, SPARSE), lambda: download(SPARSE)]
     print("vol-upload / vol-download of %d MiB, median of %d (ms); ratio = peer time / pyvirsh "
-          "time (goal >= 0.9)" % (size // MIB, runs))
-    print("  %-24s %9s %9s %8s %11s %8s   %s" % ("command", "pyvirsh", "peer", "ratio", "in-process", "ratio",
-                                                  "peer"))
+          "time (goal >= 0.9); cpu: the one-shot's CPU time beside the peer's" % (size // MIB, runs))
+    print("  %-24s %9s %9s %8s %11s %8s %6s %6s %8s   %s" % (
+        "command", "pyvirsh", "peer", "ratio", "in-process", "ratio", "cpu", "peer", "ratio", "peer"))
     for (label, argvs, before, peer), call in zip(cases, calls):
         if label == "vol-download --sparse":
             # the volume holds the sparse file's data and holes, as after an upload with --sparse
             subprocess.run(shell + ["vol-upload", "v", sparse, "--pool", "bp", "--sparse"], check=True,
                            capture_output=True)
         # the call in this process runs in the same rounds: load from elsewhere falls on it alike
-        ours, theirs, mid = rounds(runs, argvs + [call], before)
-        print("  %-24s %9.0f %9.0f %7.2fx %11.0f %7.2fx   %s" % (label, ours, theirs, theirs / ours, mid,
-                                                                theirs / mid, peer))
+        cpu: list[float] = []
+        ours, theirs, mid = rounds(runs, argvs + [call], before, cpu)
+        print("  %-24s %9.0f %9.0f %7.2fx %11.0f %7.2fx %6.0f %6.0f %7.2fx   %s" % (
+            label, ours, theirs, theirs / ours, mid, theirs / mid, cpu[0], cpu[1], cpu[1] / cpu[0], peer))
     # pyvirsh's own start and lookup (the part of every one-shot figure above no copy can save)
     interpreter = _interpreter(PYVIRSH)
     start, bare = rounds(runs, [shell + ["vol-path", "v", "--pool", "bp"], [interpreter, "-c", "pass"]])
