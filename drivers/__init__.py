@@ -63,10 +63,10 @@ def open_connection(uri: str, readonly: bool = False) -> Connection:
             if not root or not root.startswith("/"):
                 raise DriverError(ErrorCode.INVALID_ARG,
                                   "root parameter is required and must be an absolute path: %s" % uri)
-            from .qemu.driver import open_qemu
+            from .qemu.connection import open_qemu
             return open_qemu(uri, "embed", root, readonly)
         if path in ("/system", "/session"):
-            from .qemu.driver import open_qemu
+            from .qemu.connection import open_qemu
             return open_qemu(uri, path[1:], None, readonly)
         raise DriverError(ErrorCode.INVALID_ARG,
                           "unexpected QEMU URI path '%s', try qemu:///system, qemu:///session "

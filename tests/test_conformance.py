@@ -421,7 +421,8 @@ def test_commands_call_only_declared_driver_methods():
     """A method a driver has but drivers/api.py does not declare is never called by the shell:
     a third driver could not know it must exist (the pool-info AttributeError on QEMU)."""
     from pyvirsh.drivers import api
-    from pyvirsh.drivers.qemu.driver import QemuConnection, QemuDomain
+    from pyvirsh.drivers.qemu.connection import QemuConnection
+    from pyvirsh.drivers.qemu.driver import QemuDomain
     from pyvirsh.drivers.qemu.snapshots import QemuSnapshot
     from pyvirsh.drivers.test.driver import TestConnection, TestDomain, TestSnapshot
     from pyvirsh.drivers.test.storage import TestStoragePool, TestStorageVol

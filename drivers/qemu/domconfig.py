@@ -32,7 +32,7 @@ class DomainConfig:
         from .paths import DriverPaths
         from .qmp import QMP
         from .status import Status
-        conn: Any                   # driver.QemuConnection (driver.py imports this module)
+        conn: Any                   # connection.QemuConnection (connection.py imports this module)
         name: str
         status: Status | None
         config: DomainDef | None

@@ -28,7 +28,6 @@ Events that happen while nobody listens are gone, as with libvirtd (QEMU keeps n
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -75,6 +74,7 @@ _WATCHDOG = {"none": 0, "pause": 1, "reset": 2, "poweroff": 3, "shutdown": 4, "d
 
 def record(dom, event: int, detail: int) -> None:
     """Log a lifecycle event of a QEMU domain. Never fails the change it reports."""
+    import json         # here: the connection imports this module, and json loads re, enum...
     paths = dom.paths
     line = json.dumps({"t": time.time(), "domain": dom.name, "kind": "lifecycle",
                        "event": event, "detail": detail}) + "\n"
@@ -137,6 +137,7 @@ class _LogTail:
     def _drain(self) -> list[dict]:
         if self.file is None:
             return []
+        import json
         data = self.partial + self.file.read()
         lines = data.split(b"\n")
         self.partial = lines.pop()
@@ -274,6 +275,7 @@ class EventListener(EventListenerBase):
                 self._detach(name)
 
     def _read_monitor(self, name: str, monitor: _Monitor) -> None:
+        import json
         try:
             events = monitor.qmp.poll_events()
         except DriverError:
@@ -362,7 +364,7 @@ class EventListener(EventListenerBase):
 
 
 class QemuEvents:
-    """The connection's listeners (mixed into driver.QemuConnection)."""
+    """The connection's listeners (mixed into connection.QemuConnection)."""
 
     def domain_event_listener(self, domain) -> EventListener:
         return EventListener(self, domain.name if domain is not None else None, qemu=False)

@@ -22,7 +22,6 @@ network inactive; net-start makes it afresh. Every change takes the networks loc
 
 from __future__ import annotations
 
-import json
 import os
 
 from ..api import (ALL_NETWORK_LIST_FLAGS, DriverError, ErrorCode, Network, NetworkUpdateFlags,
@@ -303,6 +302,7 @@ def _start(store: NetworkStore, net: NetworkDef) -> None:
     rules = firewall.network_rules(net.forward_mode, net.bridge, [ip.interface.network for ip in net.ips],
                                    net.nat_ports)
     ensure_dir(store.paths.run)
+    import json         # here: the connection imports this module, and json loads re, enum...
     plan = {"bridge": net.bridge, "rules": [firewall.rule_to_json(r) for r in rules]}
     atomic_write(store.paths.plan_file(net.name), json.dumps(plan))
     try:
@@ -329,6 +329,7 @@ def teardown(store: NetworkStore, name: str) -> None:
     text = read_text(store.paths.plan_file(name))
     hostnet.stop_dnsmasq(store.paths.dnsmasq(name))
     if text is not None:
+        import json
         plan = json.loads(text)
         firewall.remove([firewall.rule_from_json(r) for r in plan.get("rules", [])])
         hostnet.delete_bridge(plan["bridge"])

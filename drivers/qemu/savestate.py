@@ -171,7 +171,7 @@ class SaveState:
 
         from .paths import DriverPaths
         from .status import Status
-        conn: Any                   # driver.QemuConnection (driver.py imports this module)
+        conn: Any                   # connection.QemuConnection (connection.py imports this module)
         name: str
         status: Status | None
         config: DomainDef | None

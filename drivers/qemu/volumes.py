@@ -47,7 +47,7 @@ def no_vol(kind: str, word: str) -> DriverError:
 class PoolVolumes:
     """The volume calls of a QemuStoragePool (a mixin: it reads the attributes declared here)."""
 
-    conn: VolumeLookups     # the QemuConnection (driver.py, which imports this module)
+    conn: VolumeLookups     # the QemuConnection (connection.py, which imports this module)
     name: str
     uuid: str
 

@@ -70,7 +70,7 @@ def _preload(uri: str) -> None:
     if scheme == "test":
         from ..test import driver   # noqa: F401
     elif scheme == "qemu":
-        from ..qemu import driver as _qemu   # noqa: F401
+        from ..qemu import connection, driver as _qemu   # noqa: F401  (the domain code: made lazily)
     from . import server    # noqa: F401
 
 

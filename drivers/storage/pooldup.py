@@ -5,10 +5,15 @@ for every driver."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from ..api import DriverError, ErrorCode
-from .pooldef import PoolDef
+
+# The type checker reads any name TYPE_CHECKING as true; Python skips the block: collections.abc
+# would cost every pool and volume command its import.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .pooldef import PoolDef
 
 
 def check_new_pool(pool: PoolDef, existing: Sequence[tuple[PoolDef, bool]], *, creating: bool) -> int | None:

@@ -2,6 +2,7 @@
 """The QEMU driver's storage volumes measured against their peers, side by side in one run.
 
     python tests/bench/bench_storage.py [--runs N] [--size-mib N] [--volumes N] [--skip-copy] [--skip-list]
+                                        [--pyvirsh PATH]
 
 1. vol-upload / vol-download of a 1 GiB volume (whole one-shot processes) beside the tools a
    user would otherwise run on the same files (goal: pyvirsh >= 0.9x their speed):
@@ -15,15 +16,23 @@
    images, qcow2 images over a backing volume) beside virsh with a libvirtd the bench starts
    (its own socket, the same directory as a transient pool; goal: pyvirsh at most 2x).
 
-Every round runs each program once, in turns, so that load from elsewhere falls on all
-alike; the tables show medians. It measures; it asserts nothing. Everything lives in a
-temporary directory that is removed.
+Every round runs each program once (and the same driver call in this process: the copy
+without Python's start), in turns, so that load from elsewhere falls on all alike, and every other round in the opposite order; before each run the files are put back
+as they were and os.sync() writes back what the runs before left dirty, so that every run
+starts from the same state (the files it reads in the page cache, nothing of another run's
+to write back) and pays only for its own work. The tables show medians. It measures; it
+asserts nothing. Everything lives in a temporary directory that is removed.
+
+--pyvirsh names the pyvirsh to run (default: this Python's). Measure a non-editable install
+(`pip install .` into a venv): an editable one adds its import hook's own start-up (pathlib,
+urllib.parse... at every process start, some 15 ms here) to every pyvirsh figure.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -35,6 +44,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from difftool import pyvirsh_argv
+
+PYVIRSH = pyvirsh_argv()          # --pyvirsh replaces it
 from libvirtdref import Libvirtd
 
 POOL = "pyvirsh-bench-pool"      # a transient pool of libvirtd's: gone when it is destroyed
@@ -46,24 +57,47 @@ def bytecode_env(base: str) -> None:
     the bench's own (PYTHONDONTWRITEBYTECODE would otherwise compile every module every run)."""
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     os.environ["PYTHONPYCACHEPREFIX"] = os.path.join(base, "pycache")
-    subprocess.run(pyvirsh_argv() + ["-c", "test:///default", "version"], capture_output=True, check=True)
+    subprocess.run(PYVIRSH + ["-c", "test:///default", "version"], capture_output=True, check=True)
 
 
-def timed(argv) -> float:
+def _cpu() -> float:
+    """CPU time (ms, user and system) of this process and its waited-for children so far."""
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime) * 1000.0
+
+
+def timed(job) -> tuple[float, float]:
+    """Wall and CPU time (ms) of a program (an argv) or of a call in this process. The CPU
+    time varies less with the machine's load than the wall time does."""
+    cpu = _cpu()
     start = time.perf_counter()
-    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    return (time.perf_counter() - start) * 1000.0
+    if callable(job):
+        job()
+    else:
+        subprocess.run(job, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return (time.perf_counter() - start) * 1000.0, _cpu() - cpu
 
 
-def rounds(runs: int, argvs: list[list[str]], before=None) -> list[float]:
-    """Median wall time (ms) of each argv; every round runs each once, in turns."""
-    times: list[list[float]] = [[] for _ in argvs]
-    for _ in range(runs):
-        for k, argv in enumerate(argvs):
-            if before is not None:
-                before()
-            times[k].append(timed(argv))
-    return [statistics.median(t) for t in times]
+def settle(before=None) -> None:
+    """The files as the next run expects them, and nothing dirty left to write back."""
+    if before is not None:
+        before()
+    os.sync()
+
+
+def rounds(runs: int, jobs: list, before=None, cpu: list | None = None) -> list[float]:
+    """Median wall time (ms) of each job (see timed), their median CPU times appended to cpu;
+    every round runs each once, in turns, every other round in the opposite order (neither
+    always runs just after the other)."""
+    times: list[list[tuple[float, float]]] = [[] for _ in jobs]
+    for n in range(runs):
+        order = list(range(len(jobs)))
+        for k in order if n % 2 == 0 else order[::-1]:
+            settle(before)
+            times[k].append(timed(jobs[k]))
+    if cpu is not None:
+        cpu.extend(statistics.median(c for _, c in t) for t in times)
+    return [statistics.median(w for w, _ in t) for t in times]
 
 
 def write_dense(path: str, size: int) -> None:
@@ -95,7 +129,7 @@ def bench_copy(base: str, runs: int, size: int) -> None:
     os.makedirs(base)
     root = os.path.join(base, "root")
     pool_dir = os.path.join(base, "pool")
-    shell = pyvirsh_argv() + ["-c", "qemu:///embed?root=%s" % root]
+    shell = PYVIRSH + ["-c", "qemu:///embed?root=%s" % root]
     subprocess.run(shell + ["pool-create-as", "bp", "dir", "--target", pool_dir, "--build"], check=True,
                    capture_output=True)
     subprocess.run(shell + ["vol-create-as", "bp", "v", str(size)], check=True, capture_output=True)
@@ -139,28 +173,35 @@ def bench_copy(base: str, runs: int, size: int) -> None:
     calls = [lambda: handle.upload(dense, 0, 0, 0), lambda: download(0),
              lambda: handle.upload(sparse, 0, 0, SPARSE), lambda: download(SPARSE)]
     print("vol-upload / vol-download of %d MiB, median of %d (ms); ratio = peer time / pyvirsh "
-          "time (goal >= 0.9)" % (size // MIB, runs))
-    print("  %-24s %9s %9s %8s %11s %8s   %s" % ("command", "pyvirsh", "peer", "ratio", "in-process", "ratio",
-                                                  "peer"))
+          "time (goal >= 0.9); cpu: the one-shot's CPU time beside the peer's" % (size // MIB, runs))
+    print("  %-24s %9s %9s %8s %11s %8s %6s %6s %8s   %s" % (
+        "command", "pyvirsh", "peer", "ratio", "in-process", "ratio", "cpu", "peer", "ratio", "peer"))
     for (label, argvs, before, peer), call in zip(cases, calls):
         if label == "vol-download --sparse":
             # the volume holds the sparse file's data and holes, as after an upload with --sparse
             subprocess.run(shell + ["vol-upload", "v", sparse, "--pool", "bp", "--sparse"], check=True,
                            capture_output=True)
-        ours, theirs = rounds(runs, argvs, before)
-        inner = []
-        for _ in range(runs):
-            before()
-            start = time.perf_counter()
-            call()
-            inner.append((time.perf_counter() - start) * 1000.0)
-        mid = statistics.median(inner)
-        print("  %-24s %9.0f %9.0f %7.2fx %11.0f %7.2fx   %s" % (label, ours, theirs, theirs / ours, mid,
-                                                                theirs / mid, peer))
+        # the call in this process runs in the same rounds: load from elsewhere falls on it alike
+        cpu: list[float] = []
+        ours, theirs, mid = rounds(runs, argvs + [call], before, cpu)
+        print("  %-24s %9.0f %9.0f %7.2fx %11.0f %7.2fx %6.0f %6.0f %7.2fx   %s" % (
+            label, ours, theirs, theirs / ours, mid, theirs / mid, cpu[0], cpu[1], cpu[1] / cpu[0], peer))
     # pyvirsh's own start and lookup (the part of every one-shot figure above no copy can save)
-    start, = rounds(runs, [shell + ["vol-path", "v", "--pool", "bp"]])
+    interpreter = _interpreter(PYVIRSH)
+    start, bare = rounds(runs, [shell + ["vol-path", "v", "--pool", "bp"], [interpreter, "-c", "pass"]])
     print("  %-24s %9.0f   (one-shot start and lookup, in every pyvirsh figure)" % ("vol-path", start))
+    print("  %-24s %9.0f   (the interpreter's own start, in every pyvirsh figure)" % ("python -c pass", bare))
     subprocess.run(shell + ["pool-destroy", "bp"], check=True, capture_output=True)
+
+
+def _interpreter(argv: list[str]) -> str:
+    """The Python that runs pyvirsh: argv's first word, or the #! line of a pyvirsh script."""
+    try:
+        with open(argv[0], "rb") as f:
+            line = f.readline()
+    except OSError:
+        return argv[0]
+    return line[2:].decode().split()[0] if line.startswith(b"#!") else argv[0]
 
 
 def make_volumes(pool_dir: str, count: int) -> None:
@@ -191,7 +232,7 @@ def bench_list(base: str, runs: int, count: int) -> None:
     root = os.path.join(base, "root")
     pool_dir = os.path.join(base, "pool")
     make_volumes(pool_dir, count)
-    shell = pyvirsh_argv() + ["-c", "qemu:///embed?root=%s" % root]
+    shell = PYVIRSH + ["-c", "qemu:///embed?root=%s" % root]
     subprocess.run(shell + ["pool-create-as", "bp", "dir", "--target", pool_dir], check=True,
                    capture_output=True)
     subprocess.run(shell + ["vol-list", "bp", "--details"], check=True, capture_output=True)   # compiled
@@ -237,8 +278,12 @@ def main() -> int:
     parser.add_argument("--volumes", type=int, default=1000)
     parser.add_argument("--skip-copy", action="store_true")
     parser.add_argument("--skip-list", action="store_true")
+    parser.add_argument("--pyvirsh", help="the pyvirsh program to measure (a non-editable install)")
     args = parser.parse_args()
+    if args.pyvirsh:
+        PYVIRSH[:] = [args.pyvirsh]
     base = tempfile.mkdtemp(prefix="pyvirsh-bench-storage-")
+    print("pyvirsh: %s; load average %.2f %.2f %.2f" % ((" ".join(PYVIRSH),) + os.getloadavg()))
     try:
         os.chmod(base, 0o755)       # libvirtd may read the pool as another user
         bytecode_env(base)
@@ -249,6 +294,7 @@ def main() -> int:
             bench_list(os.path.join(base, "list"), args.runs, args.volumes)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+    print("load average at the end %.2f %.2f %.2f" % os.getloadavg())
     return 0
 
 

@@ -1,0 +1,87 @@
+"""drivers/storage/rangecopy.py: the kernel copy under vol-upload and vol-download, each of
+its ways on real files - on one file system and across two (the test's temporary
+directory and /dev/shm, a tmpfs), where copy_file_range refuses (EXDEV) and splice goes on."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from pyvirsh.drivers.storage import rangecopy, voldir
+
+MIB = 1 << 20
+SHM = "/dev/shm"
+
+
+def _source(path: str) -> bytes:
+    """3 MiB + 5 bytes of data at 1 MiB, the rest holes; returns the whole file's bytes."""
+    data = os.urandom(3 * MIB + 5)
+    with open(path, "wb") as f:
+        f.truncate(8 * MIB)
+        f.seek(MIB)
+        f.write(data)
+    with open(path, "rb") as f:
+        return f.read()
+
+
+@pytest.fixture
+def files(tmp_path):
+    src = str(tmp_path / "src")
+    content = _source(src)
+    if not os.path.isdir(SHM):
+        pytest.skip("no /dev/shm")
+    other = os.path.join(SHM, "pyvirsh-rangecopy-%d" % os.getpid())
+    yield src, content, str(tmp_path / "dst"), other
+    if os.path.exists(other):
+        os.unlink(other)
+
+
+def _copy_with(ways, src: str, dst: str, src_off: int, dst_off: int, length: int):
+    s = os.open(src, os.O_RDONLY)
+    d = os.open(dst, os.O_RDWR | os.O_CREAT, 0o600)
+    copier = rangecopy.RangeCopier(s, d)
+    if ways is not None:
+        copier.ways = list(ways)
+    try:
+        moved = copier.copy(src_off, dst_off, length)
+        return moved, copier.ways
+    finally:
+        copier.close()
+        os.close(s)
+        os.close(d)
+
+
+def test_each_way_copies_the_bytes_at_the_offsets_asked(files):
+    src, content, same_fs, other_fs = files
+    for ways, dst in ((["splice"], same_fs), (["copy_file_range"], same_fs), ([], same_fs),
+                      (["splice"], other_fs)):
+        if os.path.exists(dst):
+            os.unlink(dst)
+        # 2 MiB from 1 MiB - 7 (some hole, then data) to 3 bytes past the target's start
+        moved, _ = _copy_with(ways, src, dst, MIB - 7, 3, 2 * MIB)
+        assert moved == 2 * MIB
+        with open(dst, "rb") as f:
+            assert f.read() == b"\0" * 3 + content[MIB - 7:3 * MIB - 7], ways
+
+
+def test_a_refused_way_gives_way_to_the_next_and_a_short_source_ends_the_copy(files):
+    src, content, _, other_fs = files
+    # copy_file_range across two file systems: EXDEV, then splice does it and stays chosen
+    moved, ways = _copy_with(None, src, other_fs, 0, 0, 16 * MIB)     # the default: copy_file_range first
+    assert ways == ["splice"]
+    assert moved == 8 * MIB          # the source ends first: its size, not the length asked
+    with open(other_fs, "rb") as f:
+        assert f.read() == content
+
+
+def test_transfer_keeps_holes_across_file_systems(files):
+    src, content, _, other_fs = files
+    fd = os.open(other_fs, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        assert voldir.transfer(src, fd, 0, 0, None, True) == 8 * MIB
+    finally:
+        os.close(fd)
+    with open(other_fs, "rb") as f:
+        assert f.read() == content
+    assert os.stat(other_fs).st_blocks * 512 < 5 * MIB      # the holes stayed holes
