@@ -456,8 +456,8 @@ these actions take effect when the next pyvirsh command looks at the domain
 (\fBlist\fR, \fBdomstate\fR, \fBdominfo\fR, \fBdestroy\fR, ...):
 .TP
 \fB<on_poweroff>\fR
-\fBdestroy\fR (the default) or \fBrestart\fR (\fBpreserve\fR is refused, as by
-libvirt\(aqs QEMU driver).
+\fBdestroy\fR (the default) or \fBrestart\fR
+(\fBpreserve\fR is refused, as by libvirt\(aqs QEMU driver).
 After the guest powered off: QEMU is stopped and the domain is
 \fBshut off (shutdown)\fR; or the machine is reset and runs again.
 .TP
