@@ -6,6 +6,7 @@ agent's and spice's virtio-serial ports, the USB tablet, the NIC's MAC, the seri
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -57,15 +58,15 @@ def boot(tmp_path, guest_files, profile: str, extra: dict | None = None) -> tupl
 
 def _boot(env: Env, guest_files, profile: str, extra: dict) -> tuple[etree._Element, dict]:
     """extra: XML added after the opening tag of <domain>, <os> or <devices> (by tag name)."""
-    for name in ("disk1.qcow2", "disk2.qcow2"):
-        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", env.path(name), "64M"], check=True)
+    for name, size in (("disk1.qcow2", "64M"), ("disk2.qcow2", "64M"), ("disk3.qcow2", "48M")):
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", env.path(name), size], check=True)
     with open(env.path("install.iso"), "wb") as f:
         f.write(b"CD001" * 1000)
         f.truncate(3 << 20)
     kernel, initrd = guest_files
     log = os.path.join(env.base, "serial.log")
     with open(os.path.join(DATA, profile + ".xml")) as f:
-        text = f.read().replace("/tmp/lvimg/", env.images + "/")
+        text = f.read()
     text = re.sub(r'<boot dev="[a-z]+"/>', "", text)
     text = text.replace("<os>", "<os><kernel>%s</kernel><initrd>%s</initrd>"
                         "<cmdline>console=ttyS0 cryptomgr.notests</cmdline>" % (kernel, initrd), 1)
@@ -74,6 +75,7 @@ def _boot(env: Env, guest_files, profile: str, extra: dict) -> tuple[etree._Elem
     text = text.replace('<domain type="kvm">', '<domain type="qemu">')
     for tag, xml in extra.items():
         text = re.sub(r"(<%s(?:\s[^>]*)?>)" % tag, lambda m, xml=xml: m.group(1) + xml, text, count=1)
+    text = text.replace("/tmp/lvimg/", env.images + "/")       # the profile's images and extra's
     path = os.path.join(env.base, "guest.xml")
     with open(path, "w") as f:
         f.write(text)
@@ -138,6 +140,17 @@ def check_inside(live, seen) -> None:
             assert hosts, (bus, ata, blocks)
             if disk.get("device") == "cdrom":
                 assert hosts[0][0].startswith("sr") and int(hosts[0][1]) == (3 << 20) // 512
+        elif bus == "scsi":
+            # a SCSI disk (sdX) behind its controller's PCI function, at the address's target and
+            # unit (the guest's H:C:T:L, channel 0), with the image's size
+            ctrl = devices.find("controller[@type='scsi'][@index='%s']" % addr.get("controller"))
+            lun = ":0:%d:%d" % (int(addr.get("target")), int(addr.get("unit")))
+            hosts = [entry for entry in blocks.values()
+                     if _pci(ctrl.find("address")) in entry[2] and "/host" in entry[2] and entry[2].endswith(lun)]
+            assert len(hosts) == 1 and hosts[0][0].startswith("sd"), (lun, blocks)
+            info = subprocess.run(["qemu-img", "info", "-U", "--output=json", disk.find("source").get("file")],
+                                  capture_output=True, text=True, check=True)
+            assert int(hosts[0][1]) * 512 == json.loads(info.stdout)["virtual-size"]
     if devices.find("rng") is not None:
         assert seen["rng"] == ["virtio_rng.0"]
     wanted_ports = sorted(c.find("target").get("name") for c in devices.iterfind("channel"))
@@ -162,8 +175,15 @@ def test_q35_guest_sees_virt_install_devices(tmp_path, guest_files):
     assert seen["fwcfg"] == ["opt/org.pyvirsh/greeting hello guest"]
 
 
-def test_pc_guest_sees_virtio_and_ide_disks(tmp_path, guest_files):
-    live, seen = boot(tmp_path, guest_files, "pc-two-buses")
+VIRTIO_SCSI_DISK = ("<controller type='scsi' model='virtio-scsi'/>"
+                    "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+                    "<source file='/tmp/lvimg/disk3.qcow2'/><target dev='sdb' bus='scsi'/>"
+                    "<address type='drive' controller='0' bus='0' target='2' unit='0'/></disk>")
+
+
+def test_pc_guest_sees_virtio_ide_and_virtio_scsi_disks(tmp_path, guest_files):
+    live, seen = boot(tmp_path, guest_files, "pc-two-buses", {"devices": VIRTIO_SCSI_DISK})
+    assert live.find("devices/controller[@type='scsi']").get("model") == "virtio-scsi"
     check_inside(live, seen)
 
 
