@@ -145,10 +145,12 @@ def check_inside(live, seen) -> None:
             # unit (the guest's H:C:T:L, channel 0), with the image's size
             ctrl = devices.find("controller[@type='scsi'][@index='%s']" % addr.get("controller"))
             lun = ":0:%d:%d" % (int(addr.get("target")), int(addr.get("unit")))
+            behind = _pci(ctrl.find("address"))
             hosts = [entry for entry in blocks.values()
-                     if _pci(ctrl.find("address")) in entry[2] and "/host" in entry[2] and entry[2].endswith(lun)]
+                     if behind in entry[2] and "/host" in entry[2] and entry[2].endswith(lun)]
             assert len(hosts) == 1 and hosts[0][0].startswith("sd"), (lun, blocks)
-            info = subprocess.run(["qemu-img", "info", "-U", "--output=json", disk.find("source").get("file")],
+            image = disk.find("source").get("file")
+            info = subprocess.run(["qemu-img", "info", "-U", "--output=json", image],
                                   capture_output=True, text=True, check=True)
             assert int(hosts[0][1]) * 512 == json.loads(info.stdout)["virtual-size"]
     if devices.find("rng") is not None:

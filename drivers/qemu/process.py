@@ -24,6 +24,9 @@ from ..api import DriverError, ErrorCode
 # read from is then held by the shell alone, and ends when it exits. A shell starts background
 # commands with SIGINT and SIGQUIT ignored: env gives QEMU their default actions back.
 _DETACH = 'env --default-signal=INT,QUIT "$@" >&2 & echo $!'
+# Those shells once they have printed the pid: reaped when done, never waited for (a long-lived
+# pyvirsh shell would otherwise keep them as zombies).
+_shells: list[int] = []
 
 
 def spawn(argv: list[str], log_path: str, env: dict | None = None, pass_fds: tuple[int, ...] = ()) -> int:
@@ -38,6 +41,7 @@ def spawn(argv: list[str], log_path: str, env: dict | None = None, pass_fds: tup
 
     Returns QEMU's pid.
     """
+    _reap_shells()
     read_end, write_end = os.pipe()
     log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
     keep = set(pass_fds) | {read_end, write_end, log_fd}
@@ -60,17 +64,27 @@ def spawn(argv: list[str], log_path: str, env: dict | None = None, pass_fds: tup
         os.close(log_fd)
     try:
         data = b""
-        while True:
+        while not data.endswith(b"\n"):
             chunk = os.read(read_end, 64)
             if not chunk:
                 break
             data += chunk
     finally:
         os.close(read_end)
-        os.waitpid(shell, 0)        # it exits right after printing the pid
+        _shells.append(shell)       # it exits right after printing the pid: no need to wait here
     if not data.strip().isdigit():
         raise DriverError(ErrorCode.INTERNAL_ERROR, "failed to start QEMU")
     return int(data)
+
+
+def _reap_shells() -> None:
+    for shell in list(_shells):
+        try:
+            done, _ = os.waitpid(shell, os.WNOHANG)
+        except ChildProcessError:
+            done = shell
+        if done:
+            _shells.remove(shell)
 
 
 def _inherited_fds() -> list[int]:
