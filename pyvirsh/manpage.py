@@ -456,17 +456,17 @@ these actions take effect when the next pyvirsh command looks at the domain
 (\fBlist\fR, \fBdomstate\fR, \fBdominfo\fR, \fBdestroy\fR, ...):
 .TP
 \fB<on_poweroff>\fR
-\fBdestroy\fR (the default), \fBrestart\fR or \fBpreserve\fR.
+\fBdestroy\fR (the default) or \fBrestart\fR
+(\fBpreserve\fR is refused, as by libvirt\(aqs QEMU driver).
 After the guest powered off: QEMU is stopped and the domain is
-\fBshut off (shutdown)\fR; or the machine is reset and runs again; or QEMU is
-kept, stopped, and the domain is \fBin shutdown\fR until it is destroyed.
+\fBshut off (shutdown)\fR; or the machine is reset and runs again.
 .TP
 \fB<on_crash>\fR
 \fBdestroy\fR (the default), \fBrestart\fR, \fBpreserve\fR,
 \fBcoredump\-destroy\fR or \fBcoredump\-restart\fR.
 After the guest panicked (it reports a panic through a \fB<panic>\fR
-device): as above, with \fBshut off (crashed)\fR and
-\fBcrashed (panicked)\fR;
+device): as above, with \fBshut off (crashed)\fR; or QEMU is kept,
+stopped, and the domain is \fBcrashed (panicked)\fR until it is destroyed;
 \fBcoredump\-\fR* first writes the guest\(aqs memory to the state
 directory\(aqs \fBdump/\fR\fINAME\fR\fB\-\fR\fITIME\fR\fB.core\fR.
 .TP

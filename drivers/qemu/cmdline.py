@@ -85,8 +85,10 @@ def disk_device(disk: DiskDevice, q35: bool, bootindex: int | None) -> list[str]
         device = {"driver": "ide-cd" if cdrom else "ide-hd", "bus": "ide.%d" % disk.drive_bus,
                   "unit": disk.drive_unit}
     else:
+        # virtio-scsi, as libvirt addresses it: the drive address's bus, target and unit are the
+        # SCSI channel, id and LUN
         device = {"driver": "scsi-cd" if cdrom else "scsi-hd", "bus": "scsi%d.0" % disk.drive_controller,
-                  "channel": 0, "scsi-id": 0, "lun": disk.drive_unit}
+                  "channel": disk.drive_bus, "scsi-id": disk.drive_target, "lun": disk.drive_unit}
     if chain:
         device["drive"] = format_node(chain[0].index)
     device["id"] = disk.alias

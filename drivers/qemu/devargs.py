@@ -78,7 +78,7 @@ def disk_alias(disk: DiskDevice) -> str:
     if disk.bus == "virtio":
         return "virtio-disk%d" % disk_name_to_index(disk.dev)
     if disk.bus == "scsi":
-        return "scsi%d-0-0-%d" % (disk.drive_controller, disk.drive_unit)
+        return "scsi%d-%d-%d-%d" % (disk.drive_controller, disk.drive_bus, disk.drive_target, disk.drive_unit)
     return "%s%d-%d-%d" % (disk.bus, disk.drive_controller, disk.drive_bus, disk.drive_unit)
 
 

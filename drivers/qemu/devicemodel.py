@@ -68,6 +68,7 @@ class DiskDevice(Device):
     detect_zeroes = XMLProperty("driver/@detect_zeroes")
     drive_controller = XMLProperty("address/@controller", int, 0)
     drive_bus = XMLProperty("address/@bus", int, 0)
+    drive_target = XMLProperty("address/@target", int, 0)
     drive_unit = XMLProperty("address/@unit", int, 0)
 
 

@@ -256,10 +256,8 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
                     q.execute("system_reset")
                     q.execute("cont")
                     status.state, status.reason = DomainState.RUNNING, Reason.RUNNING_BOOTED
-                elif action == "preserve":      # QEMU stays, stopped, for a look at the guest
-                    status.state, status.reason = ((DomainState.SHUTDOWN, Reason.SHUTDOWN_UNKNOWN)
-                                                   if event == "on_poweroff" else
-                                                   (DomainState.CRASHED, Reason.CRASHED_PANICKED))
+                elif action == "preserve":      # on_crash only: QEMU stays, stopped, for a look at the guest
+                    status.state, status.reason = DomainState.CRASHED, Reason.CRASHED_PANICKED
         except DriverError:
             return          # a busy or vanishing monitor: the next command looks again
         if action in ("restart", "preserve"):

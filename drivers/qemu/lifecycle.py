@@ -17,7 +17,7 @@ import time
 from .support import unsupported
 
 DEFAULTS = {"on_poweroff": "destroy", "on_reboot": "restart", "on_crash": "destroy"}
-ACTIONS = {"on_poweroff": ("destroy", "restart", "preserve"),
+ACTIONS = {"on_poweroff": ("destroy", "restart"),
            "on_reboot": ("destroy", "restart"),
            "on_crash": ("destroy", "restart", "preserve", "coredump-destroy", "coredump-restart")}
 # query-status of a stopped guest -> the event it stands for
@@ -30,9 +30,8 @@ def check(root) -> None:
         # libvirt 9.0's refusal, word for word (qemuValidateLifecycleAction): it renames nothing either
         raise unsupported("qemu driver doesn't support the 'rename-restart' action for "
                           "'on_reboot'/'on_poweroff'/'on_crash'")
-    if actions["on_reboot"] == "preserve":
-        # libvirt 9.0 refuses 'preserve' for on_poweroff too; pyvirsh keeps a powered-off guest's
-        # QEMU as asked (see the module docstring), so only on_reboot's refusal is libvirt's.
+    if "preserve" in (actions["on_reboot"], actions["on_poweroff"]):
+        # libvirt 9.0's refusal, word for word; 'preserve' stays for on_crash (a panicked guest)
         raise unsupported("qemu driver doesn't support the 'preserve' action for 'on_reboot'/'on_poweroff'")
     for event, allowed in ACTIONS.items():
         action = root.findtext(event)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 
 from ..api import DriverError, ErrorCode
 from ..fsutil import atomic_write, read_text, remove
@@ -37,6 +36,7 @@ def taps_file(run_dir: str, name: str) -> str:
 
 
 def _ip(args: list[str], what: str) -> None:
+    import subprocess           # here: a start without taps never runs a tool
     from ..network.hostnet import find_tool
     proc = subprocess.run([find_tool("ip", "iproute2")] + args, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
@@ -76,6 +76,7 @@ def _bridge_of(conn, iface) -> str:
 
 def _mtu(dev: str) -> str:
     """The bridge's MTU, which libvirt gives the tap too."""
+    import subprocess           # here: a start without taps never runs a tool
     from ..network.hostnet import find_tool
     proc = subprocess.run([find_tool("ip", "iproute2"), "-j", "link", "show", "dev", dev], capture_output=True,
                           text=True, check=False)
@@ -196,6 +197,7 @@ def _existing_tap(iface, name: str | None, made: list[str], record: str) -> None
 
 def _run_script(iface, name: str) -> None:
     """<script path>: run with the tap's name, as libvirt's virNetDevRunEthernetScript."""
+    import subprocess           # here: a start without taps never runs a tool
     script = iface.find("script")
     if script is None or not script.get("path"):
         return
@@ -234,6 +236,7 @@ def _new_tap(made: list[str], record: str) -> str:
 
 def unplug(run_dir: str, dom_name: str) -> None:
     """Remove the taps a start of the domain recorded (those still there)."""
+    import subprocess           # here: a start without taps never runs a tool
     from ..network.hostnet import netdev_exists
 
     record = taps_file(run_dir, dom_name)
@@ -254,6 +257,7 @@ def unplug(run_dir: str, dom_name: str) -> None:
 
 def unplug_one(run_dir: str, dom_name: str, name: str) -> None:
     """Remove one tap of the domain's record (a hot-unplugged interface's), and its name from it."""
+    import subprocess           # here: a start without taps never runs a tool
     from ..network.hostnet import find_tool, netdev_exists
 
     record = taps_file(run_dir, dom_name)

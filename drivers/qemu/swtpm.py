@@ -14,7 +14,6 @@ from swtpm_localca, which keeps a host-wide CA outside the connection's root.
 from __future__ import annotations
 
 import os
-import shutil
 
 from ..api import DriverError, ErrorCode
 from ..fsutil import ensure_dir, remove
@@ -83,6 +82,7 @@ def socket_path(run_dir: str) -> str:
 
 
 def _tool(name: str) -> str:
+    import shutil       # here, not at the top: every start imports this module (shutil loads lzma, bz2)
     found = shutil.which(name)
     if found is None:
         raise DriverError(ErrorCode.OPERATION_FAILED, "Unable to find '%s' binary in $PATH: "
@@ -181,6 +181,7 @@ def stop(paths, name: str) -> None:
 
 
 def remove_state(paths, uuid: str) -> None:
+    import shutil
     shutil.rmtree(state_top(paths, uuid), ignore_errors=True)
 
 
