@@ -378,7 +378,13 @@ def bench_jobs(base: str, size_mib: int, runs: int) -> None:
             ("pyvirsh offline blockpull --wait (+sync)", "offline-pull", "qemu-img rebase", "vs qemu-img"))
     for label, key, peer, note in rows:
         ratio = "%6.2fx  %s" % (med[peer] / med[key], note) if peer else ""
+        if peer and key.startswith(("commit", "pull")):
+            # The goal is stated in time; the ratio of each round's pair (run one after the
+            # other) shows less of the load that changes between rounds on a shared machine.
+            paired = statistics.median(a / b for a, b in zip(results[key], results[peer], strict=True))
+            ratio += " (time %.2fx, per-round pairs %.2fx)" % (med[key] / med[peer], paired)
         print("  %-44s %6.2f s %6.0f MiB/s %s" % (label, med[key], mib / med[key], ratio))
+    print("  load average %.1f %.1f %.1f at the end" % os.getloadavg())
 
 
 def main() -> int:
