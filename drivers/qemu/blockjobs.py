@@ -98,8 +98,9 @@ def _reconcile(dom) -> None:
                 info = {j["id"]: j for j in q.execute("query-jobs")}.get(job.id, {"status": "concluded"})
             if state == "pending":
                 flush_node(q, _receiving_node(job))
-                q.execute("job-finalize", {"id": job.id})
-                info = {j["id"]: j for j in q.execute("query-jobs")}.get(job.id, {"status": "concluded"})
+                # One round trip: QEMU answers the query once the finalize has run.
+                _, after = q.execute_batch([("job-finalize", {"id": job.id}), ("query-jobs", None)])
+                info = {j["id"]: j for j in after}.get(job.id, {"status": "concluded"})
                 state = info["status"]
             if state == "concluded":
                 error = info.get("error")
@@ -266,14 +267,13 @@ def blockdev_del(q, index: int) -> None:
     """Release a dropped layer: QEMU keeps its files open and locked until these go.
 
     A node already gone is fine (a killed pyvirsh may have deleted it before saving
-    that it did); any other refusal is an error, never swallowed."""
+    that it did); any other refusal is an error, never swallowed. The three nodes go in one
+    round trip, top node first: QEMU runs them in order, as separate commands would."""
     from .qmp import QMPError
-    for node in (format_node(index), storage_node(index), data_node(index)):
-        try:
-            q.execute("blockdev-del", {"node-name": node})
-        except QMPError as err:
-            if "find node" not in err.desc.lower():
-                raise
+    nodes = (format_node(index), storage_node(index), data_node(index))
+    for result in q.execute_many([("blockdev-del", {"node-name": node}) for node in nodes]):
+        if isinstance(result, QMPError) and "find node" not in result.desc.lower():
+            raise result
 
 
 def blockdev_del_quietly(q, index: int) -> None:
@@ -321,14 +321,13 @@ class BlockJobs(QemuDomainBase):
             raise DriverError(ErrorCode.INVALID_ARG, "invalid path %s not assigned to domain" % path)
         return disk
 
-    def _job_free(self, disk) -> None:
+    def _job_free(self, disk, q) -> None:
         """No job on the disk, and its cached chain is QEMU's (chainrepair) before a job is
-        planned from it."""
+        planned from it (q: the monitor connection the job will be started on)."""
         if self.status is not None and self.status.job_for(disk.target) is not None:
             raise DriverError(ErrorCode.BLOCK_COPY_ACTIVE, "disk '%s' already in active block job" % disk.target)
         if self.status is not None:
-            with self.qmp() as q:
-                repair_chains(self, q)
+            repair_chains(self, q)
 
     def _start_job(self, q, command: str, args: dict, job: Job) -> None:
         """Record the job, then start it: a kill in between leaves a record QEMU does not
@@ -379,24 +378,24 @@ class BlockJobs(QemuDomainBase):
                 from .offline import offline_pull
                 offline_pull(self, disk, base, bool(flags & BlockRebaseFlags.RELATIVE))
                 return
-            self._job_free(disk)
-            top = chain_of(disk).top
-            base_layer = None
-            if base:
-                base_layer = chain_of(disk).find(disk.target, base)
-                if base_layer.index == top.index:
-                    raise DriverError(ErrorCode.INVALID_ARG, "could not find image '%s' beneath '%s' in chain "
-                                      "for '%s'" % (base, top.path, disk.target))
-            speed = _speed(bandwidth, in_bytes)
-            args: dict[str, object] = {"device": format_node(top.index), "speed": speed}
-            if base_layer is not None:
-                args["base-node"] = format_node(base_layer.index)
-                args["backing-file"] = backing_name(top.path, base_layer.path,
-                                                    bool(flags & BlockRebaseFlags.RELATIVE))
-            job = Job(id=job_id(disk.target), disk=disk.target, kind="pull",
-                      top=top.index, base=base_layer.index if base_layer else None,
-                      bandwidth=speed, flags=flags)
             with self.qmp() as q:
+                self._job_free(disk, q)
+                top = chain_of(disk).top
+                base_layer = None
+                if base:
+                    base_layer = chain_of(disk).find(disk.target, base)
+                    if base_layer.index == top.index:
+                        raise DriverError(ErrorCode.INVALID_ARG, "could not find image '%s' beneath '%s' in chain "
+                                          "for '%s'" % (base, top.path, disk.target))
+                speed = _speed(bandwidth, in_bytes)
+                args: dict[str, object] = {"device": format_node(top.index), "speed": speed}
+                if base_layer is not None:
+                    args["base-node"] = format_node(base_layer.index)
+                    args["backing-file"] = backing_name(top.path, base_layer.path,
+                                                        bool(flags & BlockRebaseFlags.RELATIVE))
+                job = Job(id=job_id(disk.target), disk=disk.target, kind="pull",
+                          top=top.index, base=base_layer.index if base_layer else None,
+                          bandwidth=speed, flags=flags)
                 self._start_job(q, "block-stream", args, job)
 
     # commit -------------------------------------------------------------
@@ -411,43 +410,43 @@ class BlockJobs(QemuDomainBase):
                 from .offline import offline_commit
                 offline_commit(self, disk, base, top, flags)
                 return
-            chain = chain_of(disk)
-            self._job_free(disk)
-            top_layer = chain.find(disk.target, top) if top else chain.top
-            below = chain.below(top_layer)
-            if not below:
-                raise DriverError(ErrorCode.INVALID_ARG, "top '%s' in chain for '%s' has no backing file"
-                                  % (top_layer.path, disk.target))
-            if flags & C.SHALLOW:
-                base_layer = below[0]
-                if base and chain.find(disk.target, base).index != base_layer.index:
-                    raise DriverError(ErrorCode.INVALID_ARG, "base '%s' is not immediately below '%s' in chain "
-                                      "for '%s'" % (base, top_layer.path, disk.target))
-            elif base:
-                base_layer = chain.find(disk.target, base)
-                if base_layer.index not in [layer.index for layer in below]:
-                    raise DriverError(ErrorCode.INVALID_ARG, "could not find image '%s' beneath '%s' in "
-                                      "chain for '%s'" % (base, top_layer.path, disk.target))
-            else:
-                base_layer = below[-1]
-            active = top_layer.index == chain.top.index
-            if active and not flags & C.ACTIVE:
-                raise DriverError(ErrorCode.INVALID_ARG, "commit of '%s' active layer requires active flag"
-                                  % disk.target)
-            if not active and flags & C.ACTIVE:
-                raise DriverError(ErrorCode.INVALID_ARG, "active commit requested but '%s' is not active"
-                                  % top_layer.path)
-            speed = _speed(bandwidth, bool(flags & C.BANDWIDTH_BYTES))
-            args = {"device": chain.top.node_name, "base-node": base_layer.node_name, "speed": speed}
-            committed = chain.between(top_layer, base_layer)
-            if not active:
-                args["top-node"] = top_layer.node_name
-                parent = chain.parent_of(top_layer)
-                args["backing-file"] = backing_name(parent.path, base_layer.path, bool(flags & C.RELATIVE))
-            job = Job(id=job_id(disk.target), disk=disk.target, kind="active-commit" if active else "commit",
-                      top=top_layer.index, base=base_layer.index, bandwidth=speed, flags=flags,
-                      delete="\n".join(layer.path for layer in committed) if flags & C.DELETE else None)
             with self.qmp() as q:
+                self._job_free(disk, q)
+                chain = chain_of(disk)     # after _job_free: as repaired
+                top_layer = chain.find(disk.target, top) if top else chain.top
+                below = chain.below(top_layer)
+                if not below:
+                    raise DriverError(ErrorCode.INVALID_ARG, "top '%s' in chain for '%s' has no backing file"
+                                      % (top_layer.path, disk.target))
+                if flags & C.SHALLOW:
+                    base_layer = below[0]
+                    if base and chain.find(disk.target, base).index != base_layer.index:
+                        raise DriverError(ErrorCode.INVALID_ARG, "base '%s' is not immediately below '%s' in chain "
+                                          "for '%s'" % (base, top_layer.path, disk.target))
+                elif base:
+                    base_layer = chain.find(disk.target, base)
+                    if base_layer.index not in [layer.index for layer in below]:
+                        raise DriverError(ErrorCode.INVALID_ARG, "could not find image '%s' beneath '%s' in "
+                                          "chain for '%s'" % (base, top_layer.path, disk.target))
+                else:
+                    base_layer = below[-1]
+                active = top_layer.index == chain.top.index
+                if active and not flags & C.ACTIVE:
+                    raise DriverError(ErrorCode.INVALID_ARG, "commit of '%s' active layer requires active flag"
+                                      % disk.target)
+                if not active and flags & C.ACTIVE:
+                    raise DriverError(ErrorCode.INVALID_ARG, "active commit requested but '%s' is not active"
+                                      % top_layer.path)
+                speed = _speed(bandwidth, bool(flags & C.BANDWIDTH_BYTES))
+                args = {"device": chain.top.node_name, "base-node": base_layer.node_name, "speed": speed}
+                committed = chain.between(top_layer, base_layer)
+                if not active:
+                    args["top-node"] = top_layer.node_name
+                    parent = chain.parent_of(top_layer)
+                    args["backing-file"] = backing_name(parent.path, base_layer.path, bool(flags & C.RELATIVE))
+                job = Job(id=job_id(disk.target), disk=disk.target, kind="active-commit" if active else "commit",
+                          top=top_layer.index, base=base_layer.index, bandwidth=speed, flags=flags,
+                          delete="\n".join(layer.path for layer in committed) if flags & C.DELETE else None)
                 self._start_job(q, "block-commit", args, job)
 
     # copy ---------------------------------------------------------------
@@ -479,7 +478,8 @@ class BlockJobs(QemuDomainBase):
             disk = self._disk(path)
             if self.status is None:
                 raise DriverError(ErrorCode.OPERATION_INVALID, "domain is not running")
-            self._job_free(disk)
+            with self.qmp() as q:
+                self._job_free(disk, q)
             chain = chain_of(disk).layers()
             top = chain[0]
             shallow = bool(flags & R.SHALLOW) and len(chain) > 1
