@@ -305,6 +305,64 @@ def test_nat_network_made_and_removed(netns, tmp_path):
     netns.ok("net-undefine", "default")
 
 
+def _holds_open(proc: subprocess.Popen, path: str) -> None:
+    """Until the process has the file open (a listener has begun following the event log)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            links = [os.readlink("/proc/%d/fd/%s" % (proc.pid, fd)) for fd in os.listdir("/proc/%d/fd" % proc.pid)]
+        except OSError:
+            links = []
+        if path in links:
+            return
+        assert proc.poll() is None and time.monotonic() < deadline, "the listener never opened " + path
+        time.sleep(0.02)
+
+
+@needs_netns
+def test_net_event_listeners_hear_other_processes(netns, tmp_path):
+    """net-event in one process hears net-start, net-destroy, net-undefine made by others,
+    filtered by network; a domain `event` listener hears none of them."""
+    netns.ok("net-define", _write(tmp_path, "other.xml", "<network><name>other</name></network>"))
+    netns.ok("net-define", _write(tmp_path, "ev.xml", "<network><name>ev</name><bridge name='virbr5'/>"
+                                  "<ip address='192.168.55.1' netmask='255.255.255.0'/></network>"))
+    log = os.path.join(netns.base, "root", "run", "events.jsonl")
+
+    def listen(*args):
+        return subprocess.Popen(netns.prefix + pyvirsh_argv() + ["-c", netns.uri] + list(args), text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=netns.base)
+    every = listen("net-event", "--event", "lifecycle", "--loop")
+    once = listen("net-event", "ev", "--event", "lifecycle")
+    other = listen("net-event", "--network", "other", "--event", "lifecycle", "--loop")
+    domains = listen("event", "--all", "--loop")
+    try:
+        for proc in (every, once, other, domains):
+            _holds_open(proc, log)
+        netns.ok("net-start", "ev")
+        assert once.communicate(timeout=30) == ("event 'lifecycle' for network ev: Started\nevents received: 1\n\n",
+                                                "")
+        assert once.returncode == 0
+        netns.ok("net-destroy", "ev")
+        netns.ok("net-undefine", "ev")
+        netns.ok("net-undefine", "other")
+        # Each listener prints (and flushes) an event as it reads it: read them before the interrupt.
+        heard = [[every.stdout.readline() for _ in range(4)], [other.stdout.readline()]]     # type: ignore[union-attr]
+    finally:
+        for proc in (every, other, domains):
+            proc.send_signal(signal.SIGINT)
+        outputs = [proc.communicate(timeout=30) + (proc.returncode,) for proc in (every, other, domains)]
+    assert "".join(heard[0]) + outputs[0][0] == (
+        "event 'lifecycle' for network ev: Started\nevent 'lifecycle' for network ev: Stopped\n"
+        "event 'lifecycle' for network ev: Undefined\nevent 'lifecycle' for network other: Undefined\n"
+        "event loop interrupted\nevents received: 4\n\n")
+    assert outputs[0][1:] == ("", 0)
+    assert "".join(heard[1]) + outputs[1][0] == ("event 'lifecycle' for network other: Undefined\n"
+                                                 "event loop interrupted\nevents received: 1\n\n")
+    assert outputs[1][1:] == ("", 0)
+    assert outputs[2] == ("event loop interrupted\nevents received: 0\n\n", "", 1)
+    _clean(netns)
+
+
 @needs_netns
 def test_dead_dnsmasq_or_lost_start_is_cleaned_up(netns, tmp_path):
     path = _write(tmp_path, "iso.xml", "<network><name>iso</name><bridge name='virbr3'/>"
