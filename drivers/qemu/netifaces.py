@@ -12,6 +12,10 @@ the guest runs.
 
 The names are written to RUN/NAME.taps before each tap is made, so a pyvirsh killed during a
 start or a hot-plug, or a QEMU that died, leaves taps the next clean-up removes.
+
+A driver not run by root (qemu:///session) cannot make taps: a network or bridge interface's
+tap comes from qemu-bridge-helper instead (bridgehelper.py), as an open descriptor that QEMU
+gets as `fd=N`. Such a tap goes when QEMU closes it and is never recorded.
 """
 
 from __future__ import annotations
@@ -43,8 +47,9 @@ def _ip(args: list[str], what: str) -> None:
         raise DriverError(ErrorCode.SYSTEM_ERROR, "%s: %s" % (what, proc.stderr.strip().rsplit(": ", 1)[-1]))
 
 
-def _bridge_of(conn, iface) -> str:
-    """The bridge an interface joins: its network's (which must run) or the one it names."""
+def _bridge_of(conn, iface, check: bool = True) -> str:
+    """The bridge an interface joins: its network's (which must run) or the one it names
+    (check: that it exists; qemu-bridge-helper checks it itself)."""
     from ..network.hostnet import is_bridge
 
     kind = iface.get("type")
@@ -69,7 +74,7 @@ def _bridge_of(conn, iface) -> str:
     bridge = source.get("bridge") if source is not None else None
     if not bridge:
         raise DriverError(ErrorCode.XML_ERROR, "Missing <source> element with bridge name in interface's <source>")
-    if not is_bridge(bridge):
+    if check and not is_bridge(bridge):
         raise DriverError(ErrorCode.SYSTEM_ERROR, "Cannot get interface MTU on '%s': No such device" % bridge)
     return bridge
 
@@ -85,23 +90,33 @@ def _mtu(dev: str) -> str:
         return "1500"
 
 
-def plug(conn, live, run_dir: str, dom_name: str) -> None:
+def plug(conn, live, run_dir: str, dom_name: str) -> dict[str, int]:
     """Make the taps of the live definition's network and bridge interfaces (setting their
-    <target dev>); on failure, remove the ones made."""
+    <target dev>); on failure, remove the ones made. Returns the descriptors QEMU is to get
+    (tap name -> fd: the bridge helper's taps), which the caller closes once QEMU has them."""
     for iface in live.root.iterfind("devices/interface"):
         check_applicable(iface)
     wanted = [i for i in live.root.iterfind("devices/interface") if i.get("type") in TAP_TYPES]
+    fds: dict[str, int] = {}
     if not wanted:
-        return
+        return fds
     unplug(run_dir, dom_name)       # taps of an earlier start killed before it recorded anything
     made: list[str] = []
     record = taps_file(run_dir, dom_name)
     try:
         for iface in wanted:
-            _plug_one(conn, iface, made, record)
+            _plug_one(conn, iface, made, record, fds)
     except BaseException:
+        close_fds(fds)
         unplug(run_dir, dom_name)
         raise
+    return fds
+
+
+def close_fds(fds: dict[str, int]) -> None:
+    for fd in fds.values():
+        os.close(fd)
+    fds.clear()
 
 
 def check_applicable(iface) -> None:
@@ -115,29 +130,47 @@ def check_applicable(iface) -> None:
                           "implemented yet" % kind)
 
 
-def plug_hotplugged(conn, iface, run_dir: str, dom_name: str) -> None:
+def plug_hotplugged(conn, iface, run_dir: str, dom_name: str) -> int | None:
     """The tap of one interface hot-plugged into a running domain, added to the domain's record
-    (so its stop, or a later clean-up, removes it too); nothing is left if this fails."""
+    (so its stop, or a later clean-up, removes it too); nothing is left if this fails.
+    Returns the descriptor QEMU is to get (a bridge helper's tap), if any."""
     record = taps_file(run_dir, dom_name)
     text = read_text(record)
     made: list[str] = json.loads(text) if text else []
     before = list(made)
+    fds: dict[str, int] = {}
     try:
-        _plug_one(conn, iface, made, record)
+        _plug_one(conn, iface, made, record, fds)
     except BaseException:
+        close_fds(fds)
         for name in made[len(before):]:
             unplug_one(run_dir, dom_name, name.removeprefix(NOT_OURS))
         raise
+    return next(iter(fds.values()), None)
 
 
-def _plug_one(conn, iface, made: list[str], record: str) -> None:
+# The NIC models libvirt gives a tap with a virtio-net header (qemuInterfaceIsVnetCompatModel).
+VNET_HDR_MODELS = ("virtio", "virtio-transitional", "virtio-non-transitional", "e1000e", "vmxnet3")
+
+
+def _plug_one(conn, iface, made: list[str], record: str, fds: dict[str, int]) -> None:
     from ..network.hostnet import netdev_exists
     from .bandwidth import apply
+    from .bridgehelper import privileged, tap_on_bridge
 
     ethernet = iface.get("type") == "ethernet"
-    bridge = None if ethernet else _bridge_of(conn, iface)
+    helped = not ethernet and not privileged()
+    bridge = None if ethernet else _bridge_of(conn, iface, check=not helped)
     target = iface.find("target")
     name = target.get("dev") if target is not None else None
+    if helped:
+        assert bridge is not None
+        model = iface.find("model")
+        name, fd = tap_on_bridge(bridge, model is not None and model.get("type") in VNET_HDR_MODELS)
+        fds[name] = fd
+        apply(name, iface.find("bandwidth"))
+        _set_target(iface, name)
+        return
     if ethernet and target is not None and target.get("managed") == "no":
         _existing_tap(iface, name, made, record)
         return
@@ -165,6 +198,12 @@ def _plug_one(conn, iface, made: list[str], record: str) -> None:
     if ethernet:
         _run_script(iface, name)
     apply(name, iface.find("bandwidth"))
+    _set_target(iface, name)
+
+
+def _set_target(iface, name: str) -> None:
+    """<target dev='NAME'/> in the live definition, where libvirt puts it."""
+    target = iface.find("target")
     if target is None:
         from lxml import etree
         target = etree.Element("target")
