@@ -144,7 +144,7 @@ def interface_args(iface: Interface, q35: bool, bootindex: int | None, tap_fd: i
              "mac": iface.mac, **pci_props(iface, q35)}
     if bootindex:
         props["bootindex"] = bootindex
-    if iface.type in ("network", "bridge", "ethernet") and tap_fd is not None:
+    if iface.type in ("network", "bridge", "ethernet", "direct") and tap_fd is not None:
         backend = {"type": "tap", "id": "hostnet%s" % n, "fd": str(tap_fd)}
     elif iface.type in ("network", "bridge", "ethernet"):
         # The tap pyvirsh made before QEMU started (netifaces.py), opened by name.

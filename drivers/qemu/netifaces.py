@@ -1,4 +1,5 @@
-"""Tap devices for a domain's <interface type='network'>, type='bridge' and type='ethernet',
+"""Tap devices for a domain's <interface type='network'>, type='bridge' and type='ethernet'
+(and the macvtap of a type='direct', macvtap.py),
 made by pyvirsh before QEMU starts (or before a hot-plugged NIC reaches QEMU) and removed
 when the domain stops (or the NIC is unplugged), as libvirt's QEMU driver does
 (qemuInterfaceBridgeConnect, qemuInterfaceEthernetConnect): one tap per interface, named by
@@ -29,8 +30,8 @@ from ..fsutil import atomic_write, read_text, remove
 
 # libvirt's reserved prefixes: a <target dev> starting so is a name libvirt gave, replaced at start.
 RESERVED_PREFIXES = ("vnet", "vif", "macvtap", "macvlan")
-# The interface types whose tap pyvirsh makes.
-TAP_TYPES = ("network", "bridge", "ethernet")
+# The interface types whose tap (or macvtap, for direct) pyvirsh makes.
+TAP_TYPES = ("network", "bridge", "ethernet", "direct")
 # In a domain's tap record, a tap pyvirsh did not make (<target managed='no'>): only its
 # bandwidth settings are cleared at the end, the tap stays.
 NOT_OURS = "!"
@@ -158,6 +159,9 @@ def _plug_one(conn, iface, made: list[str], record: str, fds: dict[str, int]) ->
     from .bandwidth import apply
     from .bridgehelper import privileged, tap_on_bridge
 
+    if iface.get("type") == "direct":
+        _plug_macvtap(iface, made, record, fds)
+        return
     ethernet = iface.get("type") == "ethernet"
     helped = not ethernet and not privileged()
     bridge = None if ethernet else _bridge_of(conn, iface, check=not helped)
@@ -217,6 +221,43 @@ def _set_target(iface, name: str) -> None:
     target.set("dev", name)
 
 
+def _plug_macvtap(iface, made: list[str], record: str, fds: dict[str, int]) -> None:
+    """<interface type='direct'>: its macvtap (macvtap.py), recorded like a tap; QEMU gets
+    the opened /dev/tapN."""
+    from ..network.hostnet import netdev_exists
+    from . import macvtap
+    from .bandwidth import apply
+
+    dev, mode = macvtap.source_of(iface)
+    run_dir, dom_name = os.path.dirname(record), os.path.basename(record)[:-len(".taps")]
+    mac = iface.find("mac")
+    if mac is None or not mac.get("address"):
+        raise DriverError(ErrorCode.INTERNAL_ERROR, "interface has no MAC address")
+    address = mac.get("address")
+    target = iface.find("target")
+    name = target.get("dev") if target is not None else None
+    if name is None or name.startswith(RESERVED_PREFIXES):
+        name = _new_name(made, record, "macvtap", lambda n: macvtap.add_link(n, dev, mode, address, run_dir, dom_name))
+    else:
+        taken = DriverError(ErrorCode.SYSTEM_ERROR, "Unable to create macvtap device %s: File exists" % name)
+        if netdev_exists(name):
+            raise taken
+        made.append(name)
+        atomic_write(record, json.dumps(made))       # before the macvtap exists: a crash leaves its name
+        try:
+            if not macvtap.add_link(name, dev, mode, address, run_dir, dom_name):
+                raise taken
+        except DriverError:
+            made.pop()          # not ours: never removed by our clean-up
+            atomic_write(record, json.dumps(made))
+            raise
+    macvtap.lower_up(dev)
+    model = iface.find("model")
+    fds[name] = macvtap.open_tap(name, model is not None and model.get("type") in VNET_HDR_MODELS)
+    apply(name, iface.find("bandwidth"))
+    _set_target(iface, name)
+
+
 def _existing_tap(iface, name: str | None, made: list[str], record: str) -> None:
     """<interface type='ethernet'><target dev='NAME' managed='no'/>: a tap someone else made
     and owns; QEMU opens it, pyvirsh only adds (and at the end clears) its bandwidth."""
@@ -249,26 +290,37 @@ def _run_script(iface, name: str) -> None:
 
 
 def _new_tap(made: list[str], record: str) -> str:
-    """The first free vnetN, made; another pyvirsh starting a domain at the same moment may take
-    a name first (the creation fails), and then the next one is tried."""
+    """The first free vnetN, made."""
+    return _new_name(made, record, "vnet", lambda name: _ip(["tuntap", "add", "dev", name, "mode", "tap", "vnet_hdr"],
+                                                            "Unable to create tap device %s" % name))
+
+
+def _new_name(made: list[str], record: str, prefix: str, create) -> str:
+    """The first free PREFIXN, made by create(name) (False or a DriverError with the name then
+    taken: another pyvirsh starting a domain at the same moment took it first, and the next
+    one is tried)."""
     from ..network.hostnet import netdev_exists
 
     for n in range(65536):
-        name = "vnet%d" % n
+        name = "%s%d" % (prefix, n)
         if name in made or netdev_exists(name):
             continue
         made.append(name)
-        atomic_write(record, json.dumps(made))       # before the tap exists: a crash leaves its name
+        atomic_write(record, json.dumps(made))       # before the device exists: a crash leaves its name
         try:
-            _ip(["tuntap", "add", "dev", name, "mode", "tap", "vnet_hdr"], "Unable to create tap device %s" % name)
+            created = create(name)
         except DriverError:
             made.pop()                              # not ours: never removed by our clean-up
             atomic_write(record, json.dumps(made))
             if netdev_exists(name):
                 continue
             raise
+        if created is False:
+            made.pop()
+            atomic_write(record, json.dumps(made))
+            continue
         return name
-    raise DriverError(ErrorCode.INTERNAL_ERROR, "no free tap device name")
+    raise DriverError(ErrorCode.INTERNAL_ERROR, "no free %s device name" % prefix)
 
 
 def unplug(run_dir: str, dom_name: str) -> None:
@@ -288,7 +340,15 @@ def unplug(run_dir: str, dom_name: str) -> None:
         if netdev_exists(name):
             from ..network.hostnet import find_tool
             subprocess.run([find_tool("ip", "iproute2"), "link", "del", "dev", name], capture_output=True, check=False)
+        _restore_device(run_dir, dom_name, name)
     remove(record)
+
+
+def _restore_device(run_dir: str, dom_name: str, name: str) -> None:
+    """A passthrough macvtap's host device gets its own MAC back (macvtap.py)."""
+    if os.path.exists(os.path.join(run_dir, dom_name + ".macvtap.json")):
+        from .macvtap import restore_device_mac
+        restore_device_mac(run_dir, dom_name, name)
 
 
 def unplug_one(run_dir: str, dom_name: str, name: str) -> None:
@@ -308,6 +368,7 @@ def unplug_one(run_dir: str, dom_name: str, name: str) -> None:
         return
     if netdev_exists(name):
         subprocess.run([find_tool("ip", "iproute2"), "link", "del", "dev", name], capture_output=True, check=False)
+    _restore_device(run_dir, dom_name, name)
     made.remove(name)
     atomic_write(record, json.dumps(made))
 
