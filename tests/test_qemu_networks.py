@@ -127,6 +127,13 @@ def test_lifecycle_rules_without_starting(files, tmp_path):
                                              "----------------------------------------\n\n")
     state = os.path.join(str(tmp_path), "root", "config", "networks")
     assert sorted(os.listdir(state)) == ["autostart"] and os.listdir(os.path.join(state, "autostart")) == []
+    # IPv6 addresses (libvirt's dnsmasq RA/DHCPv6 and ip6tables rules) are not built: refused by name
+    v6 = _write(tmp_path, "v6.xml", "<network><name>v6</name><ip family='ipv6' address='fd00:1::1' prefix='64'/>"
+                "</network>")
+    assert files.fails("net-define", v6) == ("error: Failed to define network from %s\nerror: unsupported "
+                                             "configuration: network XML <ip family='ipv6'> is not supported by "
+                                             "pyvirsh\n" % v6)
+    assert os.listdir(state) == ["autostart"]
 
 
 def _netif_cases() -> list[dict]:
@@ -265,6 +272,9 @@ def test_nat_network_made_and_removed(netns, tmp_path):
                  "-A POSTROUTING -j LIBVIRT_PRT", "-A FORWARD -j LIBVIRT_FWX"):
         assert rule in rules.splitlines(), (rule, rules)
     assert netns.sh("cat /proc/sys/net/ipv4/ip_forward").strip() == "1"
+    # no IPv6 on a bridge whose network has none, never RAs taken or addresses made up (libvirt's sysctls)
+    assert netns.sh("cd /proc/sys/net/ipv6/conf/virbr0 && cat disable_ipv6 accept_ra autoconf").split() == \
+        ["1", "0", "0"]
     [pid] = netns.dnsmasq_pids()
     conf = os.path.join(netns.base, "root", "run", "networks", "default", "default.conf")
     with open(conf) as f:
@@ -324,7 +334,7 @@ def test_net_event_listeners_hear_other_processes(netns, tmp_path):
     """net-event in one process hears net-start, net-destroy, net-undefine made by others,
     filtered by network; a domain `event` listener hears none of them."""
     netns.ok("net-define", _write(tmp_path, "other.xml", "<network><name>other</name></network>"))
-    netns.ok("net-define", _write(tmp_path, "ev.xml", "<network><name>ev</name><bridge name='virbr5'/>"
+    netns.ok("net-define", _write(tmp_path, "ev.xml", "<network ipv6='yes'><name>ev</name><bridge name='virbr5'/>"
                                   "<ip address='192.168.55.1' netmask='255.255.255.0'/></network>"))
     log = os.path.join(netns.base, "root", "run", "events.jsonl")
 
@@ -339,6 +349,9 @@ def test_net_event_listeners_hear_other_processes(netns, tmp_path):
         for proc in (every, once, other, domains):
             _holds_open(proc, log)
         netns.ok("net-start", "ev")
+        # ipv6='yes': IPv6 among the guests, the bridge still a gateway that takes no RAs
+        assert netns.sh("cd /proc/sys/net/ipv6/conf/virbr5 && cat disable_ipv6 accept_ra autoconf").split() == \
+            ["0", "0", "0"]
         assert once.communicate(timeout=30) == ("event 'lifecycle' for network ev: Started\nevents received: 1\n\n",
                                                 "")
         assert once.returncode == 0

@@ -317,6 +317,7 @@ def _start(store: NetworkStore, net: NetworkDef) -> None:
     atomic_write(store.paths.plan_file(net.name), json.dumps(plan))
     try:
         hostnet.create_bridge(net)
+        hostnet.set_ipv6_sysctls(net)
         firewall.add(rules)
         if net.forward_mode in ("nat", "route"):
             hostnet.enable_ip_forwarding()
