@@ -8,7 +8,8 @@ its own (the host's networking and files are never touched), a test bridge in it
 root (a copy bound over Debian's, which ships it without the bit). pyvirsh itself runs as
 the user nobody. A booted guest on the bridge pings the bridge's address and the namespace
 pings the guest; the tap is on the bridge while QEMU runs and gone with it. A hot-plugged
-interface gets its tap the same way (the descriptor passed over the monitor with getfd). A bridge the ACL
+interface of a network on the bridge gets its tap the same way (the descriptor passed over the
+monitor with getfd). A bridge the ACL
 does not allow gives libvirt's error and starts nothing.
 """
 
@@ -219,12 +220,18 @@ def test_bridge_interface_through_the_helper(stage):
         assert stats["rx"]["packets"] > 0 and stats["tx"]["packets"] > 0
         assert stage.ok("domiflist", "sb").splitlines()[2].split() == [tap, "bridge", "pvbr0", "virtio",
                                                                        "52:54:00:bb:00:01"]
-        # A hot-plugged one: the helper's descriptor goes to QEMU over the monitor (getfd).
-        stage.ok("attach-interface", "sb", "bridge", "pvbr0", "--model", "virtio", "--mac", "52:54:00:bb:00:02")
+        # A hot-plugged one, of a network on the host bridge: the helper's descriptor goes to QEMU
+        # over the monitor (getfd).
+        net = os.path.join(stage.home, "host.xml")
+        with open(net, "w") as f:
+            f.write("<network><name>host</name><forward mode='bridge'/><bridge name='pvbr0'/></network>")
+        stage.ok("net-define", net)
+        stage.ok("net-start", "host")
+        stage.ok("attach-interface", "sb", "network", "host", "--model", "virtio", "--mac", "52:54:00:bb:00:02")
         second = re.findall(r"<target dev='(tap\d+)'/>", stage.ok("dumpxml", "sb"))
         assert len(second) == 2 and second[0] == tap
         assert stage.links()[second[1]]["master"] == "pvbr0"
-        stage.ok("detach-interface", "sb", "bridge", "--mac", "52:54:00:bb:00:02")
+        stage.ok("detach-interface", "sb", "network", "--mac", "52:54:00:bb:00:02")
         deadline = time.monotonic() + 60
         while second[1] in stage.links():        # QEMU closes it once the guest let the NIC go
             assert time.monotonic() < deadline, "the hot-plugged tap stayed"
