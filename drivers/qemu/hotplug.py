@@ -380,7 +380,10 @@ class Hotplug(QemuDomainBase):
         self.save_status()
         try:
             with self.qmp() as q:
-                self._device_add(q, element, tap_fd)
+                if tap_fd is None:
+                    self._device_add(q, element)
+                else:
+                    self._device_add(q, element, tap_fd)
         except BaseException:
             self._unplug_record(element, capacity)
             raise
