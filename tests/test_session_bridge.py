@@ -99,8 +99,12 @@ pytestmark = pytest.mark.skipif(_missing() is not None, reason=_missing() or "")
 
 class Stage:
     def __init__(self):
-        # Not under $TMPDIR: the user must reach it (mktemp -d makes that 0700 root).
-        self.base = tempfile.mkdtemp(prefix="pyvirsh-session-", dir="/tmp")
+        # Under $TMPDIR (CI's clean-up finds a QEMU left there), which the user must be able to
+        # pass through: mktemp -d makes it 0700, so it gets o+x (not o+r) until the end.
+        self.parent = tempfile.gettempdir()
+        self.parent_mode = os.stat(self.parent).st_mode & 0o7777
+        os.chmod(self.parent, self.parent_mode | 0o001)
+        self.base = tempfile.mkdtemp(prefix="pyvirsh-session-")
         os.chmod(self.base, 0o755)
         self.home = os.path.join(self.base, "home")
         os.mkdir(self.home, 0o700)
@@ -143,6 +147,7 @@ class Stage:
         self.holder.stdin.close()       # type: ignore[union-attr]
         self.holder.wait(10)
         shutil.rmtree(self.base, ignore_errors=True)
+        os.chmod(self.parent, self.parent_mode)
 
 
 @pytest.fixture(scope="module")
