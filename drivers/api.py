@@ -1170,6 +1170,11 @@ class Connection(ConnectionExtensions):
         """Start listening for QEMU's monitor events, passed on as QEMU sends them."""
         raise no_support("virConnectDomainQemuMonitorEventRegister")
 
+    def network_event_listener(self, network: Network | None) -> EventListener:
+        """Start listening for network lifecycle events (of one network, or of all): next()
+        gives (network name, "lifecycle", event, detail), libvirt's virNetworkEventLifecycleType."""
+        raise no_support("virConnectNetworkEventRegisterAny")
+
 
 class EventListener:
     """Events as they happen, from the moment the listener was made.

@@ -150,6 +150,7 @@ ARGS = {
     "net-dhcp-leases": ["default", "default --mac 52:54:00:00:00:01", "default --mac zz", "nosuch"],
     "net-dumpxml": ["default", "default --inactive", "default --xpath //ip", "nosuch"],
     "net-edit": ["default", "nosuch"],
+    "net-event": ["--list", "--event nope", "--network nosuch"],      # a wait: the differential tests
     "net-info": ["default", "nosuch"],
     "net-list": ["--all", "--inactive --name", "--uuid --persistent", "--table --autostart", "--name --uuid"],
     "net-name": ["dd8fe884-6c02-601e-7551-cca97df1c5df", "default"],

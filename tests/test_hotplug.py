@@ -297,10 +297,11 @@ def test_config_only_changes_the_persistent_definition(bare):
     assert (proc.returncode, proc.stdout) == (0, "Disk attached successfully\n\n"), proc.stderr
     assert live_disks(env, "b")["vdd"].find("source").get("index") is not None
     assert live_disks(env, "b", inactive=True)["vdd"].find("source").get("index") is None
-    nic = write_xml(env, "nic.xml", "<interface type='direct'><source dev='eth0' mode='bridge'/></interface>")
+    nic = write_xml(env, "nic.xml", "<interface type='vhostuser'><source type='unix' path='/tmp/x.sock' "
+                    "mode='server'/></interface>")
     proc = env.run("attach-device", "b", nic, "--config")
     assert proc.stderr == ("error: Failed to attach device from %s\nerror: unsupported configuration: pyvirsh's "
-                           "QEMU driver does not support type='direct' in <interface> (devices/interface)\n" % nic)
+                           "QEMU driver does not support type='vhostuser' in <interface> (devices/interface)\n" % nic)
 
 
 @needs_qemu
@@ -560,9 +561,9 @@ def test_interface_hotplug_and_detach_interface(guest):
     assert etree.fromstring(env.ok("dumpxml", "g").encode()).find("devices/interface") is None
     assert "net0" not in {c["name"] for c in qmp(env, "g", "qom-list", {"path": "/machine/peripheral"})}
     env.ok("attach-device", "g", nic)               # net0 and its netdev hostnet0 are free again
-    proc = env.run("attach-interface", "g", "direct", "eth0")
+    proc = env.run("attach-interface", "g", "vhostuser", "/tmp/x.sock", "--source-mode", "server")
     assert proc.stderr == ("error: Failed to attach interface\nerror: unsupported configuration: pyvirsh's QEMU "
-                           "driver does not support type='direct' in <interface> (devices/interface)\n")
+                           "driver does not support type='vhostuser' in <interface> (devices/interface)\n")
     # a network interface needs its network running (its tap goes on the network's bridge first):
     # refused without one, never half attached (test_qemu_networks.py plugs one into a real network)
     proc = env.run("attach-interface", "g", "network", "default")

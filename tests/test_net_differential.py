@@ -1,7 +1,7 @@
 """The net-* commands against real virsh 9.0 on test:///default, byte for byte: listing and
 its filters, lookups, define/create/start/destroy/undefine/autostart, net-update of DHCP
 hosts and ranges and DNS hosts with libvirt's matching rules and errors, network XML
-parsing errors, and help. (The QEMU connections' networks are tested in test_qemu_networks.py.)"""
+parsing errors, net-event's options and errors, and help. (The QEMU connections' networks are tested in test_qemu_networks.py.)"""
 
 from __future__ import annotations
 
@@ -75,6 +75,11 @@ CASES = [
     'net-dhcp-leases default', 'net-dhcp-leases nosuch',
     'help net-autostart; help net-create; help net-define; help net-destroy; help net-dhcp-leases; help net-dumpxml',
     'help net-edit; help net-info; help net-list; help net-name; help net-start; help net-undefine; help net-update; help net-uuid',
+    # net-event: the test driver's events come from this process only, so a wait times out
+    'net-event --list', 'net-event --list --event bogus --loop', 'net-event', 'net-event --event bogus',
+    'net-event --network default', 'net-event --event lifecycle --timeout 0', 'net-event --event lifecycle --timeout x',
+    'net-event default lifecycle --timeout 1 --timestamp --loop',
+    'net-event --network nosuch --event lifecycle --timeout 1', 'help net-event',
 ]
 
 

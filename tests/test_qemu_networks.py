@@ -127,6 +127,13 @@ def test_lifecycle_rules_without_starting(files, tmp_path):
                                              "----------------------------------------\n\n")
     state = os.path.join(str(tmp_path), "root", "config", "networks")
     assert sorted(os.listdir(state)) == ["autostart"] and os.listdir(os.path.join(state, "autostart")) == []
+    # IPv6 addresses (libvirt's dnsmasq RA/DHCPv6 and ip6tables rules) are not built: refused by name
+    v6 = _write(tmp_path, "v6.xml", "<network><name>v6</name><ip family='ipv6' address='fd00:1::1' prefix='64'/>"
+                "</network>")
+    assert files.fails("net-define", v6) == ("error: Failed to define network from %s\nerror: unsupported "
+                                             "configuration: network XML <ip family='ipv6'> is not supported by "
+                                             "pyvirsh\n" % v6)
+    assert os.listdir(state) == ["autostart"]
 
 
 def _netif_cases() -> list[dict]:
@@ -265,6 +272,9 @@ def test_nat_network_made_and_removed(netns, tmp_path):
                  "-A POSTROUTING -j LIBVIRT_PRT", "-A FORWARD -j LIBVIRT_FWX"):
         assert rule in rules.splitlines(), (rule, rules)
     assert netns.sh("cat /proc/sys/net/ipv4/ip_forward").strip() == "1"
+    # no IPv6 on a bridge whose network has none, never RAs taken or addresses made up (libvirt's sysctls)
+    assert netns.sh("cd /proc/sys/net/ipv6/conf/virbr0 && cat disable_ipv6 accept_ra autoconf").split() == \
+        ["1", "0", "0"]
     [pid] = netns.dnsmasq_pids()
     conf = os.path.join(netns.base, "root", "run", "networks", "default", "default.conf")
     with open(conf) as f:
@@ -303,6 +313,67 @@ def test_nat_network_made_and_removed(netns, tmp_path):
     assert netns.ok("net-destroy", "default") == "Network default destroyed\n\n"
     _clean(netns)
     netns.ok("net-undefine", "default")
+
+
+def _holds_open(proc: subprocess.Popen, path: str) -> None:
+    """Until the process has the file open (a listener has begun following the event log)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            links = [os.readlink("/proc/%d/fd/%s" % (proc.pid, fd)) for fd in os.listdir("/proc/%d/fd" % proc.pid)]
+        except OSError:
+            links = []
+        if path in links:
+            return
+        assert proc.poll() is None and time.monotonic() < deadline, "the listener never opened " + path
+        time.sleep(0.02)
+
+
+@needs_netns
+def test_net_event_listeners_hear_other_processes(netns, tmp_path):
+    """net-event in one process hears net-start, net-destroy, net-undefine made by others,
+    filtered by network; a domain `event` listener hears none of them."""
+    netns.ok("net-define", _write(tmp_path, "other.xml", "<network><name>other</name></network>"))
+    netns.ok("net-define", _write(tmp_path, "ev.xml", "<network ipv6='yes'><name>ev</name><bridge name='virbr5'/>"
+                                  "<ip address='192.168.55.1' netmask='255.255.255.0'/></network>"))
+    log = os.path.join(netns.base, "root", "run", "events.jsonl")
+
+    def listen(*args):
+        return subprocess.Popen(netns.prefix + pyvirsh_argv() + ["-c", netns.uri] + list(args), text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=netns.base)
+    every = listen("net-event", "--event", "lifecycle", "--loop")
+    once = listen("net-event", "ev", "--event", "lifecycle")
+    other = listen("net-event", "--network", "other", "--event", "lifecycle", "--loop")
+    domains = listen("event", "--all", "--loop")
+    try:
+        for proc in (every, once, other, domains):
+            _holds_open(proc, log)
+        netns.ok("net-start", "ev")
+        # ipv6='yes': IPv6 among the guests, the bridge still a gateway that takes no RAs
+        assert netns.sh("cd /proc/sys/net/ipv6/conf/virbr5 && cat disable_ipv6 accept_ra autoconf").split() == \
+            ["0", "0", "0"]
+        assert once.communicate(timeout=30) == ("event 'lifecycle' for network ev: Started\nevents received: 1\n\n",
+                                                "")
+        assert once.returncode == 0
+        netns.ok("net-destroy", "ev")
+        netns.ok("net-undefine", "ev")
+        netns.ok("net-undefine", "other")
+        # Each listener prints (and flushes) an event as it reads it: read them before the interrupt.
+        heard = [[every.stdout.readline() for _ in range(4)], [other.stdout.readline()]]     # type: ignore[union-attr]
+    finally:
+        for proc in (every, other, domains):
+            proc.send_signal(signal.SIGINT)
+        outputs = [proc.communicate(timeout=30) + (proc.returncode,) for proc in (every, other, domains)]
+    assert "".join(heard[0]) + outputs[0][0] == (
+        "event 'lifecycle' for network ev: Started\nevent 'lifecycle' for network ev: Stopped\n"
+        "event 'lifecycle' for network ev: Undefined\nevent 'lifecycle' for network other: Undefined\n"
+        "event loop interrupted\nevents received: 4\n\n")
+    assert outputs[0][1:] == ("", 0)
+    assert "".join(heard[1]) + outputs[1][0] == ("event 'lifecycle' for network other: Undefined\n"
+                                                 "event loop interrupted\nevents received: 1\n\n")
+    assert outputs[1][1:] == ("", 0)
+    assert outputs[2] == ("event loop interrupted\nevents received: 0\n\n", "", 1)
+    _clean(netns)
 
 
 @needs_netns
@@ -493,6 +564,7 @@ def test_guests_on_network_and_bridge_get_leases_and_see_each_other(netns, tmp_p
         assert len(only) == 2 and " 52:54:00:aa:00:02 " in only[0] and only[1] == ""
         _addresses_and_links(netns, logs)
         _hotplugged_nic(netns, logs["gb"])
+        _hotplugged_direct(netns, tmp_path, logs["ga"])
     finally:
         netns.run("destroy", "ga")
         netns.run("destroy", "gb")
@@ -558,6 +630,81 @@ def _hotplugged_nic(netns: Netns, log: str) -> None:
         assert time.monotonic() < deadline, "the guest never let the NIC go"
         time.sleep(0.2)
     assert "vnet1" not in netns.links()
+
+
+def _hotplugged_direct(netns: Netns, tmp_path, log: str) -> None:
+    """A type='direct' NIC hot-plugged into a running guest: a macvtap (bridge mode) on a
+    veth whose peer is on the network's bridge, so the guest's new NIC gets a lease from the
+    network's dnsmasq through it; detach-interface removes the macvtap."""
+    netns.sh("ip link add pvmv0 type veth peer name pvmv1 && ip link set pvmv1 master virbr0 && ip link set pvmv1 up")
+    nic = _write(tmp_path, "direct.xml", "<interface type='direct'><mac address='52:54:00:aa:00:05'/>"
+                 "<source dev='pvmv0' mode='bridge'/><model type='virtio'/></interface>")
+    netns.ok("attach-device", "ga", nic, "--live")
+    link = json.loads(netns.sh("ip -d -j link show macvtap0"))[0]
+    assert link["link"] == "pvmv0" and link["address"] == "52:54:00:aa:00:05"
+    assert link["linkinfo"]["info_kind"] == "macvtap" and link["linkinfo"]["info_data"]["mode"] == "bridge"
+    assert " macvtap0    direct    pvmv0     virtio   52:54:00:aa:00:05" in _rows(netns.ok("domiflist", "ga"))
+    addr = _dhcp_report(log, "eth1")
+    assert addr.startswith("192.168.122.") and addr.endswith("/24")
+    assert netns.ok("detach-interface", "ga", "direct", "--mac", "52:54:00:aa:00:05") == \
+        "Interface detached successfully\n\n"
+    deadline = time.monotonic() + GUEST_DEADLINE
+    while "52:54:00:aa:00:05" in netns.ok("domiflist", "ga"):
+        assert time.monotonic() < deadline, "the guest never let the NIC go"
+        time.sleep(0.2)
+    assert "macvtap0" not in netns.links()
+    netns.sh("ip link del pvmv0")
+
+
+@needs_netns
+def test_direct_interfaces_are_macvtaps(netns, tmp_path):
+    """type='direct' at start: a macvtap per interface on its <source dev> in its mode (vepa by
+    default, written out at define), named macvtapN or by <target dev>, its /dev/tapN given to
+    QEMU as fd=N; passthrough lends the device the guest's MAC until the domain stops. Errors in
+    libvirt's words, nothing left behind. (A booted guest's direct NIC: _hotplugged_direct.)"""
+    netns.sh("ip link add pv0 type veth peer name pv1 && ip link add pt0 type veth peer name pt1")
+    own_mac = json.loads(netns.sh("ip -j link show pt0"))[0]["address"]
+    nics = ("<interface type='direct'><mac address='52:54:00:cc:00:01'/><source dev='pv0'/>"
+            "<model type='virtio'/></interface>"
+            "<interface type='direct'><mac address='52:54:00:cc:00:02'/><source dev='pt0' mode='passthrough'/>"
+            "<target dev='mypt'/><model type='e1000'/></interface>")
+    netns.ok("define", _write(tmp_path, "dv.xml", _paused_xml("dv", nics)))
+    assert "<source dev='pv0' mode='vepa'/>" in netns.ok("dumpxml", "dv", "--inactive")
+    netns.ok("start", "dv", "--paused")
+    try:
+        links = {link["ifname"]: link for link in json.loads(netns.sh("ip -d -j link show"))}
+        assert links["macvtap0"]["linkinfo"]["info_data"]["mode"] == "vepa" and links["macvtap0"]["link"] == "pv0"
+        assert links["mypt"]["linkinfo"]["info_data"]["mode"] == "passthru" and links["mypt"]["link"] == "pt0"
+        assert links["pt0"]["address"] == "52:54:00:cc:00:02" and "UP" in links["pv0"]["flags"]
+        live = netns.ok("dumpxml", "dv")
+        assert "<target dev='macvtap0'/>" in live and "<target dev='mypt'/>" in live
+        info = netns.ok("qemu-monitor-command", "dv", "--hmp", "info network")
+        assert len(re.findall(r"hostnet\d: index=0,type=tap,fd=\d+", info)) == 2, info
+        # a <target dev> in use: nothing of the second domain is left
+        netns.ok("define", _write(tmp_path, "dw.xml", _paused_xml("dw", nics.replace("dv", "dw").replace(
+            ":cc:", ":cd:").replace("pt0' mode='passthrough'", "pv1' mode='bridge'"))))
+        assert netns.fails("start", "dw").endswith("error: Unable to create macvtap device mypt: File exists\n")
+        assert sorted(netns.links()) == ["macvtap0", "mypt", "pt0", "pt1", "pv0", "pv1"]
+    finally:
+        netns.run("destroy", "dv")
+    assert sorted(netns.links()) == ["pt0", "pt1", "pv0", "pv1"]
+    assert json.loads(netns.sh("ip -j link show pt0"))[0]["address"] == own_mac      # given back
+    assert not os.path.exists(os.path.join(netns.base, "root", "run", "dv.macvtap.json"))
+    netns.ok("undefine", "dw")
+    netns.ok("undefine", "dv")
+    # a device that is not there, at start; a bad mode or no device, at define
+    netns.ok("define", _write(tmp_path, "dx.xml", _paused_xml("dx", nics.replace("pt0", "nosuch0"))))
+    assert netns.fails("start", "dx").endswith(
+        "error: Unable to get index for interface nosuch0: No such device\n")
+    assert sorted(netns.links()) == ["pt0", "pt1", "pv0", "pv1"]
+    netns.ok("undefine", "dx")
+    for nic, words in (("<source dev='pv0' mode='bogus'/>",
+                        "XML error: Invalid value for attribute 'mode' in element 'source': 'bogus'."),
+                       ("<source mode='vepa'/>",
+                        "XML error: No <source> 'dev' attribute specified with <interface type='direct'/>")):
+        path = _write(tmp_path, "dy.xml", _paused_xml("dy", "<interface type='direct'>%s</interface>" % nic))
+        assert netns.fails("define", path) == "error: Failed to define domain from %s\nerror: %s\n" % (path, words)
+    netns.sh("ip link del pv0 && ip link del pt0")
 
 
 def test_system_connection_defines_libvirts_default_network_once(tmp_path):
@@ -713,8 +860,8 @@ def test_ethernet_taps_scripts_and_bandwidth(netns, tmp_path):
     netns.ok("undefine", "eth")
     netns.sh("ip link del ext0")
     for name, nic, words in (
-            ("d1", "<interface type='direct'><source dev='eth0' mode='bridge'/></interface>",
-             "does not support type='direct' in <interface>"),
+            ("d1", "<interface type='vhostuser'><source type='unix' path='/tmp/x.sock' mode='server'/></interface>",
+             "does not support type='vhostuser' in <interface>"),
             ("d2", "<interface type='ethernet'><bandwidth><inbound average='10' floor='5'/></bandwidth></interface>",
              "does not support attribute 'floor' of <inbound>"),
             ("d3", "<interface type='ethernet'><mtu size='9000'/></interface>",

@@ -111,6 +111,25 @@ def create_bridge(net: NetworkDef) -> None:
         _ip(["link", "set", name, "mtu", str(net.mtu)], "cannot set interface MTU on '%s'" % name)
 
 
+def set_ipv6_sysctls(net: NetworkDef) -> None:
+    """libvirt's networkSetIPv6Sysctls: IPv6 on the bridge only when the network asks for it
+    (ipv6='yes': guests talk IPv6 among themselves; pyvirsh refuses IPv6 <ip> addresses), and
+    never router advertisements taken or addresses made up by the bridge, a gateway."""
+    assert net.bridge is not None
+    conf = "/proc/sys/net/ipv6/conf/%s/" % net.bridge
+    if not os.path.exists(conf + "disable_ipv6"):
+        return                  # the kernel has no IPv6 here: nothing to disable
+    for key, value, words in (("disable_ipv6", "0" if net.ipv6 == "yes" else "1",
+                               "cannot write to %s to enable/disable IPv6 on bridge %s"),
+                              ("accept_ra", "0", "cannot disable %s"), ("autoconf", "0", "cannot disable %s")):
+        try:
+            with open(conf + key, "w") as f:
+                f.write(value + "\n")
+        except OSError as err:
+            message = words % ((conf + key, net.bridge) if key == "disable_ipv6" else (conf + key,))
+            raise DriverError(ErrorCode.SYSTEM_ERROR, "%s: %s" % (message, err.strerror)) from None
+
+
 def add_addresses(net: NetworkDef) -> None:
     assert net.bridge is not None
     for ip in net.ips:

@@ -285,12 +285,13 @@ def _graphics_args(devices, audio_id: str) -> list[str]:
 
 
 def build(definition, emulator: str, monitor_fd: int, pidfile: str, state_dir: str | None = None,
-          listeners: list[str] | tuple[str, ...] = ()) -> list[str]:
+          listeners: list[str] | tuple[str, ...] = (), tap_fds: dict[str, int] | None = None) -> list[str]:
     """The argv for a live definition; fills what only exists while it runs into it
     (aliases, the guest agent's socket path, the chosen firmware and its NVRAM).
     monitor_fd: a socket listening at the monitor's path, which QEMU inherits (as libvirt passes
     it: the caller connects at once and waits for QEMU's greeting, with no polling).
-    listeners: sockets of extra QMP monitors reserved for event listeners (events.py)."""
+    listeners: sockets of extra QMP monitors reserved for event listeners (events.py).
+    tap_fds: open taps QEMU inherits, by their <target dev> (netifaces.plug)."""
     root = definition.root
     machine = definition.machine
     q35 = is_q35(machine)
@@ -343,7 +344,7 @@ def build(definition, emulator: str, monitor_fd: int, pidfile: str, state_dir: s
         argv += blockdev_args(disk.el)
         argv += disk_device(disk, q35, boot.get(disk.el))
     for iface in Interface.all_in(devices):
-        argv += devargs.interface_args(iface, q35, boot.get(iface.el))
+        argv += devargs.interface_args(iface, q35, boot.get(iface.el), (tap_fds or {}).get(iface.target_dev or ""))
     for serial in devices.iterfind("serial"):
         argv += devargs.serial_args(Chardev(serial))
     for channel in devices.iterfind("channel"):

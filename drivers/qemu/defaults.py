@@ -97,6 +97,9 @@ class QemuDefaults(DomainDefaults):
         for iface in devices.iterfind("interface"):
             if iface.find("model") is None:
                 etree.SubElement(iface, "model").set("type", "rtl8139")
+            if iface.get("type") == "direct":
+                from .macvtap import check_source
+                check_source(iface)
         _serial_for_console(devices)
         _virtio_serial_ports(devices)
         _usb_ports(devices)

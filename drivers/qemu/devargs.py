@@ -136,13 +136,17 @@ def controller_args(ctrl: Controller, q35: bool) -> list[str]:
     raise unsupported("controller type '%s' is not supported" % ctrl.type)
 
 
-def interface_args(iface: Interface, q35: bool, bootindex: int | None) -> list[str]:
+def interface_args(iface: Interface, q35: bool, bootindex: int | None, tap_fd: int | str | None = None) -> list[str]:
+    """tap_fd: the descriptor (or its getfd name) of a tap QEMU cannot open by name (a
+    bridge helper's, netifaces.py)."""
     n = iface.alias[3:]
     props = {"driver": NIC_DRIVERS[iface.model], "netdev": "hostnet%s" % n, "id": iface.alias,
              "mac": iface.mac, **pci_props(iface, q35)}
     if bootindex:
         props["bootindex"] = bootindex
-    if iface.type in ("network", "bridge", "ethernet"):
+    if iface.type in ("network", "bridge", "ethernet", "direct") and tap_fd is not None:
+        backend = {"type": "tap", "id": "hostnet%s" % n, "fd": str(tap_fd)}
+    elif iface.type in ("network", "bridge", "ethernet"):
         # The tap pyvirsh made before QEMU started (netifaces.py), opened by name.
         backend = {"type": "tap", "id": "hostnet%s" % n, "ifname": iface.target_dev, "script": "no",
                    "downscript": "no"}

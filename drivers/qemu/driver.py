@@ -496,16 +496,22 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
         remove(pidfile)
         self._remove_listener_sockets()
         listeners = [_short_path(self.paths.listener_socket(self.name, slot)) for slot in range(events.LISTENER_SLOTS)]
-        from .netifaces import plug, unplug
-        plug(self.conn, live, self.paths.run, self.name)        # taps of network and bridge interfaces
+        from .netifaces import close_fds, plug, unplug
+        tap_fds = plug(self.conn, live, self.paths.run, self.name)   # taps of network and bridge interfaces
         # The monitor listens from here on (QEMU gets it as fd=N): the QMP connection below is
         # made at once and waits for QEMU's greeting, with no polling for a socket file.
-        listener = process.listening_socket(_short_path(monitor))
+        try:
+            listener = process.listening_socket(_short_path(monitor))
+        except BaseException:
+            close_fds(tap_fds)
+            unplug(self.paths.run, self.name)
+            raise
         try:
             argv = cmdline.build(live, live.root.findtext("devices/emulator"), listener.fileno(), pidfile,
-                                 state_dir=self.paths.state, listeners=listeners)
+                                 state_dir=self.paths.state, listeners=listeners, tap_fds=tap_fds)
         except BaseException:
             listener.close()
+            close_fds(tap_fds)
             remove(monitor)
             unplug(self.paths.run, self.name)
             raise
@@ -526,14 +532,16 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
             tpm = swtpm.emulated_tpm(live.root)
             if tpm is not None:         # QEMU connects to it at once: started first
                 swtpm.start(self.paths, self.name, live.uuid, tpm)
-            pid = process.spawn(argv, log, pass_fds=(listener.fileno(),))
+            pid = process.spawn(argv, log, pass_fds=(listener.fileno(), *tap_fds.values()))
             domid = self.conn.next_domain_id()      # while QEMU starts up
         except BaseException:
             listener.close()
+            close_fds(tap_fds)
             self._stop_unrecorded_qemu()
             unplug(self.paths.run, self.name)
             raise
         listener.close()            # QEMU's copy alone keeps it open: its death resets our connection
+        close_fds(tap_fds)          # likewise the bridge helper's taps: they go when QEMU ends
         self.status = Status(live, DomainState.PAUSED, Reason.PAUSED_STARTING_UP, pid, domid, monitor, pidfile,
                              next_index)
         self.status.capacity = capacity

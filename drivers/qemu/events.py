@@ -23,6 +23,10 @@ while the command runs. So events reach a listener by two roads:
    writer renames the log to events.jsonl.1 and starts a new one; a listener notices the new
    inode, reads the old file to its end and follows the new one.
 
+The log also carries the networks' lifecycle events (define, undefine, start, destroy,
+recorded by networks.py with a "network" key instead of "domain"): `net-event` follows it
+through NetworkEventListener, and domain listeners skip those lines.
+
 Events that happen while nobody listens are gone, as with libvirtd (QEMU keeps no backlog).
 """
 
@@ -46,6 +50,8 @@ LISTENER_SLOTS = 3
 POLL = 0.05
 LOG_LIMIT = 1 << 20
 
+# libvirt's network lifecycle events (virNetworkEventLifecycleType)
+NET_DEFINED, NET_UNDEFINED, NET_STARTED, NET_STOPPED = range(4)
 # libvirt's lifecycle event and detail numbers (virDomainEventType and its detail enums)
 DEFINED, UNDEFINED, STARTED, SUSPENDED, RESUMED, STOPPED, SHUTDOWN, PMSUSPENDED, CRASHED = range(9)
 DEFINED_ADDED, DEFINED_UPDATED = 0, 1
@@ -74,12 +80,20 @@ _WATCHDOG = {"none": 0, "pause": 1, "reset": 2, "poweroff": 3, "shutdown": 4, "d
 
 def record(dom, event: int, detail: int) -> None:
     """Log a lifecycle event of a QEMU domain. Never fails the change it reports."""
+    _append(dom.paths.event_log, {"t": time.time(), "domain": dom.name, "kind": "lifecycle",
+                                  "event": event, "detail": detail})
+
+
+def record_network(event_log: str, name: str, event: int) -> None:
+    """Log a lifecycle event of a network (networks.py): libvirt's network driver gives
+    each one the detail 0. Never fails the change it reports."""
+    _append(event_log, {"t": time.time(), "network": name, "kind": "lifecycle", "event": event, "detail": 0})
+
+
+def _append(log: str, item: dict) -> None:
     import json         # here: the connection imports this module, and json loads re, enum...
-    paths = dom.paths
-    line = json.dumps({"t": time.time(), "domain": dom.name, "kind": "lifecycle",
-                       "event": event, "detail": detail}) + "\n"
+    line = json.dumps(item) + "\n"
     try:
-        log = paths.event_log
         try:
             if os.stat(log).st_size > LOG_LIMIT:
                 os.replace(log, log + ".1")
@@ -263,6 +277,8 @@ class EventListener(EventListenerBase):
 
     def _read_log(self) -> None:
         for item in self.log.read():
+            if "domain" not in item:
+                continue                # a network's (NetworkEventListener)
             name = str(item.get("domain", ""))
             if self.domain is not None and name != self.domain:
                 continue
@@ -363,8 +379,41 @@ class EventListener(EventListenerBase):
         self.log.close()
 
 
+class NetworkEventListener(EventListenerBase):
+    """Lifecycle events of the connection's networks (or of one), from the event log only:
+    every change of a network happens in a pyvirsh process (networks.py records it).
+    next() gives (network name, "lifecycle", event, detail)."""
+
+    def __init__(self, conn, network: str | None):
+        self.network = network
+        self.log = _LogTail(conn.paths.event_log)
+        self.pending: list[tuple] = []
+
+    def next(self, timeout: float | None) -> tuple | None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.pending:
+            for item in self.log.read():
+                name = item.get("network")
+                if name is None or (self.network is not None and name != self.network):
+                    continue
+                self.pending.append((str(name), "lifecycle", item.get("event", 0), item.get("detail", 0)))
+            if self.pending:
+                break
+            wait = POLL if deadline is None else min(POLL, deadline - time.monotonic())
+            if wait <= 0:
+                return None
+            time.sleep(wait)
+        return self.pending.pop(0)
+
+    def close(self) -> None:
+        self.log.close()
+
+
 class QemuEvents:
     """The connection's listeners (mixed into connection.QemuConnection)."""
+
+    def network_event_listener(self, network) -> NetworkEventListener:
+        return NetworkEventListener(self, network.name if network is not None else None)
 
     def domain_event_listener(self, domain) -> EventListener:
         return EventListener(self, domain.name if domain is not None else None, qemu=False)

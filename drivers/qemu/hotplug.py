@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import time
 
 from ..api import DeviceModifyFlags as F
@@ -367,6 +368,7 @@ class Hotplug(QemuDomainBase):
         taken = {Interface(el).alias for el in devices.iterfind("interface")}
         iface.set_alias(next("net%d" % n for n in range(len(taken) + 1) if "net%d" % n not in taken))
         tapped = iface_el.get("type") in netifaces.TAP_TYPES
+        tap_fd = None
         try:
             if tapped:
                 # The intent first, then the tap (on its bridge, in the domain's tap record): a
@@ -374,9 +376,9 @@ class Hotplug(QemuDomainBase):
                 from lxml import etree
                 status.intent = etree.Element("intent", op="attach", alias=iface.alias)
                 self.save_status()
-                netifaces.plug_hotplugged(self.conn, iface_el, self.paths.run, self.name)
+                tap_fd = netifaces.plug_hotplugged(self.conn, iface_el, self.paths.run, self.name)
             self._place(iface_el, "pci" if iface.model in CONVENTIONAL_NICS else "pcie")
-            self._plug(iface_el, {}, status.next_index)
+            self._plug(iface_el, {}, status.next_index, tap_fd)
             link = iface_el.find("link")
             if link is not None and link.get("state") == "down":
                 with self.qmp() as q:
@@ -387,6 +389,9 @@ class Hotplug(QemuDomainBase):
                 status.intent = None
                 self.save_status()
             raise
+        finally:
+            if tap_fd is not None:      # a bridge helper's tap: QEMU holds it now, or nobody
+                os.close(tap_fd)
 
     def _place(self, element, kind: str) -> None:
         from .defaults import is_q35
@@ -395,7 +400,7 @@ class Hotplug(QemuDomainBase):
         definition = self._require_active().definition
         place_hotplugged(definition.devices, Device(element), kind, is_q35(definition.machine))
 
-    def _plug(self, element, capacity: dict, next_index: int) -> None:
+    def _plug(self, element, capacity: dict, next_index: int, tap_fd: int | None = None) -> None:
         """Record the device with an intent, give it to QEMU, drop the intent."""
         from lxml import etree
         from .devicemodel import Device
@@ -408,14 +413,17 @@ class Hotplug(QemuDomainBase):
         self.save_status()
         try:
             with self.qmp() as q:
-                self._device_add(q, element)
+                if tap_fd is None:
+                    self._device_add(q, element)
+                else:
+                    self._device_add(q, element, tap_fd)
         except BaseException:
             self._unplug_record(element, capacity)
             raise
         status.intent = None
         self.save_status()
 
-    def _device_add(self, q, element) -> None:
+    def _device_add(self, q, element, tap_fd: int | None = None) -> None:
         from .cmdline import disk_device
         from .defaults import is_q35
         from .devargs import interface_args
@@ -432,7 +440,11 @@ class Hotplug(QemuDomainBase):
                 raise
             return
         iface = Interface(element)
-        args = interface_args(iface, q35, iface.boot_order)
+        fdname = None
+        if tap_fd is not None:          # handed over first, then named in netdev_add (libvirt's getfd)
+            fdname = "hostnet%s-fd" % iface.alias[3:]
+            q.execute("getfd", {"fdname": fdname}, fd=tap_fd)
+        args = interface_args(iface, q35, iface.boot_order, fdname)
         netdev = json.loads(args[1])
         q.execute("netdev_add", netdev)
         try:

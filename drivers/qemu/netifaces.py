@@ -1,4 +1,5 @@
-"""Tap devices for a domain's <interface type='network'>, type='bridge' and type='ethernet',
+"""Tap devices for a domain's <interface type='network'>, type='bridge' and type='ethernet'
+(and the macvtap of a type='direct', macvtap.py),
 made by pyvirsh before QEMU starts (or before a hot-plugged NIC reaches QEMU) and removed
 when the domain stops (or the NIC is unplugged), as libvirt's QEMU driver does
 (qemuInterfaceBridgeConnect, qemuInterfaceEthernetConnect): one tap per interface, named by
@@ -12,6 +13,10 @@ the guest runs.
 
 The names are written to RUN/NAME.taps before each tap is made, so a pyvirsh killed during a
 start or a hot-plug, or a QEMU that died, leaves taps the next clean-up removes.
+
+A driver not run by root (qemu:///session) cannot make taps: a network or bridge interface's
+tap comes from qemu-bridge-helper instead (bridgehelper.py), as an open descriptor that QEMU
+gets as `fd=N`. Such a tap goes when QEMU closes it and is never recorded.
 """
 
 from __future__ import annotations
@@ -24,8 +29,8 @@ from ..fsutil import atomic_write, read_text, remove
 
 # libvirt's reserved prefixes: a <target dev> starting so is a name libvirt gave, replaced at start.
 RESERVED_PREFIXES = ("vnet", "vif", "macvtap", "macvlan")
-# The interface types whose tap pyvirsh makes.
-TAP_TYPES = ("network", "bridge", "ethernet")
+# The interface types whose tap (or macvtap, for direct) pyvirsh makes.
+TAP_TYPES = ("network", "bridge", "ethernet", "direct")
 # In a domain's tap record, a tap pyvirsh did not make (<target managed='no'>): only its
 # bandwidth settings are cleared at the end, the tap stays.
 NOT_OURS = "!"
@@ -43,8 +48,9 @@ def _ip(args: list[str], what: str) -> None:
         raise DriverError(ErrorCode.SYSTEM_ERROR, "%s: %s" % (what, proc.stderr.strip().rsplit(": ", 1)[-1]))
 
 
-def _bridge_of(conn, iface) -> str:
-    """The bridge an interface joins: its network's (which must run) or the one it names."""
+def _bridge_of(conn, iface, check: bool = True) -> str:
+    """The bridge an interface joins: its network's (which must run) or the one it names
+    (check: that it exists; qemu-bridge-helper checks it itself)."""
     from ..network.hostnet import is_bridge
 
     kind = iface.get("type")
@@ -69,7 +75,7 @@ def _bridge_of(conn, iface) -> str:
     bridge = source.get("bridge") if source is not None else None
     if not bridge:
         raise DriverError(ErrorCode.XML_ERROR, "Missing <source> element with bridge name in interface's <source>")
-    if not is_bridge(bridge):
+    if check and not is_bridge(bridge):
         raise DriverError(ErrorCode.SYSTEM_ERROR, "Cannot get interface MTU on '%s': No such device" % bridge)
     return bridge
 
@@ -86,23 +92,33 @@ def _mtu(dev: str) -> str:
         return "1500"
 
 
-def plug(conn, live, run_dir: str, dom_name: str) -> None:
+def plug(conn, live, run_dir: str, dom_name: str) -> dict[str, int]:
     """Make the taps of the live definition's network and bridge interfaces (setting their
-    <target dev>); on failure, remove the ones made."""
+    <target dev>); on failure, remove the ones made. Returns the descriptors QEMU is to get
+    (tap name -> fd: the bridge helper's taps), which the caller closes once QEMU has them."""
     for iface in live.root.iterfind("devices/interface"):
         check_applicable(iface)
     wanted = [i for i in live.root.iterfind("devices/interface") if i.get("type") in TAP_TYPES]
+    fds: dict[str, int] = {}
     if not wanted:
-        return
+        return fds
     unplug(run_dir, dom_name)       # taps of an earlier start killed before it recorded anything
     made: list[str] = []
     record = taps_file(run_dir, dom_name)
     try:
         for iface in wanted:
-            _plug_one(conn, iface, made, record)
+            _plug_one(conn, iface, made, record, fds)
     except BaseException:
+        close_fds(fds)
         unplug(run_dir, dom_name)
         raise
+    return fds
+
+
+def close_fds(fds: dict[str, int]) -> None:
+    for fd in fds.values():
+        os.close(fd)
+    fds.clear()
 
 
 def check_applicable(iface) -> None:
@@ -116,29 +132,50 @@ def check_applicable(iface) -> None:
                           "implemented yet" % kind)
 
 
-def plug_hotplugged(conn, iface, run_dir: str, dom_name: str) -> None:
+def plug_hotplugged(conn, iface, run_dir: str, dom_name: str) -> int | None:
     """The tap of one interface hot-plugged into a running domain, added to the domain's record
-    (so its stop, or a later clean-up, removes it too); nothing is left if this fails."""
+    (so its stop, or a later clean-up, removes it too); nothing is left if this fails.
+    Returns the descriptor QEMU is to get (a bridge helper's tap), if any."""
     record = taps_file(run_dir, dom_name)
     text = read_text(record)
     made: list[str] = json.loads(text) if text else []
     before = list(made)
+    fds: dict[str, int] = {}
     try:
-        _plug_one(conn, iface, made, record)
+        _plug_one(conn, iface, made, record, fds)
     except BaseException:
+        close_fds(fds)
         for name in made[len(before):]:
             unplug_one(run_dir, dom_name, name.removeprefix(NOT_OURS))
         raise
+    return next(iter(fds.values()), None)
 
 
-def _plug_one(conn, iface, made: list[str], record: str) -> None:
+# The NIC models libvirt gives a tap with a virtio-net header (qemuInterfaceIsVnetCompatModel).
+VNET_HDR_MODELS = ("virtio", "virtio-transitional", "virtio-non-transitional", "e1000e", "vmxnet3")
+
+
+def _plug_one(conn, iface, made: list[str], record: str, fds: dict[str, int]) -> None:
     from ..network.hostnet import netdev_exists
     from .bandwidth import apply
+    from .bridgehelper import privileged, tap_on_bridge
 
+    if iface.get("type") == "direct":
+        _plug_macvtap(iface, made, record, fds)
+        return
     ethernet = iface.get("type") == "ethernet"
-    bridge = None if ethernet else _bridge_of(conn, iface)
+    helped = not ethernet and not privileged()
+    bridge = None if ethernet else _bridge_of(conn, iface, check=not helped)
     target = iface.find("target")
     name = target.get("dev") if target is not None else None
+    if helped:
+        assert bridge is not None
+        model = iface.find("model")
+        name, fd = tap_on_bridge(bridge, model is not None and model.get("type") in VNET_HDR_MODELS)
+        fds[name] = fd
+        apply(name, iface.find("bandwidth"))
+        _set_target(iface, name)
+        return
     if ethernet and target is not None and target.get("managed") == "no":
         _existing_tap(iface, name, made, record)
         return
@@ -166,6 +203,12 @@ def _plug_one(conn, iface, made: list[str], record: str) -> None:
     if ethernet:
         _run_script(iface, name)
     apply(name, iface.find("bandwidth"))
+    _set_target(iface, name)
+
+
+def _set_target(iface, name: str) -> None:
+    """<target dev='NAME'/> in the live definition, where libvirt puts it."""
+    target = iface.find("target")
     if target is None:
         from lxml import etree
         target = etree.Element("target")
@@ -177,6 +220,43 @@ def _plug_one(conn, iface, made: list[str], record: str) -> None:
         else:
             before.addnext(target)
     target.set("dev", name)
+
+
+def _plug_macvtap(iface, made: list[str], record: str, fds: dict[str, int]) -> None:
+    """<interface type='direct'>: its macvtap (macvtap.py), recorded like a tap; QEMU gets
+    the opened /dev/tapN."""
+    from ..network.hostnet import netdev_exists
+    from . import macvtap
+    from .bandwidth import apply
+
+    dev, mode = macvtap.source_of(iface)
+    run_dir, dom_name = os.path.dirname(record), os.path.basename(record)[:-len(".taps")]
+    mac = iface.find("mac")
+    if mac is None or not mac.get("address"):
+        raise DriverError(ErrorCode.INTERNAL_ERROR, "interface has no MAC address")
+    address = mac.get("address")
+    target = iface.find("target")
+    name = target.get("dev") if target is not None else None
+    if name is None or name.startswith(RESERVED_PREFIXES):
+        name = _new_name(made, record, "macvtap", lambda n: macvtap.add_link(n, dev, mode, address, run_dir, dom_name))
+    else:
+        taken = DriverError(ErrorCode.SYSTEM_ERROR, "Unable to create macvtap device %s: File exists" % name)
+        if netdev_exists(name):
+            raise taken
+        made.append(name)
+        atomic_write(record, json.dumps(made))       # before the macvtap exists: a crash leaves its name
+        try:
+            if not macvtap.add_link(name, dev, mode, address, run_dir, dom_name):
+                raise taken
+        except DriverError:
+            made.pop()          # not ours: never removed by our clean-up
+            atomic_write(record, json.dumps(made))
+            raise
+    macvtap.lower_up(dev)
+    model = iface.find("model")
+    fds[name] = macvtap.open_tap(name, model is not None and model.get("type") in VNET_HDR_MODELS)
+    apply(name, iface.find("bandwidth"))
+    _set_target(iface, name)
 
 
 def _existing_tap(iface, name: str | None, made: list[str], record: str) -> None:
@@ -212,26 +292,37 @@ def _run_script(iface, name: str) -> None:
 
 
 def _new_tap(made: list[str], record: str) -> str:
-    """The first free vnetN, made; another pyvirsh starting a domain at the same moment may take
-    a name first (the creation fails), and then the next one is tried."""
+    """The first free vnetN, made."""
+    return _new_name(made, record, "vnet", lambda name: _ip(["tuntap", "add", "dev", name, "mode", "tap", "vnet_hdr"],
+                                                            "Unable to create tap device %s" % name))
+
+
+def _new_name(made: list[str], record: str, prefix: str, create) -> str:
+    """The first free PREFIXN, made by create(name) (False or a DriverError with the name then
+    taken: another pyvirsh starting a domain at the same moment took it first, and the next
+    one is tried)."""
     from ..network.hostnet import netdev_exists
 
     for n in range(65536):
-        name = "vnet%d" % n
+        name = "%s%d" % (prefix, n)
         if name in made or netdev_exists(name):
             continue
         made.append(name)
-        atomic_write(record, json.dumps(made))       # before the tap exists: a crash leaves its name
+        atomic_write(record, json.dumps(made))       # before the device exists: a crash leaves its name
         try:
-            _ip(["tuntap", "add", "dev", name, "mode", "tap", "vnet_hdr"], "Unable to create tap device %s" % name)
+            created = create(name)
         except DriverError:
             made.pop()                              # not ours: never removed by our clean-up
             atomic_write(record, json.dumps(made))
             if netdev_exists(name):
                 continue
             raise
+        if created is False:
+            made.pop()
+            atomic_write(record, json.dumps(made))
+            continue
         return name
-    raise DriverError(ErrorCode.INTERNAL_ERROR, "no free tap device name")
+    raise DriverError(ErrorCode.INTERNAL_ERROR, "no free %s device name" % prefix)
 
 
 def unplug(run_dir: str, dom_name: str) -> None:
@@ -252,7 +343,15 @@ def unplug(run_dir: str, dom_name: str) -> None:
         if netdev_exists(name):
             from ..network.hostnet import find_tool
             subprocess.run([find_tool("ip", "iproute2"), "link", "del", "dev", name], capture_output=True, check=False)
+        _restore_device(run_dir, dom_name, name)
     remove(record)
+
+
+def _restore_device(run_dir: str, dom_name: str, name: str) -> None:
+    """A passthrough macvtap's host device gets its own MAC back (macvtap.py)."""
+    if os.path.exists(os.path.join(run_dir, dom_name + ".macvtap.json")):
+        from .macvtap import restore_device_mac
+        restore_device_mac(run_dir, dom_name, name)
 
 
 def unplug_one(run_dir: str, dom_name: str, name: str) -> None:
@@ -273,6 +372,7 @@ def unplug_one(run_dir: str, dom_name: str, name: str) -> None:
         return
     if netdev_exists(name):
         subprocess.run([find_tool("ip", "iproute2"), "link", "del", "dev", name], capture_output=True, check=False)
+    _restore_device(run_dir, dom_name, name)
     made.remove(name)
     atomic_write(record, json.dumps(made))
 

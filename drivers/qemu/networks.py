@@ -18,6 +18,9 @@ last teardown step, so a start killed half way, a dnsmasq that died or a bridge 
 vanished is noticed by the next call that reads the network, which tears down what
 the plan names (every step tolerates a part that is already gone) and shows the
 network inactive; net-start makes it afresh. Every change takes the networks lock.
+
+Each define, undefine, start and destroy is told to `net-event` listeners through the
+connection's event log (events.py), as libvirt's network driver sends its lifecycle events.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import os
 from ..api import (ALL_NETWORK_LIST_FLAGS, DriverError, ErrorCode, Network, NetworkUpdateFlags,
                    NetworkXMLFlags, check_flags, network_matches, writes)
 from ..fsutil import FileLock, atomic_write, ensure_dir, read_text, remove
+from .events import NET_DEFINED, NET_STARTED, NET_STOPPED, NET_UNDEFINED
 from .paths import DriverPaths
 
 TYPE_CHECKING = False
@@ -135,6 +139,7 @@ class NetworkStore:
 
     def __init__(self, paths: DriverPaths, passive: bool = False):
         self.paths = NetworkPaths(paths)
+        self.event_log = paths.event_log
         self.system = getattr(paths, "mode", "") == "system"
         # A passive connection (TAB completion) reads and never settles or defines anything.
         self.passive = passive
@@ -197,6 +202,11 @@ class NetworkStore:
 
     def records(self) -> list[NetworkRecord]:
         return [r for r in (self.load(n) for n in self.names()) if r is not None]
+
+    def event(self, name: str, event: int) -> None:
+        """Tell `net-event` listeners of a change just made (events.py's log)."""
+        from .events import record_network
+        record_network(self.event_log, name, event)
 
     def save_config(self, net: NetworkDef) -> None:
         ensure_dir(self.paths.config)
@@ -307,6 +317,7 @@ def _start(store: NetworkStore, net: NetworkDef) -> None:
     atomic_write(store.paths.plan_file(net.name), json.dumps(plan))
     try:
         hostnet.create_bridge(net)
+        hostnet.set_ipv6_sysctls(net)
         firewall.add(rules)
         if net.forward_mode in ("nat", "route"):
             hostnet.enable_ip_forwarding()
@@ -385,6 +396,7 @@ class QemuNetworks:
             _keep_assigned(net, existing)
             prepare_definition(store, net)
             store.save_config(net)
+            store.event(net.name, NET_DEFINED)
         return QemuNetwork(self, net.name, net.uuid)
 
     @writes("virNetworkCreateXML")
@@ -398,6 +410,7 @@ class QemuNetworks:
             _keep_assigned(net, existing)
             prepare_definition(store, net)
             _start(store, net)
+            store.event(net.name, NET_STARTED)
         return QemuNetwork(self, net.name, net.uuid)
 
 
@@ -462,6 +475,7 @@ class QemuNetwork(Network):
             if rec.live is not None:
                 raise DriverError(ErrorCode.OPERATION_INVALID, "network is already active")
             _start(self.store, rec.current)
+            self.store.event(self.name, NET_STARTED)
 
     @writes("virNetworkDestroy")
     def destroy(self) -> None:
@@ -470,6 +484,7 @@ class QemuNetwork(Network):
             if rec.live is None:
                 raise DriverError(ErrorCode.OPERATION_INVALID, "network '%s' is not active" % self.name)
             teardown(self.store, self.name)
+            self.store.event(self.name, NET_STOPPED)
 
     @writes("virNetworkUndefine")
     def undefine(self) -> None:
@@ -480,6 +495,7 @@ class QemuNetwork(Network):
             # A running network goes on running, transient, as in libvirt.
             self.store.set_autostart(self.name, False)
             remove(self.store.paths.config_file(self.name))
+            self.store.event(self.name, NET_UNDEFINED)
 
     @writes("virNetworkSetAutostart")
     def set_autostart(self, autostart: bool) -> None:

@@ -92,7 +92,8 @@ SUPPORTED: dict[str, set | None] = {
     }),
     **_device("devices/interface", {"type"}, {
         "mac": {"address"}, "model": {"type"}, "boot": {"order"},
-        "source": {"network", "bridge", "portid"}, "target": {"dev", "managed"},   # network, bridge, ethernet: netifaces.py
+        "source": {"network", "bridge", "portid", "dev", "mode"},     # dev, mode: direct (macvtap.py)
+        "target": {"dev", "managed"},                            # network, bridge, ethernet, direct: netifaces.py
         "script": {"path"},                                      # ethernet: run with the tap's name
         "bandwidth": set(), "bandwidth/inbound": {"average", "peak", "burst"},      # tc on the tap
         "bandwidth/outbound": {"average", "peak", "burst"},
@@ -151,7 +152,7 @@ VALUES: dict[tuple[str, str], tuple] = {
     ("devices/disk", "device"): ("disk", "cdrom", "floppy"),
     ("devices/disk/target", "bus"): ("virtio", "sata", "scsi", "ide", "fdc"),
     ("devices/controller", "type"): ("pci", "usb", "sata", "ide", "scsi", "virtio-serial", "fdc"),
-    ("devices/interface", "type"): ("user", "network", "bridge", "ethernet"),
+    ("devices/interface", "type"): ("user", "network", "bridge", "ethernet", "direct"),
     ("devices/interface/target", "managed"): ("yes", "no"),
     ("devices/interface/model", "type"): ("virtio", "e1000", "e1000e", "rtl8139"),
     ("devices/serial", "type"): ("pty", "file", "unix", "tcp", "null"),

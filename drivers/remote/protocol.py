@@ -46,7 +46,8 @@ KINDS = {"connection": api.Connection, "domain": api.Domain, "snapshot": api.Sna
 # console stream, an event listener or image bytes, which frames of JSON cannot carry (a
 # remote console, event listener or screenshot is "not supported").
 LOCAL_ONLY = frozenset({"connection", "close", "get_uri", "completion_view", "get_definition",
-                        "open_console", "domain_event_listener", "qemu_monitor_event_listener", "screenshot"})
+                        "open_console", "domain_event_listener", "qemu_monitor_event_listener",
+                        "network_event_listener", "screenshot"})
 
 RECORDS = {cls.__name__: cls for cls in vars(api).values()
            if isinstance(cls, type) and issubclass(cls, api.Record) and cls is not api.Record}

@@ -113,6 +113,11 @@ class TestConnection(TestConnectionStats, TestConnectionStateCalls, TestStorage,
         from ..api import EventListener
         return EventListener()
 
+    def network_event_listener(self, network):
+        """As domain_event_listener: nothing changes a network while `net-event` waits."""
+        from ..api import EventListener
+        return EventListener()
+
     def list_all_domains(self):
         return [self._handle(o) for o in self.state.domains]
 

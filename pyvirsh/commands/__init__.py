@@ -113,6 +113,7 @@ TABLE = {
     "net-dhcp-leases": ("network", "network", "print lease info for a given network"),
     "net-dumpxml": ("network", "network", "network information in XML"),
     "net-edit": ("network", "network", "edit XML configuration for a network"),
+    "net-event": ("network", "network", "Network Events"),
     "net-info": ("network", "network", "network information"),
     "net-list": ("network", "network", "list networks"),
     "net-name": ("network", "network", "convert a network UUID to network name"),

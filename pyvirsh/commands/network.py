@@ -162,6 +162,51 @@ def net_edit(ctl, network):
     return True
 
 
+# virsh 9.0's network event names (VIR_NETWORK_EVENT_ID_*) and lifecycle words
+NETWORK_EVENT_NAMES = ("lifecycle",)
+_NETWORK_LIFECYCLE = ("Defined", "Undefined", "Started", "Stopped")
+
+
+@command("net-event", "List event types, or wait for network events to occur")
+@string("network", "filter by network name or uuid", completer="networks")
+@string("event", "which event type to wait for")
+@flag("loop", "loop until timeout or interrupt, rather than one-shot")
+@number("timeout", "timeout seconds")
+@flag("list", "list valid event types")
+@flag("timestamp", "show timestamp for each printed event")
+def net_event(ctl, network, event, loop, timeout, list, timestamp):
+    from ..values import timeout_ms
+    from .events import _loop, _timestamp
+
+    if list:
+        ctl.print("".join(name + "\n" for name in NETWORK_EVENT_NAMES))
+        return True
+    if event is None:
+        raise CommandError("either --list or --event <type> is required")
+    if event not in NETWORK_EVENT_NAMES:
+        raise CommandError("unknown event type %s" % event)
+    ms = timeout_ms(timeout)
+    net = None
+    unreported: list[str] = []
+    if network is not None:
+        # virsh reports a network it cannot find and then listens to all of them; the
+        # lookup's own error is shown at the end, when no event came (cmdNetworkEvent).
+        try:
+            net = lookup_network(ctl, network)
+        except CommandError as err:
+            ctl.error(err.lines[0])
+            unreported = err.lines[1:]
+    listener = ctl.conn.network_event_listener(net)
+
+    def accept(item):
+        name, _kind, lifecycle, _detail = item
+        word = _NETWORK_LIFECYCLE[lifecycle] if 0 <= lifecycle < len(_NETWORK_LIFECYCLE) else "unknown"
+        return "%sevent 'lifecycle' for network %s: %s\n" % (_timestamp() + ": " if timestamp else "", name, word)
+    if _loop(ctl, listener, accept, loop, ms):
+        return True
+    raise CommandError(*unreported)
+
+
 @command("net-info", "Returns basic information about the network")
 @_network_option()
 def net_info(ctl, network):
