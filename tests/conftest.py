@@ -6,6 +6,24 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import pytest
 
+# The modules that take longest, longest first (seconds of a serial run, from --durations).
+# The README's test command runs the suite in two pytest-xdist workers, a whole module to a
+# worker (`--dist loadfile`: a module-scoped guest, sshd hosts or namespace is made once) in
+# collection order (`--no-loadscope-reorder`); these are moved to the front of that order, so
+# that a long module never starts last while the other worker has nothing left to do.
+LONGEST_MODULES = (
+    "test_stress.py",
+    "test_kill_sweep.py",
+    "test_remote_ssh.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        rank = {name: i for i, name in enumerate(LONGEST_MODULES)}
+        # a stable sort: a module's own tests, and the other modules, keep their order
+        items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
 
 @pytest.fixture
 def env(tmp_path):
