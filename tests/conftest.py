@@ -12,9 +12,15 @@ import pytest
 # collection order (`--no-loadscope-reorder`); these are moved to the front of that order, so
 # that a long module never starts last while the other worker has nothing left to do.
 LONGEST_MODULES = (
-    "test_stress.py",
     "test_kill_sweep.py",
+    "test_stress.py",
+    "test_hotplug.py",
+    "test_guests.py",
+    "test_qemu_networks.py",
     "test_remote_ssh.py",
+    "test_qemu_driver.py",
+    "test_qemu_savestate.py",
+    "test_qemu_volumes.py",
 )
 
 
