@@ -13,7 +13,8 @@ import pytest
 # collection order (`--no-loadscope-reorder`); these are moved to the front of that order, so
 # that a long module never starts last while the other worker has nothing left to do.
 LONGEST_MODULES = (
-    "test_kill_sweep.py",       # 403 s
+    "test_kill_sweep.py",       # 403 s with the next
+    "test_kill_sweep_snapshots.py",
     "test_remote_ssh.py",       # 365 s
     "test_snapshots.py",        # 171 s
     "test_stress.py",           # 145 s
