@@ -104,16 +104,19 @@ class SshHost:
             self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", os.path.join(self.dir, "sshd_config")],
                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
                                          start_new_session=True)
+        # Wait until this sshd says it listens (state, not a fixed sleep). Not a connection to
+        # the port: the port was free when _free_port chose it, but another test worker's sshd
+        # may have taken it since, and would answer in place of this one, which failed.
+        listening = "Server listening on 127.0.0.1 port %d." % self.port
         deadline = time.monotonic() + 30
-        while True:             # wait for the listening socket (state, not a fixed sleep)
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+        while True:
+            with open(os.path.join(self.dir, "sshd.log")) as f:
+                log = f.read()
+            if listening in log and self.proc.poll() is None:
                 return
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    with open(os.path.join(self.dir, "sshd.log")) as f:
-                        raise RuntimeError("sshd did not start: " + f.read())
-                time.sleep(0.02)
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("sshd did not start: " + log)
+            time.sleep(0.02)
 
     def uri(self, driver_path: str, **params) -> str:
         """DRIVER+ssh://127.0.0.1:PORT/PATH with the test's ssh and the far pyvirsh."""

@@ -136,10 +136,14 @@ def test_zsh_completes_in_an_interactive_shell(tmp_path):
     shutil.copy(os.path.join(ROOT, "completions", "_pyvirsh"), fpath / "_pyvirsh")
     (zdot / ".zshrc").write_text("fpath=(%s $fpath)\nautoload -U compinit && compinit -u\nPS1='zsh> '\n" % fpath)
     env = shell_env(ZDOTDIR=str(zdot), TERM="xterm")
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "20", "zsh"], env=env, check=True)
+    # A tmux server of its own (-L), as tests/test_console.py's: not the user's default one,
+    # which another test worker or another run on this machine may be using or ending.
+    tmux = ["tmux", "-L", session]
+    subprocess.run(tmux + ["new-session", "-d", "-s", session, "-x", "120", "-y", "20", "zsh"], env=env,
+                   check=True)
     try:
         def screen():
-            return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True,
+            return subprocess.run(tmux + ["capture-pane", "-p", "-t", session], capture_output=True,
                                   text=True).stdout
 
         def wait_for(text, timeout=15.0):
@@ -154,18 +158,18 @@ def test_zsh_completes_in_an_interactive_shell(tmp_path):
             # zsh may swallow the first TAB after an earlier completion listed its matches;
             # a user presses it again, and so does the test (at most three times).
             for _ in range(3):
-                subprocess.run(["tmux", "send-keys", "-t", session, "Tab"], check=True)
+                subprocess.run(tmux + ["send-keys", "-t", session, "Tab"], check=True)
                 if wait_for(text, 4.0):
                     return
             raise AssertionError("%r not on screen:\n%s" % (text, screen()))
 
         assert wait_for("zsh>")
-        subprocess.run(["tmux", "send-keys", "-t", session, "pyvirsh -c test:///default domblkl"], check=True)
+        subprocess.run(tmux + ["send-keys", "-t", session, "pyvirsh -c test:///default domblkl"], check=True)
         tab_until("pyvirsh -c test:///default domblklist")
-        subprocess.run(["tmux", "send-keys", "-t", session, "te"], check=True)
+        subprocess.run(tmux + ["send-keys", "-t", session, "te"], check=True)
         tab_until("domblklist test")
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        subprocess.run(tmux + ["kill-server"], capture_output=True)
 
 
 def test_completion_binds_words_as_the_binder_does():
