@@ -440,14 +440,16 @@ def _master(host) -> int:
 def _gone(pid: int, seconds: float = 30) -> bool:
     import time
     deadline = time.monotonic() + seconds
-    while os.path.exists("/proc/%d" % pid):
-        with open("/proc/%d/stat" % pid) as f:
-            if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                return True
+    while True:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True
+        except (FileNotFoundError, ProcessLookupError):
+            return True         # reaped between two looks
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
-    return True
 
 
 def _in_its_wait(proc, seconds: float = 60) -> bytes:
