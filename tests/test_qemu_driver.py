@@ -333,3 +333,22 @@ def test_a_command_that_finds_qemu_gone_says_domain_is_not_running(env, qcow2_ch
     else:
         raise AssertionError("a monitor connection to a dead QEMU succeeded")
     assert " -    vm1    shut off" in env.ok("list", "--all")
+
+
+def test_domains_started_side_by_side_get_their_own_graphics_ports(env, qcow2_chain):
+    """Four pyvirsh processes start four domains with VNC autoport at once: each QEMU gets
+    a port of its own (the choice is held until QEMU has bound it), none fails to bind."""
+    import subprocess
+    from difftool import pyvirsh_argv
+    from lxml import etree
+    names = ["gp%d" % i for i in range(4)]
+    for name in names:
+        (img,) = qcow2_chain([name + ".qcow2"])
+        env.define(name, [("vda", img, "qcow2")], extra="<graphics type='vnc' autoport='yes'/>")
+    procs = [subprocess.Popen(pyvirsh_argv() + ["-c", env.uri, "start", name, "--paused"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for name in names]
+    results = [(p.wait(), p.stderr.read()) for p in procs]
+    assert results == [(0, "")] * len(names)
+    ports = [etree.fromstring(env.ok("dumpxml", name).encode()).find("devices/graphics").get("port")
+             for name in names]
+    assert len(set(ports)) == len(names), ports

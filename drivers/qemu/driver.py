@@ -482,6 +482,11 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
         """Probe chains, spawn QEMU, wait for its monitor, record the status. Lock held.
 
         incoming: (save image, offset of its QEMU stream) to restore the guest's RAM from."""
+        from .portlock import claim_for
+        with claim_for(definition.root) as ports:
+            self._launch(definition, paused, incoming, ports)
+
+    def _launch(self, definition: DomainDef, paused: bool, incoming: tuple[str, int] | None, ports) -> None:
         from . import cmdline
         from .offline import refuse_start_with_offline_jobs
         from .qmp import _short_path
@@ -549,6 +554,7 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
             # Recorded at once: never a stray QEMU from here on.
             self.save_status()
             with self._connect_new_monitor(pid, monitor, log) as qmp:
+                ports.release()         # QEMU has bound its graphics port by its greeting
                 from .netifaces import set_link_states
                 set_link_states(qmp, live.root)         # <link state='down'/>: a round trip only then
                 if incoming is None:
