@@ -22,7 +22,7 @@ from . import events, lifecycle, process, swtpm
 from .blockjobs import BlockJobs, reconcile_jobs
 from .capabilities import Capabilities
 from .events import QemuEvents
-from .chaincache import cache_disk_chain, layers, set_disk_image
+from .chaincache import layers, number_live_disks, set_disk_image
 from .guestagent import GuestAgent
 from .hotplug import Hotplug
 from .monitorcmds import MonitorCommands
@@ -725,12 +725,9 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
         from .volumedisks import resolve_volume_disks
         live = definition.copy()
         resolve_volume_disks(self.conn, live)       # <disk type='volume'>: the volume's file
-        next_index = 1
-        # libvirt numbers the disks' sources from the last disk to the first (each disk's own
-        # chain top-down): with vda and a cdrom sda, sda's is 1 and vda's 2.
-        for disk in reversed(list(live.disks())):
-            next_index = cache_disk_chain(disk, next_index, status_capacity)
-        return live, next_index
+        # libvirt numbers the disks' sources from the last disk to the first, empty drives
+        # included, then the probed layers (chaincache's docstring has the example)
+        return live, number_live_disks(list(live.disks()), status_capacity)
 
     def launch(self, definition: DomainDef, paused: bool, incoming: tuple[str, int] | None = None) -> None:
         """Probe chains, spawn QEMU, wait for its monitor, record the status. Lock held.
