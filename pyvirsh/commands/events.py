@@ -148,19 +148,18 @@ def event(ctl, domain, event, all, loop, timeout, list, timestamp):
 @flag("timestamp", "show timestamp for each printed event")
 def qemu_monitor_event(ctl, domain, event, pretty, loop, timeout, regex, no_case, timestamp):
     import json
-    import re
     ms = timeout_ms(timeout)
     dom = lookup_domain(ctl, domain) if domain is not None else None
     listener = ctl.conn.qemu_monitor_event_listener(dom)
     matcher = None
     if event is not None:       # libvirt compiles the filter as it registers the listener
         if regex:
+            from ..glibregex import RegexError, compile_filter
             try:
-                pattern = re.compile(event, re.IGNORECASE if no_case else 0)
-            except re.error as err:
+                matcher = compile_filter(event, no_case)
+            except RegexError as err:
                 listener.close()
                 raise CommandError("invalid argument: failed to compile regex '%s': %s" % (event, err)) from None
-            matcher = pattern.search
         elif no_case:
             matcher = lambda name: name.lower() == event.lower()
         else:
