@@ -233,3 +233,54 @@ def test_listeners_hear_what_other_pyvirsh_processes_do(guest):
                 listener.proc.wait()
     # no listener left holding a monitor
     assert not _lock_held(os.path.join(locks, ".events-0.disp.lock"))
+
+
+def test_rename_and_snapshot_events_are_libvirts(guest):
+    """domrename and the snapshot commands give a listener the lifecycle events libvirt 9.0
+    gave (tests/data/events-libvirt.json, recorded by tests/record_event_reference.py on the
+    same domain), step by step. A domain listener follows its domain across the rename, by
+    UUID as libvirt does."""
+    from pyvirsh.commands.events import describe
+    from record_event_reference import EVENT_XML
+    with open(os.path.join(DATA, "events-libvirt.json")) as f:
+        steps = json.load(f)["records"]
+    disk = os.path.join(guest.base, "ev.qcow2")
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", disk, "16M"], check=True)
+    path = os.path.join(guest.base, "ev.xml")
+    with open(path, "w") as f:
+        f.write(EVENT_XML % {"name": "ev", "disk": disk})
+    guest.ok("define", path)
+    listener = Listener(guest, "event", "--all", "--loop", "--timeout", "600")
+    follower = Listener(guest, "event", "--domain", "ev", "--all", "--loop", "--timeout", "600")
+    try:
+        with open(path, "w") as f:      # the definition again: a line each listener prints once it follows
+            f.write(guest.ok("dumpxml", "ev", "--inactive"))
+        guest.ok("define", path)
+        assert listener.line() == "event 'lifecycle' for domain 'ev': Defined Updated"
+        assert follower.line() == "event 'lifecycle' for domain 'ev': Defined Updated"
+        for step in steps:
+            if step["args"][0] == "start":
+                guest.ok(*step["args"])
+                for _ in range(2):      # libvirt 9.0 also says "Resumed Unpaused" at a start (not pyvirsh)
+                    if listener.line() == "event 'lifecycle' for domain 'ev': Started Booted":
+                        break
+                continue
+            if step["args"][0] == "destroy":
+                continue                # not a rename or snapshot step: test_listeners_hear_...
+            guest.ok(*step["args"])
+            expected = [describe(tuple(e)).rstrip("\n") for e in step["events"]]
+            heard = []
+            while len(heard) < len(expected):
+                line = listener.line()
+                if line != "event 'reboot' for domain 'ev'":     # SeaBIOS resets now and then
+                    heard.append(line)
+            assert (step["step"], heard) == (step["step"], expected)
+            if step["step"] == "rename":
+                assert follower.line() == "event 'lifecycle' for domain 'ev': Undefined Renamed"
+                assert follower.line() == "event 'lifecycle' for domain 'ev2': Defined Renamed"
+    finally:
+        guest.run("destroy", "ev")
+        listener.proc.kill()
+        follower.proc.kill()
+        listener.proc.wait()
+        follower.proc.wait()

@@ -729,10 +729,12 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
         # included, then the probed layers (chaincache's docstring has the example)
         return live, number_live_disks(list(live.disks()), status_capacity)
 
-    def launch(self, definition: DomainDef, paused: bool, incoming: tuple[str, int] | None = None) -> None:
+    def launch(self, definition: DomainDef, paused: bool, incoming: tuple[str, int] | None = None,
+               log_events: bool = True) -> None:
         """Probe chains, spawn QEMU, wait for its monitor, record the status. Lock held.
 
-        incoming: (save image, offset of its QEMU stream) to restore the guest's RAM from."""
+        incoming: (save image, offset of its QEMU stream) to restore the guest's RAM from.
+        log_events=False: the caller logs the lifecycle events itself (a snapshot revert)."""
         from . import cmdline
         from .offline import refuse_start_with_offline_jobs
         from .qmp import _short_path
@@ -825,6 +827,8 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
             self.status = None
             raise
         remove(self.paths.shutoff_file(self.name))
+        if not log_events:
+            return
         events.record(self, events.STARTED, events.STARTED_RESTORED if incoming else events.STARTED_BOOTED)
         if paused:
             events.record(self, events.SUSPENDED, events.SUSPENDED_PAUSED)
