@@ -79,8 +79,9 @@ def main() -> None:
             libvirt.virEventRunDefaultImpl()
     threading.Thread(target=loop, daemon=True).start()
     seen: list = []
-    conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                lambda c, d, e, detail, o: seen.append([d.name(), "lifecycle", e, detail]), None)
+    conn.domainEventRegisterAny(
+        None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+        lambda c, d, e, detail, o: seen.append([d.name(), "lifecycle", e, detail]), None)
     conn.defineXML(EVENT_XML % {"name": "ev", "disk": disk})
     time.sleep(1)
     seen.clear()
@@ -101,8 +102,8 @@ def main() -> None:
                 (libvirt.VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING if "--running" in words else 0)
             dom.revertToSnapshot(dom.snapshotLookupByName(words[2]), flags)
         time.sleep(2)           # the QEMU events' handlers run in the event loop thread
-        records.append({"step": label, "args": words, "events": list(seen),
-                        "state": list(conn.lookupByName(words[2] if words[0] == "domrename" else words[1]).state())})
+        now = conn.lookupByName(words[2] if words[0] == "domrename" else words[1])
+        records.append({"step": label, "args": words, "events": list(seen), "state": list(now.state())})
         print(records[-1], flush=True)
         seen.clear()
     stop.set()

@@ -115,7 +115,8 @@ def test_screenshot_is_the_vga_text_mode_screen_and_send_key_reaches_qemu(guest)
     assert guest.run("send-key", "disp", "--codeset", "atset1", "0xe05d").returncode == 0
     proc = guest.run("send-key", "disp", "--codeset", "atset1", "0xe05d", "0xe07f")      # no key is 0xe07f
     assert proc.returncode == 1
-    assert proc.stderr == "error: internal error: cannot translate keycode 57471 of atset1 codeset to qnum keycode\n"
+    assert proc.stderr == ("error: internal error: cannot translate keycode 57471 of atset1 codeset to qnum "
+                           "keycode\n")
 
 
 def _lock_held(path: str) -> bool:

@@ -6,7 +6,8 @@ numbering is libvirt 9.0's two passes over the disks, last disk first: the first
 numbers every disk's own <source> (an empty drive too: <source index='N'/>) and
 the layers its XML names, the second each layer found by probing, top down (a
 qcow2 vda over mid and base next to a raw vdb and an empty cdrom hdc: hdc 1,
-vdb 2, vda 3, mid 4, base 5). Indexes are unique across the domain and never reused, so 'vda[2]' names the same
+vdb 2, vda 3, mid 4, base 5). Indexes are unique across the domain and never
+reused, so 'vda[2]' names the same
 image for the life of the running domain; a new overlay takes the next free
 number. Every later command reads this cache; nothing re-probes a file that
 QEMU has open. Block jobs and snapshots tell the chain what they did to it
@@ -99,7 +100,8 @@ def number_live_disks(disks: list, capacity: dict[int, int]) -> int:
     return next_index
 
 
-def cache_disk_chain(disk, next_index: int, capacity: dict[int, int], reserved: tuple[int, ...] | None = None) -> int:
+def cache_disk_chain(disk, next_index: int, capacity: dict[int, int],
+                     reserved: tuple[int, ...] | None = None) -> int:
     """Probe a live disk's chain once and cache it in the disk (a domxml.Disk with media):
     a chain the user wrote in XML is trusted as written and probed only below its end, unless
     it ends with the terminator. Each layer's virtual size goes into `capacity` by index.

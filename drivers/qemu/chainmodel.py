@@ -240,7 +240,8 @@ class DiskChain(XMLObject):
         if top_data and self.el.find("source/dataStore") is None:
             self.el.find("source").append(_data_store(top_data))
         for info in probed[1:]:
-            layer = BackingLayer.new(info.path, info.format, info.type, number(), getattr(info, "data_file", None))
+            layer = BackingLayer.new(info.path, info.format, info.type, number(),
+                                     getattr(info, "data_file", None))
             upper._set_below(layer.el)
             upper = layer
         upper._set_below(None)

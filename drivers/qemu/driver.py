@@ -507,6 +507,11 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
                 event = lifecycle.stopped_event(q)
                 if event is None:
                     return
+                if event == lifecycle.IO_ERROR:
+                    # QEMU stopped the guest on a disk error: paused (I/O error) until a resume
+                    status.state, status.reason = DomainState.PAUSED, Reason.PAUSED_IOERROR
+                    self.save_status()
+                    return
                 action = lifecycle.action_for(status.definition.root, event)
                 if action.startswith("coredump-"):
                     lifecycle.dump_core(q, self.paths.dump_dir, self.name)

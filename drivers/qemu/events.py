@@ -81,7 +81,8 @@ def record(dom, event: int, detail: int, name: str | None = None, uuid: str | No
     Never fails the change it reports. A rename gives the UUID too: a listener for one
     domain follows it across the rename, as libvirt's callbacks match domains by UUID."""
     paths = dom.paths
-    item = {"t": time.time(), "domain": name or dom.name, "kind": "lifecycle", "event": event, "detail": detail}
+    item = {"t": time.time(), "domain": name or dom.name, "kind": "lifecycle", "event": event,
+            "detail": detail}
     if uuid:
         item["uuid"] = uuid
     line = json.dumps(item) + "\n"
@@ -271,7 +272,8 @@ class EventListener(EventListenerBase):
     def _read_log(self) -> None:
         for item in self.log.read():
             name = str(item.get("domain", ""))
-            if self.domain is not None and name != self.domain and (self.uuid is None or item.get("uuid") != self.uuid):
+            if self.domain is not None and name != self.domain and \
+                    (self.uuid is None or item.get("uuid") != self.uuid):
                 continue
             event = item.get("event")
             if event == STARTED or (event == RESUMED and name not in self.monitors):
@@ -356,7 +358,8 @@ class EventListener(EventListenerBase):
                     path, alias = disk.source or "", disk_alias
                     break
         reason = "enospc" if data.get("nospace") else ""
-        out = [(name, "io-error", path, alias, action), (name, "io-error-reason", path, alias, action, reason)]
+        out = [(name, "io-error", path, alias, action),
+               (name, "io-error-reason", path, alias, action, reason)]
         if action == _IO_ERROR_ACTIONS["stop"]:
             out.append((name, "lifecycle", SUSPENDED, SUSPENDED_IOERROR))
         return out
