@@ -834,6 +834,10 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
         remove(self.paths.shutoff_file(self.name))
         if not log_events:
             return
+        if not paused and not incoming:
+            # libvirt 9.0 reports QEMU's RESUME of the starting guest first (recorded in
+            # tests/data/events-libvirt.json)
+            events.record(self, events.RESUMED, events.RESUMED_UNPAUSED)
         events.record(self, events.STARTED, events.STARTED_RESTORED if incoming else events.STARTED_BOOTED)
         if paused:
             events.record(self, events.SUSPENDED, events.SUSPENDED_PAUSED)

@@ -103,6 +103,10 @@ def record(dom, event: int, detail: int, name: str | None = None, uuid: str | No
 
 
 def stopped(dom, reason: int) -> None:
+    if reason == Reason.SHUTOFF_DESTROYED:
+        # libvirt 9.0 passes on QEMU's SHUTDOWN of the killed QEMU before its own "Stopped
+        # Destroyed" (recorded in tests/data/events-libvirt.json); listeners skip that QEMU event
+        record(dom, SHUTDOWN, SHUTDOWN_HOST)
     record(dom, STOPPED, _STOPPED_DETAIL.get(reason, 0))
 
 
