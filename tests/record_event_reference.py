@@ -58,6 +58,9 @@ STEPS = [
     ("revert shut-off to running", ["snapshot-revert", "ev", "run1"]),
     ("internal snapshot --halt", ["snapshot-create-as", "ev", "halt1", "--halt"]),
     ("revert shut-off --paused to shut-off snapshot", ["snapshot-revert", "ev", "off", "--paused"]),
+    ("resume", ["resume", "ev"]),
+    ("external disk-only snapshot, running", ["snapshot-create-as", "ev", "ext1", "--disk-only"]),
+    ("external snapshot with memory, running", ["snapshot-create-as", "ev", "ext2", "--memspec", "MEMFILE"]),
     ("destroy", ["destroy", "ev"]),
 ]
 
@@ -94,6 +97,15 @@ def main() -> None:
             dom.create()
         elif words[0] == "destroy":
             dom.destroy()
+        elif words[0] == "resume":
+            dom.resume()
+        elif words[0] == "snapshot-create-as" and ("--disk-only" in words or "--memspec" in words):
+            memory = ("<memory snapshot='external' file='%s'/>" % os.path.join(base, "ev.mem")
+                      if "--memspec" in words else "<memory snapshot='no'/>")
+            xml = ("<domainsnapshot><name>%s</name>%s<disks><disk name='vda' snapshot='external'/></disks>"
+                   "</domainsnapshot>" % (words[2], memory))
+            flags = libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY if "--disk-only" in words else 0
+            dom.snapshotCreateXML(xml, flags)
         elif words[0] == "snapshot-create-as":
             flags = libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_HALT if "--halt" in words else 0
             dom.snapshotCreateXML("<domainsnapshot><name>%s</name></domainsnapshot>" % words[2], flags)

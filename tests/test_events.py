@@ -268,7 +268,7 @@ def test_rename_and_snapshot_events_are_libvirts(guest):
         assert listener.line() == "event 'lifecycle' for domain 'ev': Defined Updated"
         assert follower.line() == "event 'lifecycle' for domain 'ev': Defined Updated"
         for step in steps:
-            _ok_in_process(guest, step["args"])
+            _ok_in_process(guest, [w.replace("MEMFILE", os.path.join(guest.base, "ev.mem")) for w in step["args"]])
             expected = [describe(tuple(e)).rstrip("\n") for e in step["events"]]
             heard = []
             while len(heard) < len(expected):
