@@ -74,15 +74,7 @@ def reserve_written_indexes(disk, next_index: int) -> tuple[tuple[int, ...], int
     the XML at once, as <source index='N'/> (no chain is ever probed for it). Returns the
     numbers and the next free index."""
     if disk.source_element is None or disk.source is None:
-        source = disk.source_element
-        if source is None:
-            source = disk.el.makeelement("source")
-            anchor = disk.el.find("driver")
-            if anchor is not None:
-                anchor.addnext(source)
-            else:
-                disk.el.insert(0, source)
-        source.set("index", str(next_index))
+        DiskChain(disk.el).mark_empty(next_index)
         return (), next_index + 1
     count = 1 + len(user_chain_layers(disk.el)[0])
     return tuple(range(next_index, next_index + count)), next_index + count

@@ -301,6 +301,18 @@ class DiskChain(XMLObject):
         self._replace_top_source(path, disk_type, fmt, index)
         self.top._set_below(pushed.el)
 
+    def mark_empty(self, index: int) -> None:
+        """An empty drive's number: libvirt's live <source index='N'/>, after <driver>."""
+        source = self.el.find("source")
+        if source is None:
+            source = new_element("source", ())
+            anchor = self.el.find("driver")
+            if anchor is not None:
+                anchor.addnext(source)
+            else:
+                self.el.insert(0, source)
+        source.set("index", str(index))
+
     def forget(self) -> None:
         """No chain cached: a persistent definition keeps neither detected layers nor indexes."""
         self.remove_children(BACKING)
