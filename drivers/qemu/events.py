@@ -215,7 +215,8 @@ class EventListener(EventListenerBase):
     ("block-job", path, type, status), ("block-job-2", target, type, status),
     ("device-removed", alias), ("rtc-change", offset), ("balloon-change", kib),
     ("watchdog", action), ("tray-change", alias, reason), ("pm-wakeup",), ("pm-suspend",),
-    ("pm-suspend-disk",); each as (domain name, kind, *values).
+    ("pm-suspend-disk",), ("io-error", path, alias, action), ("io-error-reason", path, alias,
+    action, reason); each as (domain name, kind, *values).
     qemu=True gives QEMU's events as they are: (domain name, event, seconds, micros, details
     JSON text or None), what libvirt's qemu-monitor-event passes on.
     """
