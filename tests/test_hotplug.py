@@ -265,7 +265,8 @@ def test_change_media_ejects_and_inserts_as_query_block_shows(bare):
     # libvirt keeps an empty <source index='N'/> in the live XML of an ejected drive ...
     empty = live_disks(env, "b")["hdc"].find("source")
     assert empty.get("file") is None and empty.get("index") is not None
-    assert not [n for n in node_names(env, "b") if n.startswith("pv") and n not in ("pv1-f", "pv1-s")]
+    vda = live_disks(env, "b")["vda"].find("source").get("index")     # 2: the empty hdc took 1 at start
+    assert not [n for n in node_names(env, "b") if n.startswith("pv") and n not in ("pv%s-f" % vda, "pv%s-s" % vda)]
     # ... so that a second eject succeeds, as with virsh + libvirt (test_same_as_virsh_and_libvirt)
     proc = env.run("change-media", "b", "hdc", "--eject")
     assert (proc.returncode, proc.stdout) == (0, "Successfully ejected media.\n")

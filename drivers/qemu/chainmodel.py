@@ -221,19 +221,27 @@ class DiskChain(XMLObject):
     # the transformations (each returns the indexes of the layers it dropped)
     # ------------------------------------------------------------------
 
-    def record(self, probed: list, next_index: int) -> int:
-        """Cache a probed chain (objects with path, format, type; top first), numbered from
-        next_index down and ended by the terminator; return the next free index."""
-        self.top.index = next_index
-        next_index += 1
+    def record(self, probed: list, next_index: int, reserved: tuple[int, ...] = ()) -> int:
+        """Cache a probed chain (objects with path, format, type; top first), ended by the
+        terminator: its first layers take the indexes reserved for them (in order), the rest
+        are numbered from next_index down; return the next free index."""
+        numbers = iter(reserved)
+
+        def number() -> int:
+            nonlocal next_index
+            index = next(numbers, None)
+            if index is None:
+                index, next_index = next_index, next_index + 1
+            return index
+        self.top.index = number()
         upper: Layer = self.top
         upper.remove_children(BACKING)
         top_data = getattr(probed[0], "data_file", None)
         if top_data and self.el.find("source/dataStore") is None:
             self.el.find("source").append(_data_store(top_data))
         for info in probed[1:]:
-            layer = BackingLayer.new(info.path, info.format, info.type, next_index, getattr(info, "data_file", None))
-            next_index += 1
+            layer = BackingLayer.new(info.path, info.format, info.type, number(),
+                                     getattr(info, "data_file", None))
             upper._set_below(layer.el)
             upper = layer
         upper._set_below(None)
@@ -293,6 +301,18 @@ class DiskChain(XMLObject):
         self._replace_top_source(path, disk_type, fmt, index)
         self.top._set_below(pushed.el)
 
+    def mark_empty(self, index: int) -> None:
+        """An empty drive's number: libvirt's live <source index='N'/>, after <driver>."""
+        source = self.el.find("source")
+        if source is None:
+            source = new_element("source", ())
+            anchor = self.el.find("driver")
+            if anchor is not None:
+                anchor.addnext(source)
+            else:
+                self.el.insert(0, source)
+        source.set("index", str(index))
+
     def forget(self) -> None:
         """No chain cached: a persistent definition keeps neither detected layers nor indexes."""
         self.remove_children(BACKING)
@@ -300,6 +320,8 @@ class DiskChain(XMLObject):
         source = self.el.find("source")
         for store in source.findall("dataStore") if source is not None else []:
             source.remove(store)        # detected, like the chain: not part of a definition
+        if source is not None and not source.attrib and len(source) == 0:
+            self.el.remove(source)      # an empty drive's live <source index='N'/>: nothing left
 
     def point_at(self, disk, disk_type: str, path: str, fmt: str) -> None:
         """The disk (a domxml.Disk over this element) names one image, with nothing cached below

@@ -179,6 +179,10 @@ class DomainConfig:
                 remove(path)
         self.name = new_name
         self.refresh()
+        from . import events            # libvirt 9.0: the old name goes, then the new one comes
+        uuid = self.config.uuid if self.config is not None else None
+        events.record(self, events.UNDEFINED, events.UNDEFINED_RENAMED, name=old, uuid=uuid)
+        events.record(self, events.DEFINED, events.DEFINED_RENAMED, uuid=uuid)
 
     def get_autostart(self) -> bool:
         return os.path.exists(self.paths.autostart_file(self.name))

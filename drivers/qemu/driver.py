@@ -24,7 +24,7 @@ from ..api import (BlockInfo, DestroyFlags, Domain, DomainInfo, DomainState, Dri
 from ..fsutil import atomic_write, ensure_dir, remove
 from . import events, lifecycle, process, swtpm
 from .blockjobs import BlockJobs, reconcile_jobs
-from .chaincache import cache_disk_chain, layers, set_disk_image
+from .chaincache import layers, number_live_disks, set_disk_image
 from .guestagent import GuestAgent
 from .hotplug import Hotplug
 from .monitorcmds import MonitorCommands
@@ -247,6 +247,11 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
             with QMP(status.monitor, timeout=1.0) as q:
                 event = lifecycle.stopped_event(q)
                 if event is None:
+                    return
+                if event == lifecycle.IO_ERROR:
+                    # QEMU stopped the guest on a disk error: paused (I/O error) until a resume
+                    status.state, status.reason = DomainState.PAUSED, Reason.PAUSED_IOERROR
+                    self.save_status()
                     return
                 action = lifecycle.action_for(status.definition.root, event)
                 if action.startswith("coredump-"):
@@ -471,22 +476,22 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
         from .volumedisks import resolve_volume_disks
         live = definition.copy()
         resolve_volume_disks(self.conn, live)       # <disk type='volume'>: the volume's file
-        next_index = 1
-        # libvirt numbers the disks' sources from the last disk to the first (each disk's own
-        # chain top-down): with vda and a cdrom sda, sda's is 1 and vda's 2.
-        for disk in reversed(list(live.disks())):
-            next_index = cache_disk_chain(disk, next_index, status_capacity)
-        return live, next_index
+        # libvirt numbers the disks' sources from the last disk to the first, empty drives
+        # included, then the probed layers (chaincache's docstring has the example)
+        return live, number_live_disks(list(live.disks()), status_capacity)
 
-    def launch(self, definition: DomainDef, paused: bool, incoming: tuple[str, int] | None = None) -> None:
+    def launch(self, definition: DomainDef, paused: bool, incoming: tuple[str, int] | None = None,
+               log_events: bool = True) -> None:
         """Probe chains, spawn QEMU, wait for its monitor, record the status. Lock held.
 
-        incoming: (save image, offset of its QEMU stream) to restore the guest's RAM from."""
+        incoming: (save image, offset of its QEMU stream) to restore the guest's RAM from.
+        log_events=False: the caller logs the lifecycle events itself (a snapshot revert)."""
         from .portlock import claim_for
         with claim_for(definition.root) as ports:
-            self._launch(definition, paused, incoming, ports)
+            self._launch(definition, paused, incoming, log_events, ports)
 
-    def _launch(self, definition: DomainDef, paused: bool, incoming: tuple[str, int] | None, ports) -> None:
+    def _launch(self, definition: DomainDef, paused: bool, incoming: tuple[str, int] | None, log_events: bool,
+                ports) -> None:
         from . import cmdline
         from .offline import refuse_start_with_offline_jobs
         from .qmp import _short_path
@@ -588,6 +593,12 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
             self.status = None
             raise
         remove(self.paths.shutoff_file(self.name))
+        if not log_events:
+            return
+        if not paused and not incoming:
+            # libvirt 9.0 reports QEMU's RESUME of the starting guest first (recorded in
+            # tests/data/events-libvirt.json)
+            events.record(self, events.RESUMED, events.RESUMED_UNPAUSED)
         events.record(self, events.STARTED, events.STARTED_RESTORED if incoming else events.STARTED_BOOTED)
         if paused:
             events.record(self, events.SUSPENDED, events.SUSPENDED_PAUSED)

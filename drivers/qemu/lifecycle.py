@@ -20,8 +20,10 @@ DEFAULTS = {"on_poweroff": "destroy", "on_reboot": "restart", "on_crash": "destr
 ACTIONS = {"on_poweroff": ("destroy", "restart"),
            "on_reboot": ("destroy", "restart"),
            "on_crash": ("destroy", "restart", "preserve", "coredump-destroy", "coredump-restart")}
-# query-status of a stopped guest -> the event it stands for
-EVENTS = {"shutdown": "on_poweroff", "guest-panicked": "on_crash"}
+# query-status of a stopped guest -> the event it stands for; "io-error": QEMU paused the guest
+# on a disk error (werror/rerror stop), which libvirtd records as paused (I/O error)
+IO_ERROR = "io-error"
+EVENTS = {"shutdown": "on_poweroff", "guest-panicked": "on_crash", "io-error": IO_ERROR}
 
 
 def check(root) -> None:
@@ -65,13 +67,14 @@ def setup(qmp, root) -> None:
 
 
 def stopped_event(qmp) -> str | None:
-    """'on_poweroff' or 'on_crash' when QEMU stopped for that reason, else None."""
+    """'on_poweroff', 'on_crash' or IO_ERROR when QEMU stopped for that reason, else None."""
     return EVENTS.get(qmp.execute("query-status").get("status"))
 
 
 def stopped_at(monitor: str) -> bool:
-    """Whether the QEMU at this monitor stopped for a guest poweroff or panic: one QMP question,
-    no status file read (list and domstate stay cheap). A busy monitor counts as no."""
+    """Whether the QEMU at this monitor stopped for a guest poweroff, a panic or a disk error:
+    one QMP question, no status file read (list and domstate stay cheap). A busy monitor
+    counts as no."""
     from ..api import DriverError
     from .qmp import QMP
     try:

@@ -46,10 +46,12 @@ def save_memory(dom, q: QMP, fd: int, intent: SnapshotIntent, xml: str, live: bo
     The guest is paused afterwards (QEMU stops it when a migration completes)."""
     from .savestate import _wait_migration
     status = dom.status
+    from . import events        # libvirt 9.0: "Suspended Paused", and "Resumed Unpaused" after
     if intent.was_running and not live:
         q.execute("stop")
         status.state, status.reason = DomainState.PAUSED, Reason.PAUSED_SNAPSHOT
         dom.save_status()
+        events.record(dom, events.SUSPENDED, events.SUSPENDED_PAUSED)
     image = SaveImage(xml, intent.was_running)
     os.pwrite(fd, image.header(PARTIAL), 0)
     os.lseek(fd, image.stream_offset, os.SEEK_SET)
@@ -59,6 +61,8 @@ def save_memory(dom, q: QMP, fd: int, intent: SnapshotIntent, xml: str, live: bo
     if intent.was_running:
         status.state, status.reason = DomainState.PAUSED, Reason.PAUSED_SNAPSHOT
         dom.save_status()
+        if live:        # QEMU paused the guest as the migration completed
+            events.record(dom, events.SUSPENDED, events.SUSPENDED_PAUSED)
     os.fsync(fd)
     os.pwrite(fd, MAGIC, 0)
     os.fsync(fd)
@@ -94,10 +98,12 @@ def undo_memory(dom, q: QMP, intent: SnapshotIntent) -> None:
 
 
 def resume(dom, q: QMP) -> None:
+    from . import events
     q.execute("cont")
     status = dom.status
     status.state, status.reason = DomainState.RUNNING, Reason.RUNNING_UNPAUSED
     dom.save_status()
+    events.record(dom, events.RESUMED, events.RESUMED_UNPAUSED)
 
 
 def memory_image_offset(path: str, snapshot: str) -> int:

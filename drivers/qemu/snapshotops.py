@@ -275,6 +275,27 @@ def revert_snapshot(dom, meta, snap, flags: int) -> None:
         _revert_external(dom, meta, snap, flags)
     else:
         _revert_internal(dom, meta, snap, flags)
+    _log_revert_end(dom)
+
+
+def _log_revert_end(dom) -> None:
+    """The lifecycle events that close a revert, as libvirt 9.0 emits them (recorded in
+    tests/data/events-libvirt.json): a domain that runs again was "Resumed Snapshot" or stays
+    "Suspended Snapshot", and the definition is "Defined Snapshot" in any case. The stop and
+    start before them are logged where they happen (_cleanup, _log_restart)."""
+    from . import events
+    from ..api import DomainState
+    if dom.status is not None:
+        if dom.status.state == DomainState.RUNNING:
+            events.record(dom, events.RESUMED, events.RESUMED_FROM_SNAPSHOT)
+        else:
+            events.record(dom, events.SUSPENDED, events.SUSPENDED_FROM_SNAPSHOT)
+    events.record(dom, events.DEFINED, events.DEFINED_FROM_SNAPSHOT)
+
+
+def _log_started(dom) -> None:
+    from . import events
+    events.record(dom, events.STARTED, events.STARTED_FROM_SNAPSHOT)
 
 
 def _named_anywhere(meta, dom) -> set[str]:
@@ -343,10 +364,12 @@ def _revert_external(dom, meta, snap, flags: int) -> None:
         save_config(dom.paths.config_file(dom.name), definition.to_xml())
     if incoming is not None:
         paused = bool(flags & R.PAUSED) or (snap.state == "paused" and not flags & R.RUNNING)
-        dom.launch(definition, paused, incoming=incoming)
+        dom.launch(definition, paused, incoming=incoming, log_events=False)
+        _log_started(dom)
         _mark_from_snapshot(dom)
     elif flags & (R.RUNNING | R.PAUSED):
-        dom.launch(definition, bool(flags & R.PAUSED))
+        dom.launch(definition, bool(flags & R.PAUSED), log_events=False)
+        _log_started(dom)
         _mark_from_snapshot(dom)
     else:
         dom.conn.set_shutoff_reason(dom.name, Reason.SHUTOFF_FROM_SNAPSHOT)
@@ -379,13 +402,20 @@ def _revert_internal(dom, meta, snap, flags: int) -> None:
     if dom.status is not None and not with_memory:
         dom._stop_qemu(dom.status)
         dom._cleanup(Reason.SHUTOFF_FROM_SNAPSHOT)
+    elif dom.status is not None:
+        # The same QEMU loads the snapshot; libvirt 9.0 starts a new one, and listeners are
+        # told so: "Stopped Snapshot", "Started Snapshot".
+        from . import events
+        events.record(dom, events.STOPPED, events.STOPPED_FROM_SNAPSHOT)
+        _log_started(dom)
     if dom.status is None:
         for _target, image in images:
             qemu_img("snapshot", "-a", snap.name, image)
         if not want_running:
             dom.conn.set_shutoff_reason(dom.name, Reason.SHUTOFF_FROM_SNAPSHOT)
             return
-        dom.launch(dom.config, paused=True)
+        dom.launch(dom.config, paused=True, log_events=False)
+        _log_started(dom)
     if with_memory:
         nodes = [chain_of(dom.status.definition.find_disk(t)).top.node_name for t, _ in images]
         dom._run_job("snapshot-load", {"tag": snap.name, "vmstate": nodes[0], "devices": nodes})

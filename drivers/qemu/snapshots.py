@@ -579,10 +579,14 @@ class Snapshots(QemuDomainBase):
             snap.state = "paused" if state == DomainState.PAUSED else "running"
             snap.memory_location = "internal"
             nodes = [chain_of(d).top.node_name for d in disks]
+            from . import events
+            if state == DomainState.RUNNING:        # QEMU stops the guest for the save: libvirt's events
+                events.record(self, events.SUSPENDED, events.SUSPENDED_PAUSED)
             self._run_job("snapshot-save", {"tag": snap.name, "vmstate": nodes[0], "devices": nodes})
-            if state == DomainState.RUNNING:
+            if state == DomainState.RUNNING and not flags & SnapshotCreateFlags.HALT:
                 with self.qmp() as q:
                     q.execute("cont")
+                events.record(self, events.RESUMED, events.RESUMED_UNPAUSED)
         else:
             snap.state = "shutoff"
             snap.memory_location = "no"

@@ -29,11 +29,14 @@ _ALL_FILTERS = (StatsFlags.ACTIVE | StatsFlags.INACTIVE | StatsFlags.PERSISTENT 
                 | StatsFlags.RUNNING | StatsFlags.PAUSED | StatsFlags.SHUTOFF | StatsFlags.OTHER)
 _TICK_NS = 1000000000 // os.sysconf("SC_CLK_TCK")
 
-# QEMU's balloon statistics -> libvirt's memory stat words, in the order libvirt reports them.
+# QEMU's balloon statistics -> libvirt's memory stat words, in the order libvirt reports them
+# (recorded from a guest's driver: last_update, QEMU's time of the guest's last report, comes
+# right after usable).
 _BALLOON_STATS = [("stat-swap-in", "swap_in"), ("stat-swap-out", "swap_out"),
                   ("stat-major-faults", "major_fault"), ("stat-minor-faults", "minor_fault"),
                   ("stat-free-memory", "unused"), ("stat-total-memory", "available"),
-                  ("stat-available-memory", "usable"), ("stat-disk-caches", "disk_caches"),
+                  ("stat-available-memory", "usable"), ("last-update", "last_update"),
+                  ("stat-disk-caches", "disk_caches"),
                   ("stat-htlb-pgalloc", "hugetlb_pgalloc"), ("stat-htlb-pgfail", "hugetlb_pgfail")]
 # dommemstat's words -> domstats' balloon.* names where they differ.
 _DOMSTATS_BALLOON_NAMES = {"last_update": "last-update"}
@@ -403,12 +406,14 @@ class QemuStats:
         if reply:
             stats = reply.get("stats") or {}
             for qemu_name, name in _BALLOON_STATS:
+                if name == "last_update":
+                    out.append((name, reply.get("last-update", 0)))
+                    continue
                 value = stats.get(qemu_name, -1)
                 if 0 <= value < 1 << 63:          # QEMU sends -1 (as 2**64-1) for what the guest does not give
                     out.append((name, value // 1024 if name not in ("swap_in", "swap_out", "major_fault",
                                                                     "minor_fault", "hugetlb_pgalloc",
                                                                     "hugetlb_pgfail") else value))
-            out.append(("last_update", reply.get("last-update", 0)))
         out.append(("rss", _rss_kib(pid)))
         return out
 

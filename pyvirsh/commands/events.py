@@ -32,6 +32,7 @@ _LIFECYCLE = (
 _JOB_TYPES = ("Unknown", "Block Pull", "Block Copy", "Block Commit", "Active Block Commit", "Backup")
 _JOB_STATUS = ("completed", "failed", "canceled", "ready")
 _WATCHDOG = ("none", "pause", "reset", "poweroff", "shutdown", "debug", "inject-nmi")
+_IO_ERROR = ("none", "pause", "report")
 
 
 def _word(table, index: int, fallback: str = "unknown") -> str:
@@ -54,6 +55,12 @@ def describe(event: tuple) -> str:
         return "event 'balloon-change' for domain '%s': %dKiB\n" % (dom, values[0])
     if kind in ("device-removed", "device-added", "device-removal-failed"):
         return "event '%s' for domain '%s': %s\n" % (kind, dom, values[0])
+    if kind in ("io-error", "io-error-reason"):
+        path, alias, action = values[:3]
+        words = "%s (%s) %s" % (path, alias, _word(_IO_ERROR, action))
+        if kind == "io-error-reason":
+            words += " due to %s" % values[3]
+        return "event '%s' for domain '%s': %s\n" % (kind, dom, words)
     if kind == "watchdog":
         return "event 'watchdog' for domain '%s': %s\n" % (dom, _word(_WATCHDOG, values[0]))
     if kind == "tray-change":
@@ -148,19 +155,18 @@ def event(ctl, domain, event, all, loop, timeout, list, timestamp):
 @flag("timestamp", "show timestamp for each printed event")
 def qemu_monitor_event(ctl, domain, event, pretty, loop, timeout, regex, no_case, timestamp):
     import json
-    import re
     ms = timeout_ms(timeout)
     dom = lookup_domain(ctl, domain) if domain is not None else None
     listener = ctl.conn.qemu_monitor_event_listener(dom)
     matcher = None
     if event is not None:       # libvirt compiles the filter as it registers the listener
         if regex:
+            from ..glibregex import RegexError, compile_filter
             try:
-                pattern = re.compile(event, re.IGNORECASE if no_case else 0)
-            except re.error as err:
+                matcher = compile_filter(event, no_case)
+            except RegexError as err:
                 listener.close()
                 raise CommandError("invalid argument: failed to compile regex '%s': %s" % (event, err)) from None
-            matcher = pattern.search
         elif no_case:
             matcher = lambda name: name.lower() == event.lower()
         else:
