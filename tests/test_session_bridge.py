@@ -63,27 +63,64 @@ def _reachable(path: str) -> bool:
     return True
 
 
-def _user_python() -> list[str] | None:
-    """A Python the user can run with this environment's packages (pyvirsh's own included):
-    the environment's interpreter, or the system's of the same version where that one sits
-    in a private place (pyenv under /root), with the environment's site-packages added."""
-    import sysconfig
-    version = "python%d.%d" % sys.version_info[:2]
-    for exe in (sys.executable, "/usr/bin/" + version):
+def _user_interpreter() -> str | None:
+    """This environment's interpreter, or the system's of the same version where that one
+    sits in a private place (pyenv under /root): one the user can run."""
+    for exe in (sys.executable, "/usr/bin/python%d.%d" % sys.version_info[:2]):
         if os.path.exists(exe) and _reachable(exe) and _reachable(os.path.realpath(exe)):
-            break
-    else:
-        return None
+            return exe
+    return None
+
+
+def _copy_runtime(dest: str) -> None:
+    """pyvirsh and every distribution it needs at run time, copied to dest: where the
+    environment sits in a private place (a clone under a 0700 directory), the user reads
+    these copies instead."""
+    import importlib.metadata
+
+    import pyvirsh
+    import pyvirsh.drivers
+    skip = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(os.path.dirname(pyvirsh.__file__), os.path.join(dest, "pyvirsh"), ignore=skip,
+                    dirs_exist_ok=True)
+    shutil.copytree(os.path.dirname(pyvirsh.drivers.__file__), os.path.join(dest, "pyvirsh", "drivers"),
+                    ignore=skip, dirs_exist_ok=True)
+    todo, seen = ["pyvirsh"], set()
+    while todo:
+        name = re.sub(r"[-_.]+", "-", todo.pop()).lower()
+        if name in seen:
+            continue
+        seen.add(name)
+        dist = importlib.metadata.distribution(name)
+        if name != "pyvirsh":
+            for file in dist.files or []:
+                source, relative = str(file.locate()), str(file)
+                if relative.startswith("..") or "__pycache__" in relative or not os.path.isfile(source):
+                    continue            # scripts in bin/, and bytecode the user would not trust anyway
+                target = os.path.join(dest, relative)
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                shutil.copy2(source, target)
+        for requirement in dist.requires or []:
+            if "extra ==" not in requirement:
+                todo.append(re.split(r"[\s<>=!~;\[(]", requirement, maxsplit=1)[0])
+
+
+def _user_python(stage_dir: str) -> list[str]:
+    """A command line running pyvirsh as the user: the environment's packages where the user
+    can read them, else copies of them made in stage_dir."""
+    import sysconfig
     site_packages = sysconfig.get_paths()["purelib"]
     if not _reachable(os.path.join(site_packages, "x")):
-        return None
-    return [exe, "-c", "import site, sys; site.addsitedir(%r); sys.argv[0] = 'pyvirsh'; "
-            "from pyvirsh.cli import finish, main; finish(main())" % site_packages]
+        site_packages = os.path.join(stage_dir, "site")
+        _copy_runtime(site_packages)
+    program = ("import site, sys; sys.path.insert(0, %r); site.addsitedir(sys.path[0]); "
+               "sys.argv[0] = 'pyvirsh'; from pyvirsh.cli import finish, main; finish(main())" % site_packages)
+    return [_user_interpreter() or "", "-c", program]
 
 
 def _missing() -> str | None:
-    if _user_python() is None:
-        return "no Python with pyvirsh's packages that the user nobody can run"
+    if _user_interpreter() is None:
+        return "no Python that the user nobody can run"
     if os.geteuid() != 0:
         return "needs root to make the namespaces, the bridge and a setuid helper"
     if not os.path.exists(HELPER):
@@ -106,6 +143,7 @@ class Stage:
         os.chmod(self.parent, self.parent_mode | 0o001)
         self.base = tempfile.mkdtemp(prefix="pyvirsh-session-")
         os.chmod(self.base, 0o755)
+        self.python = _user_python(self.base)
         self.home = os.path.join(self.base, "home")
         os.mkdir(self.home, 0o700)
         os.chown(self.home, NOBODY, NOBODY)
@@ -132,7 +170,7 @@ class Stage:
                "XDG_CONFIG_HOME=%s/config" % self.home, "XDG_STATE_HOME=%s/state" % self.home,
                "XDG_RUNTIME_DIR=%s/run" % self.home]
         user = ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups"]
-        return subprocess.run(self.prefix + user + env + (_user_python() or []) + ["-c", "qemu:///session"] + list(args),
+        return subprocess.run(self.prefix + user + env + self.python + ["-c", "qemu:///session"] + list(args),
                               capture_output=True, text=True, cwd=self.home, check=False)
 
     def ok(self, *args) -> str:
