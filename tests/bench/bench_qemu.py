@@ -121,6 +121,8 @@ def bench_start(base: str, runs: int) -> None:
                  "socket,id=charmonitor,path=%s,server=on,wait=off" % sock for w in words]
         pidfile = os.path.join(base, "bare.pid")
         words[words.index("-pidfile") + 1] = pidfile
+        # its event listener monitors bind in the domain's run directory, which the destroy removed
+        os.makedirs(os.path.join(drv.root, "run", "bench"), exist_ok=True)
         start = time.perf_counter()
         proc = subprocess.Popen(words, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         while True:
