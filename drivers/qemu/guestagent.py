@@ -16,12 +16,9 @@ first, so a pyvirsh killed while the guest is frozen leaves a note the next comm
 
 from __future__ import annotations
 
-import json
-
 from ..api import (AgentCommandTimeout, DomainInterface, DomainState, DriverError, ErrorCode, FSInfo,
                    GuestInfoTypes, InterfaceAddressesSource, SetTimeFlags, UserPasswordFlags,
                    check_flags, writes)
-from . import agent as proto
 from .domainbase import QemuDomainBase
 from .guestinfo import disk_by_address
 
@@ -39,6 +36,7 @@ class GuestAgent(QemuDomainBase):
 
     def _agent_channel(self, definition):
         """The <channel type='unix'> of org.qemu.guest_agent.0, or None."""
+        from . import agent as proto
         for channel in definition.devices.iterfind("channel"):
             target = channel.find("target")
             if channel.get("type") == "unix" and target is not None and \
@@ -89,6 +87,7 @@ class GuestAgent(QemuDomainBase):
                     seconds: int = AgentCommandTimeout.BLOCK, report_unsupported: bool = True):
         """One agent command in its own connection; None when the agent lacks it and
         report_unsupported is False (guestinfo skips what the agent cannot tell)."""
+        from . import agent as proto
         path = self._agent_path()
         with self._agent_lock(), proto.AgentConnection(path) as agent:
             try:
@@ -100,6 +99,7 @@ class GuestAgent(QemuDomainBase):
 
     def _agent_calls(self, calls: list) -> list:
         """Several commands over one connection (guestinfo); each result or None if unsupported."""
+        from . import agent as proto
         path = self._agent_path()
         results = []
         with self._agent_lock(), proto.AgentConnection(path) as agent:
@@ -134,6 +134,7 @@ class GuestAgent(QemuDomainBase):
 
     def quiesce(self) -> None:
         """Freeze every guest file system for a snapshot, noted in the status first. Domain lock held."""
+        from . import agent as proto
         status = self._require_active()
         path = self._agent_path()
         status.fs_frozen = True
@@ -149,6 +150,7 @@ class GuestAgent(QemuDomainBase):
     def thaw_recorded_freeze(self, quiet: bool = False) -> None:
         """Thaw what quiesce froze and drop the note (a failure is reported unless quiet,
         and the note stays for the next command then). Domain lock held."""
+        from . import agent as proto
         status = self.status
         if status is None or not status.fs_frozen:
             return
@@ -283,6 +285,8 @@ class GuestAgent(QemuDomainBase):
 
     @writes("virDomainQemuAgentCommand")
     def qemu_agent_command(self, command: str, timeout: int, flags: int = 0) -> str:
+        import json
+        from . import agent as proto
         check_flags(flags, 0, "qemuDomainQemuAgentCommand")
         self.refresh()
         self._require_active()

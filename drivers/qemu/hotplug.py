@@ -26,13 +26,11 @@ killed in the middle leaves something the next command settles:
 from __future__ import annotations
 
 import copy
-import json
 import os
 import time
 
 from ..api import DeviceModifyFlags as F
 from ..api import DriverError, ErrorCode, check_flags, writes
-from . import netifaces
 from .readview import save_config
 from .domainbase import QemuDomainBase
 
@@ -101,6 +99,7 @@ def peripheral_ids(q) -> set[str]:
 
 def _blockdev_add_chain(q, disk_el, added: list) -> None:
     """The disk's cached chain as QEMU nodes, bottom first, exactly the -blockdev of start."""
+    import json
     from .cmdline import blockdev_args
     args = blockdev_args(disk_el)
     for text in args[1::2]:
@@ -358,6 +357,7 @@ class Hotplug(QemuDomainBase):
         self._plug(disk_el, capacity, next_index)
 
     def _attach_interface_live(self, element) -> None:
+        from . import netifaces
         from .devicemodel import Interface
         from .pcitopology import CONVENTIONAL_NICS
         status = self._require_active()
@@ -424,6 +424,7 @@ class Hotplug(QemuDomainBase):
         self.save_status()
 
     def _device_add(self, q, element, tap_fd: int | None = None) -> None:
+        import json
         from .cmdline import disk_device
         from .defaults import is_q35
         from .devargs import interface_args
@@ -474,6 +475,7 @@ class Hotplug(QemuDomainBase):
 
     def settle_intent(self, q) -> None:
         """An attach or media change a killed pyvirsh left half done: finish or undo it."""
+        from . import netifaces
         status = self._require_active()
         intent = status.intent
         if intent is None:
@@ -501,6 +503,7 @@ class Hotplug(QemuDomainBase):
 
     def _remove_tap(self, iface_el) -> None:
         """A removed network or bridge interface's tap goes with it."""
+        from . import netifaces
         target = iface_el.find("target")
         if iface_el.get("type") in netifaces.TAP_TYPES and target is not None and target.get("dev"):
             netifaces.unplug_one(self.paths.run, self.name, target.get("dev"))

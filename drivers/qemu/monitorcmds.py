@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 
 from ..api import (DomainControlState, DriverError, ErrorCode, QemuMonitorCommandFlags, check_flags, writes)
-from .. import keycodes
 from .domainbase import QemuDomainBase
 
 MAX_KEYS = 16       # VIR_DOMAIN_SEND_KEY_MAX_KEYS
@@ -89,6 +88,7 @@ class MonitorCommands(QemuDomainBase):
 
     @writes("virDomainSendKey")
     def send_key(self, codeset: int, holdtime: int, keycodes_: list[int], flags: int = 0) -> None:
+        from .. import keycodes         # here: its table is large and only send-key reads it
         check_flags(flags, 0, "qemuDomainSendKey")
         keys = []
         for code in keycodes_:
