@@ -97,10 +97,12 @@ def bare_start(argv: list[str], base: str) -> float:
     words = [w if not w.startswith("socket,id=charmonitor,") else "socket,id=charmonitor,path=%s,server=on,wait=off"
              % sock for w in argv]     # pyvirsh passes the monitor as a listening fd
     words[words.index("-pidfile") + 1] = os.path.join(base, "bare.pid")
-    # its event listener monitors bind in the domain's run directory, which the destroy removed
+    # its event listener monitors and guest-agent socket bind in the domain's run directory
+    # (and its channel/), which the destroy removed
     for word in words:
         if word.startswith("socket,id=pvevents"):
-            os.makedirs(os.path.dirname(word.split("path=", 1)[1].split(",", 1)[0]), exist_ok=True)
+            run_dir = os.path.dirname(word.split("path=", 1)[1].split(",", 1)[0])
+            os.makedirs(os.path.join(run_dir, "channel"), exist_ok=True)
     start = time.perf_counter()
     proc = subprocess.Popen(words, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
