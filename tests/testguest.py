@@ -188,17 +188,25 @@ def _is_static(path: str) -> bool:
         return b"/lib64/ld-linux" not in f.read(65536)
 
 
+def _initrd_key(extras: Extras | None, flavour: str) -> str:
+    import hashlib
+    listed = sorted((name, mode, hashlib.sha256(data).hexdigest()) for name, (mode, data) in (extras or {}).items())
+    return "%s-%s" % (flavour, hashlib.sha256(repr(listed).encode()).hexdigest()[:12])
+
+
 def build(extras: Extras | None = None, flavour: str = "") -> tuple[str, str]:
     """(kernel, initrd) paths in the cache, built if missing. A test that adds `extras` (files
-    in the guest, e.g. /etc/pyvirsh.d/agent.sh and the programs it starts) names its `flavour`,
-    which names its own cached initrd."""
+    in the guest, e.g. /etc/pyvirsh.d/agent.sh and the programs it starts) names its `flavour`;
+    the cached initrd is named by the flavour and a digest of the extras, so a changed extra
+    never boots a stale initrd."""
     version = kernel_version()
     if version is None:
         raise RuntimeError("no kernel in /boot (apt-get install -y linux-image-amd64)")
     directory = cache_dir(version)
     os.makedirs(directory, exist_ok=True)
     kernel = os.path.join(directory, "vmlinux")
-    initrd = os.path.join(directory, "initrd-%s.cpio" % flavour if flavour else "initrd.cpio")
+    initrd = os.path.join(directory, "initrd-%s.cpio" % _initrd_key(extras, flavour) if flavour or extras
+                          else "initrd.cpio")
     if not os.path.exists(kernel):
         tmp = "%s.tmp%d" % (kernel, os.getpid())
         with open(tmp, "wb") as f:
