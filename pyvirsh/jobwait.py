@@ -80,8 +80,10 @@ class JobWaiter:
                 seconds = min(seconds, POLL_SECONDS)
             listening = bool(self.dom.wait_block_job_event(self.disk, seconds))
 
+        from .interrupts import interruptible
         try:
-            outcome = wait_for(ended, self.timeout, wait, poll=EVENT_SLICE_SECONDS)
+            with interruptible():
+                outcome = wait_for(ended, self.timeout, wait, poll=EVENT_SLICE_SECONDS)
             if outcome is None:         # --timeout
                 self._abort()
                 return "canceled"

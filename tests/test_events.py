@@ -290,3 +290,36 @@ def test_rename_and_snapshot_events_are_libvirts(guest):
         follower.proc.kill()
         listener.proc.wait()
         follower.proc.wait()
+
+
+def test_ctrl_c_ends_an_event_loop_started_with_sigint_ignored(tmp_path):
+    """A listener started in the background by a script (SIGINT ignored, inherited) still ends
+    on a Ctrl-C, as virsh's does (it installs its own handler for the loop)."""
+    env = Env(tmp_path)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)       # inherited by the child, as from a shell's &
+    try:
+        listener = subprocess.Popen(pyvirsh_argv() + ["-c", env.uri, "event", "--all", "--loop"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    try:
+        path = os.path.join(str(tmp_path), "bg.xml")
+        with open(path, "w") as f:
+            f.write(BARE_XML % {"name": "bg"})
+        deadline = time.monotonic() + 60
+        first = ""
+        while not first:        # defined again until the listener, once it listens, hears one
+            env.ok("define", path)
+            ready, _, _ = select.select([listener.stdout], [], [], 0.5)
+            if ready:
+                first = listener.stdout.readline()
+            assert time.monotonic() < deadline, "the listener heard nothing"
+        assert first.startswith("event 'lifecycle' for domain 'bg': Defined ")
+        listener.send_signal(signal.SIGINT)
+        out, err = listener.communicate(timeout=60)
+        assert (listener.returncode, err) == (0, "")
+        assert out.endswith("event loop interrupted\nevents received: %d\n\n" % (1 + out.count("event 'lifecycle'")))
+    finally:
+        if listener.poll() is None:
+            listener.kill()
+            listener.wait()

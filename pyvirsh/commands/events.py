@@ -83,25 +83,27 @@ def _loop(ctl, listener, accept, loop: bool, timeout: int | None) -> bool:
     count = 0
     deadline = None if timeout is None else time.monotonic() + timeout / 1000.0
     outcome = "done"
+    from ..interrupts import interruptible
     try:
-        while True:
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                outcome = "timeout"
-                break
-            event = listener.next(remaining)
-            if event is None:
-                continue
-            text = accept(event)
-            if text is None:
-                continue
-            try:
-                ctl.print(text)
-                ctl.out.stdout.flush()
-            finally:
-                count += 1      # a Ctrl-C just after the print must not leave it uncounted
-            if not loop:
-                break
+        with interruptible():
+            while True:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    outcome = "timeout"
+                    break
+                event = listener.next(remaining)
+                if event is None:
+                    continue
+                text = accept(event)
+                if text is None:
+                    continue
+                try:
+                    ctl.print(text)
+                    ctl.out.stdout.flush()
+                finally:
+                    count += 1      # a Ctrl-C just after the print must not leave it uncounted
+                if not loop:
+                    break
     except KeyboardInterrupt:
         outcome = "interrupt"
     finally:
