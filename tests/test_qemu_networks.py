@@ -363,7 +363,13 @@ def test_net_event_listeners_hear_other_processes(netns, tmp_path):
     finally:
         for proc in (every, other, domains):
             proc.send_signal(signal.SIGINT)
-        outputs = [proc.communicate(timeout=30) + (proc.returncode,) for proc in (every, other, domains)]
+        try:
+            outputs = [proc.communicate(timeout=30) + (proc.returncode,) for proc in (every, other, domains)]
+        except subprocess.TimeoutExpired:
+            for proc in (every, once, other, domains):      # never left running past a failed test
+                proc.kill()
+                proc.wait()
+            raise
     assert "".join(heard[0]) + outputs[0][0] == (
         "event 'lifecycle' for network ev: Started\nevent 'lifecycle' for network ev: Stopped\n"
         "event 'lifecycle' for network ev: Undefined\nevent 'lifecycle' for network other: Undefined\n"
