@@ -90,6 +90,20 @@ def qemu_img(*args: str) -> str:
     return subprocess.run(["qemu-img", *args], check=True, capture_output=True, text=True).stdout
 
 
+def ext4_qcow2(path: str, mib: int = 32) -> str:
+    """A qcow2 image at path holding an empty ext4 file system (the guests' data disk; no
+    metadata_csum, which the test guest's busybox mount does not need)."""
+    raw = path + ".raw"
+    with open(raw, "wb") as f:
+        f.truncate(mib << 20)
+    try:
+        subprocess.run(["mkfs.ext4", "-q", "-F", "-O", "^metadata_csum", raw], check=True)
+        qemu_img("convert", "-f", "raw", "-O", "qcow2", raw, path)
+    finally:
+        os.unlink(raw)
+    return path
+
+
 def qemu_io(path: str, *commands: str, fmt: str = "qcow2", readonly: bool = False) -> subprocess.CompletedProcess:
     argv = ["qemu-io", "-f", fmt]
     if readonly:

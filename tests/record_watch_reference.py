@@ -27,6 +27,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import testguest
+from qemuhelp import ext4_qcow2
 from record_agent_reference import QEMU_CONF, Virsh
 from test_guest_agent import GUEST_XML, GuestShell, agent_extras
 
@@ -86,11 +87,7 @@ def main() -> None:
     with open(os.path.join(base, "etc", "qemu.conf"), "w") as f:
         f.write(QEMU_CONF)
     kernel, initrd = testguest.build(extras=watch_extras(), flavour="watch-reference")
-    raw, disk = os.path.join(base, "d.raw"), os.path.join(base, "data.qcow2")
-    with open(raw, "wb") as f:
-        f.truncate(32 << 20)
-    subprocess.run(["mkfs.ext4", "-q", "-F", "-O", "^metadata_csum", raw], check=True)
-    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, disk], check=True)
+    disk = ext4_qcow2(os.path.join(base, "data.qcow2"))
     mnt, full = tiny_disk(base)
     serial = os.path.join(base, "ttyS0.sock")
     with open(os.path.join(base, "guest.xml"), "w") as f:

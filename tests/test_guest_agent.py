@@ -26,7 +26,7 @@ import pytest
 from lxml import etree
 
 import testguest
-from qemuhelp import Env, qemu_img
+from qemuhelp import Env, ext4_qcow2, qemu_img
 
 DEADLINE = 300          # seconds for the guest to come up under TCG on a busy machine: a bound, not a check
 AGENT = "org.qemu.guest_agent.0"
@@ -202,13 +202,7 @@ def guest(tmp_path_factory):
         pytest.skip(str(err))
     base = tmp_path_factory.mktemp("agent")
     env = Env(base)
-    raw = env.path("data.raw")
-    with open(raw, "wb") as f:
-        f.truncate(32 << 20)
-    subprocess.run(["mkfs.ext4", "-q", "-F", "-O", "^metadata_csum", raw], check=True)
-    disk = env.path("data.qcow2")
-    qemu_img("convert", "-f", "raw", "-O", "qcow2", raw, disk)
-    os.unlink(raw)
+    disk = ext4_qcow2(env.path("data.qcow2"))
     serial = os.path.join(str(base), "ttyS0.sock")
     with open(env.path("guest.xml"), "w") as f:
         f.write(GUEST_XML % {"kernel": kernel, "initrd": initrd, "disk": disk, "serial": serial})

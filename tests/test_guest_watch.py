@@ -27,7 +27,7 @@ import pytest
 
 import testguest
 from difftool import call_main
-from qemuhelp import Env, qemu_img
+from qemuhelp import Env, ext4_qcow2
 from record_watch_reference import FILL, WATCH_XML, tiny_disk, watch_extras
 from test_events import Listener, _lock_held
 from test_guest_agent import DEADLINE, GuestShell
@@ -56,13 +56,7 @@ def watched(tmp_path_factory):
         pytest.skip(str(err))
     base = str(tmp_path_factory.mktemp("watch"))
     env = Env(base)
-    raw = env.path("data.raw")
-    with open(raw, "wb") as f:
-        f.truncate(32 << 20)
-    subprocess.run(["mkfs.ext4", "-q", "-F", "-O", "^metadata_csum", raw], check=True)
-    disk = env.path("data.qcow2")
-    qemu_img("convert", "-f", "raw", "-O", "qcow2", raw, disk)
-    os.unlink(raw)
+    disk = ext4_qcow2(env.path("data.qcow2"))
     try:
         mnt, full = tiny_disk(base)
     except subprocess.CalledProcessError:
