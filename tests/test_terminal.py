@@ -23,19 +23,23 @@ def in_tmux(command: str, env_extra: dict | None = None) -> str:
     env.pop("NO_COLOR", None)
     env.update(env_extra or {})
     marker = "__done__"
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "30",
-                    "sh", "-c", "%s; echo %s; sleep 30" % (command, marker)], env=env, check=True)
+    # A tmux server of its own (-L), killed at the end: on the shared default server, a
+    # new-session that races the previous test's last kill-session finds the server exiting
+    # ("server exited unexpectedly", seen in CI).
+    tmux = ["tmux", "-L", session]
+    subprocess.run(tmux + ["new-session", "-d", "-s", session, "-x", "120", "-y", "30",
+                           "sh", "-c", "%s; echo %s; sleep 30" % (command, marker)], env=env, check=True)
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            screen = subprocess.run(["tmux", "capture-pane", "-p", "-e", "-t", session], capture_output=True,
+            screen = subprocess.run(tmux + ["capture-pane", "-p", "-e", "-t", session], capture_output=True,
                                     text=True).stdout
             if marker in screen:
                 return screen
             time.sleep(0.05)
         raise AssertionError("command did not finish:\n" + screen)
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        subprocess.run(tmux + ["kill-server"], capture_output=True)
 
 
 def pv() -> str:
