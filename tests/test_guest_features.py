@@ -36,8 +36,9 @@ def define(env: Env, name: str, body: str, dom_type: str = "qemu", machine: str 
 
 
 def qmp(env: Env, name: str, command: str, arguments=None):
-    from pyvirsh.drivers.qemu.qmp import QMP, _short_path
-    with QMP(_short_path(os.path.join(env.root, "run", name, "qmp.sock"))) as q:
+    from pyvirsh.drivers.qemu.qmp import QMP
+    from pyvirsh.drivers.qemu.sockpath import short_path
+    with QMP(short_path(os.path.join(env.root, "run", name, "qmp.sock"))) as q:
         return q.execute(command, arguments)
 
 

@@ -101,8 +101,9 @@ def test_device_mix_gets_libvirts_addresses_and_starts(genv, name):
 
 
 def _qmp(env: Env, name: str, command: str, arguments=None):
-    from pyvirsh.drivers.qemu.qmp import QMP, _short_path
-    with QMP(_short_path(os.path.join(env.root, "run", name, "qmp.sock"))) as q:
+    from pyvirsh.drivers.qemu.qmp import QMP
+    from pyvirsh.drivers.qemu.sockpath import short_path
+    with QMP(short_path(os.path.join(env.root, "run", name, "qmp.sock"))) as q:
         return q.execute(command, arguments)
 
 

@@ -82,6 +82,14 @@ def start_vm(env):
     driver(env).lookup_domain_by_name("vm").create(1)      # paused: no guest OS to boot
 
 
+def started_before(env):
+    """Defined, started once and stopped: the next start spawns QEMU from the start plan
+    before it reads the definition (drivers/qemu/startplan.py)."""
+    start_vm(env)
+    driver(env).lookup_domain_by_name("vm").destroy()
+    assert os.path.exists(os.path.join(env.root, "run", "vm.startplan"))
+
+
 def with_snapshot(env):
     from pyvirsh.drivers.api import SnapshotCreateFlags
     start_vm(env)
@@ -103,6 +111,7 @@ def write_xml(env):
 COMMANDS = {
     # name: (argv, setup, regions the guest must see)
     "start": (["start", "vm"], define_vm, [BASE_DATA, TOP_DATA]),
+    "start-planned": (["start", "vm"], started_before, [BASE_DATA, TOP_DATA]),
     "snapshot-create": (["snapshot-create-as", "vm", "s2", "--disk-only"], before_snapshot,
                         [BASE_DATA, TOP_DATA, BEFORE_SNAP]),
     "snapshot-delete": (["snapshot-delete", "vm", "s1"], with_snapshot, [BASE_DATA, TOP_DATA, SNAP_DATA]),

@@ -92,12 +92,12 @@ class AgentConnection:
     """One client connection to the agent socket: `with AgentConnection(path) as agent:`."""
 
     def __init__(self, path: str):
-        from .qmp import _short_path
+        from .sockpath import short_path
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._buf = b""
         try:
             self.sock.settimeout(WAIT_TIME)
-            self.sock.connect(_short_path(path))
+            self.sock.connect(short_path(path))
             self.sock.setblocking(False)
         except OSError:
             self.sock.close()

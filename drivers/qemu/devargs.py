@@ -199,7 +199,7 @@ def serial_args(serial: Chardev) -> list[str]:
 
 
 def channel_args(channel: Chardev, run_dir: str) -> list[str]:
-    from .qmp import _short_path
+    from .sockpath import short_path
     ident = "char" + channel.alias
     socket_path = None
     if channel.type == "unix":
@@ -208,7 +208,7 @@ def channel_args(channel: Chardev, run_dir: str) -> list[str]:
             channel.source_path = os.path.join(run_dir, "channel", channel.target_name)
             channel.source_mode = "bind"
             os.makedirs(os.path.dirname(channel.source_path), mode=0o700, exist_ok=True)
-        socket_path = _short_path(channel.source_path)
+        socket_path = short_path(channel.source_path)
     if channel.type in ("unix", "spicevmc"):
         # The guest has not opened the port yet; libvirt shows the same until QEMU reports a change.
         channel.el.find("target").set("state", "disconnected")

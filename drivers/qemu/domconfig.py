@@ -175,6 +175,7 @@ class DomainConfig:
             if os.path.exists(self.paths.autostart_file(old)):
                 self._mark_autostart(new_name, True)
             for path in (self.paths.autostart_file(old), self.paths.shutoff_file(old),
+                         self.paths.start_plan_file(old),
                          self.paths.config_file(old), view_path(self.paths.config_file(old))):
                 remove(path)
         self.name = new_name

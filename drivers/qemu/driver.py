@@ -22,7 +22,7 @@ from ..api import (BlockInfo, DestroyFlags, Domain, DomainInfo, DomainState, Dri
                    ErrorCode, Reason, SecurityLabel, ShutdownMode, StartFlags, UndefineFlags,
                    XMLFlags, check_flags, writes)
 from ..fsutil import atomic_write, ensure_dir, remove
-from . import events, lifecycle, process, swtpm
+from . import events, lifecycle, process, startplan, swtpm
 from .blockjobs import BlockJobs, reconcile_jobs
 from .chaincache import layers, number_live_disks, set_disk_image
 from .guestagent import GuestAgent
@@ -210,7 +210,16 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
         if status is None or wanted is None:
             return
         if status.reason != Reason.PAUSED_STARTING_UP:
-            remove(intent)          # killed after the last step: the start is complete
+            # Killed after the status was written: the start is complete once the guest was
+            # let go, which a start does after writing the status (_launch).
+            if status.state == DomainState.RUNNING and not wanted.startswith("restore-"):
+                try:
+                    with self._connect_new_monitor(status.pid, status.monitor, self.paths.log_file(self.name)) as qmp:
+                        if qmp.execute("query-status").get("status") == "prelaunch":
+                            qmp.execute("cont")
+                except DriverError:
+                    return          # QEMU went away meanwhile: the next liveness check reaps it
+            remove(intent)
             return
         try:
             with self._connect_new_monitor(status.pid, status.monitor, self.paths.log_file(self.name)) as qmp:
@@ -225,10 +234,7 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
                 lifecycle.setup(qmp, status.definition.root)
                 if wanted.strip().endswith("running"):
                     qmp.execute("cont")
-                    status.state = DomainState.RUNNING
-                    status.reason = Reason.RUNNING_RESTORED if wanted.startswith("restore-") else Reason.RUNNING_BOOTED
-                else:
-                    status.reason = Reason.PAUSED_USER
+                self._set_started(not wanted.strip().endswith("running"), wanted.startswith("restore-"))
                 self.save_status()
         except DriverError:
             return          # QEMU went away meanwhile: the next liveness check reaps it
@@ -481,37 +487,102 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
         return live, number_live_disks(list(live.disks()), status_capacity)
 
     def launch(self, definition: DomainDef, paused: bool, incoming: tuple[str, int] | None = None,
-               log_events: bool = True) -> None:
+               log_events: bool = True, early: startplan.EarlyQemu | None = None) -> startplan.Plan | None:
         """Probe chains, spawn QEMU, wait for its monitor, record the status. Lock held.
 
         incoming: (save image, offset of its QEMU stream) to restore the guest's RAM from.
-        log_events=False: the caller logs the lifecycle events itself (a snapshot revert)."""
+        log_events=False: the caller logs the lifecycle events itself (a snapshot revert).
+        early: the QEMU spawned from the start plan (create), kept only if it is the one
+        this start spawns (startplan.py). Returns the plan for the next start (or None)."""
         from .portlock import claim_for
         with claim_for(definition.root) as ports:
-            self._launch(definition, paused, incoming, log_events, ports)
+            return self._launch(definition, paused, incoming, log_events, ports, early)
+
+    def _clear_run_dir(self) -> None:
+        """The domain's run directory, without what a QEMU before left in it."""
+        ensure_dir(self.paths.run_dir(self.name))
+        remove(self.paths.monitor_socket(self.name))
+        remove(self.paths.pidfile(self.name))
+        self._remove_listener_sockets()
+
+    def _log_start(self, argv: list[str], planned: bool = False) -> None:
+        """The command line in the domain's log, as libvirt logs it before each start;
+        planned: spawned from the start plan, before the definition was read."""
+        with open(self.paths.log_file(self.name), "a") as f:
+            f.write("%s: starting up%s\n%s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"),
+                                                 " (the last start's command line)" if planned else "",
+                                                 process.command_line(argv)))
+
+    def _write_spawn_intent(self, paused: bool, incoming: bool) -> None:
+        """The intent first: a pyvirsh killed between the spawn and the status leaves this
+        file, and the next command finds that QEMU by its pidfile and stops it; killed
+        after the status, the next command finishes the start as asked (_finish_start).
+        Not fsynced: it guards against a killed pyvirsh, and a crash of the host that could
+        lose it takes the QEMU it speaks of along."""
+        atomic_write(self.paths.spawn_intent_file(self.name),
+                     ("restore-" if incoming else "") + ("paused" if paused else "running"), durable=False)
+
+    def _spawn_planned(self, paused: bool) -> startplan.EarlyQemu | None:
+        """Spawn the start plan's QEMU, before the definition is parsed (startplan.py);
+        None without a plan for the present definition. Lock held, domain shut off."""
+        from .sockpath import short_path
+        plan = startplan.load(self.paths.start_plan_file(self.name), self.paths.config_file(self.name))
+        if plan is None or os.path.exists(self.paths.offline_jobs_file(self.name)):
+            return None             # an offline job refuses the start: the full path says so
+        self._clear_run_dir()
+        try:
+            ready = startplan.make_ready(plan.argv)
+        except OSError:
+            ready = False           # the start without a plan meets it and says so
+        if not ready:
+            return None
+        monitor = self.paths.monitor_socket(self.name)
+        listener = process.listening_socket(short_path(monitor))
+        argv = plan.with_monitor_fd(listener.fileno())
+        try:
+            self._log_start(argv, planned=True)
+            self._write_spawn_intent(paused, False)
+            pid = process.spawn(argv, self.paths.log_file(self.name), pass_fds=(listener.fileno(),))
+        except BaseException:
+            listener.close()
+            remove(monitor)
+            remove(self.paths.spawn_intent_file(self.name))
+            raise
+        return startplan.EarlyQemu(pid, listener, argv)
+
+    def _abandon_early(self, early: startplan.EarlyQemu) -> None:
+        """Stop the plan's QEMU, which this start does not keep (its guest never ran: -S),
+        and remove what it made; its monitor socket stays for the QEMU spawned instead."""
+        early.settled = True
+        process.kill_now(early.pid)
+        remove(self.paths.pidfile(self.name))
+        self._remove_listener_sockets()
+        with open(self.paths.log_file(self.name), "a") as f:
+            f.write("pyvirsh: this start's command line is another (the chains or the programs changed): "
+                    "that QEMU was stopped before the guest ran\n")
 
     def _launch(self, definition: DomainDef, paused: bool, incoming: tuple[str, int] | None, log_events: bool,
-                ports) -> None:
+                ports, early: startplan.EarlyQemu | None) -> startplan.Plan | None:
+        """launch's work; returns what the next start can spawn first (startplan.py), or None
+        when that start needs more made before QEMU than its monitor socket."""
         from . import cmdline
         from .offline import refuse_start_with_offline_jobs
-        from .qmp import _short_path
+        from .sockpath import short_path
 
         refuse_start_with_offline_jobs(self)
         capacity: dict[int, int] = {}
         live, next_index = self._prepare_live_definition(definition, capacity)
-        ensure_dir(self.paths.run_dir(self.name))
         monitor = self.paths.monitor_socket(self.name)
         pidfile = self.paths.pidfile(self.name)
-        remove(monitor)
-        remove(pidfile)
-        self._remove_listener_sockets()
-        listeners = [_short_path(self.paths.listener_socket(self.name, slot)) for slot in range(events.LISTENER_SLOTS)]
+        if early is None:
+            self._clear_run_dir()
+        listeners = [short_path(self.paths.listener_socket(self.name, slot)) for slot in range(events.LISTENER_SLOTS)]
         from .netifaces import close_fds, plug, unplug
         tap_fds = plug(self.conn, live, self.paths.run, self.name)   # taps of network and bridge interfaces
         # The monitor listens from here on (QEMU gets it as fd=N): the QMP connection below is
         # made at once and waits for QEMU's greeting, with no polling for a socket file.
         try:
-            listener = process.listening_socket(_short_path(monitor))
+            listener = early.listener if early is not None else process.listening_socket(short_path(monitor))
         except BaseException:
             close_fds(tap_fds)
             unplug(self.paths.run, self.name)
@@ -527,45 +598,56 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
             raise
         if incoming is not None:
             argv += ["-incoming", "defer"]
-        log = self.paths.log_file(self.name)
-        with open(log, "a") as f:
-            import shlex
-            f.write("%s: starting up\n%s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), shlex.join(argv)))
-        # The intent first: a pyvirsh killed between the spawn and the status below leaves
-        # this file, and the next command finds that QEMU by its pidfile and stops it; killed
-        # after the status, the next command finishes the start as asked (_finish_start).
-        # Not fsynced: it guards against a killed pyvirsh, and a crash of the host that could
-        # lose it takes the QEMU it speaks of along.
-        intent = self.paths.spawn_intent_file(self.name)
-        atomic_write(intent, ("restore-" if incoming else "") + ("paused" if paused else "running"), durable=False)
-        try:
-            tpm = swtpm.emulated_tpm(live.root)
-            if tpm is not None:         # QEMU connects to it at once: started first
-                swtpm.start(self.paths, self.name, live.uuid, tpm)
-            pid = process.spawn(argv, log, pass_fds=(listener.fileno(), *tap_fds.values()))
-            domid = self.conn.next_domain_id()      # while QEMU starts up
-        except BaseException:
-            listener.close()
-            close_fds(tap_fds)
-            self._stop_unrecorded_qemu()
-            unplug(self.paths.run, self.name)
-            raise
+        tpm = swtpm.emulated_tpm(live.root)
+        # What a plan can hold: QEMU and its monitor socket, nothing made for it before.
+        plannable = not tap_fds and tpm is None and ports.lock is None and incoming is None
+        monitor_fd = listener.fileno()
+        if early is not None and not (plannable and argv == early.argv):
+            self._abandon_early(early)
+            early = None
+        if early is not None:
+            pid = early.pid
+            early.settled = True
+        else:
+            self._log_start(argv)
+            self._write_spawn_intent(paused, incoming is not None)
+            try:
+                if tpm is not None:         # QEMU connects to it at once: started first
+                    swtpm.start(self.paths, self.name, live.uuid, tpm)
+                pid = process.spawn(argv, self.paths.log_file(self.name),
+                                    pass_fds=(listener.fileno(), *tap_fds.values()))
+            except BaseException:
+                listener.close()
+                close_fds(tap_fds)
+                self._stop_unrecorded_qemu()
+                unplug(self.paths.run, self.name)
+                raise
+        domid = self.conn.next_domain_id()      # while QEMU starts up
         listener.close()            # QEMU's copy alone keeps it open: its death resets our connection
         close_fds(tap_fds)          # likewise the bridge helper's taps: they go when QEMU ends
+        intent = self.paths.spawn_intent_file(self.name)
         self.status = Status(live, DomainState.PAUSED, Reason.PAUSED_STARTING_UP, pid, domid, monitor, pidfile,
                              next_index)
         self.status.capacity = capacity
         try:
             # Recorded at once: never a stray QEMU from here on.
             self.save_status()
-            with self._connect_new_monitor(pid, monitor, log) as qmp:
+            with self._connect_new_monitor(pid, monitor, self.paths.log_file(self.name)) as qmp:
                 ports.release()         # QEMU has bound its graphics port by its greeting
                 from .netifaces import set_link_states
                 set_link_states(qmp, live.root)         # <link state='down'/>: a round trip only then
                 if incoming is None:
-                    # One round trip: the ptys to record, libvirt's settings, and the guest let go.
+                    # One round trip: the ptys to record and libvirt's settings.
                     batch = [("query-chardev", None)] + lifecycle.setup_commands(live.root)
-                    self._record_chardevs(qmp, qmp.execute_batch(batch + ([] if paused else [("cont", None)]))[0])
+                    self._record_chardevs(qmp, qmp.execute_batch(batch)[0])
+                    # The status as the guest will be, written while QEMU still waits (-S), so
+                    # that a running guest does not slow the writing down; killed before the
+                    # `cont`, this start leaves its intent and the next command sends it
+                    # (_finish_start).
+                    self._set_started(paused, False)
+                    self.save_status()
+                    if not paused:
+                        qmp.execute("cont")
                 else:
                     from .savestate import load_incoming
                     self._record_chardevs(qmp)
@@ -573,12 +655,8 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
                     load_incoming(qmp, *incoming)
                     if not paused:
                         qmp.execute("cont")
-                if not paused:
-                    self.status.state = DomainState.RUNNING
-                    self.status.reason = Reason.RUNNING_RESTORED if incoming else Reason.RUNNING_BOOTED
-                else:
-                    self.status.reason = Reason.PAUSED_USER
-                self.save_status()
+                    self._set_started(paused, True)
+                    self.save_status()
             remove(intent)
         except BaseException:
             process.terminate(pid)
@@ -593,15 +671,24 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
             self.status = None
             raise
         remove(self.paths.shutoff_file(self.name))
-        if not log_events:
-            return
-        if not paused and not incoming:
-            # libvirt 9.0 reports QEMU's RESUME of the starting guest first (recorded in
-            # tests/data/events-libvirt.json)
-            events.record(self, events.RESUMED, events.RESUMED_UNPAUSED)
-        events.record(self, events.STARTED, events.STARTED_RESTORED if incoming else events.STARTED_BOOTED)
+        if log_events:
+            if not paused and not incoming:
+                # libvirt 9.0 reports QEMU's RESUME of the starting guest first (recorded in
+                # tests/data/events-libvirt.json)
+                events.record(self, events.RESUMED, events.RESUMED_UNPAUSED)
+            events.record(self, events.STARTED, events.STARTED_RESTORED if incoming else events.STARTED_BOOTED)
+            if paused:
+                events.record(self, events.SUSPENDED, events.SUSPENDED_PAUSED)
+        return startplan.Plan.of(argv, monitor_fd) if plannable else None
+
+    def _set_started(self, paused: bool, restored: bool) -> None:
+        """The status of a start done: running, or paused as asked."""
+        assert self.status is not None
         if paused:
-            events.record(self, events.SUSPENDED, events.SUSPENDED_PAUSED)
+            self.status.reason = Reason.PAUSED_USER
+        else:
+            self.status.state = DomainState.RUNNING
+            self.status.reason = Reason.RUNNING_RESTORED if restored else Reason.RUNNING_BOOTED
 
     def _connect_new_monitor(self, pid: int, monitor: str, log: str):
         """QMP of a QEMU just spawned, once it listens; its log's last lines if it died first."""
@@ -639,16 +726,29 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
     def create(self, flags: int = 0) -> None:
         allowed = StartFlags.PAUSED | StartFlags.FORCE_BOOT | StartFlags.BYPASS_CACHE
         check_flags(flags, allowed, "qemuDomainCreateWithFlags")
+        paused = bool(flags & StartFlags.PAUSED)
         with self.locked():
             if self.status is not None:
                 raise DriverError(ErrorCode.OPERATION_INVALID, "domain is already running")
-            if self.config is None:
-                raise DriverError(ErrorCode.NO_DOMAIN, "no domain with matching name '%s'" % self.name)
-            if flags & StartFlags.FORCE_BOOT:
-                remove(self.paths.managed_save_file(self.name))
-            elif self.restore_managed_save(bool(flags & StartFlags.PAUSED), bool(flags & StartFlags.BYPASS_CACHE)):
-                return
-            self.launch(self.config, bool(flags & StartFlags.PAUSED))
+            early = None
+            if flags & StartFlags.FORCE_BOOT or not os.path.exists(self.paths.managed_save_file(self.name)):
+                early = self._spawn_planned(paused)         # before the definition is parsed
+            try:
+                if self.config is None:
+                    raise DriverError(ErrorCode.NO_DOMAIN, "no domain with matching name '%s'" % self.name)
+                if flags & StartFlags.FORCE_BOOT:
+                    remove(self.paths.managed_save_file(self.name))
+                elif self.restore_managed_save(paused, bool(flags & StartFlags.BYPASS_CACHE)):
+                    return
+                plan = self.launch(self.config, paused, early=early)
+            except BaseException:
+                if early is not None and not early.settled:
+                    early.listener.close()
+                    self._abandon_early(early)
+                    remove(self.paths.monitor_socket(self.name))
+                    remove(self.paths.spawn_intent_file(self.name))
+                raise
+            startplan.record(self.paths.start_plan_file(self.name), self.paths.config_file(self.name), plan)
 
     @writes("virDomainDestroy", "virDomainDestroyFlags")
     def destroy(self, flags: int = 0) -> None:
@@ -745,6 +845,7 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
             remove(self.paths.config_file(self.name))
             remove(view_path(self.paths.config_file(self.name)))
             remove(self.paths.shutoff_file(self.name))
+            remove(self.paths.start_plan_file(self.name))
             remove(self.paths.managed_save_file(self.name))
             remove(self.paths.autostart_file(self.name))
             self.config = None

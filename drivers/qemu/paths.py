@@ -115,6 +115,10 @@ class DriverPaths:
         """Exists while a start spawns QEMU and has not yet recorded it in the status."""
         return os.path.join(self.run, name + ".spawning")
 
+    def start_plan_file(self, name: str) -> str:
+        """The command line of the domain's last start, spawned first by the next (startplan.py)."""
+        return os.path.join(self.run, name + ".startplan")
+
     @property
     def save_dir(self) -> str:
         """Managed save images (NAME.save), in libvirt's save-image format."""

@@ -104,8 +104,10 @@ def listening_socket(path: str):
     """A UNIX stream socket bound at path (mode 0600) and listening: the monitor a QEMU takes
     as `fd=N`. Connections made before QEMU serves it wait in its backlog; once every holder
     has closed it (QEMU died), they get an error, never a hang."""
-    import socket
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    # The C module: socket.py imports selectors, enum and array first, some 3 ms before a
+    # start can spawn QEMU. Its sockets are close-on-exec, as socket.py's are.
+    import _socket
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         old = os.umask(0o177)
         try:
@@ -260,3 +262,13 @@ def log_tail(path: str, lines: int = 5) -> str:
     except OSError:
         return ""
     return "\n".join(text.strip().splitlines()[-lines:])
+
+
+# shlex.quote's safe characters (\w in ASCII and @%+=:,./-), without importing re and shlex
+# before a start's spawn.
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-")
+
+
+def command_line(argv: list[str]) -> str:
+    """argv as one shell line, quoted as shlex.join quotes it (QEMU's command line in the log)."""
+    return " ".join(w if w and _SAFE.issuperset(w) else "'" + w.replace("'", "'\"'\"'") + "'" for w in argv)

@@ -27,6 +27,7 @@ import sys
 import time
 
 from ..api import DriverError, ErrorCode
+from .sockpath import short_path
 
 # The type checker reads any name TYPE_CHECKING as true; Python skips the block (no typing import).
 TYPE_CHECKING = False
@@ -68,7 +69,7 @@ class QMP:
         deadline = time.monotonic() + timeout
         try:
             sock.settimeout(timeout)
-            sock.connect(_short_path(path))
+            sock.connect(short_path(path))
             # QEMU accepts a second client at the socket level but greets it only
             # once the first one leaves; the deadline bounds that wait.
             greeting = self._read_message(deadline)
@@ -248,58 +249,3 @@ class QMP:
             self.close()
             return events or None
         return events
-
-
-def _short_dir() -> str:
-    """The caller's own directory of socket links: created 0700, and refused if anyone
-    else owns it or can write to it (a shared /tmp must not let another user redirect
-    a link and take over a QEMU monitor)."""
-    import stat
-    base = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
-    if len(base) > 40:      # the link, a 16-digit hash and 'qmp.sock' must still fit in 108 bytes
-        base = "/tmp"
-    path = os.path.join(base, "pyvirsh-sock-%d" % os.geteuid())
-    try:
-        os.mkdir(path, 0o700)
-    except FileExistsError:
-        pass
-    except OSError as err:
-        raise DriverError(ErrorCode.OPERATION_FAILED, "cannot create '%s': %s" % (path, err.strerror)) from None
-    st = os.lstat(path)
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
-        raise DriverError(ErrorCode.OPERATION_FAILED, "'%s' is not a private directory of this user: "
-                          "remove it, or use a shorter state directory" % path)
-    return path
-
-
-def _short_path(path: str) -> str:
-    """A UNIX socket path must fit in 108 bytes; reach long ones through a short link."""
-    if len(path.encode()) < 100:
-        return path
-    link = short_socket_path(os.path.dirname(path))
-    return os.path.join(link, os.path.basename(path))
-
-
-def short_socket_path(directory: str) -> str:
-    """A short stand-in for a long directory: a symlink named after its hash."""
-    import hashlib
-    digest = hashlib.sha256(os.path.abspath(directory).encode()).hexdigest()[:16]
-    link = os.path.join(_short_dir(), digest)
-    for _ in range(3):      # another pyvirsh may be making the same link at the same time
-        try:
-            if os.readlink(link) == directory:
-                return link
-            os.unlink(link)
-        except FileNotFoundError:
-            pass
-        except OSError:
-            try:
-                os.unlink(link)
-            except OSError:
-                pass
-        try:
-            os.symlink(directory, link)
-            return link
-        except FileExistsError:
-            continue
-    raise DriverError(ErrorCode.OPERATION_FAILED, "cannot make a short socket link for '%s'" % directory)

@@ -77,8 +77,8 @@ class SwtpmFiles:
 
 def socket_path(run_dir: str) -> str:
     """swtpm's control socket in the domain's run directory, as QEMU's -chardev names it."""
-    from .qmp import _short_path         # a UNIX socket path must fit in 108 bytes
-    return _short_path(os.path.join(run_dir, SOCKET))
+    from .sockpath import short_path         # a UNIX socket path must fit in 108 bytes
+    return short_path(os.path.join(run_dir, SOCKET))
 
 
 def _tool(name: str) -> str:

@@ -125,7 +125,7 @@ def logged_argv(root: str, name: str) -> list[str]:
     """The last QEMU command line pyvirsh wrote to the domain log (it logs argv as one line)."""
     with open(os.path.join(root, "log", name + ".log")) as f:
         lines = f.read().splitlines()
-    starts = [i for i, line in enumerate(lines) if line.endswith("starting up")]
+    starts = [i for i, line in enumerate(lines) if ": starting up" in line]
     return shlex.split(lines[starts[-1] + 1])
 
 
