@@ -172,3 +172,16 @@ def test_undefine_and_rename_take_the_plan_along(env):
     assert os.path.exists(plan_file(env, "vm2"))
     env.ok("undefine", "vm2")
     assert not os.path.exists(plan_file(env, "vm2"))
+
+
+def test_a_start_that_chooses_a_graphics_port_has_no_plan(env):
+    """A plan holds nothing chosen at the start: an autoport VNC display's port is picked anew
+    each time, so such a domain always starts the full way."""
+    env.define("vm", [("vda", env.path("top.qcow2"), "qcow2")], dom_type="qemu",
+               extra="<graphics type='vnc' autoport='yes' listen='127.0.0.1'/>")
+    env.ok("start", "vm")
+    env.ok("destroy", "vm")
+    assert not os.path.exists(plan_file(env))
+    env.ok("start", "vm")
+    assert headers(env) == ["starting up", "starting up"]
+    env.ok("destroy", "vm")

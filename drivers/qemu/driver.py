@@ -599,8 +599,10 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
         if incoming is not None:
             argv += ["-incoming", "defer"]
         tpm = swtpm.emulated_tpm(live.root)
-        # What a plan can hold: QEMU and its monitor socket, nothing made for it before.
-        plannable = not tap_fds and tpm is None and ports.lock is None and incoming is None
+        # What a plan can hold: QEMU and its monitor socket, nothing made or chosen for it before
+        # (a graphics port is chosen at each start, even where no claim guards the choice).
+        plannable = (not tap_fds and tpm is None and incoming is None and ports.lock is None
+                     and not any(g.get("autoport") == "yes" for g in live.root.iterfind("devices/graphics")))
         monitor_fd = listener.fileno()
         if early is not None and not (plannable and argv == early.argv):
             self._abandon_early(early)
