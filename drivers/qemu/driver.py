@@ -577,7 +577,7 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
         if early is None:
             self._clear_run_dir()
         listeners = [short_path(self.paths.listener_socket(self.name, slot)) for slot in range(events.LISTENER_SLOTS)]
-        from .netifaces import close_fds, plug, unplug
+        from .netifaces import TAP_TYPES, close_fds, plug, unplug
         tap_fds = plug(self.conn, live, self.paths.run, self.name)   # taps of network and bridge interfaces
         # The monitor listens from here on (QEMU gets it as fd=N): the QMP connection below is
         # made at once and waits for QEMU's greeting, with no polling for a socket file.
@@ -600,8 +600,10 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
             argv += ["-incoming", "defer"]
         tpm = swtpm.emulated_tpm(live.root)
         # What a plan can hold: QEMU and its monitor socket, nothing made or chosen for it before
-        # (a graphics port is chosen at each start, even where no claim guards the choice).
+        # (taps, which plug made; swtpm; a graphics port, chosen at each start even where no
+        # claim guards the choice).
         plannable = (not tap_fds and tpm is None and incoming is None and ports.lock is None
+                     and not any(i.get("type") in TAP_TYPES for i in live.root.iterfind("devices/interface"))
                      and not any(g.get("autoport") == "yes" for g in live.root.iterfind("devices/graphics")))
         monitor_fd = listener.fileno()
         if early is not None and not (plannable and argv == early.argv):
