@@ -136,7 +136,9 @@ def test_a_file_gone_since_the_last_start_fails_as_without_a_plan(env):
     unplanned = env.run("start", "vm")
     assert planned.returncode == unplanned.returncode == 1
     assert planned.stderr == unplanned.stderr and "vmlinuz" in planned.stderr
+    assert "starting up" not in planned.stderr          # QEMU's own words, as libvirt reports them
     assert env.qemu_pids() == []
+    assert sorted(os.listdir(os.path.join(env.root, "run"))) == ["events.jsonl", "locks", "next-id", "vm.shutoff"]
     assert env.ok("domstate", "vm") == "shut off\n\n"
 
 
@@ -185,3 +187,23 @@ def test_a_start_that_chooses_a_graphics_port_has_no_plan(env):
     env.ok("start", "vm")
     assert headers(env) == ["starting up", "starting up"]
     env.ok("destroy", "vm")
+
+
+def test_a_start_that_fails_after_spawning_the_plan_stops_that_qemu(env):
+    """top.qcow2 became something else than a qcow2 image since the last start: the plan's QEMU
+    is spawned (the file is there), the start's own probe refuses the image, and that QEMU is
+    stopped; the error is the one a start without a plan gives, and nothing is left running."""
+    env.define("vm", [("vda", env.path("top.qcow2"), "qcow2")], dom_type="qemu")
+    env.ok("start", "vm")
+    env.ok("destroy", "vm")
+    with open(env.path("top.qcow2"), "wb") as f:
+        f.write(b"not an image" * 1000)
+    planned = env.run("start", "vm")
+    assert "pyvirsh: the start failed: that QEMU was stopped before the guest ran" in log_lines(env)
+    assert env.qemu_pids() == []
+    os.unlink(plan_file(env))
+    unplanned = env.run("start", "vm")
+    assert planned.returncode == unplanned.returncode == 1
+    assert planned.stderr == unplanned.stderr, (planned.stderr, unplanned.stderr)
+    assert env.ok("domstate", "vm") == "shut off\n\n"
+    assert sorted(os.listdir(os.path.join(env.root, "run"))) == ["events.jsonl", "locks", "next-id", "vm.shutoff"]

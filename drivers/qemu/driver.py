@@ -505,13 +505,15 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
         remove(self.paths.pidfile(self.name))
         self._remove_listener_sockets()
 
-    def _log_start(self, argv: list[str], planned: bool = False) -> None:
+    def _log_start(self, argv: list[str], planned: bool = False) -> int:
         """The command line in the domain's log, as libvirt logs it before each start;
-        planned: spawned from the start plan, before the definition was read."""
+        planned: spawned from the start plan, before the definition was read. Returns where
+        QEMU's own output begins."""
         with open(self.paths.log_file(self.name), "a") as f:
             f.write("%s: starting up%s\n%s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"),
                                                  " (the last start's command line)" if planned else "",
                                                  process.command_line(argv)))
+            return f.tell()
 
     def _write_spawn_intent(self, paused: bool, incoming: bool) -> None:
         """The intent first: a pyvirsh killed between the spawn and the status leaves this
@@ -540,7 +542,7 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
         listener = process.listening_socket(short_path(monitor))
         argv = plan.with_monitor_fd(listener.fileno())
         try:
-            self._log_start(argv, planned=True)
+            output_from = self._log_start(argv, planned=True)
             self._write_spawn_intent(paused, False)
             pid = process.spawn(argv, self.paths.log_file(self.name), pass_fds=(listener.fileno(),))
         except BaseException:
@@ -548,18 +550,17 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
             remove(monitor)
             remove(self.paths.spawn_intent_file(self.name))
             raise
-        return startplan.EarlyQemu(pid, listener, argv)
+        return startplan.EarlyQemu(pid, listener, argv, output_from)
 
-    def _abandon_early(self, early: startplan.EarlyQemu) -> None:
+    def _abandon_early(self, early: startplan.EarlyQemu, why: str) -> None:
         """Stop the plan's QEMU, which this start does not keep (its guest never ran: -S),
-        and remove what it made; its monitor socket stays for the QEMU spawned instead."""
+        and remove what it made; its monitor socket stays for a QEMU spawned instead."""
         early.settled = True
         process.kill_now(early.pid)
         remove(self.paths.pidfile(self.name))
         self._remove_listener_sockets()
         with open(self.paths.log_file(self.name), "a") as f:
-            f.write("pyvirsh: this start's command line is another (the chains or the programs changed): "
-                    "that QEMU was stopped before the guest ran\n")
+            f.write("pyvirsh: %s: that QEMU was stopped before the guest ran\n" % why)
 
     def _launch(self, definition: DomainDef, paused: bool, incoming: tuple[str, int] | None, log_events: bool,
                 ports, early: startplan.EarlyQemu | None) -> startplan.Plan | None:
@@ -607,13 +608,13 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
                      and not any(g.get("autoport") == "yes" for g in live.root.iterfind("devices/graphics")))
         monitor_fd = listener.fileno()
         if early is not None and not (plannable and argv == early.argv):
-            self._abandon_early(early)
+            self._abandon_early(early, "this start's command line is another (the chains or the programs changed)")
             early = None
         if early is not None:
-            pid = early.pid
+            pid, output_from = early.pid, early.output_from
             early.settled = True
         else:
-            self._log_start(argv)
+            output_from = self._log_start(argv)
             self._write_spawn_intent(paused, incoming is not None)
             try:
                 if tpm is not None:         # QEMU connects to it at once: started first
@@ -636,7 +637,7 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
         try:
             # Recorded at once: never a stray QEMU from here on.
             self.save_status()
-            with self._connect_new_monitor(pid, monitor, self.paths.log_file(self.name)) as qmp:
+            with self._connect_new_monitor(pid, monitor, self.paths.log_file(self.name), output_from) as qmp:
                 ports.release()         # QEMU has bound its graphics port by its greeting
                 from .netifaces import set_link_states
                 set_link_states(qmp, live.root)         # <link state='down'/>: a round trip only then
@@ -672,6 +673,7 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
             remove(view_path(self.paths.status_file(self.name)))
             remove(intent)
             unplug(self.paths.run, self.name)
+            _remove_run_dir(self.paths.run_dir(self.name))
             self.status = None
             raise
         remove(self.paths.shutoff_file(self.name))
@@ -694,8 +696,9 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
             self.status.state = DomainState.RUNNING
             self.status.reason = Reason.RUNNING_RESTORED if restored else Reason.RUNNING_BOOTED
 
-    def _connect_new_monitor(self, pid: int, monitor: str, log: str):
-        """QMP of a QEMU just spawned, once it listens; its log's last lines if it died first."""
+    def _connect_new_monitor(self, pid: int, monitor: str, log: str, output_from: int = 0):
+        """QMP of a QEMU just spawned, once it listens; its log's last lines (from output_from
+        on: QEMU's own) if it died first."""
         from .qmp import QMP, MonitorGone
         # The socket listens from the spawn on (launch): the connection waits in its backlog
         # until QEMU serves it, and fails at once if QEMU dies first (its copy was the last).
@@ -704,7 +707,7 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
         except MonitorGone:
             if not process.wait_gone(pid, 2.0):
                 raise
-        tail = process.log_tail(log, 3)
+        tail = process.log_tail(log, 3, output_from)
         raise DriverError(ErrorCode.INTERNAL_ERROR, "process exited while connecting to monitor: %s"
                           % (tail or "QEMU did not start"))
 
@@ -748,9 +751,10 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
             except BaseException:
                 if early is not None and not early.settled:
                     early.listener.close()
-                    self._abandon_early(early)
+                    self._abandon_early(early, "the start failed")
                     remove(self.paths.monitor_socket(self.name))
                     remove(self.paths.spawn_intent_file(self.name))
+                    _remove_run_dir(self.paths.run_dir(self.name))
                 raise
             startplan.record(self.paths.start_plan_file(self.name), self.paths.config_file(self.name), plan)
 

@@ -252,12 +252,14 @@ def terminate(pid: int, graceful_quit=None) -> None:
     raise DriverError(ErrorCode.OPERATION_FAILED, "failed to terminate QEMU process %d" % pid)
 
 
-def log_tail(path: str, lines: int = 5) -> str:
+def log_tail(path: str, lines: int = 5, since: int = 0) -> str:
+    """The last lines of a log, from offset since on (what QEMU wrote after the start's own
+    header, as libvirt reports it)."""
     try:
         with open(path, "rb") as f:
             f.seek(0, os.SEEK_END)
             size = f.tell()
-            f.seek(max(0, size - 8192))
+            f.seek(max(since, size - 8192))
             text = f.read().decode("utf-8", "replace")
     except OSError:
         return ""

@@ -53,10 +53,11 @@ class EarlyQemu:
     """A QEMU spawned from a plan, and the monitor socket it was given. settled: adopted
     (the start found it to be the QEMU it spawns) or stopped; either happens once."""
 
-    def __init__(self, pid: int, listener, argv: list[str]):
+    def __init__(self, pid: int, listener, argv: list[str], output_from: int):
         self.pid = pid
         self.listener = listener
         self.argv = argv
+        self.output_from = output_from      # where QEMU's own output begins in the domain log
         self.settled = False
 
 
