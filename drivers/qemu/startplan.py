@@ -10,7 +10,10 @@ builds its command line from the definition and the chains it probes now, exactl
 plan, and compares it with the one spawned, word for word: the same, and that QEMU is the one
 this start would have spawned; different (the images' chains changed, pyvirsh or QEMU was
 upgraded...), and that QEMU, which never ran the guest, is killed and the built line spawned.
-The outcome is always that of a start without a plan; a plan only saves time.
+The outcome is always that of a start without a plan; a plan only saves time. The chains are
+still probed at every start, before the guest runs (shared/DESIGN.md); the planned QEMU opens
+only the files the last start's probe admitted, with the formats it found, and the guest sees
+none of them before the check.
 
 A plan is written only for starts that need nothing made before QEMU but the monitor socket (no
 tap devices, no swtpm, no graphics port to claim) and is used only while the definition file
