@@ -42,6 +42,7 @@ from .status import Status, StatusHead
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import ClassVar
 
     from ..domxml import DomainDef
     from .domainbase import QemuConnectionParts
@@ -57,8 +58,11 @@ class _ReadWhenNeeded:
     def __init__(self, loader: str):
         self.loader = loader
 
+    slots: ClassVar[list[str]] = []      # every such attribute's slot (forget empties them all)
+
     def __set_name__(self, owner: type, name: str) -> None:
         self.slot = "_read_" + name
+        _ReadWhenNeeded.slots.append(self.slot)
 
     def __get__(self, dom, owner=None):
         if dom is None:
@@ -76,8 +80,9 @@ class _ReadWhenNeeded:
 
     @staticmethod
     def forget(dom) -> None:
-        for key in [key for key in dom.__dict__ if key.startswith("_read_")]:
-            del dom.__dict__[key]
+        values = dom.__dict__
+        for slot in _ReadWhenNeeded.slots:
+            values.pop(slot, None)
 
 
 class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAgent,
@@ -160,6 +165,7 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
             pass
         elif head is None and self._file_exists("spawn_intent", self.paths.spawn_intent_file):
             self._with_lock(locked, self._stop_unrecorded_qemu)
+            head = self._light_head()
         elif head is not None and not process.qemu_alive(head.pid, head.pidfile):
             self._seen = None
             if locked:
@@ -176,7 +182,7 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
                             self._reap()
                     finally:
                         lock.release()
-        head = self._light_head()
+            head = self._light_head()
         if head is not None and not self.conn.passive and \
                 self._file_exists("spawn_intent", self.paths.spawn_intent_file):
             self._with_lock(locked, self._finish_start)
@@ -193,7 +199,8 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
             except DriverError:
                 if locked if strict is None else strict:
                     raise
-        if must_exist and self._light_head() is None and \
+            head = self._light_head()
+        if must_exist and head is None and \
                 not self._file_exists("config", self.paths.config_file):
             raise DriverError(ErrorCode.NO_DOMAIN, "no domain with matching name '%s'" % self.name)
 
