@@ -74,8 +74,18 @@ def test_qemu_killed_from_outside_is_noticed(env, qcow2_chain):
     assert not os.path.exists(os.path.join(run_dir, "vm1"))      # the domain's run directory, whole
     # The cache is gone with it: dumpxml shows the persistent definition.
     assert "backingStore" not in env.ok("dumpxml", "vm1")
+    # Every domain's stats is a listing too (one read of the directories): the one that
+    # reaps a dead QEMU reports why it stopped, and so does the next, from the reason file;
+    # a domain never started has no reason file (unknown).
+    env.define("vm2", [])
     env.ok("start", "vm1")
-    env.ok("destroy", "vm1")
+    (pid,) = env.qemu_pids()
+    os.kill(pid, signal.SIGKILL)
+    stats = env.ok("domstats", "--state")
+    assert stats == ("Domain: 'vm1'\n  state.state=5\n  state.reason=3\n\n"
+                     "Domain: 'vm2'\n  state.state=5\n  state.reason=0\n\n")
+    assert not os.path.exists(os.path.join(run_dir, "vm1.status.xml"))
+    assert env.ok("domstats", "--state") == stats
 
 
 def test_lookup_by_uuid_or_id_leaves_other_domains_alone(env, qcow2_chain):

@@ -17,7 +17,7 @@ from .capabilities import Capabilities
 from .domconfig import Autostart
 from .events import QemuEvents
 from .networks import QemuNetworks
-from .paths import DriverPaths
+from .paths import DirListing, DriverPaths
 from .pools import QemuStorage
 from .readview import save_config
 from .savestate import SaveImages
@@ -131,17 +131,9 @@ class QemuConnection(QemuEvents, QemuConnectionStats, SaveImages, Autostart, Qem
         return self.domain_lock(".driver")
 
     def _names(self) -> list[str]:
-        names = set()
-        for entry in _listdir(self.paths.config):
-            if entry.endswith(".xml") and not entry.startswith("."):
-                names.add(entry[:-4])
-        for entry in _listdir(self.paths.run):
-            if entry.endswith(".status.xml") and not entry.startswith("."):
-                names.add(entry[:-len(".status.xml")])
-            elif entry.endswith(".spawning") and not entry.startswith(".") and not self.passive:
-                # A transient domain whose start was killed: looking at it stops its QEMU.
-                names.add(entry[:-len(".spawning")])
-        return sorted(names)
+        # A transient domain whose start was killed is named by its spawn intent alone:
+        # looking at it stops its QEMU (a passive connection only reads).
+        return DirListing(self.paths).domain_names(spawn_intents=not self.passive)
 
     def load_config(self, name: str) -> DomainDef | None:
         path = self.paths.config_file(name)
@@ -189,20 +181,27 @@ class QemuConnection(QemuEvents, QemuConnectionStats, SaveImages, Autostart, Qem
         return dom
 
     def list_all_domains(self):
+        # The config and run directories are read once; each domain's refresh then opens
+        # or stats only the files the listing found (see QemuDomain.refresh).
+        from .driver import QemuDomain
+        listing = DirListing(self.paths)
         out = []
-        for name in self._names():
+        for name in listing.domain_names(spawn_intents=not self.passive):
+            dom = QemuDomain(self, name)
             try:
-                out.append(self._handle(name))
+                dom.refresh(seen=listing.files_of(name))
             except DriverError:
                 continue
+            out.append(dom)
         return out
 
     def list_domain_names(self):
         return self._names()
 
     def list_domain_names_by_state(self, active: bool):
-        running = {e[:-len(".status.xml")] for e in _listdir(self.paths.run) if e.endswith(".status.xml")}
-        return [n for n in self._names() if (n in running) == active]
+        listing = DirListing(self.paths)
+        running = listing.running_names()
+        return [n for n in listing.domain_names(spawn_intents=not self.passive) if (n in running) == active]
 
     def lookup_domain_by_name(self, name: str):
         if "/" in name or name in (".", ".."):
@@ -287,9 +286,3 @@ class QemuConnection(QemuEvents, QemuConnectionStats, SaveImages, Autostart, Qem
             dom.launch(definition, bool(flags & StartFlags.PAUSED))
         return dom
 
-
-def _listdir(path: str) -> list[str]:
-    try:
-        return os.listdir(path)
-    except OSError:
-        return []

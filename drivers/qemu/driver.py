@@ -28,7 +28,7 @@ from .chaincache import layers, number_live_disks, set_disk_image
 from .guestagent import GuestAgent
 from .hotplug import Hotplug
 from .monitorcmds import MonitorCommands
-from .paths import DriverPaths
+from .paths import DomainFilesSeen, DriverPaths
 from .domconfig import DomainConfig
 from .savestate import SaveState
 from .readview import config_loader, read_view, refill, save_config, view_path
@@ -41,6 +41,9 @@ from .status import Status, StatusHead
 # defaults) and shlex are imported where used, so `list` and `domstate` load neither.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import ClassVar
+
     from ..domxml import DomainDef
     from .domainbase import QemuConnectionParts
     from .readview import DefinitionView
@@ -55,8 +58,11 @@ class _ReadWhenNeeded:
     def __init__(self, loader: str):
         self.loader = loader
 
+    slots: ClassVar[list[str]] = []      # every such attribute's slot (forget empties them all)
+
     def __set_name__(self, owner: type, name: str) -> None:
         self.slot = "_read_" + name
+        _ReadWhenNeeded.slots.append(self.slot)
 
     def __get__(self, dom, owner=None):
         if dom is None:
@@ -74,8 +80,9 @@ class _ReadWhenNeeded:
 
     @staticmethod
     def forget(dom) -> None:
-        for key in [key for key in dom.__dict__ if key.startswith("_read_")]:
-            del dom.__dict__[key]
+        values = dom.__dict__
+        for slot in _ReadWhenNeeded.slots:
+            values.pop(slot, None)
 
 
 class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, BlockJobs, Snapshots, GuestAgent,
@@ -86,6 +93,8 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
         self.conn = conn
         self.name = name
         self._head: StatusHead | None = None
+        # Which files a listing's one read of the directories found (see refresh); None: ask the disk.
+        self._seen: DomainFilesSeen | None = None
 
     # The files are parsed when first needed: `list` and `domstate` need only the status
     # file's first line (StatusHead) and which files exist.
@@ -99,6 +108,14 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
     def _forget(self) -> None:
         """Read the files again when next needed."""
         _ReadWhenNeeded.forget(self)
+        self._seen = None
+
+    def _file_exists(self, kind: str, path_of: Callable[[str], str]) -> bool:
+        """Whether the domain's file of this kind (a DomainFilesSeen field) exists: as a listing
+        saw it, else asked of the disk (path_of: the DriverPaths method naming it)."""
+        if self._seen is not None:
+            return getattr(self._seen, kind)
+        return os.path.exists(path_of(self.name))
 
     def _light_head(self) -> StatusHead | None:
         """The status's head: from the status if it was read, else from the file's first line."""
@@ -121,22 +138,36 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
     # state on disk
     # ------------------------------------------------------------------
 
-    def refresh(self, locked: bool = False, must_exist: bool = True, strict: bool | None = None) -> None:
+    def refresh(self, locked: bool = False, must_exist: bool = True, strict: bool | None = None,
+                seen: DomainFilesSeen | None = None) -> None:
         """Load the domain's files; notice a QEMU that went away and clean up after it.
 
         Block jobs are reconciled with QEMU on the way. If that fails (a hung monitor,
         a graph that disagrees with the cache), a strict refresh (the default under the
         lock, before acting) raises; otherwise the domain stays usable: listing,
         inspecting and destroying must never be locked up by one bad job.
+
+        seen: which of its files a listing found a moment ago (connection.list_all_domains
+        reads the directories once for all domains). A file it did not find is not opened
+        or looked for; one it found is read as always. It stands for the disk only while
+        nothing here changes the files: any clean-up, or a status gone since, drops it.
         """
         self.conn.sweep_dead_writers_temps()
         self._forget()
-        head = self._head = self.conn.load_status_head(self.name)
+        if seen is not None and not seen.status:
+            head = None
+        else:
+            head = self.conn.load_status_head(self.name)
+            if head is None:
+                seen = None         # the status went since the listing: the rest is asked of the disk too
+        self._head, self._seen = head, seen
         if self.conn.passive:
             pass
-        elif head is None and os.path.exists(self.paths.spawn_intent_file(self.name)):
+        elif head is None and self._file_exists("spawn_intent", self.paths.spawn_intent_file):
             self._with_lock(locked, self._stop_unrecorded_qemu)
+            head = self._light_head()
         elif head is not None and not process.qemu_alive(head.pid, head.pidfile):
+            self._seen = None
             if locked:
                 self._reap()
             else:
@@ -151,9 +182,9 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
                             self._reap()
                     finally:
                         lock.release()
-        head = self._light_head()
+            head = self._light_head()
         if head is not None and not self.conn.passive and \
-                os.path.exists(self.paths.spawn_intent_file(self.name)):
+                self._file_exists("spawn_intent", self.paths.spawn_intent_file):
             self._with_lock(locked, self._finish_start)
             head = self._light_head()
         if head is not None and head.state == DomainState.RUNNING and not self.conn.passive and \
@@ -162,17 +193,21 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
             self._with_lock(locked, self._apply_lifecycle)
             head = self._light_head()
         if head is not None and head.pending and not self.conn.passive:
+            self._seen = None
             try:
                 reconcile_jobs(self, locked)
             except DriverError:
                 if locked if strict is None else strict:
                     raise
-        if must_exist and self._light_head() is None and not os.path.exists(self.paths.config_file(self.name)):
+            head = self._light_head()
+        if must_exist and head is None and \
+                not self._file_exists("config", self.paths.config_file):
             raise DriverError(ErrorCode.NO_DOMAIN, "no domain with matching name '%s'" % self.name)
 
     def _with_lock(self, locked: bool, action) -> None:
         """Run a clean-up under the domain lock, reloading the files first; an unlocked
         caller never waits (the holder of the lock cleans up itself)."""
+        self._seen = None           # the files are asked of the disk from here on
         if locked:
             action()
             return
@@ -289,6 +324,7 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
             remove(self.paths.listener_socket(self.name, slot))
 
     def _cleanup(self, reason: int) -> None:
+        self._seen = None
         status = self.status
         if status is not None:
             remove(status.monitor)
@@ -403,6 +439,8 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
     def get_state(self):
         head = self._light_head()
         if head is None:
+            if self._seen is not None and not self._seen.shutoff:
+                return DomainState.SHUTOFF, Reason.SHUTOFF_UNKNOWN      # as shutoff_reason reads no file
             return DomainState.SHUTOFF, self.conn.shutoff_reason(self.name)
         return head.state, head.reason
 
@@ -418,7 +456,7 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
 
     def is_persistent(self) -> bool:
         if not _ReadWhenNeeded.was_read(self, "config"):
-            return os.path.exists(self.paths.config_file(self.name))
+            return self._file_exists("config", self.paths.config_file)
         return self.config is not None
 
     def get_title(self) -> str:

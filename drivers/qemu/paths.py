@@ -19,6 +19,13 @@ import os
 from ..api import DriverError, ErrorCode
 from ..fsutil import ensure_dir
 
+# How a domain's files in the config and run directories are named (NAME + suffix); the
+# listing below recognises them by these, the path methods build them from them.
+CONFIG_SUFFIX = ".xml"
+STATUS_SUFFIX = ".status.xml"
+SHUTOFF_SUFFIX = ".shutoff"
+SPAWN_INTENT_SUFFIX = ".spawning"
+
 
 class DriverPaths:
     def __init__(self, mode: str, root: str | None):
@@ -63,7 +70,7 @@ class DriverPaths:
         return os.path.join(self.run, "locks")
 
     def config_file(self, name: str) -> str:
-        return os.path.join(self.config, name + ".xml")
+        return os.path.join(self.config, name + CONFIG_SUFFIX)
 
     def snapshot_file(self, name: str) -> str:
         return os.path.join(self.snapshot_dir, name + ".xml")
@@ -80,7 +87,7 @@ class DriverPaths:
         return os.path.join(self.run, name)
 
     def status_file(self, name: str) -> str:
-        return os.path.join(self.run, name + ".status.xml")
+        return os.path.join(self.run, name + STATUS_SUFFIX)
 
     def monitor_socket(self, name: str) -> str:
         return os.path.join(self.run_dir(name), "qmp.sock")
@@ -105,7 +112,7 @@ class DriverPaths:
 
     def shutoff_file(self, name: str) -> str:
         """Why a shut-off domain last stopped (a Reason number)."""
-        return os.path.join(self.run, name + ".shutoff")
+        return os.path.join(self.run, name + SHUTOFF_SUFFIX)
 
     def offline_jobs_file(self, name: str) -> str:
         """qemu-img jobs of a shut-off domain (see offline.py)."""
@@ -113,7 +120,7 @@ class DriverPaths:
 
     def spawn_intent_file(self, name: str) -> str:
         """Exists while a start spawns QEMU and has not yet recorded it in the status."""
-        return os.path.join(self.run, name + ".spawning")
+        return os.path.join(self.run, name + SPAWN_INTENT_SUFFIX)
 
     def start_plan_file(self, name: str) -> str:
         """The command line of the domain's last start, spawned first by the next (startplan.py)."""
@@ -148,3 +155,53 @@ class DriverPaths:
 
     def capabilities_cache(self) -> str:
         return os.path.join(self.state, "capabilities.json")
+
+
+class DomainFilesSeen:
+    """Which of one domain's files a DirListing found: a listing's domains are looked at
+    without an open or a stat for each file they do not have (most shut-off domains have
+    no status, no spawn intent, no shut-off reason)."""
+
+    __slots__ = ("config", "status", "shutoff", "spawn_intent")
+
+    def __init__(self, config: bool, status: bool, shutoff: bool, spawn_intent: bool):
+        self.config, self.status, self.shutoff, self.spawn_intent = config, status, shutoff, spawn_intent
+
+
+class DirListing:
+    """The config and run directories, each read once (what a listing of the domains needs):
+    which domains there are and which of their files exist at that moment."""
+
+    def __init__(self, paths: DriverPaths):
+        self.config = frozenset(_listdir(paths.config))
+        self.run = frozenset(_listdir(paths.run))
+
+    def domain_names(self, spawn_intents: bool = True) -> list[str]:
+        """Every domain with a definition or a status, sorted; with spawn_intents, also a
+        transient domain whose start was killed (only its spawn intent is left)."""
+        names = set()
+        for entry in self.config:
+            if entry.endswith(CONFIG_SUFFIX) and not entry.startswith("."):
+                names.add(entry[:-len(CONFIG_SUFFIX)])
+        for entry in self.run:
+            if entry.endswith(STATUS_SUFFIX) and not entry.startswith("."):
+                names.add(entry[:-len(STATUS_SUFFIX)])
+            elif spawn_intents and entry.endswith(SPAWN_INTENT_SUFFIX) and not entry.startswith("."):
+                names.add(entry[:-len(SPAWN_INTENT_SUFFIX)])
+        return sorted(names)
+
+    def running_names(self) -> set[str]:
+        """The domains with a status file (their QEMU may have died since)."""
+        return {e[:-len(STATUS_SUFFIX)] for e in self.run if e.endswith(STATUS_SUFFIX) and not e.startswith(".")}
+
+    def files_of(self, name: str) -> DomainFilesSeen:
+        run = self.run
+        return DomainFilesSeen(name + CONFIG_SUFFIX in self.config, name + STATUS_SUFFIX in run,
+                               name + SHUTOFF_SUFFIX in run, name + SPAWN_INTENT_SUFFIX in run)
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
