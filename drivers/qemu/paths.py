@@ -25,6 +25,7 @@ CONFIG_SUFFIX = ".xml"
 STATUS_SUFFIX = ".status.xml"
 SHUTOFF_SUFFIX = ".shutoff"
 SPAWN_INTENT_SUFFIX = ".spawning"
+START_PLAN_SUFFIX = ".startplan"
 
 
 class DriverPaths:
@@ -124,7 +125,7 @@ class DriverPaths:
 
     def start_plan_file(self, name: str) -> str:
         """The command line of the domain's last start, spawned first by the next (startplan.py)."""
-        return os.path.join(self.run, name + ".startplan")
+        return os.path.join(self.run, name + START_PLAN_SUFFIX)
 
     @property
     def save_dir(self) -> str:
