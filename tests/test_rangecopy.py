@@ -5,6 +5,7 @@ directory and /dev/shm, a tmpfs), where copy_file_range refuses (EXDEV) and spli
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 
@@ -111,3 +112,29 @@ def test_the_first_way_follows_the_file_systems(files, tmp_path):
             os.close(d)
         # plain local file systems: our 1 MiB pipe first; any other (or unknown) may copy by itself
         assert ways == (["splice"] if types <= rangecopy.SPLICE_FIRST else ["copy_file_range", "splice"]), types
+
+
+def test_transfer_to_a_pipe_or_a_device_writes_every_byte_in_order(files):
+    """vol-download to /dev/stdout (a pipe) or /dev/null: no offsets, no holes there; the
+    holes go as zeros, from --offset on, as cp writes them (it used to fail: ESPIPE, EINVAL)."""
+    src, content, _, _ = files
+    read_end, write_end = os.pipe()
+    got: list[bytes] = []
+
+    def drain():
+        with os.fdopen(read_end, "rb") as f:
+            got.append(f.read())
+    reader = threading.Thread(target=drain)
+    reader.start()
+    try:
+        assert not rangecopy.positioned(write_end)
+        assert voldir.transfer(src, write_end, 5, 0, 6 * MIB, True) == 6 * MIB
+    finally:
+        os.close(write_end)
+        reader.join()
+    assert got == [content[5:5 + 6 * MIB]]
+    fd = os.open("/dev/null", os.O_WRONLY)
+    try:
+        assert voldir.transfer(src, fd, 0, 0, None, False) == 8 * MIB
+    finally:
+        os.close(fd)

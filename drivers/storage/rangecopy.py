@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import stat
 
 CHUNK = 1 << 20         # bytes per read and write, when the kernel copies nothing itself
 _PIPE_SIZE = 1 << 20    # fs.pipe-max-size's default
@@ -49,8 +50,17 @@ def fs_type(dev: int) -> bytes | None:
     return _fs_types[dev]
 
 
+def positioned(fd: int) -> bool:
+    """Whether fd is written at offsets (a regular file, a block device), not in order (a pipe
+    such as /dev/stdout, a terminal, /dev/null)."""
+    mode = os.fstat(fd).st_mode
+    return stat.S_ISREG(mode) or stat.S_ISBLK(mode)
+
+
 def _best_ways(src: int, dst: int) -> list[str]:
     """The ways to try, best first, for these two files."""
+    if not positioned(dst):
+        return ["splice"]           # copy_file_range takes regular files only
     try:
         types = {fs_type(os.fstat(src).st_dev), fs_type(os.fstat(dst).st_dev)}
     except OSError:
@@ -66,6 +76,9 @@ class RangeCopier:
     def __init__(self, src: int, dst: int):
         self.src = src
         self.dst = dst
+        # a target written in order (a pipe...) takes each range where the last one ended:
+        # the dst_off of copy() means nothing to it
+        self.positioned = positioned(dst)
         self.ways = _best_ways(src, dst)        # the ways left to try, best first
         self.pipe: tuple[int, int] | None = None
         self.pipe_size = 0
@@ -128,13 +141,14 @@ class RangeCopier:
             out = 0
             try:
                 while out < n:
-                    out += os.splice(read_end, self.dst, n - out, offset_dst=dst_off + done + out)
+                    out += os.splice(read_end, self.dst, n - out,
+                                     offset_dst=dst_off + done + out if self.positioned else None)
             except OSError as err:
                 # the file cannot take spliced data: what the pipe holds goes by write
                 rest = n - out
                 while rest:
                     chunk = os.read(read_end, rest)
-                    _write_all(self.dst, chunk, dst_off + done + n - rest)
+                    _write_all(self.dst, chunk, dst_off + done + n - rest if self.positioned else None)
                     rest -= len(chunk)
                 raise _Partly(done + n, err) from None
             done += n
@@ -146,7 +160,7 @@ class RangeCopier:
             chunk = os.pread(self.src, min(CHUNK, length - done), src_off + done)
             if not chunk:
                 break
-            _write_all(self.dst, chunk, dst_off + done)
+            _write_all(self.dst, chunk, dst_off + done if self.positioned else None)
             done += len(chunk)
         return done
 
@@ -160,8 +174,9 @@ class _Partly(Exception):
         self.err = err
 
 
-def _write_all(fd: int, data: bytes, offset: int) -> None:
+def _write_all(fd: int, data: bytes, offset: int | None) -> None:
+    """All of data written at offset (None: where the target is, for one written in order)."""
     view = memoryview(data)
     n = 0
     while n < len(data):
-        n += os.pwrite(fd, view[n:], offset + n)
+        n += os.write(fd, view[n:]) if offset is None else os.pwrite(fd, view[n:], offset + n)

@@ -441,6 +441,8 @@ def transfer(src_path: str, dst_fd: int, src_offset: int, dst_offset: int, lengt
     """The bytes of src from src_offset (length of them, or to its end) written at dst_offset
     of dst_fd; returns how many. Holes of the source are never read: with sparse they become
     holes of the target, without it allocated zeros. The target only grows, never shrinks.
+    A target written in order (a pipe such as /dev/stdout, a terminal) gets every byte from
+    src_offset on, the holes as the zeros they read as.
 
     Where the target already holds blocks, a hole is punched per hole of the source: that
     costs less than emptying the target first as cp's O_TRUNC does (measured, 1 GiB of which
@@ -452,6 +454,11 @@ def transfer(src_path: str, dst_fd: int, src_offset: int, dst_offset: int, lengt
         size = os.fstat(fd).st_size
         end = size if length is None else min(size, src_offset + length)
         total = max(end - src_offset, 0)
+        if not copier.positioned:
+            # a pipe (/dev/stdout), a terminal: no holes there, the holes go as the zeros
+            # they read as, everything in order (cp does the same)
+            copier.copy(src_offset, 0, total)
+            return total
         data_end = os.fstat(dst_fd).st_size
         pos = src_offset
         for offset, count in list(_data_extents(fd, src_offset, end)) + [(end, 0)]:
