@@ -5,15 +5,15 @@ copy_file_range(2) first where the file system may copy by itself: sharing the e
 (btrfs, XFS) or copying on the server (NFS, CIFS). On the plain local ones (ext4, tmpfs...)
 copy_file_range only splices in the kernel, through a pipe of 16 pages: every write into
 the target is 64 KiB. splice(2) through a pipe of our own of 1 MiB (the most an unprivileged
-process may ask for) does the same copy in writes of 1 MiB, which costs less per byte (fewer,
-larger page-cache folios). Measured on ext4 with Linux 6.18, fresh processes, the two ways
-alternating, median CPU time: 256 MiB in 64 extents 62 ms against 67 (16 pairs), a dense
-1 GiB 253 against 264 (6 pairs; 295 against 331 under a load of 17), one-shot vol-download
---sparse of 1 GiB 91 against 100 with the rest of pyvirsh's start (an earlier measurement
-had found the pipe no faster, 361-389 ms against 365-369 for 1 GiB in one process). So on
-those file systems splice goes first. Between two file systems copy_file_range is refused
-(EXDEV) and splice does it; reads and writes are left for files that cannot be spliced, and
-a target written in order (a pipe, a terminal) gets no offsets.
+process may ask for) does the same copy in writes of 1 MiB, which costs a little less.
+Measured on ext4 with Linux 6.18, fresh processes, the two ways alternating, CPU time of the
+copy: 256 MiB in 64 extents, median 62 ms against 67 (16 pairs, a quiet machine) and 1.6 ms
+less per pair (40 pairs, later, every copy slower, ~99 ms; splice faster in 27); a dense
+1 GiB 253 against 264 (6 pairs), 9.6 ms less per pair (16 pairs). An earlier measurement had
+found the pipe no faster (1 GiB in one process: 361-389 ms against 365-369). Small, but never
+a loss in these series: on those file systems splice goes first. Between two file systems
+copy_file_range is refused (EXDEV) and splice does it; reads and writes are left for files
+that cannot be spliced, and a target written in order (a pipe, a terminal) gets no offsets.
 """
 
 from __future__ import annotations
