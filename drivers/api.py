@@ -11,6 +11,8 @@ import path and must stay cheap.
 
 from __future__ import annotations
 
+import os
+
 # The typing module costs start-up time and only the type checker needs it: it reads
 # any name TYPE_CHECKING as true (the idiom Python 3.14 documents), Python as False.
 TYPE_CHECKING = False
@@ -92,6 +94,12 @@ class DriverError(Exception):
 
     def __str__(self) -> str:
         return self.code.prefix + self.message
+
+
+def os_reason(e: OSError) -> str:
+    """The C library's words for an OSError, as libvirt prints them (g_strerror): the
+    reason in SYSTEM_ERROR messages."""
+    return os.strerror(e.errno) if e.errno else str(e)
 
 
 def unsupported_flags(flags: int, function: str) -> DriverError:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-import unicodedata
 
 # Colours for state words in tables and domstate (only on a terminal, see Output.colour).
 # ANSI SGR parameters: fixed codes need no rich Console (tens of ms to build).
@@ -132,6 +131,8 @@ def _safe_cell(text: str) -> str:
 def display_width(text: str) -> int:
     if text.isascii():
         return len(text)
+    import unicodedata      # a C extension to load: only for text beyond ASCII
+
     width = 0
     for ch in text:
         if unicodedata.combining(ch):

@@ -639,11 +639,12 @@ def test_audit_file_from_another_process(chain3, tmp_path):
 
 
 def test_import_is_cheap():
-    """probe/chain add only os, stat and struct to what pyvirsh.drivers already imports."""
+    """probe/chain add only os, stat and struct (and the format names) to what pyvirsh.drivers
+    already imports."""
     code = ("import sys; import pyvirsh.drivers.api; before = set(sys.modules); "
             "import pyvirsh.drivers.storage.chain; "
             "print(' '.join(sorted(set(sys.modules) - before)))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     new = set(r.stdout.split())
-    assert new <= {"pyvirsh.drivers.storage", "pyvirsh.drivers.storage.probe",
+    assert new <= {"pyvirsh.drivers.storage", "pyvirsh.drivers.storage.probe", "pyvirsh.drivers.storage.imageformats",
                    "pyvirsh.drivers.storage.chain", "struct", "_struct", "stat", "_stat"}, new

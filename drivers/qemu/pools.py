@@ -21,10 +21,8 @@ import os
 from ..api import (DriverError, ErrorCode, StoragePool, StoragePoolBuildFlags, StoragePoolCreateFlags,
                    StoragePoolInfo, StoragePoolState, StorageXMLFlags, check_flags, writes)
 from ..fsutil import FileLock, atomic_write, ensure_dir, read_text, remove
-from ..storage import pooldir, poolfs
+from ..storage import pooldir
 from ..storage.pooldef import SUPPORTED_TYPES, PoolDef, parse_pool, read_own, require_supported
-from ..storage.pooldup import check_new_pool
-from ..storage.poolfilter import ALL_POOL_LIST_FLAGS, pool_matches
 from .paths import DriverPaths
 from .volumes import PoolVolumes, VolumeLookups
 
@@ -162,6 +160,8 @@ class PoolStore:
 
     def check_new(self, pool: PoolDef, *, creating: bool) -> PoolRecord | None:
         """The existing record the definition replaces (same name and UUID), if any."""
+        from ..storage.pooldup import check_new_pool
+
         records = self.records()
         index = check_new_pool(pool, [(rec.current, rec.live is not None) for rec in records], creating=creating)
         return None if index is None else records[index]
@@ -185,6 +185,7 @@ def _start(store: PoolStore, pool: PoolDef, flags: int) -> None:
             (StoragePoolBuildFlags.NO_OVERWRITE if flags & F.BUILD_NO_OVERWRITE else 0)
         _build(pool, build_flags)
     if pool.type == "fs":
+        from ..storage import poolfs
         poolfs.start(pool)
     try:
         pooldir.check_target(pool)
@@ -196,12 +197,17 @@ def _start(store: PoolStore, pool: PoolDef, flags: int) -> None:
 
 
 def _build(pool: PoolDef, flags: int) -> None:
-    (poolfs.build if pool.type == "fs" else pooldir.build)(pool, flags)
+    if pool.type == "fs":
+        from ..storage import poolfs
+        poolfs.build(pool, flags)
+    else:
+        pooldir.build(pool, flags)
 
 
 def _stop(pool: PoolDef) -> None:
     """What stopping a pool undoes: an fs pool's mount."""
     if pool.type == "fs":
+        from ..storage import poolfs
         poolfs.stop(pool)
 
 
@@ -225,6 +231,8 @@ class QemuStorage(VolumeLookups):
         return QemuStoragePool(self, name, uuid)
 
     def list_all_storage_pools(self, flags: int = 0):
+        from ..storage.poolfilter import ALL_POOL_LIST_FLAGS, pool_matches
+
         check_flags(flags, ALL_POOL_LIST_FLAGS, "storageConnectListAllStoragePools")
         return [self._pool_handle(r) for r in self.pools.records()
                 if pool_matches(flags, r.live is not None, r.config is not None, r.autostart, r.current.type)]

@@ -18,16 +18,27 @@ restores in another tool only where both build the same QEMU machine from the XM
 from __future__ import annotations
 
 import os
-import struct
 
 from ..api import DriverError, ErrorCode
+
+# The type checker reads any name TYPE_CHECKING as true; Python skips the block (no typing import).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Literal
 
 MAGIC = b"LibvirtQemudSave"
 PARTIAL = b"LibvirtQemudPart"
 VERSION = 2
-_FIELDS = struct.Struct("<16s5I14I")
-HEADER_SIZE = _FIELDS.size         # 92
+# The magic, then 19 uint32 (5 fields, 14 unused), read and written with int.from_bytes and
+# to_bytes: struct is a C extension to load, and savestate.py (which imports this) is part of
+# every QEMU connection, a storage command's too.
+_UINT32S = 19
+HEADER_SIZE = 16 + 4 * _UINT32S     # 92
 PADDING = 64 * 1024
+
+
+def _uint32s(raw: bytes, order: Literal["little", "big"]) -> list[int]:
+    return [int.from_bytes(raw[at:at + 4], order) for at in range(16, HEADER_SIZE, 4)]
 
 
 class SaveImage:
@@ -51,8 +62,8 @@ class SaveImage:
         elif len(xml) + len(cookie) > self.data_len:
             raise DriverError(ErrorCode.OPERATION_FAILED, "new xml too large to fit in file")
         body = xml + cookie
-        return (_FIELDS.pack(magic, VERSION, self.data_len, int(self.was_running), 0,
-                             len(xml) if cookie else 0, *([0] * 14))
+        fields = (VERSION, self.data_len, int(self.was_running), 0, len(xml) if cookie else 0) + (0,) * 14
+        return (magic + b"".join(n.to_bytes(4, "little") for n in fields)
                 + body + bytes(self.data_len - len(body)))
 
 
@@ -73,11 +84,12 @@ def read_from(f) -> SaveImage:
     raw = f.read(HEADER_SIZE)
     if len(raw) != HEADER_SIZE:
         raise _fail("failed to read qemu header")
-    magic, version, data_len, was_running, compressed, cookie_at, *_ = _FIELDS.unpack(raw)
+    magic = raw[:16]
+    version, data_len, was_running, compressed, cookie_at, *_ = _uint32s(raw, "little")
     if magic != MAGIC:
         raise _fail("save image is incomplete" if magic == PARTIAL else "image magic is incorrect")
     if version > VERSION:
-        magic, version, data_len, was_running, compressed, cookie_at, *_ = struct.unpack(">16s5I14I", raw)
+        version, data_len, was_running, compressed, cookie_at, *_ = _uint32s(raw, "big")
     if version > VERSION:
         raise _fail("image version is not supported (%d > %d)" % (version, VERSION))
     if compressed != 0:

@@ -11,10 +11,9 @@ import os
 
 from ..api import (VOL_FORCE, VOL_WIPE_ALGORITHMS, DriverError, ErrorCode, StorageVol, StorageVolInfo,
                    StorageVolType, VolCreateFlags, VolDeleteFlags, VolGetInfoFlags, VolResizeFlags, VolStreamFlags,
-                   check_flags, writes)
+                   check_flags, os_reason, writes)
 from ..storage import voldir
 from ..storage.pooldef import PoolDef, sanitize_path
-from ..storage.probe import os_reason
 
 # The type checker reads any name TYPE_CHECKING as true; Python skips the block (no typing import).
 TYPE_CHECKING = False

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import os
 
-from ..api import DriverError, ErrorCode, StoragePoolBuildFlags
+from ..api import DriverError, ErrorCode, StoragePoolBuildFlags, os_reason
 from .pooldef import PoolDef, measured_perms
-from .probe import os_reason
 
 DEFAULT_DIR_MODE = 0o711    # libvirt's VIR_STORAGE_DEFAULT_POOL_PERM_MODE
 

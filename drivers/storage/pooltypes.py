@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..api import POOL_TYPE_FLAGS
 from ..xmlescape import escape
-from .probe import FORMATS
+from .imageformats import FORMATS
 
 FS_FORMATS = ("auto", "ext2", "ext3", "ext4", "ufs", "iso9660", "udf", "gfs", "gfs2", "vfat", "hfs+",
               "xfs", "ocfs2", "vmfs")

@@ -21,15 +21,9 @@ import os
 import stat as _stat
 import struct
 
-from ..api import DriverError, ErrorCode
-
-# libvirt's virStorageFileFormat names, in libvirt's order (the magic probe
-# walks them in this order, first match wins).
-FORMATS = ("none", "raw", "dir", "bochs", "cloop", "dmg", "iso", "vpc", "vdi", "fat", "vhd",
-           "ploop", "cow", "qcow", "qcow2", "qed", "vmdk")
-
-# Formats whose header can name a backing file (libvirt: format >= VIR_STORAGE_FILE_BACKING).
-BACKING_FORMATS = frozenset(("cow", "qcow", "qcow2", "qed", "vmdk"))
+from ..api import DriverError, ErrorCode, os_reason
+# the format names live in imageformats.py; importers of probe.FORMATS find them here too
+from .imageformats import BACKING_FORMATS, FORMATS  # noqa: F401
 
 AUDIT_ENV = "PYVIRSH_PROBE_AUDIT"
 
@@ -171,11 +165,6 @@ def _device_size(fd, st) -> int:
 # ---------------------------------------------------------------------------
 # Magic probing
 # ---------------------------------------------------------------------------
-
-def os_reason(e: OSError) -> str:
-    """The C library's words for an OSError, as libvirt prints them (g_strerror)."""
-    return os.strerror(e.errno) if e.errno else str(e)
-
 
 def _stat_image(path: str) -> os.stat_result:
     try:

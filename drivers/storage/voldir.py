@@ -19,11 +19,16 @@ import errno
 import os
 import stat as _stat
 
-from ..api import DriverError, ErrorCode
-from . import probe
-from .qemuimg import qemu_img
+from ..api import DriverError, ErrorCode, os_reason
+from .imageformats import FORMATS
 from .rangecopy import RangeCopier
-from .voldef import MAX_SIZE, VolumeDef, volume_xml
+
+# The prober, qemu-img and the volume XML are imported where used: vol-upload, vol-download
+# and the lookups need none of them. The type checker reads any name TYPE_CHECKING as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .probe import ImageHeader
+    from .voldef import VolumeDef
 
 # Formats pyvirsh creates: raw itself, the others with qemu-img.
 CREATABLE = ("raw", "qcow2", "qed", "vmdk", "vdi", "vpc", "qcow")
@@ -31,7 +36,7 @@ COPY_CHUNK = 1 << 20
 
 
 def _system(what: str, err: OSError) -> DriverError:
-    return DriverError(ErrorCode.SYSTEM_ERROR, "%s: %s" % (what, probe.os_reason(err)))
+    return DriverError(ErrorCode.SYSTEM_ERROR, "%s: %s" % (what, os_reason(err)))
 
 
 TEMP_PREFIX = ".pyvirsh-"      # pyvirsh's own temporary files in a pool: never volumes
@@ -71,7 +76,7 @@ def check_name(name: str) -> None:
 class VolumeFacts:
     """What one volume file is: format, capacity and the header behind them."""
 
-    def __init__(self, path: str, st, fmt: str, header: probe.ImageHeader | None):
+    def __init__(self, path: str, st, fmt: str, header: ImageHeader | None):
         self.path = path
         self.st = st
         self.format = fmt
@@ -116,6 +121,8 @@ class VolumeFacts:
             return (path, self.header.backing_format, None)
         fmt = self.header.backing_format
         if fmt is None:
+            from . import probe
+
             # Not recorded: probe only an image that names no backing file of its own.
             try:
                 guessed = probe.detect_format(path)
@@ -126,11 +133,15 @@ class VolumeFacts:
         return (path, fmt, st)
 
     def to_xml(self, name: str) -> str:
+        from .voldef import volume_xml
+
         return volume_xml(name, self.path, self.format, self.capacity, self.allocation, self.st, self.backing())
 
 
 def describe(path: str) -> VolumeFacts:
     """Stat and probe one volume file (one open: a pool of a thousand volumes is listed often)."""
+    from . import probe
+
     if os.path.isdir(path):
         try:
             return VolumeFacts(path, os.stat(path), "dir", None)
@@ -168,7 +179,7 @@ def _reserve(path: str, mode: int) -> int:
 
 
 def _check_format(fmt: str) -> None:
-    if fmt not in probe.FORMATS[1:]:
+    if fmt not in FORMATS[1:]:
         raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "unknown volume format type %s" % fmt)
     if fmt not in CREATABLE:
         raise DriverError(ErrorCode.CONFIG_UNSUPPORTED, "pyvirsh cannot create volumes of format '%s' (it creates "
@@ -186,6 +197,9 @@ def _preallocate(fd: int, path: str, offset: int, length: int) -> None:
 
 def create(path: str, vdef: VolumeDef, prealloc_metadata: bool) -> None:
     """A new volume file at path from its definition (backing already checked by the caller)."""
+    from .qemuimg import qemu_img
+    from .voldef import MAX_SIZE
+
     fmt = vdef.format or "raw"
     _check_format(fmt)
     if vdef.capacity > MAX_SIZE:
@@ -248,6 +262,8 @@ def _unlink_quietly(path: str) -> None:
 def copy_from(path: str, vdef: VolumeDef, source: VolumeFacts, prealloc_metadata: bool) -> None:
     """A new volume holding the guest-visible data of source (vol-clone, vol-create-from):
     qemu-img convert, which reads the whole chain and writes holes as holes."""
+    from .qemuimg import qemu_img
+
     fmt = vdef.format or source.format
     _check_format(fmt)
     fd = _reserve(path, vdef.mode if vdef.mode is not None else 0o600)
@@ -300,6 +316,9 @@ def wipe_zero(facts: VolumeFacts) -> None:
         except OSError as err:
             raise _system("cannot wipe volume '%s'" % path, err) from None
         return
+    from .qemuimg import qemu_img
+    from .voldef import VolumeDef
+
     vdef = VolumeDef(os.path.basename(path), facts.capacity, None, facts.format)
     backing = facts.backing()
     if backing is not None and facts.header is not None:     # a backing file is named by a header
@@ -323,6 +342,9 @@ def wipe_zero(facts: VolumeFacts) -> None:
 
 def resize(facts: VolumeFacts, capacity: int, allocate: bool, shrink: bool) -> None:
     """libvirt's storageVolResize checks, then the resize itself."""
+    from .qemuimg import qemu_img
+    from .voldef import MAX_SIZE
+
     if capacity > MAX_SIZE:
         raise DriverError(ErrorCode.INVALID_ARG, "volume capacity %d is too large" % capacity)
     if capacity < facts.capacity and not shrink:
@@ -419,6 +441,8 @@ def transfer(src_path: str, dst_fd: int, src_offset: int, dst_offset: int, lengt
     """The bytes of src from src_offset (length of them, or to its end) written at dst_offset
     of dst_fd; returns how many. Holes of the source are never read: with sparse they become
     holes of the target, without it allocated zeros. The target only grows, never shrinks.
+    A target written in order (a pipe such as /dev/stdout, a terminal) gets every byte from
+    src_offset on, the holes as the zeros they read as.
 
     Where the target already holds blocks, a hole is punched per hole of the source: that
     costs less than emptying the target first as cp's O_TRUNC does (measured, 1 GiB of which
@@ -430,6 +454,11 @@ def transfer(src_path: str, dst_fd: int, src_offset: int, dst_offset: int, lengt
         size = os.fstat(fd).st_size
         end = size if length is None else min(size, src_offset + length)
         total = max(end - src_offset, 0)
+        if not copier.positioned:
+            # a pipe (/dev/stdout), a terminal: no holes there, the holes go as the zeros
+            # they read as, everything in order (cp does the same)
+            copier.copy(src_offset, 0, total)
+            return total
         data_end = os.fstat(dst_fd).st_size
         pos = src_offset
         for offset, count in list(_data_extents(fd, src_offset, end)) + [(end, 0)]:

@@ -3,11 +3,14 @@ vol-list, vol-info, over the driver's StoragePool and StorageVol handles."""
 
 from __future__ import annotations
 
-from ..declare import command, data, flag, flag_table, number, string
+from ..declare import command, data, flag, flag_table, string
 from ..errors import CommandError
 from ..output import format_kv, format_table, pretty_size
 from .. import values
 from .common import exclusive, flag_bits, reporting
+from .storagelookup import lookup_pool, lookup_volume
+from .storagelookup import pool_option as _pool_opt
+from .storagelookup import vol_option as _vol_option
 
 
 def _size(value: int) -> str:
@@ -17,57 +20,6 @@ def _size(value: int) -> str:
 def _is_no_support(err) -> bool:
     from ..drivers.api import ErrorCode
     return err.code is ErrorCode.NO_SUPPORT
-
-
-def lookup_pool(ctl, name: str):
-    """virsh's pool lookup: by UUID when the word has a UUID's length, then by name."""
-    from ..drivers.api import DriverError
-
-    pool = None
-    with reporting("failed to get pool '%s'" % name):
-        if len(name) == 36:
-            try:
-                pool = ctl.conn.lookup_storage_pool_by_uuid(name)
-            except DriverError:
-                pool = None
-        if pool is None:
-            pool = ctl.conn.lookup_storage_pool_by_name(name)
-    return pool
-
-
-def lookup_volume(ctl, name: str, pool_name, pool_option: str | None = "pool"):
-    """virsh's volume lookup: by name in the given pool, then by key, then by path
-    (pool_option: the command's option naming the pool, which the failure suggests)."""
-    from ..drivers.api import DriverError
-
-    pool = None
-    if pool_name is not None:
-        pool = lookup_pool(ctl, pool_name)
-        with reporting("pool '%s' is not active" % pool_name):
-            active = pool.is_active()
-        if not active:
-            raise CommandError("pool '%s' is not active" % pool_name)
-    vol, last = None, None
-    lookups = [(ctl.conn.lookup_storage_vol_by_key, name), (ctl.conn.lookup_storage_vol_by_path, name)]
-    if pool is not None:
-        lookups.insert(0, (pool.lookup_vol_by_name, name))
-    for lookup, word in lookups:
-        try:
-            vol = lookup(word)
-            break
-        except DriverError as err:
-            last = err
-    if vol is None:
-        hint = "" if pool is not None or not pool_option else ", specifying --%s might help" % pool_option
-        raise CommandError("failed to get vol '%s'%s" % (name, hint), str(last))
-    if pool is not None:
-        try:
-            holder = vol.lookup_pool()
-        except DriverError:
-            holder = None
-        if holder is not None and holder.name != pool.name:
-            raise CommandError("Requested volume '%s' is not in pool '%s'" % (name, pool.name))
-    return vol
 
 
 @command("pool-info", "Returns basic information about the storage pool.")
@@ -602,16 +554,8 @@ def pool_uuid(ctl, pool):
 
 
 # ---------------------------------------------------------------------------
-# Volumes: create from XML, copy, delete, wipe, resize, upload, download, names
+# Volumes: create from XML, copy, delete, wipe, resize, names (upload, download: volstream.py)
 # ---------------------------------------------------------------------------
-
-def _vol_option(help_text: str = "vol name, key or path"):
-    return data("vol", help_text)
-
-
-def _pool_opt():
-    return string("pool", "pool name or uuid", completer="pools")
-
 
 @command("vol-create", "Create a vol.")
 @data("pool", "pool name", completer="pools")
@@ -748,79 +692,6 @@ def vol_resize(ctl, vol, capacity, pool, allocate, delta, shrink, force):
     with reporting("Failed to change size of volume '%s' %s %s" % (v.name, how, text)):
         v.resize(size, flags)
     ctl.print_extra("Size of volume '%s' successfully changed %s %s\n" % (v.name, how, text))
-    return True
-
-
-@command("vol-upload", "Upload file contents to a volume")
-@_vol_option()
-@data("file", "file", completer="files")
-@_pool_opt()
-@number("offset", "volume offset to upload to")
-@number("length", "amount of data to upload")
-@flag("sparse", "preserve sparseness of volume")
-def vol_upload(ctl, vol, file, pool, offset, length, sparse):
-    import os
-
-    from ..drivers.api import DriverError, VolStreamFlags
-
-    start = values.integer("offset", offset, 0, values.ULLONG_MAX) or 0
-    count = values.integer("length", length, 0, values.ULLONG_MAX) or 0
-    v = lookup_volume(ctl, vol, pool)
-    try:
-        os.close(os.open(file, os.O_RDONLY))
-    except OSError:
-        raise CommandError("cannot read %s" % file) from None
-    try:
-        v.upload(file, start, count, VolStreamFlags.SPARSE_STREAM if sparse else 0)
-    except DriverError as err:
-        raise CommandError(_stream_failure("cannot upload to volume", "cannot send data to volume", err)
-                           + " " + vol, str(err)) from None
-    return True
-
-
-def _stream_failure(opening: str, moving: str, err) -> str:
-    """virsh's words for a failed upload or download: a driver without the call fails while
-    the stream opens, any other failure is the data's (one call does both here)."""
-    from ..drivers.api import ErrorCode
-
-    return opening if err.code is ErrorCode.NO_SUPPORT else moving
-
-
-@command("vol-download", "Download volume contents to a file")
-@_vol_option()
-@data("file", "file", completer="files")
-@_pool_opt()
-@number("offset", "volume offset to download from")
-@number("length", "amount of data to download")
-@flag("sparse", "preserve sparseness of volume")
-def vol_download(ctl, vol, file, pool, offset, length, sparse):
-    import os
-
-    from ..drivers.api import DriverError, VolStreamFlags
-
-    start = values.integer("offset", offset, 0, values.ULLONG_MAX) or 0
-    count = values.integer("length", length, 0, values.ULLONG_MAX) or 0
-    v = lookup_volume(ctl, vol, pool)
-    created = True
-    try:
-        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except FileExistsError:
-        created = False
-        try:
-            fd = os.open(file, os.O_WRONLY | os.O_TRUNC)
-        except OSError:
-            raise CommandError("cannot create %s" % file) from None
-    except OSError:
-        raise CommandError("cannot create %s" % file) from None
-    try:
-        v.download(fd, start, count, VolStreamFlags.SPARSE_STREAM if sparse else 0)
-    except DriverError as err:
-        os.close(fd)
-        if created:
-            os.unlink(file)
-        raise CommandError(_stream_failure("cannot download from volume", "cannot receive data from volume", err)
-                           + " " + vol, str(err)) from None
-    os.close(fd)
     return True
 
 
