@@ -24,7 +24,7 @@ from ..api import (BlockCommitFlags, BlockCopyFlags, BlockJobAbortFlags, BlockJo
                    DriverError, ErrorCode, check_flags, writes)
 from ..fsutil import remove
 from ..waiting import wait_for
-from ..storage.probe import BACKING_FORMATS
+from ..storage.imageformats import BACKING_FORMATS
 from .chaincache import backing_name, chain_of, format_node, storage_node
 from .chainmodel import data_node
 from .chainrepair import repair_chains

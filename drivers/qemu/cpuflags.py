@@ -4,7 +4,7 @@ libvirt's order (timers, pvspinlock, hyperv, kvm)."""
 
 from __future__ import annotations
 
-from .support import unsupported
+from .refusal import unsupported
 
 # <hyperv> children that are plain on/off switches, in libvirt's order (spinlocks and
 # vendor_id carry a value and are placed at their own position in this list).

@@ -19,7 +19,7 @@ from ..xmlmodel import integer_attribute
 from . import cpuflags, lifecycle, pcitopology, support, sysinfo
 from .capabilities import Capabilities, find_emulator, host_arch
 from .devicemodel import Chardev, Controller, DiskDevice, Input, Video
-from .support import unsupported
+from .refusal import unsupported
 
 DISK_FORMATS = ("raw", "qcow2", "qed", "vmdk", "vpc", "vdi", "qcow", "luks")
 CACHE_MODES = ("default", "none", "writethrough", "writeback", "directsync", "unsafe")

@@ -9,7 +9,7 @@ import os
 
 from ..xmlmodel import integer_attribute
 from .devicemodel import Chardev, Controller, Device, DiskDevice, Interface, Video, Watchdog
-from .support import unsupported
+from .refusal import unsupported
 
 USB_DRIVERS = {"qemu-xhci": "qemu-xhci", "nec-xhci": "nec-usb-xhci", "piix3-uhci": "piix3-usb-uhci",
                "ich9-ehci1": "ich9-usb-ehci1", "ich9-uhci1": "ich9-usb-uhci1", "ich9-uhci2": "ich9-usb-uhci2",

@@ -10,7 +10,7 @@ import os
 import shutil
 
 from ..api import DriverError, ErrorCode
-from .support import unsupported
+from .refusal import unsupported
 
 DESCRIPTOR_DIRS = ("/etc/qemu/firmware", "/usr/share/qemu/firmware")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 
-from .support import unsupported
+from .refusal import unsupported
 
 DEFAULTS = {"on_poweroff": "destroy", "on_reboot": "restart", "on_crash": "destroy"}
 ACTIONS = {"on_poweroff": ("destroy", "restart"),

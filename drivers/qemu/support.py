@@ -11,7 +11,7 @@ disk chains chaincache owns).
 
 from __future__ import annotations
 
-from ..api import DriverError, ErrorCode
+from .refusal import unsupported
 
 ANY_CONTENT = None
 
@@ -180,10 +180,6 @@ VALUES: dict[tuple[str, str], tuple] = {
     ("devices/tpm/backend", "persistent_state"): ("yes", "no"),
     ("devices/watchdog", "action"): ("reset", "shutdown", "poweroff", "pause", "none", "inject-nmi"),
 }
-
-
-def unsupported(message: str) -> DriverError:
-    return DriverError(ErrorCode.CONFIG_UNSUPPORTED, message)
 
 
 def check(root) -> None:

@@ -18,7 +18,7 @@ import os
 from ..api import DriverError, ErrorCode
 from ..fsutil import ensure_dir, remove
 from . import process
-from .support import unsupported
+from .refusal import unsupported
 
 SOCKET = "swtpm.sock"
 PERMALL = {"2.0": "tpm2-00.permall", "1.2": "tpm-00.permall"}

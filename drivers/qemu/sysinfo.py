@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from ..api import DriverError, ErrorCode
-from .support import unsupported
+from .refusal import unsupported
 
 # SMBIOS structure -> (type number, entry names in the order libvirt writes them)
 SMBIOS_TYPES = {"bios": (0, ("vendor", "version", "date", "release")),
