@@ -303,6 +303,21 @@ def test_upload_download_sparse_and_ranges(pool, tmp_path):
     assert pool.fails("vol-upload", "r", image, "--pool", "p1", "--length", "4096") == (
         "error: cannot send data to volume r\nerror: cannot write to stream: No space left on device\n")
     assert read(vpath(pool, "r")) == before
+    # from a pipe (no size to stat): read to its end, as virsh's stream does; --offset and
+    # --length as for a file, more than --length refused
+    from difftool import pyvirsh_argv
+    piped = bytes(range(256)) * 48 + b"end"
+    for args, data, expect in ((["--offset", str(MiB)], piped, (0, "\n")),
+                               (["--offset", str(2 * MiB), "--length", "100"], piped[:100], (0, "\n")),
+                               (["--offset", str(3 * MiB), "--length", "10"], piped,
+                                (1, ("error: cannot send data to volume r\nerror: cannot write to stream: No space "
+                                     "left on device\n")))):
+        done = subprocess.run(pyvirsh_argv() + ["-c", pool.env.uri, "vol-upload", "r", "/dev/stdin", "--pool", "p1"]
+                              + args, input=data, capture_output=True)
+        assert (done.returncode, done.stderr.decode() if done.returncode else done.stdout.decode()) == expect
+    assert read(vpath(pool, "r"))[MiB:MiB + len(piped)] == piped
+    assert read(vpath(pool, "r"))[2 * MiB:2 * MiB + 101] == piped[:100] + b"\0"
+    pattern(vpath(pool, "r"), "raw", "write -P 0 1M 4k")       # as it was for what follows
     # a sparse upload over data makes the holes read as zeros again
     pattern(vpath(pool, "r"), "raw", "write -P 0x99 3M 64k")
     pool.ok("vol-upload", "r", raw, "--pool", "p1", "--sparse")

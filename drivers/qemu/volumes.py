@@ -271,7 +271,8 @@ class QemuStorageVol(StorageVol):
                               % (path, os_reason(err))) from None
         try:
             # no fsync: like libvirt's stream and cp, the data is in the page cache when this returns
-            voldir.transfer(local_path, fd, 0, offset, None, bool(flags & VolStreamFlags.SPARSE_STREAM))
+            # length: a file is measured above, a pipe only as it is read
+            voldir.transfer(local_path, fd, 0, offset, length or None, bool(flags & VolStreamFlags.SPARSE_STREAM))
         finally:
             os.close(fd)
 

@@ -450,8 +450,13 @@ def transfer(src_path: str, dst_fd: int, src_offset: int, dst_offset: int, lengt
     fd = os.open(src_path, os.O_RDONLY | os.O_CLOEXEC)
     copier = None
     try:
+        mode = os.fstat(fd).st_mode
+        if not (_stat.S_ISREG(mode) or _stat.S_ISBLK(mode)):
+            # a pipe (/dev/stdin), a terminal, a character device: no size to stat, so read to
+            # its end, as virsh's stream does
+            return _stream(fd, dst_fd, src_offset, dst_offset, length)
         copier = RangeCopier(fd, dst_fd)
-        size = os.fstat(fd).st_size
+        size = os.lseek(fd, 0, os.SEEK_END)         # a block device's st_size is 0
         end = size if length is None else min(size, src_offset + length)
         total = max(end - src_offset, 0)
         if not copier.positioned:
@@ -474,6 +479,27 @@ def transfer(src_path: str, dst_fd: int, src_offset: int, dst_offset: int, lengt
         if copier is not None:
             copier.close()
         os.close(fd)
+
+
+def _stream(src: int, dst: int, src_offset: int, dst_offset: int, length: int | None) -> int:
+    """A source read in order (src_offset bytes skipped) written at dst_offset of dst, or in
+    order where dst has no positions; more than length bytes is libvirt's full stream."""
+    from .rangecopy import positioned
+    at = dst_offset if positioned(dst) else None
+    skip, total = src_offset, 0
+    while True:
+        chunk = os.read(src, COPY_CHUNK)
+        if not chunk:
+            return total
+        if skip:
+            dropped = min(skip, len(chunk))
+            chunk, skip = chunk[dropped:], skip - dropped
+        if length is not None and total + len(chunk) > length:
+            raise DriverError(ErrorCode.SYSTEM_ERROR, "cannot write to stream: No space left on device")
+        view = memoryview(chunk)
+        while view:
+            done = os.write(dst, view) if at is None else os.pwrite(dst, view, at + total)
+            view, total = view[done:], total + done
 
 
 def _write_zeros(fd: int, offset: int, length: int) -> None:
