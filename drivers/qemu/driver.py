@@ -639,9 +639,9 @@ class QemuDomain(MonitorCommands, QemuStats, Hotplug, SaveState, DomainConfig, B
             argv += ["-incoming", "defer"]
         tpm = swtpm.emulated_tpm(live.root)
         # What a plan can hold: QEMU and its monitor socket, nothing made or chosen for it before
-        # (taps, which plug made; swtpm; a graphics port, chosen at each start even where no
-        # claim guards the choice).
-        plannable = (not tap_fds and tpm is None and incoming is None and ports.lock is None
+        # (taps, which plug made, with their descriptors; swtpm; a graphics port, chosen at each
+        # start, under the port claim or where no claim guards the choice).
+        plannable = (tpm is None and incoming is None
                      and not any(i.get("type") in TAP_TYPES for i in live.root.iterfind("devices/interface"))
                      and not any(g.get("autoport") == "yes" for g in live.root.iterfind("devices/graphics")))
         monitor_fd = listener.fileno()

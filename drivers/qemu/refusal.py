@@ -1,8 +1,8 @@
 """The error of a configuration the QEMU driver does not apply: libvirt's "unsupported
 configuration: ...".
 
-Apart from support.py, whose tables of everything the driver applies only define and the XML
-checks need: the modules a start loads before it spawns QEMU raise this error too."""
+Apart from support.py: its tables of everything the driver applies are needed only by define
+and the XML checks, while the modules a start loads before it spawns QEMU raise this error too."""
 
 from __future__ import annotations
 
